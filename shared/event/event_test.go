@@ -15,8 +15,8 @@ func TestFiledCarriesTheComplaint(t *testing.T) {
 	c := complaint.Complaint{
 		ID: uid.New(), Code: "K7QM4XRT9B2C", Branch: "Main", Device: "dev-1", Channel: complaint.ChannelKiosk,
 		Category: "billing", Description: "Charged twice", Language: "fr",
-		Contact:  &complaint.Contact{Email: "a@b.org", ConsentAt: time.UnixMilli(5).UTC(), NoticeVersion: "1"},
-		FiledAt:  time.UnixMilli(1_700_000_000_123).UTC(),
+		Contact: &complaint.Contact{Email: "a@b.org", ConsentAt: time.UnixMilli(5).UTC(), NoticeVersion: "1"},
+		FiledAt: time.UnixMilli(1_700_000_000_123).UTC(),
 	}
 	at := hlc.Make(1_700_000_000_123, 0)
 	e, err := event.NewFiled(c, event.Actor{Kind: event.ActorDevice, ID: "dev-1"}, at)
