@@ -26,7 +26,7 @@ const (
 	MessageSent        Type = "message_sent"        // public, to the customer; Data: Text
 	InfoRequested      Type = "info_requested"      // public; pauses the SLA clock; Data: Text
 	InfoProvided       Type = "info_provided"       // by the customer; Data: Text
-	Escalated          Type = "escalated"           // Data: Text (reason)
+	Escalated          Type = "escalated"           // Data: Escalation
 	Responded          Type = "responded"           // decision and remedy (8.7, 8.8); Data: Text
 	Closed             Type = "closed"              // Data: Closure (8.9)
 	Reopened           Type = "reopened"            // Data: Text (reason)

@@ -26,7 +26,7 @@ type Case struct {
 	Category string // as filed, or as corrected at assessment
 	State    State
 
-	Severity Severity // from the latest assessment
+	Severity event.Severity // from the latest assessment
 	Priority int      // from the latest assessment; 0 until assessed
 	Queue    string   // from the latest assignment
 
@@ -53,7 +53,7 @@ type Case struct {
 	// while open or when the customer did not say.
 	CustomerAccepted *bool
 
-	Rating    *Rating // the latest satisfaction rating; nil until rated
+	Rating    *event.Rating // the latest satisfaction rating; nil until rated
 	RootCause string  // the latest root cause (9.2)
 
 	// LastEventAt and LastEventID identify the last event applied; Apply
@@ -180,7 +180,7 @@ func Apply(c *Case, e event.Event) error {
 	case event.Acknowledged:
 		n.AcknowledgedAt = e.At
 	case event.Assessed:
-		var a Assessment
+		var a event.Assessment
 		if err := decode(e.Data, &a, false); err != nil {
 			return fail(InvalidData, "the assessment could not be read")
 		}
@@ -192,7 +192,7 @@ func Apply(c *Case, e event.Event) error {
 			n.Category = a.Category
 		}
 	case event.Assigned:
-		var a Assignment
+		var a event.Assignment
 		if err := decode(e.Data, &a, false); err != nil {
 			return fail(InvalidData, "the assignment could not be read")
 		}
@@ -207,7 +207,7 @@ func Apply(c *Case, e event.Event) error {
 	case event.InfoProvided:
 		n.WaitingOnCustomer, n.WaitingSince = false, 0
 	case event.Escalated:
-		var esc Escalation
+		var esc event.Escalation
 		if err := decode(e.Data, &esc, true); err != nil {
 			return fail(InvalidData, "the escalation could not be read")
 		}
@@ -227,7 +227,7 @@ func Apply(c *Case, e event.Event) error {
 		// A decision answers any open question to the customer.
 		n.WaitingOnCustomer, n.WaitingSince = false, 0
 	case event.Closed:
-		var cl Closure
+		var cl event.Closure
 		if err := decode(e.Data, &cl, true); err != nil {
 			return fail(InvalidData, "the closure could not be read")
 		}
@@ -242,7 +242,7 @@ func Apply(c *Case, e event.Event) error {
 		n.ReopenCount++
 		n.ClosedAt, n.CustomerAccepted = 0, nil
 	case event.SatisfactionRated:
-		var r Rating
+		var r event.Rating
 		if err := decode(e.Data, &r, false); err != nil {
 			return fail(InvalidData, "the rating could not be read")
 		}

@@ -25,21 +25,21 @@ func story(tb testing.TB) []event.Event {
 	return []event.Event{
 		MustFiled(tb, "e01", 100),
 		MustEvent(tb, "e02", 110, event.Acknowledged, nil),
-		MustEvent(tb, "e03", 120, event.Assigned, lifecycle.Assignment{Queue: "billing", Rule: "category"}),
-		MustEvent(tb, "e04", 130, event.Assessed, lifecycle.Assessment{Severity: lifecycle.SeverityMedium, Priority: 3, Category: "fees"}),
+		MustEvent(tb, "e03", 120, event.Assigned, event.Assignment{Queue: "billing", Rule: "category"}),
+		MustEvent(tb, "e04", 130, event.Assessed, event.Assessment{Severity: event.SeverityMedium, Priority: 3, Category: "fees"}),
 		MustEvent(tb, "e05", 140, event.InfoRequested, event.Text{Text: "Which card?"}),
 		MustEvent(tb, "e06", 150, event.InfoProvided, event.Text{Text: "Visa"}),
 		MustEvent(tb, "e07", 160, event.InvestigationBegan, nil),
 		MustEvent(tb, "e08", 170, event.NoteAdded, event.Text{Text: "double charge confirmed"}),
-		MustEvent(tb, "e09", 180, event.Escalated, lifecycle.Escalation{Text: "amount over limit"}),
+		MustEvent(tb, "e09", 180, event.Escalated, event.Escalation{Text: "amount over limit"}),
 		MustEvent(tb, "e10", 190, event.Responded, event.Text{Text: "Refund issued"}),
 		MustEvent(tb, "e11", 200, event.Closed, nil),
 		MustEvent(tb, "e12", 210, event.Reopened, event.Text{Text: "refund not received"}),
-		MustEvent(tb, "e13", 220, event.Assessed, lifecycle.Assessment{Severity: lifecycle.SeverityHigh, Priority: 1}),
+		MustEvent(tb, "e13", 220, event.Assessed, event.Assessment{Severity: event.SeverityHigh, Priority: 1}),
 		MustEvent(tb, "e14", 230, event.MessageSent, event.Text{Text: "Looking into it"}),
 		MustEvent(tb, "e15", 240, event.Responded, event.Text{Text: "Refund re-sent"}),
-		MustEvent(tb, "e16", 250, event.Closed, lifecycle.Closure{CustomerAccepted: &no, Text: "recourse: ombudsman"}),
-		MustEvent(tb, "e17", 260, event.SatisfactionRated, lifecycle.Rating{Stars: 2}),
+		MustEvent(tb, "e16", 250, event.Closed, event.Closure{CustomerAccepted: &no, Text: "recourse: ombudsman"}),
+		MustEvent(tb, "e17", 260, event.SatisfactionRated, event.Rating{Stars: 2}),
 		MustEvent(tb, "e18", 270, event.RootCauseSet, event.Text{Text: "payment gateway retry"}),
 	}
 }
@@ -53,12 +53,12 @@ func TestFoldStory(t *testing.T) {
 	want := lifecycle.Case{
 		ID: complaintID, Code: "K7QM4XRT9B2C", Branch: "Main", Category: "fees",
 		State:    lifecycle.Closed,
-		Severity: lifecycle.SeverityHigh, Priority: 1, Queue: "billing",
+		Severity: event.SeverityHigh, Priority: 1, Queue: "billing",
 		Escalated: true, EscalationLevel: 1,
 		ReopenCount: 1,
 		FiledAt:     100, AcknowledgedAt: 110, RespondedAt: 190, ClosedAt: 250,
 		CustomerAccepted: &no,
-		Rating:           &lifecycle.Rating{Stars: 2},
+		Rating:           &event.Rating{Stars: 2},
 		RootCause:        "payment gateway retry",
 		LastEventAt:      270, LastEventID: "e18",
 		Complaint: testComplaint(complaintID),
@@ -220,7 +220,7 @@ func TestFoldRejects(t *testing.T) {
 		},
 		{
 			name:  "bad assessment",
-			extra: []event.Event{MustEvent(t, "x4", 200, event.Assessed, lifecycle.Assessment{Severity: "dire", Priority: 1})},
+			extra: []event.Event{MustEvent(t, "x4", 200, event.Assessed, event.Assessment{Severity: "dire", Priority: 1})},
 			want:  []lifecycle.Rejection{{EventID: "x4", Code: lifecycle.InvalidData, Reason: "severity"}},
 			state: lifecycle.Investigating,
 		},
@@ -270,7 +270,7 @@ func TestFoldRejects(t *testing.T) {
 
 func TestFoldAppliesDuplicatesOnce(t *testing.T) {
 	events := story(t)[:7]
-	esc := MustEvent(t, "esc", 200, event.Escalated, lifecycle.Escalation{Text: "slow"})
+	esc := MustEvent(t, "esc", 200, event.Escalated, event.Escalation{Text: "slow"})
 	events = append(events, esc, esc, esc, events[0], events[3])
 	c, err := lifecycle.Fold(events)
 	if err != nil {
@@ -289,9 +289,9 @@ func TestFoldAppliesDuplicatesOnce(t *testing.T) {
 func TestFoldEscalationLevels(t *testing.T) {
 	base := story(t)[:7]
 	c, err := lifecycle.Fold(append(slices.Clone(base),
-		MustEvent(t, "a", 200, event.Escalated, lifecycle.Escalation{Level: 2}),
-		MustEvent(t, "b", 200, event.Escalated, lifecycle.Escalation{Level: 2}),
-		MustEvent(t, "c", 210, event.Escalated, lifecycle.Escalation{Level: 1}),
+		MustEvent(t, "a", 200, event.Escalated, event.Escalation{Level: 2}),
+		MustEvent(t, "b", 200, event.Escalated, event.Escalation{Level: 2}),
+		MustEvent(t, "c", 210, event.Escalated, event.Escalation{Level: 1}),
 	))
 	if err != nil {
 		t.Fatal(err)
@@ -356,12 +356,12 @@ func manyEvents(tb testing.TB) []event.Event {
 	events := story(tb)
 	events = append(events,
 		MustEvent(tb, "c1", 190, event.Responded, event.Text{Text: "rival answer"}),
-		MustEvent(tb, "c2", 190, event.Closed, lifecycle.Closure{CustomerAccepted: &yes}),
+		MustEvent(tb, "c2", 190, event.Closed, event.Closure{CustomerAccepted: &yes}),
 		MustEvent(tb, "c3", 200, event.Reopened, nil),
-		MustEvent(tb, "c4", 200, event.Escalated, lifecycle.Escalation{Level: 3}),
+		MustEvent(tb, "c4", 200, event.Escalated, event.Escalation{Level: 3}),
 		MustEvent(tb, "c5", 205, event.InfoRequested, event.Text{Text: "?"}),
 		MustEvent(tb, "c6", 50, event.NoteAdded, event.Text{Text: "before filing"}),
-		MustEvent(tb, "c7", 260, event.SatisfactionRated, lifecycle.Rating{Stars: 5}),
+		MustEvent(tb, "c7", 260, event.SatisfactionRated, event.Rating{Stars: 5}),
 		MustEvent(tb, "e10", 190, event.NoteAdded, event.Text{Text: "clashes with e10"}),
 		MustFiled(tb, "c8", 100),
 	)

@@ -69,15 +69,15 @@ func validData(t event.Type) any {
 	yes := true
 	switch t {
 	case event.Assessed:
-		return lifecycle.Assessment{Severity: lifecycle.SeverityHigh, Priority: 2, Category: "fees"}
+		return event.Assessment{Severity: event.SeverityHigh, Priority: 2, Category: "fees"}
 	case event.Assigned:
-		return lifecycle.Assignment{Queue: "billing", Rule: "category"}
+		return event.Assignment{Queue: "billing", Rule: "category"}
 	case event.Escalated:
-		return lifecycle.Escalation{Text: "SLA breached"}
+		return event.Escalation{Text: "SLA breached"}
 	case event.Closed:
-		return lifecycle.Closure{CustomerAccepted: &yes, Text: "Refund accepted"}
+		return event.Closure{CustomerAccepted: &yes, Text: "Refund accepted"}
 	case event.SatisfactionRated:
-		return lifecycle.Rating{Stars: 4, Comment: "quick"}
+		return event.Rating{Stars: 4, Comment: "quick"}
 	default:
 		return event.Text{Text: "some text"}
 	}
@@ -243,18 +243,18 @@ func TestPayloadValidation(t *testing.T) {
 		err  error
 		ok   bool
 	}{
-		{"assessment ok", lifecycle.Assessment{Severity: lifecycle.SeverityLow, Priority: 4}.Validate(), true},
-		{"assessment no severity", lifecycle.Assessment{Priority: 1}.Validate(), false},
-		{"assessment priority 0", lifecycle.Assessment{Severity: lifecycle.SeverityLow}.Validate(), false},
-		{"assessment priority 5", lifecycle.Assessment{Severity: lifecycle.SeverityLow, Priority: 5}.Validate(), false},
-		{"assignment ok", lifecycle.Assignment{Queue: "q"}.Validate(), true},
-		{"assignment no queue", lifecycle.Assignment{Rule: "r"}.Validate(), false},
-		{"escalation default", lifecycle.Escalation{}.Validate(), true},
-		{"escalation negative", lifecycle.Escalation{Level: -1}.Validate(), false},
-		{"rating 1", lifecycle.Rating{Stars: 1}.Validate(), true},
-		{"rating 5", lifecycle.Rating{Stars: 5}.Validate(), true},
-		{"rating 0", lifecycle.Rating{}.Validate(), false},
-		{"rating 6", lifecycle.Rating{Stars: 6}.Validate(), false},
+		{"assessment ok", event.Assessment{Severity: event.SeverityLow, Priority: 4}.Validate(), true},
+		{"assessment no severity", event.Assessment{Priority: 1}.Validate(), false},
+		{"assessment priority 0", event.Assessment{Severity: event.SeverityLow}.Validate(), false},
+		{"assessment priority 5", event.Assessment{Severity: event.SeverityLow, Priority: 5}.Validate(), false},
+		{"assignment ok", event.Assignment{Queue: "q"}.Validate(), true},
+		{"assignment no queue", event.Assignment{Rule: "r"}.Validate(), false},
+		{"escalation default", event.Escalation{}.Validate(), true},
+		{"escalation negative", event.Escalation{Level: -1}.Validate(), false},
+		{"rating 1", event.Rating{Stars: 1}.Validate(), true},
+		{"rating 5", event.Rating{Stars: 5}.Validate(), true},
+		{"rating 0", event.Rating{}.Validate(), false},
+		{"rating 6", event.Rating{Stars: 6}.Validate(), false},
 	} {
 		if got, want := tc.err == nil, tc.ok; got != want {
 			t.Errorf("%s: got error %v, want ok=%v", tc.name, tc.err, want)
@@ -268,11 +268,11 @@ func TestEscalationReadsText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var esc lifecycle.Escalation
+	var esc event.Escalation
 	if err := json.Unmarshal(b, &esc); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := esc, (lifecycle.Escalation{Text: "angry customer"}); got != want {
+	if got, want := esc, (event.Escalation{Text: "angry customer"}); got != want {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
 }

@@ -1,15 +1,13 @@
-package lifecycle
-
-// The payloads below belong in package event, next to event.Text: every node
-// that writes these events needs them, not only the fold. They live here until
-// the lead moves them, so that the fold could be written without touching
-// shared/event. Their JSON names are the stored format; keep them when moving.
+package event
 
 import (
 	"errors"
 	"fmt"
 	"slices"
 )
+
+// The payloads of events that carry more than one message. Their JSON names
+// are the stored format: never rename them.
 
 // Severity is how serious a complaint is judged to be at assessment (8.5).
 type Severity string
