@@ -27,8 +27,8 @@ type Case struct {
 	State    State
 
 	Severity event.Severity // from the latest assessment
-	Priority int      // from the latest assessment; 0 until assessed
-	Queue    string   // from the latest assignment
+	Priority int            // from the latest assessment; 0 until assessed
+	Queue    string         // from the latest assignment
 
 	Escalated       bool
 	EscalationLevel int // highest level reached; escalation is never undone
@@ -54,7 +54,7 @@ type Case struct {
 	CustomerAccepted *bool
 
 	Rating    *event.Rating // the latest satisfaction rating; nil until rated
-	RootCause string  // the latest root cause (9.2)
+	RootCause string        // the latest root cause (9.2)
 
 	// LastEventAt and LastEventID identify the last event applied; Apply
 	// accepts only events that sort after it.
