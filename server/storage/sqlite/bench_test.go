@@ -1,0 +1,127 @@
+package sqlite_test
+
+import (
+	"context"
+	"encoding/json"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"ombud/server/storage"
+	"ombud/server/storage/sqlite"
+)
+
+const benchBatch = 500
+
+// reportEventsPerSecond reports the rate over the timed part of the run.
+func reportEventsPerSecond(b *testing.B, events int) {
+	if s := b.Elapsed().Seconds(); s > 0 {
+		b.ReportMetric(float64(events)/s, "events/s")
+	}
+}
+
+// reportEventSize reports the average JSON size of the events, so figures
+// from different fixtures are not compared by mistake.
+func reportEventSize(b *testing.B, batch []storage.DeviceEvent) {
+	total := 0
+	for _, de := range batch {
+		j, _ := json.Marshal(de.Event)
+		total += len(j)
+	}
+	b.ReportMetric(float64(total)/float64(len(batch)), "bytes/event")
+}
+
+// BenchmarkIngest500 is the sync path: one device's 500-event batch (a
+// complaint filed with every fourth event), one Ingest, one commit.
+func BenchmarkIngest500(b *testing.B) {
+	s := MustOpen(b)
+	d := MustDevice(b, s, "A")
+	ctx := context.Background()
+	var seq int64
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		batch := batchOf(b, d, seqRange(seq+1, seq+benchBatch)...)
+		if i == 0 {
+			reportEventSize(b, batch)
+		}
+		b.StartTimer()
+		res, err := s.Ingest(ctx, d.ID, batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		seq += benchBatch
+		if res.Stored != benchBatch || res.AckedSeq != seq {
+			b.Fatalf("ingest = %+v", res)
+		}
+	}
+	reportEventsPerSecond(b, b.N*benchBatch)
+}
+
+// BenchmarkIngest500Devices8 is the same from 8 devices at once (at least
+// one per goroutine): their batches queue for the one writer, so this shows
+// what that costs. Making the batches is inside the timer here (RunParallel
+// cannot stop it), which understates the store a little.
+func BenchmarkIngest500Devices8(b *testing.B) {
+	s := MustOpen(b)
+	ctx := context.Background()
+	var events atomic.Int64
+	b.SetParallelism(max(1, 8/runtime.GOMAXPROCS(0))) // goroutines = parallelism x GOMAXPROCS
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		d := MustDevice(b, s, "A") // one device per goroutine: its own numbering
+		var seq int64
+		for pb.Next() {
+			res, err := s.Ingest(ctx, d.ID, batchOf(b, d, seqRange(seq+1, seq+benchBatch)...))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			seq += benchBatch
+			events.Add(int64(res.Stored))
+		}
+	})
+	reportEventsPerSecond(b, int(events.Load()))
+}
+
+// BenchmarkInsertFloor inserts the same rows straight into the events table
+// with one prepared statement, 500 per transaction: no idempotency checks,
+// no projection, no ack. It is the storage floor BenchmarkIngest500 is
+// compared with.
+func BenchmarkInsertFloor(b *testing.B) {
+	s := MustOpen(b)
+	d := MustDevice(b, s, "A")
+	db := sqlite.WriterDB(s)
+	ctx := context.Background()
+	var seq int64
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		batch := batchOf(b, d, seqRange(seq+1, seq+benchBatch)...)
+		if i == 0 {
+			reportEventSize(b, batch)
+		}
+		now := time.Now().UnixNano()
+		b.StartTimer()
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO events (id, device_id, device_seq, complaint_id, branch, type, actor_kind, actor_id, at, data, stored_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, de := range batch {
+			e := &de.Event
+			if _, err := stmt.ExecContext(ctx, e.ID, d.ID, de.Seq, e.ComplaintID, e.Branch, string(e.Type),
+				string(e.Actor.Kind), e.Actor.ID, int64(e.At), []byte(e.Data), now); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		seq += benchBatch
+	}
+	reportEventsPerSecond(b, b.N*benchBatch)
+}

@@ -1,0 +1,153 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"ombud/server/storage"
+)
+
+// CreateBranch implements storage.Devices.
+func (s *Store) CreateBranch(ctx context.Context, id, name string) error {
+	if id == "" || name == "" {
+		return storage.Errorf(storage.Invalid, "branch id and name are required")
+	}
+	_, err := s.w.ExecContext(ctx, `INSERT INTO branches (id, name, created_at) VALUES (?, ?, ?)`,
+		id, name, nanos(time.Now()))
+	switch {
+	case isUniqueViolation(err):
+		return storage.Errorf(storage.Conflict, "branch %s already exists", id)
+	case err != nil:
+		return fmt.Errorf("create branch %s: %w", id, err)
+	}
+	return nil
+}
+
+// CreateEnrolment implements storage.Devices.
+func (s *Store) CreateEnrolment(ctx context.Context, branchID string, codeHash []byte, expiresAt time.Time) error {
+	if branchID == "" || len(codeHash) == 0 || expiresAt.IsZero() {
+		return storage.Errorf(storage.Invalid, "branch, code hash and expiry are required")
+	}
+	_, err := s.w.ExecContext(ctx, `INSERT INTO enrolments (code_hash, branch_id, expires_at) VALUES (?, ?, ?)`,
+		codeHash, branchID, nanos(expiresAt))
+	switch {
+	case isForeignKeyViolation(err):
+		return storage.Errorf(storage.NotFound, "branch %s not found", branchID)
+	case isUniqueViolation(err):
+		return storage.Errorf(storage.Conflict, "enrolment code already exists")
+	case err != nil:
+		return fmt.Errorf("create enrolment for branch %s: %w", branchID, err)
+	}
+	return nil
+}
+
+// RedeemEnrolment implements storage.Devices. The code is spent, the prefix
+// counter advanced and the device created in one IMMEDIATE transaction: it
+// holds the write lock from its first statement, so two redemptions of the
+// same code (from this process or another) run one after the other and the
+// second sees the code used.
+func (s *Store) RedeemEnrolment(ctx context.Context, codeHash []byte, now time.Time, deviceID string, credentialHash []byte) (storage.Device, error) {
+	if len(codeHash) == 0 || deviceID == "" || len(credentialHash) == 0 || now.IsZero() {
+		return storage.Device{}, storage.Errorf(storage.Invalid, "code hash, device id, credential hash and time are required")
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return storage.Device{}, fmt.Errorf("redeem enrolment: begin: %w", err)
+	}
+	defer tx.Rollback()
+
+	var (
+		branch  string
+		expires int64
+		used    sql.NullInt64
+	)
+	err = tx.QueryRowContext(ctx, `SELECT branch_id, expires_at, used_at FROM enrolments WHERE code_hash = ?`, codeHash).
+		Scan(&branch, &expires, &used)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return storage.Device{}, storage.Errorf(storage.NotFound, "enrolment code not found")
+	case err != nil:
+		return storage.Device{}, fmt.Errorf("redeem enrolment: read code: %w", err)
+	case used.Valid:
+		return storage.Device{}, storage.Errorf(storage.Conflict, "enrolment code already used")
+	case nanos(now) >= expires:
+		return storage.Device{}, storage.Errorf(storage.Expired, "enrolment code expired")
+	}
+	// The guard on used_at repeats the check above so that the statement is
+	// one-time on its own, whatever isolation a future backend gives.
+	res, err := tx.ExecContext(ctx, `UPDATE enrolments SET used_at = ?, device_id = ? WHERE code_hash = ? AND used_at IS NULL`,
+		nanos(now), deviceID, codeHash)
+	if err != nil {
+		return storage.Device{}, fmt.Errorf("redeem enrolment: spend code: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return storage.Device{}, storage.Errorf(storage.Conflict, "enrolment code already used")
+	}
+
+	var n int64
+	if err := tx.QueryRowContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'device_prefix' RETURNING value`).Scan(&n); err != nil {
+		return storage.Device{}, fmt.Errorf("redeem enrolment: next prefix: %w", err)
+	}
+	prefix, err := storage.PrefixForSequence(n)
+	if err != nil {
+		return storage.Device{}, err
+	}
+	d := storage.Device{
+		ID:             deviceID,
+		Branch:         branch,
+		CredentialHash: credentialHash,
+		Prefix:         prefix,
+		EnrolledAt:     now.UTC(),
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO devices (id, branch_id, credential_hash, prefix, enrolled_at) VALUES (?, ?, ?, ?, ?)`,
+		d.ID, d.Branch, d.CredentialHash, d.Prefix, nanos(d.EnrolledAt))
+	switch {
+	case isUniqueViolation(err):
+		// The prefix is fresh from the counter, so it is the device id.
+		return storage.Device{}, storage.Errorf(storage.Conflict, "device %s already enrolled", deviceID)
+	case err != nil:
+		return storage.Device{}, fmt.Errorf("redeem enrolment: create device %s: %w", deviceID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return storage.Device{}, fmt.Errorf("redeem enrolment: commit: %w", err)
+	}
+	return d, nil
+}
+
+// Device implements storage.Devices.
+func (s *Store) Device(ctx context.Context, id string) (storage.Device, error) {
+	var (
+		d                 storage.Device
+		enrolled, revoked sql.NullInt64
+	)
+	err := s.read.device.QueryRowContext(ctx, id).
+		Scan(&d.ID, &d.Branch, &d.CredentialHash, &d.Prefix, &enrolled, &revoked, &d.AckedSeq)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return storage.Device{}, storage.Errorf(storage.NotFound, "device %s not found", id)
+	case err != nil:
+		return storage.Device{}, fmt.Errorf("read device %s: %w", id, err)
+	}
+	d.EnrolledAt, d.RevokedAt = fromNanos(enrolled), fromNanos(revoked)
+	return d, nil
+}
+
+// RevokeDevice implements storage.Devices.
+func (s *Store) RevokeDevice(ctx context.Context, id string, at time.Time) error {
+	if at.IsZero() {
+		return storage.Errorf(storage.Invalid, "revocation time is required")
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE devices SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, nanos(at), id)
+	if err != nil {
+		return fmt.Errorf("revoke device %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("revoke device %s: %w", id, err)
+	} else if n == 0 {
+		return storage.Errorf(storage.NotFound, "device %s not found", id)
+	}
+	return nil
+}
