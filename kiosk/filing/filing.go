@@ -5,11 +5,20 @@
 package filing
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
 	"time"
 
+	"ombud/kiosk/store"
 	"ombud/shared/complaint"
+	"ombud/shared/event"
+	"ombud/shared/hlc"
 	"ombud/shared/trackcode"
+	"ombud/shared/uid"
 )
 
 // Draft is what the customer entered, not yet validated or stored.
@@ -36,3 +45,176 @@ type Filed struct {
 // the complaint was NOT stored, the customer should be told so and asked to
 // try again, and the draft must be kept.
 var ErrUnavailable = errors.New("complaint storage unavailable")
+
+// codeAttempts bounds the redraws after a tracking code collision. With 40
+// random bits a second collision in a row means something else is wrong.
+const codeAttempts = 5
+
+// Attribute keys of the service's log records. Never add customer text or
+// contact details: logs leave the branch.
+const (
+	logKeyComponent = "component"
+	logKeyComplaint = "complaint"
+	logKeyCode      = "code"
+	logKeyAttempt   = "attempt"
+	logKeyTransient = "transient"
+	logKeyErr       = "err"
+)
+
+// Config is the branch's filing policy.
+type Config struct {
+	Branch    string // branch id/name stamped on complaints
+	PublicURL string // base of the tracking URL, e.g. https://track.example.org
+	// AckDays and RespondDays are the business days (Monday to Friday)
+	// promised on the receipt; 0 means the day of filing.
+	AckDays, RespondDays int
+	Location             *time.Location   // branch time zone for the promised dates (time.Local when nil)
+	Now                  func() time.Time // time.Now when nil
+	Logger               *slog.Logger
+}
+
+// Service files complaints at one kiosk. It is safe for concurrent use.
+type Service struct {
+	st      *store.Store
+	clock   *hlc.Clock
+	cfg     Config
+	baseURL string
+	device  store.Identity
+	log     *slog.Logger
+	// newCode draws a tracking code; a field so tests can force a collision.
+	newCode func(prefix string) (trackcode.Code, error)
+}
+
+// New makes a Service. It reads the device identity once: a prefix assigned
+// later by enrolment (store.SetPrefix) takes effect with the next Service.
+func New(st *store.Store, clock *hlc.Clock, cfg Config) (*Service, error) {
+	if st == nil || clock == nil {
+		return nil, errors.New("filing: store and clock are required")
+	}
+	cfg.Branch = strings.TrimSpace(cfg.Branch)
+	if cfg.Branch == "" {
+		return nil, errors.New("filing: branch is required")
+	}
+	u, err := url.Parse(cfg.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("filing: public URL %q: want http(s)://host[/path]", cfg.PublicURL)
+	}
+	if cfg.AckDays < 0 || cfg.RespondDays < cfg.AckDays {
+		return nil, fmt.Errorf("filing: business days ack %d, respond %d: want 0 <= ack <= respond",
+			cfg.AckDays, cfg.RespondDays)
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.Local
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	id, err := st.Identity(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("filing: %w", err)
+	}
+	if !trackcode.ValidPrefix(id.Prefix) {
+		return nil, fmt.Errorf("filing: device prefix %q is not valid", id.Prefix)
+	}
+	return &Service{
+		st: st, clock: clock, cfg: cfg, device: id,
+		baseURL: strings.TrimRight(cfg.PublicURL, "/"),
+		log:     cfg.Logger.With(logKeyComponent, "filing"),
+		newCode: trackcode.Generate,
+	}, nil
+}
+
+// File validates the draft and stores it durably. It returns:
+//   - a *complaint.FieldError when the draft is not acceptable (the kiosk
+//     points at the field; nothing was stored);
+//   - an error wrapping ErrUnavailable when storage failed (nothing was
+//     stored; keep the draft and let the customer try again);
+//   - otherwise the Filed complaint, committed with fsync: safe to show.
+//
+// The draft is not modified.
+func (s *Service) File(ctx context.Context, d Draft) (Filed, error) {
+	now := s.cfg.Now()
+	c := complaint.Complaint{
+		ID:             uid.New(),
+		Branch:         s.cfg.Branch,
+		Device:         s.device.DeviceID,
+		Channel:        complaint.ChannelKiosk,
+		Category:       d.Category,
+		Description:    d.Description,
+		DesiredOutcome: d.DesiredOutcome,
+		Language:       d.Language,
+		// The store keeps milliseconds; truncating here makes the complaint
+		// returned, stored and carried in the event identical.
+		FiledAt: now.UTC().Truncate(time.Millisecond),
+	}
+	if d.Contact != nil {
+		ct := *d.Contact // Normalize edits in place; the caller keeps its draft
+		ct.ConsentAt = ct.ConsentAt.UTC().Truncate(time.Millisecond)
+		c.Contact = &ct
+	}
+	code, err := s.newCode(s.device.Prefix)
+	if err != nil {
+		return Filed{}, fmt.Errorf("tracking code: %w", err)
+	}
+	c.Code = string(code)
+	c.Normalize()
+	if err := c.Validate(); err != nil {
+		return Filed{}, err // a *complaint.FieldError, as is
+	}
+
+	actor := event.Actor{Kind: event.ActorDevice, ID: s.device.DeviceID}
+	for attempt := 1; ; attempt++ {
+		e, err := event.NewFiled(c, actor, s.clock.Now())
+		if err != nil {
+			return Filed{}, fmt.Errorf("filed event: %w", err)
+		}
+		err = s.st.File(ctx, c, e)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrCodeTaken) || attempt == codeAttempts {
+			// err names ids, codes and SQLite's message, never customer text.
+			s.log.Error("complaint not stored", logKeyComplaint, c.ID, logKeyCode, c.Code,
+				logKeyTransient, store.Unavailable(err), logKeyErr, err)
+			return Filed{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		s.log.Warn("tracking code taken, drawing another", logKeyCode, c.Code, logKeyAttempt, attempt)
+		if code, err = s.newCode(s.device.Prefix); err != nil {
+			return Filed{}, fmt.Errorf("tracking code: %w", err)
+		}
+		c.Code = string(code)
+	}
+	return Filed{
+		Complaint:     c,
+		Code:          code,
+		URL:           s.baseURL + "/t/" + string(code),
+		AcknowledgeBy: BusinessDeadline(now, s.cfg.AckDays, s.cfg.Location),
+		RespondBy:     BusinessDeadline(now, s.cfg.RespondDays, s.cfg.Location),
+	}, nil
+}
+
+// BusinessDeadline is the end of the day (23:59:59 in loc) that falls days
+// business days (Monday to Friday) after from's date in loc; with days = 0 it
+// is the end of from's own day. End of day rather than close of business
+// because the receipt promises a date, and a customer reads "by Tuesday 14
+// May" as the whole of that day. Public holidays are not known here.
+func BusinessDeadline(from time.Time, days int, loc *time.Location) time.Time {
+	if loc == nil {
+		loc = time.Local
+	}
+	y, m, d := from.In(loc).Date()
+	// Step on calendar dates at noon, not by 24 hours, so DST changes do not
+	// move the date; time.Date normalises month and year ends.
+	day := time.Date(y, m, d, 12, 0, 0, 0, loc)
+	for n := 0; n < days; {
+		day = time.Date(day.Year(), day.Month(), day.Day()+1, 12, 0, 0, 0, loc)
+		if wd := day.Weekday(); wd != time.Saturday && wd != time.Sunday {
+			n++
+		}
+	}
+	return time.Date(day.Year(), day.Month(), day.Day(), 23, 59, 59, 0, loc)
+}

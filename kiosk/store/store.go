@@ -1,0 +1,566 @@
+// Package store owns the kiosk's local SQLite database: the device's identity,
+// the complaints filed here, their events, and the outbox of events still to be
+// sent upstream. A complaint, its "filed" event and its outbox entry are
+// committed together with fsync before the kiosk shows a receipt
+// (ARCHITECTURE.md, Sync guarantee 1), so the kiosk keeps working, and loses
+// nothing, while the branch's network is down.
+//
+// One connection writes (SQLite allows one writer at a time, and serialising
+// in Go means our own writes never wait on each other's locks); a small pool of
+// query-only connections reads concurrently, which WAL allows.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"ombud/shared/complaint"
+	"ombud/shared/event"
+	"ombud/shared/hlc"
+	"ombud/shared/trackcode"
+	"ombud/shared/uid"
+)
+
+var (
+	// ErrCodeTaken: a complaint with the same tracking code is already stored.
+	// Nothing was written; draw another code and file again.
+	ErrCodeTaken = errors.New("tracking code already taken")
+	// ErrSchemaTooNew: the database was written by a newer kiosk version. It is
+	// refused rather than used, since this binary cannot know what the newer
+	// schema promises.
+	ErrSchemaTooNew = errors.New("database schema is newer than this program")
+)
+
+// DefaultBusyTimeout is how long a write waits for another process's lock
+// before giving up with SQLITE_BUSY.
+const DefaultBusyTimeout = 5 * time.Second
+
+// readers is the size of the read pool: a kiosk has few concurrent readers (the
+// screen and the sync client), and each connection costs a page cache.
+const readers = 4
+
+// Attribute keys of the store's log records.
+const (
+	logKeyComponent = "component"
+	logKeyVersion   = "version"
+	logKeyName      = "name"
+)
+
+// Options tune Open. The zero value is the production setting.
+type Options struct {
+	// BusyTimeout is how long a write waits for a lock held by another
+	// process (DefaultBusyTimeout when zero). Tests use a few milliseconds.
+	BusyTimeout time.Duration
+}
+
+// Store is the kiosk's database. It is safe for concurrent use.
+type Store struct {
+	w   *sql.DB // the one writer: MaxOpenConns 1
+	r   *sql.DB // query-only readers
+	log *slog.Logger
+}
+
+// Identity is who this device is: its id (the actor of the events it makes)
+// and the prefix of the tracking codes it issues.
+type Identity struct {
+	DeviceID  string
+	Prefix    string
+	CreatedAt time.Time
+}
+
+// OutboxEntry is an event waiting to be sent, with its device sequence number.
+type OutboxEntry struct {
+	Seq   int64
+	Event event.Event
+}
+
+// Settings are the connection settings SQLite reports, as Open verifies them.
+type Settings struct {
+	JournalMode string // "wal"
+	Synchronous int    // 2 = FULL: every commit is fsynced
+	ForeignKeys bool
+	BusyTimeout time.Duration
+}
+
+// Open opens (creating if needed) the database at path with the production
+// options, applies pending migrations and makes the device identity on first use.
+func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
+	return OpenWith(ctx, path, logger, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, logger *slog.Logger, opts Options) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		// An in-memory database would give every pooled connection its own
+		// empty database; a URI would bypass the pragmas below.
+		return nil, fmt.Errorf("open db: want a file path, got %q", path)
+	}
+	if err := writable(path); err != nil {
+		return nil, fmt.Errorf("open db: not writable: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	busy := opts.BusyTimeout
+	if busy <= 0 {
+		busy = DefaultBusyTimeout
+	}
+	busyMS := max(busy.Milliseconds(), 1)
+	// Pragmas go in the DSN so that every pooled connection gets them, including
+	// ones database/sql opens later to replace a broken one.
+	base := "file:" + escapePath(path) + fmt.Sprintf(
+		"?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)", busyMS)
+	s := &Store{log: logger.With(logKeyComponent, "store")}
+
+	var err error
+	// synchronous(FULL) fsyncs the WAL on every commit: the receipt promises
+	// the complaint survives a power cut. _txlock=immediate takes the write lock
+	// at BEGIN, where the busy timeout applies; a deferred transaction that
+	// upgrades to a writer later gets SQLITE_BUSY at once, without waiting.
+	if s.w, err = sql.Open("sqlite", base+"&_pragma=synchronous(FULL)&_txlock=immediate"); err != nil {
+		return nil, fmt.Errorf("open db: %w", err)
+	}
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	s.w.SetConnMaxIdleTime(0)
+
+	if err := s.init(ctx, time.Duration(busyMS)*time.Millisecond); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("open db %s: %w", path, err)
+	}
+
+	// Readers cannot write by accident: query_only makes any write an error.
+	if s.r, err = sql.Open("sqlite", base+"&_pragma=query_only(1)"); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("open db: %w", err)
+	}
+	s.r.SetMaxOpenConns(readers)
+	s.r.SetMaxIdleConns(readers)
+	return s, nil
+}
+
+// writable fails when the database files exist but cannot be opened for
+// writing (read-only file system, immutable file, permissions). SQLite would
+// quietly open them read-only instead, and an up-to-date database needs no
+// write at start-up, so the kiosk would start and then refuse every complaint.
+// Checking here costs no lock, unlike a trial write transaction.
+func writable(path string) error {
+	for _, p := range []string{path, path + "-wal"} {
+		f, err := os.OpenFile(p, os.O_RDWR, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // SQLite creates it
+		}
+		if err != nil {
+			return err
+		}
+		f.Close()
+	}
+	return nil
+}
+
+// init checks the connection settings, migrates and makes the identity. On an
+// up-to-date database it only reads, and reads nothing that grows with the
+// number of complaints, so start-up time does not depend on history.
+func (s *Store) init(ctx context.Context, busy time.Duration) error {
+	got, err := settings(ctx, s.w)
+	if err != nil {
+		return err
+	}
+	switch {
+	case got.JournalMode != "wal":
+		return fmt.Errorf("journal_mode is %q, want wal", got.JournalMode)
+	case got.Synchronous != 2:
+		return fmt.Errorf("synchronous is %d, want 2 (FULL)", got.Synchronous)
+	case !got.ForeignKeys:
+		return errors.New("foreign_keys is off")
+	case got.BusyTimeout != busy:
+		return fmt.Errorf("busy_timeout is %v, want %v", got.BusyTimeout, busy)
+	}
+	if err := migrate(ctx, s.w, s.log); err != nil {
+		return err
+	}
+	return s.ensureIdentity(ctx)
+}
+
+// Settings reports the writer connection's settings.
+func (s *Store) Settings(ctx context.Context) (Settings, error) {
+	return settings(ctx, s.w)
+}
+
+func settings(ctx context.Context, db *sql.DB) (Settings, error) {
+	// One pinned connection, so all four answers describe the same connection.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return Settings{}, fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close()
+	var st Settings
+	var fk int
+	var busyMS int64
+	for _, q := range []struct {
+		pragma string
+		dst    any
+	}{
+		{"journal_mode", &st.JournalMode},
+		{"synchronous", &st.Synchronous},
+		{"foreign_keys", &fk},
+		{"busy_timeout", &busyMS},
+	} {
+		if err := conn.QueryRowContext(ctx, "PRAGMA "+q.pragma).Scan(q.dst); err != nil {
+			return Settings{}, fmt.Errorf("read pragma %s: %w", q.pragma, err)
+		}
+	}
+	st.JournalMode = strings.ToLower(st.JournalMode)
+	st.ForeignKeys = fk == 1
+	st.BusyTimeout = time.Duration(busyMS) * time.Millisecond
+	return st, nil
+}
+
+// Close closes the database. The last connection to close checkpoints the WAL
+// into the main file.
+func (s *Store) Close() error {
+	var errs []error
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	errs = append(errs, s.w.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close db: %w", err)
+	}
+	return nil
+}
+
+// Identity returns this device's identity.
+func (s *Store) Identity(ctx context.Context) (Identity, error) {
+	var id Identity
+	var created int64
+	err := s.r.QueryRowContext(ctx,
+		`SELECT id, code_prefix, created_at FROM device WHERE singleton = 1`).
+		Scan(&id.DeviceID, &id.Prefix, &created)
+	if err != nil {
+		return Identity{}, fmt.Errorf("read identity: %w", err)
+	}
+	id.CreatedAt = time.UnixMilli(created).UTC()
+	return id, nil
+}
+
+// ensureIdentity makes the device row on first open: a fresh device id and a
+// random code prefix, used until enrolment assigns one (SetPrefix).
+func (s *Store) ensureIdentity(ctx context.Context) error {
+	var exists bool
+	// Read first: an existing device must not cost a write (and a write lock)
+	// at every start-up.
+	if err := s.w.QueryRowContext(ctx,
+		`SELECT EXISTS (SELECT 1 FROM device WHERE singleton = 1)`).Scan(&exists); err != nil {
+		return fmt.Errorf("read identity: %w", err)
+	}
+	if exists {
+		return nil
+	}
+	now := time.Now()
+	device, prefix := uid.NewAt(now), trackcode.NewPrefix()
+	// OR IGNORE: another process opening the same new file may have won.
+	res, err := s.w.ExecContext(ctx,
+		`INSERT OR IGNORE INTO device (singleton, id, code_prefix, created_at) VALUES (1, ?, ?, ?)`,
+		device, prefix, now.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("create identity: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		s.log.Info("device identity created", "device", device, "prefix", prefix)
+	}
+	return nil
+}
+
+// SetPrefix replaces the tracking code prefix, when enrolment assigns a
+// fleet-unique one. Codes already issued keep their old prefix.
+func (s *Store) SetPrefix(ctx context.Context, prefix string) error {
+	if !trackcode.ValidPrefix(prefix) {
+		return fmt.Errorf("set prefix: %q is not %d Crockford symbols", prefix, trackcode.PrefixLen)
+	}
+	if _, err := s.w.ExecContext(ctx, `UPDATE device SET code_prefix = ? WHERE singleton = 1`, prefix); err != nil {
+		return fmt.Errorf("set prefix: %w", err)
+	}
+	return nil
+}
+
+// File stores a complaint, the event that records its filing, and that
+// event's outbox entry in one transaction, durably committed. On any error
+// nothing is written. A tracking code already in use gives ErrCodeTaken.
+//
+// Times are kept to the millisecond: pass times truncated to the millisecond
+// if they must read back equal.
+func (s *Store) File(ctx context.Context, c complaint.Complaint, e event.Event) error {
+	if e.Type != event.Filed || e.ComplaintID != c.ID {
+		return fmt.Errorf("file complaint %s: event %s is %q for complaint %s, want %q for it",
+			c.ID, e.ID, e.Type, e.ComplaintID, event.Filed)
+	}
+	at, err := hlcInt(e.At)
+	if err != nil {
+		return fmt.Errorf("file complaint %s: %w", c.ID, err)
+	}
+	var name, email, phone, notice sql.NullString
+	var consent sql.NullInt64
+	if ct := c.Contact; ct != nil {
+		name, email, phone = nullString(ct.Name), nullString(ct.Email), nullString(ct.Phone)
+		consent = sql.NullInt64{Int64: ct.ConsentAt.UnixMilli(), Valid: true}
+		notice = sql.NullString{String: ct.NoticeVersion, Valid: true}
+	}
+
+	tx, err := s.w.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see _txlock)
+	if err != nil {
+		return fmt.Errorf("file complaint %s: begin: %w", c.ID, err)
+	}
+	defer tx.Rollback() // after Commit, a no-op
+
+	_, err = tx.ExecContext(ctx, `INSERT INTO complaints (id, code, branch, device, channel,
+		category, description, desired_outcome, contact_name, contact_email, contact_phone,
+		consent_at, notice_version, language, filed_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Code, c.Branch, c.Device, string(c.Channel), c.Category, c.Description,
+		c.DesiredOutcome, name, email, phone, consent, notice, c.Language, c.FiledAt.UnixMilli())
+	if err != nil {
+		if constraint(err) {
+			// Ask rather than parse the message: the failed statement was
+			// rolled back but the transaction is still usable.
+			var taken bool
+			if qerr := tx.QueryRowContext(ctx,
+				`SELECT EXISTS (SELECT 1 FROM complaints WHERE code = ?)`, c.Code).Scan(&taken); qerr == nil && taken {
+				return fmt.Errorf("file complaint %s: code %s: %w", c.ID, c.Code, ErrCodeTaken)
+			}
+		}
+		return fmt.Errorf("file complaint %s: insert complaint: %w", c.ID, err)
+	}
+	if err := insertEvent(ctx, tx, e, at); err != nil {
+		return fmt.Errorf("file complaint %s: %w", c.ID, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (event_id, created_at) VALUES (?, ?)`,
+		e.ID, time.Now().UnixMilli()); err != nil {
+		return fmt.Errorf("file complaint %s: insert outbox entry: %w", c.ID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("file complaint %s: commit: %w", c.ID, err)
+	}
+	return nil
+}
+
+func insertEvent(ctx context.Context, tx *sql.Tx, e event.Event, at int64) error {
+	var data sql.NullString
+	if len(e.Data) > 0 {
+		data = sql.NullString{String: string(e.Data), Valid: true}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (id, complaint_id, type, actor_kind,
+		actor_id, at, branch, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.ComplaintID, string(e.Type), string(e.Actor.Kind), e.Actor.ID, at, e.Branch, data); err != nil {
+		return fmt.Errorf("insert event %s: %w", e.ID, err)
+	}
+	return nil
+}
+
+// hlcInt converts a clock reading for an INTEGER column, which is signed.
+func hlcInt(t hlc.Timestamp) (int64, error) {
+	if uint64(t) > math.MaxInt64 {
+		return 0, fmt.Errorf("hlc timestamp %d does not fit a signed 64-bit column", uint64(t))
+	}
+	return int64(t), nil
+}
+
+const complaintColumns = `id, code, branch, device, channel, category, description,
+	desired_outcome, contact_name, contact_email, contact_phone, consent_at,
+	notice_version, language, filed_at`
+
+// Complaint returns the complaint with the given id, or complaint.ErrNotFound.
+func (s *Store) Complaint(ctx context.Context, id string) (complaint.Complaint, error) {
+	c, err := scanComplaint(s.r.QueryRowContext(ctx,
+		`SELECT `+complaintColumns+` FROM complaints WHERE id = ?`, id))
+	if err != nil {
+		return complaint.Complaint{}, fmt.Errorf("complaint %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// ByCode returns the complaint with the given canonical tracking code, or
+// complaint.ErrNotFound.
+func (s *Store) ByCode(ctx context.Context, code trackcode.Code) (complaint.Complaint, error) {
+	c, err := scanComplaint(s.r.QueryRowContext(ctx,
+		`SELECT `+complaintColumns+` FROM complaints WHERE code = ?`, string(code)))
+	if err != nil {
+		return complaint.Complaint{}, fmt.Errorf("complaint with code %s: %w", code, err)
+	}
+	return c, nil
+}
+
+func scanComplaint(row *sql.Row) (complaint.Complaint, error) {
+	var c complaint.Complaint
+	var channel string
+	var name, email, phone, notice sql.NullString
+	var consent sql.NullInt64
+	var filed int64
+	err := row.Scan(&c.ID, &c.Code, &c.Branch, &c.Device, &channel, &c.Category,
+		&c.Description, &c.DesiredOutcome, &name, &email, &phone, &consent, &notice,
+		&c.Language, &filed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, complaint.ErrNotFound
+	}
+	if err != nil {
+		return c, err
+	}
+	c.Channel = complaint.Channel(channel)
+	c.FiledAt = time.UnixMilli(filed).UTC()
+	if consent.Valid {
+		c.Contact = &complaint.Contact{
+			Name: name.String, Email: email.String, Phone: phone.String,
+			ConsentAt: time.UnixMilli(consent.Int64).UTC(), NoticeVersion: notice.String,
+		}
+	}
+	return c, nil
+}
+
+const eventColumns = `e.id, e.complaint_id, e.type, e.actor_kind, e.actor_id, e.at, e.branch, e.data`
+
+// Events returns a complaint's events in timeline order (event.Less).
+func (s *Store) Events(ctx context.Context, complaintID string) ([]event.Event, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e
+		WHERE e.complaint_id = ? ORDER BY e.at, e.id`, complaintID)
+	if err != nil {
+		return nil, fmt.Errorf("events of %s: %w", complaintID, err)
+	}
+	defer rows.Close()
+	var out []event.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("events of %s: %w", complaintID, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("events of %s: %w", complaintID, err)
+	}
+	return out, nil
+}
+
+// OutboxAfter returns up to limit outbox entries with a sequence number
+// greater than seq, in sequence order: what the sync client sends next.
+func (s *Store) OutboxAfter(ctx context.Context, seq int64, limit int) ([]OutboxEntry, error) {
+	if limit < 1 {
+		return nil, fmt.Errorf("outbox after %d: limit %d, want at least 1", seq, limit)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT o.seq, `+eventColumns+`
+		FROM outbox o JOIN events e ON e.id = o.event_id
+		WHERE o.seq > ? ORDER BY o.seq LIMIT ?`, seq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("outbox after %d: %w", seq, err)
+	}
+	defer rows.Close()
+	var out []OutboxEntry
+	for rows.Next() {
+		var o OutboxEntry
+		o.Event, err = scanEvent(rows, &o.Seq)
+		if err != nil {
+			return nil, fmt.Errorf("outbox after %d: %w", seq, err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("outbox after %d: %w", seq, err)
+	}
+	return out, nil
+}
+
+// scanEvent reads eventColumns, after any leading destinations.
+func scanEvent(rows *sql.Rows, leading ...any) (event.Event, error) {
+	var e event.Event
+	var typ, kind string
+	var at int64
+	var data sql.NullString
+	dst := append(leading, &e.ID, &e.ComplaintID, &typ, &kind, &e.Actor.ID, &at, &e.Branch, &data)
+	if err := rows.Scan(dst...); err != nil {
+		return e, err
+	}
+	e.Type, e.Actor.Kind, e.At = event.Type(typ), event.ActorKind(kind), hlc.Timestamp(at)
+	if data.Valid {
+		e.Data = json.RawMessage(data.String)
+	}
+	return e, nil
+}
+
+// OutboxCount is the number of events not yet acknowledged upstream.
+func (s *Store) OutboxCount(ctx context.Context) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM outbox`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count outbox: %w", err)
+	}
+	return n, nil
+}
+
+// CodeExists reports whether a complaint with this canonical code is stored.
+func (s *Store) CodeExists(ctx context.Context, code trackcode.Code) (bool, error) {
+	var ok bool
+	if err := s.r.QueryRowContext(ctx,
+		`SELECT EXISTS (SELECT 1 FROM complaints WHERE code = ?)`, string(code)).Scan(&ok); err != nil {
+		return false, fmt.Errorf("code exists: %w", err)
+	}
+	return ok, nil
+}
+
+// Count is the number of complaints stored. It walks an index of every
+// complaint, so it is for staff screens, never for start-up.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM complaints`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count complaints: %w", err)
+	}
+	return n, nil
+}
+
+// Unavailable reports whether err means the storage itself failed (locked
+// past the busy timeout, read-only, full, an I/O error, cannot be opened or
+// not writable at Open), as
+// opposed to a bug or bad input: the operation may succeed later, and nothing
+// was written.
+func Unavailable(err error) bool {
+	var pe *fs.PathError // from the writable check at Open
+	if errors.As(err, &pe) {
+		return true
+	}
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff { // primary code; extended codes carry detail above
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_READONLY,
+		sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN,
+		sqlite3.SQLITE_PROTOCOL: // PROTOCOL: a WAL lock race that persisted
+		return true
+	}
+	return false
+}
+
+func constraint(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+}
+
+func nullString(s string) sql.NullString {
+	return sql.NullString{String: s, Valid: s != ""}
+}
+
+// escapePath makes a file path safe inside a SQLite URI, which
+// percent-decodes the path and ends it at '?' or '#'.
+func escapePath(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
+}
