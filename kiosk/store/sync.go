@@ -1,0 +1,387 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"ombud/shared/event"
+)
+
+// The sync client's side of the store (docs/SYNC.md): acknowledging and
+// quarantining outbox entries upstream, applying scoped batches downstream
+// with their cursor, and the status staff see.
+
+var (
+	// ErrCursorMismatch: a downstream batch does not start at the stored
+	// cursor, so a batch was lost or replayed out of order. Nothing was
+	// written. Errors from ApplyRemote match it with errors.Is and are a
+	// *CursorError.
+	ErrCursorMismatch = errors.New("downstream batch does not start at the stored cursor")
+	// ErrNotInOutbox: Quarantine named a sequence that is neither in the
+	// outbox nor already quarantined (acknowledged earlier, or never assigned).
+	ErrNotInOutbox = errors.New("no such outbox entry")
+)
+
+// CursorError says which scope's batch did not fit its cursor.
+type CursorError struct {
+	Scope  string
+	Stored int64 // the cursor stored for the scope (0 when none)
+	From   int64 // where the batch starts
+}
+
+func (e *CursorError) Error() string {
+	return fmt.Sprintf("scope %q: batch from %d, stored cursor %d: %v", e.Scope, e.From, e.Stored, ErrCursorMismatch)
+}
+
+// Is makes errors.Is(err, ErrCursorMismatch) true.
+func (e *CursorError) Is(target error) bool { return target == ErrCursorMismatch }
+
+// QuarantinedEntry is one of this device's events that the server refused
+// for good, with the server's code and reason.
+type QuarantinedEntry struct {
+	Seq    int64
+	Event  event.Event
+	Code   int // 4003 forbidden (other branch), 4004 conflict, 4006 invalid
+	Reason string
+	At     time.Time // when it was quarantined
+}
+
+// SyncStatus is the sync client's state as last saved, for staff screens and
+// `kiosk status` (which reads it from another process while the kiosk runs).
+// Pending is not here: OutboxCount is always current.
+type SyncStatus struct {
+	State       string    // "offline", "connecting", "online", "gave up"
+	LastSuccess time.Time // the last successful exchange with the server; zero if never
+	LastError   string    // the last failure, safe to show staff; empty if none since
+	CloseCode   int       // the close code of the last failure (0: none or not a close)
+	UpdatedAt   time.Time // when this was saved
+}
+
+// HighestSeq is the highest device sequence ever assigned, 0 if none: the
+// client_hello's device_seq. It comes from SQLite's AUTOINCREMENT counter,
+// not from the outbox rows, because acknowledged rows are deleted and the
+// number must never go backwards (the server would take a smaller one for a
+// restored backup, CloseDiverged).
+func (s *Store) HighestSeq(ctx context.Context) (int64, error) {
+	var seq int64
+	err := s.r.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = 'outbox'`).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("highest seq: %w", err)
+	}
+	return seq, nil
+}
+
+// AckOutbox forgets the outbox entries with a sequence up to and including
+// upTo: the server holds them durably. Their events stay in events (the
+// audit trail); AUTOINCREMENT keeps their numbers from being reused.
+// Acknowledging again, or past the last entry, is harmless.
+func (s *Store) AckOutbox(ctx context.Context, upTo int64) error {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM outbox WHERE seq <= ?`, upTo); err != nil {
+		return fmt.Errorf("ack outbox up to %d: %w", upTo, err)
+	}
+	return nil
+}
+
+// Quarantine moves the outbox entry seq to the quarantine, with the server's
+// reject code and reason, in one transaction. Quarantining it again is
+// harmless (a resent push gets the same rejection); a sequence in neither
+// place is ErrNotInOutbox.
+func (s *Store) Quarantine(ctx context.Context, seq int64, code int, reason string) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("quarantine %d: begin: %w", seq, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO quarantine (seq, event_id, code, reason, quarantined_at)
+		SELECT seq, event_id, ?, ?, ? FROM outbox WHERE seq = ?`,
+		code, reason, time.Now().UnixMilli(), seq)
+	if err != nil {
+		return fmt.Errorf("quarantine %d: %w", seq, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var held bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM quarantine WHERE seq = ?)`, seq).Scan(&held); err != nil {
+			return fmt.Errorf("quarantine %d: %w", seq, err)
+		}
+		if held {
+			return nil
+		}
+		return fmt.Errorf("quarantine %d: %w", seq, ErrNotInOutbox)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq = ?`, seq); err != nil {
+		return fmt.Errorf("quarantine %d: remove from outbox: %w", seq, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("quarantine %d: commit: %w", seq, err)
+	}
+	return nil
+}
+
+// Quarantined lists the quarantined events in sequence order, for staff.
+func (s *Store) Quarantined(ctx context.Context) ([]QuarantinedEntry, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT q.seq, q.code, q.reason, q.quarantined_at, `+eventColumns+`
+		FROM quarantine q JOIN events e ON e.id = q.event_id ORDER BY q.seq`)
+	if err != nil {
+		return nil, fmt.Errorf("quarantined: %w", err)
+	}
+	defer rows.Close()
+	var out []QuarantinedEntry
+	for rows.Next() {
+		var q QuarantinedEntry
+		var at int64
+		if q.Event, err = scanEvent(rows, &q.Seq, &q.Code, &q.Reason, &at); err != nil {
+			return nil, fmt.Errorf("quarantined: %w", err)
+		}
+		q.At = time.UnixMilli(at).UTC()
+		out = append(out, q)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("quarantined: %w", err)
+	}
+	return out, nil
+}
+
+// Cursors returns the stored downstream cursor of every scope.
+func (s *Store) Cursors(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT scope, cursor FROM cursors`)
+	if err != nil {
+		return nil, fmt.Errorf("cursors: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]int64)
+	for rows.Next() {
+		var scope string
+		var cur int64
+		if err := rows.Scan(&scope, &cur); err != nil {
+			return nil, fmt.Errorf("cursors: %w", err)
+		}
+		out[scope] = cur
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cursors: %w", err)
+	}
+	return out, nil
+}
+
+// ApplyRemote stores one downstream batch of scope, the events with a global
+// sequence in (from, next], and moves the scope's cursor to next, all in one
+// transaction: after a crash both are there or neither is, and the server
+// resends from the stored cursor.
+//
+// The stored cursor (0 for a scope never seen) must equal from, else nothing
+// is written and the error is a *CursorError (ErrCursorMismatch).
+//
+// Events are stored idempotently by id: this device's own events come back
+// through its branch scope, and a batch replayed after a crash is harmless.
+// A Filed event also adds its complaint to the complaints table when the
+// complaint id is new, so staff screens here can find the branch's cases
+// filed at other devices. A complaint that cannot be projected (undecodable,
+// invalid, or a tracking code held by another complaint) keeps its event and
+// is logged: refusing the batch would stop this scope for good, since the
+// server would resend the same batch forever.
+func (s *Store) ApplyRemote(ctx context.Context, scope string, from, next int64, events []event.Event) error {
+	if next < from {
+		return fmt.Errorf("apply %q: next %d is before from %d", scope, next, from)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("apply %q: begin: %w", scope, err)
+	}
+	defer tx.Rollback()
+
+	var stored int64
+	err = tx.QueryRowContext(ctx, `SELECT cursor FROM cursors WHERE scope = ?`, scope).Scan(&stored)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("apply %q: read cursor: %w", scope, err)
+	}
+	if stored != from {
+		return &CursorError{Scope: scope, Stored: stored, From: from}
+	}
+
+	if len(events) > 0 {
+		if err := applyEvents(ctx, tx, events, s.log); err != nil {
+			return fmt.Errorf("apply %q: %w", scope, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO cursors (scope, cursor, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (scope) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at`,
+		scope, next, time.Now().UnixMilli()); err != nil {
+		return fmt.Errorf("apply %q: write cursor: %w", scope, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("apply %q: commit: %w", scope, err)
+	}
+	return nil
+}
+
+// Attribute keys of ApplyRemote's log records: ids only, never complaint text.
+const (
+	logKeyEvent     = "event"
+	logKeyComplaint = "complaint"
+	logKeyErr       = "err"
+)
+
+func applyEvents(ctx context.Context, tx *sql.Tx, events []event.Event, log *slog.Logger) error {
+	// Prepared once per batch: a catch-up batch holds up to 1,000 events.
+	insEvent, err := tx.PrepareContext(ctx, `INSERT INTO events (id, complaint_id, type, actor_kind,
+		actor_id, at, branch, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	defer insEvent.Close()
+	for i := range events {
+		e := &events[i]
+		at, err := hlcInt(e.At)
+		if err != nil {
+			return fmt.Errorf("event %s: %w", e.ID, err)
+		}
+		var data sql.NullString
+		if len(e.Data) > 0 {
+			data = sql.NullString{String: string(e.Data), Valid: true}
+		}
+		res, err := insEvent.ExecContext(ctx, e.ID, e.ComplaintID, string(e.Type), string(e.Actor.Kind),
+			e.Actor.ID, at, e.Branch, data)
+		if err != nil {
+			return fmt.Errorf("insert event %s: %w", e.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 || e.Type != event.Filed {
+			continue // held already (our own, or a replay), or not a filing
+		}
+		if err := projectFiled(ctx, tx, e); err != nil {
+			if !constraint(err) && !errors.Is(err, errNotProjectable) {
+				return err // storage failed: the whole batch is retried
+			}
+			log.Warn("filed event kept without its complaint row",
+				logKeyEvent, e.ID, logKeyComplaint, e.ComplaintID, logKeyErr, err)
+		}
+	}
+	return nil
+}
+
+var errNotProjectable = errors.New("complaint not projectable")
+
+// projectFiled adds the complaint a Filed event carries, unless its id is
+// held already (filed here, or replicated before).
+func projectFiled(ctx context.Context, tx *sql.Tx, e *event.Event) error {
+	c, err := e.Complaint()
+	if err != nil {
+		return fmt.Errorf("%w: %w", errNotProjectable, err)
+	}
+	if c.ID != e.ComplaintID {
+		return fmt.Errorf("%w: carries complaint %s", errNotProjectable, c.ID)
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", errNotProjectable, err)
+	}
+	var name, email, phone, notice sql.NullString
+	var consent sql.NullInt64
+	if ct := c.Contact; ct != nil {
+		name, email, phone = nullString(ct.Name), nullString(ct.Email), nullString(ct.Phone)
+		consent = sql.NullInt64{Int64: ct.ConsentAt.UnixMilli(), Valid: true}
+		notice = sql.NullString{String: ct.NoticeVersion, Valid: true}
+	}
+	// ON CONFLICT (id) only: a different complaint with the same tracking
+	// code must fail (and be logged), not be silently dropped as a duplicate.
+	_, err = tx.ExecContext(ctx, `INSERT INTO complaints (`+complaintColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		c.ID, c.Code, c.Branch, c.Device, string(c.Channel), c.Category, c.Description,
+		c.DesiredOutcome, name, email, phone, consent, notice, c.Language, c.FiledAt.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("project complaint %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// Keys of the sync_status table.
+const (
+	statusState       = "state"
+	statusLastSuccess = "last_success" // unix ms
+	statusLastError   = "last_error"
+	statusCloseCode   = "close_code"
+	statusUpdatedAt   = "updated_at" // unix ms
+)
+
+// SaveSyncStatus replaces the saved sync status. UpdatedAt is set to now
+// when zero.
+func (s *Store) SaveSyncStatus(ctx context.Context, st SyncStatus) error {
+	if st.UpdatedAt.IsZero() {
+		st.UpdatedAt = time.Now()
+	}
+	var success string
+	if !st.LastSuccess.IsZero() {
+		success = strconv.FormatInt(st.LastSuccess.UnixMilli(), 10)
+	}
+	kv := [][2]string{
+		{statusState, st.State},
+		{statusLastSuccess, success},
+		{statusLastError, st.LastError},
+		{statusCloseCode, strconv.Itoa(st.CloseCode)},
+		{statusUpdatedAt, strconv.FormatInt(st.UpdatedAt.UnixMilli(), 10)},
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("save sync status: begin: %w", err)
+	}
+	defer tx.Rollback()
+	for _, p := range kv {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sync_status (key, value) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, p[0], p[1]); err != nil {
+			return fmt.Errorf("save sync status: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("save sync status: commit: %w", err)
+	}
+	return nil
+}
+
+// LoadSyncStatus reads the saved sync status; the zero SyncStatus when none
+// was saved yet (the client never ran).
+func (s *Store) LoadSyncStatus(ctx context.Context) (SyncStatus, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT key, value FROM sync_status`)
+	if err != nil {
+		return SyncStatus{}, fmt.Errorf("load sync status: %w", err)
+	}
+	defer rows.Close()
+	var st SyncStatus
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return SyncStatus{}, fmt.Errorf("load sync status: %w", err)
+		}
+		switch k {
+		case statusState:
+			st.State = v
+		case statusLastError:
+			st.LastError = v
+		case statusCloseCode:
+			st.CloseCode, _ = strconv.Atoi(v)
+		case statusLastSuccess:
+			st.LastSuccess = unixMilli(v)
+		case statusUpdatedAt:
+			st.UpdatedAt = unixMilli(v)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return SyncStatus{}, fmt.Errorf("load sync status: %w", err)
+	}
+	return st, nil
+}
+
+// unixMilli parses a saved time; empty or unreadable is the zero time, which
+// staff screens show as "never".
+func unixMilli(v string) time.Time {
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || v == "" {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}

@@ -1,0 +1,476 @@
+// Command server is Ombud's central server: it enrols branch devices, takes
+// their complaints and events over sync, and serves the API. Subcommands:
+//
+//	server serve      --data DIR [--listen ADDR] [--tls-cert F --tls-key F] [--public-url URL]
+//	server branch add --data DIR --id ID --name NAME
+//	server enrol-code --data DIR --branch ID [--ttl 24h] [--public-url URL]
+//	server revoke     --data DIR --device ID
+//	server devices    --data DIR
+//
+// Every flag can also be set from the environment as OMBUD_SERVER_<FLAG>
+// (upper case, dashes as underscores, e.g. OMBUD_SERVER_TLS_CERT); a flag on
+// the command line wins. The administrative subcommands open the same
+// SQLite file as a running server, which WAL and the busy timeout make safe.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"ombud/server/enrol"
+	"ombud/server/httpapi"
+	"ombud/server/storage"
+	"ombud/server/storage/sqlite"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	var ue usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &ue):
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  server serve      --data DIR [--listen 127.0.0.1:8080] [--tls-cert F --tls-key F] [--public-url URL]
+  server branch add --data DIR --id ID --name NAME
+  server enrol-code --data DIR --branch ID [--ttl 24h] [--public-url URL]
+  server revoke     --data DIR --device ID
+  server devices    --data DIR
+Flags may be set as OMBUD_SERVER_<FLAG> in the environment (e.g. OMBUD_SERVER_DATA).`
+
+// usageError is a mistake on the command line (exit status 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// run is the whole program: args without the program name, getenv for the
+// flag overrides. Tests call it directly.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return usageError{"no subcommand"}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, rest, getenv, stderr)
+	case "branch":
+		if len(rest) == 0 || rest[0] != "add" {
+			return usageError{"branch: want `server branch add --id ID --name NAME`"}
+		}
+		return branchAdd(ctx, rest[1:], getenv, stdout, stderr)
+	case "enrol-code":
+		return enrolCode(ctx, rest, getenv, stdout, stderr)
+	case "revoke":
+		return revoke(ctx, rest, getenv, stdout, stderr)
+	case "devices":
+		return devices(ctx, rest, getenv, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	default:
+		fmt.Fprintln(stderr, usage)
+		return usageError{fmt.Sprintf("unknown subcommand %q", cmd)}
+	}
+}
+
+// parseFlags parses args, then fills every flag not given on the command
+// line from OMBUD_SERVER_<FLAG>.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		key := "OMBUD_SERVER_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(key); v != "" {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = usageError{fmt.Sprintf("%s=%q: %v", key, v, serr)}
+			}
+		}
+	})
+	return err
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// openStore opens DIR/server.db, creating DIR (private: it holds credential
+// hashes and complaints) if needed.
+func openStore(ctx context.Context, dir string) (*sqlite.Store, error) {
+	if dir == "" {
+		return nil, usageError{"--data DIR is required"}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "server.db"))
+	if err != nil {
+		return nil, fmt.Errorf("open storage: %w", err)
+	}
+	return st, nil
+}
+
+type serveOptions struct {
+	listen, data, tlsCert, tlsKey, publicURL, logLevel string
+	shutdownTimeout, revocationInterval                time.Duration
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) (err error) {
+	var o serveOptions
+	fs := newFlagSet("serve", stderr)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	fs.StringVar(&o.data, "data", "", "data directory (holds server.db)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key, serve HTTPS")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.StringVar(&o.publicURL, "public-url", "", "the address devices and phones use to reach this server, e.g. https://ombud.example.org")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish on shutdown")
+	fs.DurationVar(&o.revocationInterval, "revocation-interval", enrol.DefaultWatchInterval, "how often live sync connections are re-checked for revocation")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return usageError{"--tls-cert and --tls-key go together"}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return usageError{fmt.Sprintf("--log-level %q: %v", o.logLevel, err)}
+	}
+	// Each package adds its own "component"; base has none, so keys are
+	// not repeated.
+	base := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logger := base.With("component", "server")
+
+	var tlsConfig *tls.Config
+	if o.tlsCert != "" {
+		// Loaded before listening, so a bad file fails the start, not the
+		// first client.
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return fmt.Errorf("TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+
+	st, err := openStore(ctx, o.data)
+	if err != nil {
+		return err
+	}
+	// Closed last, after every request and the watcher have finished.
+	defer closeInto(&err, st)
+	fleet, err := openFleetReader(filepath.Join(o.data, "server.db"))
+	if err != nil {
+		return err
+	}
+	defer closeInto(&err, fleet)
+
+	watcher := enrol.NewWatcher(st, o.revocationInterval, base)
+	api := httpapi.New(st, httpapi.Options{Logger: base, Branches: fleet})
+	srv := &http.Server{
+		Handler:           api,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: 10 * time.Second,
+		// No ReadTimeout or WriteTimeout: they would cut long-lived sync
+		// websockets. Handlers bound their own bodies.
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(base.With("component", "http").Handler(), slog.LevelWarn),
+	}
+	// onShutdown runs, with the shutdown deadline, before http.Server.Shutdown:
+	// Shutdown neither closes nor waits for hijacked (websocket) connections,
+	// so whatever owns them stops them here.
+	var onShutdown []func(context.Context) error
+
+	// The sync hub mounts here (docs/SYNC.md, package sync/hub):
+	//
+	//	h := hub.New(hub.Config{Store: st, Watch: watcher.Watch, Logger: base})
+	//	api.Handle(httpapi.PathSync, h)        // enrol.Authenticate before upgrading
+	//	onShutdown = append(onShutdown, h.Shutdown) // close 4009, wait for its goroutines
+	//
+	// With Watch set, the hub's connections are closed (4002) within
+	// --revocation-interval of `server revoke`; without it the hub polls
+	// storage.Devices.RevokedSince itself and the watcher idles.
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "scheme", scheme, "public_url", o.publicURL, "data", o.data)
+	if tlsConfig == nil {
+		if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && !ap.Addr().IsLoopback() {
+			// Enrolment answers carry credentials: in the clear only if a
+			// TLS-terminating proxy sits in front.
+			logger.Warn("serving plain HTTP on a non-loopback address: use --tls-cert/--tls-key or a TLS proxy")
+		}
+	}
+
+	var wg sync.WaitGroup
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	wg.Go(func() { watcher.Run(watchCtx) })
+
+	served := make(chan error, 1)
+	go func() {
+		if tlsConfig != nil {
+			served <- srv.ServeTLS(ln, "", "")
+		} else {
+			served <- srv.Serve(ln)
+		}
+	}()
+
+	var serveErr error
+	select {
+	case serveErr = <-served:
+		// Serve only returns early on a listener failure.
+	case <-ctx.Done():
+		logger.Info("shutting down", "timeout", o.shutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+		for _, f := range onShutdown {
+			if err := f(sctx); err != nil {
+				logger.Warn("shutdown hook failed", "err", err)
+			}
+		}
+		if err := srv.Shutdown(sctx); err != nil {
+			logger.Warn("shutdown timed out: closing remaining connections", "err", err)
+			srv.Close()
+		}
+		cancel()
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			serveErr = err
+		}
+	}
+	stopWatch()
+	wg.Wait()
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", serveErr)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// closeInto closes c and reports its error through *err unless an earlier
+// error is there already.
+func closeInto(err *error, c io.Closer) {
+	if cerr := c.Close(); cerr != nil && *err == nil {
+		*err = cerr
+	}
+}
+
+// withStore runs fn on the store at dir and closes it, reporting a failed
+// close (the final WAL checkpoint) as the command's error.
+func withStore(ctx context.Context, dir string, fn func(*sqlite.Store) error) (err error) {
+	st, err := openStore(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer closeInto(&err, st)
+	return fn(st)
+}
+
+func branchAdd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("branch add", stderr)
+	data := fs.String("data", "", "data directory (holds server.db)")
+	id := fs.String("id", "", "branch id, short and stable (e.g. main)")
+	name := fs.String("name", "", "branch name shown to staff and customers")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if *id == "" || *name == "" {
+		return usageError{"branch add: --id and --name are required"}
+	}
+	return withStore(ctx, *data, func(st *sqlite.Store) error {
+		if err := st.CreateBranch(ctx, *id, *name); err != nil {
+			return fmt.Errorf("branch add: %s", storage.ErrorMessage(err))
+		}
+		fmt.Fprintf(stdout, "Branch %s (%s) added.\n", *id, *name)
+		return nil
+	})
+}
+
+func enrolCode(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("enrol-code", stderr)
+	data := fs.String("data", "", "data directory (holds server.db)")
+	branch := fs.String("branch", "", "branch the device will belong to")
+	ttl := fs.Duration("ttl", 24*time.Hour, "how long the code stays valid")
+	publicURL := fs.String("public-url", "", "the server address the kiosk should use (shown in the instructions)")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if *branch == "" {
+		return usageError{"enrol-code: --branch is required"}
+	}
+	return withStore(ctx, *data, func(st *sqlite.Store) error {
+		code, expires, err := enrol.Issue(ctx, st, *branch, *ttl, time.Now())
+		var ee *enrol.Error
+		switch {
+		case errors.As(err, &ee):
+			return fmt.Errorf("enrol-code: %s", ee.Message)
+		case err != nil:
+			return fmt.Errorf("enrol-code: %s", storage.ErrorMessage(err))
+		}
+		server := *publicURL
+		if server == "" {
+			server = "<server address>"
+		}
+		fmt.Fprintf(stdout, "Enrolment code for branch %s:\n\n    %s\n\n", *branch, code)
+		fmt.Fprintf(stdout, "It enrols one device and expires at %s.\n", expires.Local().Format("2006-01-02 15:04 MST"))
+		fmt.Fprintf(stdout, "On the kiosk, run:\n\n    kiosk enrol --server %s --code %s\n", server, code)
+		return nil
+	})
+}
+
+func revoke(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("revoke", stderr)
+	data := fs.String("data", "", "data directory (holds server.db)")
+	device := fs.String("device", "", "device id to revoke (see `server devices`)")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if *device == "" {
+		return usageError{"revoke: --device is required"}
+	}
+	return withStore(ctx, *data, func(st *sqlite.Store) error {
+		if err := enrol.Revoke(ctx, st, *device, time.Now()); err != nil {
+			return fmt.Errorf("revoke: %s", storage.ErrorMessage(err))
+		}
+		fmt.Fprintf(stdout, "Device %s revoked. A running server drops its connection within a few seconds;\n"+
+			"the kiosk keeps working offline until it is enrolled again with a new code.\n", *device)
+		return nil
+	})
+}
+
+func devices(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("devices", stderr)
+	data := fs.String("data", "", "data directory (holds server.db)")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	// The store is opened first: it creates and migrates a new file.
+	return withStore(ctx, *data, func(*sqlite.Store) (err error) {
+		fleet, err := openFleetReader(filepath.Join(*data, "server.db"))
+		if err != nil {
+			return err
+		}
+		defer closeInto(&err, fleet)
+		ds, err := fleet.ListDevices(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tBRANCH\tPREFIX\tENROLLED\tREVOKED")
+		for _, d := range ds {
+			revoked := "-"
+			if d.Revoked() {
+				revoked = d.RevokedAt.Local().Format(time.DateTime)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.ID, d.Branch, d.Prefix, d.EnrolledAt.Local().Format(time.DateTime), revoked)
+		}
+		return tw.Flush()
+	})
+}
+
+// fleetReader answers the two fleet questions storage.Devices cannot yet: a
+// branch's name and the list of devices. It is read-only SQL on the same
+// file (a query-only pool, sqlite.DSN). Interim: these belong in
+// server/storage as Devices.Branch and Devices.ListDevices (requested);
+// delete this when they exist.
+type fleetReader struct{ db *sql.DB }
+
+var _ httpapi.BranchNames = (*fleetReader)(nil)
+
+func openFleetReader(path string) (*fleetReader, error) {
+	db, err := sql.Open("sqlite", sqlite.DSN(path, true))
+	if err != nil {
+		return nil, fmt.Errorf("open fleet reader: %w", err)
+	}
+	db.SetMaxOpenConns(2)
+	return &fleetReader{db: db}, nil
+}
+
+func (f *fleetReader) Close() error { return f.db.Close() }
+
+// BranchName implements httpapi.BranchNames.
+func (f *fleetReader) BranchName(ctx context.Context, id string) (string, error) {
+	var name string
+	err := f.db.QueryRowContext(ctx, `SELECT name FROM branches WHERE id = ?`, id).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", storage.Errorf(storage.NotFound, "branch %s not found", id)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read branch %s: %w", id, err)
+	}
+	return name, nil
+}
+
+// ListDevices returns every device, in enrolment order.
+func (f *fleetReader) ListDevices(ctx context.Context) ([]storage.Device, error) {
+	rows, err := f.db.QueryContext(ctx, `SELECT id, branch_id, prefix, enrolled_at, revoked_at FROM devices ORDER BY enrolled_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	defer rows.Close()
+	var ds []storage.Device
+	for rows.Next() {
+		var (
+			d        storage.Device
+			enrolled int64
+			revoked  sql.NullInt64
+		)
+		if err := rows.Scan(&d.ID, &d.Branch, &d.Prefix, &enrolled, &revoked); err != nil {
+			return nil, fmt.Errorf("list devices: %w", err)
+		}
+		d.EnrolledAt = time.Unix(0, enrolled).UTC()
+		if revoked.Valid {
+			d.RevokedAt = time.Unix(0, revoked.Int64).UTC()
+		}
+		ds = append(ds, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	return ds, nil
+}
