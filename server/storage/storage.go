@@ -8,7 +8,8 @@
 // guarantees that sync depends on (docs/SYNC.md, ARCHITECTURE.md "Sync") are
 // stated here, on the methods, because every implementation must keep them:
 //
-//   - Ingest is idempotent and all-or-nothing per batch.
+//   - Ingest is idempotent and all-or-nothing per batch; Push is idempotent,
+//     answers per event, and commits the whole push in one transaction.
 //   - Global sequences are strictly increasing in commit order, so a reader
 //     that has seen sequence N will never later find a committed event below
 //     N it has not seen: a cursor is enough to resume.
@@ -17,6 +18,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"ombud/shared/event"
@@ -64,6 +66,11 @@ type Devices interface {
 	// again keeps the first time (the audit trail wants when it happened).
 	// NotFound if unknown.
 	RevokeDevice(ctx context.Context, id string, at time.Time) error
+
+	// RevokedSince returns the ids of devices revoked at or after since, in
+	// one read, so a sync hub can re-check every live connection at once
+	// instead of one read per connected device.
+	RevokedSince(ctx context.Context, since time.Time) ([]string, error)
 }
 
 // Events is the event log: what devices send in, and what the server hands
@@ -92,6 +99,33 @@ type Events interface {
 	// Invalid for a malformed event (Seq < 1, missing ids, a Filed event
 	// without a usable complaint) or a batch over MaxBatch.
 	Ingest(ctx context.Context, deviceID string, batch []DeviceEvent) (IngestResult, error)
+
+	// Push stores one sync push (docs/SYNC.md section 6) and answers per
+	// event, all in one transaction (one commit, one fsync). Unlike Ingest,
+	// a bad event does not refuse the batch: it is rejected and the
+	// rejection is recorded against (device, Seq), so the sequence is
+	// consumed (AckedSeq passes it) and a resend of it gets the same
+	// rejection instead of a loop. For each event, in order:
+	//
+	//   - (device, Seq) already holds this event id: a duplicate, skipped;
+	//     it already holds a rejection of this id: the same rejection again;
+	//   - (device, Seq) holds another event id, or the event id is stored
+	//     under another (device, Seq): RejectConflict;
+	//   - the event's Branch is not the device's branch, or the complaint it
+	//     names is stored under another branch (an event may lie in its
+	//     Branch field), or a Filed complaint names another branch:
+	//     RejectForbidden;
+	//   - the domain refuses it (a Filed event whose data is not a valid
+	//     complaint, a complaint filed twice, a tracking code another
+	//     complaint has): RejectInvalid;
+	//   - otherwise it is stored with the next global sequence.
+	//
+	// batch must hold contiguous ascending sequences (the wire format
+	// guarantees it); a batch whose first Seq is beyond AckedSeq+1 is an
+	// Invalid error wrapping ErrGap and stores nothing: the device broke
+	// the resend rule. Other errors: NotFound for an unknown device, Revoked
+	// for a revoked one, Invalid for an empty or malformed batch.
+	Push(ctx context.Context, deviceID string, batch []DeviceEvent) (PushResult, error)
 
 	// EventsAfter returns up to limit events in scope with a global sequence
 	// greater than after, in global sequence order. Passing the last
@@ -142,6 +176,38 @@ type IngestResult struct {
 	AckedSeq   int64 // highest contiguous device sequence durably stored
 	Stored     int   // events stored for the first time
 	Duplicates int   // events already stored before (or earlier in the batch)
+}
+
+// ErrGap is wrapped by Push's error when a push starts beyond the device's
+// acknowledged sequence + 1.
+var ErrGap = errors.New("push starts after a gap in the device sequence")
+
+// RejectCode says why Push refused an event. The values are the protocol's
+// push_reject codes (docs/SYNC.md section 8), so the hub passes them on
+// unchanged.
+type RejectCode int
+
+const (
+	RejectForbidden RejectCode = 4003 // another branch's event or complaint
+	RejectConflict  RejectCode = 4004 // the seq or the event id is held for a different event
+	RejectInvalid   RejectCode = 4006 // refused by the domain
+)
+
+// Rejection is one event Push refused. Reason is safe to send to the device:
+// it names no stored data beyond the event's own id.
+type Rejection struct {
+	Seq     int64
+	EventID string
+	Code    RejectCode
+	Reason  string
+}
+
+// PushResult says what Push did with a batch.
+type PushResult struct {
+	AckedSeq   int64       // highest contiguous device sequence durably handled (stored or rejected)
+	Stored     int         // events stored for the first time
+	Duplicates int         // events already stored
+	Rejected   []Rejection // in sequence order, including rejections repeated for a resend
 }
 
 // StoredEvent is an event with the global sequence the server gave it: the

@@ -151,3 +151,26 @@ func (s *Store) RevokeDevice(ctx context.Context, id string, at time.Time) error
 	}
 	return nil
 }
+
+// RevokedSince implements storage.Devices. Revocations are rare and the
+// partial index holds only revoked devices, so this is cheap at any fleet
+// size.
+func (s *Store) RevokedSince(ctx context.Context, since time.Time) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id FROM devices WHERE revoked_at IS NOT NULL AND revoked_at >= ?`, nanos(since))
+	if err != nil {
+		return nil, fmt.Errorf("read revoked devices: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("read revoked devices: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read revoked devices: %w", err)
+	}
+	return ids, nil
+}

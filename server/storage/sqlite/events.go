@@ -21,6 +21,8 @@ import (
 // inserts.
 type ingestStmts struct {
 	device, hasAliases, aliasAt, insertEvent, eventAt, insertAlias, insertComplaint, seqsAfter, setAcked *sql.Stmt
+	// Push only.
+	pushDevice, maxHeld, rejectionAt, idHeld, complaintBranch, complaintTaken, insertRejection *sql.Stmt
 }
 
 func (st *ingestStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -29,7 +31,11 @@ func (st *ingestStmts) prepare(ctx context.Context, db *sql.DB) error {
 		sql string
 	}{
 		{&st.device, `SELECT revoked_at, acked_seq FROM devices WHERE id = ?`},
-		{&st.hasAliases, `SELECT EXISTS (SELECT 1 FROM event_aliases WHERE device_id = ?)`},
+		// Aliases and rejections both hold slots the events table's unique
+		// key cannot see; both are rare, so one probe per batch decides
+		// whether each event must be looked up in them.
+		{&st.hasAliases, `SELECT EXISTS (SELECT 1 FROM event_aliases WHERE device_id = ?1)
+			OR EXISTS (SELECT 1 FROM event_rejections WHERE device_id = ?1)`},
 		{&st.aliasAt, `SELECT event_id FROM event_aliases WHERE device_id = ? AND device_seq = ?`},
 		// DO NOTHING on either unique key (id, or device and seq): the common
 		// case, a new event, costs one statement; a duplicate is examined
@@ -41,8 +47,20 @@ func (st *ingestStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&st.insertComplaint, `INSERT INTO complaints (id, code, branch, category, filed_at, filed_event_id) VALUES (?, ?, ?, ?, ?, ?)`},
 		{&st.seqsAfter, `SELECT device_seq FROM events WHERE device_id = ?1 AND device_seq > ?2
 			UNION ALL SELECT device_seq FROM event_aliases WHERE device_id = ?1 AND device_seq > ?2
+			UNION ALL SELECT device_seq FROM event_rejections WHERE device_id = ?1 AND device_seq > ?2
 			ORDER BY 1`},
 		{&st.setAcked, `UPDATE devices SET acked_seq = ? WHERE id = ?`},
+		{&st.pushDevice, `SELECT branch_id, revoked_at, acked_seq FROM devices WHERE id = ?`},
+		{&st.maxHeld, `SELECT MAX(s) FROM (
+			SELECT MAX(device_seq) AS s FROM events WHERE device_id = ?1
+			UNION ALL SELECT MAX(device_seq) FROM event_aliases WHERE device_id = ?1
+			UNION ALL SELECT MAX(device_seq) FROM event_rejections WHERE device_id = ?1)`},
+		{&st.rejectionAt, `SELECT event_id, code, reason FROM event_rejections WHERE device_id = ? AND device_seq = ?`},
+		{&st.idHeld, `SELECT EXISTS (SELECT 1 FROM events WHERE id = ?)`},
+		{&st.complaintBranch, `SELECT branch FROM complaints WHERE id = ?1
+			UNION ALL SELECT branch FROM events WHERE complaint_id = ?1 LIMIT 1`},
+		{&st.complaintTaken, `SELECT EXISTS (SELECT 1 FROM complaints WHERE id = ?1), EXISTS (SELECT 1 FROM complaints WHERE code = ?2)`},
+		{&st.insertRejection, `INSERT INTO event_rejections (device_id, device_seq, event_id, code, reason, rejected_at) VALUES (?, ?, ?, ?, ?, ?)`},
 	} {
 		s, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -54,7 +72,8 @@ func (st *ingestStmts) prepare(ctx context.Context, db *sql.DB) error {
 }
 
 func (st *ingestStmts) close() error {
-	return closeStmts(st.device, st.hasAliases, st.aliasAt, st.insertEvent, st.eventAt, st.insertAlias, st.insertComplaint, st.seqsAfter, st.setAcked)
+	return closeStmts(st.device, st.hasAliases, st.aliasAt, st.insertEvent, st.eventAt, st.insertAlias, st.insertComplaint, st.seqsAfter, st.setAcked,
+		st.pushDevice, st.maxHeld, st.rejectionAt, st.idHeld, st.complaintBranch, st.complaintTaken, st.insertRejection)
 }
 
 // readStmts are prepared on the read pool; database/sql prepares each again
@@ -225,8 +244,18 @@ func (in *ingestTx) run(batch []storage.DeviceEvent, filed []*complaint.Complain
 		de := &batch[i]
 		e := &de.Event
 		if hasAliases {
-			// A slot taken by an alias is invisible to the events table's
-			// unique key, so it must be checked before inserting.
+			// A slot taken by an alias or a rejection is invisible to the
+			// events table's unique key, so it must be checked before
+			// inserting. A rejected slot cannot be stored over: this strict
+			// path refuses the batch, as for any other conflict.
+			var id string
+			err := in.stmt(in.st.rejectionAt).QueryRowContext(in.ctx, in.device, de.Seq).Scan(&id, new(int64), new(string))
+			switch {
+			case err == nil:
+				return res, storage.Errorf(storage.Conflict, "device %s seq %d was rejected", in.device, de.Seq)
+			case !errors.Is(err, sql.ErrNoRows):
+				return res, fmt.Errorf("ingest from %s: look up rejection %d: %w", in.device, de.Seq, err)
+			}
 			dup, err := in.slotHolds(in.st.aliasAt, de)
 			if err != nil {
 				return res, err

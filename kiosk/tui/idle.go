@@ -1,0 +1,77 @@
+package tui
+
+import (
+	"math"
+	"time"
+
+	"ombud/kiosk/tui/flow"
+)
+
+// watchIdle checks the idle clock a few times a second (often enough for a
+// countdown in whole seconds) until the app stops.
+func (a *App) watchIdle() {
+	defer a.wg.Done()
+	period := min(250*time.Millisecond, a.cfg.IdleWarning/5, a.cfg.ReceiptTimeout/5)
+	period = max(period, 5*time.Millisecond)
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-a.stopped:
+			return
+		case <-tick.C:
+			if !a.ui(func() { a.checkIdle(time.Now()) }) {
+				return
+			}
+		}
+	}
+}
+
+// checkIdle applies the idle rules at now:
+//   - receipt: back to welcome after ReceiptTimeout (nothing typed is left
+//     to lose, so no warning);
+//   - welcome: back to the default language after IdleTimeout;
+//   - any other step: warn for the last IdleWarning, then clear everything.
+func (a *App) checkIdle(now time.Time) {
+	if a.submitting {
+		return // the filing result decides what comes next
+	}
+	idle := now.Sub(a.lastInput)
+	switch a.visit.Step {
+	case flow.Receipt:
+		if idle >= a.cfg.ReceiptTimeout {
+			a.reset("receipt timeout")
+		}
+	case flow.Welcome:
+		if idle >= a.cfg.IdleTimeout && a.visit.Lang != a.cfg.DefaultLanguage {
+			a.reset("idle on welcome")
+		}
+	default:
+		switch {
+		case idle >= a.cfg.IdleTimeout:
+			a.reset("idle timeout")
+		case idle >= a.cfg.IdleTimeout-a.cfg.IdleWarning:
+			left := int(math.Ceil((a.cfg.IdleTimeout - idle).Seconds()))
+			a.showWarning(left)
+		}
+	}
+}
+
+func (a *App) showWarning(secondsLeft int) {
+	a.w.idleBody.SetText(a.t("idle.body", "seconds", secondsLeft))
+	if !a.warning {
+		a.warning = true
+		a.w.lastFocus = a.tv.GetFocus()
+		a.w.pages.ShowPage(pageIdle)
+	}
+}
+
+func (a *App) hideWarning() {
+	a.warning = false
+	a.w.pages.HidePage(pageIdle)
+	// Pages moves the focus to the page it shows; put it back on the
+	// widget the customer was using.
+	if a.w.lastFocus != nil {
+		a.tv.SetFocus(a.w.lastFocus)
+	}
+}

@@ -1,0 +1,436 @@
+// Package tui owns the customer's screens at the branch kiosk: welcome and
+// language, category, what happened, desired outcome, optional contact
+// details with consent, review, and the receipt with the tracking code in
+// large type and a QR code a phone can scan off the screen.
+//
+// It is built for a walk-in customer who has never seen it: one question
+// per screen, keyboard and touch, high contrast, every key listed on screen,
+// and an idle timeout that clears everything so the next customer never
+// sees the last one's complaint. The visit's state and rules live in
+// package flow; this package only draws them and reacts to input.
+//
+// Concurrency: tview widgets belong to the UI goroutine. Filing, printing
+// and the idle clock run in goroutines and change the screen only through
+// App.ui, which queues the change onto the UI goroutine.
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
+
+	"ombud/kiosk/filing"
+	"ombud/kiosk/i18n"
+	"ombud/kiosk/printer"
+	"ombud/kiosk/tui/flow"
+	"ombud/shared/complaint"
+)
+
+// Filer files a draft durably; *filing.Service is the real one.
+type Filer interface {
+	File(context.Context, filing.Draft) (filing.Filed, error)
+}
+
+var _ Filer = (*filing.Service)(nil)
+
+// Config is what the kiosk program gives the screens.
+type Config struct {
+	Filer   Filer
+	Printer printer.Printer // nil: printing disabled, the customer is asked to photograph the screen
+
+	Bundle          *i18n.Bundle
+	DefaultLanguage string // the welcome screen's language; Fallback when empty or unknown
+	Categories      []i18n.Category
+
+	BranchName string
+
+	// IdleTimeout clears the visit after this long without a key or touch;
+	// the last IdleWarning of it shows "Are you still there?". The receipt
+	// has its own, shorter ReceiptTimeout back to the welcome screen.
+	IdleTimeout, IdleWarning, ReceiptTimeout time.Duration
+
+	// Logger is the staff-facing log. The screens never log customer text
+	// or contact details: ids, codes, steps and errors only.
+	Logger *slog.Logger
+	// Now stamps consent (time.Now when nil).
+	Now func() time.Time
+	// OnReceipt, when set, is called on the UI goroutine after a receipt
+	// has been drawn.
+	OnReceipt func(f filing.Filed)
+}
+
+// Defaults for a zero Config field.
+const (
+	DefaultIdleTimeout    = 2 * time.Minute
+	DefaultIdleWarning    = 20 * time.Second
+	DefaultReceiptTimeout = 90 * time.Second
+)
+
+// fileTimeout bounds one File call: the store waits up to its busy timeout
+// for a lock, and a customer should not wait much longer than that.
+const fileTimeout = 30 * time.Second
+
+// printTimeout bounds one receipt print, so a jammed printer only ever
+// costs a message on screen.
+const printTimeout = 20 * time.Second
+
+// Attribute keys of the screens' log records.
+const (
+	logKeyComponent = "component"
+	logKeyStep      = "step"
+	logKeyLang      = "lang"
+	logKeyComplaint = "complaint"
+	logKeyCode      = "code"
+	logKeyField     = "field"
+	logKeyProblem   = "problem"
+	logKeyErr       = "err"
+)
+
+// App is the kiosk's customer-facing application.
+type App struct {
+	cfg Config
+	tv  *tview.Application
+	log *slog.Logger
+
+	ctx    context.Context // cancelled when the app stops: ends filing and printing
+	cancel context.CancelFunc
+
+	stopOnce sync.Once
+	stopped  chan struct{}
+	mu       sync.Mutex // guards stopping and running
+	stopping bool
+	wg       sync.WaitGroup // filing, printing and idle goroutines
+
+	// Everything below belongs to the UI goroutine.
+	visit      *flow.Visit
+	w          *widgets
+	gen        uint64 // bumped by every reset: results for an earlier visit are ignored
+	submitting bool
+	lastInput  time.Time
+	warning    bool
+	printSeq   uint64
+}
+
+// New makes the app; Run shows it.
+func New(cfg Config) *App {
+	applyTheme()
+	if cfg.Bundle == nil {
+		b, err := i18n.Load("")
+		if err != nil {
+			panic(fmt.Sprintf("tui: embedded catalogs: %v", err)) // a build defect, caught by i18n's tests
+		}
+		cfg.Bundle = b
+	}
+	if cfg.DefaultLanguage == "" || !cfg.Bundle.Has(cfg.DefaultLanguage) {
+		cfg.DefaultLanguage = i18n.Fallback
+	}
+	if len(cfg.Categories) == 0 {
+		cfg.Categories = i18n.DefaultCategories()
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.IdleWarning <= 0 || cfg.IdleWarning >= cfg.IdleTimeout {
+		cfg.IdleWarning = min(DefaultIdleWarning, cfg.IdleTimeout/2)
+	}
+	if cfg.ReceiptTimeout <= 0 {
+		cfg.ReceiptTimeout = DefaultReceiptTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &App{
+		cfg:       cfg,
+		tv:        tview.NewApplication(),
+		log:       cfg.Logger.With(logKeyComponent, "tui"),
+		ctx:       ctx,
+		cancel:    cancel,
+		stopped:   make(chan struct{}),
+		visit:     flow.New(cfg.DefaultLanguage),
+		lastInput: time.Now(),
+	}
+	a.tv.EnableMouse(true)
+	a.tv.SetInputCapture(a.onKey)
+	a.tv.SetMouseCapture(a.onMouse)
+	a.tv.SetBeforeDrawFunc(func(screen tcell.Screen) bool {
+		a.layout(screen.Size())
+		return false
+	})
+	a.build()
+	a.show(flow.Welcome)
+	return a
+}
+
+// Run shows the app on screen (a real terminal when nil) and blocks until
+// Stop is called.
+func (a *App) Run(screen tcell.Screen) error {
+	a.mu.Lock()
+	if a.stopping {
+		a.mu.Unlock()
+		return nil
+	}
+	if screen == nil {
+		s, err := tcell.NewScreen()
+		if err != nil {
+			a.mu.Unlock()
+			return fmt.Errorf("terminal: %w", err)
+		}
+		screen = s
+	}
+	a.tv.SetScreen(screen)
+	// tview enables the mouse only on screens it creates itself.
+	screen.EnableMouse()
+	a.mu.Unlock()
+
+	a.wg.Add(1)
+	go a.watchIdle()
+	err := a.tv.Run()
+	a.halt()
+	a.wg.Wait()
+	return err
+}
+
+// Stop ends Run. It is safe to call from any goroutine, more than once.
+func (a *App) Stop() {
+	a.mu.Lock()
+	a.stopping = true
+	a.mu.Unlock()
+	a.halt()
+	a.tv.Stop()
+}
+
+func (a *App) halt() {
+	a.stopOnce.Do(func() {
+		close(a.stopped)
+		a.cancel()
+	})
+}
+
+// ui runs f on the UI goroutine and redraws. It returns false, without
+// waiting, once the app has stopped: tview's queue is no longer read then,
+// and a goroutine that waited for it would never end.
+func (a *App) ui(f func()) bool {
+	done := make(chan struct{})
+	go func() {
+		a.tv.QueueUpdateDraw(f)
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-a.stopped:
+		return false
+	}
+}
+
+// t translates key into the visit's language.
+func (a *App) t(key string, args ...any) string {
+	return a.cfg.Bundle.T(a.visit.Lang, key, args...)
+}
+
+// onKey sees every key first: it keeps the idle clock, dismisses the idle
+// warning, swallows Ctrl-C (customers must not be able to quit the kiosk)
+// and runs the screen's bound actions.
+func (a *App) onKey(ev *tcell.EventKey) *tcell.EventKey {
+	a.lastInput = time.Now()
+	if a.warning {
+		a.hideWarning()
+		return nil // the key only said "I'm still here"
+	}
+	switch {
+	case ev.Key() == tcell.KeyCtrlC:
+		return nil
+	case a.submitting:
+		return nil // the draft must not change while it is being filed
+	case ev.Key() == tcell.KeyRune && controlRune(ev.Rune()):
+		return nil
+	}
+	if act := actionFor(a.visit.Step, ev); act != nil {
+		act(a)
+		return nil
+	}
+	return ev
+}
+
+// controlRune reports runes that have no business in typed text: an escape
+// or control character arriving as a "character" (from a paste, a barcode
+// scanner, a crafted key) is dropped at the door; textsafe removes anything
+// that still gets through before display and storage.
+func controlRune(r rune) bool {
+	return r < 0x20 || (r >= 0x7F && r <= 0x9F)
+}
+
+func (a *App) onMouse(ev *tcell.EventMouse, action tview.MouseAction) (*tcell.EventMouse, tview.MouseAction) {
+	if action == tview.MouseMove {
+		return ev, action
+	}
+	a.lastInput = time.Now()
+	if a.warning {
+		if action == tview.MouseLeftDown || action == tview.MouseLeftClick {
+			a.hideWarning()
+		}
+		return nil, action
+	}
+	if a.submitting {
+		return nil, action
+	}
+	// tview turns a second click within half a second into a double click,
+	// even on another button, and buttons ignore double clicks. A customer
+	// tapping Next on two screens in quick succession must not be ignored.
+	if action == tview.MouseLeftDoubleClick {
+		action = tview.MouseLeftClick
+	}
+	return ev, action
+}
+
+// start leaves the welcome screen.
+func (a *App) start() {
+	a.log.Info("visit started", logKeyLang, a.visit.Lang)
+	if err := a.visit.Next(); err == nil {
+		a.show(a.visit.Step)
+	}
+}
+
+// next checks the current step and moves on, or shows why not next to the
+// field.
+func (a *App) next() {
+	from := a.visit.Step
+	if err := a.visit.Next(); err != nil {
+		var fe *complaint.FieldError
+		if errors.As(err, &fe) {
+			a.fieldError(fe)
+		}
+		return
+	}
+	a.clearErrors(from)
+	a.show(a.visit.Step)
+}
+
+func (a *App) back() {
+	a.visit.Back()
+	a.show(a.visit.Step)
+}
+
+func (a *App) edit(s flow.Step) {
+	a.visit.Edit(s)
+	a.show(s)
+}
+
+// setLanguage switches language on the welcome screen: every widget is
+// rebuilt with the new words (what was typed is in the visit and survives).
+func (a *App) setLanguage(lang string) {
+	if !a.cfg.Bundle.Has(lang) {
+		return
+	}
+	a.visit.Lang = lang
+	a.build()
+	a.show(a.visit.Step)
+	a.tv.SetFocus(a.w.start)
+}
+
+// reset forgets the visit: a new visit, new widgets (so no widget keeps a
+// previous customer's text, selection or scroll position) and the welcome
+// screen in the default language.
+func (a *App) reset(reason string) {
+	a.log.Info("visit cleared", logKeyStep, a.visit.Step.String(), "reason", reason)
+	a.gen++
+	a.printSeq++
+	a.submitting = false
+	a.warning = false
+	a.visit = flow.New(a.cfg.DefaultLanguage)
+	a.build()
+	a.show(flow.Welcome)
+}
+
+// submit files the draft in the background; the result comes back through
+// filed on the UI goroutine.
+func (a *App) submit() {
+	if a.submitting {
+		return
+	}
+	a.submitting = true
+	a.setReviewMessage(a.t("submit.saving"), styleText)
+	d, gen, filer, hook := a.visit.Draft(), a.gen, a.cfg.Filer, a.cfg.OnReceipt
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		f, err := fileSafely(a.ctx, filer, d)
+		shown := false
+		if !a.ui(func() { shown = a.filed(gen, f, err) }) {
+			return
+		}
+		if shown && hook != nil {
+			// Queued after the update that drew the receipt, so it runs
+			// once the receipt is on screen.
+			a.ui(func() {
+				if a.gen == gen {
+					hook(f)
+				}
+			})
+		}
+	}()
+}
+
+// fileSafely calls File with a deadline and turns a panic into an error: a
+// broken filer must leave the customer an apology and a Try again button,
+// not a dead kiosk.
+func fileSafely(ctx context.Context, filer Filer, d filing.Draft) (f filing.Filed, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("filer panicked: %v", p)
+		}
+	}()
+	if filer == nil {
+		return f, errors.New("no filer configured")
+	}
+	ctx, cancel := context.WithTimeout(ctx, fileTimeout)
+	defer cancel()
+	return filer.File(ctx, d)
+}
+
+// filed shows the result of a submission and reports whether it drew a
+// receipt.
+func (a *App) filed(gen uint64, f filing.Filed, err error) bool {
+	if gen != a.gen {
+		// The visit was cleared meanwhile. The complaint (if stored) stays
+		// stored; only staff can now tell the customer its code.
+		if err == nil {
+			a.log.Warn("complaint filed after its visit was cleared", logKeyComplaint, f.Complaint.ID, logKeyCode, string(f.Code))
+		}
+		return false
+	}
+	a.submitting = false
+	var fe *complaint.FieldError
+	switch {
+	case err == nil:
+		a.log.Info("complaint filed", logKeyComplaint, f.Complaint.ID, logKeyCode, string(f.Code))
+		a.visit.Filed(f)
+		a.build() // drop every widget that held the customer's text
+		a.showReceipt(f)
+		return true
+	case errors.As(err, &fe):
+		a.log.Info("complaint refused", logKeyField, fe.Field, logKeyProblem, fe.Problem)
+		a.visit.Fix(fe.Field)
+		a.show(a.visit.Step)
+		a.fieldError(fe)
+	case errors.Is(err, filing.ErrUnavailable):
+		a.log.Error("complaint not stored: storage unavailable", logKeyErr, err)
+		a.setReviewMessage(a.t("submit.unavailable"), styleError)
+		a.w.submit.SetLabel(a.t("button.try_again"))
+	default:
+		a.log.Error("complaint not stored", logKeyErr, err)
+		a.setReviewMessage(a.t("submit.failed"), styleError)
+		a.w.submit.SetLabel(a.t("button.try_again"))
+	}
+	return false
+}

@@ -1,0 +1,201 @@
+package sqlite_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"ombud/server/storage"
+	"ombud/shared/event"
+)
+
+func mustPush(tb testing.TB, s storage.Store, d storage.Device, batch []storage.DeviceEvent) storage.PushResult {
+	tb.Helper()
+	res, err := s.Push(context.Background(), d.ID, batch)
+	if err != nil {
+		tb.Fatalf("push %d events from %s: %v", len(batch), d.ID, err)
+	}
+	return res
+}
+
+func TestPushIsIdempotent(t *testing.T) {
+	t.Parallel()
+	s := MustOpen(t)
+	d := MustDevice(t, s, "A")
+	batch := batchOf(t, d, seqRange(1, 8)...)
+	if got := mustPush(t, s, d, batch); got.AckedSeq != 8 || got.Stored != 8 || got.Duplicates != 0 || len(got.Rejected) != 0 {
+		t.Fatalf("first push = %+v, want acked 8, stored 8", got)
+	}
+	before := mustStats(t, s)
+	if got := mustPush(t, s, d, batch[2:]); got.AckedSeq != 8 || got.Stored != 0 || got.Duplicates != 6 {
+		t.Fatalf("resend = %+v, want acked 8, 6 duplicates", got)
+	}
+	if after := mustStats(t, s); after != before {
+		t.Fatalf("stats after resend = %+v, want %+v", after, before)
+	}
+	if dev, _ := s.Device(context.Background(), d.ID); dev.AckedSeq != 8 {
+		t.Fatalf("device acked = %d, want 8", dev.AckedSeq)
+	}
+}
+
+// TestPushRejectsPerEvent: every rule of docs/SYNC.md section 6 rejects only
+// its own event, the rest of the push is stored, the ack passes the rejected
+// seqs, and a resend gets the same answers without storing anything.
+func TestPushRejectsPerEvent(t *testing.T) {
+	t.Parallel()
+	s := MustOpen(t)
+	a, b := MustDevice(t, s, "A"), MustDevice(t, s, "B")
+	ctx := context.Background()
+	aFiled := batchOf(t, a, 1)
+	mustPush(t, s, a, aFiled)
+	bFiled := batchOf(t, b, 1)
+	mustPush(t, s, b, bFiled)
+	bComplaint := bFiled[0].Event.ComplaintID
+
+	lyingBranch := noteEvent(a, bComplaint) // says branch A, names B's complaint
+	honestOther := noteEvent(b, bComplaint) // says branch B
+	reusedCode := filedEvent(t, a)
+	{
+		c, _ := reusedCode.Complaint()
+		old, _ := aFiled[0].Event.Complaint()
+		c.Code = old.Code
+		reusedCode, _ = event.NewFiled(c, reusedCode.Actor, reusedCode.At)
+	}
+	badData := filedEvent(t, a)
+	badData.Data = []byte(`{"id":1}`)
+	otherBranchFiled := filedEvent(t, b) // a Filed event for branch B pushed by A
+	good := func() event.Event { return noteEvent(a, aFiled[0].Event.ComplaintID) }
+
+	batch := []storage.DeviceEvent{
+		{Seq: 2, Event: good()},
+		{Seq: 3, Event: lyingBranch},
+		{Seq: 4, Event: honestOther},
+		{Seq: 5, Event: aFiled[0].Event}, // stored under seq 1 already
+		{Seq: 6, Event: reusedCode},
+		{Seq: 7, Event: badData},
+		{Seq: 8, Event: otherBranchFiled},
+		{Seq: 9, Event: good()},
+	}
+	want := []storage.Rejection{
+		{Seq: 3, EventID: lyingBranch.ID, Code: storage.RejectForbidden},
+		{Seq: 4, EventID: honestOther.ID, Code: storage.RejectForbidden},
+		{Seq: 5, EventID: aFiled[0].Event.ID, Code: storage.RejectConflict},
+		{Seq: 6, EventID: reusedCode.ID, Code: storage.RejectInvalid},
+		{Seq: 7, EventID: badData.ID, Code: storage.RejectInvalid},
+		{Seq: 8, EventID: otherBranchFiled.ID, Code: storage.RejectForbidden},
+	}
+	before := mustStats(t, s)
+	got := mustPush(t, s, a, batch)
+	if got.AckedSeq != 9 || got.Stored != 2 || got.Duplicates != 0 {
+		t.Fatalf("push = %+v, want acked 9, stored 2", got)
+	}
+	checkRejections(t, got.Rejected, want)
+	after := mustStats(t, s)
+	if after.Events != before.Events+2 || after.Complaints != before.Complaints {
+		t.Fatalf("stats = %+v, want 2 more events than %+v and no new complaint", after, before)
+	}
+
+	// The resend: the same answers, nothing stored, no loop.
+	again := mustPush(t, s, a, batch)
+	if again.AckedSeq != 9 || again.Stored != 0 || again.Duplicates != 2 {
+		t.Fatalf("resend = %+v, want acked 9, 2 duplicates", again)
+	}
+	if !slices.Equal(again.Rejected, got.Rejected) {
+		t.Fatalf("resend rejections = %+v, want %+v", again.Rejected, got.Rejected)
+	}
+	if st := mustStats(t, s); st != after {
+		t.Fatalf("stats after resend = %+v, want %+v", st, after)
+	}
+	// Another event at a rejected seq is a conflict, not a new answer.
+	other := []storage.DeviceEvent{{Seq: 3, Event: good()}}
+	checkRejections(t, mustPush(t, s, a, other).Rejected, []storage.Rejection{{Seq: 3, EventID: other[0].Event.ID, Code: storage.RejectConflict}})
+
+	// B's scope holds none of A's attempts on its complaint.
+	for _, e := range allEvents(t, s, storage.Scope{Branch: "B"}) {
+		if e.Event.ID != bFiled[0].Event.ID {
+			t.Fatalf("branch B holds event %s from device A", e.Event.ID)
+		}
+	}
+	// The strict Ingest respects the recorded rejection too.
+	_, err := s.Ingest(ctx, a.ID, []storage.DeviceEvent{{Seq: 3, Event: lyingBranch}})
+	wantCode(t, err, storage.Conflict)
+}
+
+func checkRejections(tb testing.TB, got, want []storage.Rejection) {
+	tb.Helper()
+	if len(got) != len(want) {
+		tb.Fatalf("rejections = %+v, want %d: %+v", got, len(want), want)
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.Seq != w.Seq || g.EventID != w.EventID || g.Code != w.Code {
+			tb.Errorf("rejection %d = %+v, want seq %d event %s code %d", i, g, w.Seq, w.EventID, w.Code)
+		}
+		if g.Reason == "" || len(g.Reason) > 123 {
+			tb.Errorf("rejection %d reason %q: want 1-123 bytes", i, g.Reason)
+		}
+	}
+}
+
+func TestPushRefusals(t *testing.T) {
+	t.Parallel()
+	s := MustOpen(t)
+	d := MustDevice(t, s, "A")
+	revoked := MustDevice(t, s, "A")
+	ctx := context.Background()
+	if err := s.RevokeDevice(ctx, revoked.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	mustPush(t, s, d, batchOf(t, d, 1, 2))
+	before := mustStats(t, s)
+
+	_, err := s.Push(ctx, d.ID, batchOf(t, d, 4, 5))
+	wantCode(t, err, storage.Invalid)
+	if !errors.Is(err, storage.ErrGap) {
+		t.Fatalf("gap error = %v, want ErrGap", err)
+	}
+	for _, tt := range []struct {
+		name   string
+		device string
+		batch  []storage.DeviceEvent
+		want   storage.Code
+	}{
+		{"unknown device", "nobody", batchOf(t, d, 1), storage.NotFound},
+		{"revoked device", revoked.ID, batchOf(t, d, 1), storage.Revoked},
+		{"empty", d.ID, nil, storage.Invalid},
+		{"not contiguous", d.ID, batchOf(t, d, 3, 5), storage.Invalid},
+		{"seq zero", d.ID, batchOf(t, d, 0), storage.Invalid},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.Push(ctx, tt.device, tt.batch)
+			wantCode(t, err, tt.want)
+		})
+	}
+	if after := mustStats(t, s); after != before {
+		t.Fatalf("stats = %+v after refused pushes, want %+v", after, before)
+	}
+}
+
+func TestRevokedSince(t *testing.T) {
+	t.Parallel()
+	s := MustOpen(t)
+	ctx := context.Background()
+	old, recent, live := MustDevice(t, s, "A"), MustDevice(t, s, "A"), MustDevice(t, s, "A")
+	_ = live
+	t0 := time.Now()
+	if err := s.RevokeDevice(ctx, old.ID, t0.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeDevice(ctx, recent.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.RevokedSince(ctx, t0.Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{recent.ID}) {
+		t.Fatalf("RevokedSince = %v, want [%s]", got, recent.ID)
+	}
+}

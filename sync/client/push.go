@@ -1,0 +1,176 @@
+package client
+
+import (
+	"context"
+	"errors"
+
+	"ombud/kiosk/store"
+	"ombud/sync/wire"
+)
+
+// Frame budget of a push. The estimate is deliberately generous (strings
+// counted twice, for escaping); Encode has the last word, and a batch it
+// still finds too big is halved.
+const (
+	envelopeBytes = 256 // {"v":1,"type":"push","body":{"events":[ ... ]}}
+	entryBytes    = 160 // {"seq":N,"event":{...}} member names, numbers, punctuation
+)
+
+func estimate(o *store.OutboxEntry) int {
+	e := &o.Event
+	return entryBytes + len(e.Data) +
+		2*(len(e.ID)+len(e.ComplaintID)+len(e.Type)+len(e.Actor.Kind)+len(e.Actor.ID)+len(e.Branch))
+}
+
+// push is the pusher loop (docs/SYNC.md section 6): send the outbox from the
+// server's device_seq + 1 in batches, at most wire.Window unacknowledged,
+// without waiting for each ack; on push_reject quarantine, on push_ack
+// forget. It returns nil when the session's context ends.
+func (s *session) push(ctx context.Context) error {
+	c := s.c
+	next := s.acked + 1         // the next sequence to send
+	var inflight []int64        // last sequence of each unacknowledged push, ascending
+	var buf []store.OutboxEntry // read from the outbox, not yet sent
+	more := true                // the outbox may hold entries at or after next
+	for {
+		// Whatever the reader has handed over first: it opens the window,
+		// and quarantines a rejected event before its ack can arrive.
+		for drained := false; !drained; {
+			select {
+			case m := <-s.up:
+				var err error
+				if inflight, err = s.answer(ctx, m, inflight, next); err != nil {
+					return err
+				}
+			default:
+				drained = true
+			}
+		}
+		if more && len(inflight) < wire.Window {
+			if len(buf) == 0 {
+				page, err := c.st.OutboxAfter(ctx, next-1, c.cfg.MaxBatch)
+				if err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return storageError(err)
+				}
+				if len(page) == 0 {
+					more = false
+					continue
+				}
+				buf = page
+			}
+			n, frame, err := s.batch(buf, next)
+			if err != nil {
+				return err
+			}
+			select {
+			case s.out <- frame:
+			case <-ctx.Done():
+				return nil
+			}
+			last := buf[n-1].Seq
+			inflight = append(inflight, last)
+			next = last + 1
+			buf = buf[n:]
+			continue
+		}
+		select {
+		case m := <-s.up:
+			var err error
+			if inflight, err = s.answer(ctx, m, inflight, next); err != nil {
+				return err
+			}
+		case <-c.wake:
+			more = true
+			c.refreshPending(ctx)
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// batch encodes the longest push at the head of buf that fits the count and
+// frame limits, and returns how many entries it holds.
+func (s *session) batch(buf []store.OutboxEntry, next int64) (int, []byte, error) {
+	if buf[0].Seq != next {
+		// Sequences are assigned without gaps and only ever removed once the
+		// server holds them: the database was damaged or edited.
+		return 0, nil, protocolError("device outbox has a gap: want seq %d, found %d", next, buf[0].Seq)
+	}
+	limit := min(len(buf), s.c.cfg.MaxBatch)
+	size, n := envelopeBytes, 0
+	for n < limit && buf[n].Seq == next+int64(n) {
+		sz := estimate(&buf[n])
+		if n > 0 && size+sz > wire.MaxFrameBytes {
+			break
+		}
+		size += sz
+		n++
+	}
+	events := make([]wire.DeviceEvent, n)
+	for i := range events {
+		events[i] = wire.DeviceEvent{Seq: buf[i].Seq, Event: buf[i].Event}
+	}
+	for {
+		frame, err := wire.Encode(&wire.Push{Events: events[:n]})
+		if err == nil {
+			return n, frame, nil
+		}
+		var we *wire.Error
+		if errors.As(err, &we) && we.Code == wire.CloseTooBig && n > 1 {
+			n /= 2
+			continue
+		}
+		// An event this device stored cannot be sent, and nothing after it
+		// can pass it: only a fixed build helps.
+		return 0, nil, protocolError("outbox seq %d cannot be sent: %v", buf[0].Seq, err)
+	}
+}
+
+// answer handles a push_ack or push_reject and returns the pushes still
+// unacknowledged.
+func (s *session) answer(ctx context.Context, m wire.Message, inflight []int64, next int64) ([]int64, error) {
+	c := s.c
+	switch m := m.(type) {
+	case *wire.PushReject:
+		if m.Seq <= s.acked || m.Seq >= next {
+			return inflight, protocolError("push_reject for seq %d, not in flight", m.Seq)
+		}
+		err := c.st.Quarantine(ctx, m.Seq, int(m.Code), m.Reason)
+		switch {
+		case errors.Is(err, store.ErrNotInOutbox):
+			c.log.Warn("push_reject for an event no longer in the outbox", logKeySeq, m.Seq, logKeyEvent, m.EventID)
+		case err != nil:
+			if ctx.Err() != nil {
+				return inflight, nil
+			}
+			return inflight, storageError(err)
+		default:
+			c.log.Warn("event refused by the server, quarantined", logKeySeq, m.Seq, logKeyEvent, m.EventID,
+				logKeyCode, int(m.Code), logKeyReason, m.Reason)
+		}
+		c.refreshPending(ctx)
+	case *wire.PushAck:
+		if m.Seq >= next {
+			// Forgetting entries never sent would lose them.
+			return inflight, protocolError("push_ack for seq %d, sent only up to %d", m.Seq, next-1)
+		}
+		if err := c.st.AckOutbox(ctx, m.Seq); err != nil {
+			if ctx.Err() != nil {
+				return inflight, nil
+			}
+			return inflight, storageError(err)
+		}
+		i := 0
+		for i < len(inflight) && inflight[i] <= m.Seq {
+			i++
+		}
+		inflight = inflight[i:]
+		s.acked = max(s.acked, m.Seq)
+		c.success()
+		c.refreshPending(ctx)
+	}
+	return inflight, nil
+}

@@ -1,0 +1,346 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"ombud/kiosk/store"
+	"ombud/shared/event"
+	"ombud/sync/wire"
+)
+
+// A session is one connection: the hellos, then three goroutines until the
+// first failure.
+//
+//   - reader: the only reader (gorilla allows one). It applies downstream
+//     batches itself, so a batch is committed before the next is read and
+//     the cursor check is trivially ordered, and hands push_ack and
+//     push_reject to the pusher in arrival order (a reject precedes the ack
+//     that passes it, so the event is quarantined before it is forgotten).
+//   - pusher: owns everything upstream: what is sent, the window of at most
+//     wire.Window unacknowledged pushes, acking and quarantining the outbox.
+//     It streams without waiting for each ack, so a commit at the server
+//     overlaps the next push on the wire.
+//   - writer: the only writer, draining a small queue of encoded frames with
+//     a deadline on every write.
+//
+// Whoever fails first decides how the session ends; the others stop on the
+// session's context.
+type session struct {
+	c       *Client
+	conn    *websocket.Conn
+	out     chan []byte       // encoded frames for the writer
+	up      chan wire.Message // push_ack and push_reject, reader to pusher
+	cursors map[string]int64  // granted scopes and their cursors; the reader's alone
+	// acked is the server's device_seq from its hello: where pushing starts.
+	acked int64
+}
+
+// session runs one connection and returns why it ended and how long it was
+// up (from the server's hello; 0 if it never got there).
+func (c *Client) session(ctx context.Context, endpoint string) (time.Duration, error) {
+	header := http.Header{"Authorization": {"Bearer " + c.cfg.DeviceID + "." + c.cfg.Secret}}
+	conn, resp, err := c.cfg.Dialer.DialContext(ctx, endpoint, header)
+	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
+			// Reconnecting with the same credential gets the same answer.
+			return 0, &GiveUpError{Code: wire.CloseUnauthorized, HTTPStatus: resp.StatusCode}
+		}
+		if resp != nil {
+			return 0, fmt.Errorf("dial %s: HTTP %d", endpoint, resp.StatusCode)
+		}
+		return 0, fmt.Errorf("dial %s: %w", endpoint, err)
+	}
+	defer conn.Close()
+	conn.SetReadLimit(wire.MaxFrameBytes)
+	conn.SetPingHandler(func(data string) error {
+		// Any frame proves the server is there, pings included; then answer
+		// as gorilla's default handler does.
+		conn.SetReadDeadline(time.Now().Add(readTimeout))
+		err := conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(writeTimeout))
+		var ne net.Error
+		if err == nil || errors.Is(err, websocket.ErrCloseSent) || (errors.As(err, &ne) && ne.Timeout()) {
+			return nil
+		}
+		return err
+	})
+
+	s := &session{
+		c: c, conn: conn,
+		out: make(chan []byte, wire.Window+2),
+		// Room for every reject of a full window plus the acks, so the
+		// reader rarely waits on the pusher.
+		up: make(chan wire.Message, 64),
+	}
+	if err := s.hello(ctx); err != nil {
+		return 0, s.close(ctx, err, nil)
+	}
+	upSince := time.Now()
+	c.setStatus(func(st *Status) { st.State, st.LastError, st.CloseCode = Online, "", 0 })
+	c.success()
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var first error // the failure that ends the session
+	fail := func(err error) {
+		mu.Lock()
+		if first == nil {
+			first = err
+		}
+		mu.Unlock()
+		cancel()
+	}
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		fail(s.read(sctx))
+		// Keep reading, and discarding, so a close frame from the server
+		// is seen (and answered) while the session hangs up; close stops
+		// this by closing the socket.
+		for {
+			if _, _, err := conn.NextReader(); err != nil {
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	wg.Go(func() { fail(s.write(sctx)) })
+	wg.Go(func() { fail(s.push(sctx)) })
+	<-sctx.Done()
+	mu.Lock()
+	err = first
+	mu.Unlock()
+	if ctx.Err() != nil {
+		err = ctx.Err() // stopping on purpose, whatever failed on the way
+	}
+	err = s.close(ctx, err, readerDone)
+	wg.Wait()
+	return time.Since(upSince), err
+}
+
+// close ends the connection after err. A failure this side detected (and a
+// deliberate stop) sends a close frame first and waits up to closeGrace for
+// the server's, so the reason arrives; a connection the server closed or
+// that broke is just dropped. readerDone is nil before the reader started.
+func (s *session) close(ctx context.Context, err error, readerDone <-chan struct{}) error {
+	var code wire.CloseCode
+	var reason string
+	var lc *localClose
+	switch {
+	case ctx.Err() != nil:
+		code, reason = wire.CloseNormal, "device stopping"
+	case errors.As(err, &lc):
+		code, reason = lc.Code, lc.Reason
+		s.c.log.Warn("closing sync connection", logKeyCode, int(code), logKeyReason, reason, logKeyErr, lc.Err)
+	}
+	if code != 0 {
+		if werr := wire.WriteClose(s.conn, &wire.Error{Code: code, Reason: reason}, time.Now().Add(writeTimeout)); werr == nil {
+			if readerDone == nil {
+				s.conn.SetReadDeadline(time.Now().Add(closeGrace))
+				for {
+					if _, _, err := s.conn.NextReader(); err != nil {
+						break
+					}
+				}
+			} else {
+				t := time.NewTimer(closeGrace)
+				select {
+				case <-readerDone:
+				case <-t.C:
+				}
+				t.Stop()
+			}
+		}
+	}
+	s.conn.Close()
+	if readerDone != nil {
+		<-readerDone
+	}
+	if err == nil {
+		err = errors.New("connection ended")
+	}
+	return err
+}
+
+// hello sends client_hello and checks server_hello (docs/SYNC.md section 4).
+func (s *session) hello(ctx context.Context) error {
+	st, c := s.c.st, s.c
+	highest, err := st.HighestSeq(ctx)
+	if err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	stored, err := st.Cursors(ctx)
+	if err != nil {
+		return fmt.Errorf("hello: %w", err)
+	}
+	cursors := stored
+	if len(c.cfg.Scopes) > 0 {
+		// Ask for these scopes only; a scope with no cursor starts at 0.
+		cursors = make(map[string]int64, len(c.cfg.Scopes))
+		for _, sc := range c.cfg.Scopes {
+			cursors[sc] = stored[sc]
+		}
+	}
+	hello := &wire.ClientHello{Versions: wire.Versions(), DeviceID: c.cfg.DeviceID,
+		Software: c.cfg.Software, Cursors: cursors, DeviceSeq: highest}
+	if err := wire.Write(s.conn, hello, time.Now().Add(writeTimeout)); err != nil {
+		var we *wire.Error
+		if errors.As(err, &we) { // our own hello is invalid: configuration
+			return &GiveUpError{Code: we.Code, Reason: we.Reason}
+		}
+		return err
+	}
+
+	s.conn.SetReadDeadline(time.Now().Add(readTimeout))
+	msg, err := wire.Read(s.conn)
+	if err != nil {
+		return readError(err)
+	}
+	sh, ok := msg.(*wire.ServerHello)
+	if !ok {
+		return protocolError("expected server_hello, got %s", msg.Type())
+	}
+	if !slices.Contains(wire.Versions(), sh.Version) {
+		return protocolError("server chose version %d, offered %v", sh.Version, wire.Versions())
+	}
+	// Before anything else: events made from now on must order after
+	// everything the server has seen.
+	c.clock.Observe(sh.ServerTime)
+	if sh.DeviceSeq > highest {
+		// The server holds sequences this device never assigned (as far as
+		// this database knows): a restored backup would reuse them for
+		// different events.
+		reason := fmt.Sprintf("server holds device seq %d, device has %d", sh.DeviceSeq, highest)
+		return &localClose{Code: wire.CloseDiverged, Reason: reason,
+			Err: &GiveUpError{Code: wire.CloseDiverged, Reason: reason}}
+	}
+	// What the server holds durably is done, even if its ack was lost with
+	// the last connection.
+	if err := st.AckOutbox(ctx, sh.DeviceSeq); err != nil {
+		return storageError(err)
+	}
+	s.acked = sh.DeviceSeq
+	s.cursors = make(map[string]int64, len(sh.Scopes))
+	for _, sc := range sh.Scopes {
+		s.cursors[sc] = stored[sc]
+	}
+	c.log.Info("sync connected", logKeyDeviceSeq, sh.DeviceSeq, logKeyScopes, sh.Scopes)
+	return nil
+}
+
+// readError classifies a failed read: a close from the server (give up or
+// reconnect, by its code), a frame this device refuses (give up: the server
+// is broken or something altered the frame), or a dead connection.
+func readError(err error) error {
+	var we *wire.Error
+	if errors.As(err, &we) {
+		return &localClose{Code: we.Code, Reason: we.Reason,
+			Err: &GiveUpError{Code: we.Code, Reason: "from the server: " + we.Reason}}
+	}
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		code, reason := wire.CloseStatus(err)
+		if !code.Reconnect() {
+			return &GiveUpError{Code: code, Reason: reason}
+		}
+		return &closedError{Code: code, Reason: reason}
+	}
+	return fmt.Errorf("read: %w", err)
+}
+
+// read is the reader loop; it returns on the first failure.
+func (s *session) read(ctx context.Context) error {
+	for {
+		msg, err := wire.Read(s.conn)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // the session is ending; the read failed because of it
+			}
+			return readError(err)
+		}
+		s.conn.SetReadDeadline(time.Now().Add(readTimeout))
+		switch m := msg.(type) {
+		case *wire.PushAck, *wire.PushReject:
+			select {
+			case s.up <- m:
+			case <-ctx.Done():
+				return nil
+			}
+		case *wire.Events:
+			if err := s.apply(ctx, m); err != nil {
+				return err
+			}
+		default:
+			return protocolError("unexpected %s", msg.Type())
+		}
+	}
+}
+
+// apply stores one downstream batch with its cursor, then acknowledges it
+// (docs/SYNC.md section 7).
+func (s *session) apply(ctx context.Context, m *wire.Events) error {
+	cur, granted := s.cursors[m.Scope]
+	if !granted {
+		return protocolError("events for scope %.48q, not granted", m.Scope)
+	}
+	if m.From != cur {
+		return protocolError("events for %.48q from %d, cursor is %d: a batch was lost", m.Scope, m.From, cur)
+	}
+	evs := make([]event.Event, len(m.Events))
+	for i, se := range m.Events {
+		evs[i] = se.Event
+		// Events made here later must order after what staff elsewhere did.
+		s.c.clock.Observe(se.Event.At)
+	}
+	if err := s.c.st.ApplyRemote(ctx, m.Scope, m.From, m.Next, evs); err != nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil // rolled back; the batch is resent from the cursor
+		case errors.Is(err, store.ErrCursorMismatch):
+			// Only this reader writes cursors: something else touched the
+			// database. Give up rather than guess which cursor is right.
+			return protocolError("stored cursor of %.48q moved under the client", m.Scope)
+		}
+		return storageError(err)
+	}
+	s.cursors[m.Scope] = m.Next
+	s.c.success()
+	if len(m.Events) > 0 {
+		s.c.log.Debug("events applied", logKeyScope, m.Scope, logKeyFrom, m.From, logKeyNext, m.Next, logKeyCount, len(m.Events))
+	}
+	frame, err := wire.Encode(&wire.EventsAck{Scope: m.Scope, Cursor: m.Next})
+	if err != nil {
+		return protocolError("events_ack: %v", err)
+	}
+	select {
+	case s.out <- frame:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// write is the writer loop.
+func (s *session) write(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case frame := <-s.out:
+			if err := s.conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+			if err := s.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+		}
+	}
+}

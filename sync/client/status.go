@@ -1,0 +1,119 @@
+package client
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"ombud/sync/wire"
+)
+
+// State is where the client's loop is.
+type State int
+
+const (
+	Offline    State = iota // not connected: not started, waiting to reconnect, or stopped
+	Connecting              // dialling or exchanging hellos
+	Online                  // hellos exchanged: pushing and receiving
+	GaveUp                  // stopped for good: only staff (re-enrolment) or an upgrade helps
+)
+
+var stateNames = [...]string{Offline: "offline", Connecting: "connecting", Online: "online", GaveUp: "gave up"}
+
+func (s State) String() string {
+	if s >= 0 && int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("state %d", int(s))
+}
+
+// Status is what staff see of the sync client.
+type Status struct {
+	State State
+	// Pending is the number of outbox entries the server has not yet
+	// acknowledged (complaints filed here that the server may not hold).
+	Pending     int
+	LastSuccess time.Time      // the last successful exchange; zero if never
+	LastError   string         // why the last connection ended, or why the client gave up; safe to show
+	CloseCode   wire.CloseCode // the close code behind LastError, 0 if none
+}
+
+// GiveUpError is what Run returns when reconnecting cannot help: the server
+// (or this client) closed with a give-up code, or the upgrade was refused
+// with 401. Its message tells staff what to do.
+type GiveUpError struct {
+	Code       wire.CloseCode // the close code; 4002 also for a 401 at the upgrade
+	HTTPStatus int            // 401 when the upgrade itself was refused, else 0
+	Reason     string         // the close reason as sent (safe: section 8 keeps peer data out of it)
+}
+
+func (e *GiveUpError) Error() string {
+	msg := advice(e.Code, e.HTTPStatus)
+	switch {
+	case e.HTTPStatus != 0:
+		return fmt.Sprintf("%s (HTTP %d at the upgrade)", msg, e.HTTPStatus)
+	case e.Reason != "":
+		return fmt.Sprintf("%s (close %d %s: %s)", msg, int(e.Code), e.Code, e.Reason)
+	}
+	return fmt.Sprintf("%s (close %d %s)", msg, int(e.Code), e.Code)
+}
+
+// advice says in a few words what happened and who can fix it.
+func advice(code wire.CloseCode, httpStatus int) string {
+	if httpStatus == http.StatusUnauthorized {
+		return "device not enrolled or revoked: ask staff to re-enrol this kiosk"
+	}
+	switch code {
+	case wire.CloseUnauthorized:
+		return "revoked: ask staff to re-enrol this kiosk"
+	case wire.CloseDiverged:
+		return "diverged: the server holds events this kiosk no longer has (restored from a backup?): " +
+			"ask staff to re-enrol it under a new id"
+	case wire.CloseUnsupportedVersion:
+		return "unsupported protocol version: upgrade this kiosk"
+	case wire.CloseReplaced:
+		return "replaced: another process is using this kiosk's credential; stop one of them"
+	case wire.CloseProtocolError, wire.CloseUnsupportedData, wire.CloseInvalidUTF8, wire.CloseTooBig:
+		return "protocol error: upgrade this kiosk or the server"
+	}
+	return "the server refused to sync: ask staff"
+}
+
+// closedError is a connection the server closed with a reconnect code.
+type closedError struct {
+	Code   wire.CloseCode
+	Reason string
+}
+
+func (e *closedError) Error() string {
+	if e.Reason == "" {
+		return fmt.Sprintf("connection closed: %d %s", int(e.Code), e.Code)
+	}
+	return fmt.Sprintf("connection closed: %d %s: %s", int(e.Code), e.Code, e.Reason)
+}
+
+// localClose is a failure this device detected on a live connection: the
+// session sends a close frame with Code and Reason before it hangs up, and
+// Run acts on Err (a *GiveUpError for a give-up code).
+type localClose struct {
+	Code   wire.CloseCode
+	Reason string
+	Err    error
+}
+
+func (e *localClose) Error() string { return e.Err.Error() }
+func (e *localClose) Unwrap() error { return e.Err }
+
+// protocolError is this device giving up on a server that broke the
+// protocol: a bug that reconnecting would repeat.
+func protocolError(format string, args ...any) error {
+	reason := fmt.Sprintf(format, args...)
+	return &localClose{Code: wire.CloseProtocolError, Reason: reason,
+		Err: &GiveUpError{Code: wire.CloseProtocolError, Reason: reason}}
+}
+
+// storageError is this device's own storage failing mid-session: close with
+// 1011 and reconnect (the disk may recover; the cursors make it safe).
+func storageError(err error) error {
+	return &localClose{Code: wire.CloseInternal, Reason: "device storage failed", Err: err}
+}

@@ -1,0 +1,409 @@
+// Package hub is the server end of the sync protocol (docs/SYNC.md): it owns
+// the device websockets on /api/v1/sync, their lifecycles and queues, and the
+// translation between protocol messages and storage. Upstream it stores each
+// push in one storage transaction and answers per event (push_reject, then
+// push_ack) only after the commit; downstream it streams each device's scope
+// (its branch) from the device's cursor with a window of unacknowledged
+// batches, woken after every commit by a coalescing notification.
+//
+// Every connection has exactly two goroutines: a reader, which also runs the
+// hello and the storage transaction of each push (so pushes are processed in
+// order and at most one is in memory), and a writer, which owns every data
+// frame, the pings and the downstream paging. They share a bounded send queue
+// (reader to writer), a one-slot wake channel (the hub and the reader to the
+// writer) and a small mutex-guarded window. The hub itself adds one goroutine
+// that re-checks revocations for all live connections in one query.
+package hub
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"ombud/server/enrol"
+	"ombud/server/storage"
+	"ombud/shared/hlc"
+	"ombud/sync/wire"
+)
+
+// Defaults for Config's timings and limits (docs/SYNC.md sections 1, 4, 8).
+const (
+	DefaultPongWait            = 30 * time.Second
+	DefaultWriteWait           = 10 * time.Second
+	DefaultHelloTimeout        = 10 * time.Second
+	DefaultCloseLinger         = 5 * time.Second
+	DefaultRevokeCheckInterval = 5 * time.Second
+	// DefaultSendQueue bounds the push answers waiting for the writer. A
+	// device may have wire.Window pushes unacknowledged, so a healthy
+	// connection never holds more than that; the rest is slack.
+	DefaultSendQueue = 2 * wire.Window
+	// DefaultReadBufferSize is small because it is held for the life of every
+	// idle connection; large frames bypass it (bufio reads straight into the
+	// message buffer).
+	DefaultReadBufferSize = 512
+	// DefaultWriteBufferSize is taken from a pool shared by all connections
+	// only while a message is being written, so it can be large enough for
+	// few syscalls per frame.
+	DefaultWriteBufferSize = 16 << 10
+)
+
+// revokeMargin widens the hub's revocation query backwards, so a revocation
+// stamped by a clock slightly behind ours is not missed.
+const revokeMargin = time.Minute
+
+// Log attribute keys.
+const (
+	logDevice = "device"
+	logBranch = "branch"
+	logCode   = "code"
+	logReason = "reason"
+	logErr    = "err"
+)
+
+// Config configures a Hub. Store is required; zero timings and limits take
+// the defaults above (tests shorten them).
+type Config struct {
+	Store storage.Store
+	// Authenticate checks the upgrade request's credential. Any error is
+	// answered 401 before upgrading, except an error that is neither an
+	// enrol refusal nor a storage NotFound/Revoked/Invalid, which means the
+	// check itself failed: 503, so the device retries. Nil uses
+	// enrol.Authenticate on the Authorization header.
+	Authenticate func(r *http.Request) (storage.Device, error)
+	// Watch, if set, is how the hub learns that a connected device was
+	// revoked (e.g. (*enrol.Watcher).Watch): called once per connection,
+	// its stop when the connection ends. Nil: the hub checks all live
+	// connections itself every RevokeCheckInterval with one query.
+	Watch  func(deviceID string, onRevoked func(error)) (stop func())
+	Logger *slog.Logger
+	Now    func() time.Time
+
+	PongWait            time.Duration // silence (pongs included) before a connection is dropped
+	PingPeriod          time.Duration // default 9/10 of PongWait
+	WriteWait           time.Duration // deadline of every write
+	HelloTimeout        time.Duration // client_hello must arrive within this
+	CloseLinger         time.Duration // after our close frame, wait this long for the peer's
+	RevokeCheckInterval time.Duration
+	SendQueue           int // push answers queued for the writer; full means a slow consumer (4008)
+	ReadBufferSize      int
+	WriteBufferSize     int
+}
+
+func (cfg *Config) setDefaults() {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Authenticate == nil {
+		store := cfg.Store
+		cfg.Authenticate = func(r *http.Request) (storage.Device, error) {
+			return enrol.Authenticate(r.Context(), store, r.Header.Get("Authorization"))
+		}
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.PongWait, DefaultPongWait)
+	def(&cfg.PingPeriod, cfg.PongWait*9/10)
+	def(&cfg.WriteWait, DefaultWriteWait)
+	def(&cfg.HelloTimeout, DefaultHelloTimeout)
+	def(&cfg.CloseLinger, DefaultCloseLinger)
+	def(&cfg.RevokeCheckInterval, DefaultRevokeCheckInterval)
+	if cfg.SendQueue <= 0 {
+		cfg.SendQueue = DefaultSendQueue
+	}
+	if cfg.ReadBufferSize <= 0 {
+		cfg.ReadBufferSize = DefaultReadBufferSize
+	}
+	if cfg.WriteBufferSize <= 0 {
+		cfg.WriteBufferSize = DefaultWriteBufferSize
+	}
+}
+
+// Stats are counters since New, for /metrics and tests.
+type Stats struct {
+	Connections       int64 // open now
+	Pushes            int64 // push messages committed
+	EventsStored      int64 // events stored for the first time
+	Duplicates        int64 // pushed events already stored
+	Rejects           int64 // push_reject messages sent (resends included)
+	SlowConsumerDrops int64 // connections closed with 4008
+	EventsSent        int64 // events streamed downstream
+}
+
+// Hub serves the sync endpoint. Create it with New, mount it as an
+// http.Handler, and call Shutdown to stop it.
+type Hub struct {
+	cfg      Config
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+	clock    *hlc.Clock
+	started  time.Time
+
+	// ctx bounds the storage calls of every connection; it is cancelled only
+	// when Shutdown's own deadline passes, so a graceful shutdown lets
+	// in-flight pushes commit.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.RWMutex
+	closing  bool
+	conns    map[string]*conn              // device id -> its live connection
+	byBranch map[string]map[*conn]struct{} // branch -> subscribed connections
+	wg       sync.WaitGroup                // every goroutine the hub started
+
+	bgOnce sync.Once
+	bgStop chan struct{}
+	stop   sync.Once
+
+	connections, pushes, stored, duplicates, rejects, slowDrops, sent atomic.Int64
+}
+
+// New returns a Hub. It starts no goroutine until the first connection.
+func New(cfg Config) *Hub {
+	cfg.setDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &Hub{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "sync-hub"),
+		clock:   hlc.New(cfg.Now),
+		started: cfg.Now(),
+		upgrader: websocket.Upgrader{
+			ReadBufferSize:  cfg.ReadBufferSize,
+			WriteBufferSize: cfg.WriteBufferSize,
+			WriteBufferPool: &sync.Pool{},
+		},
+		ctx:      ctx,
+		cancel:   cancel,
+		conns:    make(map[string]*conn),
+		byBranch: make(map[string]map[*conn]struct{}),
+		bgStop:   make(chan struct{}),
+	}
+	return h
+}
+
+// ScopeOf is the scope name a device streams (docs/SYNC.md section 4): its
+// branch queue, "branch:<id>".
+func ScopeOf(branch string) string { return "branch:" + branch }
+
+// ServeHTTP authenticates the upgrade request (401 before upgrading),
+// upgrades it and starts the connection's reader and writer. It returns at
+// once: the connection lives on in those two goroutines, so the HTTP
+// server's goroutine and its stack are not kept for an idle device.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.isClosing() {
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	dev, err := h.cfg.Authenticate(r)
+	if err != nil {
+		if !refusal(err) {
+			h.log.Error("sync: authenticate failed", logErr, err)
+			http.Error(w, "try again later", http.StatusServiceUnavailable)
+			return
+		}
+		// Logged with the cause (unknown vs revoked); the device is told
+		// neither, so the answer reveals nothing about which ids exist.
+		h.log.Info("sync: credential refused", logReason, err.Error())
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		http.Error(w, "device not enrolled or revoked", http.StatusUnauthorized)
+		return
+	}
+	ws, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // Upgrade has answered the request
+	}
+	c := newConn(h, ws, dev)
+	if !h.register(c) {
+		_ = wire.WriteClose(ws, &wire.Error{Code: wire.CloseShuttingDown, Reason: "server shutting down"}, time.Now().Add(h.cfg.WriteWait))
+		ws.Close()
+		return
+	}
+	go c.writeLoop()
+	go c.readLoop()
+}
+
+// refusal reports whether an Authenticate error refuses the credential (401)
+// rather than reporting a failure to check it (503).
+func refusal(err error) bool {
+	if errors.Is(err, enrol.ErrUnauthenticated) || errors.Is(err, enrol.ErrRevoked) {
+		return true
+	}
+	var se *storage.Error
+	if errors.As(err, &se) {
+		return se.Code == storage.NotFound || se.Code == storage.Revoked || se.Code == storage.Invalid
+	}
+	var ee *enrol.Error
+	return errors.As(err, &ee)
+}
+
+func (h *Hub) isClosing() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.closing
+}
+
+// register adds c, replacing (4010) an older connection of the same device.
+// The WaitGroup is added under the lock that Shutdown takes to set closing,
+// so Shutdown's Wait never races an Add.
+func (h *Hub) register(c *conn) bool {
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		return false
+	}
+	h.wg.Add(2)
+	old := h.conns[c.dev.ID]
+	h.conns[c.dev.ID] = c
+	subs := h.byBranch[c.dev.Branch]
+	if subs == nil {
+		subs = make(map[*conn]struct{})
+		h.byBranch[c.dev.Branch] = subs
+	}
+	subs[c] = struct{}{}
+	h.mu.Unlock()
+	h.connections.Add(1)
+
+	if old != nil {
+		c.replaced = old
+		old.close(wire.CloseReplaced, "replaced by a newer connection of this device")
+	}
+	if h.cfg.Watch != nil {
+		c.stopWatch = h.cfg.Watch(c.dev.ID, func(error) { c.close(wire.CloseUnauthorized, "device credential revoked") })
+	} else {
+		h.bgOnce.Do(func() {
+			h.wg.Add(1)
+			go h.watchRevocations()
+		})
+	}
+	return true
+}
+
+func (h *Hub) unregister(c *conn) {
+	h.mu.Lock()
+	if h.conns[c.dev.ID] == c {
+		delete(h.conns, c.dev.ID)
+	}
+	if subs := h.byBranch[c.dev.Branch]; subs != nil {
+		delete(subs, c)
+		if len(subs) == 0 {
+			delete(h.byBranch, c.dev.Branch)
+		}
+	}
+	h.mu.Unlock()
+	h.connections.Add(-1)
+}
+
+// notify wakes every connection streaming branch after a commit. It never
+// blocks: the wake channel holds one token, and a connection that already
+// has one will read storage anyway, so many commits coalesce into one read.
+func (h *Hub) notify(branch string) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.byBranch[branch] {
+		c.poke(true)
+	}
+}
+
+// Revoke closes the live connection of deviceID, if any, with 4002: for a
+// revocation made in this process, so it takes effect at once rather than at
+// the next revocation check.
+func (h *Hub) Revoke(deviceID string) {
+	h.mu.RLock()
+	c := h.conns[deviceID]
+	h.mu.RUnlock()
+	if c != nil {
+		c.close(wire.CloseUnauthorized, "device credential revoked")
+	}
+}
+
+// watchRevocations re-checks every live connection in one query per
+// interval: a device revoked by another process (the CLI shares only the
+// database) loses its connection within the interval. Pushes re-check in
+// their own transaction as well.
+func (h *Hub) watchRevocations() {
+	defer h.wg.Done()
+	t := time.NewTicker(h.cfg.RevokeCheckInterval)
+	defer t.Stop()
+	since := h.started.Add(-revokeMargin)
+	for {
+		select {
+		case <-h.bgStop:
+			return
+		case <-t.C:
+		}
+		ids, err := h.cfg.Store.RevokedSince(h.ctx, since)
+		if err != nil {
+			// A database hiccup must not drop the fleet; the next pass retries.
+			h.log.Warn("sync: revocation check failed", logErr, err)
+			continue
+		}
+		for _, id := range ids {
+			h.Revoke(id)
+		}
+	}
+}
+
+// Stats returns the hub's counters.
+func (h *Hub) Stats() Stats {
+	return Stats{
+		Connections:       h.connections.Load(),
+		Pushes:            h.pushes.Load(),
+		EventsStored:      h.stored.Load(),
+		Duplicates:        h.duplicates.Load(),
+		Rejects:           h.rejects.Load(),
+		SlowConsumerDrops: h.slowDrops.Load(),
+		EventsSent:        h.sent.Load(),
+	}
+}
+
+// Shutdown stops accepting connections (ServeHTTP answers 503), lets every
+// push already in its storage transaction commit and be acknowledged,
+// closes every connection with 4009 and waits for all the hub's goroutines.
+// Pushes read after Shutdown began are dropped unacknowledged: the device
+// resends them after reconnecting. If ctx ends first, storage calls are
+// cancelled and sockets closed at once; Shutdown still waits for the
+// goroutines (which then end promptly) and returns ctx's error.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.closing = true
+	conns := make([]*conn, 0, len(h.conns))
+	for _, subs := range h.byBranch {
+		for c := range subs {
+			conns = append(conns, c)
+		}
+	}
+	h.mu.Unlock()
+	h.stop.Do(func() { close(h.bgStop) })
+	for _, c := range conns {
+		c.close(wire.CloseShuttingDown, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		h.wg.Wait()
+		close(done)
+	}()
+	defer h.cancel()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	h.cancel()
+	for _, c := range conns {
+		c.ws.NetConn().Close()
+	}
+	<-done
+	return ctx.Err()
+}
