@@ -38,6 +38,7 @@ import (
 	"ombud/server/httpapi"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
+	"ombud/sync/hub"
 )
 
 func main() {
@@ -221,15 +222,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	// so whatever owns them stops them here.
 	var onShutdown []func(context.Context) error
 
-	// The sync hub mounts here (docs/SYNC.md, package sync/hub):
-	//
-	//	h := hub.New(hub.Config{Store: st, Watch: watcher.Watch, Logger: base})
-	//	api.Handle(httpapi.PathSync, h)        // enrol.Authenticate before upgrading
-	//	onShutdown = append(onShutdown, h.Shutdown) // close 4009, wait for its goroutines
-	//
-	// With Watch set, the hub's connections are closed (4002) within
-	// --revocation-interval of `server revoke`; without it the hub polls
-	// storage.Devices.RevokedSince itself and the watcher idles.
+	// The sync endpoint (docs/SYNC.md). With Watch set, a device revoked from
+	// the CLI is cut off (4002) within --revocation-interval.
+	syncHub := hub.New(hub.Config{Store: st, Watch: watcher.Watch, Logger: base})
+	api.Handle(httpapi.PathSync, syncHub)
+	onShutdown = append(onShutdown, syncHub.Shutdown) // close 4009, wait for its goroutines
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {

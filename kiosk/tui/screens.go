@@ -36,6 +36,7 @@ type widgets struct {
 	pages     *tview.Pages
 	screens   map[flow.Step]*screen
 	idleBody  *tview.TextView
+	staffBody *tview.TextView
 	lastFocus tview.Primitive
 
 	start *tview.Button
@@ -71,6 +72,7 @@ func (a *App) build() {
 		w.pages.AddPage(step.String(), s.root, true, false)
 	}
 	w.pages.AddPage(pageIdle, a.buildIdle(), true, false)
+	w.pages.AddPage(pageStaff, a.buildStaff(), true, false)
 	a.tv.SetRoot(w.pages, true)
 }
 

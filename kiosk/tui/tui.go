@@ -63,6 +63,13 @@ type Config struct {
 	// OnReceipt, when set, is called on the UI goroutine after a receipt
 	// has been drawn.
 	OnReceipt func(f filing.Filed)
+	// StaffStatus, when set, is shown to staff on F2: the sync state. It is
+	// called on the UI goroutine, so it must not block.
+	StaffStatus func() string
+	// OperatorQuit lets Ctrl-Q stop the kiosk. Off in production (a
+	// customer must not be able to quit; operators use a signal); on for
+	// demos and trials.
+	OperatorQuit bool
 }
 
 // Defaults for a zero Config field.
@@ -114,6 +121,7 @@ type App struct {
 	submitting bool
 	lastInput  time.Time
 	warning    bool
+	staffShown bool
 	printSeq   uint64
 }
 
@@ -247,6 +255,9 @@ func (a *App) onKey(ev *tcell.EventKey) *tcell.EventKey {
 		a.hideWarning()
 		return nil // the key only said "I'm still here"
 	}
+	if a.staffKey(ev) {
+		return nil
+	}
 	switch {
 	case ev.Key() == tcell.KeyCtrlC:
 		return nil
@@ -278,6 +289,12 @@ func (a *App) onMouse(ev *tcell.EventMouse, action tview.MouseAction) (*tcell.Ev
 	if a.warning {
 		if action == tview.MouseLeftDown || action == tview.MouseLeftClick {
 			a.hideWarning()
+		}
+		return nil, action
+	}
+	if a.staffShown {
+		if action == tview.MouseLeftDown || action == tview.MouseLeftClick {
+			a.hideStaff()
 		}
 		return nil, action
 	}

@@ -1,0 +1,436 @@
+// Command kiosk is the branch terminal where a walk-in customer files a
+// complaint and leaves with a receipt: tracking code, QR code and what happens
+// next. It stores every complaint in a local SQLite database first, so it
+// keeps working when the branch's network is down.
+//
+// Commands:
+//
+//	kiosk [flags]           run the kiosk (see kiosk --help)
+//	kiosk enrol [flags]     enrol this kiosk with the central server (kiosk enrol --help)
+//	kiosk status [--data]   show staff the sync state: online or not, what waits to be sent
+//
+// Every flag can also be set from the environment as OMBUD_KIOSK_<FLAG>
+// (upper case, dashes as underscores).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+
+	"ombud/kiosk/enrol"
+	"ombud/kiosk/filing"
+	"ombud/kiosk/i18n"
+	"ombud/kiosk/printer"
+	"ombud/kiosk/store"
+	"ombud/kiosk/tui"
+	"ombud/shared/hlc"
+	"ombud/sync/client"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "kiosk:", err)
+		os.Exit(1)
+	}
+}
+
+// options is the kiosk's configuration, from flags and the environment.
+type options struct {
+	dataDir        string
+	printerSpec    string
+	paper          string
+	qrMode         string
+	publicURL      string
+	branch         string
+	language       string
+	timezone       string
+	categoriesFile string
+	catalogsDir    string
+	logFile        string
+	idleTimeout    time.Duration
+	idleWarning    time.Duration
+	receiptTimeout time.Duration
+	allowQuit      bool
+	ackDays        int
+	respondDays    int
+}
+
+const envPrefix = "OMBUD_KIOSK_"
+
+func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("kiosk", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.dataDir, "data", "kiosk-data", "directory that holds the kiosk's database and log (created if missing)")
+	fs.StringVar(&o.printerSpec, "printer", "none", "receipt printer: a device file such as /dev/usb/lp0, a network printer tcp:HOST:9100 (or HOST:9100), file:DIR to write each receipt to DIR (ESC/POS, PNG of the QR, text), or none")
+	fs.StringVar(&o.paper, "paper", "80mm", "receipt paper width: 80mm or 58mm")
+	fs.StringVar(&o.qrMode, "printer-qr", "raster", "how the printer draws the QR code: raster (an image; works on most printers) or native (the printer's own QR command)")
+	fs.StringVar(&o.publicURL, "public-url", "http://localhost:8080", "base of the tracking URL the QR code opens: <public-url>/t/<code>")
+	fs.StringVar(&o.branch, "branch", "Main branch", "branch name stamped on complaints and printed on receipts")
+	fs.StringVar(&o.language, "lang", "en", "language the welcome screen starts in (en, fr, or one added with --catalogs)")
+	fs.StringVar(&o.timezone, "timezone", "Local", "the branch's time zone (IANA name such as Europe/Paris) for dates on receipts")
+	fs.StringVar(&o.categoriesFile, "categories", "", "JSON file with the complaint categories offered (id and a label per language); built-in list when empty")
+	fs.StringVar(&o.catalogsDir, "catalogs", "", "directory of extra or corrected message catalogs (xx.json) for translators; built-in English and French when empty")
+	fs.StringVar(&o.logFile, "log", "", "log file for staff (default: kiosk.log in the data directory); never holds customers' text or contact details")
+	fs.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "with no key or touch for this long, warn and then clear everything for the next customer")
+	fs.DurationVar(&o.idleWarning, "idle-warning", 20*time.Second, "how long the 'are you still there?' warning shows before clearing")
+	fs.DurationVar(&o.receiptTimeout, "receipt-timeout", 90*time.Second, "how long the receipt stays on screen before returning to the welcome screen")
+	fs.BoolVar(&o.allowQuit, "allow-quit", false, "let Ctrl-Q stop the kiosk (for trials and demos; in a branch, stop it with a signal so customers cannot quit it)")
+	fs.IntVar(&o.ackDays, "ack-days", 2, "business days within which staff acknowledge a complaint (promised on the receipt)")
+	fs.IntVar(&o.respondDays, "respond-days", 15, "business days within which the customer gets a response (promised on the receipt)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: kiosk [flags]\n\nRuns the branch kiosk where customers file complaints.\nEvery flag can also be set as an environment variable %s<FLAG> (e.g. %sPRINTER=/dev/usb/lp0).\n\nFlags:\n", envPrefix, envPrefix)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	// Environment overrides defaults, and a flag on the command line overrides both.
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || envErr != nil {
+			return
+		}
+		name := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %v", name, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return o, envErr
+	}
+	switch {
+	case o.idleTimeout <= 0 || o.idleWarning <= 0 || o.receiptTimeout <= 0:
+		return o, errors.New("--idle-timeout, --idle-warning and --receipt-timeout must be positive")
+	case o.idleWarning >= o.idleTimeout:
+		return o, errors.New("--idle-warning must be shorter than --idle-timeout")
+	case o.ackDays < 0 || o.respondDays < o.ackDays:
+		return o, errors.New("--ack-days must be 0 or more and --respond-days at least --ack-days")
+	case o.paper != "80mm" && o.paper != "58mm":
+		return o, fmt.Errorf("--paper %q: want 80mm or 58mm", o.paper)
+	case o.qrMode != "raster" && o.qrMode != "native":
+		return o, fmt.Errorf("--printer-qr %q: want raster or native", o.qrMode)
+	case !strings.HasPrefix(o.publicURL, "https://") && !strings.HasPrefix(o.publicURL, "http://"):
+		return o, fmt.Errorf("--public-url %q: want an http:// or https:// address", o.publicURL)
+	}
+	return o, nil
+}
+
+// run is the whole program; screen is nil for the real terminal (tests pass a
+// simulation screen).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, screen tcell.Screen) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "enrol", "enroll":
+			return enrol.Command(ctx, args[1:], getenv, stdout, stderr, enrol.Hooks{
+				LocalDeviceID: localDeviceID,
+				Adopt:         adoptCredential,
+			})
+		case "status":
+			return statusCommand(ctx, args[1:], getenv, stdout, stderr)
+		}
+	}
+	o, err := parseOptions(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.dataDir, 0o750); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if o.logFile == "" {
+		o.logFile = filepath.Join(o.dataDir, "kiosk.log")
+	}
+	logf, err := os.OpenFile(o.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("log file: %w", err)
+	}
+	defer logf.Close()
+	// The terminal belongs to the customer, so the log goes to a file for staff.
+	logger := slog.New(slog.NewJSONHandler(logf, nil)).With("component", "kiosk")
+
+	loc, err := time.LoadLocation(o.timezone)
+	if err != nil {
+		return fmt.Errorf("--timezone %q: %w", o.timezone, err)
+	}
+	bundle, err := i18n.Load(o.catalogsDir)
+	if err != nil {
+		return fmt.Errorf("message catalogs: %w", err)
+	}
+	if !bundle.Has(o.language) {
+		return fmt.Errorf("--lang %q: no catalog for it (have %s)", o.language, strings.Join(bundle.Tags(), ", "))
+	}
+	categories := i18n.DefaultCategories()
+	if o.categoriesFile != "" {
+		if categories, err = i18n.LoadCategories(o.categoriesFile); err != nil {
+			return fmt.Errorf("--categories: %w", err)
+		}
+	}
+	popts := printer.Options{QR: printer.QRRaster}
+	if o.qrMode == "native" {
+		popts.QR = printer.QRNative
+	}
+	if o.paper == "58mm" {
+		popts.PaperDots, popts.Columns = printer.Paper58mm, 32
+	}
+	var prn printer.Printer // nil: printing disabled, the receipt screen says to take a photo
+	if o.printerSpec != "none" {
+		if prn, err = printer.Open(o.printerSpec, popts); err != nil {
+			return fmt.Errorf("--printer: %w", err)
+		}
+	}
+
+	st, err := store.Open(ctx, dbPath(o.dataDir), logger)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer st.Close()
+
+	// Enrolled kiosks file under the branch id the server gave them and sync in
+	// the background; a kiosk that is not enrolled works alone.
+	branchID, branchName := o.branch, o.branch
+	cred, enrolled, err := enrol.Load(o.dataDir)
+	if err != nil {
+		return fmt.Errorf("credential: %w", err)
+	}
+	clock := hlc.New(nil)
+	var syncer *client.Client
+	if enrolled {
+		if err := adoptCredential(ctx, o.dataDir, cred); err != nil {
+			return err
+		}
+		branchID = cred.Branch
+		if cred.BranchName != "" {
+			branchName = cred.BranchName
+		}
+		syncer = client.New(st, clock, client.Config{
+			URL:      cred.ServerURL,
+			DeviceID: cred.DeviceID,
+			Secret:   cred.Secret,
+			Scopes:   []string{"branch:" + cred.Branch},
+			Logger:   logger.With("component", "sync"),
+		})
+	}
+	svc, err := filing.New(st, clock, filing.Config{
+		Branch:      branchID,
+		PublicURL:   o.publicURL,
+		AckDays:     o.ackDays,
+		RespondDays: o.respondDays,
+		Location:    loc,
+		Logger:      logger,
+	})
+	if err != nil {
+		return fmt.Errorf("filing: %w", err)
+	}
+	var filer tui.Filer = svc
+	if syncer != nil {
+		filer = notifyingFiler{svc, syncer}
+	}
+	app := tui.New(tui.Config{
+		Filer:           filer,
+		Printer:         prn,
+		Bundle:          bundle,
+		DefaultLanguage: o.language,
+		Categories:      categories,
+		BranchName:      branchName,
+		IdleTimeout:     o.idleTimeout,
+		IdleWarning:     o.idleWarning,
+		ReceiptTimeout:  o.receiptTimeout,
+		Logger:          logger,
+		OperatorQuit:    o.allowQuit,
+		StaffStatus:     func() string { return staffStatus(syncer) },
+		OnReceipt: func(f filing.Filed) {
+			// No personal data: the id and code identify the case for staff.
+			logger.Info("receipt shown", "complaint", f.Complaint.ID, "code", string(f.Code))
+		},
+	})
+	logger.Info("kiosk started", "branch", branchID, "printer", o.printerSpec, "data", o.dataDir, "enrolled", enrolled)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	if syncer != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Run returns early only when reconnecting cannot help (revoked,
+			// diverged): the kiosk keeps filing offline and staff see why in
+			// `kiosk status` and the log.
+			if err := syncer.Run(ctx); err != nil {
+				logger.Error("sync stopped", "err", err)
+			}
+		}()
+	}
+	go func() {
+		<-ctx.Done()
+		app.Stop()
+	}()
+	err = app.Run(screen)
+	cancel()
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("screen: %w", err)
+	}
+	logger.Info("kiosk stopped")
+	return nil
+}
+
+// staffStatus is the F2 panel's text: sync state without any customer data.
+func staffStatus(syncer *client.Client) string {
+	if syncer == nil {
+		return "Not enrolled: this kiosk works alone and sends nothing to the central server.\nEnrol it with: kiosk enrol --server URL --code CODE"
+	}
+	st := syncer.Status()
+	last := "never"
+	if !st.LastSuccess.IsZero() {
+		last = st.LastSuccess.Local().Format("2006-01-02 15:04:05")
+	}
+	text := fmt.Sprintf("Sync: %s\nWaiting to be sent: %d\nLast success: %s", st.State, st.Pending, last)
+	if st.LastError != "" {
+		text += "\nLast error: " + st.LastError
+	}
+	return text
+}
+
+func dbPath(dataDir string) string { return filepath.Join(dataDir, "kiosk.db") }
+
+// notifyingFiler wakes the sync client after each durable filing, so a
+// complaint leaves the branch at once when online; filing never waits for it.
+type notifyingFiler struct {
+	svc    *filing.Service
+	syncer *client.Client
+}
+
+func (n notifyingFiler) File(ctx context.Context, d filing.Draft) (filing.Filed, error) {
+	f, err := n.svc.File(ctx, d)
+	if err == nil {
+		n.syncer.Notify()
+	}
+	return f, err
+}
+
+// localDeviceID proposes the id this kiosk already stamps on its events, so
+// its history and its enrolment name one device.
+func localDeviceID(ctx context.Context, dataDir string) (string, error) {
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return "", fmt.Errorf("data directory: %w", err)
+	}
+	st, err := store.Open(ctx, dbPath(dataDir), nil)
+	if err != nil {
+		return "", fmt.Errorf("database: %w", err)
+	}
+	defer st.Close()
+	id, err := st.Identity(ctx)
+	if err != nil {
+		return "", err
+	}
+	return id.DeviceID, nil
+}
+
+// adoptCredential makes the kiosk's tracking codes use the prefix the server
+// assigned, which is what keeps codes unique across the fleet. It runs after
+// enrolment and again at every start, repairing a crash between the two.
+func adoptCredential(ctx context.Context, dataDir string, c enrol.Credential) error {
+	st, err := store.Open(ctx, dbPath(dataDir), nil)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer st.Close()
+	if err := st.SetPrefix(ctx, c.CodePrefix); err != nil {
+		return fmt.Errorf("adopt the server's code prefix: %w", err)
+	}
+	return nil
+}
+
+// statusCommand prints what staff need to know about sync, read from the
+// kiosk's database (safe while the kiosk runs: WAL lets readers in).
+func statusCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("kiosk status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data", "kiosk-data", "the kiosk's data directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if v := getenv(envPrefix + "DATA"); v != "" && !flagSet(fs, "data") {
+		*dataDir = v
+	}
+	if _, err := os.Stat(dbPath(*dataDir)); err != nil {
+		return fmt.Errorf("no kiosk database in %s: %w", *dataDir, err)
+	}
+	st, err := store.Open(ctx, dbPath(*dataDir), nil)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer st.Close()
+	cred, enrolled, err := enrol.Load(*dataDir)
+	if err != nil {
+		return err
+	}
+	pending, err := st.OutboxCount(ctx)
+	if err != nil {
+		return err
+	}
+	quarantined, err := st.Quarantined(ctx)
+	if err != nil {
+		return err
+	}
+	ss, err := st.LoadSyncStatus(ctx)
+	if err != nil {
+		return err
+	}
+	if !enrolled {
+		fmt.Fprintf(stdout, "Not enrolled: this kiosk works alone. Enrol it with `kiosk enrol --server URL --code CODE`.\n")
+	} else {
+		fmt.Fprintf(stdout, "Enrolled as %s, branch %s, server %s\n", cred.DeviceID, cred.Branch, cred.ServerURL)
+		state := ss.State
+		if state == "" {
+			state = "not started yet"
+		}
+		fmt.Fprintf(stdout, "Sync: %s\n", state)
+		if ss.LastSuccess.IsZero() {
+			fmt.Fprintf(stdout, "Last success: never\n")
+		} else {
+			fmt.Fprintf(stdout, "Last success: %s (%s ago)\n", ss.LastSuccess.Local().Format("2006-01-02 15:04:05"), time.Since(ss.LastSuccess).Round(time.Second))
+		}
+		if ss.LastError != "" {
+			fmt.Fprintf(stdout, "Last error: %s\n", ss.LastError)
+		}
+	}
+	fmt.Fprintf(stdout, "Waiting to be sent: %d\n", pending)
+	if len(quarantined) > 0 {
+		fmt.Fprintf(stdout, "Refused by the server (kept here, not lost): %d\n", len(quarantined))
+		for _, q := range quarantined {
+			fmt.Fprintf(stdout, "  seq %d, event %s: %s\n", q.Seq, q.Event.ID, q.Reason)
+		}
+	}
+	return nil
+}
+
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
