@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +19,7 @@ import (
 	"github.com/creack/pty"
 
 	"ombud/kiosk/store"
+	"ombud/shared/trackcode"
 )
 
 // TestMain lets the test binary stand in for the kiosk program: a test starts
@@ -111,7 +115,97 @@ func logLine(path, substr string) string {
 	return ""
 }
 
-var _ = context.Background
-var _ = filepath.Join
-var _ = syscall.SIGKILL
-var _ = store.Open
+// screenSince returns what the kiosk drew after byte offset mark, with
+// escape sequences removed (the words of one widget come out contiguous).
+func (term *terminal) screenSince(mark int) string {
+	term.mu.Lock()
+	defer term.mu.Unlock()
+	b := term.out.Bytes()
+	if mark > len(b) {
+		mark = len(b)
+	}
+	return ansi.ReplaceAllString(string(b[mark:]), "")
+}
+
+func (term *terminal) mark() int {
+	term.mu.Lock()
+	defer term.mu.Unlock()
+	return term.out.Len()
+}
+
+var ansi = regexp.MustCompile(`\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*\x07|[()][0-9A-Za-z]|[=>78])`)
+
+// step types keys, then waits until the screen shows want.
+func (term *terminal) step(want string, keys ...string) {
+	term.t.Helper()
+	m := term.mark()
+	term.send(keys...)
+	waitFor(term.t, "screen to show "+strconv.Quote(want), 20*time.Second, func() bool {
+		return strings.Contains(term.screenSince(m), want)
+	})
+}
+
+const (
+	keyEnter = "\r"
+	keyTab   = "\t"
+	keyDown  = "\x1b[B"
+)
+
+// TestReceiptMeansDurable is ARCHITECTURE.md's first sync guarantee, tested
+// the hard way: a customer files through the real program on a real terminal,
+// the kiosk is killed with SIGKILL the moment the receipt is on screen, and
+// the complaint and its outbox entry must be in the database when it is
+// opened again. No graceful shutdown runs; only what was committed survives.
+func TestReceiptMeansDurable(t *testing.T) {
+	dir := t.TempDir()
+	receipts := filepath.Join(dir, "receipts")
+	term := startKiosk(t, "--data", dir, "--printer", "file:"+receipts, "--branch", "Riverside", "--public-url", "https://track.example.org")
+	logPath := filepath.Join(dir, "kiosk.log")
+	waitFor(t, "the welcome screen", 20*time.Second, func() bool {
+		return strings.Contains(term.screenSince(0), "Welcome") && logLine(logPath, "kiosk started") != ""
+	})
+	term.step("happened?", keyEnter, keyDown, keyDown, keyEnter) // Start, then the third topic
+	term.step("Monday.", "I was charged twice for the same transfer on Monday.")
+	term.step("like us to do?", keyTab, keyEnter) // Next
+	term.step("contact details", keyTab, keyEnter)
+	term.step("Check your complaint", keyTab, keyTab, keyTab, keyTab, keyEnter)
+	m := term.mark()
+	term.send(keyEnter) // Submit
+	var shown string
+	waitFor(t, "the receipt", 20*time.Second, func() bool {
+		shown = logLine(logPath, "receipt shown")
+		return shown != ""
+	})
+	// The receipt is on screen: kill at once, before anything else can run.
+	if err := term.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = term.cmd.Wait()
+	if !strings.Contains(term.screenSince(m), "tracking code") {
+		t.Errorf("the log says the receipt was shown, but the screen never drew it")
+	}
+	var entry struct{ Complaint, Code string }
+	if err := json.Unmarshal([]byte(shown), &entry); err != nil || entry.Code == "" {
+		t.Fatalf("log line %q: %v", shown, err)
+	}
+
+	st, err := store.Open(context.Background(), filepath.Join(dir, "kiosk.db"), nil)
+	if err != nil {
+		t.Fatalf("reopen after SIGKILL: %v", err)
+	}
+	defer st.Close()
+	c, err := st.ByCode(context.Background(), trackcode.Code(entry.Code))
+	if err != nil {
+		t.Fatalf("the complaint with code %s is not in the database after SIGKILL: %v", entry.Code, err)
+	}
+	if c.ID != entry.Complaint || c.Category != "billing" || !strings.Contains(c.Description, "charged twice") || c.Branch != "Riverside" {
+		t.Errorf("stored complaint = %+v", c)
+	}
+	out, err := st.OutboxAfter(context.Background(), 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 1 || out[0].Event.ComplaintID != c.ID {
+		t.Fatalf("outbox = %+v, want exactly the filed event of %s", out, c.ID)
+	}
+}
