@@ -102,4 +102,3 @@ func seedBatch(ctx context.Context, db *sql.DB, clock *hlc.Clock, actor event.Ac
 	}
 	return tx.Commit()
 }
-
