@@ -237,14 +237,7 @@ func TestUnavailableThenTryAgain(t *testing.T) {
 func TestFieldErrorFromFiler(t *testing.T) {
 	filer := &fakeFiler{errs: []error{&complaint.FieldError{Field: complaint.FieldDescription, Problem: complaint.ProblemTooLong, Limit: 2000}, nil}}
 	k := startKiosk(t, tui.Config{Filer: filer}, 80, 24)
-	toDescription(k)
-	k.typeText("x")
-	k.press(tcell.KeyTab, tcell.KeyEnter)
-	k.waitStep("outcome")
-	k.press(tcell.KeyTab, tcell.KeyEnter)
-	k.waitStep("contact")
-	k.press(tcell.KeyTab, tcell.KeyTab, tcell.KeyTab, tcell.KeyTab, tcell.KeyEnter)
-	k.waitStep("review")
+	toReview(k, "x")
 	k.press(tcell.KeyEnter)
 	k.waitText("What happened?", "Too long: at most 2000 characters.")
 	k.waitStep("description")
@@ -254,14 +247,7 @@ func TestFieldErrorFromFiler(t *testing.T) {
 
 func TestPanickingFilerDoesNotCrash(t *testing.T) {
 	k := startKiosk(t, tui.Config{Filer: panicFiler{}}, 80, 24)
-	toDescription(k)
-	k.typeText("x")
-	k.press(tcell.KeyTab, tcell.KeyEnter)
-	k.waitStep("outcome")
-	k.press(tcell.KeyTab, tcell.KeyEnter)
-	k.waitStep("contact")
-	k.press(tcell.KeyTab, tcell.KeyTab, tcell.KeyTab, tcell.KeyTab, tcell.KeyEnter)
-	k.waitStep("review")
+	toReview(k, "x")
 	k.press(tcell.KeyEnter)
 	k.waitText("Sorry, something went wrong", "Try again")
 }

@@ -47,14 +47,7 @@ func TestLockedDatabaseThenRecovers(t *testing.T) {
 	}
 
 	k := startKiosk(t, tui.Config{Filer: svc}, 80, 24)
-	toDescription(k)
-	k.typeText("Locked out of my account for a week.")
-	k.press(tcell.KeyTab, tcell.KeyEnter)
-	k.waitStep("outcome")
-	k.press(tcell.KeyTab, tcell.KeyEnter)
-	k.waitStep("contact")
-	k.press(tcell.KeyTab, tcell.KeyTab, tcell.KeyTab, tcell.KeyTab, tcell.KeyEnter)
-	k.waitStep("review")
+	toReview(k, "Locked out of my account for a week.")
 	k.press(tcell.KeyEnter)
 	k.waitText("Sorry, we could not save your complaint just now.", "Try again", "Locked out of my account")
 	if n, err := st.Count(ctx); err != nil || n != 0 {

@@ -22,8 +22,9 @@ import (
 	"ombud/shared/trackcode"
 )
 
-// fileToReceipt walks the shortest way to the receipt by keyboard.
-func fileToReceipt(k *kiosk, description string) {
+// toReview walks the shortest way to the review screen by keyboard: a
+// description, no outcome, no contact details.
+func toReview(k *kiosk, description string) {
 	k.t.Helper()
 	toDescription(k)
 	k.typeText(description)
@@ -33,6 +34,12 @@ func fileToReceipt(k *kiosk, description string) {
 	k.waitStep("contact")
 	k.press(tcell.KeyTab, tcell.KeyTab, tcell.KeyTab, tcell.KeyTab, tcell.KeyEnter)
 	k.waitStep("review")
+}
+
+// fileToReceipt walks the shortest way to the receipt by keyboard.
+func fileToReceipt(k *kiosk, description string) {
+	k.t.Helper()
+	toReview(k, description)
 	k.press(tcell.KeyEnter)
 	k.waitStep("receipt")
 }
