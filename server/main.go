@@ -2,6 +2,7 @@
 // their complaints and events over sync, and serves the API. Subcommands:
 //
 //	server serve      --data DIR [--listen ADDR] [--tls-cert F --tls-key F] [--public-url URL]
+//	                  [--timezone ZONE --ack-days N --respond-days N] [--catalogs DIR]
 //	server branch add --data DIR --id ID --name NAME
 //	server enrol-code --data DIR --branch ID [--ttl 24h] [--public-url URL]
 //	server revoke     --data DIR --device ID
@@ -25,6 +26,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -38,6 +40,8 @@ import (
 	"ombud/server/httpapi"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
+	"ombud/server/tracking"
+	"ombud/server/tracking/i18n"
 	"ombud/sync/hub"
 )
 
@@ -59,6 +63,7 @@ func main() {
 
 const usage = `usage:
   server serve      --data DIR [--listen 127.0.0.1:8080] [--tls-cert F --tls-key F] [--public-url URL]
+                    [--timezone ZONE --ack-days 2 --respond-days 15] [--catalogs DIR]
   server branch add --data DIR --id ID --name NAME
   server enrol-code --data DIR --branch ID [--ttl 24h] [--public-url URL]
   server revoke     --data DIR --device ID
@@ -155,6 +160,11 @@ func openStore(ctx context.Context, dir string) (*sqlite.Store, error) {
 type serveOptions struct {
 	listen, data, tlsCert, tlsKey, publicURL, logLevel string
 	shutdownTimeout, revocationInterval                time.Duration
+	// The tracking page.
+	timezone, catalogs   string
+	ackDays, respondDays int
+	trackRate            float64
+	trackBurst           int
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) (err error) {
@@ -168,8 +178,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish on shutdown")
 	fs.DurationVar(&o.revocationInterval, "revocation-interval", enrol.DefaultWatchInterval, "how often live sync connections are re-checked for revocation")
+	fs.StringVar(&o.timezone, "timezone", "Local", "time zone (IANA name such as Europe/Paris) for dates on the tracking page; as the kiosks' --timezone")
+	fs.IntVar(&o.ackDays, "ack-days", 2, "business days to acknowledge, as promised on receipts (the kiosks' --ack-days)")
+	fs.IntVar(&o.respondDays, "respond-days", 15, "business days to respond, as promised on receipts (the kiosks' --respond-days)")
+	fs.StringVar(&o.catalogs, "catalogs", "", "directory of extra or corrected tracking-page catalogs (xx.json)")
+	fs.Float64Var(&o.trackRate, "tracking-rate", tracking.DefaultRatePerMinute, "tracking page and API requests per minute per client IP")
+	fs.IntVar(&o.trackBurst, "tracking-burst", tracking.DefaultBurst, "tracking requests a client may make at once before the rate applies")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
+	}
+	loc, err := time.LoadLocation(o.timezone)
+	if err != nil {
+		return usageError{fmt.Sprintf("--timezone %q: %v", o.timezone, err)}
+	}
+	if o.ackDays < 0 || o.respondDays < o.ackDays {
+		return usageError{"--ack-days must be 0 or more and --respond-days at least --ack-days"}
+	}
+	words, err := i18n.Load(o.catalogs)
+	if err != nil {
+		return usageError{fmt.Sprintf("--catalogs: %v", err)}
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usageError{"--tls-cert and --tls-key go together"}
@@ -208,8 +235,33 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	watcher := enrol.NewWatcher(st, o.revocationInterval, base)
 	api := httpapi.New(st, httpapi.Options{Logger: base, Branches: fleet})
+
+	// The public tracking page (/t/{code}) and its JSON twin. The case
+	// engine will replace ReceiptPromise with SLA dates (tracking.Deadlines).
+	secret, err := tracking.LoadOrCreateSecret(o.data)
+	if err != nil {
+		return err
+	}
+	var origins []string
+	if u, err := url.Parse(o.publicURL); err == nil && u.Scheme != "" && u.Host != "" {
+		origins = append(origins, u.Scheme+"://"+u.Host)
+	}
+	track, err := tracking.New(st, tracking.Options{
+		Logger: base, Secret: secret, Branches: fleet, Catalogs: words, Location: loc,
+		Deadlines:     tracking.ReceiptPromise{AckDays: o.ackDays, RespondDays: o.respondDays, Location: loc},
+		RatePerMinute: o.trackRate, Burst: o.trackBurst, Origins: origins,
+	})
+	if err != nil {
+		return err
+	}
+	api.Handle(tracking.PathLookup, track)
+	api.Handle(tracking.PathPage, track)
+	api.Handle(tracking.PathAPI, track)
+
 	srv := &http.Server{
-		Handler:           api,
+		// Security headers (CSP, nosniff, no-referrer, HSTS on TLS) on
+		// every response, not only the tracking page's.
+		Handler:           tracking.SecurityHeaders(api),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		// No ReadTimeout or WriteTimeout: they would cut long-lived sync

@@ -137,6 +137,32 @@ type Events interface {
 	// ComplaintByCode finds a filed complaint by its canonical tracking code
 	// (see trackcode.Parse). NotFound, wrapping complaint.ErrNotFound, if none.
 	ComplaintByCode(ctx context.Context, code string) (Complaint, error)
+
+	// ComplaintEvents returns every stored event of one complaint, whoever
+	// made it (any device of the branch, or the server), in global sequence
+	// order. The caller folds them (lifecycle.Fold), which orders by clock.
+	// An unknown complaint gives no events and no error: events may arrive
+	// before their Filed event.
+	ComplaintEvents(ctx context.Context, complaintID string) ([]StoredEvent, error)
+
+	// Append stores events the server makes itself (a customer acting on
+	// the tracking page, dispatch, escalation), all in one transaction, and
+	// returns them as stored, in the order given. Each gets the next global
+	// sequence, so it streams to the branch's devices through EventsAfter
+	// like any device event; it has no device and no device sequence.
+	//
+	// Append is idempotent by event id: an id already stored (by anyone, or
+	// earlier in the batch) is not stored again, and the stored event is
+	// returned in its place, so a retry after a crash or a resubmitted form
+	// does nothing twice.
+	//
+	// Errors: Invalid for a malformed event (missing ids, type or branch),
+	// an actor other than customer or system (devices' events come through
+	// Push), a Filed event (complaints are filed on devices, where the
+	// receipt is printed), a Branch that is not the complaint's, or a batch
+	// empty or over MaxBatch; NotFound for a complaint not filed. Nothing is
+	// stored when any event is refused.
+	Append(ctx context.Context, events []event.Event) ([]StoredEvent, error)
 }
 
 // Bounds on one call, so a single request cannot hold the writer (or a

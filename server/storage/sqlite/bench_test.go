@@ -58,6 +58,33 @@ func BenchmarkIngest500(b *testing.B) {
 	reportEventsPerSecond(b, b.N*benchBatch)
 }
 
+// BenchmarkPush500 is what the sync hub calls: the same batches as
+// BenchmarkIngest500 through Push, which answers per event (idempotency
+// keys, branch and domain checks) instead of refusing the whole batch.
+func BenchmarkPush500(b *testing.B) {
+	s := MustOpen(b)
+	d := MustDevice(b, s, "A")
+	ctx := context.Background()
+	var seq int64
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		batch := batchOf(b, d, seqRange(seq+1, seq+benchBatch)...)
+		if i == 0 {
+			reportEventSize(b, batch)
+		}
+		b.StartTimer()
+		res, err := s.Push(ctx, d.ID, batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		seq += benchBatch
+		if res.Stored != benchBatch || res.AckedSeq != seq || len(res.Rejected) != 0 {
+			b.Fatalf("push = %+v", res)
+		}
+	}
+	reportEventsPerSecond(b, b.N*benchBatch)
+}
+
 // BenchmarkIngest500Devices8 is the same from 8 devices at once (at least
 // one per goroutine): their batches queue for the one writer, so this shows
 // what that costs. Making the batches is inside the timer here (RunParallel

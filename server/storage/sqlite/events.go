@@ -23,6 +23,8 @@ type ingestStmts struct {
 	device, hasAliases, aliasAt, insertEvent, eventAt, insertAlias, insertComplaint, seqsAfter, setAcked *sql.Stmt
 	// Push only.
 	pushDevice, maxHeld, rejectionAt, idHeld, complaintBranch, complaintTaken, insertRejection *sql.Stmt
+	// Append only.
+	insertServerEvent, eventByID, filedBranch *sql.Stmt
 }
 
 func (st *ingestStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -61,6 +63,12 @@ func (st *ingestStmts) prepare(ctx context.Context, db *sql.DB) error {
 			UNION ALL SELECT branch FROM events WHERE complaint_id = ?1 LIMIT 1`},
 		{&st.complaintTaken, `SELECT EXISTS (SELECT 1 FROM complaints WHERE id = ?1), EXISTS (SELECT 1 FROM complaints WHERE code = ?2)`},
 		{&st.insertRejection, `INSERT INTO event_rejections (device_id, device_seq, event_id, code, reason, rejected_at) VALUES (?, ?, ?, ?, ?, ?)`},
+		// Server events: no device, no device seq (migration 0003). DO
+		// NOTHING on the id, so a repeat is found by eventByID instead.
+		{&st.insertServerEvent, `INSERT INTO events (id, complaint_id, branch, type, actor_kind, actor_id, at, data, stored_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING seq`},
+		{&st.eventByID, `SELECT ` + eventColumns + ` FROM events WHERE id = ?`},
+		{&st.filedBranch, `SELECT branch FROM complaints WHERE id = ?`},
 	} {
 		s, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -73,13 +81,14 @@ func (st *ingestStmts) prepare(ctx context.Context, db *sql.DB) error {
 
 func (st *ingestStmts) close() error {
 	return closeStmts(st.device, st.hasAliases, st.aliasAt, st.insertEvent, st.eventAt, st.insertAlias, st.insertComplaint, st.seqsAfter, st.setAcked,
-		st.pushDevice, st.maxHeld, st.rejectionAt, st.idHeld, st.complaintBranch, st.complaintTaken, st.insertRejection)
+		st.pushDevice, st.maxHeld, st.rejectionAt, st.idHeld, st.complaintBranch, st.complaintTaken, st.insertRejection,
+		st.insertServerEvent, st.eventByID, st.filedBranch)
 }
 
 // readStmts are prepared on the read pool; database/sql prepares each again
 // on whichever pooled connection runs it, once.
 type readStmts struct {
-	device, eventsAfterBranch, eventsAfterAll, complaintByCode *sql.Stmt
+	device, eventsAfterBranch, eventsAfterAll, complaintByCode, complaintEvents *sql.Stmt
 }
 
 const eventColumns = `seq, id, complaint_id, branch, type, actor_kind, actor_id, at, data`
@@ -93,6 +102,7 @@ func (st *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&st.eventsAfterBranch, `SELECT ` + eventColumns + ` FROM events WHERE branch = ? AND seq > ? ORDER BY seq LIMIT ?`},
 		{&st.eventsAfterAll, `SELECT ` + eventColumns + ` FROM events WHERE seq > ? ORDER BY seq LIMIT ?`},
 		{&st.complaintByCode, `SELECT id, code, branch, category, filed_at, filed_event_id FROM complaints WHERE code = ?`},
+		{&st.complaintEvents, `SELECT ` + eventColumns + ` FROM events WHERE complaint_id = ? ORDER BY seq`},
 	} {
 		s, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -104,7 +114,7 @@ func (st *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 }
 
 func (st *readStmts) close() error {
-	return closeStmts(st.device, st.eventsAfterBranch, st.eventsAfterAll, st.complaintByCode)
+	return closeStmts(st.device, st.eventsAfterBranch, st.eventsAfterAll, st.complaintByCode, st.complaintEvents)
 }
 
 func closeStmts(stmts ...*sql.Stmt) error {
@@ -389,27 +399,61 @@ func (s *Store) EventsAfter(ctx context.Context, scope storage.Scope, after int6
 	if err != nil {
 		return nil, fmt.Errorf("read events after %d: %w", after, err)
 	}
+	out, err := scanEvents(rows, min(limit, 256))
+	if err != nil {
+		return nil, fmt.Errorf("read events after %d: %w", after, err)
+	}
+	return out, nil
+}
+
+// eventScanner is *sql.Row or *sql.Rows.
+type eventScanner interface{ Scan(dest ...any) error }
+
+// scanEvent reads one row of eventColumns.
+func scanEvent(row eventScanner) (storage.StoredEvent, error) {
+	var (
+		se        storage.StoredEvent
+		e         = &se.Event
+		typ, kind string
+		at        int64
+		data      []byte
+	)
+	if err := row.Scan(&se.GlobalSeq, &e.ID, &e.ComplaintID, &e.Branch, &typ, &kind, &e.Actor.ID, &at, &data); err != nil {
+		return se, err
+	}
+	e.Type, e.Actor.Kind, e.At = event.Type(typ), event.ActorKind(kind), hlc.Timestamp(at)
+	if len(data) > 0 {
+		e.Data = data
+	}
+	return se, nil
+}
+
+// scanEvents reads every row of eventColumns and closes rows.
+func scanEvents(rows *sql.Rows, capacity int) ([]storage.StoredEvent, error) {
 	defer rows.Close()
-	out := make([]storage.StoredEvent, 0, min(limit, 256))
+	out := make([]storage.StoredEvent, 0, capacity)
 	for rows.Next() {
-		var (
-			se        storage.StoredEvent
-			e         = &se.Event
-			typ, kind string
-			at        int64
-			data      []byte
-		)
-		if err := rows.Scan(&se.GlobalSeq, &e.ID, &e.ComplaintID, &e.Branch, &typ, &kind, &e.Actor.ID, &at, &data); err != nil {
-			return nil, fmt.Errorf("read events after %d: %w", after, err)
-		}
-		e.Type, e.Actor.Kind, e.At = event.Type(typ), event.ActorKind(kind), hlc.Timestamp(at)
-		if len(data) > 0 {
-			e.Data = data
+		se, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, se)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read events after %d: %w", after, err)
+		return nil, err
+	}
+	return out, nil
+}
+
+// ComplaintEvents implements storage.Events.
+func (s *Store) ComplaintEvents(ctx context.Context, complaintID string) ([]storage.StoredEvent, error) {
+	rows, err := s.read.complaintEvents.QueryContext(ctx, complaintID)
+	if err != nil {
+		return nil, fmt.Errorf("read events of complaint %s: %w", complaintID, err)
+	}
+	out, err := scanEvents(rows, 16)
+	if err != nil {
+		return nil, fmt.Errorf("read events of complaint %s: %w", complaintID, err)
 	}
 	return out, nil
 }

@@ -212,6 +212,12 @@ func loadMigrations() ([]migration, error) {
 // database whose schema is newer than this program knows: running an old
 // binary against it could misread or corrupt data.
 func migrate(ctx context.Context, db *sql.DB) error {
+	return migrateTo(ctx, db, 1<<31-1)
+}
+
+// migrateTo applies pending migrations up to version upTo: tests build an
+// older schema with it to check that an upgrade keeps the data.
+func migrateTo(ctx context.Context, db *sql.DB, upTo int) error {
 	ms, err := loadMigrations()
 	if err != nil {
 		return fmt.Errorf("load migrations: %w", err)
@@ -231,7 +237,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("database schema version %d is newer than this program's %d", current, latest)
 	}
 	for _, m := range ms {
-		if m.version <= current {
+		if m.version <= current || m.version > upTo {
 			continue
 		}
 		if err := applyMigration(ctx, db, m); err != nil {
@@ -241,8 +247,31 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
+// foreignKeysOff, as a migration's first line, asks for foreign keys to be
+// off while it runs: SQLite's documented way to rebuild a table that other
+// tables reference (create, copy, drop, rename), because dropping the old
+// table with foreign keys on would count every reference as a violation.
+// PRAGMA foreign_keys cannot change inside a transaction, so it is set on a
+// pinned connection around it, and PRAGMA foreign_key_check must find
+// nothing before the migration commits.
+const foreignKeysOff = "-- ombud:foreign-keys-off"
+
 func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
-	tx, err := db.BeginTx(ctx, nil)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	fkOff := strings.HasPrefix(m.sql, foreignKeysOff)
+	if fkOff {
+		if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+			return err
+		}
+		// Back on before the connection returns to the pool, whatever
+		// happens: every other statement relies on it.
+		defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -258,11 +287,37 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return err
 	}
+	if fkOff {
+		if err := checkForeignKeys(ctx, tx); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 		m.version, m.name, time.Now().UnixNano()); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// checkForeignKeys fails if any reference is broken (foreign_key_check
+// returns one row per broken reference).
+func checkForeignKeys(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		return fmt.Errorf("foreign key check: %w", err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table string
+		var rowid sql.NullInt64
+		var parent string
+		var fkid int64
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			return fmt.Errorf("foreign key check: %w", err)
+		}
+		return fmt.Errorf("foreign key check: %s row %d references a missing %s", table, rowid.Int64, parent)
+	}
+	return rows.Err()
 }
 
 // isUniqueViolation reports whether err is a UNIQUE or PRIMARY KEY violation.

@@ -1,0 +1,104 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"ombud/server/storage"
+	"ombud/shared/complaint"
+	"ombud/shared/event"
+)
+
+// Append implements storage.Events. See there for the contract.
+//
+// Server events share the events table with device events, with NULL in
+// device_id and device_seq (migration 0003), so EventsAfter, the sync hub
+// and every reader of the log see one stream in one global order.
+func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.StoredEvent, error) {
+	switch {
+	case len(events) == 0:
+		return nil, storage.Errorf(storage.Invalid, "nothing to append")
+	case len(events) > storage.MaxBatch:
+		return nil, storage.Errorf(storage.Invalid, "append of %d events is over the limit of %d", len(events), storage.MaxBatch)
+	}
+	// The stateless checks need no lock: do them before taking the writer.
+	for i := range events {
+		if err := checkAppended(&events[i]); err != nil {
+			return nil, err
+		}
+	}
+
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("append: begin: %w", err)
+	}
+	defer tx.Rollback()
+	var (
+		insert   = tx.StmtContext(ctx, s.ingest.insertServerEvent)
+		byID     = tx.StmtContext(ctx, s.ingest.eventByID)
+		branchOf = tx.StmtContext(ctx, s.ingest.filedBranch)
+		branches = make(map[string]string) // complaint id -> filed branch
+		storedAt = nanos(time.Now())
+		out      = make([]storage.StoredEvent, len(events))
+	)
+	for i := range events {
+		e := &events[i]
+		b, ok := branches[e.ComplaintID]
+		if !ok {
+			err := branchOf.QueryRowContext(ctx, e.ComplaintID).Scan(&b)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				return nil, &storage.Error{Code: storage.NotFound, Err: complaint.ErrNotFound,
+					Message: fmt.Sprintf("event %s: complaint %s is not filed", e.ID, e.ComplaintID)}
+			case err != nil:
+				return nil, fmt.Errorf("append: look up complaint %s: %w", e.ComplaintID, err)
+			}
+			branches[e.ComplaintID] = b
+		}
+		// The branch decides which devices receive the event: a wrong one
+		// would send it to another branch's terminals.
+		if e.Branch != b {
+			return nil, storage.Errorf(storage.Invalid, "event %s: branch %q is not the complaint's", e.ID, e.Branch)
+		}
+		var seq int64
+		err := insert.QueryRowContext(ctx, e.ID, e.ComplaintID, e.Branch, string(e.Type),
+			string(e.Actor.Kind), e.Actor.ID, int64(e.At), []byte(e.Data), storedAt).Scan(&seq)
+		switch {
+		case err == nil:
+			out[i] = storage.StoredEvent{GlobalSeq: seq, Event: *e}
+		case errors.Is(err, sql.ErrNoRows):
+			// DO NOTHING: the id is stored already. Idempotent: hand back
+			// what is stored, which is what every reader sees.
+			if out[i], err = scanEvent(byID.QueryRowContext(ctx, e.ID)); err != nil {
+				return nil, fmt.Errorf("append: read stored event %s: %w", e.ID, err)
+			}
+		default:
+			return nil, fmt.Errorf("append: insert event %s: %w", e.ID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("append: commit: %w", err)
+	}
+	return out, nil
+}
+
+// checkAppended applies the rules that need no database.
+func checkAppended(e *event.Event) error {
+	switch {
+	case e.ID == "" || e.ComplaintID == "" || e.Type == "" || e.Branch == "":
+		return storage.Errorf(storage.Invalid, "event %q: id, complaint id, type and branch are required", e.ID)
+	case e.Actor.Kind != event.ActorCustomer && e.Actor.Kind != event.ActorSystem:
+		// Staff and devices act through their devices, which number their
+		// events; only the customer (tracking page) and the server itself
+		// act here.
+		return storage.Errorf(storage.Invalid, "event %s: actor %q cannot append; devices push", e.ID, e.Actor.Kind)
+	case e.Type == event.Filed:
+		return storage.Errorf(storage.Invalid, "event %s: complaints are filed on devices, not appended", e.ID)
+	case uint64(e.At) > 1<<63-1:
+		return storage.Errorf(storage.Invalid, "event %s: clock reading out of range", e.ID)
+	}
+	return nil
+}

@@ -1,0 +1,126 @@
+package tracking
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"ombud/shared/uid"
+)
+
+// Forms carry a nonce and a token = HMAC(secret, code, action, hour,
+// nonce). The page has no login and no cookies, so the usual session-bound
+// CSRF token is not available; this one binds the form to one case and one
+// action, expires (it is accepted in its hour and the next, so one to two
+// hours), and cannot be made without the server's secret. The nonce also
+// names the events the action makes (see eventIDs), which makes a
+// resubmitted form (double click, reload) store nothing twice.
+
+// SecretLen is the server secret's size in bytes.
+const SecretLen = 32
+
+// SecretFile is the secret's file name in the data directory.
+const SecretFile = "tracking.key"
+
+const tokenWindow = time.Hour
+
+// LoadOrCreateSecret returns the secret in dir/tracking.key, creating it
+// (mode 0600, from crypto/rand) at first start. Two servers starting at
+// once on the same directory agree: the file is created exclusively and
+// the loser reads the winner's.
+func LoadOrCreateSecret(dir string) ([]byte, error) {
+	path := filepath.Join(dir, SecretFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		secret := make([]byte, SecretLen)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, fmt.Errorf("tracking secret: %w", err)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			return LoadOrCreateSecret(dir)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tracking secret: %w", err)
+		}
+		_, werr := f.Write(secret)
+		serr := f.Sync()
+		if cerr := f.Close(); werr == nil && serr == nil {
+			werr = cerr
+		}
+		if err := errors.Join(werr, serr); err != nil {
+			os.Remove(path)
+			return nil, fmt.Errorf("tracking secret: %w", err)
+		}
+		return secret, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tracking secret: %w", err)
+	}
+	if len(b) != SecretLen {
+		return nil, fmt.Errorf("tracking secret %s: %d bytes, want %d", path, len(b), SecretLen)
+	}
+	return b, nil
+}
+
+// formToken is the token for (code, action, nonce) in the window holding t.
+func (h *Handler) formToken(code, action, nonce string, t time.Time) string {
+	return h.mac("form", code, action, strconv.FormatInt(t.Unix()/int64(tokenWindow/time.Second), 10), nonce)
+}
+
+// checkToken accepts a token made in the current window or the previous.
+func (h *Handler) checkToken(code, action, nonce, token string) bool {
+	if !uid.Valid(nonce) || token == "" {
+		return false
+	}
+	now := h.now()
+	for _, t := range []time.Time{now, now.Add(-tokenWindow)} {
+		if hmac.Equal([]byte(token), []byte(h.formToken(code, action, nonce, t))) {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Handler) mac(parts ...string) string {
+	m := hmac.New(sha256.New, h.secret)
+	for _, p := range parts {
+		// Length-prefixed, so no two part lists give the same input.
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(p)))
+		m.Write(n[:])
+		m.Write([]byte(p))
+	}
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// eventIDs derives n event ids from a form's nonce: UUIDv7s with the
+// nonce's time and random bits from the secret, so the same form always
+// makes the same events (and Append stores them once), while nobody
+// without the secret can predict or choose them.
+func (h *Handler) eventIDs(nonce string, n int) []string {
+	// uid.Valid(nonce) was checked: its first 12 hex digits are the time.
+	var b [16]byte
+	hex.Decode(b[:6], []byte(nonce[0:8]+nonce[9:13]))
+	out := make([]string, n)
+	for i := range n {
+		m := hmac.New(sha256.New, h.secret)
+		m.Write([]byte("event-id\x00" + nonce + "\x00" + strconv.Itoa(i)))
+		copy(b[6:], m.Sum(nil))
+		b[6] = 0x70 | b[6]&0x0F // version 7
+		b[8] = 0x80 | b[8]&0x3F // RFC 9562 variant
+		x := hex.EncodeToString(b[:])
+		out[i] = x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+	}
+	return out
+}

@@ -1,0 +1,442 @@
+package tracking
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"ombud/server/storage"
+	"ombud/shared/event"
+	"ombud/shared/lifecycle"
+	"ombud/shared/trackcode"
+	"ombud/shared/uid"
+)
+
+// loaded is one case as the page sees it.
+type loaded struct {
+	row    storage.Complaint
+	c      lifecycle.Case
+	events []event.Event // applied public events, in fold order
+	all    []event.Event // every stored event, for idempotency checks
+	branch string        // display name
+	next   NextStep
+}
+
+// errUnknown is any code that does not lead to a complaint: malformed,
+// unknown, or stored without a usable Filed event. All look the same to
+// the customer.
+var errUnknown = errors.New("no such complaint")
+
+// parseCode classifies what a customer typed: a canonical code, a typo
+// (worth telling), or errUnknown (not worth distinguishing).
+func parseCode(s string) (trackcode.Code, error) {
+	code, err := trackcode.Parse(s)
+	switch {
+	case errors.Is(err, trackcode.ErrTypo):
+		return "", trackcode.ErrTypo
+	case err != nil:
+		return "", errUnknown
+	}
+	return code, nil
+}
+
+// load reads and folds the case with this canonical code.
+func (h *Handler) load(ctx context.Context, code trackcode.Code) (*loaded, error) {
+	row, err := h.store.ComplaintByCode(ctx, string(code))
+	if storage.ErrorCode(err) == storage.NotFound {
+		return nil, errUnknown
+	}
+	if err != nil {
+		return nil, fmt.Errorf("look up complaint: %w", err)
+	}
+	stored, err := h.store.ComplaintEvents(ctx, row.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read events of %s: %w", row.ID, err)
+	}
+	l := &loaded{row: row, all: make([]event.Event, len(stored))}
+	for i := range stored {
+		l.all[i] = stored[i].Event
+	}
+	l.c, err = lifecycle.Fold(l.all)
+	if errors.Is(err, lifecycle.ErrNotFiled) {
+		return nil, errUnknown
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fold %s: %w", row.ID, err)
+	}
+	// Only events that were applied: one the fold refused (a concurrent
+	// action that lost) would show the customer something that did not
+	// happen.
+	refused := make(map[string]bool, len(l.c.Rejected))
+	for _, r := range l.c.Rejected {
+		refused[r.EventID] = true
+	}
+	sorted := make([]event.Event, 0, len(l.all))
+	seen := map[string]bool{}
+	for _, e := range l.all {
+		if lifecycle.Public(e.Type) && !refused[e.ID] && !seen[e.ID] && e.ComplaintID == row.ID {
+			seen[e.ID] = true
+			sorted = append(sorted, e)
+		}
+	}
+	sortEvents(sorted)
+	l.events = sorted
+
+	l.branch = row.Branch
+	if h.branches != nil {
+		if name, err := h.branches.BranchName(ctx, row.Branch); err == nil && name != "" {
+			l.branch = name
+		} else if err != nil {
+			h.logger.Warn("branch name", "branch", row.Branch, "err", err)
+		}
+	}
+	if l.next, err = h.deadlines.NextStep(ctx, &l.c); err != nil {
+		// The date is a courtesy: the page still says where the case stands.
+		h.logger.Warn("next step", "complaint", row.ID, "err", err)
+		l.next = NextStep{}
+	}
+	return l, nil
+}
+
+func sortEvents(es []event.Event) {
+	for i := 1; i < len(es); i++ {
+		for j := i; j > 0 && event.Less(&es[j], &es[j-1]); j-- {
+			es[j], es[j-1] = es[j-1], es[j]
+		}
+	}
+}
+
+// view is what every template gets. Strings are plain text: html/template
+// escapes them.
+type view struct {
+	Lang, Title, Message string
+	Langs                []langLink
+	CSS                  string
+	// Lookup form.
+	Typo bool
+
+	// Case page.
+	Code, CodeDisplay, Branch   string
+	StatusTitle, Status         string
+	Next, NextBasis, NextTeam   string
+	Timeline                    []entry
+	Done, Error                 string
+	ErrorFor                    string // the action whose form shows Error
+	CanInfo, CanAnswer, CanRate bool
+	Rated                       string
+	ShowRecourse                bool
+	Forms                       map[string]form
+	Input                       map[string]string
+	MaxInfo, MaxReason, MaxNote int
+	Stars                       []int
+	words                       func(key string, args ...any) string
+}
+
+type langLink struct {
+	Tag, Name, Href string
+	Current         bool
+}
+
+type entry struct {
+	When, Title, Text string
+	Customer          bool
+}
+
+type form struct {
+	Action, Nonce, Token string
+}
+
+// T translates in the view's language: {{.T "key"}} in templates.
+func (v *view) T(key string, args ...any) string { return v.words(key, args...) }
+
+func (h *Handler) lang(r *http.Request) string {
+	if l := r.URL.Query().Get("lang"); l != "" && h.words.Has(l) {
+		return l
+	}
+	// The form's hidden lang, only once the handler has parsed the body
+	// (bounded): reading it here would read an unbounded one.
+	if l := r.PostForm.Get("lang"); l != "" && h.words.Has(l) {
+		return l
+	}
+	return h.words.Negotiate(r.Header.Get("Accept-Language"))
+}
+
+func (h *Handler) baseView(r *http.Request, lang, title, msg string) *view {
+	v := &view{Lang: lang, Title: title, Message: msg, CSS: PathCSS,
+		words: func(k string, a ...any) string { return h.words.T(lang, k, a...) }}
+	for _, t := range h.words.Tags() {
+		// Relative to the current page, and only lang: the switch is
+		// remembered in the URL, no cookie needed.
+		v.Langs = append(v.Langs, langLink{Tag: t, Name: h.words.Name(t), Href: "?lang=" + url.QueryEscape(t), Current: t == lang})
+	}
+	return v
+}
+
+// caseView builds the page for l.
+func (h *Handler) caseView(r *http.Request, lang string, l *loaded) *view {
+	T := func(k string, a ...any) string { return h.words.T(lang, k, a...) }
+	c := &l.c
+	v := h.baseView(r, lang, T("page.title"), "")
+	v.Code, v.CodeDisplay, v.Branch = c.Code, trackcode.Code(c.Code).String(), l.branch
+	v.MaxInfo, v.MaxReason, v.MaxNote = MaxInfo, MaxReason, MaxComment
+	v.Stars = []int{5, 4, 3, 2, 1}
+	v.Input = map[string]string{}
+
+	s := statusOf(c)
+	v.StatusTitle, v.Status = T("status."+s+".title"), T("status."+s)
+	switch {
+	case s == "received" && !l.next.Due.IsZero() && l.next.Kind == StepAcknowledge:
+		v.Status = T("status.received", "date", h.words.Date(lang, l.next.Due.In(h.loc)))
+	case s == "received":
+		v.Status = T("status.received.nodate")
+	case s == "closed" && c.CustomerAccepted != nil && *c.CustomerAccepted:
+		v.Status = T("status.closed.accepted")
+	case c.ReopenCount > 0 && c.State.Open() && s != "responded":
+		v.Status = T("status.reopened")
+	}
+	if !l.next.Due.IsZero() {
+		date := h.words.Date(lang, l.next.Due.In(h.loc))
+		if h.now().After(l.next.Due) {
+			v.Next = T("next.overdue", "date", date)
+		} else {
+			v.Next = T("next."+string(l.next.Kind), "date", date)
+		}
+		v.NextBasis = T("next.basis." + string(l.next.Basis))
+		if l.next.Team != "" {
+			v.NextTeam = T("next.team", "team", l.next.Team)
+		}
+	}
+	for _, e := range l.events {
+		v.Timeline = append(v.Timeline, h.entryOf(lang, l, &e))
+	}
+	f := flagsOf(c)
+	v.CanInfo, v.CanAnswer, v.CanRate = f.info, f.answer, f.rate
+	if c.Rating != nil {
+		v.Rated = T("rate.done", "stars", c.Rating.Stars)
+	}
+	v.ShowRecourse = c.State == lifecycle.Responded || c.State == lifecycle.Closed
+	now := h.now()
+	v.Forms = map[string]form{}
+	for _, a := range actions {
+		nonce := newNonce(now)
+		v.Forms[a.name] = form{Action: PathPage + c.Code + "/" + a.name, Nonce: nonce, Token: h.formToken(c.Code, a.name, nonce, now)}
+	}
+	if d := r.URL.Query().Get("done"); d != "" {
+		for _, a := range actions {
+			if a.name == d { // only our own words: nothing from the URL is echoed
+				v.Done = T("done." + a.name)
+			}
+		}
+	}
+	return v
+}
+
+// statusOf names the status shown: the lifecycle state, except that
+// waiting on the customer overrides it (that is what they must act on).
+func statusOf(c *lifecycle.Case) string {
+	if c.WaitingOnCustomer && c.State.Open() {
+		return "waiting"
+	}
+	return string(c.State)
+}
+
+type flags struct{ info, answer, rate bool }
+
+// flagsOf says which actions the page offers. lifecycle.Allowed is the
+// rule; the rating is offered once per case (see actRate).
+func flagsOf(c *lifecycle.Case) flags {
+	return flags{
+		info:   lifecycle.Allowed(c.State, event.InfoProvided) == nil,
+		answer: c.State == lifecycle.Responded,
+		rate:   lifecycle.Allowed(c.State, event.SatisfactionRated) == nil && c.Rating == nil,
+	}
+}
+
+// entryOf turns a public event into a timeline line. Texts are shown as
+// written; html/template escapes them. The actor is never named: "us" or
+// "you".
+func (h *Handler) entryOf(lang string, l *loaded, e *event.Event) entry {
+	T := func(k string, a ...any) string { return h.words.T(lang, k, a...) }
+	en := entry{When: h.words.DateTime(lang, e.At.Time().In(h.loc)), Title: T("event." + string(e.Type)), Customer: e.Actor.Kind == event.ActorCustomer}
+	text := func() string {
+		var t event.Text
+		if json.Unmarshal(e.Data, &t) != nil {
+			return ""
+		}
+		return t.Text
+	}
+	switch e.Type {
+	case event.Filed:
+		// Only where and when: the complaint's own text may hold
+		// personal data and stays with staff.
+		en.Title = T("event.filed", "branch", l.branch)
+		en.Customer = true // the customer filed it, whichever device recorded it
+	case event.MessageSent, event.InfoRequested, event.InfoProvided, event.Responded, event.Reopened:
+		en.Text = text()
+	case event.Closed:
+		var cl event.Closure
+		_ = json.Unmarshal(e.Data, &cl)
+		en.Text = cl.Text
+		if cl.CustomerAccepted != nil {
+			en.Title = T("event.closed.refused")
+			if *cl.CustomerAccepted {
+				en.Title = T("event.closed.accepted")
+			}
+		}
+	case event.SatisfactionRated:
+		// The stars only: the comment is feedback for the organisation.
+		var rt event.Rating
+		_ = json.Unmarshal(e.Data, &rt)
+		en.Title = T("event.satisfaction_rated", "stars", rt.Stars)
+	}
+	return en
+}
+
+// render executes a template into a buffer first, so a template error
+// becomes a clean 500 rather than half a page.
+func (h *Handler) render(w http.ResponseWriter, status int, name string, v *view) {
+	var buf bytes.Buffer
+	if err := h.pages.ExecuteTemplate(&buf, name, v); err != nil {
+		h.logger.Error("render", "template", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	// Case pages hold a customer's case: never stored by a browser or a
+	// proxy. The other pages are cheap and small: the same rule for all.
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// notFound is THE answer for a malformed or unknown code, on every route:
+// one body, one status, nothing echoed, so nobody can tell the two apart.
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	lang := h.lang(r)
+	v := h.baseView(r, lang, h.words.T(lang, "notfound.title"), h.words.T(lang, "notfound.body"))
+	h.render(w, http.StatusNotFound, "lookup", v)
+}
+
+func (h *Handler) typo(w http.ResponseWriter, r *http.Request) {
+	lang := h.lang(r)
+	v := h.baseView(r, lang, h.words.T(lang, "lookup.title"), h.words.T(lang, "lookup.typo"))
+	v.Typo = true
+	h.render(w, http.StatusBadRequest, "lookup", v)
+}
+
+func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	h.logger.Error("tracking page failed", "method", r.Method, "err", err)
+	lang := h.lang(r)
+	v := h.baseView(r, lang, h.words.T(lang, "page.title"), h.words.T(lang, "error.unavailable"))
+	h.render(w, http.StatusServiceUnavailable, "lookup", v)
+}
+
+// handleLookup is GET /t: the form, or with ?code= the lookup. A found
+// code redirects to its canonical page; malformed and unknown codes get
+// the neutral 404 straight away (no redirect for one and not the other).
+func (h *Handler) handleLookup(w http.ResponseWriter, r *http.Request) {
+	raw, asked := r.URL.Query()["code"]
+	if !asked {
+		lang := h.lang(r)
+		h.render(w, http.StatusOK, "lookup", h.baseView(r, lang, h.words.T(lang, "lookup.title"), h.words.T(lang, "lookup.help")))
+		return
+	}
+	code, err := parseCode(raw[0])
+	if errors.Is(err, trackcode.ErrTypo) {
+		h.typo(w, r)
+		return
+	}
+	if err == nil {
+		_, err = h.store.ComplaintByCode(r.Context(), string(code))
+		if err != nil && storage.ErrorCode(err) != storage.NotFound {
+			h.unavailable(w, r, err)
+			return
+		}
+	}
+	if err != nil {
+		h.notFound(w, r)
+		return
+	}
+	target := PathPage + string(code)
+	if l := r.URL.Query().Get("lang"); h.words.Has(l) {
+		target += "?lang=" + url.QueryEscape(l)
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// handlePage is GET /t/{code}.
+func (h *Handler) handlePage(w http.ResponseWriter, r *http.Request) {
+	l, ok := h.loadFromPath(w, r)
+	if !ok {
+		return
+	}
+	h.render(w, http.StatusOK, "page", h.caseView(r, h.lang(r), l))
+}
+
+// loadFromPath loads the case named by the {code} path value, answering
+// the request itself when there is none.
+func (h *Handler) loadFromPath(w http.ResponseWriter, r *http.Request) (*loaded, bool) {
+	code, err := parseCode(r.PathValue("code"))
+	if errors.Is(err, trackcode.ErrTypo) {
+		h.typo(w, r)
+		return nil, false
+	}
+	var l *loaded
+	if err == nil {
+		l, err = h.load(r.Context(), code)
+	}
+	switch {
+	case errors.Is(err, errUnknown):
+		h.notFound(w, r)
+		return nil, false
+	case err != nil:
+		h.unavailable(w, r, err)
+		return nil, false
+	}
+	return l, true
+}
+
+func newNonce(now time.Time) string { return uid.NewAt(now) }
+
+// formArgs is what the "hidden" and "formerror" templates get.
+type formArgs struct {
+	Name, Lang string
+	Form       form
+	V          *view
+}
+
+// For gives one form's template arguments: {{template "hidden" (.For "info")}}.
+func (v *view) For(name string) formArgs {
+	return formArgs{Name: name, Lang: v.Lang, Form: v.Forms[name], V: v}
+}
+
+// Newest is the timeline newest first: on a phone the latest news (our
+// answer, our question) is what the customer came for.
+func (v *view) Newest() []entry {
+	out := make([]entry, len(v.Timeline))
+	for i, e := range v.Timeline {
+		out[len(out)-1-i] = e
+	}
+	return out
+}
+
+// FormShown reports whether the page shows the form of action name; a
+// refusal for a form that is gone (the case moved on) is shown at the top.
+func (v *view) FormShown(name string) bool {
+	switch name {
+	case "info":
+		return v.CanInfo
+	case "accept", "reject":
+		return v.CanAnswer
+	case "rate":
+		return v.CanRate
+	}
+	return false
+}
