@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"ombud/server/enrol"
+	"ombud/server/ratelimit"
 	"ombud/server/storage"
 )
 
@@ -69,7 +70,7 @@ type Server struct {
 	branches BranchNames
 	now      func() time.Time
 	clientIP func(*http.Request) string
-	limit    *limiter
+	limit    *ratelimit.Limiter
 	healthTO time.Duration
 	mux      *http.ServeMux
 }
@@ -105,7 +106,7 @@ func New(store storage.Devices, opts Options) *Server {
 	if burst <= 0 {
 		burst = 10
 	}
-	s.limit = newLimiter(rate, burst, 10000, s.now)
+	s.limit = ratelimit.New(rate, burst, 10000, s.now)
 
 	// Methods are checked in the handlers, not with "POST /path" patterns,
 	// so a wrong method gets our JSON error rather than the mux's text.
@@ -176,7 +177,7 @@ func (s *Server) handleEnrol(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Before reading the body, so a flood costs us as little as possible.
-	if ok, wait := s.limit.allow(s.clientIP(r)); !ok {
+	if ok, wait := s.limit.Allow(s.clientIP(r)); !ok {
 		s.writeError(w, r, &apiError{code: codeRateLimited, retryAfter: wait,
 			message: "Too many enrolment attempts from this address. Wait a minute and try again."})
 		return

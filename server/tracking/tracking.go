@@ -32,9 +32,9 @@ import (
 	"sync"
 	"time"
 
+	"ombud/server/ratelimit"
 	"ombud/server/storage"
 	"ombud/server/tracking/i18n"
-	"ombud/server/tracking/ratelimit"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"ombud/server/tracking/ratelimit"
+	"ombud/server/ratelimit"
 )
 
 type fakeClock struct {
