@@ -1,11 +1,8 @@
 // Package ratelimit owns the per-client token bucket the server's public
 // endpoints share: each key (a client IP) holds up to burst tokens,
 // refilled at a steady rate, and a request spends one.
-//
-// It is the algorithm of server/httpapi's enrolment limiter, made
-// reusable so the tracking page does not carry a second copy. httpapi
-// still has its own unexported one: it should switch to this package (and
-// the package move to server/ratelimit) when its owner next touches it.
+// Enrolment (server/httpapi) and the tracking page (server/tracking) both
+// use it.
 //
 // Memory is bounded: beyond maxKeys buckets, those that have refilled
 // completely (and so are indistinguishable from a new one) are dropped; if
