@@ -644,3 +644,49 @@ func TestRestoredBackupGivesUp(t *testing.T) {
 		t.Errorf("server events: got %d, want 3 (nothing from the backup)", n.Events)
 	}
 }
+
+// TestLostBatchReconnects: an events batch that does not start at the
+// device's cursor means a batch was lost or replayed (a cut connection, a
+// misbehaving proxy), not a bug: the client closes with 4500 and reconnects
+// instead of giving up, so a kiosk's sync never stops over a network fault.
+func TestLostBatchReconnects(t *testing.T) {
+	srv := MustServer(t)
+	var conns atomic.Int64
+	closes := make(chan wire.CloseCode, 4)
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		conns.Add(1)
+		if _, err := wire.Read(ws); err != nil {
+			return
+		}
+		deadline := time.Now().Add(waitTimeout)
+		_ = wire.Write(ws, &wire.ServerHello{Version: wire.Version, ServerTime: hlc.New(nil).Now(), Scopes: []string{"branch:north"}}, deadline)
+		_ = wire.Write(ws, &wire.Events{Scope: "branch:north", From: 7, Next: 8}, deadline)
+		for {
+			if _, err := wire.Read(ws); err != nil {
+				code, _ := wire.CloseStatus(err)
+				closes <- code
+				return
+			}
+		}
+	}))
+	defer fake.Close()
+	a := srv.MustKiosk(t, "north", func(c *client.Config) { c.URL = fake.URL })
+	a.run(t)
+	select {
+	case code := <-closes:
+		if code != wire.CloseOutOfStep {
+			t.Fatalf("client closed with %d, want %d", code, wire.CloseOutOfStep)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("client did not close")
+	}
+	waitFor(t, "a reconnect", func() bool { return conns.Load() >= 2 })
+	if st := a.client.Status(); st.State == client.GaveUp {
+		t.Fatalf("client gave up: %+v", st)
+	}
+}

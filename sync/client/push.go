@@ -22,13 +22,13 @@ func estimate(o *store.OutboxEntry) int {
 		2*(len(e.ID)+len(e.ComplaintID)+len(e.Type)+len(e.Actor.Kind)+len(e.Actor.ID)+len(e.Branch))
 }
 
-// push is the pusher loop (docs/SYNC.md section 6): send the outbox from the
-// server's device_seq + 1 in batches, at most wire.Window unacknowledged,
-// without waiting for each ack; on push_reject quarantine, on push_ack
-// forget. It returns nil when the session's context ends.
+// push is the pusher loop (docs/SYNC.md section 6): send the outbox from its
+// lowest entry in batches, at most wire.Window unacknowledged, without
+// waiting for each ack; on push_reject quarantine, on push_ack forget. It
+// returns nil when the session's context ends.
 func (s *session) push(ctx context.Context) error {
 	c := s.c
-	next := s.acked + 1         // the next sequence to send
+	var next int64              // the next sequence to send; 0 until the first page says where the outbox starts
 	var inflight []int64        // last sequence of each unacknowledged push, ascending
 	var buf []store.OutboxEntry // read from the outbox, not yet sent
 	more := true                // the outbox may hold entries at or after next
@@ -48,7 +48,7 @@ func (s *session) push(ctx context.Context) error {
 		}
 		if more && len(inflight) < wire.Window {
 			if len(buf) == 0 {
-				page, err := c.st.OutboxAfter(ctx, next-1, c.cfg.MaxBatch)
+				page, err := c.st.OutboxAfter(ctx, max(next-1, 0), c.cfg.MaxBatch)
 				if err != nil {
 					if ctx.Err() != nil {
 						return nil
@@ -61,6 +61,13 @@ func (s *session) push(ctx context.Context) error {
 				}
 				buf = page
 			}
+			if err := s.resume(ctx, buf[0].Seq, next); err != nil {
+				return err
+			}
+			if next == 0 {
+				s.acked = buf[0].Seq - 1
+			}
+			next = buf[0].Seq
 			n, frame, err := s.batch(buf, next)
 			if err != nil {
 				return err
@@ -91,14 +98,46 @@ func (s *session) push(ctx context.Context) error {
 	}
 }
 
-// batch encodes the longest push at the head of buf that fits the count and
-// frame limits, and returns how many entries it holds.
-func (s *session) batch(buf []store.OutboxEntry, next int64) (int, []byte, error) {
-	if buf[0].Seq != next {
-		// Sequences are assigned without gaps and only ever removed once the
-		// server holds them: the database was damaged or edited.
-		return 0, nil, protocolError("device outbox has a gap: want seq %d, found %d", next, buf[0].Seq)
+// resume checks that the outbox may go on at seq when next was expected (0:
+// the session's first push). Sequences are assigned without gaps and an
+// entry leaves the outbox only once the server handled it (acknowledged, or
+// rejected and quarantined), so the outbox starts at most one past the
+// server's device_seq, and a hole inside it is a quarantined entry. Anything
+// else means a damaged database or a server restored from an old backup:
+// resending would be refused as a gap forever, so give up.
+func (s *session) resume(ctx context.Context, seq, next int64) error {
+	if next == 0 {
+		if seq > s.serverSeq+1 {
+			return protocolError("outbox starts at seq %d but the server holds only %d: server data lost?", seq, s.serverSeq)
+		}
+		return nil
 	}
+	if seq == next {
+		return nil
+	}
+	q, err := s.c.st.Quarantined(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return storageError(err)
+	}
+	held := make(map[int64]bool, len(q))
+	for _, e := range q {
+		held[e.Seq] = true
+	}
+	for n := next; n < seq; n++ {
+		if !held[n] {
+			return protocolError("device outbox has a gap: want seq %d, found %d", next, seq)
+		}
+	}
+	return nil
+}
+
+// batch encodes the longest push at the head of buf (which starts at next)
+// that fits the count and frame limits, and returns how many entries it
+// holds. It stops at a hole: a push's seqs are contiguous.
+func (s *session) batch(buf []store.OutboxEntry, next int64) (int, []byte, error) {
 	limit := min(len(buf), s.c.cfg.MaxBatch)
 	size, n := envelopeBytes, 0
 	for n < limit && buf[n].Seq == next+int64(n) {
@@ -135,9 +174,14 @@ func (s *session) answer(ctx context.Context, m wire.Message, inflight []int64, 
 	c := s.c
 	switch m := m.(type) {
 	case *wire.PushReject:
-		if m.Seq <= s.acked || m.Seq >= next {
-			return inflight, protocolError("push_reject for seq %d, not in flight", m.Seq)
+		if m.Seq >= next {
+			// Nothing is lost by reconnecting; guessing could be.
+			return inflight, outOfStep("push_reject for seq %d, sent only up to %d", m.Seq, next-1)
 		}
+		// Below next it is a rejection of something this device sent, in
+		// this session or (a replayed frame) an earlier one: rejections are
+		// final, so quarantining it is right whenever it arrives, and
+		// quarantining twice is harmless.
 		err := c.st.Quarantine(ctx, m.Seq, int(m.Code), m.Reason)
 		switch {
 		case errors.Is(err, store.ErrNotInOutbox):
@@ -154,8 +198,12 @@ func (s *session) answer(ctx context.Context, m wire.Message, inflight []int64, 
 		c.refreshPending(ctx)
 	case *wire.PushAck:
 		if m.Seq >= next {
-			// Forgetting entries never sent would lose them.
-			return inflight, protocolError("push_ack for seq %d, sent only up to %d", m.Seq, next-1)
+			// Forgetting entries never sent would lose them. Only a
+			// replayed frame or a misbehaving peer does this: resume.
+			return inflight, outOfStep("push_ack for seq %d, sent only up to %d", m.Seq, next-1)
+		}
+		if m.Seq <= s.acked {
+			return inflight, nil // a repeat (e.g. the answer to a replayed push): nothing new
 		}
 		if err := c.st.AckOutbox(ctx, m.Seq); err != nil {
 			if ctx.Err() != nil {

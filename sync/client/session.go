@@ -40,7 +40,10 @@ type session struct {
 	out     chan []byte       // encoded frames for the writer
 	up      chan wire.Message // push_ack and push_reject, reader to pusher
 	cursors map[string]int64  // granted scopes and their cursors; the reader's alone
-	// acked is the server's device_seq from its hello: where pushing starts.
+	// serverSeq is the server's device_seq from its hello: the outbox may
+	// not start beyond serverSeq+1.
+	serverSeq int64
+	// acked is the highest seq acknowledged in this session (the pusher's).
 	acked int64
 }
 
@@ -223,12 +226,14 @@ func (s *session) hello(ctx context.Context) error {
 		return &localClose{Code: wire.CloseDiverged, Reason: reason,
 			Err: &GiveUpError{Code: wire.CloseDiverged, Reason: reason}}
 	}
-	// What the server holds durably is done, even if its ack was lost with
-	// the last connection.
-	if err := st.AckOutbox(ctx, sh.DeviceSeq); err != nil {
-		return storageError(err)
-	}
-	s.acked = sh.DeviceSeq
+	// The outbox is NOT acknowledged up to sh.DeviceSeq here, though the
+	// server holds all of it: some of those seqs may be rejections whose
+	// push_reject was lost with the last connection, and forgetting them
+	// would drop the events without quarantining them. The pusher resends
+	// from the lowest outbox entry instead; the server answers each seq it
+	// holds again (push_ack for stored ones, the same push_reject for
+	// rejected ones).
+	s.serverSeq = sh.DeviceSeq
 	s.cursors = make(map[string]int64, len(sh.Scopes))
 	for _, sc := range sh.Scopes {
 		s.cursors[sc] = stored[sc]
@@ -293,7 +298,7 @@ func (s *session) apply(ctx context.Context, m *wire.Events) error {
 		return protocolError("events for scope %.48q, not granted", m.Scope)
 	}
 	if m.From != cur {
-		return protocolError("events for %.48q from %d, cursor is %d: a batch was lost", m.Scope, m.From, cur)
+		return outOfStep("events for %.48q from %d, cursor is %d: a batch was lost", m.Scope, m.From, cur)
 	}
 	evs := make([]event.Event, len(m.Events))
 	for i, se := range m.Events {

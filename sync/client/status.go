@@ -112,6 +112,17 @@ func protocolError(format string, args ...any) error {
 		Err: &GiveUpError{Code: wire.CloseProtocolError, Reason: reason}}
 }
 
+// outOfStep is this device seeing a message out of order (an events batch
+// that does not start at the cursor, an ack of something not sent): over
+// TCP only a cut connection, a misbehaving proxy or a replayed frame does
+// that, so it closes with 4500 and reconnects; the hellos and cursors put
+// both sides back in step.
+func outOfStep(format string, args ...any) error {
+	reason := fmt.Sprintf(format, args...)
+	return &localClose{Code: wire.CloseOutOfStep, Reason: reason,
+		Err: &closedError{Code: wire.CloseOutOfStep, Reason: reason}}
+}
+
 // storageError is this device's own storage failing mid-session: close with
 // 1011 and reconnect (the disk may recover; the cursors make it safe).
 func storageError(err error) error {

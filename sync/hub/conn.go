@@ -236,7 +236,9 @@ func (c *conn) asWireError(err error) *wire.Error {
 	}
 	switch {
 	case errors.Is(err, storage.ErrGap):
-		return &wire.Error{Code: wire.CloseProtocolError, Reason: "push starts after a gap: resend from server_hello.device_seq + 1"}
+		// Storage's own check, inside the push's transaction: as for the
+		// reader's check in push, a transport fault, not a bug.
+		return outOfStep("push starts after a gap: reconnect and resend from the lowest unacknowledged seq")
 	case storage.ErrorCode(err) == storage.Revoked, storage.ErrorCode(err) == storage.NotFound:
 		return &wire.Error{Code: wire.CloseUnauthorized, Reason: "device credential revoked"}
 	}
@@ -248,6 +250,15 @@ func (c *conn) asWireError(err error) *wire.Error {
 
 func protocolError(format string, args ...any) *wire.Error {
 	return &wire.Error{Code: wire.CloseProtocolError, Reason: fmt.Sprintf(format, args...)}
+}
+
+// outOfStep is an ordering failure that a cut connection, a misbehaving
+// proxy or a frame replayed from an older connection can cause as well as a
+// bug: the device reconnects (4500) and the hellos put both sides back in
+// step. Closing with 4000 would stop a kiosk's sync for good over a network
+// fault. Malformed content stays 4000: resending cannot fix it.
+func outOfStep(format string, args ...any) *wire.Error {
+	return &wire.Error{Code: wire.CloseOutOfStep, Reason: fmt.Sprintf(format, args...)}
 }
 
 func (c *conn) handle(msg wire.Message) error {
@@ -323,10 +334,10 @@ func (c *conn) enqueue(it outItem) error {
 // push commits one push and queues its answers (docs/SYNC.md section 6).
 func (c *conn) push(m *wire.Push) error {
 	if c.pushesRead-c.acksWritten.Load() >= wire.Window {
-		return protocolError("more than %d pushes unacknowledged", wire.Window)
+		return outOfStep("more than %d pushes unacknowledged", wire.Window)
 	}
 	if first := m.Events[0].Seq; first > c.acked+1 {
-		return protocolError("push starts at seq %d after a gap: server holds %d", first, c.acked)
+		return outOfStep("push starts at seq %d after a gap: server holds %d", first, c.acked)
 	}
 	c.pushMu.Lock()
 	defer c.pushMu.Unlock()
@@ -347,7 +358,12 @@ func (c *conn) push(m *wire.Push) error {
 	for _, r := range res.Rejected {
 		msgs = append(msgs, &wire.PushReject{Seq: r.Seq, EventID: r.EventID, Code: wire.CloseCode(r.Code), Reason: r.Reason})
 	}
-	msgs = append(msgs, &wire.PushAck{Seq: res.AckedSeq})
+	// The ack names this push's last seq, not everything storage holds: a
+	// device resending from its lowest unacknowledged seq may still have
+	// held-but-unanswered seqs after this push, some of them rejections
+	// whose push_reject it has yet to see, and an ack passing them would
+	// make it forget those events before quarantining them.
+	msgs = append(msgs, &wire.PushAck{Seq: m.Events[len(m.Events)-1].Seq})
 	c.h.pushes.Add(1)
 	c.h.stored.Add(int64(res.Stored))
 	c.h.duplicates.Add(int64(res.Duplicates))
@@ -370,7 +386,10 @@ func (c *conn) eventsAck(m *wire.EventsAck) error {
 	}
 	if i == len(c.inflight) {
 		c.flowMu.Unlock()
-		return protocolError("events_ack cursor %d matches no unacknowledged events", m.Cursor)
+		// A replayed or reordered ack (one for a batch already acknowledged
+		// by a later one, or from an older connection): resume from the
+		// device's stored cursor.
+		return outOfStep("events_ack cursor %d matches no unacknowledged events", m.Cursor)
 	}
 	c.inflight = append(c.inflight[:0], c.inflight[i+1:]...)
 	c.flowMu.Unlock()

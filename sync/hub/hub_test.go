@@ -59,13 +59,19 @@ func TestHelloAndIdempotentPush(t *testing.T) {
 	}
 }
 
+// TestPushGapCloses: a push after a gap is a transport fault (a cut
+// connection, a reordering proxy, a replayed frame), so the close says
+// reconnect (4500), not give up, and nothing is stored.
 func TestPushGapCloses(t *testing.T) {
 	t.Parallel()
 	e := MustEnv(t, nil)
 	dev := e.MustDevice(t, "A")
 	c, _ := e.MustConnect(t, dev, 0)
 	c.send(&wire.Push{Events: batch(2, storyOf(t, dev, 2)...)})
-	c.expectClose(wire.CloseProtocolError)
+	c.expectClose(wire.CloseOutOfStep)
+	if !wire.CloseOutOfStep.Reconnect() {
+		t.Fatal("4500 must say reconnect")
+	}
 	if n := len(storedIDs(t, e.store, "A")); n != 0 {
 		t.Fatalf("stored %d events after a gap, want 0", n)
 	}
@@ -112,9 +118,12 @@ func TestPushRejectsOtherBranch(t *testing.T) {
 	}
 
 	// The device resends seq 2 (say it crashed before quarantining it).
+	// The ack names the push's own last seq, never past it: the device
+	// resends from its lowest unacknowledged seq, and an ack passing seqs it
+	// has not resent yet could pass a rejection it has not seen.
 	rejects, ack = ca.pushAndAck(push[1:2])
-	if ack.Seq != 5 {
-		t.Fatalf("ack after resend %d, want 5", ack.Seq)
+	if ack.Seq != 2 {
+		t.Fatalf("ack after resend %d, want 2", ack.Seq)
 	}
 	checkRejects(t, rejects, want[:1])
 }
@@ -562,4 +571,16 @@ func (s switchStore) Push(ctx context.Context, id string, b []storage.DeviceEven
 		return failingStore{}.Push(ctx, id, b)
 	}
 	return s.Store.Push(ctx, id, b)
+}
+
+// TestEventsAckOutOfStep: an events_ack for no batch in flight (reordered
+// behind a later one, or replayed from an older connection) is a transport
+// fault: 4500, reconnect and resume from the stored cursor.
+func TestEventsAckOutOfStep(t *testing.T) {
+	t.Parallel()
+	e := MustEnv(t, nil)
+	dev := e.MustDevice(t, "A")
+	c, _ := e.MustConnect(t, dev, 0)
+	c.send(&wire.EventsAck{Scope: hub.ScopeOf("A"), Cursor: 12345})
+	c.expectClose(wire.CloseOutOfStep)
 }

@@ -43,6 +43,14 @@ const (
 	CloseSlowConsumer       CloseCode = 4008 // the device did not keep up: reconnect and resume from its cursors
 	CloseShuttingDown       CloseCode = 4009 // the server is stopping: reconnect with backoff
 	CloseReplaced           CloseCode = 4010 // a newer connection for the same device took over: give up
+	// CloseOutOfStep: a message arrived out of order (a push after a gap, an
+	// events batch that does not start at the cursor, an ack of something
+	// not sent, a window overrun). Over TCP only a cut connection, a
+	// misbehaving proxy or a frame replayed from an older connection does
+	// that, so it is a transport fault, not a bug: reconnect and resume from
+	// the hellos and cursors, which re-establish where both sides are. In
+	// the reconnect half (4500-4999) so old builds reconnect too.
+	CloseOutOfStep CloseCode = 4500
 )
 
 // Reconnect reports whether a client that receives this close code should
@@ -57,7 +65,7 @@ const (
 func (c CloseCode) Reconnect() bool {
 	switch c {
 	case CloseNormal, CloseGoingAway, CloseNoStatus, CloseAbnormal, CloseInternal,
-		CloseServiceRestart, CloseTryAgainLater, CloseSlowConsumer, CloseShuttingDown:
+		CloseServiceRestart, CloseTryAgainLater, CloseSlowConsumer, CloseShuttingDown, CloseOutOfStep:
 		return true
 	case 1002, CloseUnsupportedData, CloseInvalidUTF8, 1008, CloseTooBig, 1010,
 		CloseProtocolError, CloseUnsupportedVersion, CloseUnauthorized, CloseForbiddenEvent,
@@ -83,7 +91,7 @@ var codeNames = map[CloseCode]string{
 	CloseUnsupportedVersion: "unsupported version", CloseUnauthorized: "unauthorized",
 	CloseForbiddenEvent: "forbidden event", CloseConflict: "conflict", CloseDiverged: "diverged",
 	CloseInvalidEvent: "invalid event", CloseSlowConsumer: "slow consumer",
-	CloseShuttingDown: "shutting down", CloseReplaced: "replaced",
+	CloseShuttingDown: "shutting down", CloseReplaced: "replaced", CloseOutOfStep: "out of step",
 }
 
 func (c CloseCode) String() string {

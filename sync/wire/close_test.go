@@ -22,6 +22,7 @@ func TestCloseCodeReconnect(t *testing.T) {
 		{wire.CloseTryAgainLater, true},
 		{wire.CloseSlowConsumer, true},
 		{wire.CloseShuttingDown, true},
+		{wire.CloseOutOfStep, true},
 		{wire.CloseUnsupportedData, false},
 		{wire.CloseInvalidUTF8, false},
 		{wire.CloseTooBig, false},

@@ -104,7 +104,9 @@ type ServerHello struct {
 	Version    int           `json:"version"`     // chosen by Negotiate; every later message uses it
 	ServerTime hlc.Timestamp `json:"server_time"` // the server's clock: devices Observe it so their events order after the server's
 	// DeviceSeq is the highest device sequence the server has durably
-	// stored for this device (0: none). The device resends from DeviceSeq+1.
+	// stored for this device (0: none). The device resends from its lowest
+	// unacknowledged outbox entry, which is at most DeviceSeq+1 (docs/SYNC.md
+	// section 6: it is not an acknowledgement).
 	DeviceSeq int64    `json:"device_seq"`
 	Scopes    []string `json:"scopes,omitempty"` // the scopes the server will stream, each from the device's cursor (0 if it sent none)
 }
