@@ -1,0 +1,43 @@
+// Package cases is the server's case engine: it follows the global event log
+// and keeps the cases projection (state, queue, SLA deadlines, next deadline
+// to watch), routes new complaints with the dispatch rules, and escalates
+// cases whose SLA target is breached. It owns no truth of its own: every
+// decision it makes is an event appended to the log, and the projection is a
+// fold of the log (lifecycle.Fold) that Rebuild can recompute at any time.
+//
+// # Follower
+//
+// The follower reads EventsAfter(Scope{All: true}) from the projection's
+// cursor, refolds every complaint the page touches from all its stored
+// events, and saves the rows and the new cursor in one transaction
+// (storage.Cases.SaveCases, a compare-and-set on the cursor). A crash
+// before that commit replays the page; after it, resumes after it. The
+// follower wakes on Notify (the sync hub calls it after each commit) and
+// polls every Config.Poll as a fallback.
+//
+// # Dispatch
+//
+// An open case with no Assigned event is routed with the rules in force and
+// gets an Assigned event from {system, dispatch} naming the rule. A case last
+// assigned by dispatch whose assessment is newer than that assignment is
+// routed again with the assessment, and re-assigned only if the queue
+// changes; a case a person (or the escalation clock) assigned is never
+// moved by dispatch.
+//
+// # Escalation
+//
+// Tick looks at cases whose next deadline has passed and, for each target
+// (acknowledge, respond) breached and not paused, appends one Escalated event
+// (level: the case's level + 1) and, when Config.EscalationQueue is set and
+// the case is elsewhere, an Assigned event to that queue, both from
+// {system, sla}. Priority is left as staff assessed it; see escalate.go for
+// why.
+//
+// # Exactly once
+//
+// Every event the engine makes has an id derived from what caused it (a
+// hash of the complaint id, the purpose and the triggering event or target;
+// see derivedID). Append is idempotent by event id, so a crash between an
+// Append and the cursor commit, a replay after Rebuild, or two engines on
+// one database can never store a decision twice.
+package cases

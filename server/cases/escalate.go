@@ -1,0 +1,182 @@
+package cases
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"ombud/server/dispatch"
+	"ombud/server/sla"
+	"ombud/shared/event"
+	"ombud/shared/lifecycle"
+)
+
+// scanPage is how many due cases Tick reads at a time.
+const scanPage = 200
+
+// Tick escalates every case with a target breached at now: it brings the
+// projection up to date, reads the cases whose next deadline is before now,
+// and escalates each from a fresh fold of its events (the row only says
+// where to look; the log decides). Run calls it every Interval with the
+// wall clock; tests call it with an injected time.
+//
+// Priority is deliberately left as staff assessed it. Raising it would take
+// an Assessed event, which the lifecycle refuses before acknowledgement (the
+// most common breach); and the SLA policy follows the priority and re-times
+// the case from filing, so a raised priority would move the deadline
+// earlier, breach it again under a new policy, and judge the case (and the
+// 9.4 figures) against a target nobody set for it. The escalation level and
+// the escalation queue are what make the case urgent.
+func (e *Engine) Tick(ctx context.Context, now time.Time) error {
+	if e.cfg.SLA == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.catchUp(ctx); err != nil {
+		return err
+	}
+	done := make(map[string]bool)
+	var errs []error
+	for {
+		rows, err := e.cfg.Store.CasesDue(ctx, now, scanPage)
+		if err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		fresh := 0
+		for _, r := range rows {
+			if done[r.ComplaintID] {
+				continue
+			}
+			done[r.ComplaintID] = true
+			fresh++
+			if err := e.escalateCase(ctx, r.ComplaintID, now); err != nil {
+				// One case's failure must not hold up the others; the
+				// next tick retries it.
+				errs = append(errs, err)
+			}
+		}
+		if fresh == 0 {
+			return errors.Join(errs...)
+		}
+		// Fold what was appended, so the escalated cases leave the scan.
+		if err := e.catchUp(ctx); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+	}
+}
+
+// escalateCase appends, in one Append, an Escalated event for each target of
+// the case breached at now and not escalated yet, and the move to the
+// escalation queue.
+func (e *Engine) escalateCase(ctx context.Context, id string, now time.Time) error {
+	stored, err := e.cfg.Store.ComplaintEvents(ctx, id)
+	if err != nil {
+		return fmt.Errorf("escalate case %s: %w", id, err)
+	}
+	events := eventsOf(stored)
+	cs, err := lifecycle.Fold(events)
+	if err != nil {
+		return fmt.Errorf("escalate case %s: %w", id, err)
+	}
+	if !cs.State.Open() {
+		return nil
+	}
+	// An event dated after now (a device clock running ahead) has still
+	// happened: an acknowledgement from the future is an acknowledgement.
+	if t := clockTime(cs.LastEventAt); t.After(now) {
+		now = t
+	}
+	st, ok := e.status(cs, events, now)
+	if !ok {
+		return nil
+	}
+	ids := idSet(events)
+	level := cs.EscalationLevel
+	var (
+		out     []event.Event
+		targets []string
+	)
+	for _, ts := range []sla.TargetStatus{st.Acknowledge, st.Respond} {
+		eid := escalationID(cs, ts.Target)
+		if ts.Condition != sla.Breached || ts.Paused || ids[eid] {
+			continue
+		}
+		level++
+		targets = append(targets, string(ts.Target))
+		// Explicit, so an escalation by a manager to the same level at
+		// the same time counts once (event.Escalation).
+		data, err := json.Marshal(event.Escalation{Level: level, Text: overdueText(ts, e.calendarOf(cs))})
+		if err != nil {
+			return fmt.Errorf("escalate case %s: %w", id, err)
+		}
+		out = append(out, event.Event{
+			ID: eid, ComplaintID: cs.ID, Type: event.Escalated, Actor: actorSLA,
+			At: e.stamp(cs.LastEventAt), Branch: cs.Branch, Data: data,
+		})
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	if q := e.escalationQueue(cs); q != "" && q != cs.Queue {
+		data, err := json.Marshal(event.Assignment{Queue: q, Rule: "sla escalation"})
+		if err != nil {
+			return fmt.Errorf("escalate case %s: %w", id, err)
+		}
+		first := out[0]
+		out = append(out, event.Event{
+			// One move per escalation event: a later escalation moves a
+			// case back if staff took it out of the queue meanwhile.
+			ID: derivedID(first.At.Time(), cs.ID, "escalation queue", first.ID), ComplaintID: cs.ID,
+			Type: event.Assigned, Actor: actorSLA, At: e.stamp(cs.LastEventAt), Branch: cs.Branch, Data: data,
+		})
+	}
+	if _, err := e.cfg.Store.Append(ctx, out); err != nil {
+		return fmt.Errorf("escalate case %s: %w", id, err)
+	}
+	e.appended(cs.Branch)
+	e.log.Info("sla: case escalated", logComplaint, cs.ID, logLevel, level, logTarget, strings.Join(targets, ","))
+	return nil
+}
+
+// escalationQueue resolves Config.EscalationQueue for a case; "" means stay.
+func (e *Engine) escalationQueue(cs lifecycle.Case) string {
+	q := e.cfg.EscalationQueue
+	switch {
+	case q == dispatch.FilingBranch:
+		return dispatch.BranchQueue(cs.Branch)
+	case strings.HasPrefix(q, "team:") && !teamDeclared(q, e.cfg.Dispatch()):
+		// The dispatch config changed under us. The filing branch's queue
+		// always has terminals; a team nobody declares may have none.
+		e.warnMu.Lock()
+		if e.warnedTeam != q {
+			e.warnedTeam = q
+			e.log.Warn("sla: escalation queue is no longer declared in the dispatch config; escalating to the filing branch", logQueue, q)
+		}
+		e.warnMu.Unlock()
+		return dispatch.BranchQueue(cs.Branch)
+	}
+	return q
+}
+
+func (e *Engine) calendarOf(cs lifecycle.Case) *sla.Calendar {
+	p := e.cfg.SLA.Policy(cs.Category, cs.Priority)
+	return e.cfg.SLA.CalendarFor(p, cs.Branch)
+}
+
+// overdueText says, for staff, which target was missed and since when, in
+// the calendar's zone (the branch's local time).
+func overdueText(ts sla.TargetStatus, cal *sla.Calendar) string {
+	what := "response"
+	if ts.Target == sla.Acknowledge {
+		what = "acknowledgement"
+	}
+	due := ts.Deadline
+	if cal != nil {
+		due = due.In(cal.Location())
+	}
+	return fmt.Sprintf("%s overdue since %s", what, due.Format("Mon 2 Jan 2006 15:04 MST"))
+}
