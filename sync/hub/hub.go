@@ -316,6 +316,11 @@ func (h *Hub) notify(branch string) {
 	}
 }
 
+// Notify tells the hub that events of branch were stored by someone other
+// than a device connection (the case engine, the tracking page), so the
+// branch's devices receive them now rather than at the next device push.
+func (h *Hub) Notify(branch string) { h.notify(branch) }
+
 // Revoke closes the live connection of deviceID, if any, with 4002: for a
 // revocation made in this process, so it takes effect at once rather than at
 // the next revocation check.
