@@ -144,7 +144,7 @@ func (h *Handler) action(a act) http.HandlerFunc {
 			// garbled: nobody using the page gets here.
 			lang := h.lang(r)
 			h.render(w, http.StatusRequestEntityTooLarge, "lookup",
-				h.baseView(r, lang, h.words.T(lang, "page.title"), h.words.T(lang, "error.unavailable")))
+				h.baseView(lang, h.words.T(lang, "page.title"), h.words.T(lang, "error.unavailable")))
 			return
 		}
 		l, ok := h.loadFromPath(w, r)
@@ -153,7 +153,9 @@ func (h *Handler) action(a act) http.HandlerFunc {
 		}
 		lang := h.lang(r)
 		refuse := func(rf *refusal) {
-			v := h.caseView(r, lang, l)
+			now := h.now()
+			v := h.caseView(lang, doneOf(r), l, now)
+			h.addForms(v, now)
 			v.Error, v.ErrorFor = h.words.T(lang, rf.key, rf.args...), a.name
 			// Give back what they typed, so a long text is not lost.
 			for _, k := range []string{"text", "reason", "comment", "stars"} {

@@ -77,7 +77,7 @@ func (h *Handler) handleAPI(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusServiceUnavailable, "unavailable", h.words.T(lang, "error.unavailable"))
 		return
 	}
-	v := h.caseView(r, lang, l)
+	v := h.caseView(lang, doneOf(r), l, h.now())
 	c := &l.c
 	out := apiStatus{
 		Code: c.Code, Language: lang, State: string(c.State), WaitingOnCustomer: c.WaitingOnCustomer && c.State.Open(),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"ombud/server/httpapi"
+	"ombud/server/ratelimit"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/server/tracking"
@@ -85,8 +87,18 @@ func newEnv(tb testing.TB, change func(*tracking.Options)) *env {
 	api.Handle(tracking.PathLookup, h)
 	api.Handle(tracking.PathPage, h)
 	api.Handle(tracking.PathAPI, h)
-	// The benchmarks' baseline: the same stack, no work.
-	api.Handle("/trivial", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
+	// The benchmarks' baseline: the same stack (security headers, the
+	// server's mux, a per-client token bucket as the tracking routes
+	// spend, with the same limits), no work.
+	limit := ratelimit.New(opts.RatePerMinute/60, opts.Burst, 10000, nil)
+	api.Handle("/trivial", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		if ok, _ := limit.Allow(host); !ok {
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
 	srv := httptest.NewServer(tracking.SecurityHeaders(api))
 	tb.Cleanup(srv.Close)
 	return &env{st: st, srv: srv, device: d, clock: hlc.New(nil)}

@@ -30,6 +30,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"ombud/server/ratelimit"
@@ -48,8 +49,10 @@ const (
 	PathCSS    = "/t/track.css"
 )
 
-// Store is what the page needs from storage.
+// Store is what the page needs from storage. ComplaintHead is the read
+// every request makes; ComplaintEvents only runs when the case changed.
 type Store interface {
+	storage.Tracking
 	ComplaintByCode(ctx context.Context, code string) (storage.Complaint, error)
 	ComplaintEvents(ctx context.Context, complaintID string) ([]storage.StoredEvent, error)
 	Append(ctx context.Context, events []event.Event) ([]storage.StoredEvent, error)
@@ -128,6 +131,14 @@ type Handler struct {
 	pages     *template.Template
 	mux       *http.ServeMux
 
+	cases caseCache
+	// mark starts the sentinels of cached page shapes (cache.go): random,
+	// so no text on a page can contain one.
+	mark string
+	// nonces counts the forms' nonces (csrf.go), from a random start.
+	nonces atomic.Uint64
+	macs   sync.Pool // of hash.Hash: HMAC-SHA256 keyed with secret
+
 	// locks serialise actions on one complaint (read, check, append), so
 	// two tabs cannot both accept or both rate. Striped: bounded memory.
 	// One process only; replicas on one database would need the check in
@@ -178,6 +189,9 @@ func New(store Store, opts Options) (*Handler, error) {
 		burst = DefaultBurst
 	}
 	h.limit = ratelimit.New(rate/60, burst, 10000, h.now)
+	if err := h.initForms(); err != nil {
+		return nil, err
+	}
 	h.clock = hlc.New(h.now)
 	var err error
 	if h.pages, err = template.ParseFS(assets, "templates/*.html"); err != nil {
@@ -232,7 +246,7 @@ func (h *Handler) limited(next http.HandlerFunc, api bool) http.Handler {
 			writeAPIError(w, http.StatusTooManyRequests, "rate_limited", msg)
 			return
 		}
-		h.render(w, http.StatusTooManyRequests, "lookup", h.baseView(r, lang, h.words.T(lang, "limited.title"), msg))
+		h.render(w, http.StatusTooManyRequests, "lookup", h.baseView(lang, h.words.T(lang, "limited.title"), msg))
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -15,16 +16,17 @@ import (
 	"ombud/shared/event"
 	"ombud/shared/lifecycle"
 	"ombud/shared/trackcode"
-	"ombud/shared/uid"
 )
 
-// loaded is one case as the page sees it.
+// loaded is one case as the page sees it: the folded case (shared, read
+// only) and what this request looked up beside it.
 type loaded struct {
 	row    storage.Complaint
-	c      lifecycle.Case
-	events []event.Event // applied public events, in fold order
-	all    []event.Event // every stored event, for idempotency checks
-	branch string        // display name
+	f      *folded
+	c      lifecycle.Case // a copy of f.c
+	events []event.Event  // f.events
+	all    []event.Event  // f.all
+	branch string         // display name
 	next   NextStep
 }
 
@@ -46,49 +48,25 @@ func parseCode(s string) (trackcode.Code, error) {
 	return code, nil
 }
 
-// load reads and folds the case with this canonical code.
+// load reads the case with this canonical code: its row and the version
+// of its events from the store, on every call, and the folded events from
+// the cache when that version is the one held (see cache.go).
 func (h *Handler) load(ctx context.Context, code trackcode.Code) (*loaded, error) {
-	row, err := h.store.ComplaintByCode(ctx, string(code))
+	row, version, err := h.store.ComplaintHead(ctx, string(code))
 	if storage.ErrorCode(err) == storage.NotFound {
 		return nil, errUnknown
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up complaint: %w", err)
 	}
-	stored, err := h.store.ComplaintEvents(ctx, row.ID)
-	if err != nil {
-		return nil, fmt.Errorf("read events of %s: %w", row.ID, err)
-	}
-	l := &loaded{row: row, all: make([]event.Event, len(stored))}
-	for i := range stored {
-		l.all[i] = stored[i].Event
-	}
-	l.c, err = lifecycle.Fold(l.all)
-	if errors.Is(err, lifecycle.ErrNotFiled) {
-		return nil, errUnknown
-	}
-	if err != nil {
-		return nil, fmt.Errorf("fold %s: %w", row.ID, err)
-	}
-	// Only events that were applied: one the fold refused (a concurrent
-	// action that lost) would show the customer something that did not
-	// happen.
-	refused := make(map[string]bool, len(l.c.Rejected))
-	for _, r := range l.c.Rejected {
-		refused[r.EventID] = true
-	}
-	sorted := make([]event.Event, 0, len(l.all))
-	seen := map[string]bool{}
-	for _, e := range l.all {
-		if lifecycle.Public(e.Type) && !refused[e.ID] && !seen[e.ID] && e.ComplaintID == row.ID {
-			seen[e.ID] = true
-			sorted = append(sorted, e)
+	f := h.cases.get(row.ID, version)
+	if f == nil {
+		if f, err = h.fold(ctx, row); err != nil {
+			return nil, err
 		}
+		h.cases.put(row.ID, f)
 	}
-	sortEvents(sorted)
-	l.events = sorted
-
-	l.branch = row.Branch
+	l := &loaded{row: row, f: f, c: f.c, events: f.events, all: f.all, branch: row.Branch}
 	if h.branches != nil {
 		if name, err := h.branches.BranchName(ctx, row.Branch); err == nil && name != "" {
 			l.branch = name
@@ -102,6 +80,47 @@ func (h *Handler) load(ctx context.Context, code trackcode.Code) (*loaded, error
 		l.next = NextStep{}
 	}
 	return l, nil
+}
+
+// fold reads and folds every event of the complaint in row.
+func (h *Handler) fold(ctx context.Context, row storage.Complaint) (*folded, error) {
+	stored, err := h.store.ComplaintEvents(ctx, row.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read events of %s: %w", row.ID, err)
+	}
+	// The version of what was read, which may be newer than the head's.
+	f := &folded{version: storage.VersionOf(stored), all: make([]event.Event, len(stored))}
+	for i := range stored {
+		f.all[i] = stored[i].Event
+	}
+	f.c, err = lifecycle.Fold(f.all)
+	if errors.Is(err, lifecycle.ErrNotFiled) {
+		return nil, errUnknown
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fold %s: %w", row.ID, err)
+	}
+	// Shared by every request: an action applying events to its copy of
+	// the case must not append into this one's backing array.
+	f.c.Rejected = slices.Clip(f.c.Rejected)
+	// Only events that were applied: one the fold refused (a concurrent
+	// action that lost) would show the customer something that did not
+	// happen.
+	refused := make(map[string]bool, len(f.c.Rejected))
+	for _, r := range f.c.Rejected {
+		refused[r.EventID] = true
+	}
+	sorted := make([]event.Event, 0, len(f.all))
+	seen := map[string]bool{}
+	for _, e := range f.all {
+		if lifecycle.Public(e.Type) && !refused[e.ID] && !seen[e.ID] && e.ComplaintID == row.ID {
+			seen[e.ID] = true
+			sorted = append(sorted, e)
+		}
+	}
+	sortEvents(sorted)
+	f.events = sorted
+	return f, nil
 }
 
 func sortEvents(es []event.Event) {
@@ -167,7 +186,7 @@ func (h *Handler) lang(r *http.Request) string {
 	return h.words.Negotiate(r.Header.Get("Accept-Language"))
 }
 
-func (h *Handler) baseView(r *http.Request, lang, title, msg string) *view {
+func (h *Handler) baseView(lang, title, msg string) *view {
 	v := &view{Lang: lang, Title: title, Message: msg, CSS: PathCSS,
 		words: func(k string, a ...any) string { return h.words.T(lang, k, a...) }}
 	for _, t := range h.words.Tags() {
@@ -178,11 +197,12 @@ func (h *Handler) baseView(r *http.Request, lang, title, msg string) *view {
 	return v
 }
 
-// caseView builds the page for l.
-func (h *Handler) caseView(r *http.Request, lang string, l *loaded) *view {
+// caseView builds the page for l, without its forms' fields (see
+// addForms). done is the action just confirmed, if any.
+func (h *Handler) caseView(lang, done string, l *loaded, now time.Time) *view {
 	T := func(k string, a ...any) string { return h.words.T(lang, k, a...) }
 	c := &l.c
-	v := h.baseView(r, lang, T("page.title"), "")
+	v := h.baseView(lang, T("page.title"), "")
 	v.Code, v.CodeDisplay, v.Branch = c.Code, trackcode.Code(c.Code).String(), l.branch
 	v.MaxInfo, v.MaxReason, v.MaxNote = MaxInfo, MaxReason, MaxComment
 	v.Stars = []int{5, 4, 3, 2, 1}
@@ -202,7 +222,7 @@ func (h *Handler) caseView(r *http.Request, lang string, l *loaded) *view {
 	}
 	if !l.next.Due.IsZero() {
 		date := h.words.Date(lang, l.next.Due.In(h.loc))
-		if h.now().After(l.next.Due) {
+		if now.After(l.next.Due) {
 			v.Next = T("next.overdue", "date", date)
 		} else {
 			v.Next = T("next."+string(l.next.Kind), "date", date)
@@ -212,29 +232,43 @@ func (h *Handler) caseView(r *http.Request, lang string, l *loaded) *view {
 			v.NextTeam = T("next.team", "team", l.next.Team)
 		}
 	}
-	for _, e := range l.events {
-		v.Timeline = append(v.Timeline, h.entryOf(lang, l, &e))
-	}
+	v.Timeline = l.f.entries(h, lang, l.branch)
 	f := flagsOf(c)
 	v.CanInfo, v.CanAnswer, v.CanRate = f.info, f.answer, f.rate
 	if c.Rating != nil {
 		v.Rated = T("rate.done", "stars", c.Rating.Stars)
 	}
 	v.ShowRecourse = c.State == lifecycle.Responded || c.State == lifecycle.Closed
-	now := h.now()
 	v.Forms = map[string]form{}
 	for _, a := range actions {
-		nonce := newNonce(now)
-		v.Forms[a.name] = form{Action: PathPage + c.Code + "/" + a.name, Nonce: nonce, Token: h.formToken(c.Code, a.name, nonce, now)}
-	}
-	if d := r.URL.Query().Get("done"); d != "" {
-		for _, a := range actions {
-			if a.name == d { // only our own words: nothing from the URL is echoed
-				v.Done = T("done." + a.name)
-			}
+		if a.name == done { // only our own words: nothing from the URL is echoed
+			v.Done = T("done." + a.name)
 		}
 	}
 	return v
+}
+
+// addForms gives v's forms fresh nonces and tokens made at now.
+func (h *Handler) addForms(v *view, now time.Time) {
+	for _, a := range actions {
+		nonce := h.newNonce(now)
+		v.Forms[a.name] = form{Action: PathPage + v.Code + "/" + a.name, Nonce: nonce, Token: h.formToken(v.Code, a.name, nonce, now)}
+	}
+}
+
+// pageShape renders the case page for k into a shape: the view with
+// sentinels for the forms' fields.
+func (h *Handler) pageShape(l *loaded, k shapeKey, now time.Time) *shape {
+	v := h.caseView(k.lang, k.done, l, now)
+	for i, a := range actions {
+		v.Forms[a.name] = form{Action: PathPage + v.Code + "/" + a.name, Nonce: h.sentinel(i, false), Token: h.sentinel(i, true)}
+	}
+	var buf bytes.Buffer
+	if err := h.pages.ExecuteTemplate(&buf, "page", v); err != nil {
+		h.logger.Error("render", "template", "page", "err", err)
+		return nil
+	}
+	return h.cut(buf.Bytes())
 }
 
 // statusOf names the status shown: the lifecycle state, except that
@@ -261,7 +295,7 @@ func flagsOf(c *lifecycle.Case) flags {
 // entryOf turns a public event into a timeline line. Texts are shown as
 // written; html/template escapes them. The actor is never named: "us" or
 // "you".
-func (h *Handler) entryOf(lang string, l *loaded, e *event.Event) entry {
+func (h *Handler) entryOf(lang, branch string, e *event.Event) entry {
 	T := func(k string, a ...any) string { return h.words.T(lang, k, a...) }
 	en := entry{When: h.words.DateTime(lang, e.At.Time().In(h.loc)), Title: T("event." + string(e.Type)), Customer: e.Actor.Kind == event.ActorCustomer}
 	text := func() string {
@@ -275,7 +309,7 @@ func (h *Handler) entryOf(lang string, l *loaded, e *event.Event) entry {
 	case event.Filed:
 		// Only where and when: the complaint's own text may hold
 		// personal data and stays with staff.
-		en.Title = T("event.filed", "branch", l.branch)
+		en.Title = T("event.filed", "branch", branch)
 		en.Customer = true // the customer filed it, whichever device recorded it
 	case event.MessageSent, event.InfoRequested, event.InfoProvided, event.Responded, event.Reopened:
 		en.Text = text()
@@ -301,12 +335,18 @@ func (h *Handler) entryOf(lang string, l *loaded, e *event.Event) entry {
 // render executes a template into a buffer first, so a template error
 // becomes a clean 500 rather than half a page.
 func (h *Handler) render(w http.ResponseWriter, status int, name string, v *view) {
-	var buf bytes.Buffer
-	if err := h.pages.ExecuteTemplate(&buf, name, v); err != nil {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if err := h.pages.ExecuteTemplate(buf, name, v); err != nil {
 		h.logger.Error("render", "template", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
+	writeHTML(w, status, buf)
+}
+
+// writeHTML sends a rendered page.
+func writeHTML(w http.ResponseWriter, status int, buf *bytes.Buffer) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	// Case pages hold a customer's case: never stored by a browser or a
 	// proxy. The other pages are cheap and small: the same rule for all.
@@ -320,13 +360,13 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, v *view
 // one body, one status, nothing echoed, so nobody can tell the two apart.
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 	lang := h.lang(r)
-	v := h.baseView(r, lang, h.words.T(lang, "notfound.title"), h.words.T(lang, "notfound.body"))
+	v := h.baseView(lang, h.words.T(lang, "notfound.title"), h.words.T(lang, "notfound.body"))
 	h.render(w, http.StatusNotFound, "lookup", v)
 }
 
 func (h *Handler) typo(w http.ResponseWriter, r *http.Request) {
 	lang := h.lang(r)
-	v := h.baseView(r, lang, h.words.T(lang, "lookup.title"), h.words.T(lang, "lookup.typo"))
+	v := h.baseView(lang, h.words.T(lang, "lookup.title"), h.words.T(lang, "lookup.typo"))
 	v.Typo = true
 	h.render(w, http.StatusBadRequest, "lookup", v)
 }
@@ -334,7 +374,7 @@ func (h *Handler) typo(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error) {
 	h.logger.Error("tracking page failed", "method", r.Method, "err", err)
 	lang := h.lang(r)
-	v := h.baseView(r, lang, h.words.T(lang, "page.title"), h.words.T(lang, "error.unavailable"))
+	v := h.baseView(lang, h.words.T(lang, "page.title"), h.words.T(lang, "error.unavailable"))
 	h.render(w, http.StatusServiceUnavailable, "lookup", v)
 }
 
@@ -345,7 +385,7 @@ func (h *Handler) handleLookup(w http.ResponseWriter, r *http.Request) {
 	raw, asked := r.URL.Query()["code"]
 	if !asked {
 		lang := h.lang(r)
-		h.render(w, http.StatusOK, "lookup", h.baseView(r, lang, h.words.T(lang, "lookup.title"), h.words.T(lang, "lookup.help")))
+		h.render(w, http.StatusOK, "lookup", h.baseView(lang, h.words.T(lang, "lookup.title"), h.words.T(lang, "lookup.help")))
 		return
 	}
 	code, err := parseCode(raw[0])
@@ -377,7 +417,32 @@ func (h *Handler) handlePage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.render(w, http.StatusOK, "page", h.caseView(r, h.lang(r), l))
+	now := h.now()
+	k := shapeKey{lang: h.lang(r), done: doneOf(r), branch: l.branch, next: l.next,
+		overdue: !l.next.Due.IsZero() && now.After(l.next.Due)}
+	s := l.f.shape(k, func() *shape { return h.pageShape(l, k, now) })
+	if s == nil {
+		v := h.caseView(k.lang, k.done, l, now)
+		h.addForms(v, now)
+		h.render(w, http.StatusOK, "page", v)
+		return
+	}
+	buf := getBuffer()
+	defer putBuffer(buf)
+	h.fill(buf, s, l.c.Code, now)
+	writeHTML(w, http.StatusOK, buf)
+}
+
+// doneOf is the action a redirect after a POST confirms: one of ours, or
+// nothing (the URL is never echoed).
+func doneOf(r *http.Request) string {
+	d := r.URL.Query().Get("done")
+	for _, a := range actions {
+		if a.name == d {
+			return d
+		}
+	}
+	return ""
 }
 
 // loadFromPath loads the case named by the {code} path value, answering
@@ -402,8 +467,6 @@ func (h *Handler) loadFromPath(w http.ResponseWriter, r *http.Request) (*loaded,
 	}
 	return l, true
 }
-
-func newNonce(now time.Time) string { return uid.NewAt(now) }
 
 // formArgs is what the "hidden" and "formerror" templates get.
 type formArgs struct {
