@@ -36,12 +36,17 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"ombud/server/cases"
+	"ombud/server/dispatch"
 	"ombud/server/enrol"
 	"ombud/server/httpapi"
+	"ombud/server/sla"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/server/tracking"
 	"ombud/server/tracking/i18n"
+	"ombud/shared/event"
+	"ombud/shared/lifecycle"
 	"ombud/sync/hub"
 )
 
@@ -165,6 +170,9 @@ type serveOptions struct {
 	ackDays, respondDays int
 	trackRate            float64
 	trackBurst           int
+	// Dispatch, SLA and escalation (server/cases).
+	dispatchConfig, slaConfig, escalationQueue string
+	escalationInterval                         time.Duration
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) (err error) {
@@ -184,6 +192,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&o.catalogs, "catalogs", "", "directory of extra or corrected tracking-page catalogs (xx.json)")
 	fs.Float64Var(&o.trackRate, "tracking-rate", tracking.DefaultRatePerMinute, "tracking page and API requests per minute per client IP")
 	fs.IntVar(&o.trackBurst, "tracking-burst", tracking.DefaultBurst, "tracking requests a client may make at once before the rate applies")
+	fs.StringVar(&o.dispatchConfig, "dispatch-config", "", "dispatch rules (JSON, see server/dispatch); re-read when the file changes or on SIGHUP; without it every case goes to its filing branch's queue")
+	fs.StringVar(&o.slaConfig, "sla-config", "", "SLA calendars and policies (JSON, see server/sla); without it cases get no deadlines and nothing escalates, and the tracking page shows the receipt's dates")
+	fs.StringVar(&o.escalationQueue, "escalation-queue", "", "queue an overdue case moves to: team:<id> (declared in the dispatch config), branch, or empty to leave it in its queue")
+	fs.DurationVar(&o.escalationInterval, "escalation-interval", time.Minute, "how often overdue cases are looked for")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -246,9 +258,42 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if u, err := url.Parse(o.publicURL); err == nil && u.Scheme != "" && u.Host != "" {
 		origins = append(origins, u.Scheme+"://"+u.Host)
 	}
-	track, err := tracking.New(st, tracking.Options{
+	// The case engine: routes every new case (dispatch rules), keeps its
+	// deadlines (SLA) and escalates what is overdue. wake connects it with
+	// the sync hub both ways, made below.
+	wake := &wakeups{}
+	rules := dispatch.Default
+	if o.dispatchConfig != "" {
+		w, err := dispatch.NewWatcher(o.dispatchConfig, 0, base)
+		if err != nil {
+			return fmt.Errorf("--dispatch-config: %w", err)
+		}
+		rules = w.Rules
+		wake.dispatch = w
+	}
+	var slaCfg *sla.Config
+	if o.slaConfig != "" {
+		if slaCfg, err = sla.Load(o.slaConfig); err != nil {
+			return fmt.Errorf("--sla-config: %w", err)
+		}
+	}
+	engine, err := cases.New(cases.Config{
+		Store: st, Dispatch: rules, SLA: slaCfg,
+		EscalationQueue: o.escalationQueue, Interval: o.escalationInterval,
+		Logger: base, Appended: wake.branch,
+	})
+	if err != nil {
+		return fmt.Errorf("case engine: %w", err)
+	}
+	wake.engine = engine
+	var deadlines tracking.Deadlines = tracking.ReceiptPromise{AckDays: o.ackDays, RespondDays: o.respondDays, Location: loc}
+	if slaCfg != nil {
+		deadlines = engineDeadlines{engine}
+	}
+
+	track, err := tracking.New(appendNotifier{Store: st, wake: wake}, tracking.Options{
 		Logger: base, Secret: secret, Branches: fleet, Catalogs: words, Location: loc,
-		Deadlines:     tracking.ReceiptPromise{AckDays: o.ackDays, RespondDays: o.respondDays, Location: loc},
+		Deadlines:     deadlines,
 		RatePerMinute: o.trackRate, Burst: o.trackBurst, Origins: origins,
 	})
 	if err != nil {
@@ -276,7 +321,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	// The sync endpoint (docs/SYNC.md). With Watch set, a device revoked from
 	// the CLI is cut off (4002) within --revocation-interval.
-	syncHub := hub.New(hub.Config{Store: st, Watch: watcher.Watch, Logger: base})
+	syncHub := hub.New(hub.Config{Store: pushNotifier{Store: st, wake: wake}, Watch: watcher.Watch, Logger: base})
+	wake.hub = syncHub
 	api.Handle(httpapi.PathSync, syncHub)
 	onShutdown = append(onShutdown, syncHub.Shutdown) // close 4009, wait for its goroutines
 
@@ -301,6 +347,28 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
 	wg.Go(func() { watcher.Run(watchCtx) })
+	wg.Go(func() { engine.Run(watchCtx) })
+	if wake.dispatch != nil {
+		wg.Go(func() { wake.dispatch.Run(watchCtx) })
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		wg.Go(func() {
+			defer signal.Stop(hup)
+			for {
+				select {
+				case <-hup:
+					wake.dispatch.Reload()
+					if err := wake.dispatch.LastError(); err != nil {
+						logger.Error("dispatch rules not reloaded: the old rules stay", "err", err)
+					} else {
+						logger.Info("dispatch rules reloaded")
+					}
+				case <-watchCtx.Done():
+					return
+				}
+			}
+		})
+	}
 
 	served := make(chan error, 1)
 	go func() {
@@ -460,6 +528,72 @@ func devices(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return tw.Flush()
 	})
+}
+
+// wakeups connects the parts that store events with the parts that react
+// to them, without any of them knowing the others: the hub wakes the case
+// engine after a device push, and the engine and the tracking page wake the
+// hub so a branch's devices get server-made events at once.
+type wakeups struct {
+	hub      *hub.Hub
+	engine   *cases.Engine
+	dispatch *dispatch.Watcher
+}
+
+func (w *wakeups) branch(b string) {
+	if w.hub != nil {
+		w.hub.Notify(b)
+	}
+}
+
+// pushNotifier is the hub's storage: after a device's push commits, the
+// case engine looks at it now rather than at its next poll.
+type pushNotifier struct {
+	storage.Store
+	wake *wakeups
+}
+
+func (p pushNotifier) Push(ctx context.Context, deviceID string, batch []storage.DeviceEvent) (storage.PushResult, error) {
+	res, err := p.Store.Push(ctx, deviceID, batch)
+	if err == nil && p.wake.engine != nil {
+		p.wake.engine.Notify()
+	}
+	return res, err
+}
+
+// appendNotifier is the tracking page's storage: what a customer adds on
+// the page reaches the branch's devices and the case engine at once.
+type appendNotifier struct {
+	*sqlite.Store
+	wake *wakeups
+}
+
+func (a appendNotifier) Append(ctx context.Context, events []event.Event) ([]storage.StoredEvent, error) {
+	stored, err := a.Store.Append(ctx, events)
+	if err == nil {
+		seen := map[string]bool{}
+		for _, e := range stored {
+			if !seen[e.Event.Branch] {
+				seen[e.Event.Branch] = true
+				a.wake.branch(e.Event.Branch)
+			}
+		}
+		if a.wake.engine != nil {
+			a.wake.engine.Notify()
+		}
+	}
+	return stored, err
+}
+
+// engineDeadlines gives the tracking page the SLA's dates.
+type engineDeadlines struct{ e *cases.Engine }
+
+func (d engineDeadlines) NextStep(ctx context.Context, c *lifecycle.Case) (tracking.NextStep, error) {
+	s, ok, err := d.e.Deadlines(ctx, c.ID)
+	if err != nil || !ok {
+		return tracking.NextStep{}, err
+	}
+	return tracking.NextStep{Kind: tracking.StepKind(s.Name), Due: s.Due, Basis: tracking.BasisPolicy}, nil
 }
 
 // fleetReader answers the two fleet questions storage.Devices cannot yet: a
