@@ -4,6 +4,13 @@
 # embedded SQLite under demo-data/ (override with OMBUD_DEMO_DATA). Ctrl-Q
 # stops the kiosk here (--allow-quit; a branch kiosk has no quit key) and the
 # server stops with it. F2 on the kiosk shows staff the sync state.
+#
+# The server routes complaints with deploy/dispatch.example.json, dates them
+# with deploy/sla.example.json (office hours in Paris) and escalates overdue
+# ones to the "escalations" team. The dispatch rules may be edited while it
+# runs (re-read within seconds); the SLA config is read at start. Each
+# complaint's tracking page is at http://127.0.0.1:8080/t/<code> by default
+# (the receipt's QR code), or type the code at http://127.0.0.1:8080/t.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +19,9 @@ listen=${OMBUD_DEMO_LISTEN:-127.0.0.1:8080}
 branch=${OMBUD_DEMO_BRANCH:-main}
 branch_name=${OMBUD_DEMO_BRANCH_NAME:-Main Street}
 url="http://$listen"
+# The SLA calendar's zone, so the receipt and the tracking page show the
+# dates the SLA config gives (8 h of office hours = 1 day, 80 h = 10 days).
+timezone=${OMBUD_DEMO_TIMEZONE:-Europe/Paris}
 
 mkdir -p "$data/bin"
 echo "Building the server and the kiosk..."
@@ -19,7 +29,9 @@ go build -o "$data/bin/server" ./server
 go build -o "$data/bin/kiosk" ./kiosk
 
 : >"$data/server.log"
-"$data/bin/server" serve --data "$data/server" --listen "$listen" --public-url "$url" 2>>"$data/server.log" &
+"$data/bin/server" serve --data "$data/server" --listen "$listen" --public-url "$url" \
+  --dispatch-config deploy/dispatch.example.json --sla-config deploy/sla.example.json \
+  --escalation-queue team:escalations --timezone "$timezone" 2>>"$data/server.log" &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
 
@@ -38,7 +50,8 @@ if [ ! -f "$data/kiosk/credential.json" ]; then
   "$data/bin/kiosk" enrol --data "$data/kiosk" --server "$url" --code "$code" --name "demo kiosk"
 fi
 
-"$data/bin/kiosk" --data "$data/kiosk" --printer "file:$data/receipts" --public-url "$url" --allow-quit "$@" || true
+"$data/bin/kiosk" --data "$data/kiosk" --printer "file:$data/receipts" --public-url "$url" --allow-quit \
+  --timezone "$timezone" --ack-days 1 --respond-days 10 "$@" || true
 
 echo
 echo "Kiosk stopped. What the server holds:"
@@ -46,3 +59,4 @@ echo "Kiosk stopped. What the server holds:"
 echo "Kiosk sync state:"
 "$data/bin/kiosk" status --data "$data/kiosk" || true
 echo "Receipts printed to $data/receipts; server log in $data/server.log."
+echo "Tracking pages were at $url/t/<code> (or $url/t to type a code); run this again to see them."
