@@ -171,7 +171,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer logf.Close()
 	// The terminal belongs to the customer, so the log goes to a file for staff.
-	logger := slog.New(slog.NewJSONHandler(logf, nil)).With("component", "kiosk")
+	// Each part names itself (component=tui, filing, sync); base carries no
+	// component so none is repeated, and the program's own lines say kiosk.
+	base := slog.New(slog.NewJSONHandler(logf, nil))
+	logger := base.With("component", "kiosk")
 
 	loc, err := time.LoadLocation(o.timezone)
 	if err != nil {
@@ -232,7 +235,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			DeviceID: cred.DeviceID,
 			Secret:   cred.Secret,
 			Scopes:   []string{"branch:" + cred.Branch},
-			Logger:   logger.With("component", "sync"),
+			Logger:   base,
 		})
 	}
 	svc, err := filing.New(st, clock, filing.Config{
@@ -241,7 +244,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		AckDays:     o.ackDays,
 		RespondDays: o.respondDays,
 		Location:    loc,
-		Logger:      logger,
+		Logger:      base,
 	})
 	if err != nil {
 		return fmt.Errorf("filing: %w", err)
@@ -260,7 +263,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout:     o.idleTimeout,
 		IdleWarning:     o.idleWarning,
 		ReceiptTimeout:  o.receiptTimeout,
-		Logger:          logger,
+		Logger:          base,
 		OperatorQuit:    o.allowQuit,
 		StaffStatus:     func() string { return staffStatus(syncer) },
 		OnReceipt: func(f filing.Filed) {

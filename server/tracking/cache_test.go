@@ -28,8 +28,8 @@ func TestPageShowsEventsStoredBehindItsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.st.Append(context.Background(), []event.Event{{ID: uid.New(), ComplaintID: c.ID, Type: event.InfoProvided,
-		Actor: event.Actor{Kind: event.ActorCustomer}, At: e.clock.Now(), Branch: c.Branch, Data: data}}); err != nil {
+	if _, err := e.st.Append(context.Background(), []event.Event{{ID: uid.New(), ComplaintID: c.ID, Type: event.MessageSent,
+		Actor: event.Actor{Kind: event.ActorSystem}, At: e.clock.Now(), Branch: c.Branch, Data: data}}); err != nil {
 		t.Fatal(err)
 	}
 	if r := e.get(t, "/t/"+c.Code); !strings.Contains(r.body, "Stored by someone else.") {

@@ -37,42 +37,58 @@ const SecretFile = "tracking.key"
 const tokenWindow = time.Hour
 
 // LoadOrCreateSecret returns the secret in dir/tracking.key, creating it
-// (mode 0600, from crypto/rand) at first start. Two servers starting at
-// once on the same directory agree: the file is created exclusively and
-// the loser reads the winner's.
+// (mode 0600, from crypto/rand) at first start. The file appears whole or
+// not at all: it is written and synced under a temporary name, then linked
+// into place, so a crash cannot leave a short key that stops every later
+// start. Two servers starting at once on the same directory agree: the link
+// fails for the loser, which reads the winner's.
 func LoadOrCreateSecret(dir string) ([]byte, error) {
 	path := filepath.Join(dir, SecretFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		secret := make([]byte, SecretLen)
-		if _, err := rand.Read(secret); err != nil {
+		if err := createSecret(dir, path); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("tracking secret: %w", err)
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			return LoadOrCreateSecret(dir)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("tracking secret: %w", err)
-		}
-		_, werr := f.Write(secret)
-		serr := f.Sync()
-		if cerr := f.Close(); werr == nil && serr == nil {
-			werr = cerr
-		}
-		if err := errors.Join(werr, serr); err != nil {
-			os.Remove(path)
-			return nil, fmt.Errorf("tracking secret: %w", err)
-		}
-		return secret, nil
+		b, err = os.ReadFile(path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tracking secret: %w", err)
 	}
 	if len(b) != SecretLen {
-		return nil, fmt.Errorf("tracking secret %s: %d bytes, want %d", path, len(b), SecretLen)
+		return nil, fmt.Errorf("tracking secret %s: %d bytes, want %d: remove the file to make a new one (open tracking forms then need reloading)", path, len(b), SecretLen)
 	}
 	return b, nil
+}
+
+func createSecret(dir, path string) error {
+	secret := make([]byte, SecretLen)
+	if _, err := rand.Read(secret); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".tracking.key-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, werr := f.Write(secret)
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return err
+	}
+	if err := os.Link(tmp, path); err != nil {
+		return err // fs.ErrExist: another server won the race
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync() // the new name survives a crash too
 }
 
 // formToken is the token for (code, action, nonce) in the window holding t.

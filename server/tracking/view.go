@@ -311,12 +311,23 @@ func (h *Handler) entryOf(lang, branch string, e *event.Event) entry {
 		// personal data and stays with staff.
 		en.Title = T("event.filed", "branch", branch)
 		en.Customer = true // the customer filed it, whichever device recorded it
-	case event.MessageSent, event.InfoRequested, event.InfoProvided, event.Responded, event.Reopened:
+	case event.MessageSent, event.InfoRequested, event.Responded:
+		// Written by staff FOR the customer: the message, the question, the
+		// decision (ISO 10002 8.8). Only these texts are public.
 		en.Text = text()
+	case event.InfoProvided:
+		// The customer's own words may hold personal data, and anyone with
+		// a lost receipt can open this page: say that they added
+		// information, never what (staff see it).
+		if e.Actor.Kind != event.ActorCustomer {
+			en.Text = text()
+		}
 	case event.Closed:
+		// A closure's text and a reopening's reason are staff notes or the
+		// customer's words: the title says what happened, the text stays
+		// inside.
 		var cl event.Closure
 		_ = json.Unmarshal(e.Data, &cl)
-		en.Text = cl.Text
 		if cl.CustomerAccepted != nil {
 			en.Title = T("event.closed.refused")
 			if *cl.CustomerAccepted {
