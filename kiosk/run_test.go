@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gdamore/tcell/v2"
 
@@ -23,6 +25,7 @@ type watchScreen struct {
 	w, h  int
 	mu    sync.Mutex
 	wants map[string]chan struct{}
+	text  []byte // the screen's text, reused by every Show: Show is timed too
 }
 
 func newWatchScreen(w, h int) *watchScreen {
@@ -56,20 +59,21 @@ func (s *watchScreen) Show() {
 		return
 	}
 	cells, w, _ := s.GetContents()
-	var b strings.Builder
+	text := s.text[:0]
 	for i, c := range cells {
 		if i > 0 && i%w == 0 {
-			b.WriteByte('\n')
+			text = append(text, '\n')
 		}
-		if len(c.Runes) > 0 {
-			b.WriteString(string(c.Runes))
-		} else {
-			b.WriteByte(' ')
+		if len(c.Runes) == 0 {
+			text = append(text, ' ')
+		}
+		for _, r := range c.Runes {
+			text = utf8.AppendRune(text, r)
 		}
 	}
-	text := b.String()
+	s.text = text
 	for want, ch := range s.wants {
-		if strings.Contains(text, want) {
+		if bytes.Contains(text, []byte(want)) {
 			close(ch)
 			delete(s.wants, want)
 		}

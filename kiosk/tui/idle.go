@@ -20,7 +20,7 @@ func (a *App) watchIdle() {
 		case <-a.stopped:
 			return
 		case <-tick.C:
-			if !a.ui(func() { a.checkIdle(time.Now()) }) {
+			if !a.uiIf(func() bool { return a.checkIdle(time.Now()) }) {
 				return
 			}
 		}
@@ -32,29 +32,37 @@ func (a *App) watchIdle() {
 //     to lose, so no warning);
 //   - welcome: back to the default language after IdleTimeout;
 //   - any other step: warn for the last IdleWarning, then clear everything.
-func (a *App) checkIdle(now time.Time) {
+//
+// It reports whether it changed the screen: most checks change nothing and
+// need no redraw.
+func (a *App) checkIdle(now time.Time) (changed bool) {
 	if a.submitting {
-		return // the filing result decides what comes next
+		return false // the filing result decides what comes next
 	}
 	idle := now.Sub(a.lastInput)
 	switch a.visit.Step {
 	case flow.Receipt:
 		if idle >= a.cfg.ReceiptTimeout {
 			a.reset("receipt timeout")
+			return true
 		}
 	case flow.Welcome:
 		if idle >= a.cfg.IdleTimeout && a.visit.Lang != a.cfg.DefaultLanguage {
 			a.reset("idle on welcome")
+			return true
 		}
 	default:
 		switch {
 		case idle >= a.cfg.IdleTimeout:
 			a.reset("idle timeout")
+			return true
 		case idle >= a.cfg.IdleTimeout-a.cfg.IdleWarning:
 			left := int(math.Ceil((a.cfg.IdleTimeout - idle).Seconds()))
 			a.showWarning(left)
+			return true
 		}
 	}
+	return false
 }
 
 func (a *App) showWarning(secondsLeft int) {

@@ -34,21 +34,26 @@ type receiptView struct {
 	buttons  *tview.Flex
 }
 
-// showReceipt draws the receipt of f and starts printing it.
-func (a *App) showReceipt(f filing.Filed) {
-	r := a.buildReceipt(f)
+// showReceipt puts the receipt of f on screen, saying it is printing, and
+// returns the print job for the caller to run once the receipt has been
+// drawn (nil when printing is disabled): rendering and writing the paper
+// receipt would otherwise take the CPU from the customer's first sight of
+// the receipt. symbol is f.URL's preferred QR rendering, encoded by the
+// filing goroutine (see encodeReceiptQR).
+func (a *App) showReceipt(f filing.Filed, symbol *qr.Matrix) (printJob func()) {
+	r := a.buildReceipt(f, symbol)
 	a.w.receipt = r
 	a.w.pages.AddPage(flow.Receipt.String(), r.root, true, false)
 	a.w.pages.SwitchToPage(flow.Receipt.String())
 	a.tv.SetFocus(r.first)
-	a.print(f)
+	return a.printJob(f)
 }
 
-func (a *App) buildReceipt(f filing.Filed) *receiptView {
+func (a *App) buildReceipt(f filing.Filed, symbol *qr.Matrix) *receiptView {
 	r := &receiptView{codeText: f.Code.String()}
 	r.code = newText("").SetWrap(false).SetTextAlign(tview.AlignCenter)
 	r.code.SetTextStyle(styleTitle.Foreground(colorFocus))
-	r.qr = newQRView(f.URL)
+	r.qr = newQRView(f.URL, symbol)
 
 	loc := f.AcknowledgeBy.Location()
 	var info strings.Builder
@@ -76,7 +81,7 @@ func (a *App) buildReceipt(f filing.Filed) *receiptView {
 		AddItem(r.qr, 0, 0, false).
 		AddItem(spacer(), 1, 0, false).
 		AddItem(right, 0, 1, true)
-	hint := a.hintView(flow.Receipt)
+	hint, hintWidth := a.hintView(flow.Receipt)
 	r.col = tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(a.header(a.t("receipt.title")), 1, 0, false).
 		AddItem(r.code, bigtext.Height, 0, false).
@@ -86,7 +91,7 @@ func (a *App) buildReceipt(f filing.Filed) *receiptView {
 		AddItem(spacer(), 1, 0, false).
 		AddItem(r.col, 0, 1, true).
 		AddItem(spacer(), 1, 0, false)
-	r.screen = &screen{root: root, col: r.col, hint: hint, focus: []tview.Primitive{r.finish, r.again}, first: r.finish}
+	r.screen = &screen{root: root, col: r.col, hint: hint, hintWidth: hintWidth, focus: []tview.Primitive{r.finish, r.again}, first: r.finish}
 	return r
 }
 
@@ -112,24 +117,35 @@ func (r *receiptView) layout(width, height, hintRows int) {
 // went. Printing never blocks the screen and a failure never loses
 // anything: the complaint is already stored.
 func (a *App) print(f filing.Filed) {
+	if job := a.printJob(f); job != nil {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			job()
+		}()
+	}
+}
+
+// printJob says on screen that the receipt is printing and returns the
+// printing itself, to run off the UI goroutine; nil when there is nothing
+// to run (no receipt, or printing disabled, which it shows at once).
+func (a *App) printJob(f filing.Filed) func() {
 	r := a.w.receipt
 	if r == nil {
-		return
+		return nil
 	}
 	a.printSeq++
 	seq := a.printSeq
 	p := a.cfg.Printer
 	if p == nil {
 		a.printed(seq, printer.ErrDisabled)
-		return
+		return nil
 	}
 	setMessage(r.status, a.t("print.printing"), styleText)
 	r.again.SetDisabled(true)
 	receipt := a.paperReceipt(f)
 	code := string(f.Code)
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
+	return func() {
 		ctx, cancel := context.WithTimeout(a.ctx, printTimeout)
 		err := p.Print(ctx, receipt)
 		cancel()
@@ -137,7 +153,7 @@ func (a *App) print(f filing.Filed) {
 			a.log.Error("receipt not printed", logKeyCode, code, logKeyErr, err)
 		}
 		a.ui(func() { a.printed(seq, err) })
-	}()
+	}
 }
 
 // printed shows the outcome of print number seq, unless the screen has
@@ -183,45 +199,74 @@ func (a *App) paperReceipt(f filing.Filed) printer.Receipt {
 	}
 }
 
+// qrRenderings are the QR symbols a receipt may draw, in order of
+// preference: standard quiet zone and Medium error correction first; Low
+// and a 2-module quiet zone only when the screen is short of rows.
+var qrRenderings = [...]struct {
+	level qr.Level
+	quiet int
+}{{qr.Medium, qr.StandardQuiet}, {qr.Low, qr.StandardQuiet}, {qr.Medium, 2}, {qr.Low, 2}}
+
+// encodeReceiptQR encodes url's preferred rendering (nil if it fails). An
+// encoding costs about half a millisecond, so the filing goroutine makes it
+// once File has returned, instead of the UI goroutine while the customer
+// waits for the receipt; at 80x24 and larger it is the one drawn.
+func encodeReceiptQR(url string) *qr.Matrix {
+	m, err := qr.EncodeLevel(url, qrRenderings[0].level, qrRenderings[0].quiet)
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
 // qrView draws a QR code in explicit black and white. Each module is one
 // column by half a row (half blocks), or, when there is room, two columns by
 // one row with full blocks, which scanners read from further away.
 type qrView struct {
 	*tview.Box
-	// candidates in order of preference: standard quiet zone and Medium
-	// error correction first; Low and a 2-module quiet zone only when the
-	// screen is short of rows. Nil entries failed to encode.
-	candidates []*qr.Matrix
-	m          *qr.Matrix // chosen by fit; nil: no QR fits, the URL text stands alone
-	full       bool
+	url string
+	// symbols[i] is qrRenderings[i], encoded when first needed (only small
+	// screens need more than the first); nil when encoding failed.
+	symbols [len(qrRenderings)]*qr.Matrix
+	encoded [len(qrRenderings)]bool
+	m       *qr.Matrix // chosen by fit; nil: no QR fits, the URL text stands alone
+	full    bool
 }
 
-func newQRView(url string) *qrView {
-	v := &qrView{Box: tview.NewBox().SetBackgroundColor(colorBg)}
-	for _, c := range []struct {
-		level qr.Level
-		quiet int
-	}{{qr.Medium, qr.StandardQuiet}, {qr.Low, qr.StandardQuiet}, {qr.Medium, 2}, {qr.Low, 2}} {
-		m, err := qr.EncodeLevel(url, c.level, c.quiet)
-		if err == nil {
-			v.candidates = append(v.candidates, m)
-		}
-	}
+// newQRView shows url; preferred is its first rendering, already encoded.
+func newQRView(url string, preferred *qr.Matrix) *qrView {
+	v := &qrView{Box: tview.NewBox().SetBackgroundColor(colorBg), url: url}
+	v.symbols[0], v.encoded[0] = preferred, true
 	return v
 }
 
-// fit chooses the rendering for at most cols x rows cells and returns the
-// columns it needs (0 when nothing fits).
-func (v *qrView) fit(cols, rows int) int {
-	v.m, v.full = nil, false
-	if len(v.candidates) > 0 {
-		if m := v.candidates[0]; 2*m.Size() <= cols && m.Size() <= rows {
-			v.m, v.full = m, true
-			return 2 * m.Size()
+// symbol returns rendering i, encoding it on first use (nil if it fails).
+func (v *qrView) symbol(i int) *qr.Matrix {
+	if !v.encoded[i] {
+		v.encoded[i] = true
+		if m, err := qr.EncodeLevel(v.url, qrRenderings[i].level, qrRenderings[i].quiet); err == nil {
+			v.symbols[i] = m
 		}
 	}
-	for _, m := range v.candidates {
-		if m.Size() <= cols && (m.Size()+1)/2 <= rows {
+	return v.symbols[i]
+}
+
+// fit chooses the rendering for at most cols x rows cells and returns the
+// columns it needs (0 when nothing fits): full blocks only in the most
+// preferred rendering that encodes, else half blocks in the first that fits.
+func (v *qrView) fit(cols, rows int) int {
+	v.m, v.full = nil, false
+	for i := range qrRenderings {
+		if m := v.symbol(i); m != nil {
+			if 2*m.Size() <= cols && m.Size() <= rows {
+				v.m, v.full = m, true
+				return 2 * m.Size()
+			}
+			break
+		}
+	}
+	for i := range qrRenderings {
+		if m := v.symbol(i); m != nil && m.Size() <= cols && (m.Size()+1)/2 <= rows {
 			v.m = m
 			return m.Size()
 		}

@@ -22,11 +22,12 @@ const maxContentWidth = 110
 // screen is one page: its root, its Tab order and what gets the focus when
 // it is shown.
 type screen struct {
-	root  *tview.Flex // outer row with side margins, resized by layout
-	col   *tview.Flex // the content column
-	hint  *tview.TextView
-	focus []tview.Primitive
-	first tview.Primitive
+	root      *tview.Flex // outer row with side margins, resized by layout
+	col       *tview.Flex // the content column
+	hint      *tview.TextView
+	hintWidth int // the hint's width on one line
+	focus     []tview.Primitive
+	first     tview.Primitive
 }
 
 // widgets is one complete set of screens. A new set is built for every new
@@ -89,9 +90,24 @@ func (a *App) show(step flow.Step) {
 	a.tv.SetFocus(s.first)
 }
 
+// laidOut is what the current layout was computed for. tview calls layout
+// before every draw, but the result only changes with the screen size or
+// the widgets (a new visit, a new language, a new receipt): measuring every
+// hint row through uniseg on every key press cost more than drawing.
+type laidOut struct {
+	width, height int
+	w             *widgets
+	receipt       *receiptView
+}
+
 // layout runs before every draw: it centres each screen's content within
 // maxContentWidth and lays out the receipt for the screen size.
 func (a *App) layout(width, height int) {
+	now := laidOut{width, height, a.w, a.w.receipt}
+	if now == a.laidOut {
+		return
+	}
+	a.laidOut = now
 	margin := max(1, (width-maxContentWidth)/2)
 	for _, s := range a.w.screens {
 		s.root.ResizeItem(s.root.GetItem(0), margin, 0)
@@ -107,7 +123,7 @@ func (a *App) layout(width, height int) {
 // (long translations on a narrow screen): a cut-off hint is no hint.
 func (s *screen) fitHint(width int) int {
 	rows := 1
-	if tview.TaggedStringWidth(s.hint.GetText(false)) > width {
+	if s.hintWidth > width {
 		rows = 2
 	}
 	s.col.ResizeItem(s.hint, rows, 0)
@@ -182,7 +198,7 @@ func (a *App) stepTitle(step flow.Step, title string) string {
 // frame puts a screen together: title row, body, buttons, hint row, with
 // side margins that layout adjusts.
 func (a *App) frame(step flow.Step, title string, body tview.Primitive, buttons *tview.Flex, focus []tview.Primitive) *screen {
-	hint := a.hintView(step)
+	hint, hintWidth := a.hintView(step)
 	col := tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(a.header(title), 1, 0, false).
 		AddItem(body, 0, 1, true)
@@ -194,13 +210,22 @@ func (a *App) frame(step flow.Step, title string, body tview.Primitive, buttons 
 		AddItem(spacer(), 1, 0, false).
 		AddItem(col, 0, 1, true).
 		AddItem(spacer(), 1, 0, false)
-	return &screen{root: root, col: col, hint: hint, focus: focus, first: focus[0]}
+	return &screen{root: root, col: col, hint: hint, hintWidth: hintWidth, focus: focus, first: focus[0]}
 }
 
-func (a *App) hintView(step flow.Step) *tview.TextView {
-	hint := newMarkup(a.hintText(step))
+// hintView is step's hint row and the width of its text on one line.
+func (a *App) hintView(step flow.Step) (*tview.TextView, int) {
+	text := a.hintText(step)
+	hint := newMarkup(text)
 	hint.SetTextStyle(styleHint)
-	return hint
+	// Measuring goes through uniseg and every visit rebuilds the screens
+	// with the same few texts: measure each text once.
+	width, ok := a.hintWidths[text]
+	if !ok {
+		width = tview.TaggedStringWidth(text)
+		a.hintWidths[text] = width
+	}
+	return hint, width
 }
 
 // setMessage shows msg (plain text) in an inline message view.

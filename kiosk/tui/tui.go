@@ -28,6 +28,7 @@ import (
 	"ombud/kiosk/filing"
 	"ombud/kiosk/i18n"
 	"ombud/kiosk/printer"
+	"ombud/kiosk/qr"
 	"ombud/kiosk/tui/flow"
 	"ombud/shared/complaint"
 )
@@ -61,7 +62,8 @@ type Config struct {
 	// Now stamps consent (time.Now when nil).
 	Now func() time.Time
 	// OnReceipt, when set, is called on the UI goroutine after a receipt
-	// has been drawn.
+	// has been drawn. It is for logging and counting: the screen is not
+	// redrawn after it.
 	OnReceipt func(f filing.Filed)
 	// StaffStatus, when set, is shown to staff on F2: the sync state. It is
 	// called on the UI goroutine, so it must not block.
@@ -123,6 +125,8 @@ type App struct {
 	warning    bool
 	staffShown bool
 	printSeq   uint64
+	laidOut    laidOut
+	hintWidths map[string]int // hint text -> width on one line (see hintView)
 }
 
 // New makes the app; Run shows it.
@@ -158,14 +162,15 @@ func New(cfg Config) *App {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &App{
-		cfg:       cfg,
-		tv:        tview.NewApplication(),
-		log:       cfg.Logger.With(logKeyComponent, "tui"),
-		ctx:       ctx,
-		cancel:    cancel,
-		stopped:   make(chan struct{}),
-		visit:     flow.New(cfg.DefaultLanguage),
-		lastInput: time.Now(),
+		cfg:        cfg,
+		tv:         tview.NewApplication(),
+		log:        cfg.Logger.With(logKeyComponent, "tui"),
+		ctx:        ctx,
+		cancel:     cancel,
+		stopped:    make(chan struct{}),
+		visit:      flow.New(cfg.DefaultLanguage),
+		lastInput:  time.Now(),
+		hintWidths: map[string]int{},
 	}
 	a.tv.EnableMouse(true)
 	a.tv.SetInputCapture(a.onKey)
@@ -228,9 +233,20 @@ func (a *App) halt() {
 // waiting, once the app has stopped: tview's queue is no longer read then,
 // and a goroutine that waited for it would never end.
 func (a *App) ui(f func()) bool {
+	return a.uiIf(func() bool { f(); return true })
+}
+
+// uiIf is ui that redraws only when f reports that it changed the screen:
+// a full redraw costs about a millisecond, and one that starts just before
+// the customer presses a key delays what that key shows.
+func (a *App) uiIf(f func() (changed bool)) bool {
 	done := make(chan struct{})
 	go func() {
-		a.tv.QueueUpdateDraw(f)
+		a.tv.QueueUpdate(func() {
+			if f() {
+				a.tv.ForceDraw()
+			}
+		})
 		close(done)
 	}()
 	select {
@@ -382,17 +398,34 @@ func (a *App) submit() {
 	go func() {
 		defer a.wg.Done()
 		f, err := fileSafely(a.ctx, filer, d)
-		shown := false
-		if !a.ui(func() { shown = a.filed(gen, f, err) }) {
+		// The complaint is durable from here; the receipt's QR code is
+		// encoded now, off the UI goroutine, so that showing the receipt
+		// is only a swap of widgets and one draw.
+		var symbol *qr.Matrix
+		if err == nil {
+			symbol = encodeReceiptQR(f.URL)
+		}
+		var shown bool
+		var printJob func()
+		if !a.ui(func() { shown, printJob = a.filed(gen, f, symbol, err) }) {
 			return
+		}
+		// The receipt is on screen now (ui returns after the draw).
+		if printJob != nil {
+			a.wg.Add(1)
+			go func() {
+				defer a.wg.Done()
+				printJob()
+			}()
 		}
 		if shown && hook != nil {
 			// Queued after the update that drew the receipt, so it runs
 			// once the receipt is on screen.
-			a.ui(func() {
+			a.uiIf(func() bool {
 				if a.gen == gen {
 					hook(f)
 				}
+				return false
 			})
 		}
 	}()
@@ -416,15 +449,16 @@ func fileSafely(ctx context.Context, filer Filer, d filing.Draft) (f filing.File
 }
 
 // filed shows the result of a submission and reports whether it drew a
-// receipt.
-func (a *App) filed(gen uint64, f filing.Filed, err error) bool {
+// receipt, and the receipt's print job to start once it has been drawn
+// (see showReceipt); symbol is the receipt's QR code (see encodeReceiptQR).
+func (a *App) filed(gen uint64, f filing.Filed, symbol *qr.Matrix, err error) (shown bool, printJob func()) {
 	if gen != a.gen {
 		// The visit was cleared meanwhile. The complaint (if stored) stays
 		// stored; only staff can now tell the customer its code.
 		if err == nil {
 			a.log.Warn("complaint filed after its visit was cleared", logKeyComplaint, f.Complaint.ID, logKeyCode, string(f.Code))
 		}
-		return false
+		return false, nil
 	}
 	a.submitting = false
 	var fe *complaint.FieldError
@@ -433,8 +467,7 @@ func (a *App) filed(gen uint64, f filing.Filed, err error) bool {
 		a.log.Info("complaint filed", logKeyComplaint, f.Complaint.ID, logKeyCode, string(f.Code))
 		a.visit.Filed(f)
 		a.build() // drop every widget that held the customer's text
-		a.showReceipt(f)
-		return true
+		return true, a.showReceipt(f, symbol)
 	case errors.As(err, &fe):
 		a.log.Info("complaint refused", logKeyField, fe.Field, logKeyProblem, fe.Problem)
 		a.visit.Fix(fe.Field)
@@ -449,5 +482,5 @@ func (a *App) filed(gen uint64, f filing.Filed, err error) bool {
 		a.setReviewMessage(a.t("submit.failed"), styleError)
 		a.w.submit.SetLabel(a.t("button.try_again"))
 	}
-	return false
+	return false, nil
 }
