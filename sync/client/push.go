@@ -3,14 +3,19 @@ package client
 import (
 	"context"
 	"errors"
+	"sync"
+	"time"
+	"unicode/utf8"
 
 	"ombud/kiosk/store"
 	"ombud/sync/wire"
 )
 
-// Frame budget of a push. The estimate is deliberately generous (strings
-// counted twice, for escaping); Encode has the last word, and a batch it
-// still finds too big is halved.
+// Frame budget of a push. estimate gives an entry's encoded size without
+// encoding it: its strings as encoding/json writes them (escapes counted)
+// plus a bound for the member names and numbers. It is exact enough that a
+// batch fills to the count limit (1,000) unless events are really large;
+// Encode has the last word, and a batch it still finds too big is halved.
 const (
 	envelopeBytes = 256 // {"v":1,"type":"push","body":{"events":[ ... ]}}
 	entryBytes    = 160 // {"seq":N,"event":{...}} member names, numbers, punctuation
@@ -18,9 +23,37 @@ const (
 
 func estimate(o *store.OutboxEntry) int {
 	e := &o.Event
-	return entryBytes + len(e.Data) +
-		2*(len(e.ID)+len(e.ComplaintID)+len(e.Type)+len(e.Actor.Kind)+len(e.Actor.ID)+len(e.Branch))
+	return entryBytes + jsonLen(e.Data) + jsonLen(e.ID) + jsonLen(e.ComplaintID) + jsonLen(string(e.Type)) +
+		jsonLen(string(e.Actor.Kind)) + jsonLen(e.Actor.ID) + jsonLen(e.Branch)
 }
+
+// jsonLen bounds the bytes s takes inside a JSON string as encoding/json
+// writes it (without HTML escaping): short escapes take 2 bytes, other
+// control characters 6, U+2028 and U+2029 6 instead of 3, and a byte of
+// invalid UTF-8 at most 6 (\ufffd). Data is already JSON and is carried as
+// it is, so counting it this way can only overestimate it.
+func jsonLen[T ~string | ~[]byte](s T) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f':
+			n++
+		case c < 0x20:
+			n += 5
+		case c == 0xE2 && i+2 < len(s) && s[i+1] == 0x80 && (s[i+2] == 0xA8 || s[i+2] == 0xA9):
+			n += 3
+		}
+	}
+	if !utf8.ValidString(string(s)) {
+		n += 5 * len(s) // rare: bound it generously rather than exactly
+	}
+	return n
+}
+
+// pendingEvery bounds how often the pusher recounts the outbox for Status
+// while acks stream in; it always recounts once nothing is in flight, so
+// Pending is exact whenever the outbox is settled.
+const pendingEvery = 250 * time.Millisecond
 
 // push is the pusher loop (docs/SYNC.md section 6): send the outbox from its
 // lowest entry in batches, at most wire.Window unacknowledged, without
@@ -32,23 +65,81 @@ func (s *session) push(ctx context.Context) error {
 	var inflight []int64        // last sequence of each unacknowledged push, ascending
 	var buf []store.OutboxEntry // read from the outbox, not yet sent
 	more := true                // the outbox may hold entries at or after next
+	var counted time.Time       // when Pending was last recounted
+
+	// The next outbox page is read while the current one is sent. A wake
+	// (new filings) drops it: it may have been read before they committed.
+	type page struct {
+		after   int64
+		entries []store.OutboxEntry
+		err     error
+	}
+	var ahead chan page
+	var readers sync.WaitGroup
+	defer readers.Wait()
+	readAhead := func(after int64) {
+		ch := make(chan page, 1)
+		ahead = ch
+		readers.Go(func() {
+			entries, err := c.st.OutboxAfter(ctx, after, c.cfg.MaxBatch)
+			ch <- page{after, entries, err}
+		})
+	}
+	readPage := func(after int64) ([]store.OutboxEntry, error) {
+		if ch := ahead; ch != nil {
+			ahead = nil
+			if p := <-ch; p.after == after {
+				return p.entries, p.err
+			}
+		}
+		return c.st.OutboxAfter(ctx, after, c.cfg.MaxBatch)
+	}
+
+	// answers handles m (if any) and every answer the reader has queued
+	// behind it, in order: rejections are quarantined at once, the acks
+	// coalesce into one AckOutbox for the highest.
+	answers := func(m wire.Message) error {
+		ackTo := s.acked
+		for {
+			if m != nil {
+				var err error
+				if inflight, err = s.answer(ctx, m, inflight, next, &ackTo); err != nil {
+					return err
+				}
+			}
+			select {
+			case m = <-s.up:
+				continue
+			default:
+			}
+			break
+		}
+		if ackTo > s.acked {
+			if err := c.st.AckOutbox(ctx, ackTo); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return storageError(err)
+			}
+			s.acked = ackTo
+			c.success()
+			if len(inflight) == 0 || time.Since(counted) >= pendingEvery {
+				c.refreshPending(ctx)
+				counted = time.Now()
+			}
+		}
+		return nil
+	}
+
 	for {
 		// Whatever the reader has handed over first: it opens the window,
 		// and quarantines a rejected event before its ack can arrive.
-		for drained := false; !drained; {
-			select {
-			case m := <-s.up:
-				var err error
-				if inflight, err = s.answer(ctx, m, inflight, next); err != nil {
-					return err
-				}
-			default:
-				drained = true
-			}
+		if err := answers(nil); err != nil {
+			return err
 		}
 		if more && len(inflight) < wire.Window {
 			if len(buf) == 0 {
-				page, err := c.st.OutboxAfter(ctx, max(next-1, 0), c.cfg.MaxBatch)
+				page, err := readPage(max(next-1, 0))
 				if err != nil {
 					if ctx.Err() != nil {
 						return nil
@@ -60,6 +151,9 @@ func (s *session) push(ctx context.Context) error {
 					continue
 				}
 				buf = page
+				if len(page) == c.cfg.MaxBatch {
+					readAhead(page[len(page)-1].Seq)
+				}
 			}
 			if err := s.resume(ctx, buf[0].Seq, next); err != nil {
 				return err
@@ -85,13 +179,17 @@ func (s *session) push(ctx context.Context) error {
 		}
 		select {
 		case m := <-s.up:
-			var err error
-			if inflight, err = s.answer(ctx, m, inflight, next); err != nil {
+			if err := answers(m); err != nil {
 				return err
 			}
 		case <-c.wake:
 			more = true
+			if ahead != nil {
+				<-ahead // may predate the filings this wake is for
+				ahead = nil
+			}
 			c.refreshPending(ctx)
+			counted = time.Now()
 		case <-ctx.Done():
 			return nil
 		}
@@ -169,8 +267,9 @@ func (s *session) batch(buf []store.OutboxEntry, next int64) (int, []byte, error
 }
 
 // answer handles a push_ack or push_reject and returns the pushes still
-// unacknowledged.
-func (s *session) answer(ctx context.Context, m wire.Message, inflight []int64, next int64) ([]int64, error) {
+// unacknowledged. A rejection is quarantined at once; an ack only raises
+// *ackTo, which the caller applies to the outbox once for a run of answers.
+func (s *session) answer(ctx context.Context, m wire.Message, inflight []int64, next int64, ackTo *int64) ([]int64, error) {
 	c := s.c
 	switch m := m.(type) {
 	case *wire.PushReject:
@@ -202,23 +301,15 @@ func (s *session) answer(ctx context.Context, m wire.Message, inflight []int64, 
 			// replayed frame or a misbehaving peer does this: resume.
 			return inflight, outOfStep("push_ack for seq %d, sent only up to %d", m.Seq, next-1)
 		}
-		if m.Seq <= s.acked {
+		if m.Seq <= *ackTo {
 			return inflight, nil // a repeat (e.g. the answer to a replayed push): nothing new
-		}
-		if err := c.st.AckOutbox(ctx, m.Seq); err != nil {
-			if ctx.Err() != nil {
-				return inflight, nil
-			}
-			return inflight, storageError(err)
 		}
 		i := 0
 		for i < len(inflight) && inflight[i] <= m.Seq {
 			i++
 		}
 		inflight = inflight[i:]
-		s.acked = max(s.acked, m.Seq)
-		c.success()
-		c.refreshPending(ctx)
+		*ackTo = m.Seq
 	}
 	return inflight, nil
 }

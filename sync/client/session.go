@@ -17,14 +17,19 @@ import (
 	"ombud/sync/wire"
 )
 
-// A session is one connection: the hellos, then three goroutines until the
+// A session is one connection: the hellos, then four goroutines until the
 // first failure.
 //
-//   - reader: the only reader (gorilla allows one). It applies downstream
-//     batches itself, so a batch is committed before the next is read and
-//     the cursor check is trivially ordered, and hands push_ack and
+//   - reader: the only reader (gorilla allows one). It hands push_ack and
 //     push_reject to the pusher in arrival order (a reject precedes the ack
-//     that passes it, so the event is quarantined before it is forgotten).
+//     that passes it, so the event is quarantined before it is forgotten),
+//     and downstream batches to the applier, in order too.
+//   - applier: stores each downstream batch with its cursor (an fsync each)
+//     and sends its events_ack, one batch at a time in arrival order, so
+//     the cursor check stays trivially ordered. It is apart from the reader
+//     so that push_acks are not read only after the device has applied its
+//     own events echoed back; its queue holds wire.Window batches, all the
+//     server may have unacknowledged, so the reader never waits on it.
 //   - pusher: owns everything upstream: what is sent, the window of at most
 //     wire.Window unacknowledged pushes, acking and quarantining the outbox.
 //     It streams without waiting for each ack, so a commit at the server
@@ -39,7 +44,8 @@ type session struct {
 	conn    *websocket.Conn
 	out     chan []byte       // encoded frames for the writer
 	up      chan wire.Message // push_ack and push_reject, reader to pusher
-	cursors map[string]int64  // granted scopes and their cursors; the reader's alone
+	down    chan *wire.Events // downstream batches, reader to applier
+	cursors map[string]int64  // granted scopes and their cursors; the applier's alone after the hello
 	// serverSeq is the server's device_seq from its hello: the outbox may
 	// not start beyond serverSeq+1.
 	serverSeq int64
@@ -81,7 +87,8 @@ func (c *Client) session(ctx context.Context, endpoint string) (time.Duration, e
 		out: make(chan []byte, wire.Window+2),
 		// Room for every reject of a full window plus the acks, so the
 		// reader rarely waits on the pusher.
-		up: make(chan wire.Message, 64),
+		up:   make(chan wire.Message, 64),
+		down: make(chan *wire.Events, wire.Window),
 	}
 	if err := s.hello(ctx); err != nil {
 		return 0, s.close(ctx, err, nil)
@@ -118,6 +125,7 @@ func (c *Client) session(ctx context.Context, endpoint string) (time.Duration, e
 	var wg sync.WaitGroup
 	wg.Go(func() { fail(s.write(sctx)) })
 	wg.Go(func() { fail(s.push(sctx)) })
+	wg.Go(func() { fail(s.applyLoop(sctx)) })
 	<-sctx.Done()
 	mu.Lock()
 	err = first
@@ -281,11 +289,27 @@ func (s *session) read(ctx context.Context) error {
 				return nil
 			}
 		case *wire.Events:
-			if err := s.apply(ctx, m); err != nil {
-				return err
+			select {
+			case s.down <- m:
+			case <-ctx.Done():
+				return nil
 			}
 		default:
 			return protocolError("unexpected %s", msg.Type())
+		}
+	}
+}
+
+// applyLoop is the applier: it applies the reader's batches in order.
+func (s *session) applyLoop(ctx context.Context) error {
+	for {
+		select {
+		case m := <-s.down:
+			if err := s.apply(ctx, m); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return nil
 		}
 	}
 }

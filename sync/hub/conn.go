@@ -74,8 +74,13 @@ type conn struct {
 
 	// Reader only.
 	helloDone  bool
-	acked      int64
 	pushesRead int64
+	// pushTail is closed when the last push handed to storage has been
+	// answered (or dropped); nil before the first push.
+	pushTail chan struct{}
+
+	// The push chain's (one push at a time, in order; see push).
+	acked int64
 
 	// Writer only.
 	streaming bool
@@ -147,8 +152,10 @@ func (c *conn) extendRead() {
 	c.deadlineMu.Unlock()
 }
 
-// readLoop is the connection's only reader. It also runs the hello and each
-// push's storage transaction, so pushes are handled strictly in order.
+// readLoop is the connection's only reader. It runs the hello itself and
+// hands each push to storage on a short-lived goroutine chained behind the
+// previous push's, so pushes commit strictly in order while the reader
+// decodes the next one.
 func (c *conn) readLoop() {
 	defer c.h.wg.Done()
 	defer c.finish()
@@ -214,6 +221,9 @@ func (c *conn) readLoop() {
 func (c *conn) finish() {
 	c.closeWith(&wire.Error{Code: wire.CloseAbnormal, Reason: "connection ended"}, true)
 	<-c.writerDone
+	if c.pushTail != nil {
+		<-c.pushTail // a push still in storage; those behind it see quit and drop
+	}
 	c.ws.Close()
 	if c.helloTimer != nil {
 		c.helloTimer.Stop()
@@ -331,11 +341,36 @@ func (c *conn) enqueue(it outItem) error {
 	}
 }
 
-// push commits one push and queues its answers (docs/SYNC.md section 6).
+// push hands one push to storage (docs/SYNC.md section 6). The commit runs
+// on a goroutine that first waits for the previous push's, so commits and
+// answers keep the pushes' order, while the reader goes on to read and
+// decode the next push of the window: decoding push N+1 overlaps push N's
+// commit. The goroutine ends with its push, so an idle connection keeps
+// no extra goroutine.
 func (c *conn) push(m *wire.Push) error {
 	if c.pushesRead-c.acksWritten.Load() >= wire.Window {
 		return outOfStep("more than %d pushes unacknowledged", wire.Window)
 	}
+	c.pushesRead++
+	prev, done := c.pushTail, make(chan struct{})
+	c.pushTail = done
+	c.h.wg.Add(1)
+	go func() {
+		defer c.h.wg.Done()
+		defer close(done)
+		if prev != nil {
+			<-prev
+		}
+		if err := c.commit(m); err != nil {
+			c.closeWith(c.asWireError(err), false)
+		}
+	}()
+	return nil
+}
+
+// commit stores one push and queues its answers. It runs after the
+// previous push's commit, so acked is that commit's.
+func (c *conn) commit(m *wire.Push) error {
 	if first := m.Events[0].Seq; first > c.acked+1 {
 		return outOfStep("push starts at seq %d after a gap: server holds %d", first, c.acked)
 	}
@@ -344,7 +379,6 @@ func (c *conn) push(m *wire.Push) error {
 	if c.isClosing() {
 		return nil // closing: not acknowledged, so the device resends it
 	}
-	c.pushesRead++
 	batch := make([]storage.DeviceEvent, len(m.Events))
 	for i := range m.Events {
 		batch[i] = storage.DeviceEvent(m.Events[i])
@@ -505,11 +539,14 @@ func (c *conn) writeClose() {
 
 func (c *conn) writeItem(it outItem) error {
 	for _, m := range it.msgs {
+		if _, ok := m.(*wire.PushAck); ok {
+			// Counted before the write: the device may answer the ack
+			// with its next push before Write returns, and the reader
+			// must not see that push as beyond the window.
+			c.acksWritten.Add(1)
+		}
 		if err := wire.Write(c.ws, m, time.Now().Add(c.h.cfg.WriteWait)); err != nil {
 			return err
-		}
-		if _, ok := m.(*wire.PushAck); ok {
-			c.acksWritten.Add(1)
 		}
 	}
 	if it.start {

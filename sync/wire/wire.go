@@ -229,9 +229,11 @@ func Decode(frame []byte) (Message, error) {
 	if off := loneSurrogate(frame); off >= 0 {
 		return nil, errorf(CloseInvalidUTF8, "lone UTF-16 surrogate escape at byte %d", off)
 	}
-	var env envelope
-	if err := unmarshalStrict(frame, &env, true); err != nil {
-		return nil, jsonError("envelope", err)
+	env, fast := splitEnvelope(frame)
+	if !fast {
+		if err := unmarshalStrict(frame, &env, true); err != nil {
+			return nil, jsonError("envelope", err)
+		}
 	}
 	if env.V < 1 {
 		return nil, errorf(CloseProtocolError, "envelope: missing or invalid version")
@@ -265,12 +267,50 @@ func Decode(frame []byte) (Message, error) {
 		return nil, errorf(CloseProtocolError, "%s: missing body", env.Type)
 	}
 	if err := unmarshalStrict(env.Body, msg, !(hello && env.V > Version)); err != nil {
+		if fast {
+			// The body slice may have taken in what the envelope decoder
+			// would call its own error: let it say which.
+			var slow envelope
+			if err := unmarshalStrict(frame, &slow, true); err != nil {
+				return nil, jsonError("envelope", err)
+			}
+		}
 		return nil, jsonError(string(env.Type), err)
 	}
 	if err := msg.check(); err != nil {
 		return nil, err
 	}
 	return msg, nil
+}
+
+// splitEnvelope reads the envelope of a frame in the exact shape Encode
+// writes ({"v":N,"type":"T","body":...}) without decoding the body: the
+// strict envelope decoder would scan and copy the whole frame only to hand
+// the body on, a third of a large push's decoding. Any other shape (member
+// order, whitespace, escapes, a repeated member) is not recognised, and the
+// strict decoder reads it as before. The body is then decoded strictly with
+// nothing after it but the envelope's closing brace.
+func splitEnvelope(frame []byte) (envelope, bool) {
+	const vPrefix, typePrefix, bodyPrefix = `{"v":`, `,"type":"`, `","body":`
+	b, ok := bytes.CutPrefix(frame, []byte(vPrefix))
+	if !ok || len(b) == 0 || b[0] < '1' || b[0] > '9' {
+		return envelope{}, false
+	}
+	v, i := 0, 0
+	for ; i < len(b) && i < 9 && '0' <= b[i] && b[i] <= '9'; i++ {
+		v = v*10 + int(b[i]-'0')
+	}
+	if b, ok = bytes.CutPrefix(b[i:], []byte(typePrefix)); !ok {
+		return envelope{}, false
+	}
+	i = 0
+	for ; i < len(b) && i <= 32 && ('a' <= b[i] && b[i] <= 'z' || b[i] == '_'); i++ {
+	}
+	typ := Type(b[:i])
+	if body, ok := bytes.CutPrefix(b[i:], []byte(bodyPrefix)); ok && i > 0 && i <= 32 && len(body) > 1 && body[len(body)-1] == '}' {
+		return envelope{V: v, Type: typ, Body: body[:len(body)-1]}, true
+	}
+	return envelope{}, false
 }
 
 // unmarshalStrict is json.Unmarshal that also refuses unknown fields (when

@@ -3,8 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"ombud/server/storage"
@@ -39,24 +43,158 @@ func (s *Store) Push(ctx context.Context, deviceID string, batch []storage.Devic
 	for i := range batch {
 		checks[i] = checkPushed(&batch[i].Event)
 	}
-
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return storage.PushResult{}, fmt.Errorf("push from %s: begin: %w", deviceID, err)
-	}
-	defer tx.Rollback()
-	in := pushTx{
-		ingestTx: ingestTx{ctx: ctx, tx: tx, st: &s.ingest, device: deviceID, storedAt: nanos(time.Now())},
-		branches: make(map[string]string),
-	}
-	res, err := in.run(batch, checks)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return storage.PushResult{}, err
 	}
-	if err := tx.Commit(); err != nil {
-		return storage.PushResult{}, fmt.Errorf("push from %s: commit: %w", deviceID, err)
+	r := &pushReq{ctx: ctx, device: deviceID, batch: batch, checks: checks, wake: make(chan struct{}, 1)}
+	s.pushes.submit(s, r)
+	return r.res, r.err
+}
+
+// Group commit. Pushes from many connections share one transaction: each
+// runs inside its own savepoint (so it is still atomic, and one that fails
+// rolls back alone), then one COMMIT (one fsync) makes the whole group
+// durable and only then is any of them answered. With one writer connection
+// the pushes would queue for it anyway; sharing its commit turns a thousand
+// devices' small pushes into a few dozen fsyncs instead of a thousand.
+//
+// There is no background goroutine: the first caller to find the writer
+// idle leads, takes everything queued, commits it, hands the lead to the
+// first push that queued meanwhile, and returns. A push waits for at most
+// the group in flight plus its own.
+
+// maxGroupEvents bounds one group's events, so a group's commit (and the
+// wait of the pushes behind it) stays short when many devices catch up at
+// once. A single push may still exceed it.
+const maxGroupEvents = 4000
+
+type pushGroup struct {
+	mu    sync.Mutex
+	queue []*pushReq
+	busy  bool // a leader is running a group
+}
+
+// pushReq is one Push call waiting for its group.
+type pushReq struct {
+	ctx    context.Context
+	device string
+	batch  []storage.DeviceEvent
+	checks []pushCheck
+
+	// wake is signalled once done is set (the answer is in res and err) or
+	// when this request is asked to lead the next group.
+	wake chan struct{}
+	done bool
+	res  storage.PushResult
+	err  error
+}
+
+func (g *pushGroup) submit(s *Store, r *pushReq) {
+	g.mu.Lock()
+	g.queue = append(g.queue, r)
+	lead := !g.busy
+	g.busy = true
+	g.mu.Unlock()
+	if !lead {
+		<-r.wake
+		if r.done {
+			return
+		}
 	}
-	return res, nil
+	// Leading: r is the head of the queue (the queue was empty when it
+	// found the writer idle, or the last leader handed over to its head),
+	// so it is in this group.
+	g.mu.Lock()
+	n, events := 0, 0
+	for n < len(g.queue) && (n == 0 || events+len(g.queue[n].batch) <= maxGroupEvents) {
+		events += len(g.queue[n].batch)
+		n++
+	}
+	group := g.queue[:n:n]
+	g.queue = append([]*pushReq(nil), g.queue[n:]...)
+	g.mu.Unlock()
+
+	s.commitGroup(group)
+
+	g.mu.Lock()
+	var next *pushReq
+	if len(g.queue) > 0 {
+		next = g.queue[0]
+	} else {
+		g.busy = false
+	}
+	g.mu.Unlock()
+	for _, q := range group[1:] {
+		q.wake <- struct{}{}
+	}
+	if next != nil {
+		next.wake <- struct{}{}
+	}
+}
+
+// commitGroup runs every push of group in one transaction, each inside a
+// savepoint, commits, and sets each push's answer. The transaction does not
+// follow any one caller's context: one device hanging up must not roll back
+// the others; a push whose context ended before it ran is skipped.
+func (s *Store) commitGroup(group []*pushReq) {
+	finish := func(err error, reqs []*pushReq) {
+		for _, r := range reqs {
+			if !r.done {
+				r.res, r.err, r.done = storage.PushResult{}, err, true
+			}
+		}
+	}
+	ctx := context.WithoutCancel(group[0].ctx)
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		finish(fmt.Errorf("push: begin: %w", err), group)
+		return
+	}
+	defer tx.Rollback()
+	stmts := &groupStmts{tx: tx, byStmt: make(map[*sql.Stmt]*sql.Stmt), bySQL: make(map[string]*sql.Stmt)}
+	storedAt := nanos(time.Now())
+	ok := make([]*pushReq, 0, len(group))
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.err, r.done = err, true
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT push"); err != nil {
+			finish(fmt.Errorf("push from %s: savepoint: %w", r.device, err), group)
+			return
+		}
+		in := pushTx{
+			ingestTx: ingestTx{ctx: ctx, tx: tx, st: &s.ingest, device: r.device, storedAt: storedAt},
+			stmts:    stmts,
+			branches: make(map[string]string),
+		}
+		res, err := in.run(r.batch, r.checks)
+		if err != nil {
+			// This push alone is undone; the group goes on.
+			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO push; RELEASE push"); rerr != nil {
+				finish(fmt.Errorf("push from %s: roll back to savepoint: %w", r.device, rerr), group)
+				return
+			}
+			r.err, r.done = err, true
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE push"); err != nil {
+			finish(fmt.Errorf("push from %s: release savepoint: %w", r.device, err), group)
+			return
+		}
+		r.res = res
+		ok = append(ok, r)
+	}
+	if len(ok) == 0 {
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		finish(fmt.Errorf("push: commit: %w", err), ok)
+		return
+	}
+	for _, r := range ok {
+		r.done = true
+	}
 }
 
 // pushCheck is what can be decided about an event without the database.
@@ -97,11 +235,136 @@ func checkPushed(e *event.Event) pushCheck {
 	return pushCheck{filed: &c}
 }
 
-// pushTx is one Push call's transaction.
+// pushTx is one Push call's part of a group's transaction.
 type pushTx struct {
 	ingestTx
+	stmts    *groupStmts
 	branch   string            // the device's branch: its only scope
 	branches map[string]string // complaint id -> branch, as looked up or stored in this push
+
+	// What the database held when this push began, looked up for the whole
+	// push in a few set queries instead of a few queries per event, plus
+	// what this push stored since (so a later event of the same push sees
+	// an earlier one, as a per-event query would).
+	idsHeld    map[string]bool   // event ids stored
+	held       map[string]string // complaint id -> branch, for complaints known then; absent: unknown
+	filedIDs   map[string]bool   // complaint ids filed
+	filedCodes map[string]bool   // tracking codes filed
+}
+
+// groupStmts are the statements of one group's transaction, bound to it
+// once rather than once per use.
+type groupStmts struct {
+	tx     *sql.Tx
+	byStmt map[*sql.Stmt]*sql.Stmt
+	bySQL  map[string]*sql.Stmt
+}
+
+func (in *pushTx) stmt(s *sql.Stmt) *sql.Stmt {
+	t, ok := in.stmts.byStmt[s]
+	if !ok {
+		t = in.tx.StmtContext(in.ctx, s)
+		in.stmts.byStmt[s] = t
+	}
+	return t
+}
+
+// The set lookups take their keys as one JSON array, so each is a single
+// statement whatever the push's size.
+const (
+	idsHeldSQL = `SELECT id FROM events WHERE id IN (SELECT value FROM json_each(?))`
+	// As the per-event lookup in forbidden: the complaint's filed branch,
+	// else the branch of any event naming it.
+	branchesSQL = `SELECT j.value, (SELECT branch FROM complaints WHERE id = j.value
+		UNION ALL SELECT branch FROM events WHERE complaint_id = j.value LIMIT 1) FROM json_each(?) j`
+	filedIDsSQL   = `SELECT id FROM complaints WHERE id IN (SELECT value FROM json_each(?))`
+	filedCodesSQL = `SELECT code FROM complaints WHERE code IN (SELECT value FROM json_each(?))`
+)
+
+// query runs one of the set lookups with keys and calls row for each row.
+func (in *pushTx) query(query string, keys []string, row func(*sql.Rows) error) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	st, ok := in.stmts.bySQL[query]
+	if !ok {
+		var err error
+		if st, err = in.tx.PrepareContext(in.ctx, query); err != nil {
+			return err
+		}
+		in.stmts.bySQL[query] = st
+	}
+	arg, err := json.Marshal(keys)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(in.ctx, string(arg))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// lookUp fills the sets for the events of batch.
+func (in *pushTx) lookUp(batch []storage.DeviceEvent, checks []pushCheck) error {
+	in.idsHeld = make(map[string]bool)
+	in.held = make(map[string]string)
+	in.filedIDs = make(map[string]bool)
+	in.filedCodes = make(map[string]bool)
+	ids := make([]string, 0, len(batch))
+	var complaints, filedIDs, codes []string
+	seen := make(map[string]bool, len(batch))
+	for i := range batch {
+		e := &batch[i].Event
+		ids = append(ids, e.ID)
+		if !seen[e.ComplaintID] {
+			seen[e.ComplaintID] = true
+			complaints = append(complaints, e.ComplaintID)
+		}
+		if c := checks[i].filed; c != nil {
+			filedIDs = append(filedIDs, c.ID)
+			codes = append(codes, c.Code)
+		}
+	}
+	var key string
+	if err := in.query(idsHeldSQL, ids, func(r *sql.Rows) error {
+		err := r.Scan(&key)
+		in.idsHeld[key] = true
+		return err
+	}); err != nil {
+		return fmt.Errorf("push from %s: look up event ids: %w", in.device, err)
+	}
+	if err := in.query(branchesSQL, complaints, func(r *sql.Rows) error {
+		var b sql.NullString
+		err := r.Scan(&key, &b)
+		if b.Valid {
+			in.held[key] = b.String
+		}
+		return err
+	}); err != nil {
+		return fmt.Errorf("push from %s: look up complaints: %w", in.device, err)
+	}
+	if err := in.query(filedIDsSQL, filedIDs, func(r *sql.Rows) error {
+		err := r.Scan(&key)
+		in.filedIDs[key] = true
+		return err
+	}); err != nil {
+		return fmt.Errorf("push from %s: look up filed complaints: %w", in.device, err)
+	}
+	if err := in.query(filedCodesSQL, codes, func(r *sql.Rows) error {
+		err := r.Scan(&key)
+		in.filedCodes[key] = true
+		return err
+	}); err != nil {
+		return fmt.Errorf("push from %s: look up tracking codes: %w", in.device, err)
+	}
+	return nil
 }
 
 func (in *pushTx) run(batch []storage.DeviceEvent, checks []pushCheck) (storage.PushResult, error) {
@@ -129,7 +392,14 @@ func (in *pushTx) run(batch []storage.DeviceEvent, checks []pushCheck) (storage.
 	if err := in.stmt(in.st.maxHeld).QueryRowContext(in.ctx, in.device).Scan(&maxHeld); err != nil {
 		return res, fmt.Errorf("push from %s: read held seqs: %w", in.device, err)
 	}
-	insertEvent, insertComplaint := in.stmt(in.st.insertEvent), in.stmt(in.st.insertComplaint)
+	if err := in.lookUp(batch, checks); err != nil {
+		return res, err
+	}
+	// Events to store, in batch order, inserted together after the loop:
+	// every decision below reads the database only through the lookups
+	// above and this push's own maps, so nothing in the loop needs them
+	// in the table yet.
+	store := make([]int, 0, len(batch))
 
 	for i := range batch {
 		de := &batch[i]
@@ -166,11 +436,7 @@ func (in *pushTx) run(batch []storage.DeviceEvent, checks []pushCheck) (storage.
 				continue
 			}
 		}
-		var idHeld bool
-		if err := in.stmt(in.st.idHeld).QueryRowContext(in.ctx, e.ID).Scan(&idHeld); err != nil {
-			return res, fmt.Errorf("push from %s: look up event %s: %w", in.device, e.ID, err)
-		}
-		if idHeld {
+		if in.idsHeld[e.ID] {
 			if err := reject(storage.RejectConflict, "event id already stored under another device seq", true); err != nil {
 				return res, err
 			}
@@ -192,22 +458,16 @@ func (in *pushTx) run(batch []storage.DeviceEvent, checks []pushCheck) (storage.
 			}
 			continue
 		}
-		r, err := insertEvent.ExecContext(in.ctx, e.ID, in.device, de.Seq, e.ComplaintID, e.Branch, string(e.Type),
-			string(e.Actor.Kind), e.Actor.ID, int64(e.At), []byte(e.Data), in.storedAt)
-		if err != nil {
-			return res, fmt.Errorf("push from %s: insert event %s: %w", in.device, e.ID, err)
-		}
-		if n, err := r.RowsAffected(); err != nil || n != 1 {
-			// Both keys were checked above inside this transaction.
-			return res, fmt.Errorf("push from %s: insert event %s: %d rows, %v", in.device, e.ID, n, err)
-		}
+		store = append(store, i)
+		in.idsHeld[e.ID] = true
 		if c := checks[i].filed; c != nil {
-			if err := in.project(insertComplaint, e, c); err != nil {
-				return res, err
-			}
+			in.filedIDs[c.ID], in.filedCodes[c.Code] = true, true
 		}
 		in.branches[e.ComplaintID] = e.Branch
 		res.Stored++
+	}
+	if err := in.insert(batch, checks, store); err != nil {
+		return res, err
 	}
 
 	// Every seq of the batch is now handled and the batch starts at or
@@ -223,6 +483,75 @@ func (in *pushTx) run(batch []storage.DeviceEvent, checks []pushCheck) (storage.
 		}
 	}
 	return res, nil
+}
+
+// Rows per multi-row INSERT: one statement per chunk instead of one per
+// event saves most of the per-statement cost (binding, database/sql,
+// the VDBE program's start), well under SQLite's 32,766 variables.
+const insertChunk = 100
+
+const (
+	eventCols     = `INSERT INTO events (id, device_id, device_seq, complaint_id, branch, type, actor_kind, actor_id, at, data, stored_at) VALUES `
+	eventRow      = `(?,?,?,?,?,?,?,?,?,?,?)`
+	complaintCols = `INSERT INTO complaints (id, code, branch, category, filed_at, filed_event_id) VALUES `
+	complaintRow  = `(?,?,?,?,?,?)`
+)
+
+// insert stores the events of batch at the indexes in store, in that order
+// (so their global sequences follow the batch), and the complaints their
+// Filed events carry.
+func (in *pushTx) insert(batch []storage.DeviceEvent, checks []pushCheck, store []int) error {
+	var filed []int
+	for chunk := range slices.Chunk(store, insertChunk) {
+		args := make([]any, 0, len(chunk)*11)
+		for _, i := range chunk {
+			e := &batch[i].Event
+			args = append(args, e.ID, in.device, batch[i].Seq, e.ComplaintID, e.Branch, string(e.Type),
+				string(e.Actor.Kind), e.Actor.ID, int64(e.At), []byte(e.Data), in.storedAt)
+			if checks[i].filed != nil {
+				filed = append(filed, i)
+			}
+		}
+		// No ON CONFLICT: both keys were checked above inside this
+		// transaction, so a conflict is a bug and fails the push.
+		r, err := in.exec(eventCols, eventRow, len(chunk), args)
+		if err != nil {
+			return fmt.Errorf("push from %s: insert events: %w", in.device, err)
+		}
+		if n, err := r.RowsAffected(); err != nil || n != int64(len(chunk)) {
+			return fmt.Errorf("push from %s: insert events: %d rows of %d, %v", in.device, n, len(chunk), err)
+		}
+	}
+	for chunk := range slices.Chunk(filed, insertChunk) {
+		args := make([]any, 0, len(chunk)*6)
+		for _, i := range chunk {
+			c := checks[i].filed
+			args = append(args, c.ID, c.Code, c.Branch, c.Category, nanos(c.FiledAt), batch[i].Event.ID)
+		}
+		_, err := in.exec(complaintCols, complaintRow, len(chunk), args)
+		switch {
+		case isUniqueViolation(err):
+			return storage.Errorf(storage.Conflict, "push from %s: a complaint or tracking code is already filed", in.device)
+		case err != nil:
+			return fmt.Errorf("push from %s: project complaints: %w", in.device, err)
+		}
+	}
+	return nil
+}
+
+// exec runs a multi-row INSERT of rows rows, prepared once per group and
+// row count.
+func (in *pushTx) exec(cols, row string, rows int, args []any) (sql.Result, error) {
+	q := cols + strings.Repeat(row+",", rows-1) + row
+	st, ok := in.stmts.bySQL[q]
+	if !ok {
+		var err error
+		if st, err = in.tx.PrepareContext(in.ctx, q); err != nil {
+			return nil, err
+		}
+		in.stmts.bySQL[q] = st
+	}
+	return st.ExecContext(in.ctx, args...)
 }
 
 type slotKind int
@@ -282,14 +611,10 @@ func (in *pushTx) forbidden(e *event.Event, filed *complaint.Complaint) (string,
 	}
 	b, ok := in.branches[e.ComplaintID]
 	if !ok {
-		err := in.stmt(in.st.complaintBranch).QueryRowContext(in.ctx, e.ComplaintID).Scan(&b)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
+		if b, ok = in.held[e.ComplaintID]; !ok {
 			// Unknown complaint: a note may arrive before its Filed event
 			// from another device of the branch; the fold copes with that.
 			b = in.branch
-		case err != nil:
-			return "", fmt.Errorf("push from %s: look up complaint %s: %w", in.device, e.ComplaintID, err)
 		}
 		in.branches[e.ComplaintID] = b
 	}
@@ -305,14 +630,10 @@ func (in *pushTx) invalid(ch pushCheck) (string, error) {
 	if ch.reason != "" || ch.filed == nil {
 		return ch.reason, nil
 	}
-	var idTaken, codeTaken bool
-	if err := in.stmt(in.st.complaintTaken).QueryRowContext(in.ctx, ch.filed.ID, ch.filed.Code).Scan(&idTaken, &codeTaken); err != nil {
-		return "", fmt.Errorf("push from %s: look up complaint %s: %w", in.device, ch.filed.ID, err)
-	}
 	switch {
-	case idTaken:
+	case in.filedIDs[ch.filed.ID]:
 		return "complaint is already filed", nil
-	case codeTaken:
+	case in.filedCodes[ch.filed.Code]:
 		return "tracking code already used by another complaint", nil
 	}
 	return "", nil

@@ -199,3 +199,78 @@ func TestRevokedSince(t *testing.T) {
 		t.Fatalf("RevokedSince = %v, want [%s]", got, recent.ID)
 	}
 }
+
+// TestConcurrentPushesShareCommits: pushes from many devices at once are
+// grouped into shared transactions, yet each stays atomic and answered on
+// its own: a push that fails (a gap) stores nothing and fails alone, and
+// two events of one group that clash (the same event id from two devices)
+// are decided in order, one stored and one rejected.
+func TestConcurrentPushesShareCommits(t *testing.T) {
+	t.Parallel()
+	s := MustOpen(t)
+	ctx := context.Background()
+	const devices = 16
+	devs := make([]storage.Device, devices)
+	for i := range devs {
+		devs[i] = MustDevice(t, s, "A")
+	}
+	shared := filedEvent(t, devs[0])
+	gapped := devs[devices-1]
+	type answer struct {
+		res storage.PushResult
+		err error
+	}
+	answers := make([]answer, devices)
+	start := make(chan struct{})
+	done := make(chan int)
+	for i, d := range devs {
+		go func() {
+			batch := batchOf(t, d, seqRange(1, 20)...)
+			switch {
+			case d.ID == gapped.ID:
+				batch = batchOf(t, d, seqRange(5, 20)...)
+			case i < 2:
+				batch[19].Event = shared // devices 0 and 1 both push it
+			}
+			<-start
+			res, err := s.Push(ctx, d.ID, batch)
+			answers[i] = answer{res, err}
+			done <- i
+		}()
+	}
+	close(start)
+	for range devs {
+		<-done
+	}
+	rejected := 0
+	for i, a := range answers {
+		d := devs[i]
+		if d.ID == gapped.ID {
+			if !errors.Is(a.err, storage.ErrGap) {
+				t.Fatalf("gapped push: err = %v, want ErrGap", a.err)
+			}
+			if dev, _ := s.Device(ctx, d.ID); dev.AckedSeq != 0 {
+				t.Fatalf("gapped device acked = %d, want 0", dev.AckedSeq)
+			}
+			continue
+		}
+		if a.err != nil {
+			t.Fatalf("push from device %d: %v", i, a.err)
+		}
+		if a.res.AckedSeq != 20 || a.res.Stored+len(a.res.Rejected) != 20 {
+			t.Fatalf("push from device %d = %+v, want acked 20, 20 stored or rejected", i, a.res)
+		}
+		for _, r := range a.res.Rejected {
+			if r.Seq != 20 || r.Code != storage.RejectConflict {
+				t.Fatalf("device %d rejection = %+v, want seq 20 conflict", i, r)
+			}
+			rejected++
+		}
+	}
+	if rejected != 1 {
+		t.Fatalf("rejections of the shared event = %d, want 1", rejected)
+	}
+	if got, want := len(allEvents(t, s, storage.Scope{All: true})), (devices-1)*20-1; got != want {
+		t.Fatalf("stored events = %d, want %d", got, want)
+	}
+}

@@ -49,6 +49,8 @@ type Store struct {
 
 	ingest ingestStmts
 	read   readStmts
+
+	pushes pushGroup // Push calls waiting to share the next transaction (push.go)
 }
 
 // DSN returns the connection string for the database at path: the pragmas
