@@ -15,6 +15,12 @@
 // follower wakes on Notify (the sync hub calls it after each commit) and
 // polls every Config.Poll as a fallback.
 //
+// The rows' deadlines also depend on the SLA config, which can change
+// between runs. The projection records a fingerprint of it (with the fold's
+// version) beside the cursor; an engine whose fingerprint differs refolds
+// every row in place before its first page or scan, so an edited target
+// reaches the cases already stored rather than waiting for their next event.
+//
 // # Dispatch
 //
 // An open case with no Assigned event is routed with the rules in force and
@@ -26,12 +32,13 @@
 //
 // # Escalation
 //
-// Tick looks at cases whose next deadline has passed and, for each target
-// (acknowledge, respond) breached and not paused, appends one Escalated event
-// (level: the case's level + 1) and, when Config.EscalationQueue is set and
-// the case is elsewhere, an Assigned event to that queue, both from
-// {system, sla}. Priority is left as staff assessed it; see escalate.go for
-// why.
+// Tick looks at cases whose next deadline has passed (paging by deadline
+// and complaint id, so rows it cannot act on never hide others) and, for
+// each target (acknowledge, respond) breached and not paused, appends one
+// Escalated event (level: the case's level + 1) and, when
+// Config.EscalationQueue is set and the case is elsewhere, an Assigned
+// event to that queue, both from {system, sla}. Priority is left as staff
+// assessed it; see escalate.go for why.
 //
 // # Exactly once
 //

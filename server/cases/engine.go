@@ -75,6 +75,7 @@ const (
 	logTarget    = "target"
 	logLevel     = "level"
 	logSeq       = "seq"
+	logCount     = "count"
 	logErr       = "err"
 )
 
@@ -95,6 +96,11 @@ type Engine struct {
 	// follower, Tick, Rebuild), so a Tick sees rows the follower has
 	// finished and a Rebuild is not interleaved with a page.
 	mu sync.Mutex
+	// fingerprint names the configuration this engine folds rows under
+	// (see projectionFingerprint); configChecked is set, under mu, once the
+	// stored rows are known to match it.
+	fingerprint   string
+	configChecked bool
 
 	warnMu     sync.Mutex
 	warnedTeam string // the undeclared escalation team last warned about
@@ -127,10 +133,11 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("cases: escalation queue: %w", err)
 	}
 	return &Engine{
-		cfg:   cfg,
-		log:   cfg.Logger.With("component", "cases"),
-		clock: hlc.New(cfg.Now),
-		wake:  make(chan struct{}, 1),
+		cfg:         cfg,
+		log:         cfg.Logger.With("component", "cases"),
+		clock:       hlc.New(cfg.Now),
+		wake:        make(chan struct{}, 1),
+		fingerprint: projectionFingerprint(cfg.SLA),
 	}, nil
 }
 
@@ -250,6 +257,8 @@ func (e *Engine) Rebuild(ctx context.Context) error {
 	if err := e.cfg.Store.ResetCases(ctx); err != nil {
 		return fmt.Errorf("rebuild cases: %w", err)
 	}
+	// The reset forgot the fingerprint; catchUp records it again.
+	e.configChecked = false
 	if err := e.catchUp(ctx); err != nil {
 		return fmt.Errorf("rebuild cases: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"ombud/server/dispatch"
 	"ombud/server/sla"
+	"ombud/server/storage"
 	"ombud/shared/event"
 	"ombud/shared/lifecycle"
 )
@@ -20,8 +21,14 @@ const scanPage = 200
 // Tick escalates every case with a target breached at now: it brings the
 // projection up to date, reads the cases whose next deadline is before now,
 // and escalates each from a fresh fold of its events (the row only says
-// where to look; the log decides). Run calls it every Interval with the
-// wall clock; tests call it with an injected time.
+// where to look; the log decides). A due row whose fold finds nothing to
+// escalate is out of date (an event stored since the catch-up, or a row
+// written by an engine with another config on the same database) and is
+// saved afresh, so it leaves the scan or gets its true date. The scan pages
+// by (deadline, complaint id) from where the last page ended, so however
+// many rows cannot be acted on, every due case is looked at once. Run calls
+// it every Interval with the wall clock; tests call it with an injected
+// time.
 //
 // Priority is deliberately left as staff assessed it. Raising it would take
 // an Assessed event, which the lifecycle refuses before acknowledgement (the
@@ -39,28 +46,45 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) error {
 	if err := e.catchUp(ctx); err != nil {
 		return err
 	}
+	// done guards against a row met twice: one whose refreshed deadline
+	// moved later in the order but is still before now.
 	done := make(map[string]bool)
-	var errs []error
+	var (
+		errs  []error
+		after storage.DueKey
+	)
 	for {
-		rows, err := e.cfg.Store.CasesDue(ctx, now, scanPage)
+		rows, err := e.cfg.Store.CasesDue(ctx, now, after, scanPage)
 		if err != nil {
 			return errors.Join(append(errs, err)...)
 		}
-		fresh := 0
+		if len(rows) == 0 {
+			return errors.Join(errs...)
+		}
+		after = storage.DueKeyOf(rows[len(rows)-1])
+		var stale []string
 		for _, r := range rows {
 			if done[r.ComplaintID] {
 				continue
 			}
 			done[r.ComplaintID] = true
-			fresh++
-			if err := e.escalateCase(ctx, r.ComplaintID, now); err != nil {
+			escalated, err := e.escalateCase(ctx, r.ComplaintID, now)
+			if err != nil {
 				// One case's failure must not hold up the others; the
 				// next tick retries it.
 				errs = append(errs, err)
+				continue
+			}
+			if !escalated {
+				stale = append(stale, r.ComplaintID)
 			}
 		}
-		if fresh == 0 {
-			return errors.Join(errs...)
+		if len(stale) > 0 {
+			if _, err := e.refoldInPlace(ctx, stale); err != nil {
+				errs = append(errs, fmt.Errorf("refresh due cases: %w", err))
+			} else {
+				e.log.Info("sla: due cases had nothing to escalate; their rows were refreshed", logCount, len(stale))
+			}
 		}
 		// Fold what was appended, so the escalated cases leave the scan.
 		if err := e.catchUp(ctx); err != nil {
@@ -71,19 +95,19 @@ func (e *Engine) Tick(ctx context.Context, now time.Time) error {
 
 // escalateCase appends, in one Append, an Escalated event for each target of
 // the case breached at now and not escalated yet, and the move to the
-// escalation queue.
-func (e *Engine) escalateCase(ctx context.Context, id string, now time.Time) error {
+// escalation queue. escalated is false when there was nothing to append.
+func (e *Engine) escalateCase(ctx context.Context, id string, now time.Time) (escalated bool, err error) {
 	stored, err := e.cfg.Store.ComplaintEvents(ctx, id)
 	if err != nil {
-		return fmt.Errorf("escalate case %s: %w", id, err)
+		return false, fmt.Errorf("escalate case %s: %w", id, err)
 	}
 	events := eventsOf(stored)
 	cs, err := lifecycle.Fold(events)
 	if err != nil {
-		return fmt.Errorf("escalate case %s: %w", id, err)
+		return false, fmt.Errorf("escalate case %s: %w", id, err)
 	}
 	if !cs.State.Open() {
-		return nil
+		return false, nil
 	}
 	// An event dated after now (a device clock running ahead) has still
 	// happened: an acknowledgement from the future is an acknowledgement.
@@ -92,7 +116,7 @@ func (e *Engine) escalateCase(ctx context.Context, id string, now time.Time) err
 	}
 	st, ok := e.status(cs, events, now)
 	if !ok {
-		return nil
+		return false, nil
 	}
 	ids := idSet(events)
 	level := cs.EscalationLevel
@@ -111,7 +135,7 @@ func (e *Engine) escalateCase(ctx context.Context, id string, now time.Time) err
 		// the same time counts once (event.Escalation).
 		data, err := json.Marshal(event.Escalation{Level: level, Text: overdueText(ts, e.calendarOf(cs))})
 		if err != nil {
-			return fmt.Errorf("escalate case %s: %w", id, err)
+			return false, fmt.Errorf("escalate case %s: %w", id, err)
 		}
 		out = append(out, event.Event{
 			ID: eid, ComplaintID: cs.ID, Type: event.Escalated, Actor: actorSLA,
@@ -119,12 +143,12 @@ func (e *Engine) escalateCase(ctx context.Context, id string, now time.Time) err
 		})
 	}
 	if len(out) == 0 {
-		return nil
+		return false, nil
 	}
 	if q := e.escalationQueue(cs); q != "" && q != cs.Queue {
 		data, err := json.Marshal(event.Assignment{Queue: q, Rule: "sla escalation"})
 		if err != nil {
-			return fmt.Errorf("escalate case %s: %w", id, err)
+			return false, fmt.Errorf("escalate case %s: %w", id, err)
 		}
 		first := out[0]
 		out = append(out, event.Event{
@@ -135,11 +159,11 @@ func (e *Engine) escalateCase(ctx context.Context, id string, now time.Time) err
 		})
 	}
 	if _, err := e.cfg.Store.Append(ctx, out); err != nil {
-		return fmt.Errorf("escalate case %s: %w", id, err)
+		return false, fmt.Errorf("escalate case %s: %w", id, err)
 	}
 	e.appended(cs.Branch)
 	e.log.Info("sla: case escalated", logComplaint, cs.ID, logLevel, level, logTarget, strings.Join(targets, ","))
-	return nil
+	return true, nil
 }
 
 // escalationQueue resolves Config.EscalationQueue for a case; "" means stay.

@@ -16,8 +16,12 @@ import (
 )
 
 // catchUp pages through the log from the projection's cursor until it is
-// exhausted. The caller holds e.mu.
+// exhausted, after making sure (once per engine) that the stored rows were
+// folded under the engine's configuration. The caller holds e.mu.
 func (e *Engine) catchUp(ctx context.Context) error {
+	if err := e.checkConfig(ctx); err != nil {
+		return err
+	}
 	st := e.cfg.Store
 	for {
 		cursor, err := st.CasesCursor(ctx)

@@ -3,6 +3,8 @@ package sla
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -94,7 +96,26 @@ func Parse(data []byte) (*Config, error) {
 		// safety net that still honours the "always a line" promise.
 		return nil, loc.decodeError(err)
 	}
-	return loc.build(fc)
+	cfg, err := loc.build(fc)
+	if err != nil {
+		return nil, err
+	}
+	cfg.digest = digest(data)
+	return cfg, nil
+}
+
+// digest is the SHA-256 of the file with insignificant whitespace removed,
+// so re-indenting a file is not a change of configuration.
+func digest(data []byte) string {
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, data); err != nil {
+		// Unreachable after a successful parse; the raw bytes still name
+		// the content.
+		compact.Reset()
+		compact.Write(data)
+	}
+	sum := sha256.Sum256(compact.Bytes())
+	return hex.EncodeToString(sum[:])
 }
 
 func (l *locator) build(fc fileConfig) (*Config, error) {

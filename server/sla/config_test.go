@@ -194,3 +194,28 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// The digest follows the content, not the layout: re-indenting a file is no
+// change, a changed target is.
+func TestDigest(t *testing.T) {
+	const base = `{"calendars": {"default": {"time_zone": "UTC", "hours": {"mon": ["09:00-17:00"]}}},
+  "policies": [{"acknowledge": "16h", "respond": "80h"}]}`
+	parse := func(text string) string {
+		t.Helper()
+		cfg, err := sla.Parse([]byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Digest()
+	}
+	d := parse(base)
+	if len(d) != 64 {
+		t.Errorf("digest %q, want 64 hex digits", d)
+	}
+	if got := parse(strings.ReplaceAll(base, " ", "\n\t ")); got != d {
+		t.Errorf("re-indented: digest %s, want %s", got, d)
+	}
+	if got := parse(strings.Replace(base, "16h", "8h", 1)); got == d {
+		t.Errorf("acknowledge target changed: digest unchanged")
+	}
+}

@@ -40,7 +40,14 @@ type Config struct {
 	calendars map[string]*Calendar
 	policies  []Policy
 	index     map[policyKey]int
+	digest    string
 }
+
+// Digest identifies the configuration's content: a hex SHA-256 of the file
+// Parse read, ignoring insignificant whitespace. Two configs with one
+// digest give every case the same deadlines, so a store of deadlines can
+// record it and recompute them when a restart brings a different one.
+func (c *Config) Digest() string { return c.digest }
 
 // Calendar returns the calendar with the given name (a branch id or
 // DefaultCalendar).

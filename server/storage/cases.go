@@ -38,18 +38,41 @@ type Cases interface {
 	Case(ctx context.Context, complaintID string) (CaseRow, error)
 
 	// CasesDue returns up to limit rows whose NextDue is before by, earliest
-	// first (ties by complaint id). limit is capped at MaxPage; below 1 is
-	// Invalid.
-	CasesDue(ctx context.Context, by time.Time, limit int) ([]CaseRow, error)
+	// first (ties by complaint id), starting after the position after (the
+	// zero DueKey starts at the earliest). A scan pages with the key of the
+	// last row it got, so rows it could not act on never hide the rest.
+	// limit is capped at MaxPage; below 1 is Invalid.
+	CasesDue(ctx context.Context, by time.Time, after DueKey, limit int) ([]CaseRow, error)
 
 	// CasesAfter pages through every row in complaint id order: up to limit
 	// rows with an id greater than afterID ("" starts at the beginning).
 	// For exports, staff lists and checking a rebuild. limit as CasesDue.
 	CasesAfter(ctx context.Context, afterID string, limit int) ([]CaseRow, error)
 
-	// ResetCases deletes every row and sets the cursor to 0, in one
-	// transaction: the start of a rebuild.
+	// CasesConfig is the fingerprint the engine recorded with
+	// SetCasesConfig: which configuration the rows' deadlines were computed
+	// under. "" for a new or reset projection, or one never fingerprinted.
+	CasesConfig(ctx context.Context) (string, error)
+
+	// SetCasesConfig records the fingerprint beside the cursor. The engine
+	// calls it after refolding every row under that configuration.
+	SetCasesConfig(ctx context.Context, fingerprint string) error
+
+	// ResetCases deletes every row, sets the cursor to 0 and forgets the
+	// fingerprint, in one transaction: the start of a rebuild.
 	ResetCases(ctx context.Context) error
+}
+
+// DueKey is a position in CasesDue's order: after the row with this NextDue
+// and complaint id.
+type DueKey struct {
+	NextDue     time.Time
+	ComplaintID string
+}
+
+// DueKeyOf is the position just after row r.
+func DueKeyOf(r CaseRow) DueKey {
+	return DueKey{NextDue: r.NextDue, ComplaintID: r.ComplaintID}
 }
 
 // CaseRow is one complaint as the case engine last folded it. Times are UTC;

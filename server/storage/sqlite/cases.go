@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"ombud/server/storage"
@@ -31,6 +32,23 @@ func (s *Store) CasesCursor(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("read cases cursor: %w", err)
 	}
 	return seq, nil
+}
+
+// CasesConfig implements storage.Cases.
+func (s *Store) CasesConfig(ctx context.Context) (string, error) {
+	var fp string
+	if err := s.r.QueryRowContext(ctx, `SELECT config FROM cases_cursor WHERE id = 1`).Scan(&fp); err != nil {
+		return "", fmt.Errorf("read cases config: %w", err)
+	}
+	return fp, nil
+}
+
+// SetCasesConfig implements storage.Cases.
+func (s *Store) SetCasesConfig(ctx context.Context, fingerprint string) error {
+	if _, err := s.w.ExecContext(ctx, `UPDATE cases_cursor SET config = ? WHERE id = 1`, fingerprint); err != nil {
+		return fmt.Errorf("save cases config: %w", err)
+	}
+	return nil
 }
 
 // SaveCases implements storage.Cases.
@@ -103,13 +121,21 @@ func (s *Store) Case(ctx context.Context, complaintID string) (storage.CaseRow, 
 }
 
 // CasesDue implements storage.Cases.
-func (s *Store) CasesDue(ctx context.Context, by time.Time, limit int) ([]storage.CaseRow, error) {
+func (s *Store) CasesDue(ctx context.Context, by time.Time, after storage.DueKey, limit int) ([]storage.CaseRow, error) {
 	if limit < 1 {
 		return nil, storage.Errorf(storage.Invalid, "limit %d is below 1", limit)
 	}
+	// The zero key is before every stored deadline; time.Time{} itself has
+	// no UnixNano.
+	afterDue := int64(math.MinInt64)
+	if !after.NextDue.IsZero() {
+		afterDue = after.NextDue.UnixNano()
+	}
+	// The row value comparison walks the cases_next_due index from the key.
 	rows, err := s.r.QueryContext(ctx, `SELECT `+caseColumns+` FROM cases
-		WHERE next_due IS NOT NULL AND next_due < ? ORDER BY next_due, complaint_id LIMIT ?`,
-		nanos(by), min(limit, storage.MaxPage))
+		WHERE next_due IS NOT NULL AND next_due < ? AND (next_due, complaint_id) > (?, ?)
+		ORDER BY next_due, complaint_id LIMIT ?`,
+		nanos(by), afterDue, after.ComplaintID, min(limit, storage.MaxPage))
 	if err != nil {
 		return nil, fmt.Errorf("read cases due: %w", err)
 	}
@@ -139,7 +165,7 @@ func (s *Store) ResetCases(ctx context.Context) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM cases`); err != nil {
 		return fmt.Errorf("reset cases: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE cases_cursor SET seq = 0 WHERE id = 1`); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE cases_cursor SET seq = 0, config = '' WHERE id = 1`); err != nil {
 		return fmt.Errorf("reset cases: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
