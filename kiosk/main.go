@@ -234,8 +234,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			URL:      cred.ServerURL,
 			DeviceID: cred.DeviceID,
 			Secret:   cred.Secret,
-			Scopes:   []string{"branch:" + cred.Branch},
-			Logger:   base,
+			// No downstream scopes: the customer kiosk only sends.
+			Logger: base,
 		})
 	}
 	svc, err := filing.New(st, clock, filing.Config{

@@ -81,9 +81,10 @@ type Config struct {
 	URL      string
 	DeviceID string
 	Secret   string
-	// Scopes are the scopes to ask for, "branch:<id>" or "team:<id>" (the
-	// server grants what the device's enrolment allows, whatever is asked).
-	// Empty: resume every scope with a stored cursor.
+	// Scopes are the scopes to receive downstream, "branch:<id>" or
+	// "team:<id>"; the server grants those the device's enrolment allows.
+	// Empty: none, the device only sends (a customer kiosk needs nothing
+	// back, and so keeps no other customer's complaint).
 	Scopes   []string
 	Software string // this build, e.g. "ombud-kiosk/1.4.2" ("ombud-kiosk" when empty)
 	Logger   *slog.Logger

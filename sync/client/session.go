@@ -193,13 +193,10 @@ func (s *session) hello(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("hello: %w", err)
 	}
-	cursors := stored
-	if len(c.cfg.Scopes) > 0 {
-		// Ask for these scopes only; a scope with no cursor starts at 0.
-		cursors = make(map[string]int64, len(c.cfg.Scopes))
-		for _, sc := range c.cfg.Scopes {
-			cursors[sc] = stored[sc]
-		}
+	// Ask for the configured scopes only; a scope with no cursor starts at 0.
+	cursors := make(map[string]int64, len(c.cfg.Scopes))
+	for _, sc := range c.cfg.Scopes {
+		cursors[sc] = stored[sc]
 	}
 	hello := &wire.ClientHello{Versions: wire.Versions(), DeviceID: c.cfg.DeviceID,
 		Software: c.cfg.Software, Cursors: cursors, DeviceSeq: highest}

@@ -322,10 +322,18 @@ func (c *conn) hello(m *wire.ClientHello) error {
 	c.acked = d.AckedSeq
 	c.helloDone = true
 	c.h.log.Info("sync: device connected", logDevice, c.dev.ID, logBranch, c.dev.Branch, "software", m.Software, "device_seq", d.AckedSeq)
+	// Stream only what the device asks for and may have: a customer kiosk
+	// asks for nothing, so it never holds other customers' complaints and
+	// contact details; a staff terminal asks for its branch.
+	cursor, asked := m.Cursors[c.scope]
+	var granted []string
+	if asked {
+		granted = []string{c.scope}
+	}
 	return c.enqueue(outItem{
-		msgs:   []wire.Message{&wire.ServerHello{Version: v, ServerTime: c.h.clock.Now(), DeviceSeq: d.AckedSeq, Scopes: []string{c.scope}}},
-		start:  true,
-		cursor: m.Cursors[c.scope],
+		msgs:   []wire.Message{&wire.ServerHello{Version: v, ServerTime: c.h.clock.Now(), DeviceSeq: d.AckedSeq, Scopes: granted}},
+		start:  asked,
+		cursor: cursor,
 	})
 }
 
