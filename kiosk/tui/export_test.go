@@ -29,3 +29,6 @@ func (a *App) WidgetTexts() []string {
 }
 
 var _ = flow.Welcome
+
+// EscapeMarkup is escapeMarkup, for its own test.
+var EscapeMarkup = escapeMarkup

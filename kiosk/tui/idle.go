@@ -68,8 +68,14 @@ func (a *App) checkIdle(now time.Time) (changed bool) {
 func (a *App) showWarning(secondsLeft int) {
 	a.w.idleBody.SetText(a.t("idle.body", "seconds", secondsLeft))
 	if !a.warning {
+		if a.staffShown {
+			// One overlay at a time, so that dismissing the warning puts
+			// the focus back on the customer's widget, not the panel's.
+			a.hideStaff()
+		}
 		a.warning = true
 		a.w.lastFocus = a.tv.GetFocus()
+		a.w.pages.SendToFront(pageIdle)
 		a.w.pages.ShowPage(pageIdle)
 	}
 }

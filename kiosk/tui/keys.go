@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"github.com/gdamore/tcell/v2"
-	"github.com/rivo/tview"
 
 	"ombud/kiosk/tui/flow"
 )
@@ -50,7 +49,7 @@ func (a *App) hintText(step flow.Step) string {
 	for _, b := range keymap[step] {
 		// A no-break space keeps each key with its description when the
 		// row wraps.
-		parts = append(parts, "[::b]"+tview.Escape(a.t(b.name))+"[::-]\u00a0"+tview.Escape(a.t(b.desc)))
+		parts = append(parts, "[::b]"+escapeMarkup(a.t(b.name))+"[::-]\u00a0"+escapeMarkup(a.t(b.desc)))
 	}
 	return strings.Join(parts, "   ")
 }

@@ -44,7 +44,7 @@ func (a *App) showReceipt(f filing.Filed, symbol *qr.Matrix) (printJob func()) {
 	r := a.buildReceipt(f, symbol)
 	a.w.receipt = r
 	a.w.pages.AddPage(flow.Receipt.String(), r.root, true, false)
-	a.w.pages.SwitchToPage(flow.Receipt.String())
+	a.switchTo(flow.Receipt.String())
 	a.tv.SetFocus(r.first)
 	return a.printJob(f)
 }
@@ -57,13 +57,13 @@ func (a *App) buildReceipt(f filing.Filed, symbol *qr.Matrix) *receiptView {
 
 	loc := f.AcknowledgeBy.Location()
 	var info strings.Builder
-	line := func(s string) { info.WriteString(tview.Escape(textsafe.Line(s)) + "\n") }
-	info.WriteString("[::b]" + tview.Escape(a.t("receipt.code_label")) + ": " + r.codeText + "[::-]\n")
+	line := func(s string) { info.WriteString(escapeMarkup(textsafe.Line(s)) + "\n") }
+	info.WriteString("[::b]" + escapeMarkup(a.t("receipt.code_label")) + ": " + r.codeText + "[::-]\n")
 	line(a.t("receipt.scan"))
-	info.WriteString("[::u]" + tview.Escape(f.URL) + "[::-]\n\n")
+	info.WriteString("[::u]" + escapeMarkup(f.URL) + "[::-]\n\n")
 	line(a.t("receipt.branch", "branch", a.cfg.BranchName))
 	line(a.t("receipt.date", "date", a.cfg.Bundle.DateTime(a.visit.Lang, f.Complaint.FiledAt.In(loc))))
-	info.WriteString("\n[::b]" + tview.Escape(a.t("receipt.next")) + "[::-]\n")
+	info.WriteString("\n[::b]" + escapeMarkup(a.t("receipt.next")) + "[::-]\n")
 	line(a.t("receipt.ack", "date", a.cfg.Bundle.Date(a.visit.Lang, f.AcknowledgeBy)))
 	line(a.t("receipt.respond", "date", a.cfg.Bundle.Date(a.visit.Lang, f.RespondBy)))
 	line(a.t("receipt.follow"))

@@ -75,6 +75,9 @@ func (a *App) build() {
 	w.pages.AddPage(pageIdle, a.buildIdle(), true, false)
 	w.pages.AddPage(pageStaff, a.buildStaff(), true, false)
 	a.tv.SetRoot(w.pages, true)
+	// The new pages show no overlay: a flag left set would make an
+	// invisible overlay swallow the next key or touch.
+	a.warning, a.staffShown = false, false
 }
 
 // show switches to step's screen with its content up to date.
@@ -86,8 +89,16 @@ func (a *App) show(step flow.Step) {
 	if step == flow.Review {
 		a.refreshReview()
 	}
-	a.w.pages.SwitchToPage(step.String())
+	a.switchTo(step.String())
 	a.tv.SetFocus(s.first)
+}
+
+// switchTo shows page alone. SwitchToPage hides every other page, overlays
+// included, so their flags go too (an overlay is only ever open over the
+// screen it was opened on).
+func (a *App) switchTo(page string) {
+	a.w.pages.SwitchToPage(page)
+	a.warning, a.staffShown = false, false
 }
 
 // laidOut is what the current layout was computed for. tview calls layout
@@ -140,9 +151,57 @@ func newText(text string) *tview.TextView {
 }
 
 // newMarkup is a text view that understands style tags: every piece of
-// dynamic text put into one must go through tview.Escape.
+// dynamic text put into one must go through escapeMarkup. Customer text
+// never goes into one: it goes into a newText view, where a "[" is only
+// ever a "[".
 func newMarkup(text string) *tview.TextView {
 	return newText(text).SetDynamicColors(true)
+}
+
+// escapeMarkup makes trusted text (catalog strings, the branch name, the
+// tracking URL) inert in a markup view (newMarkup, list items): every "["
+// that tview could read as the start of a tag is neutralised. tview.Escape
+// only knows a narrow alphabet, so "[::u:https://x/]" passes through it and
+// becomes a live hyperlink.
+//
+// "[abc]" becomes "[abc[]", which tview prints as "[abc]". A tag with a URL
+// part (three colons) has no escape in tview's grammar: everything up to
+// "]" is the address, escaping "[" included. Its "[" is replaced with a
+// fullwidth "［", which looks alike and cannot start a tag. Customer text
+// never comes here: it goes into plain views, shown exactly as typed.
+func escapeMarkup(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '[')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		s = s[i:]
+		j := strings.IndexByte(s, ']')
+		if j < 0 { // no tag can close: the rest is literal
+			b.WriteString(s)
+			return b.String()
+		}
+		inner := s[1:j]
+		body := strings.TrimRight(inner, "[")
+		switch {
+		case strings.Count(inner, ":") >= 3:
+			b.WriteString("\uff3b")
+			s = s[1:]
+		case inner == "": // "[]" is not a tag
+			b.WriteString("[]")
+			s = s[2:]
+		case body != "" && !strings.Contains(body, "["):
+			b.WriteString(s[:j])
+			b.WriteString("[]")
+			s = s[j+1:]
+		default: // another "[" inside: this one cannot start a tag
+			b.WriteString("[")
+			s = s[1:]
+		}
+	}
 }
 
 func spacer() *tview.Box { return tview.NewBox().SetBackgroundColor(colorBg) }
@@ -279,7 +338,7 @@ func (a *App) buildCategory() *screen {
 	list.SetBackgroundColor(colorBg)
 	for i, c := range a.cfg.Categories {
 		id := c.ID
-		list.AddItem(" "+tview.Escape(textsafe.Line(c.Label(a.visit.Lang))), "", 0, func() {
+		list.AddItem(" "+escapeMarkup(textsafe.Line(c.Label(a.visit.Lang))), "", 0, func() {
 			a.visit.Category = id
 			a.next()
 		})
@@ -451,12 +510,15 @@ func (a *App) updateConsentMessage() {
 
 func (a *App) buildReview() *screen {
 	section := func(labelKey string, step flow.Step) (*tview.Flex, *tview.TextView, *tview.Button) {
-		label := newMarkup("[::b]" + tview.Escape(a.t(labelKey)) + "[::-]")
+		label := newText(a.t(labelKey))
+		label.SetTextStyle(styleTitle)
 		edit := a.button(a.t("button.edit"), func() { a.edit(step) })
 		row := tview.NewFlex().
 			AddItem(label, 0, 1, false).
 			AddItem(edit, buttonWidth(edit), 0, false)
-		return row, newMarkup(""), edit
+		// Plain text: what the customer typed is shown exactly as typed,
+		// whatever brackets it holds (see safe).
+		return row, newText(""), edit
 	}
 	catRow, catText, catEdit := section("review.category", flow.Category)
 	descRow, descText, descEdit := section("review.description", flow.Description)
@@ -482,10 +544,12 @@ func (a *App) buildReview() *screen {
 		[]tview.Primitive{a.w.submit, catEdit, descEdit, outEdit, conEdit, back})
 }
 
-// safe makes customer text inert for a markup view: textsafe removes
-// terminal escapes and control characters, tview.Escape turns "[red]" into
-// text that shows as [red] instead of changing colour.
-func safe(s string) string { return tview.Escape(textsafe.Clean(s)) }
+// safe makes customer text inert for a plain (non-markup) view: textsafe
+// removes terminal escapes and control characters. Customer text never goes
+// into a markup view: escaping for one depends on the parser's grammar
+// (tview.Escape misses tags holding a URL), and what the customer reviews
+// must be exactly what is filed.
+func safe(s string) string { return textsafe.Clean(s) }
 
 func (a *App) refreshReview() {
 	v := a.visit
@@ -496,6 +560,7 @@ func (a *App) refreshReview() {
 		}
 	}
 	a.w.reviewCategory.SetText(safe(label))
+	a.w.reviewContact.SetTextStyle(styleText)
 	a.w.reviewDesc.SetText(safe(v.Description))
 	if strings.TrimSpace(v.DesiredOutcome) == "" {
 		a.w.reviewOutcome.SetText(safe(a.t("review.empty")))
@@ -506,12 +571,13 @@ func (a *App) refreshReview() {
 	case flow.ContactNone:
 		a.w.reviewContact.SetText(safe(a.t("review.contact.none")))
 	case flow.ContactDropped:
-		a.w.reviewContact.SetText("[red::b]" + safe(a.t("review.contact.not_kept")) + "[-::-]")
+		a.w.reviewContact.SetTextStyle(styleError)
+		a.w.reviewContact.SetText(safe(a.t("review.contact.not_kept")))
 	case flow.ContactKept:
 		var parts []string
 		for _, p := range []string{v.Name, v.Email, v.Phone} {
 			if p = strings.TrimSpace(textsafe.Line(p)); p != "" {
-				parts = append(parts, tview.Escape(p))
+				parts = append(parts, p)
 			}
 		}
 		a.w.reviewContact.SetText(strings.Join(parts, " · "))

@@ -16,6 +16,8 @@ import (
 const pageStaff = "staff"
 
 func (a *App) buildStaff() tview.Primitive {
+	// Plain text, no style tags: the status comes from the sync code and
+	// may quote what a server or a network said.
 	body := newText("")
 	body.SetBorder(true).SetTitle(" "+a.t("staff.title")+" ").
 		SetBorderColor(colorFocus).SetTitleColor(colorFocus).SetBorderPadding(0, 0, 1, 1)
@@ -34,6 +36,10 @@ func (a *App) showStaff() {
 	a.w.staffBody.SetText(text)
 	a.staffShown = true
 	a.w.lastFocus = a.tv.GetFocus()
+	// On top of every page, including a receipt page added after it: a
+	// panel drawn underneath would still swallow the next key or touch.
+	// To the front first, so that ShowPage gives it the focus.
+	a.w.pages.SendToFront(pageStaff)
 	a.w.pages.ShowPage(pageStaff)
 }
 
@@ -56,7 +62,7 @@ func (a *App) staffKey(ev *tcell.EventKey) bool {
 		a.showStaff()
 		return true
 	case ev.Key() == tcell.KeyCtrlQ && a.cfg.OperatorQuit:
-		go a.Stop() // Stop waits for the UI goroutine, which is this one
+		a.Stop() // only signals: tview is stopped from another goroutine
 		return true
 	}
 	return false

@@ -110,11 +110,11 @@ type App struct {
 	ctx    context.Context // cancelled when the app stops: ends filing and printing
 	cancel context.CancelFunc
 
-	stopOnce sync.Once
-	stopped  chan struct{}
-	mu       sync.Mutex // guards stopping and running
-	stopping bool
-	wg       sync.WaitGroup // filing, printing and idle goroutines
+	stopOnce    sync.Once
+	stopped     chan struct{} // closed by the first Stop, or when Run ends
+	startedOnce sync.Once
+	started     chan struct{}  // closed by Run's first draw: tview's Stop works from then on
+	wg          sync.WaitGroup // filing, printing, idle and stop goroutines
 
 	// Everything below belongs to the UI goroutine.
 	visit      *flow.Visit
@@ -168,6 +168,7 @@ func New(cfg Config) *App {
 		ctx:        ctx,
 		cancel:     cancel,
 		stopped:    make(chan struct{}),
+		started:    make(chan struct{}),
 		visit:      flow.New(cfg.DefaultLanguage),
 		lastInput:  time.Now(),
 		hintWidths: map[string]int{},
@@ -179,6 +180,9 @@ func New(cfg Config) *App {
 		a.layout(screen.Size())
 		return false
 	})
+	a.tv.SetAfterDrawFunc(func(tcell.Screen) {
+		a.startedOnce.Do(func() { close(a.started) })
+	})
 	a.build()
 	a.show(flow.Welcome)
 	return a
@@ -187,15 +191,14 @@ func New(cfg Config) *App {
 // Run shows the app on screen (a real terminal when nil) and blocks until
 // Stop is called.
 func (a *App) Run(screen tcell.Screen) error {
-	a.mu.Lock()
-	if a.stopping {
-		a.mu.Unlock()
+	select {
+	case <-a.stopped:
 		return nil
+	default:
 	}
 	if screen == nil {
 		s, err := tcell.NewScreen()
 		if err != nil {
-			a.mu.Unlock()
 			return fmt.Errorf("terminal: %w", err)
 		}
 		screen = s
@@ -203,23 +206,41 @@ func (a *App) Run(screen tcell.Screen) error {
 	a.tv.SetScreen(screen)
 	// tview enables the mouse only on screens it creates itself.
 	screen.EnableMouse()
-	a.mu.Unlock()
 
-	a.wg.Add(1)
+	ran := make(chan struct{})
+	a.wg.Add(2)
 	go a.watchIdle()
+	go a.stopWhenAsked(ran)
 	err := a.tv.Run()
+	close(ran)
 	a.halt()
 	a.wg.Wait()
 	return err
 }
 
-// Stop ends Run. It is safe to call from any goroutine, more than once.
+// stopWhenAsked stops tview once Stop has been called, but never before
+// tview's Run has drawn its first frame. tview's Stop drops the screen, and
+// a Run that starts after that makes a terminal screen of its own and waits
+// on it for ever; from the first draw on, Run owns the screen and its Stop
+// ends Run.
+func (a *App) stopWhenAsked(ran <-chan struct{}) {
+	defer a.wg.Done()
+	select {
+	case <-a.started:
+	case <-ran: // tview's Run failed before its first draw
+		return
+	}
+	select {
+	case <-a.stopped:
+		a.tv.Stop()
+	case <-ran: // tview stopped itself (a terminal error)
+	}
+}
+
+// Stop ends Run. It is safe to call from any goroutine, more than once,
+// and before Run: Run then returns at once.
 func (a *App) Stop() {
-	a.mu.Lock()
-	a.stopping = true
-	a.mu.Unlock()
 	a.halt()
-	a.tv.Stop()
 }
 
 func (a *App) halt() {
@@ -379,9 +400,8 @@ func (a *App) reset(reason string) {
 	a.gen++
 	a.printSeq++
 	a.submitting = false
-	a.warning = false
 	a.visit = flow.New(a.cfg.DefaultLanguage)
-	a.build()
+	a.build() // also closes the idle warning and the staff panel
 	a.show(flow.Welcome)
 }
 
