@@ -90,31 +90,46 @@ func (s *Store) AckOutbox(ctx context.Context, upTo int64) error {
 	return nil
 }
 
-// Quarantine moves the outbox entry seq to the quarantine, with the server's
-// reject code and reason, in one transaction. Quarantining it again is
-// harmless (a resent push gets the same rejection); a sequence in neither
-// place is ErrNotInOutbox.
-func (s *Store) Quarantine(ctx context.Context, seq int64, code int, reason string) error {
+// Quarantine moves the outbox entry seq (event eventID) to the quarantine,
+// with the server's reject code and reason, in one transaction. Quarantining
+// it again is harmless (a resent push gets the same rejection).
+//
+// If the entry has already left the outbox, an acknowledgement overtook the
+// rejection (a middlebox that reorders or replays frames): the event itself
+// is still in the log, which is never deleted, so the rejection is recorded
+// against it and staff still see it. A sequence whose event is unknown here
+// is ErrNotInOutbox.
+func (s *Store) Quarantine(ctx context.Context, seq int64, eventID string, code int, reason string) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("quarantine %d: begin: %w", seq, err)
 	}
 	defer tx.Rollback()
+	now := time.Now().UnixMilli()
 	res, err := tx.ExecContext(ctx, `INSERT INTO quarantine (seq, event_id, code, reason, quarantined_at)
-		SELECT seq, event_id, ?, ?, ? FROM outbox WHERE seq = ?`,
-		code, reason, time.Now().UnixMilli(), seq)
+		SELECT seq, event_id, ?, ?, ? FROM outbox WHERE seq = ?
+		ON CONFLICT DO NOTHING`,
+		code, reason, now, seq)
 	if err != nil {
 		return fmt.Errorf("quarantine %d: %w", seq, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		var held bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM quarantine WHERE seq = ?)`, seq).Scan(&held); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM quarantine WHERE seq = ? OR event_id = ?)`, seq, eventID).Scan(&held); err != nil {
 			return fmt.Errorf("quarantine %d: %w", seq, err)
 		}
 		if held {
 			return nil
 		}
-		return fmt.Errorf("quarantine %d: %w", seq, ErrNotInOutbox)
+		res, err = tx.ExecContext(ctx, `INSERT INTO quarantine (seq, event_id, code, reason, quarantined_at)
+			SELECT ?, id, ?, ?, ? FROM events WHERE id = ?
+			ON CONFLICT DO NOTHING`, seq, code, reason, now, eventID)
+		if err != nil {
+			return fmt.Errorf("quarantine %d: %w", seq, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("quarantine %d: %w", seq, ErrNotInOutbox)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq = ?`, seq); err != nil {
 		return fmt.Errorf("quarantine %d: remove from outbox: %w", seq, err)

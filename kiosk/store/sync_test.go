@@ -108,33 +108,35 @@ func TestQuarantine(t *testing.T) {
 	if q, err := st.Quarantined(ctx); err != nil || len(q) != 0 {
 		t.Fatalf("fresh quarantine: got %v, %v, want empty", q, err)
 	}
-	if err := st.Quarantine(ctx, 2, 4003, "branch outside the device's scope"); err != nil {
+	if err := st.Quarantine(ctx, 2, filed[1].ID, 4003, "branch outside the device's scope"); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := outboxSeqs(t, st), []int64{1, 3}; !reflect.DeepEqual(got, want) {
 		t.Errorf("outbox: got %v, want %v", got, want)
 	}
 	// A resent push gets the same rejection: quarantining again is harmless.
-	if err := st.Quarantine(ctx, 2, 4003, "again"); err != nil {
+	if err := st.Quarantine(ctx, 2, filed[1].ID, 4003, "again"); err != nil {
 		t.Errorf("quarantine again: %v", err)
 	}
-	if err := st.Quarantine(ctx, 99, 4006, "never assigned"); !errors.Is(err, store.ErrNotInOutbox) {
+	if err := st.Quarantine(ctx, 99, "0190d7e4-7c1a-7b2e-8d3f-1234567890ab", 4006, "never assigned"); !errors.Is(err, store.ErrNotInOutbox) {
 		t.Errorf("unknown seq: got %v, want ErrNotInOutbox", err)
 	}
 	if err := st.AckOutbox(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Quarantine(ctx, 1, 4004, "acked already"); !errors.Is(err, store.ErrNotInOutbox) {
-		t.Errorf("acknowledged seq: got %v, want ErrNotInOutbox", err)
+	// A rejection that arrives after an acknowledgement overtook it is
+	// still recorded, against the event, which the log keeps.
+	if err := st.Quarantine(ctx, 1, filed[0].ID, 4004, "acked already"); err != nil {
+		t.Errorf("rejection after its ack: %v", err)
 	}
 	q, err := st.Quarantined(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(q) != 1 {
-		t.Fatalf("quarantined: got %d entries, want 1", len(q))
+	if len(q) != 2 || q[0].Seq != 1 || q[0].Event.ID != filed[0].ID || q[0].Code != 4004 {
+		t.Fatalf("quarantined: got %+v, want the late rejection of seq 1 and seq 2", q)
 	}
-	got := q[0]
+	got := q[1]
 	if got.Seq != 2 || got.Code != 4003 || got.Reason != "branch outside the device's scope" ||
 		!reflect.DeepEqual(got.Event, filed[1]) || time.Since(got.At) > time.Minute {
 		t.Errorf("quarantined: got %+v, want seq 2, code 4003, event %s", got, filed[1].ID)

@@ -281,7 +281,7 @@ func (s *session) answer(ctx context.Context, m wire.Message, inflight []int64, 
 		// this session or (a replayed frame) an earlier one: rejections are
 		// final, so quarantining it is right whenever it arrives, and
 		// quarantining twice is harmless.
-		err := c.st.Quarantine(ctx, m.Seq, int(m.Code), m.Reason)
+		err := c.st.Quarantine(ctx, m.Seq, m.EventID, int(m.Code), m.Reason)
 		switch {
 		case errors.Is(err, store.ErrNotInOutbox):
 			c.log.Warn("push_reject for an event no longer in the outbox", logKeySeq, m.Seq, logKeyEvent, m.EventID)

@@ -114,8 +114,16 @@ func TestChaos(t *testing.T) {
 	}
 	wg.Wait()
 	// Keep misbehaving until every kind of fault has happened a few times.
+	// Faults need traffic: a fast client may have sent everything before
+	// enough happened, so keep filing (a few complaints per look) until then.
+	round := 0
 	waitFor(t, "faults injected", func() bool {
-		return proxy.cuts.Load() >= 5 && proxy.holds.Load() >= 5
+		if proxy.cuts.Load() >= 5 && proxy.holds.Load() >= 5 {
+			return true
+		}
+		kiosks[round%len(kiosks)].file(t, 2)
+		round++
+		return false
 	})
 	proxy.faults.Store(false)
 	proxy.CutAll() // connections drawn with a cut offset start afresh
