@@ -330,16 +330,19 @@ func MustScanReceipt(tb testing.TB, escpos []byte) string {
 // what cond last said.
 func waitUntil(tb testing.TB, what string, cond func() (bool, string)) {
 	tb.Helper()
-	deadline := time.Now().Add(e2eWait)
+	deadline := time.After(e2eWait)
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
 	for {
 		ok, state := cond()
 		if ok {
 			return
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			tb.Fatalf("%s: not within %s; last seen: %s", what, e2eWait, state)
+		case <-poll.C:
 		}
-		time.Sleep(20 * time.Millisecond) // a poll interval, not a wait for an outcome
 	}
 }
 
@@ -551,11 +554,19 @@ func TestE2EEscalationOnceAcrossRestart(t *testing.T) {
 
 	// Then watch a few more of the clock's intervals: at every look the
 	// server holds exactly one escalation of the first case.
-	for end := time.Now().Add(10 * interval); time.Now().Before(end); time.Sleep(interval / 4) {
+	look := time.NewTicker(interval / 4)
+	for end := time.After(10 * interval); ; {
 		if n := len(ofType(s.events(t, first.Complaint.ID), event.Escalated)); n != 1 {
 			t.Fatalf("server holds %d Escalated events for the first case, want 1", n)
 		}
+		select {
+		case <-look.C:
+			continue
+		case <-end:
+		}
+		break
 	}
+	look.Stop()
 	for _, c := range []filing.Filed{first, second} {
 		server := s.events(t, c.Complaint.ID)
 		// The kiosk has caught up when it holds every event the server does.

@@ -3,11 +3,12 @@ package cases
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"time"
 
 	"ombud/server/sla"
 	"ombud/shared/lifecycle"
+
+	"ombud/shared/uid"
 )
 
 // idDomain separates the engine's hashes from any other use of SHA-256 over
@@ -32,27 +33,7 @@ func derivedID(at time.Time, parts ...string) string {
 		h.Write(n[:])
 		h.Write([]byte(p))
 	}
-	sum := h.Sum(nil)
-
-	var b [16]byte
-	var ms [8]byte
-	binary.BigEndian.PutUint64(ms[:], uint64(at.UnixMilli()))
-	copy(b[0:6], ms[2:8])
-	copy(b[6:16], sum[:10])
-	b[6] = 0x70 | b[6]&0x0F // version 7
-	b[8] = 0x80 | b[8]&0x3F // RFC 9562 variant
-
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:36], b[10:16])
-	return string(out[:])
+	return uid.FromBits(at, [10]byte(h.Sum(nil)))
 }
 
 // escalationID is the id of the Escalated event for a breach of target on

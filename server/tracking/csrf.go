@@ -154,29 +154,7 @@ func (h *Handler) newNonce(now time.Time) string {
 	binary.BigEndian.PutUint64(in[6:], h.nonces.Add(1))
 	m.Write(in[:])
 	var sum [sha256.Size]byte
-	var b [16]byte
-	copy(b[6:], m.Sum(sum[:0]))
-	var ms [8]byte
-	binary.BigEndian.PutUint64(ms[:], uint64(now.UnixMilli()))
-	copy(b[0:6], ms[2:8])
-	b[6] = 0x70 | b[6]&0x0F // version 7
-	b[8] = 0x80 | b[8]&0x3F // RFC 9562 variant
-	return formatUUID(&b)
-}
-
-// formatUUID writes b in the canonical 8-4-4-4-12 form.
-func formatUUID(b *[16]byte) string {
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:36], b[10:16])
-	return string(out[:])
+	return uid.FromBits(now, [10]byte(m.Sum(sum[:0])))
 }
 
 // eventIDs derives n event ids from a form's nonce: UUIDv7s with the
@@ -185,17 +163,14 @@ func formatUUID(b *[16]byte) string {
 // without the secret can predict or choose them.
 func (h *Handler) eventIDs(nonce string, n int) []string {
 	// uid.Valid(nonce) was checked: its first 12 hex digits are the time.
-	var b [16]byte
-	hex.Decode(b[:6], []byte(nonce[0:8]+nonce[9:13]))
+	var ms [8]byte
+	hex.Decode(ms[2:], []byte(nonce[0:8]+nonce[9:13]))
+	at := time.UnixMilli(int64(binary.BigEndian.Uint64(ms[:])))
 	out := make([]string, n)
 	for i := range n {
 		m := hmac.New(sha256.New, h.secret)
 		m.Write([]byte("event-id\x00" + nonce + "\x00" + strconv.Itoa(i)))
-		copy(b[6:], m.Sum(nil))
-		b[6] = 0x70 | b[6]&0x0F // version 7
-		b[8] = 0x80 | b[8]&0x3F // RFC 9562 variant
-		x := hex.EncodeToString(b[:])
-		out[i] = x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+		out[i] = uid.FromBits(at, [10]byte(m.Sum(nil)))
 	}
 	return out
 }

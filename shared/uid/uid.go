@@ -16,14 +16,23 @@ func New() string { return NewAt(time.Now()) }
 
 // NewAt returns a UUIDv7 whose time field is t.
 func NewAt(t time.Time) string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	var rnd [10]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
 		panic(fmt.Sprintf("uid: crypto/rand failed: %v", err)) // the OS is broken; no safe fallback
 	}
-	ms := uint64(t.UnixMilli())
+	return FromBits(t, rnd)
+}
+
+// FromBits returns the UUIDv7 with time field t and its other 74 bits taken
+// from bits (the version and variant overwrite 6 of the 80). Callers that
+// need an id derived deterministically from a cause, or unpredictable
+// without drawing on the kernel for every id, pass a hash or an HMAC.
+func FromBits(t time.Time, bits [10]byte) string {
+	var b [16]byte
 	var ts [8]byte
-	binary.BigEndian.PutUint64(ts[:], ms)
+	binary.BigEndian.PutUint64(ts[:], uint64(t.UnixMilli()))
 	copy(b[0:6], ts[2:8])
+	copy(b[6:16], bits[:])
 	b[6] = 0x70 | b[6]&0x0F // version 7
 	b[8] = 0x80 | b[8]&0x3F // RFC 9562 variant
 	return format(b)
