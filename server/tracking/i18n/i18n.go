@@ -13,64 +13,36 @@ package i18n
 
 import (
 	"embed"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path"
-	"regexp"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"ombud/shared/catalog"
 )
 
 // Fallback is the language every catalog falls back to.
-const Fallback = "en"
+const Fallback = catalog.Fallback
 
 // NameKey names the language in itself ("Français"), for the switch links.
-const NameKey = "_language_name"
+const NameKey = catalog.NameKey
 
 //go:embed catalogs/*.json
 var embedded embed.FS
 
-var (
-	tagPattern         = regexp.MustCompile(`^[a-z]{2,3}(-[a-z0-9]{2,8})?$`)
-	placeholderPattern = regexp.MustCompile(`\{[a-z_]+\}`)
-)
-
 // Bundle holds every language's catalog. Read-only after Load, so it may
 // be shared between goroutines.
 type Bundle struct {
-	catalogs map[string]map[string]string
-	tags     []string
+	set *catalog.Set
 }
 
 // Load reads the embedded catalogs, then every *.json in extraDir (when
 // not empty). Errors name the file, for the translator.
 func Load(extraDir string) (*Bundle, error) {
-	b := &Bundle{catalogs: map[string]map[string]string{}}
-	if err := b.loadFS(embedded, "catalogs"); err != nil {
-		return nil, fmt.Errorf("embedded catalogs: %w", err)
+	set, err := catalog.Load(embedded, "catalogs", extraDir)
+	if err != nil {
+		return nil, err
 	}
-	if extraDir != "" {
-		if err := b.loadFS(os.DirFS(extraDir), "."); err != nil {
-			return nil, fmt.Errorf("catalogs in %s: %w", extraDir, err)
-		}
-	}
-	if _, ok := b.catalogs[Fallback]; !ok {
-		return nil, errors.New("no English catalog")
-	}
-	for t := range b.catalogs {
-		if t != Fallback {
-			b.tags = append(b.tags, t)
-		}
-	}
-	sort.Strings(b.tags)
-	b.tags = append([]string{Fallback}, b.tags...)
-	return b, nil
+	return &Bundle{set: set}, nil
 }
 
 // MustLoad is Load of the embedded catalogs only, which cannot fail short
@@ -83,95 +55,27 @@ func MustLoad() *Bundle {
 	return b
 }
 
-func (b *Bundle) loadFS(fsys fs.FS, dir string) error {
-	names, err := fs.Glob(fsys, path.Join(dir, "*.json"))
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		tag := strings.TrimSuffix(path.Base(name), ".json")
-		if !tagPattern.MatchString(tag) {
-			return fmt.Errorf("%s: file name must be a language code such as de.json or pt-br.json", name)
-		}
-		data, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return err
-		}
-		var msgs map[string]string
-		if err := json.Unmarshal(data, &msgs); err != nil {
-			return fmt.Errorf("%s: want one JSON object of \"key\": \"text\": %w", name, err)
-		}
-		cat := b.catalogs[tag]
-		if cat == nil {
-			if strings.TrimSpace(msgs[NameKey]) == "" {
-				return fmt.Errorf("%s: add %q with the language's name in itself", name, NameKey)
-			}
-			cat = map[string]string{}
-			b.catalogs[tag] = cat
-		}
-		for k, v := range msgs {
-			cat[k] = v
-		}
-	}
-	return nil
-}
-
 // Tags lists the languages, English first, then by tag.
-func (b *Bundle) Tags() []string { return slices.Clone(b.tags) }
+func (b *Bundle) Tags() []string { return b.set.Tags() }
 
 // Has reports whether lang has a catalog.
-func (b *Bundle) Has(lang string) bool { _, ok := b.catalogs[lang]; return ok }
+func (b *Bundle) Has(lang string) bool { return b.set.Has(lang) }
 
 // Name is the language's name in itself.
-func (b *Bundle) Name(lang string) string {
-	if n := b.catalogs[lang][NameKey]; n != "" {
-		return n
-	}
-	return lang
-}
+func (b *Bundle) Name(lang string) string { return b.set.Name(lang) }
 
 // Keys lists one catalog's keys, sorted (for checks).
-func (b *Bundle) Keys(lang string) []string {
-	keys := make([]string, 0, len(b.catalogs[lang]))
-	for k := range b.catalogs[lang] {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func (b *Bundle) Keys(lang string) []string { return b.set.Keys(lang) }
 
 // Raw returns a message without fallback or substitution.
-func (b *Bundle) Raw(lang, key string) (string, bool) {
-	s, ok := b.catalogs[lang][key]
-	return s, ok
-}
+func (b *Bundle) Raw(lang, key string) (string, bool) { return b.set.Raw(lang, key) }
 
 // T returns key's message in lang (English if missing there, the key
 // itself if missing in English too), with name, value pairs substituted.
-func (b *Bundle) T(lang, key string, args ...any) string {
-	s, ok := b.catalogs[lang][key]
-	if !ok {
-		if s, ok = b.catalogs[Fallback][key]; !ok {
-			s = key
-		}
-	}
-	if len(args) < 2 || !strings.Contains(s, "{") {
-		return s
-	}
-	pairs := make([]string, 0, len(args))
-	for i := 0; i+1 < len(args); i += 2 {
-		pairs = append(pairs, "{"+fmt.Sprint(args[i])+"}", fmt.Sprint(args[i+1]))
-	}
-	return strings.NewReplacer(pairs...).Replace(s)
-}
+func (b *Bundle) T(lang, key string, args ...any) string { return b.set.T(lang, key, args...) }
 
 // Placeholders lists the distinct {name} placeholders in s, sorted.
-func Placeholders(s string) []string {
-	found := placeholderPattern.FindAllString(s, -1)
-	sort.Strings(found)
-	return slices.Compact(found)
-}
+func Placeholders(s string) []string { return catalog.Placeholders(s) }
 
 // Date writes t's date in full, with its weekday ("Friday 15 May 2026"):
 // a promised date reads better so than as 15/05/2026, which means
