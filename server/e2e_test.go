@@ -28,9 +28,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
 	"github.com/gorilla/websocket"
 	"github.com/makiuchi-d/gozxing"
 	gzqr "github.com/makiuchi-d/gozxing/qrcode"
+	"ombud/server/tracking/phonetest"
 
 	kioskenrol "ombud/kiosk/enrol"
 	"ombud/kiosk/filing"
@@ -46,9 +48,6 @@ import (
 	"ombud/sync/client"
 	"ombud/sync/wire"
 )
-
-// chromium is Debian's browser, for the phone test.
-const chromium = "/usr/bin/chromium"
 
 // e2eWait bounds every wait for an outcome. Generous: -race on a loaded
 // 2-core machine; a passing run waits far less.
@@ -686,18 +685,7 @@ func (st *staffTerminal) push(tb testing.TB, f filing.Filed, ts ...staffEvent) {
 // sees staff's answer and rates the handling; the rating is on the server
 // and reaches the branch's kiosks.
 func TestE2EBrowserPhoneFromReceipt(t *testing.T) {
-	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing: CI must install it (apt-get install -y chromium)", chromium)
-		}
-		t.Skipf("%s is missing: apt-get update && apt-get install -y chromium", chromium)
-	}
-	dir := os.Getenv("OMBUD_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	phone := phonetest.Open(t, e2eWait, "e2e-")
 
 	s := MustE2EServer(t, e2eDispatch, e2eSLA)
 	front := MustE2EKiosk(t, s, "Front desk")
@@ -710,41 +698,10 @@ func TestE2EBrowserPhoneFromReceipt(t *testing.T) {
 	})
 	scanned := MustScanReceipt(t, front.print(t, f))
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.WindowSize(390, 844))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	if err := chromedp.Do(bctx); err != nil { // starts the browser: no timeout on this context
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(bctx, e2eWait)
-	defer cancel()
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		path := filepath.Join(dir, "e2e-"+name+".png")
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", path)
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return s
-	}
+	ctx := phone.Ctx()
+	shot, text := phone.Shot, phone.Text
 
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(scanned)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(phonetest.Width, phonetest.Height), chromedp.Navigate(scanned)); err != nil {
 		t.Fatal(err)
 	}
 	if got := text("#status-text"); !strings.HasPrefix(got, "We have your complaint and will confirm we are handling it by ") {

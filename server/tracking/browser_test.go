@@ -1,19 +1,16 @@
 package tracking_test
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"ombud/server/tracking/phonetest"
+
 	"ombud/shared/event"
 )
-
-const chromium = "/usr/bin/chromium"
 
 // TestBrowserPhoneFlow drives the page in headless Chromium at a phone's
 // size (390x844) over the real stack: read the status, add information
@@ -21,18 +18,7 @@ const chromium = "/usr/bin/chromium"
 // answered, rate the handling. It saves a full-page screenshot at each step
 // in $OMBUD_ARTIFACTS (or a temp dir) for people to look at.
 func TestBrowserPhoneFlow(t *testing.T) {
-	if _, err := os.Stat(chromium); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing: CI must install it (apt-get install -y chromium)", chromium)
-		}
-		t.Skipf("%s is missing: apt-get update && apt-get install -y chromium", chromium)
-	}
-	dir := os.Getenv("OMBUD_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	phone := phonetest.Open(t, 30*time.Second, "")
 
 	e := newEnv(t, nil)
 	c := e.file(t)
@@ -40,42 +26,11 @@ func TestBrowserPhoneFlow(t *testing.T) {
 	e.staff(t, c, event.InfoRequested, event.Text{Text: "Which day did this happen, and at which counter?"})
 	url := e.srv.URL + "/t/" + c.Code
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.WindowSize(390, 844))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	if err := chromedp.Do(bctx); err != nil { // starts the browser: no timeout on this context
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
-	defer cancel()
+	ctx := phone.Ctx()
 
-	shot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100 gives PNG; below 100, JPEG
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		path := filepath.Join(dir, name+".png")
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", path)
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
-		if err != nil {
-			t.Fatalf("read %s: %v", sel, err)
-		}
-		return s
-	}
+	shot, text := phone.Shot, phone.Text
 
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(url)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(phonetest.Width, phonetest.Height), chromedp.Navigate(url)); err != nil {
 		t.Fatal(err)
 	}
 	if got := text("#status-text"); !strings.Contains(got, "We are waiting for information from you") {
