@@ -19,7 +19,9 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Fallback is the language every catalog is checked against and every
@@ -167,4 +169,23 @@ func Placeholders(s string) []string {
 	found := placeholderPattern.FindAllString(s, -1)
 	sort.Strings(found)
 	return slices.Compact(found)
+}
+
+// Date writes t's date the way lang writes it in full, from the catalog's
+// date.format, weekday.N and month.N entries, e.g. "Tuesday 14 May 2026" or
+// "mardi 14 mai 2026": customers read a promised date better with its
+// weekday than as 14/05/2026, which also means different days in different
+// countries.
+func (s *Set) Date(lang string, t time.Time) string {
+	return s.T(lang, "date.format",
+		"weekday", s.T(lang, "weekday."+strconv.Itoa(int(t.Weekday()))),
+		"day", t.Day(),
+		"month", s.T(lang, "month."+strconv.Itoa(int(t.Month()))),
+		"year", t.Year())
+}
+
+// DateTime is Date followed by the time of day (24-hour clock), from the
+// catalog's datetime.format entry.
+func (s *Set) DateTime(lang string, t time.Time) string {
+	return s.T(lang, "datetime.format", "date", s.Date(lang, t), "time", t.Format("15:04"))
 }

@@ -298,7 +298,9 @@ func (c *proxyConn) forward(dir int, dst net.Conn, units <-chan unit) {
 			}
 			if p.faults.Load() && rnd.Float64() < cfg.DelayProb {
 				p.delays.Add(1)
-				time.Sleep(time.Duration(rnd.Int64N(int64(cfg.DelayMax)))) // the injected fault
+				// The delay IS the fault under test (a slow link), not a wait for an
+				// outcome, so a sleep is what it must be.
+				time.Sleep(time.Duration(rnd.Int64N(int64(cfg.DelayMax))))
 			}
 			if held != nil {
 				if c.write(dst, u.raw) != nil {

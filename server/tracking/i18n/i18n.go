@@ -15,7 +15,6 @@ import (
 	"embed"
 	"strconv"
 	"strings"
-	"time"
 
 	"ombud/shared/catalog"
 )
@@ -32,7 +31,7 @@ var embedded embed.FS
 // Bundle holds every language's catalog. Read-only after Load, so it may
 // be shared between goroutines.
 type Bundle struct {
-	set *catalog.Set
+	*catalog.Set // Has, Tags, Name, Keys, Raw, T, Date, DateTime
 }
 
 // Load reads the embedded catalogs, then every *.json in extraDir (when
@@ -42,7 +41,7 @@ func Load(extraDir string) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Bundle{set: set}, nil
+	return &Bundle{Set: set}, nil
 }
 
 // MustLoad is Load of the embedded catalogs only, which cannot fail short
@@ -55,43 +54,8 @@ func MustLoad() *Bundle {
 	return b
 }
 
-// Tags lists the languages, English first, then by tag.
-func (b *Bundle) Tags() []string { return b.set.Tags() }
-
-// Has reports whether lang has a catalog.
-func (b *Bundle) Has(lang string) bool { return b.set.Has(lang) }
-
-// Name is the language's name in itself.
-func (b *Bundle) Name(lang string) string { return b.set.Name(lang) }
-
-// Keys lists one catalog's keys, sorted (for checks).
-func (b *Bundle) Keys(lang string) []string { return b.set.Keys(lang) }
-
-// Raw returns a message without fallback or substitution.
-func (b *Bundle) Raw(lang, key string) (string, bool) { return b.set.Raw(lang, key) }
-
-// T returns key's message in lang (English if missing there, the key
-// itself if missing in English too), with name, value pairs substituted.
-func (b *Bundle) T(lang, key string, args ...any) string { return b.set.T(lang, key, args...) }
-
 // Placeholders lists the distinct {name} placeholders in s, sorted.
 func Placeholders(s string) []string { return catalog.Placeholders(s) }
-
-// Date writes t's date in full, with its weekday ("Friday 15 May 2026"):
-// a promised date reads better so than as 15/05/2026, which means
-// different days in different countries.
-func (b *Bundle) Date(lang string, t time.Time) string {
-	return b.T(lang, "date.format",
-		"weekday", b.T(lang, "weekday."+strconv.Itoa(int(t.Weekday()))),
-		"day", t.Day(),
-		"month", b.T(lang, "month."+strconv.Itoa(int(t.Month()))),
-		"year", t.Year())
-}
-
-// DateTime is Date and the time of day (24-hour clock).
-func (b *Bundle) DateTime(lang string, t time.Time) string {
-	return b.T(lang, "datetime.format", "date", b.Date(lang, t), "time", t.Format("15:04"))
-}
 
 // Negotiate picks the language for an Accept-Language header: the
 // available tag with the highest q, matching a region-qualified request
