@@ -40,13 +40,13 @@ import (
 	"ombud/server/dispatch"
 	"ombud/server/enrol"
 	"ombud/server/httpapi"
-	"ombud/server/sla"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/server/tracking"
 	"ombud/server/tracking/i18n"
 	"ombud/shared/event"
 	"ombud/shared/lifecycle"
+	"ombud/shared/sla"
 	"ombud/sync/hub"
 )
 
@@ -193,7 +193,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.Float64Var(&o.trackRate, "tracking-rate", tracking.DefaultRatePerMinute, "tracking page and API requests per minute per client IP")
 	fs.IntVar(&o.trackBurst, "tracking-burst", tracking.DefaultBurst, "tracking requests a client may make at once before the rate applies")
 	fs.StringVar(&o.dispatchConfig, "dispatch-config", "", "dispatch rules (JSON, see server/dispatch); re-read when the file changes or on SIGHUP; without it every case goes to its filing branch's queue")
-	fs.StringVar(&o.slaConfig, "sla-config", "", "SLA calendars and policies (JSON, see server/sla); without it cases get no deadlines and nothing escalates, and the tracking page shows the receipt's dates")
+	fs.StringVar(&o.slaConfig, "sla-config", "", "SLA calendars and policies (JSON, see shared/sla); without it cases get no deadlines and nothing escalates, and the tracking page shows the receipt's dates")
 	fs.StringVar(&o.escalationQueue, "escalation-queue", "", "queue an overdue case moves to: team:<id> (declared in the dispatch config), branch, or empty to leave it in its queue")
 	fs.DurationVar(&o.escalationInterval, "escalation-interval", time.Minute, "how often overdue cases are looked for")
 	if err := parseFlags(fs, args, getenv); err != nil {

@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"ombud/server/cases"
-	"ombud/server/sla"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/shared/event"
 	"ombud/shared/lifecycle"
+	"ombud/shared/sla"
 	"ombud/shared/uid"
 )
 

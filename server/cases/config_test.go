@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"ombud/server/cases"
-	"ombud/server/sla"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/shared/event"
+	"ombud/shared/sla"
 )
 
 // slaShortAck is slaConfig with a 1h acknowledge target instead of 16h.

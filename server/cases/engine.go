@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"ombud/server/dispatch"
-	"ombud/server/sla"
 	"ombud/server/storage"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
+	"ombud/shared/sla"
 )
 
 // Store is what the engine needs from storage: the log (read all scopes,

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"ombud/server/dispatch"
-	"ombud/server/sla"
 	"ombud/server/storage"
 	"ombud/shared/event"
 	"ombud/shared/lifecycle"
+	"ombud/shared/sla"
 )
 
 // scanPage is how many due cases Tick reads at a time.

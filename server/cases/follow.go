@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"ombud/server/dispatch"
-	"ombud/server/sla"
 	"ombud/server/storage"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/lifecycle"
+	"ombud/shared/sla"
 )
 
 // catchUp pages through the log from the projection's cursor until it is

@@ -12,12 +12,12 @@ import (
 
 	"ombud/server/cases"
 	"ombud/server/dispatch"
-	"ombud/server/sla"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
+	"ombud/shared/sla"
 	"ombud/shared/trackcode"
 	"ombud/shared/uid"
 )

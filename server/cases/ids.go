@@ -5,8 +5,8 @@ import (
 	"encoding/binary"
 	"time"
 
-	"ombud/server/sla"
 	"ombud/shared/lifecycle"
+	"ombud/shared/sla"
 
 	"ombud/shared/uid"
 )

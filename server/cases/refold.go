@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"ombud/server/sla"
 	"ombud/server/storage"
+	"ombud/shared/sla"
 )
 
 // projectionVersion names how row turns a folded case into a row. Bump it

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"time"
 
-	"ombud/server/sla"
 	"ombud/server/storage"
 	"ombud/shared/lifecycle"
+	"ombud/shared/sla"
 )
 
 // The seams for the tracking page and the API: small, read-only, and safe

@@ -77,7 +77,7 @@ func (p ReceiptPromise) NextStep(_ context.Context, c *lifecycle.Case) (NextStep
 // business days (Monday to Friday) after from's date. It is the kiosk's
 // rule (kiosk/filing.BusinessDeadline, a test keeps the two equal), so the
 // page repeats the receipt's dates exactly; the server does not import the
-// kiosk's packages. The SLA engine (server/sla, business hours and
+// kiosk's packages. The SLA engine (shared/sla, business hours and
 // holidays) will replace both.
 func BusinessDeadline(from time.Time, days int, loc *time.Location) time.Time {
 	if loc == nil {

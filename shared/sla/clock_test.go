@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"ombud/server/sla"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/lifecycle"
+	"ombud/shared/sla"
 )
 
 // nineToFive is Monday to Friday 09:00-17:00 in Paris: eight hours a day,

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"ombud/server/sla"
+	"ombud/shared/sla"
 )
 
 func TestLoadExample(t *testing.T) {

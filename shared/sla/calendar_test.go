@@ -7,7 +7,7 @@ import (
 	"time"
 	_ "time/tzdata" // tests must not depend on the host's zoneinfo
 
-	"ombud/server/sla"
+	"ombud/shared/sla"
 )
 
 // MustLocation loads an IANA zone or stops the test.
