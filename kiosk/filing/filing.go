@@ -17,6 +17,7 @@ import (
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
+	"ombud/shared/sla"
 	"ombud/shared/trackcode"
 	"ombud/shared/uid"
 )
@@ -192,29 +193,7 @@ func (s *Service) File(ctx context.Context, d Draft) (Filed, error) {
 		Complaint:     c,
 		Code:          code,
 		URL:           s.baseURL + "/t/" + string(code),
-		AcknowledgeBy: BusinessDeadline(now, s.cfg.AckDays, s.cfg.Location),
-		RespondBy:     BusinessDeadline(now, s.cfg.RespondDays, s.cfg.Location),
+		AcknowledgeBy: sla.BusinessDeadline(now, s.cfg.AckDays, s.cfg.Location),
+		RespondBy:     sla.BusinessDeadline(now, s.cfg.RespondDays, s.cfg.Location),
 	}, nil
-}
-
-// BusinessDeadline is the end of the day (23:59:59 in loc) that falls days
-// business days (Monday to Friday) after from's date in loc; with days = 0 it
-// is the end of from's own day. End of day rather than close of business
-// because the receipt promises a date, and a customer reads "by Tuesday 14
-// May" as the whole of that day. Public holidays are not known here.
-func BusinessDeadline(from time.Time, days int, loc *time.Location) time.Time {
-	if loc == nil {
-		loc = time.Local
-	}
-	y, m, d := from.In(loc).Date()
-	// Step on calendar dates at noon, not by 24 hours, so DST changes do not
-	// move the date; time.Date normalises month and year ends.
-	day := time.Date(y, m, d, 12, 0, 0, 0, loc)
-	for n := 0; n < days; {
-		day = time.Date(day.Year(), day.Month(), day.Day()+1, 12, 0, 0, 0, loc)
-		if wd := day.Weekday(); wd != time.Saturday && wd != time.Sunday {
-			n++
-		}
-	}
-	return time.Date(day.Year(), day.Month(), day.Day(), 23, 59, 59, 0, loc)
 }

@@ -14,6 +14,7 @@ import (
 	"ombud/kiosk/printer"
 	"ombud/kiosk/tui"
 	"ombud/shared/complaint"
+	"ombud/shared/sla"
 	"ombud/shared/trackcode"
 )
 
@@ -223,8 +224,8 @@ func (f *fakeFiler) File(_ context.Context, d filing.Draft) (filing.Filed, error
 		Complaint:     complaint.Complaint{ID: "0196c0de-0000-7000-8000-000000000001", Code: string(testCode), FiledAt: now},
 		Code:          testCode,
 		URL:           "https://track.example.org/t/" + string(testCode),
-		AcknowledgeBy: filing.BusinessDeadline(now, 2, time.UTC),
-		RespondBy:     filing.BusinessDeadline(now, 15, time.UTC),
+		AcknowledgeBy: sla.BusinessDeadline(now, 2, time.UTC),
+		RespondBy:     sla.BusinessDeadline(now, 15, time.UTC),
 	}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"ombud/shared/lifecycle"
+	"ombud/shared/sla"
 )
 
 // Deadlines is the seam to the case engine (SLA policies, pauses while
@@ -57,41 +58,9 @@ type ReceiptPromise struct {
 
 // NextStep implements Deadlines.
 func (p ReceiptPromise) NextStep(_ context.Context, c *lifecycle.Case) (NextStep, error) {
-	if c.WaitingOnCustomer || c.ReopenCount > 0 {
+	step, due := sla.Promise{AckDays: p.AckDays, RespondDays: p.RespondDays, Location: p.Location}.Next(c)
+	if step == sla.StepNone {
 		return NextStep{}, nil
 	}
-	filed := c.Complaint.FiledAt // what the kiosk computed the receipt from
-	if filed.IsZero() {
-		filed = c.FiledAt.Time()
-	}
-	switch c.State {
-	case lifecycle.Received:
-		return NextStep{Kind: StepAcknowledge, Due: BusinessDeadline(filed, p.AckDays, p.Location), Basis: BasisReceipt}, nil
-	case lifecycle.Acknowledged, lifecycle.Assessed, lifecycle.Investigating:
-		return NextStep{Kind: StepRespond, Due: BusinessDeadline(filed, p.RespondDays, p.Location), Basis: BasisReceipt}, nil
-	}
-	return NextStep{}, nil
-}
-
-// BusinessDeadline is the end of the day (23:59:59 in loc) that falls days
-// business days (Monday to Friday) after from's date. It is the kiosk's
-// rule (kiosk/filing.BusinessDeadline, a test keeps the two equal), so the
-// page repeats the receipt's dates exactly; the server does not import the
-// kiosk's packages. The SLA engine (shared/sla, business hours and
-// holidays) will replace both.
-func BusinessDeadline(from time.Time, days int, loc *time.Location) time.Time {
-	if loc == nil {
-		loc = time.Local
-	}
-	y, m, d := from.In(loc).Date()
-	// Step on calendar dates at noon, not by 24 hours, so DST changes do
-	// not move the date.
-	day := time.Date(y, m, d, 12, 0, 0, 0, loc)
-	for n := 0; n < days; {
-		day = time.Date(day.Year(), day.Month(), day.Day()+1, 12, 0, 0, 0, loc)
-		if wd := day.Weekday(); wd != time.Saturday && wd != time.Sunday {
-			n++
-		}
-	}
-	return time.Date(day.Year(), day.Month(), day.Day(), 23, 59, 59, 0, loc)
+	return NextStep{Kind: StepKind(step), Due: due, Basis: BasisReceipt}, nil
 }
