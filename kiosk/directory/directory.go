@@ -1,0 +1,193 @@
+// Package directory keeps a staff terminal's copy of its branch's staff
+// directory (shared/staff) current: it fetches the directory from the
+// central server with the device's credential, at start, every Interval and
+// when woken, and stores it (kiosk/store SaveDirectory) so sign-in works
+// offline with what was last received. A revocation reaches the terminal
+// with the next fetch, and from then on refuses that account even offline.
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"ombud/kiosk/store"
+	"ombud/shared/staff"
+)
+
+// Path is the server's directory endpoint (docs/API.md), relative to its
+// base URL.
+const Path = "/api/v1/staff/directory"
+
+// DefaultInterval is how often the directory is fetched: a revoked account
+// can sign in at an online terminal for at most about this long.
+const DefaultInterval = 30 * time.Second
+
+// Config configures a Fetcher.
+type Config struct {
+	ServerURL     string // the server's base URL, http(s)://host[:port][/prefix]
+	Authorization string // the device's Authorization header value (enrol.Credential.AuthorizationHeader)
+	Branch        string // the terminal's branch: a directory of another branch is refused
+	Store         *store.Store
+	Interval      time.Duration // DefaultInterval when zero
+	HTTPClient    *http.Client  // a client with a 15 s timeout when nil
+	Logger        *slog.Logger
+}
+
+// Fetcher fetches and stores the directory. Safe for concurrent use.
+type Fetcher struct {
+	cfg  Config
+	url  string
+	log  *slog.Logger
+	wake chan struct{}
+	// version is the stored directory's version, sent as If-None-Match so an
+	// unchanged directory costs a 304.
+	version atomic.Int64
+	last    atomic.Pointer[Status]
+}
+
+// Status is the outcome of the last fetch, for the staff screen.
+type Status struct {
+	At      time.Time
+	Err     string // "" on success
+	Version int64
+}
+
+// Errors a fetch can end in besides transport failures.
+var (
+	ErrRefused = errors.New("the server refused this terminal's credential")
+	ErrInvalid = errors.New("the server sent an unusable staff directory")
+)
+
+// New makes a Fetcher.
+func New(cfg Config) (*Fetcher, error) {
+	u, err := url.Parse(cfg.ServerURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("directory: server URL %q: want http(s)://host", cfg.ServerURL)
+	}
+	if cfg.Store == nil || cfg.Branch == "" || cfg.Authorization == "" {
+		return nil, errors.New("directory: store, branch and credential are required")
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	f := &Fetcher{
+		cfg:  cfg,
+		url:  strings.TrimSuffix(u.String(), "/") + Path,
+		log:  cfg.Logger.With("component", "directory"),
+		wake: make(chan struct{}, 1),
+	}
+	d, err := cfg.Store.Directory(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("directory: %w", err)
+	}
+	f.version.Store(d.Version)
+	return f, nil
+}
+
+// Notify asks for a fetch now (e.g. when sync reconnects); never blocks.
+func (f *Fetcher) Notify() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Status returns the last fetch's outcome; zero before the first.
+func (f *Fetcher) Status() Status {
+	if s := f.last.Load(); s != nil {
+		return *s
+	}
+	return Status{}
+}
+
+// Run fetches at once, then every Interval (with a little jitter so a
+// branch's terminals do not ask in step) and on Notify, until ctx ends.
+// Failures are logged and retried at the next tick: the stored directory
+// keeps sign-in working meanwhile.
+func (f *Fetcher) Run(ctx context.Context) {
+	for {
+		if _, err := f.Fetch(ctx); err != nil && ctx.Err() == nil {
+			f.log.Warn("staff directory not fetched", "err", err)
+		}
+		jitter := time.Duration(rand.Int64N(int64(f.cfg.Interval)/5 + 1))
+		t := time.NewTimer(f.cfg.Interval - f.cfg.Interval/10 + jitter)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-f.wake:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// Fetch gets the directory once and stores it if it is newer than the one
+// held. changed reports whether the stored directory was replaced.
+func (f *Fetcher) Fetch(ctx context.Context) (changed bool, err error) {
+	defer func() {
+		s := &Status{At: time.Now(), Version: f.version.Load()}
+		if err != nil {
+			s.Err = err.Error()
+		}
+		f.last.Store(s)
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Authorization", f.cfg.Authorization)
+	req.Header.Set("Accept", "application/json")
+	if v := f.version.Load(); v > 0 {
+		req.Header.Set("If-None-Match", `"`+strconv.FormatInt(v, 10)+`"`)
+	}
+	resp, err := f.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return false, fmt.Errorf("fetch staff directory: %w", err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotModified:
+		return false, nil
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return false, fmt.Errorf("%w (HTTP %d)", ErrRefused, resp.StatusCode)
+	case resp.StatusCode != http.StatusOK:
+		return false, fmt.Errorf("fetch staff directory: HTTP %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, staff.MaxDirectoryBytes+1))
+	if err != nil {
+		return false, fmt.Errorf("fetch staff directory: %w", err)
+	}
+	d, err := staff.DecodeDirectory(body)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if d.Branch != f.cfg.Branch {
+		return false, fmt.Errorf("%w: it is for branch %q, this terminal is at %q", ErrInvalid, d.Branch, f.cfg.Branch)
+	}
+	replaced, err := f.cfg.Store.SaveDirectory(ctx, d)
+	if err != nil {
+		return false, fmt.Errorf("store staff directory: %w", err)
+	}
+	if replaced {
+		f.version.Store(d.Version)
+		f.log.Info("staff directory updated", "version", d.Version, "accounts", len(d.Accounts))
+	}
+	return replaced, nil
+}
