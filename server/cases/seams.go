@@ -44,20 +44,18 @@ func (e *Engine) Deadlines(ctx context.Context, complaintID string) (next Step, 
 	if !cs.State.Open() {
 		return Step{}, false, nil
 	}
-	st, have := e.status(cs, events, e.now(cs.LastEventAt))
-	if !have {
+	if e.cfg.SLA == nil {
 		return Step{}, false, nil
 	}
-	for _, ts := range []sla.TargetStatus{st.Acknowledge, st.Respond} {
-		if ts.Condition == sla.Met {
-			continue
-		}
-		if ts.Paused {
-			return Step{}, false, nil
-		}
-		return Step{Name: ts.Target, Due: ts.Deadline}, true, nil
+	step, due, err := e.cfg.SLA.Next(&cs, events, e.now(cs.LastEventAt))
+	if err != nil {
+		e.log.Error("sla: no deadlines for case", logComplaint, cs.ID, logErr, err)
+		return Step{}, false, nil
 	}
-	return Step{}, false, nil
+	if step == sla.StepNone {
+		return Step{}, false, nil
+	}
+	return Step{Name: sla.Target(step), Due: due}, true, nil
 }
 
 // Case returns the projection's row of a complaint: its state, queue and

@@ -400,3 +400,44 @@ func TestPolicyFallbacks(t *testing.T) {
 		}
 	}
 }
+
+// Next is what the staff queue sorts by: the first unmet target, nothing
+// while paused or once answered.
+func TestConfigNext(t *testing.T) {
+	cfg, err := sla.Parse([]byte(`{"calendars": {"default": {"time_zone": "UTC", "hours": {
+	  "mon": ["00:00-24:00"], "tue": ["00:00-24:00"], "wed": ["00:00-24:00"], "thu": ["00:00-24:00"],
+	  "fri": ["00:00-24:00"], "sat": ["00:00-24:00"], "sun": ["00:00-24:00"]}}},
+	  "policies": [{"acknowledge": "2h", "respond": "24h"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCase(t, "b", "billing")
+	next := func(now time.Time) (sla.Step, time.Time) {
+		t.Helper()
+		cs, err := lifecycle.Fold(c.events)
+		if err != nil {
+			t.Fatal(err)
+		}
+		step, due, err := cfg.Next(&cs, c.events, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return step, due
+	}
+	if step, due := next(c.minutes(10)); step != sla.StepAcknowledge || !due.Equal(c.minutes(120)) {
+		t.Fatalf("filed: %s %v", step, due)
+	}
+	c.add("e1", 30, event.Acknowledged, nil)
+	if step, due := next(c.minutes(40)); step != sla.StepRespond || !due.Equal(c.minutes(24*60)) {
+		t.Fatalf("acknowledged: %s %v", step, due)
+	}
+	c.add("e2", 50, event.Assessed, event.Assessment{Severity: event.SeverityLow, Priority: 3})
+	c.add("e3", 60, event.InfoRequested, event.Text{Text: "which card?"})
+	if step, due := next(c.minutes(70)); step != sla.StepNone || !due.IsZero() {
+		t.Fatalf("waiting on the customer: %s %v", step, due)
+	}
+	c.add("e4", 120, event.Responded, event.Text{Text: "refunded"})
+	if step, _ := next(c.minutes(130)); step != sla.StepNone {
+		t.Fatalf("responded: %s", step)
+	}
+}

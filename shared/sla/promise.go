@@ -3,6 +3,7 @@ package sla
 import (
 	"time"
 
+	"ombud/shared/event"
 	"ombud/shared/lifecycle"
 )
 
@@ -64,4 +65,32 @@ func BusinessDeadline(from time.Time, days int, loc *time.Location) time.Time {
 		}
 	}
 	return time.Date(day.Year(), day.Month(), day.Day(), 23, 59, 59, 0, loc)
+}
+
+// Next is the case's next step and when it is due under the SLA config at
+// now, the same rule the server's case engine uses: the first target not
+// yet met, and no date while the clock is paused (it would move every
+// minute) or once the case is answered or closed.
+func (c *Config) Next(cs *lifecycle.Case, events []event.Event, now time.Time) (Step, time.Time, error) {
+	if !cs.State.Open() {
+		return StepNone, time.Time{}, nil
+	}
+	k, err := c.Clock(*cs, events)
+	if err != nil {
+		return StepNone, time.Time{}, err
+	}
+	st, err := k.Status(now)
+	if err != nil {
+		return StepNone, time.Time{}, err
+	}
+	for _, ts := range []TargetStatus{st.Acknowledge, st.Respond} {
+		if ts.Condition == Met {
+			continue
+		}
+		if ts.Paused {
+			return StepNone, time.Time{}, nil
+		}
+		return Step(ts.Target), ts.Deadline, nil
+	}
+	return StepNone, time.Time{}, nil
 }
