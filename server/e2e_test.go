@@ -593,25 +593,31 @@ func TestE2EEscalationOnceAcrossRestart(t *testing.T) {
 	}
 }
 
-// staffTerminal is a staff member's device at the branch, pushing events
-// through the sync endpoint as a staff terminal will. The kiosk's store
-// cannot author staff events (it only files complaints), so this speaks the
-// protocol with sync/wire: enrolled like any device, its events go through
-// the hub's authentication, scope and lifecycle checks.
 // staffEvent is one thing staff do: an event type and its data.
 type staffEvent struct {
 	typ  event.Type
 	data any
 }
 
+// staffTerminal is a staff member's device at the branch, pushing events
+// through the sync endpoint as a staff terminal will. The kiosk's store
+// cannot author staff events (it only files complaints), so this speaks the
+// protocol with sync/wire: enrolled like any device, its events go through
+// the hub's authentication, scope and lifecycle checks, and the server's
+// check of the staff account they name.
 type staffTerminal struct {
 	cred  kioskenrol.Credential
 	clock *hlc.Clock
 	seq   int64
 }
 
+// MustStaffTerminal enrols a device at branch main and adds the agent
+// account "staff-e2e" its events name, with the operator's command while
+// the server runs.
 func MustStaffTerminal(tb testing.TB, s *e2eServer) *staffTerminal {
 	tb.Helper()
+	MustRunInput(tb, "482913\n", "staff", "add", "--data", s.dir, "--branch", "main", "--id", "staff-e2e",
+		"--name", "E2E Agent", "--role", "agent", "--pin-iterations", "1000")
 	cred, err := kioskenrol.Enrol(context.Background(), nil, s.url, MustCode(tb, s.dir), "Staff terminal")
 	if err != nil {
 		tb.Fatal(err)

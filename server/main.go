@@ -7,6 +7,10 @@
 //	server enrol-code --data DIR --branch ID [--ttl 24h] [--public-url URL]
 //	server revoke     --data DIR --device ID
 //	server devices    --data DIR
+//	server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor  (PIN on stdin)
+//	server staff pin    --data DIR --id STAFF  (new PIN on stdin)
+//	server staff revoke --data DIR --id STAFF
+//	server staff list   --data DIR [--branch ID]
 //
 // Every flag can also be set from the environment as OMBUD_SERVER_<FLAG>
 // (upper case, dashes as underscores, e.g. OMBUD_SERVER_TLS_CERT); a flag on
@@ -40,6 +44,7 @@ import (
 	"ombud/server/dispatch"
 	"ombud/server/enrol"
 	"ombud/server/httpapi"
+	"ombud/server/staffapi"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/server/tracking"
@@ -53,7 +58,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	var ue usageError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
@@ -73,6 +78,11 @@ const usage = `usage:
   server enrol-code --data DIR --branch ID [--ttl 24h] [--public-url URL]
   server revoke     --data DIR --device ID
   server devices    --data DIR
+  server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor
+  server staff pin    --data DIR --id STAFF
+  server staff revoke --data DIR --id STAFF
+  server staff list   --data DIR [--branch ID]
+  (staff add and staff pin read the PIN from the terminal, or one line of standard input)
 Flags may be set as OMBUD_SERVER_<FLAG> in the environment (e.g. OMBUD_SERVER_DATA).`
 
 // usageError is a mistake on the command line (exit status 2).
@@ -81,8 +91,8 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 // run is the whole program: args without the program name, getenv for the
-// flag overrides. Tests call it directly.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// flag overrides, stdin for PINs. Tests call it directly.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
 		return usageError{"no subcommand"}
@@ -102,6 +112,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return revoke(ctx, rest, getenv, stdout, stderr)
 	case "devices":
 		return devices(ctx, rest, getenv, stdout, stderr)
+	case "staff":
+		return staffCommand(ctx, rest, getenv, stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -325,6 +337,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	wake.hub = syncHub
 	api.Handle(httpapi.PathSync, syncHub)
 	onShutdown = append(onShutdown, syncHub.Shutdown) // close 4009, wait for its goroutines
+	// The staff directory staff terminals sign people in with, offline
+	// included (docs/API.md); the same device credentials as sync.
+	api.Handle(staffapi.PathDirectory, staffapi.New(st, base))
 
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {

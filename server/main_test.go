@@ -110,7 +110,7 @@ func MustServe(tb testing.TB, getenv func(string) string, args ...string) *runni
 	lw := newLogWatch()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), getenv, io.Discard, lw)
+		done <- run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), getenv, nil, io.Discard, lw)
 	}()
 	r := &running{log: lw}
 	var once sync.Once
@@ -137,11 +137,19 @@ func MustServe(tb testing.TB, getenv func(string) string, args ...string) *runni
 	return r
 }
 
-// MustRun runs a one-shot subcommand and returns its stdout.
+// MustRun runs a one-shot subcommand with nothing on stdin and returns its
+// stdout.
 func MustRun(tb testing.TB, args ...string) string {
 	tb.Helper()
+	return MustRunInput(tb, "", args...)
+}
+
+// MustRunInput runs a one-shot subcommand with stdin reading input and
+// returns its stdout.
+func MustRunInput(tb testing.TB, input string, args ...string) string {
+	tb.Helper()
 	var out, errOut bytes.Buffer
-	if err := run(context.Background(), args, noEnv, &out, &errOut); err != nil {
+	if err := run(context.Background(), args, noEnv, strings.NewReader(input), &out, &errOut); err != nil {
 		tb.Fatalf("run %q: %v\nstderr: %s", args, err, errOut.String())
 	}
 	return out.String()
@@ -408,7 +416,7 @@ func TestEnvironmentOverridesFlags(t *testing.T) {
 		t.Errorf("OMBUD_SERVER_DATA ignored: %v", err)
 	}
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"branch", "add", "--id", "b", "--name", "B"}, getenv, &out, io.Discard); err != nil {
+	if err := run(context.Background(), []string{"branch", "add", "--id", "b", "--name", "B"}, getenv, nil, &out, io.Discard); err != nil {
 		t.Errorf("branch add with OMBUD_SERVER_DATA: %v", err)
 	}
 }
@@ -434,7 +442,7 @@ func TestCommandLineErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			err := run(context.Background(), tt.args, noEnv, io.Discard, io.Discard)
+			err := run(context.Background(), tt.args, noEnv, strings.NewReader(""), io.Discard, io.Discard)
 			var ue usageError
 			if err == nil || !strings.Contains(err.Error(), tt.mention) || errors.As(err, &ue) != tt.usage {
 				t.Errorf("run(%q) = %v, want an error mentioning %q (usage error: %v)", tt.args, err, tt.mention, tt.usage)

@@ -18,6 +18,7 @@ import (
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/sla"
+	staffacct "ombud/shared/staff"
 	"ombud/shared/trackcode"
 	"ombud/shared/uid"
 )
@@ -109,6 +110,14 @@ func newEnv(t testing.TB) *env {
 	}
 	cred := sha256.Sum256([]byte("cred"))
 	if v.dev, err = v.store.RedeemEnrolment(ctx, code[:], time.Now(), "kiosk-1", cred[:]); err != nil {
+		t.Fatal(err)
+	}
+	// Push takes staff events only from an account of the device's branch.
+	pin, err := staffacct.HashPINCost("482913", staffacct.MinIterations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.store.CreateStaff(ctx, staffacct.Account{ID: staff.ID, Name: "Staff One", Role: staffacct.Supervisor, Branch: "north", PINHash: pin}); err != nil {
 		t.Fatal(err)
 	}
 	return v

@@ -1,6 +1,7 @@
 // Package storage owns the central server's storage contract: the branches,
-// the enrolled devices and their credentials, the event log every device
-// feeds, and the small projections the server looks things up by.
+// the enrolled devices and their credentials, the staff accounts, the event
+// log every device feeds, and the small projections the server looks things
+// up by.
 //
 // It holds interfaces and plain Go types only, no SQL and no driver, so the
 // embedded SQLite implementation (package storage/sqlite) and a later
@@ -30,6 +31,7 @@ import (
 type Store interface {
 	Devices
 	Events
+	Staff
 	// Stats counts what is stored; for tests, the simulator and /metrics.
 	Stats(ctx context.Context) (Stats, error)
 	// Close releases the database. Calls after Close fail.
@@ -115,6 +117,14 @@ type Events interface {
 	//     names is stored under another branch (an event may lie in its
 	//     Branch field), or a Filed complaint names another branch:
 	//     RejectForbidden;
+	//   - its actor is staff (Actor.Kind event.ActorStaff) and Actor.ID is
+	//     not an account (exactly its id), or an account of another branch
+	//     than the device's, or one revoked more than StaffRevocationGrace
+	//     before the event's clock time (what was done offline before the
+	//     revocation is kept), or one whose role may not record the event's
+	//     type (staff.Can; the reason is staff.Why): RejectForbidden. A
+	//     Filed event may have a staff actor (staff filing for a walk-in
+	//     customer) and is checked the same way;
 	//   - the domain refuses it (a Filed event whose data is not a valid
 	//     complaint, a complaint filed twice, a tracking code another
 	//     complaint has): RejectInvalid;
@@ -214,7 +224,7 @@ var ErrGap = errors.New("push starts after a gap in the device sequence")
 type RejectCode int
 
 const (
-	RejectForbidden RejectCode = 4003 // another branch's event or complaint
+	RejectForbidden RejectCode = 4003 // another branch's event or complaint, or a staff actor who may not record it
 	RejectConflict  RejectCode = 4004 // the seq or the event id is held for a different event
 	RejectInvalid   RejectCode = 4006 // refused by the domain
 )

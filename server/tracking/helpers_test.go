@@ -26,6 +26,7 @@ import (
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
+	"ombud/shared/staff"
 	"ombud/shared/trackcode"
 	"ombud/shared/uid"
 )
@@ -68,6 +69,14 @@ func newEnv(tb testing.TB, change func(*tracking.Options)) *env {
 	}
 	d, err := st.RedeemEnrolment(ctx, code, time.Now(), fmt.Sprint("kiosk-", n), hash("cred"))
 	if err != nil {
+		tb.Fatal(err)
+	}
+	// Push takes staff events only from an account of the device's branch.
+	pin, err := staff.HashPINCost("482913", staff.MinIterations)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := st.CreateStaff(ctx, staff.Account{ID: "staff-bob-smith", Name: "Bob Smith", Role: staff.Supervisor, Branch: "main", PINHash: pin}); err != nil {
 		tb.Fatal(err)
 	}
 	secret, err := tracking.LoadOrCreateSecret(tb.TempDir())

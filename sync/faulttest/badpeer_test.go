@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"ombud/shared/event"
+	"ombud/shared/staff"
 	"ombud/shared/uid"
 	"ombud/sync/wire"
 )
@@ -45,6 +46,15 @@ func TestBadPeersDoNotDisturbGoodOne(t *testing.T) {
 	t.Cleanup(filing.Wait)                  // before the kiosk's store closes
 
 	south := mustRawDevice(t, srv.st, "south")
+	// The notes' author is a real agent of south: what is refused below
+	// is refused for reaching north, not for an unknown author.
+	pin, err := staff.HashPINCost("482913", staff.MinIterations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.st.CreateStaff(ctx, staff.Account{ID: "intruder", Name: "In Truder", Role: staff.Agent, Branch: "south", PINHash: pin}); err != nil {
+		t.Fatal(err)
+	}
 	noteOn := func(complaintID, branch string) event.Event {
 		data, _ := json.Marshal(event.Text{Text: "not yours"})
 		return event.Event{ID: uid.New(), ComplaintID: complaintID, Type: event.NoteAdded,

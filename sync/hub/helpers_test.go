@@ -24,6 +24,7 @@ import (
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
+	"ombud/shared/staff"
 	"ombud/shared/trackcode"
 	"ombud/shared/uid"
 	"ombud/sync/hub"
@@ -133,11 +134,20 @@ func mustEnvListener(tb testing.TB, edit func(*hub.Config), wrap func(net.Listen
 
 var deviceCounter atomic.Int64
 
-// MustDevice enrols a device into branch (created if needed).
+// MustDevice enrols a device into branch (created if needed, with the
+// agent account staffOf(branch) that note names).
 func (e *env) MustDevice(tb testing.TB, branch string) storage.Device {
 	tb.Helper()
 	ctx := context.Background()
 	if err := e.store.CreateBranch(ctx, branch, "Branch "+branch); err != nil && storage.ErrorCode(err) != storage.Conflict {
+		tb.Fatal(err)
+	}
+	pin, err := staff.HashPINCost("482913", staff.MinIterations)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a := staff.Account{ID: staffOf(branch), Name: "Staff of " + branch, Role: staff.Agent, Branch: branch, PINHash: pin}
+	if err := e.store.CreateStaff(ctx, a); err != nil && storage.ErrorCode(err) != storage.Conflict {
 		tb.Fatal(err)
 	}
 	n := deviceCounter.Add(1)
@@ -308,12 +318,15 @@ func filed(tb testing.TB, dev storage.Device) event.Event {
 	return e
 }
 
-// note makes a NoteAdded event on complaintID claiming branch, with about
-// size bytes of text.
+// staffOf is the agent account MustDevice gives branch.
+func staffOf(branch string) string { return "staff-" + strings.ToLower(branch) }
+
+// note makes a NoteAdded event on complaintID claiming branch, by that
+// branch's agent, with about size bytes of text.
 func note(complaintID, branch string, size int) event.Event {
 	data, _ := json.Marshal(event.Text{Text: strings.Repeat("n", size)})
 	return event.Event{ID: uid.New(), ComplaintID: complaintID, Type: event.NoteAdded,
-		Actor: event.Actor{Kind: event.ActorStaff, ID: "staff-1"}, At: clock.Now(), Branch: branch, Data: data}
+		Actor: event.Actor{Kind: event.ActorStaff, ID: staffOf(branch)}, At: clock.Now(), Branch: branch, Data: data}
 }
 
 // batch numbers events from seq on.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
+	"ombud/shared/staff"
 	"ombud/shared/trackcode"
 	"ombud/shared/uid"
 )
@@ -49,12 +51,17 @@ func hash(s string) []byte {
 
 var counter atomic.Int64
 
-// MustDevice creates the branch if needed and enrols a device into it.
+// MustDevice creates the branch and its agent account (staffOf) if needed
+// and enrols a device into it.
 func MustDevice(tb testing.TB, s storage.Store, branch string) storage.Device {
 	tb.Helper()
 	ctx := context.Background()
 	if err := s.CreateBranch(ctx, branch, "Branch "+branch); err != nil && storage.ErrorCode(err) != storage.Conflict {
 		tb.Fatalf("create branch %s: %v", branch, err)
+	}
+	a := MustAccount(tb, staffOf(branch), branch, staff.Agent)
+	if err := s.CreateStaff(ctx, a); err != nil && storage.ErrorCode(err) != storage.Conflict {
+		tb.Fatalf("create staff %s: %v", a.ID, err)
 	}
 	n := counter.Add(1)
 	code := hash(fmt.Sprintf("code-%d", n))
@@ -78,12 +85,36 @@ func textOfSize(n int) string {
 
 var clock = hlc.New(nil)
 
-// noteEvent makes a NoteAdded event of about 500 bytes on the wire.
+// staffOf is the agent account MustDevice gives branch.
+func staffOf(branch string) string { return "staff-" + strings.ToLower(branch) }
+
+// pinHash is a PIN hash made once at the cheapest cost: accounts in tests
+// need a valid one, not a slow one.
+var pinHash = sync.OnceValue(func() string {
+	h, err := staff.HashPINCost("482913", staff.MinIterations)
+	if err != nil {
+		panic(err)
+	}
+	return h
+})
+
+// MustAccount returns a valid account (not stored) named after id.
+func MustAccount(tb testing.TB, id, branch string, role staff.Role) staff.Account {
+	tb.Helper()
+	a := staff.Account{ID: id, Name: "Staff " + id, Role: role, Branch: branch, PINHash: pinHash()}
+	if err := a.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}
+
+// noteEvent makes a NoteAdded event of about 500 bytes on the wire, by
+// the branch's agent (staffOf).
 func noteEvent(d storage.Device, complaintID string) event.Event {
 	data, _ := json.Marshal(event.Text{Text: textOfSize(300)})
 	return event.Event{
 		ID: uid.New(), ComplaintID: complaintID, Type: event.NoteAdded,
-		Actor: event.Actor{Kind: event.ActorStaff, ID: "staff-7"}, At: clock.Now(),
+		Actor: event.Actor{Kind: event.ActorStaff, ID: staffOf(d.Branch)}, At: clock.Now(),
 		Branch: d.Branch, Data: data,
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"ombud/server/storage"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
+	"ombud/shared/staff"
 	"ombud/shared/trackcode"
 )
 
@@ -246,10 +247,19 @@ type pushTx struct {
 	// push in a few set queries instead of a few queries per event, plus
 	// what this push stored since (so a later event of the same push sees
 	// an earlier one, as a per-event query would).
-	idsHeld    map[string]bool   // event ids stored
-	held       map[string]string // complaint id -> branch, for complaints known then; absent: unknown
-	filedIDs   map[string]bool   // complaint ids filed
-	filedCodes map[string]bool   // tracking codes filed
+	idsHeld    map[string]bool       // event ids stored
+	held       map[string]string     // complaint id -> branch, for complaints known then; absent: unknown
+	filedIDs   map[string]bool       // complaint ids filed
+	filedCodes map[string]bool       // tracking codes filed
+	staff      map[string]staffActor // staff accounts the push's events name as actor
+}
+
+// staffActor is what Push needs of a staff account to judge an event it
+// recorded.
+type staffActor struct {
+	branch    string
+	role      staff.Role
+	revokedAt time.Time
 }
 
 // groupStmts are the statements of one group's transaction, bound to it
@@ -279,6 +289,7 @@ const (
 		UNION ALL SELECT branch FROM events WHERE complaint_id = j.value LIMIT 1) FROM json_each(?) j`
 	filedIDsSQL   = `SELECT id FROM complaints WHERE id IN (SELECT value FROM json_each(?))`
 	filedCodesSQL = `SELECT code FROM complaints WHERE code IN (SELECT value FROM json_each(?))`
+	staffSQL      = `SELECT id, branch_id, role, revoked_at FROM staff WHERE id IN (SELECT value FROM json_each(?))`
 )
 
 // query runs one of the set lookups with keys and calls row for each row.
@@ -317,15 +328,21 @@ func (in *pushTx) lookUp(batch []storage.DeviceEvent, checks []pushCheck) error 
 	in.held = make(map[string]string)
 	in.filedIDs = make(map[string]bool)
 	in.filedCodes = make(map[string]bool)
+	in.staff = make(map[string]staffActor)
 	ids := make([]string, 0, len(batch))
-	var complaints, filedIDs, codes []string
+	var complaints, filedIDs, codes, actors []string
 	seen := make(map[string]bool, len(batch))
+	seenActor := make(map[string]bool)
 	for i := range batch {
 		e := &batch[i].Event
 		ids = append(ids, e.ID)
 		if !seen[e.ComplaintID] {
 			seen[e.ComplaintID] = true
 			complaints = append(complaints, e.ComplaintID)
+		}
+		if e.Actor.Kind == event.ActorStaff && !seenActor[e.Actor.ID] {
+			seenActor[e.Actor.ID] = true
+			actors = append(actors, e.Actor.ID)
 		}
 		if c := checks[i].filed; c != nil {
 			filedIDs = append(filedIDs, c.ID)
@@ -363,6 +380,19 @@ func (in *pushTx) lookUp(batch []storage.DeviceEvent, checks []pushCheck) error 
 		return err
 	}); err != nil {
 		return fmt.Errorf("push from %s: look up tracking codes: %w", in.device, err)
+	}
+	if err := in.query(staffSQL, actors, func(r *sql.Rows) error {
+		var (
+			a       staffActor
+			role    string
+			revoked sql.NullInt64
+		)
+		err := r.Scan(&key, &a.branch, &role, &revoked)
+		a.role, a.revokedAt = staff.Role(role), fromNanos(revoked)
+		in.staff[key] = a
+		return err
+	}); err != nil {
+		return fmt.Errorf("push from %s: look up staff accounts: %w", in.device, err)
 	}
 	return nil
 }
@@ -442,9 +472,14 @@ func (in *pushTx) run(batch []storage.DeviceEvent, checks []pushCheck) (storage.
 			}
 			continue
 		}
-		if reason, err := in.forbidden(e, checks[i].filed); err != nil {
+		reason, err := in.forbidden(e, checks[i].filed)
+		if err != nil {
 			return res, err
-		} else if reason != "" {
+		}
+		if reason == "" {
+			reason = in.staffForbidden(e)
+		}
+		if reason != "" {
 			if err := reject(storage.RejectForbidden, reason, true); err != nil {
 				return res, err
 			}
@@ -622,6 +657,29 @@ func (in *pushTx) forbidden(e *event.Event, filed *complaint.Complaint) (string,
 		return "complaint belongs to another branch", nil
 	}
 	return "", nil
+}
+
+// staffForbidden returns a reason when the event's actor is staff who may
+// not have recorded it: no such account, an account of another branch, one
+// revoked before the event (beyond the grace for terminals that had not yet
+// heard), or a role that may not do this. Accounts are matched by their id
+// exactly: the actor id is the audit trail's name for the person.
+func (in *pushTx) staffForbidden(e *event.Event) string {
+	if e.Actor.Kind != event.ActorStaff {
+		return ""
+	}
+	a, ok := in.staff[e.Actor.ID]
+	switch {
+	case !ok:
+		return "unknown staff account"
+	case a.branch != in.branch:
+		return "staff account of another branch"
+	case !a.revokedAt.IsZero() && e.At.Time().After(a.revokedAt.Add(storage.StaffRevocationGrace)):
+		return "staff account revoked"
+	case !staff.Can(a.role, e.Type):
+		return staff.Why(a.role, e.Type)
+	}
+	return ""
 }
 
 // invalid returns a reason when the domain refuses the event: the stateless

@@ -1,0 +1,184 @@
+// Package staffapi owns the staff directory endpoint (docs/API.md): an
+// enrolled device fetches its own branch's staff accounts, PIN hashes
+// included, so its staff terminal can sign people in while offline. The
+// device's branch comes from its credential, never from the request, so no
+// device can read another branch's accounts.
+//
+// Terminals poll it; the version-based ETag lets an unchanged directory
+// cost one indexed read and an empty 304.
+package staffapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"ombud/server/enrol"
+	"ombud/server/storage"
+	"ombud/shared/staff"
+)
+
+// PathDirectory is where the directory is served.
+const PathDirectory = "/api/v1/staff/directory"
+
+// Store is what the endpoint reads: devices, to authenticate the caller,
+// and the directory of the caller's branch.
+type Store interface {
+	storage.Devices
+	StaffDirectory(ctx context.Context, branch string) (staff.Directory, error)
+}
+
+// Error codes in the JSON error body.
+const (
+	CodeUnauthenticated  = "unauthenticated"    // no, malformed, unknown or wrong credential
+	CodeRevoked          = "revoked"            // the device's enrolment was revoked
+	CodeMethodNotAllowed = "method_not_allowed" // not GET or HEAD
+	CodeUnavailable      = "unavailable"        // the store failed: try again later
+	CodeInternal         = "internal"           // the stored directory is not valid
+)
+
+// Log attribute keys.
+const (
+	logDevice   = "device"
+	logBranch   = "branch"
+	logVersion  = "version"
+	logAccounts = "accounts"
+	logStatus   = "status"
+	logErr      = "err"
+)
+
+// Handler serves PathDirectory.
+type Handler struct {
+	store Store
+	log   *slog.Logger
+}
+
+// New returns the handler; a nil logger discards.
+func New(store Store, logger *slog.Logger) *Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{store: store, log: logger.With("component", "staff-api")}
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The answer depends on the credential and changes at any time: no
+	// cache may keep it (ETag revalidation is the client's own).
+	w.Header().Set("Cache-Control", "no-store")
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "Method "+r.Method+" is not allowed here; use GET.")
+		return
+	}
+	dev, err := enrol.Authenticate(r.Context(), h.store, r.Header.Get("Authorization"))
+	switch {
+	case err == nil:
+	case errors.Is(err, enrol.ErrRevoked):
+		// Logged with the cause; the device is told what staff can do.
+		h.log.Info("staff directory: device revoked", logErr, err)
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeError(w, http.StatusUnauthorized, CodeRevoked,
+			"This device's enrolment was revoked: enrol it again with a new code from the server's operator.")
+		return
+	case refusal(err):
+		h.log.Info("staff directory: credential refused", logErr, err)
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeError(w, http.StatusUnauthorized, CodeUnauthenticated, "Device credential not accepted: enrol this device.")
+		return
+	default:
+		h.unavailable(w, "staff directory: authenticate failed", err)
+		return
+	}
+	logger := h.log.With(logDevice, dev.ID, logBranch, dev.Branch)
+	d, err := h.store.StaffDirectory(r.Context(), dev.Branch)
+	if err != nil {
+		h.unavailable(w, "staff directory: read failed", err, logDevice, dev.ID, logBranch, dev.Branch)
+		return
+	}
+	// A terminal refuses an invalid directory whole (staff.DecodeDirectory):
+	// better the operator sees why here than every terminal stays stale.
+	if err := d.Validate(); err != nil {
+		logger.Error("staff directory: stored accounts are not valid", logErr, err)
+		writeError(w, http.StatusInternalServerError, CodeInternal, "The staff directory could not be made: the server's log says why.")
+		return
+	}
+	etag := `"` + strconv.FormatInt(d.Version, 10) + `"`
+	w.Header().Set("ETag", etag)
+	if matches(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		logger.Debug("staff directory unchanged", logVersion, d.Version, logStatus, http.StatusNotModified)
+		return
+	}
+	body, err := json.Marshal(d)
+	if err != nil {
+		logger.Error("staff directory: encode", logErr, err)
+		writeError(w, http.StatusInternalServerError, CodeInternal, "The staff directory could not be made: the server's log says why.")
+		return
+	}
+	body = append(body, '\n')
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body) // the client hung up: nothing to do
+	}
+	// Never the accounts: the log holds no PIN hashes and no names.
+	logger.Debug("staff directory sent", logVersion, d.Version, logAccounts, len(d.Accounts), logStatus, http.StatusOK)
+}
+
+// unavailable answers 503 for a failure to check or read, which the device
+// should retry, unlike a refusal.
+func (h *Handler) unavailable(w http.ResponseWriter, msg string, err error, attrs ...any) {
+	h.log.Error(msg, append(attrs, logErr, err)...)
+	w.Header().Set("Retry-After", "5")
+	writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "The server could not read the staff directory; try again later.")
+}
+
+// refusal reports whether an Authenticate error refuses the credential
+// (401) rather than reporting a failure to check it (503), as the sync hub
+// decides.
+func refusal(err error) bool {
+	var ee *enrol.Error
+	if errors.As(err, &ee) {
+		return true
+	}
+	switch storage.ErrorCode(err) {
+	case storage.NotFound, storage.Revoked, storage.Invalid:
+		return true
+	}
+	return false
+}
+
+// matches reports whether an If-None-Match value names etag: "*", or a
+// comma-separated list of entity tags, weak ones compared weakly (RFC 9110
+// 13.1.2).
+func matches(ifNoneMatch, etag string) bool {
+	for tag := range strings.SplitSeq(ifNoneMatch, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// errorBody is the server's JSON error format (as httpapi's).
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(errorBody{Error: errorDetail{Code: code, Message: msg}})
+}

@@ -1,0 +1,150 @@
+package sqlite_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"ombud/server/storage"
+	"ombud/shared/complaint"
+	"ombud/shared/event"
+	"ombud/shared/hlc"
+	"ombud/shared/staff"
+	"ombud/shared/uid"
+)
+
+// staffEventAt makes an event of type typ on complaintID by staff member
+// id, stamped at (to the millisecond).
+func staffEventAt(d storage.Device, complaintID string, typ event.Type, id string, at time.Time) event.Event {
+	data, _ := json.Marshal(event.Text{Text: "checked with the customer"})
+	return event.Event{
+		ID: uid.New(), ComplaintID: complaintID, Type: typ,
+		Actor: event.Actor{Kind: event.ActorStaff, ID: id}, At: hlc.Make(at.UnixMilli(), 0),
+		Branch: d.Branch, Data: data,
+	}
+}
+
+// TestPushChecksStaffActor: an event by staff is stored only when its
+// account exists, is of the device's branch, was not revoked (beyond the
+// grace) before the event, and its role may record it; each refusal is
+// 4003 for that event alone, and a resend gets the same answers even after
+// the accounts change.
+func TestPushChecksStaffActor(t *testing.T) {
+	t.Parallel()
+	s := MustOpen(t)
+	ctx := context.Background()
+	a := MustDevice(t, s, "A") // with agent staff-a
+	MustDevice(t, s, "B")      // with agent staff-b
+	MustCreateStaff(t, s, "sup-a", "A", staff.Supervisor)
+	MustCreateStaff(t, s, "gone", "A", staff.Agent)
+	revokedAt := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond)
+	if err := s.RevokeStaff(ctx, "gone", revokedAt); err != nil {
+		t.Fatal(err)
+	}
+	filed := batchOf(t, a, 1)
+	mustPush(t, s, a, filed)
+	cid := filed[0].Event.ComplaintID
+	now := time.Now()
+
+	// Staff file a complaint for a walk-in customer.
+	byStaff := filedEvent(t, a)
+	{
+		c, err := byStaff.Complaint()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Channel = complaint.ChannelStaff
+		if byStaff, err = event.NewFiled(c, event.Actor{Kind: event.ActorStaff, ID: staffOf("A")}, clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type step struct {
+		e      event.Event
+		reason string // "" stored
+	}
+	steps := []step{
+		{staffEventAt(a, cid, event.NoteAdded, "nobody", now), "unknown staff account"},
+		{staffEventAt(a, cid, event.NoteAdded, staffOf("B"), now), "staff account of another branch"},
+		{staffEventAt(a, cid, event.NoteAdded, "Staff-A", now), "unknown staff account"}, // ids are exact
+		{staffEventAt(a, cid, event.NoteAdded, "", now), "unknown staff account"},
+		{staffEventAt(a, cid, event.Acknowledged, staffOf("A"), now), ""},
+		{staffEventAt(a, cid, event.Reopened, staffOf("A"), now), staff.Why(staff.Agent, event.Reopened)},
+		{staffEventAt(a, cid, event.Reopened, "sup-a", now), ""},
+		// Offline before the revocation, and inside the grace: kept.
+		{staffEventAt(a, cid, event.NoteAdded, "gone", revokedAt.Add(-time.Hour)), ""},
+		{staffEventAt(a, cid, event.NoteAdded, "gone", revokedAt.Add(storage.StaffRevocationGrace)), ""},
+		// After it: refused.
+		{staffEventAt(a, cid, event.NoteAdded, "gone", revokedAt.Add(storage.StaffRevocationGrace+time.Millisecond)), "staff account revoked"},
+		{staffEventAt(a, cid, event.NoteAdded, "gone", now), "staff account revoked"},
+		{byStaff, ""},
+	}
+	var (
+		batch   []storage.DeviceEvent
+		want    []storage.Rejection
+		stored  int
+		storeID = map[string]bool{}
+	)
+	for i, st := range steps {
+		seq := int64(2 + i)
+		batch = append(batch, storage.DeviceEvent{Seq: seq, Event: st.e})
+		if st.reason == "" {
+			stored++
+			storeID[st.e.ID] = true
+			continue
+		}
+		want = append(want, storage.Rejection{Seq: seq, EventID: st.e.ID, Code: storage.RejectForbidden, Reason: st.reason})
+	}
+	got := mustPush(t, s, a, batch)
+	last := batch[len(batch)-1].Seq
+	if got.AckedSeq != last || got.Stored != stored || got.Duplicates != 0 {
+		t.Fatalf("push = %+v, want acked %d, stored %d", got, last, stored)
+	}
+	if !slices.Equal(got.Rejected, want) {
+		t.Fatalf("rejections:\n got %+v\nwant %+v", got.Rejected, want)
+	}
+	for _, e := range allEvents(t, s, storage.Scope{Branch: "A"}) {
+		if e.Event.Actor.Kind == event.ActorStaff && !storeID[e.Event.ID] {
+			t.Errorf("stored refused event %s by %q", e.Event.ID, e.Event.Actor.ID)
+		}
+		delete(storeID, e.Event.ID)
+	}
+	if len(storeID) != 0 {
+		t.Errorf("accepted events not stored: %v", storeID)
+	}
+	if _, err := s.ComplaintByCode(ctx, mustCode(t, byStaff)); err != nil {
+		t.Errorf("complaint filed by staff not in the projection: %v", err)
+	}
+
+	// The accounts change; the resend still gets the first answers.
+	MustCreateStaff(t, s, "nobody", "A", staff.Supervisor)
+	if err := s.RevokeStaff(ctx, staffOf("A"), now.Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	again := mustPush(t, s, a, batch)
+	if again.AckedSeq != last || again.Stored != 0 || again.Duplicates != stored {
+		t.Fatalf("resend = %+v, want acked %d, %d duplicates", again, last, stored)
+	}
+	if !slices.Equal(again.Rejected, want) {
+		t.Fatalf("resend rejections:\n got %+v\nwant %+v", again.Rejected, want)
+	}
+	// New events see the new accounts.
+	next := []storage.DeviceEvent{
+		{Seq: last + 1, Event: staffEventAt(a, cid, event.NoteAdded, "nobody", time.Now())},
+		{Seq: last + 2, Event: staffEventAt(a, cid, event.NoteAdded, staffOf("A"), time.Now())},
+	}
+	res := mustPush(t, s, a, next)
+	if res.Stored != 1 || len(res.Rejected) != 1 || res.Rejected[0].Seq != last+2 || res.Rejected[0].Reason != "staff account revoked" {
+		t.Fatalf("push after the changes = %+v, want the first stored and the second refused as revoked", res)
+	}
+}
+
+func mustCode(tb testing.TB, e event.Event) string {
+	tb.Helper()
+	c, err := e.Complaint()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c.Code
+}

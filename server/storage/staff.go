@@ -1,0 +1,60 @@
+package storage
+
+import (
+	"context"
+	"time"
+
+	"ombud/shared/staff"
+)
+
+// Staff is the staff accounts (package shared/staff): created, given new
+// PINs and revoked by the operator's commands, and read as a branch's
+// directory by the staff terminals, which sign people in offline with it.
+//
+// Accounts are never deleted: an id names the actor of every event its
+// holder recorded, so it is never given to anyone else, and a revoked
+// account stays in its branch's directory so a terminal learns of the
+// revocation. PINs reach the store only as hashes (staff.HashPIN).
+type Staff interface {
+	// CreateStaff adds an account. Invalid if a.Validate fails or a is
+	// revoked, or the branch already holds staff.MaxDirectoryAccounts
+	// accounts; NotFound if its branch does not exist; Conflict if the id
+	// is taken, by a revoked account too. A zero UpdatedAt is the time of
+	// the call.
+	CreateStaff(ctx context.Context, a staff.Account) error
+
+	// SetStaffPIN replaces an account's PIN hash, at time at. NotFound if
+	// unknown; Invalid for a malformed hash or a revoked account: a PIN
+	// reset does not bring a revoked account back (create one with a new
+	// id instead).
+	SetStaffPIN(ctx context.Context, id, pinHash string, at time.Time) error
+
+	// RevokeStaff stops the account from signing in from at onwards.
+	// Revoking again changes nothing and keeps the first time. NotFound if
+	// unknown.
+	RevokeStaff(ctx context.Context, id string, at time.Time) error
+
+	// StaffAccount returns one account, revoked or not. NotFound if unknown.
+	StaffAccount(ctx context.Context, id string) (staff.Account, error)
+
+	// StaffDirectory returns every account of branch, revoked ones
+	// included, sorted by id, as of one read. Its Version grows strictly
+	// whenever any account of the branch is created or changed (and is 0
+	// while the branch has none), so a terminal can tell a newer directory
+	// from the one it holds; IssuedAt is the time of the call. NotFound if
+	// the branch does not exist.
+	StaffDirectory(ctx context.Context, branch string) (staff.Directory, error)
+
+	// ListStaff returns the accounts of branch, or of every branch when
+	// branch is "", sorted by branch then id. NotFound if a named branch
+	// does not exist.
+	ListStaff(ctx context.Context, branch string) ([]staff.Account, error)
+}
+
+// StaffRevocationGrace is how long after an account's revocation Push
+// still takes events it recorded, by their clock time: a terminal that was
+// offline, or had not yet fetched the directory, may have let its holder
+// act a little after the operator's command. Events stamped later are
+// refused (RejectForbidden); the directory's refresh interval on terminals
+// is what keeps honest ones inside the grace.
+const StaffRevocationGrace = time.Minute
