@@ -1,7 +1,9 @@
 // Package filing turns what a customer typed at the kiosk into a durable
 // complaint: it assigns the id and tracking code, validates, and commits the
 // complaint, its "filed" event and its outbox entry in one transaction before
-// anything is shown or printed (ARCHITECTURE.md, Sync guarantee 1).
+// anything is shown or printed (ARCHITECTURE.md, Sync guarantee 1). At the
+// staff terminal, staff file the same way on a customer's behalf
+// (Draft.Staff).
 package filing
 
 import (
@@ -18,6 +20,7 @@ import (
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/sla"
+	"ombud/shared/staff"
 	"ombud/shared/trackcode"
 	"ombud/shared/uid"
 )
@@ -31,6 +34,11 @@ type Draft struct {
 	// privacy notice; ConsentAt and NoticeVersion must then be set.
 	Contact  *complaint.Contact
 	Language string
+	// Staff is the id of the signed-in staff member filing on the
+	// customer's behalf at the staff terminal; "" when the customer files
+	// at the kiosk. It makes the complaint's channel complaint.ChannelStaff
+	// and the Filed event's actor that staff member instead of the device.
+	Staff string
 }
 
 // Filed is a complaint that is durably stored: safe to show and print.
@@ -44,8 +52,9 @@ type Filed struct {
 
 // ErrUnavailable wraps every storage failure (locked, read-only, disk full):
 // the complaint was NOT stored, the customer should be told so and asked to
-// try again, and the draft must be kept.
-var ErrUnavailable = errors.New("complaint storage unavailable")
+// try again, and the draft must be kept. It is store.ErrUnavailable, so one
+// test covers filings and the staff terminal's actions alike.
+var ErrUnavailable = store.ErrUnavailable
 
 // codeAttempts bounds the redraws after a tracking code collision. With 40
 // random bits a second collision in a row means something else is wrong.
@@ -138,12 +147,21 @@ func New(st *store.Store, clock *hlc.Clock, cfg Config) (*Service, error) {
 //
 // The draft is not modified.
 func (s *Service) File(ctx context.Context, d Draft) (Filed, error) {
+	actor := event.Actor{Kind: event.ActorDevice, ID: s.device.DeviceID}
+	channel := complaint.ChannelKiosk
+	if d.Staff != "" {
+		id := staff.NormalizeID(d.Staff)
+		if err := staff.ValidateID(id); err != nil {
+			return Filed{}, fmt.Errorf("filing on behalf: %w", err)
+		}
+		actor, channel = event.Actor{Kind: event.ActorStaff, ID: id}, complaint.ChannelStaff
+	}
 	now := s.cfg.Now()
 	c := complaint.Complaint{
 		ID:             uid.New(),
 		Branch:         s.cfg.Branch,
 		Device:         s.device.DeviceID,
-		Channel:        complaint.ChannelKiosk,
+		Channel:        channel,
 		Category:       d.Category,
 		Description:    d.Description,
 		DesiredOutcome: d.DesiredOutcome,
@@ -167,7 +185,6 @@ func (s *Service) File(ctx context.Context, d Draft) (Filed, error) {
 		return Filed{}, err // a *complaint.FieldError, as is
 	}
 
-	actor := event.Actor{Kind: event.ActorDevice, ID: s.device.DeviceID}
 	for attempt := 1; ; attempt++ {
 		e, err := event.NewFiled(c, actor, s.clock.Now())
 		if err != nil {

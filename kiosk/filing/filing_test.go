@@ -361,3 +361,59 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Error("nil store: got nil error")
 	}
 }
+
+// Staff filing at the staff terminal on a customer's behalf: the same
+// complaint, on the staff channel, with the staff member as the actor.
+func TestFileOnBehalf(t *testing.T) {
+	ctx := context.Background()
+	e := MustService(t, nil)
+	id, err := e.st.Identity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := draftWithContact()
+	d.Staff = " Ana.L "
+	f, err := e.svc.File(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := f.Complaint
+	if c.Channel != complaint.ChannelStaff || c.Device != id.DeviceID || c.Contact == nil {
+		t.Errorf("complaint: got %+v, want the staff channel, this device, the contact kept", c)
+	}
+	if stored, err := e.st.Complaint(ctx, c.ID); err != nil || !reflect.DeepEqual(stored, c) {
+		t.Errorf("stored: got %+v, %v, want %+v", stored, err, c)
+	}
+	evs, err := e.st.Events(ctx, c.ID)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("events: got %d, %v, want 1", len(evs), err)
+	}
+	if want := (event.Actor{Kind: event.ActorStaff, ID: "ana.l"}); evs[0].Actor != want {
+		t.Errorf("actor: got %+v, want %+v", evs[0].Actor, want)
+	}
+	rows, err := e.st.Cases(ctx, store.CaseFilter{})
+	if err != nil || len(rows) != 1 || rows[0].ComplaintID != c.ID || rows[0].Unsynced != 1 {
+		t.Errorf("queue: got %+v, %v, want the new case", rows, err)
+	}
+
+	// Without Staff, the customer filed it at the kiosk.
+	f, err = e.svc.File(ctx, draft())
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err = e.st.Events(ctx, f.Complaint.ID)
+	if err != nil || len(evs) != 1 || f.Complaint.Channel != complaint.ChannelKiosk ||
+		evs[0].Actor != (event.Actor{Kind: event.ActorDevice, ID: id.DeviceID}) {
+		t.Errorf("kiosk filing: got channel %q, events %+v, %v", f.Complaint.Channel, evs, err)
+	}
+
+	// A staff id that cannot be one is refused, and nothing is stored.
+	bad := draft()
+	bad.Staff = "ana lopes"
+	if _, err := e.svc.File(ctx, bad); err == nil || errors.Is(err, filing.ErrUnavailable) {
+		t.Errorf("bad staff id: got %v, want a plain error", err)
+	}
+	if n, _ := e.st.Count(ctx); n != 2 {
+		t.Errorf("complaints: got %d, want 2", n)
+	}
+}

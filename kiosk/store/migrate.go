@@ -63,10 +63,16 @@ func SchemaVersion() int {
 	return len(ms)
 }
 
-// migrate applies the migrations the database lacks, each in its own
-// transaction together with its schema_migrations row, so a crash leaves the
-// database at a whole version. A database from a newer program is refused.
-func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+// afterFunc runs Go steps of a migration (filling a new table from the
+// log) inside the migration's transaction, after its SQL, so the version is
+// recorded only with them.
+type afterFunc func(ctx context.Context, tx *sql.Tx, version int) error
+
+// migrate applies the migrations the database lacks, up to version upTo
+// (all of them when upTo is 0), each in its own transaction together with
+// its schema_migrations row and after's work, so a crash leaves the database
+// at a whole version. A database from a newer program is refused.
+func migrate(ctx context.Context, db *sql.DB, log *slog.Logger, upTo int, after afterFunc) error {
 	ms, err := loadMigrations()
 	if err != nil {
 		return err
@@ -79,8 +85,14 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		return fmt.Errorf("%w: database is at version %d, this program knows up to %d",
 			ErrSchemaTooNew, current, len(ms))
 	}
+	if upTo > 0 && upTo < len(ms) {
+		ms = ms[:upTo]
+	}
+	if current >= len(ms) {
+		return nil
+	}
 	for _, m := range ms[current:] {
-		if err := apply(ctx, db, m); err != nil {
+		if err := apply(ctx, db, m, after); err != nil {
 			return err
 		}
 		log.Info("schema migrated", logKeyVersion, m.version, logKeyName, m.name)
@@ -107,7 +119,7 @@ func schemaVersion(ctx context.Context, db *sql.DB) (int, error) {
 	return v, nil
 }
 
-func apply(ctx context.Context, db *sql.DB, m migration) error {
+func apply(ctx context.Context, db *sql.DB, m migration, after afterFunc) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migration %s: begin: %w", m.name, err)
@@ -132,6 +144,11 @@ func apply(ctx context.Context, db *sql.DB, m migration) error {
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	if after != nil {
+		if err := after(ctx, tx, m.version); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at)
 		VALUES (?, ?, ?)`, m.version, m.name, time.Now().UnixMilli()); err != nil {

@@ -1,9 +1,11 @@
 // Package store owns the kiosk's local SQLite database: the device's identity,
-// the complaints filed here, their events, and the outbox of events still to be
-// sent upstream. A complaint, its "filed" event and its outbox entry are
-// committed together with fsync before the kiosk shows a receipt
-// (ARCHITECTURE.md, Sync guarantee 1), so the kiosk keeps working, and loses
-// nothing, while the branch's network is down.
+// the complaints filed here, their events, the outbox of events still to be
+// sent upstream, and for the staff terminal the queue's projection of cases,
+// the branch's staff directory and sign-in failures (cases.go, directory.go).
+// A complaint, its "filed" event and its outbox entry are committed together
+// with fsync before the kiosk shows a receipt (ARCHITECTURE.md, Sync
+// guarantee 1), so the kiosk keeps working, and loses nothing, while the
+// branch's network is down.
 //
 // One connection writes (SQLite allows one writer at a time, and serialising
 // in Go means our own writes never wait on each other's locks); a small pool of
@@ -21,6 +23,7 @@ import (
 	"math"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -41,6 +44,12 @@ var (
 	// refused rather than used, since this binary cannot know what the newer
 	// schema promises.
 	ErrSchemaTooNew = errors.New("database schema is newer than this program")
+	// ErrUnavailable wraps the errors of staff writes (Act, SignIn,
+	// SaveDirectory), and filing's (filing.ErrUnavailable is this error),
+	// that failed in storage rather than by a rule: nothing was saved, and
+	// trying again later may work. Unavailable tells the transient faults
+	// (locked, full) apart for logs.
+	ErrUnavailable = errors.New("storage unavailable: nothing was saved")
 )
 
 // DefaultBusyTimeout is how long a write waits for another process's lock
@@ -56,6 +65,8 @@ const (
 	logKeyComponent = "component"
 	logKeyVersion   = "version"
 	logKeyName      = "name"
+	logKeyCount     = "count"
+	logKeyElapsed   = "elapsed"
 )
 
 // Options tune Open. The zero value is the production setting.
@@ -63,13 +74,34 @@ type Options struct {
 	// BusyTimeout is how long a write waits for a lock held by another
 	// process (DefaultBusyTimeout when zero). Tests use a few milliseconds.
 	BusyTimeout time.Duration
+	// Deadline computes the next step and due date stored in each case's
+	// row. Nil is the receipt's promise (2 and 15 business days, time.Local).
+	// Rows are computed when their case changes: a different function
+	// applies to the rows written after it (see RebuildCases).
+	Deadline DeadlineFunc
+
+	// upTo stops the migrations at a version, for tests that make the
+	// database an older kiosk left behind; 0 applies all.
+	upTo int
 }
 
 // Store is the kiosk's database. It is safe for concurrent use.
 type Store struct {
-	w   *sql.DB // the one writer: MaxOpenConns 1
-	r   *sql.DB // query-only readers
-	log *slog.Logger
+	w        *sql.DB // the one writer: MaxOpenConns 1
+	r        *sql.DB // query-only readers
+	log      *slog.Logger
+	deadline DeadlineFunc
+	// stmts are the case projection's statements, prepared once on the
+	// writer: every filing and action runs them, and parsing them each time
+	// cost as much as running them.
+	stmts caseStmts
+
+	subsMu sync.Mutex
+	subs   map[*subscription]struct{} // Changes subscribers
+
+	// signIn serialises sign-ins, so concurrent wrong PINs cannot each read
+	// the failure count before the other writes it.
+	signIn sync.Mutex
 }
 
 // Identity is who this device is: its id (the actor of the events it makes)
@@ -122,7 +154,10 @@ func OpenWith(ctx context.Context, path string, logger *slog.Logger, opts Option
 	// ones database/sql opens later to replace a broken one.
 	base := "file:" + escapePath(path) + fmt.Sprintf(
 		"?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)", busyMS)
-	s := &Store{log: logger.With(logKeyComponent, "store")}
+	s := &Store{log: logger.With(logKeyComponent, "store"), deadline: opts.Deadline}
+	if s.deadline == nil {
+		s.deadline = defaultDeadline()
+	}
 
 	var err error
 	// synchronous(FULL) fsyncs the WAL on every commit: the receipt promises
@@ -137,9 +172,15 @@ func OpenWith(ctx context.Context, path string, logger *slog.Logger, opts Option
 	s.w.SetConnMaxLifetime(0)
 	s.w.SetConnMaxIdleTime(0)
 
-	if err := s.init(ctx, time.Duration(busyMS)*time.Millisecond); err != nil {
+	if err := s.init(ctx, time.Duration(busyMS)*time.Millisecond, opts.upTo); err != nil {
 		s.w.Close()
 		return nil, fmt.Errorf("open db %s: %w", path, err)
+	}
+	if opts.upTo == 0 { // an older schema (tests) has no cases table
+		if s.stmts, err = prepareCaseStmts(ctx, s.w); err != nil {
+			s.w.Close()
+			return nil, fmt.Errorf("open db %s: %w", path, err)
+		}
 	}
 
 	// Readers cannot write by accident: query_only makes any write an error.
@@ -174,7 +215,7 @@ func writable(path string) error {
 // init checks the connection settings, migrates and makes the identity. On an
 // up-to-date database it only reads, and reads nothing that grows with the
 // number of complaints, so start-up time does not depend on history.
-func (s *Store) init(ctx context.Context, busy time.Duration) error {
+func (s *Store) init(ctx context.Context, busy time.Duration, upTo int) error {
 	got, err := settings(ctx, s.w)
 	if err != nil {
 		return err
@@ -189,10 +230,28 @@ func (s *Store) init(ctx context.Context, busy time.Duration) error {
 	case got.BusyTimeout != busy:
 		return fmt.Errorf("busy_timeout is %v, want %v", got.BusyTimeout, busy)
 	}
-	if err := migrate(ctx, s.w, s.log); err != nil {
+	if err := migrate(ctx, s.w, s.log, upTo, s.afterMigration); err != nil {
 		return err
 	}
 	return s.ensureIdentity(ctx)
+}
+
+// afterMigration is the Go part of migrations. Version 3 adds the cases
+// projection: a kiosk that filed complaints before it gets their rows here,
+// in the migration's transaction, so they exist exactly when the table does.
+func (s *Store) afterMigration(ctx context.Context, tx *sql.Tx, version int) error {
+	if version != 3 {
+		return nil
+	}
+	start := time.Now()
+	n, err := s.projectAll(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		s.log.Info("cases projected from the log", logKeyCount, n, logKeyElapsed, time.Since(start))
+	}
+	return nil
 }
 
 // Settings reports the writer connection's settings.
@@ -232,7 +291,7 @@ func settings(ctx context.Context, db *sql.DB) (Settings, error) {
 // Close closes the database. The last connection to close checkpoints the WAL
 // into the main file.
 func (s *Store) Close() error {
-	var errs []error
+	errs := []error{s.stmts.close()}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
@@ -297,9 +356,10 @@ func (s *Store) SetPrefix(ctx context.Context, prefix string) error {
 	return nil
 }
 
-// File stores a complaint, the event that records its filing, and that
-// event's outbox entry in one transaction, durably committed. On any error
-// nothing is written. A tracking code already in use gives ErrCodeTaken.
+// File stores a complaint, the event that records its filing, that event's
+// outbox entry and the case's queue row in one transaction, durably
+// committed. On any error nothing is written. A tracking code already in use
+// gives ErrCodeTaken.
 //
 // Times are kept to the millisecond: pass times truncated to the millisecond
 // if they must read back equal.
@@ -351,9 +411,13 @@ func (s *Store) File(ctx context.Context, c complaint.Complaint, e event.Event) 
 		e.ID, time.Now().UnixMilli()); err != nil {
 		return fmt.Errorf("file complaint %s: insert outbox entry: %w", c.ID, err)
 	}
+	if err := s.refreshCases(ctx, tx, []string{c.ID}); err != nil {
+		return fmt.Errorf("file complaint %s: %w", c.ID, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("file complaint %s: commit: %w", c.ID, err)
 	}
+	s.changed()
 	return nil
 }
 

@@ -82,10 +82,31 @@ func (s *Store) HighestSeq(ctx context.Context) (int64, error) {
 // AckOutbox forgets the outbox entries with a sequence up to and including
 // upTo: the server holds them durably. Their events stay in events (the
 // audit trail); AUTOINCREMENT keeps their numbers from being reused.
-// Acknowledging again, or past the last entry, is harmless.
+// Acknowledging again, or past the last entry, is harmless. The Unsynced
+// counts of the cases concerned drop in the same transaction.
 func (s *Store) AckOutbox(ctx context.Context, upTo int64) error {
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM outbox WHERE seq <= ?`, upTo); err != nil {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("ack outbox up to %d: begin: %w", upTo, err)
+	}
+	defer tx.Rollback()
+	// Counted before the entries go; the outbox is walked by its key, the
+	// rows by theirs.
+	if _, err := tx.ExecContext(ctx, `UPDATE cases SET unsynced = max(cases.unsynced - d.n, 0)
+		FROM (SELECT e.complaint_id AS id, count(*) AS n FROM outbox o
+			JOIN events e ON e.id = o.event_id WHERE o.seq <= ? GROUP BY e.complaint_id) AS d
+		WHERE cases.complaint_id = d.id`, upTo); err != nil {
+		return fmt.Errorf("ack outbox up to %d: count cases: %w", upTo, err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq <= ?`, upTo)
+	if err != nil {
 		return fmt.Errorf("ack outbox up to %d: %w", upTo, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("ack outbox up to %d: commit: %w", upTo, err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		s.changed()
 	}
 	return nil
 }
@@ -134,9 +155,18 @@ func (s *Store) Quarantine(ctx context.Context, seq int64, eventID string, code 
 	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq = ?`, seq); err != nil {
 		return fmt.Errorf("quarantine %d: remove from outbox: %w", seq, err)
 	}
+	var complaintID string
+	if err := tx.QueryRowContext(ctx, `SELECT e.complaint_id FROM quarantine q
+		JOIN events e ON e.id = q.event_id WHERE q.seq = ?`, seq).Scan(&complaintID); err != nil {
+		return fmt.Errorf("quarantine %d: %w", seq, err)
+	}
+	if err := recountUnsynced(ctx, tx, []string{complaintID}); err != nil {
+		return fmt.Errorf("quarantine %d: %w", seq, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("quarantine %d: commit: %w", seq, err)
 	}
+	s.changed()
 	return nil
 }
 
@@ -202,6 +232,11 @@ func (s *Store) Cursors(ctx context.Context) (map[string]int64, error) {
 // invalid, or a tracking code held by another complaint) keeps its event and
 // is logged: refusing the batch would stop this scope for good, since the
 // server would resend the same batch forever.
+//
+// Every complaint with events new here has its case row refreshed in the
+// same transaction, folded once per batch however many of its events the
+// batch holds. Events that arrive before their complaint's Filed event make
+// no row; the Filed event's batch makes it, from all of them.
 func (s *Store) ApplyRemote(ctx context.Context, scope string, from, next int64, events []event.Event) error {
 	if next < from {
 		return fmt.Errorf("apply %q: next %d is before from %d", scope, next, from)
@@ -221,8 +256,12 @@ func (s *Store) ApplyRemote(ctx context.Context, scope string, from, next int64,
 		return &CursorError{Scope: scope, Stored: stored, From: from}
 	}
 
+	var touched []string
 	if len(events) > 0 {
-		if err := applyEvents(ctx, tx, events, s.log); err != nil {
+		if touched, err = applyEvents(ctx, tx, events, s.log); err != nil {
+			return fmt.Errorf("apply %q: %w", scope, err)
+		}
+		if err := s.refreshCases(ctx, tx, touched); err != nil {
 			return fmt.Errorf("apply %q: %w", scope, err)
 		}
 	}
@@ -234,6 +273,9 @@ func (s *Store) ApplyRemote(ctx context.Context, scope string, from, next int64,
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("apply %q: commit: %w", scope, err)
 	}
+	if len(touched) > 0 {
+		s.changed()
+	}
 	return nil
 }
 
@@ -244,19 +286,23 @@ const (
 	logKeyErr       = "err"
 )
 
-func applyEvents(ctx context.Context, tx *sql.Tx, events []event.Event, log *slog.Logger) error {
+// applyEvents stores the events new here and returns the ids of the
+// complaints they belong to, each once, whose cases must be refreshed.
+func applyEvents(ctx context.Context, tx *sql.Tx, events []event.Event, log *slog.Logger) ([]string, error) {
 	// Prepared once per batch: a catch-up batch holds up to 1,000 events.
 	insEvent, err := tx.PrepareContext(ctx, `INSERT INTO events (id, complaint_id, type, actor_kind,
 		actor_id, at, branch, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 	if err != nil {
-		return fmt.Errorf("prepare: %w", err)
+		return nil, fmt.Errorf("prepare: %w", err)
 	}
 	defer insEvent.Close()
+	var touched []string
+	seen := make(map[string]bool)
 	for i := range events {
 		e := &events[i]
 		at, err := hlcInt(e.At)
 		if err != nil {
-			return fmt.Errorf("event %s: %w", e.ID, err)
+			return nil, fmt.Errorf("event %s: %w", e.ID, err)
 		}
 		var data sql.NullString
 		if len(e.Data) > 0 {
@@ -265,20 +311,27 @@ func applyEvents(ctx context.Context, tx *sql.Tx, events []event.Event, log *slo
 		res, err := insEvent.ExecContext(ctx, e.ID, e.ComplaintID, string(e.Type), string(e.Actor.Kind),
 			e.Actor.ID, at, e.Branch, data)
 		if err != nil {
-			return fmt.Errorf("insert event %s: %w", e.ID, err)
+			return nil, fmt.Errorf("insert event %s: %w", e.ID, err)
 		}
-		if n, _ := res.RowsAffected(); n == 0 || e.Type != event.Filed {
-			continue // held already (our own, or a replay), or not a filing
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue // held already: our own, or a replay
+		}
+		if !seen[e.ComplaintID] {
+			seen[e.ComplaintID] = true
+			touched = append(touched, e.ComplaintID)
+		}
+		if e.Type != event.Filed {
+			continue
 		}
 		if err := projectFiled(ctx, tx, e); err != nil {
 			if !constraint(err) && !errors.Is(err, errNotProjectable) {
-				return err // storage failed: the whole batch is retried
+				return nil, err // storage failed: the whole batch is retried
 			}
 			log.Warn("filed event kept without its complaint row",
 				logKeyEvent, e.ID, logKeyComplaint, e.ComplaintID, logKeyErr, err)
 		}
 	}
-	return nil
+	return touched, nil
 }
 
 var errNotProjectable = errors.New("complaint not projectable")

@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,8 +18,11 @@ import (
 	"ombud/shared/uid"
 )
 
-// Seed creates a store at path holding n complaints with their events and
-// outbox entries, as n filings would, in batched transactions for speed.
+// Seed creates a store at path holding n complaints with their events,
+// outbox entries and case rows, as n filings would, in batched transactions
+// for speed. The complaints, events and outbox entries are written as
+// store.File writes them; the case rows by the store itself
+// (store.RebuildCases), from the log.
 func Seed(path string, n int) error {
 	ctx := context.Background()
 	st, err := store.Open(ctx, path, nil)
@@ -46,7 +50,14 @@ func Seed(path string, n int) error {
 			return err
 		}
 	}
-	return nil
+	if err := db.Close(); err != nil {
+		return err
+	}
+	if st, err = store.Open(ctx, path, nil); err != nil {
+		return err
+	}
+	_, err = st.RebuildCases(ctx)
+	return errors.Join(err, st.Close())
 }
 
 func seedBatch(ctx context.Context, db *sql.DB, clock *hlc.Clock, actor event.Actor,
