@@ -1,0 +1,295 @@
+package staffui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rivo/tview"
+
+	"ombud/kiosk/filing"
+	"ombud/kiosk/printer"
+	"ombud/kiosk/staffui/model"
+	"ombud/kiosk/store"
+	"ombud/kiosk/tui/flow"
+	"ombud/shared/complaint"
+	"ombud/shared/sla"
+	"ombud/shared/textsafe"
+	"ombud/shared/trackcode"
+)
+
+// Labels of the filing form's fields: they name the items in the form.
+const (
+	labelCategory = "Category"
+	labelDesc     = "What happened"
+	labelOutcome  = "Desired outcome"
+	labelName     = "Name"
+	labelEmail    = "Email"
+	labelPhone    = "Phone"
+	labelNotice   = "Privacy notice"
+	labelConsent  = "Customer agrees"
+)
+
+// openFilingForm starts a complaint for a walk-in customer, filed under the
+// signed-in person's id (channel "staff").
+func (a *App) openFilingForm() {
+	if a.cfg.Filer == nil {
+		a.say("Filing is not available on this terminal.", styleError)
+		return
+	}
+	fv := a.newFormView("New complaint for a walk-in customer",
+		[]span{sp("Type what the customer says. Contact details are kept only with consent.", styleDim)})
+	f := fv.form
+	labels := make([]string, len(a.cfg.Categories))
+	for i, c := range a.cfg.Categories {
+		labels[i] = c.Label(a.cfg.Language)
+	}
+	category := addDropDown(f, labelCategory, labels, -1)
+	f.AddTextArea(labelDesc, "", 0, 4, complaint.MaxDescription, nil)
+	f.AddTextArea(labelOutcome, "", 0, 2, complaint.MaxOutcome, nil)
+	f.AddInputField(labelName, "", 40, acceptTyped, nil)
+	f.AddInputField(labelEmail, "", 40, acceptTyped, nil)
+	f.AddInputField(labelPhone, "", 24, acceptTyped, nil)
+	f.AddTextView(labelNotice, "Read it to the customer: "+textsafe.Clean(a.cfg.Bundle.T(a.cfg.Language, "contact.notice")),
+		0, 2, false, true)
+	f.AddCheckbox(labelConsent, false, nil)
+	f.AddButton("File", func() { fv.submit() })
+	f.AddButton("Cancel", a.closeForm)
+
+	text := func(label string) string {
+		return f.GetFormItemByLabel(label).(interface{ GetText() string }).GetText()
+	}
+	fv.submit = func() {
+		if a.busy || a.acct == nil {
+			return
+		}
+		d := filing.Draft{
+			Description:    text(labelDesc),
+			DesiredOutcome: text(labelOutcome),
+			Language:       a.cfg.Language,
+			Staff:          a.acct.ID,
+		}
+		if *category >= 0 {
+			d.Category = a.cfg.Categories[*category].ID
+		}
+		ct := &complaint.Contact{Name: text(labelName), Email: text(labelEmail), Phone: text(labelPhone)}
+		consent := f.GetFormItemByLabel(labelConsent).(*tview.Checkbox).IsChecked()
+		dropped := false
+		switch {
+		case ct.Empty():
+		case consent:
+			ct.ConsentAt, ct.NoticeVersion = a.cfg.Now(), flow.NoticeVersion+"/"+a.cfg.Language
+			d.Contact = ct
+		default:
+			dropped = true // typed, but the customer did not agree: not kept
+		}
+		a.submitFiling(fv, d, dropped)
+	}
+	a.openForm(fv)
+}
+
+// submitFiling files d in the background; the form keeps what was typed
+// until the complaint is stored.
+func (a *App) submitFiling(fv *formView, d filing.Draft, contactDropped bool) {
+	a.busy = true
+	fv.say("Saving…", styleText)
+	gen := a.gen
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		ctx, cancel := context.WithTimeout(a.ctx, writeTimeout)
+		f, err := a.cfg.Filer.File(ctx, d)
+		cancel()
+		if err == nil && a.cfg.OnAct != nil {
+			a.cfg.OnAct()
+		}
+		a.ui(func() {
+			if gen != a.gen {
+				if err == nil {
+					a.log.Warn("complaint filed after sign-out", logKeyComplaint, f.Complaint.ID, logKeyCode, string(f.Code))
+				}
+				return
+			}
+			a.busy = false
+			if err != nil {
+				msg := filingError(err)
+				a.log.Warn("complaint not filed", logKeyErr, err)
+				fv.say(msg, styleError)
+				a.say(msg, styleError)
+				return
+			}
+			a.log.Info("complaint filed for a customer", logKeyStaff, d.Staff, logKeyComplaint, f.Complaint.ID, logKeyCode, string(f.Code))
+			a.closeOverlay(model.Form)
+			a.queue.SelectID(f.Complaint.ID)
+			a.refresh()
+			a.showResult(f, contactDropped)
+		})
+	}()
+}
+
+// filingError says why a filing was refused, plainly.
+func filingError(err error) string {
+	if fe, ok := errors.AsType[*complaint.FieldError](err); ok {
+		name := map[string]string{
+			complaint.FieldCategory: labelCategory, complaint.FieldDescription: labelDesc,
+			complaint.FieldOutcome: labelOutcome, complaint.FieldName: labelName,
+			complaint.FieldEmail: labelEmail, complaint.FieldPhone: labelPhone,
+			complaint.FieldConsent: labelConsent,
+		}[fe.Field]
+		if name == "" {
+			name = fe.Field
+		}
+		switch fe.Problem {
+		case complaint.ProblemRequired:
+			return fmt.Sprintf("Not filed: %s is needed.", name)
+		case complaint.ProblemTooLong:
+			return fmt.Sprintf("Not filed: %s is longer than %d characters.", name, fe.Limit)
+		}
+		return fmt.Sprintf("Not filed: %s is not valid.", name)
+	}
+	if errors.Is(err, filing.ErrUnavailable) || store.Unavailable(err) {
+		return "Not filed: the local database is unavailable. Nothing typed is lost: try again."
+	}
+	return "Not filed: " + textsafe.Line(err.Error()) + ". Nothing typed is lost."
+}
+
+// result is what the filing result screen shows.
+type result struct {
+	filed          filing.Filed
+	contactDropped bool
+	print          span
+}
+
+// showResult shows a new complaint's code and URL and prints its receipt.
+func (a *App) showResult(f filing.Filed, contactDropped bool) {
+	r := &result{filed: f, contactDropped: contactDropped}
+	a.w.resultState = r
+	if a.cfg.Printer == nil {
+		r.print = sp("No receipt printer here: write the code down for the customer, or let them photograph it.", styleBold)
+	} else {
+		r.print = sp("Printing the receipt…", styleText)
+		gen := a.gen
+		a.printReceipt(a.paperReceipt(f.Complaint, f.URL, f.AcknowledgeBy, f.RespondBy), func(err error) {
+			if gen != a.gen || a.w.resultState != r {
+				return
+			}
+			if err != nil {
+				r.print = sp("The receipt was not printed ("+textsafe.Line(err.Error())+"). The complaint is saved: give the customer the code above.", styleError)
+			} else {
+				r.print = sp("Receipt printed: give it to the customer.", styleGood)
+			}
+			a.drawResult()
+		})
+	}
+	a.drawResult()
+	a.raise(model.Result)
+}
+
+func (a *App) drawResult() {
+	r := a.w.resultState
+	if r == nil {
+		return
+	}
+	f, loc := r.filed, a.cfg.Location
+	var d doc
+	d.line(sp("Filed and saved. The customer's tracking code:", styleBold))
+	d.blank()
+	d.line(sp("    "+f.Code.String(), styleHeading))
+	d.blank()
+	if f.URL != "" {
+		d.line(sp("Tracking page: ", styleText), sp(f.URL, styleBold))
+	}
+	d.line(sp(fmt.Sprintf("Promised: acknowledged by %s, answered by %s.",
+		f.AcknowledgeBy.In(loc).Format("Mon 02 Jan"), f.RespondBy.In(loc).Format("Mon 02 Jan")), styleText))
+	if r.contactDropped {
+		d.line(sp("The contact details were NOT kept: the box saying the customer agrees was not ticked.", styleError))
+	}
+	d.blank()
+	d.line(r.print)
+	d.blank()
+	d.line(sp("Enter or Esc: back to the queue, where the new case is selected.", styleDim))
+	a.w.result.SetDoc(d, false)
+}
+
+// reprint prints the open case's receipt again: code, URL and QR code, and
+// the receipt's promised dates; never the contact details.
+func (a *App) reprint() {
+	d := a.detail
+	if d == nil {
+		return
+	}
+	if a.cfg.Printer == nil {
+		a.say("No receipt printer is configured on this terminal.", styleError)
+		return
+	}
+	c := d.Complaint
+	url := ""
+	if a.cfg.PublicURL != "" {
+		if code, err := trackcode.Parse(c.Code); err == nil {
+			url = strings.TrimRight(a.cfg.PublicURL, "/") + "/t/" + string(code)
+		}
+	}
+	p := a.cfg.Promise
+	r := a.paperReceipt(c, url, sla.BusinessDeadline(c.FiledAt, p.AckDays, p.Location),
+		sla.BusinessDeadline(c.FiledAt, p.RespondDays, p.Location))
+	code := model.DisplayCode(c.Code)
+	a.say("Printing the receipt of "+code+"…", styleText)
+	gen := a.gen
+	a.printReceipt(r, func(err error) {
+		if gen != a.gen {
+			return
+		}
+		if err != nil {
+			a.say("The receipt of "+code+" was not printed: "+textsafe.Line(err.Error()), styleError)
+			return
+		}
+		a.say("Receipt printed for "+code+".", styleGood)
+	})
+}
+
+// printReceipt prints r in the background and reports on the UI
+// goroutine.
+func (a *App) printReceipt(r printer.Receipt, done func(error)) {
+	p := a.cfg.Printer
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		ctx, cancel := context.WithTimeout(a.ctx, printTimeout)
+		err := p.Print(ctx, r)
+		cancel()
+		if err != nil {
+			a.log.Error("receipt not printed", logKeyCode, r.Code, logKeyErr, err)
+		}
+		a.ui(func() { done(err) })
+	}()
+}
+
+// paperReceipt is the customer's receipt, in the complaint's language, as
+// the kiosk prints it.
+func (a *App) paperReceipt(c complaint.Complaint, url string, ack, respond time.Time) printer.Receipt {
+	b, lang, loc := a.cfg.Bundle, c.Language, a.cfg.Location
+	if !b.Has(lang) {
+		lang = a.cfg.Language
+	}
+	code := textsafe.Line(c.Code)
+	if tc, err := trackcode.Parse(c.Code); err == nil {
+		code = tc.String()
+	}
+	return printer.Receipt{
+		Title: b.T(lang, "receipt.title"),
+		Lines: []string{
+			b.T(lang, "receipt.branch", "branch", textsafe.Line(a.cfg.BranchName)),
+			b.T(lang, "receipt.date", "date", b.DateTime(lang, c.FiledAt.In(loc))),
+		},
+		CodeLabel: b.T(lang, "receipt.code_label"),
+		Code:      code,
+		URL:       url,
+		Footer: []string{
+			b.T(lang, "receipt.ack", "date", b.Date(lang, ack)),
+			b.T(lang, "receipt.respond", "date", b.Date(lang, respond)),
+			b.T(lang, "receipt.follow"),
+		},
+	}
+}

@@ -1,0 +1,484 @@
+package staffui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
+
+	"ombud/kiosk/staffui/model"
+	"ombud/kiosk/store"
+	"ombud/shared/staff"
+	"ombud/shared/textsafe"
+)
+
+// Page names.
+const (
+	pageSignIn = "signin"
+	pageQueue  = "queue"
+	pageCase   = "case"
+	pageForm   = "form"
+	pageHelp   = "help"
+	pageNotice = "notice"
+	pageResult = "result"
+)
+
+// widgets is one complete set of screens. A new set is built at every
+// sign-in and sign-out, so no widget carries a case, a search or a PIN
+// from one session into the next.
+type widgets struct {
+	pages                 *tview.Pages
+	root                  *tview.Flex
+	header, counts, hints *bar
+	message               *docView // one to three rows: a message is never cut
+
+	signin  *tview.Form
+	id, pin *tview.InputField
+
+	filterLine, legend *bar
+	table              *caseTable
+	search             *tview.InputField
+	queueCol           *tview.Flex
+
+	caseDoc *docView
+
+	help, notice, result *docView
+	noticeLines          []string
+	resultState          *result
+	form                 *formView
+}
+
+// build makes a fresh set of screens.
+func (a *App) build() {
+	w := &widgets{
+		pages:   tview.NewPages(),
+		header:  newBar(styleBar),
+		counts:  newBar(styleText),
+		message: newDocView(),
+		hints:   newBar(styleDim),
+	}
+	a.w = w
+	a.syncText = ""
+	a.updateSyncText()
+	a.overlays = nil
+
+	w.pages.AddPage(pageSignIn, a.buildSignIn(), true, false)
+	w.pages.AddPage(pageQueue, a.buildQueue(), true, false)
+	w.caseDoc = newDocView()
+	w.caseDoc.focusable = true
+	w.pages.AddPage(pageCase, w.caseDoc, true, false)
+	w.help = newOverlayDoc("Keys")
+	w.notice = newOverlayDoc("Not applied")
+	w.result = newOverlayDoc("Complaint filed")
+	w.notice.SetBorderColor(tcell.ColorRed).SetTitleColor(tcell.ColorRed)
+	w.pages.AddPage(pageHelp, modal{w.help}, true, false)
+	w.pages.AddPage(pageNotice, modal{w.notice}, true, false)
+	w.pages.AddPage(pageResult, modal{w.result}, true, false)
+
+	w.root = tview.NewFlex().SetDirection(tview.FlexRow)
+	w.root.
+		AddItem(w.header, 1, 0, false).
+		AddItem(w.counts, 1, 0, false).
+		AddItem(w.pages, 0, 1, true).
+		AddItem(w.message, 1, 0, false).
+		AddItem(w.hints, 1, 0, false)
+	a.tv.SetRoot(w.root, true)
+	a.drawHeader()
+}
+
+func newOverlayDoc(title string) *docView {
+	v := newDocView()
+	v.focusable = true
+	v.SetBorder(true).SetTitle(" " + title + " ").SetBorderColor(tcell.ColorYellow).SetTitleColor(tcell.ColorYellow)
+	v.SetBorderPadding(0, 0, 1, 1)
+	return v
+}
+
+// layout runs before every draw: the message gets the rows it needs and
+// the counts line is shortened to the screen's width.
+func (a *App) layout(width int) {
+	a.w.root.ResizeItem(a.w.message, max(1, min(3, a.w.message.rowsAt(width))), 0)
+	if a.acct == nil || a.counts == nil {
+		a.w.counts.set()
+		return
+	}
+	a.w.counts.set(sp(model.CountsLine(a.counts, width), styleText))
+}
+
+// drawHeader writes the header: the program, the branch and who is signed
+// in (the sync status is on its right, see updateSyncText).
+func (a *App) drawHeader() {
+	left := []span{sp(" Ombud staff", styleBarBold), sp(" · "+a.cfg.BranchName, styleBar)}
+	short := []span{sp(" "+a.cfg.BranchName, styleBarBold)}
+	if a.acct != nil {
+		who := sp(fmt.Sprintf(" · %s (%s)", a.acct.Name, a.acct.Role), styleBar)
+		left, short = append(left, who), append(short, who)
+	}
+	a.w.header.set(left...)
+	a.w.header.short = short
+}
+
+// show makes s the screen, closing every overlay.
+func (a *App) show(s model.Screen) {
+	a.screen = s
+	a.overlays = nil
+	for _, p := range []string{pageForm, pageHelp, pageNotice, pageResult} {
+		a.w.pages.HidePage(p)
+	}
+	a.w.form = nil
+	a.w.queueCol.ResizeItem(a.w.search, 0, 0)
+	switch s {
+	case model.SignIn:
+		a.w.pages.SwitchToPage(pageSignIn)
+	case model.Queue:
+		a.w.pages.SwitchToPage(pageQueue)
+	case model.Case:
+		a.w.pages.SwitchToPage(pageCase)
+	}
+	a.focusTop()
+	a.drawHeader()
+}
+
+// openOverlay puts overlay s (its page already filled) over the screen.
+func (a *App) openOverlay(s model.Screen) {
+	a.overlays = append(a.overlays, s)
+	if page := overlayPage(s); page != "" {
+		a.w.pages.SendToFront(page)
+		a.w.pages.ShowPage(page)
+	}
+	a.focusTop()
+}
+
+// raise puts overlay s on top, opening it if it is not open.
+func (a *App) raise(s model.Screen) {
+	if a.top() == s {
+		return
+	}
+	for i, o := range a.overlays {
+		if o == s {
+			a.overlays = append(a.overlays[:i], a.overlays[i+1:]...)
+			break
+		}
+	}
+	a.openOverlay(s)
+}
+
+// closeOverlay removes overlay s (wherever it is in the stack).
+func (a *App) closeOverlay(s model.Screen) {
+	for i := len(a.overlays) - 1; i >= 0; i-- {
+		if a.overlays[i] == s {
+			a.overlays = append(a.overlays[:i], a.overlays[i+1:]...)
+			break
+		}
+	}
+	if page := overlayPage(s); page != "" {
+		a.w.pages.HidePage(page)
+	}
+	if s == model.Form {
+		a.w.form = nil
+		a.w.pages.RemovePage(pageForm)
+	}
+	switch s {
+	case model.Notice:
+		a.w.noticeLines = nil
+	case model.Result:
+		a.w.resultState = nil
+	}
+	a.focusTop()
+}
+
+func overlayPage(s model.Screen) string {
+	switch s {
+	case model.Form:
+		return pageForm
+	case model.Help:
+		return pageHelp
+	case model.Notice:
+		return pageNotice
+	case model.Result:
+		return pageResult
+	}
+	return ""
+}
+
+// focusTop gives the focus to the topmost screen's widget and shows its
+// keys on the hint row.
+func (a *App) focusTop() {
+	top := a.top()
+	var p tview.Primitive
+	switch top {
+	case model.SignIn:
+		p = a.w.signin
+	case model.Queue:
+		p = a.w.table
+	case model.Case:
+		p = a.w.caseDoc
+	case model.Search:
+		p = a.w.search
+	case model.Form:
+		if a.w.form != nil {
+			p = a.w.form.form
+		}
+	case model.Help:
+		p = a.w.help
+	case model.Notice:
+		p = a.w.notice
+	case model.Result:
+		p = a.w.result
+	}
+	if p != nil {
+		a.tv.SetFocus(p)
+	}
+	a.w.hints.set(sp(" "+model.Hints(model.Keymap(top, a.cfg.OperatorQuit)), styleDim))
+}
+
+// --- sign-in ---
+
+func (a *App) buildSignIn() tview.Primitive {
+	w := a.w
+	f := styledForm()
+	f.AddInputField("Staff id", "", 24, func(_ string, r rune) bool { return !controlRune(r) }, nil)
+	f.AddPasswordField("PIN", "", 24, '*', nil)
+	f.AddButton("Sign in", a.submitSignIn)
+	w.signin = f
+	w.id = f.GetFormItem(0).(*tview.InputField)
+	w.pin = f.GetFormItem(1).(*tview.InputField)
+	w.pin.SetAcceptanceFunc(func(_ string, r rune) bool { return !controlRune(r) })
+	f.SetBorder(true).SetTitle(" Staff sign-in ").SetTitleColor(tcell.ColorYellow).SetBorderColor(tcell.ColorYellow)
+
+	intro := newDocView()
+	var d doc
+	d.line(sp("Branch "+a.cfg.BranchName, styleBold))
+	d.line(sp("Sign in with your staff id and PIN. Your actions are recorded under your id.", styleText))
+	intro.SetDoc(d, false)
+	col := tview.NewFlex().SetDirection(tview.FlexRow).
+		AddItem(nil, 0, 1, false).
+		AddItem(intro, 3, 0, false).
+		AddItem(f, 9, 0, true).
+		AddItem(nil, 0, 1, false)
+	return tview.NewFlex().
+		AddItem(nil, 0, 1, false).
+		AddItem(col, 44, 0, true).
+		AddItem(nil, 0, 1, false)
+}
+
+// submitSignIn checks the id and PIN in the background: the PIN hash is
+// deliberately slow (about a fifth of a second).
+func (a *App) submitSignIn() {
+	if a.top() != model.SignIn {
+		return
+	}
+	if a.tv.GetFocus() == a.w.id {
+		a.tv.SetFocus(a.w.pin) // Enter in the id field moves on
+		return
+	}
+	if a.busy {
+		return
+	}
+	id, pin := a.w.id.GetText(), a.w.pin.GetText()
+	if strings.TrimSpace(id) == "" {
+		a.say("Type your staff id first.", styleError)
+		a.tv.SetFocus(a.w.id)
+		return
+	}
+	a.w.pin.SetText("")
+	a.busy = true
+	a.say("Checking…", styleText)
+	gen, now := a.gen, a.cfg.Now()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		ctx, cancel := context.WithTimeout(a.ctx, writeTimeout)
+		acct, err := a.cfg.Store.SignIn(ctx, id, pin, now, a.cfg.Lockout)
+		cancel()
+		a.ui(func() {
+			if gen != a.gen {
+				return
+			}
+			a.busy = false
+			if err != nil {
+				a.signInFailed(id, err)
+				return
+			}
+			a.signedIn(acct)
+		})
+	}()
+}
+
+func (a *App) signInFailed(id string, err error) {
+	var msg string
+	locked, isLocked := errors.AsType[*staff.LockedError](err)
+	switch {
+	case isLocked:
+		msg = "Too many wrong PINs: this id is locked on this terminal until " +
+			locked.Until.In(a.cfg.Location).Format("15:04:05") + "."
+	case errors.Is(err, staff.ErrWrongCredentials), errors.Is(err, staff.ErrRevoked), errors.Is(err, staff.ErrOtherBranch):
+		msg = err.Error()
+		msg = strings.ToUpper(msg[:1]) + msg[1:] + "."
+	default:
+		a.log.Error("sign-in failed", logKeyErr, err)
+		msg = "Sign-in is not possible just now: " + plainError(err)
+	}
+	a.log.Info("sign-in refused", logKeyStaff, staff.NormalizeID(textsafe.Line(id)), logKeyReason, msg)
+	a.say(msg, styleError)
+	a.tv.SetFocus(a.w.pin)
+}
+
+// --- queue ---
+
+func (a *App) buildQueue() tview.Primitive {
+	w := a.w
+	w.filterLine = newBar(styleText)
+	w.legend = newBar(styleDim)
+	w.legend.set(sp(model.Legend, styleDim))
+	w.table = newCaseTable(&a.queue, a.cfg.Now, a.cfg.Location, a.openSelected)
+	w.search = tview.NewInputField().SetLabel("Search (code or words): ").
+		SetFieldStyle(styleField).SetLabelStyle(styleBold)
+	w.search.SetAcceptanceFunc(func(_ string, r rune) bool { return !controlRune(r) })
+	w.search.SetChangedFunc(func(text string) {
+		if a.top() != model.Search {
+			return
+		}
+		a.queue.Filter.Search = text
+		a.refresh()
+	})
+	w.queueCol = tview.NewFlex().SetDirection(tview.FlexRow).
+		AddItem(w.filterLine, 1, 0, false).
+		AddItem(w.table, 0, 1, true).
+		AddItem(w.search, 0, 0, false).
+		AddItem(w.legend, 1, 0, false)
+	return w.queueCol
+}
+
+// drawQueueChrome updates the lines around the table.
+func (a *App) drawQueueChrome() {
+	rows := a.queue.Rows()
+	overdue := 0
+	now := a.cfg.Now()
+	for _, r := range rows {
+		if r.Overdue(now) {
+			overdue++
+		}
+	}
+	count := fmt.Sprint(len(rows))
+	if len(rows) >= model.MaxRows {
+		count = fmt.Sprintf("the first %d (narrow with / or f)", model.MaxRows)
+	}
+	line := []span{sp(fmt.Sprintf(" Showing %s: %s", a.queue.Filter.Describe(), count), styleBold)}
+	if overdue > 0 {
+		line = append(line, sp(fmt.Sprintf(" · %d OVERDUE", overdue), styleLate))
+	}
+	line = append(line, sp(" · due first", styleDim))
+	a.w.filterLine.set(line...)
+	if a.queue.Filter == model.DefaultFilter() {
+		a.w.table.empty = "No open cases."
+	} else {
+		a.w.table.empty = "No cases match: press x to clear the filter and search."
+	}
+}
+
+func (a *App) startSearch() {
+	a.w.search.SetText(a.queue.Filter.Search)
+	a.w.queueCol.ResizeItem(a.w.search, 1, 0)
+	a.openOverlay(model.Search)
+}
+
+// endSearch closes the search line, keeping the search or clearing it.
+func (a *App) endSearch(keep bool) {
+	a.w.queueCol.ResizeItem(a.w.search, 0, 0)
+	a.closeOverlay(model.Search)
+	if !keep && a.queue.Filter.Search != "" {
+		a.queue.Filter.Search = ""
+		a.refresh()
+	}
+}
+
+// openSelected opens the selected case.
+func (a *App) openSelected() {
+	r, ok := a.queue.Selected()
+	if !ok {
+		a.say("There is no case to open.", styleDim)
+		return
+	}
+	a.openCase(r.ComplaintID)
+}
+
+func (a *App) openCase(id string) {
+	ctx, cancel := context.WithTimeout(a.ctx, readTimeout)
+	defer cancel()
+	d, err := a.cfg.Store.CaseDetail(ctx, id)
+	if err != nil {
+		a.log.Error("case not read", logKeyComplaint, id, logKeyErr, err)
+		a.say("Could not open the case: "+plainError(err), styleError)
+		return
+	}
+	a.detail = nil
+	a.setDetail(d, false)
+	a.show(model.Case)
+	a.say("", styleText)
+}
+
+// closeCase goes back to the queue, the case still selected.
+func (a *App) closeCase() {
+	if a.detail != nil {
+		a.queue.SelectID(a.detail.Case.ID)
+	}
+	a.detail = nil
+	a.w.caseDoc.SetDoc(doc{}, false)
+	a.show(model.Queue)
+	a.refresh()
+	a.say("", styleText)
+}
+
+// --- help and notices ---
+
+func (a *App) showHelp() {
+	under := a.top()
+	var d doc
+	d.line(sp("Keys on the "+under.String()+" screen", styleHeading))
+	d.blank()
+	bindings := model.Keymap(under, a.cfg.OperatorQuit)
+	col := 0
+	for _, b := range bindings {
+		col = max(col, textWidth(b.KeyNames()))
+	}
+	col = min(col, 24) + 1
+	for _, b := range bindings {
+		keys := b.KeyNames()
+		spans := []span{sp(keys+strings.Repeat(" ", max(1, col-textWidth(keys))), styleBold), sp(b.Desc, styleText)}
+		if b.Action == model.ActCaseAction && a.detail != nil && a.acct != nil {
+			if why := model.Refusal(a.detail.Case.State, a.acct.Role, b.Event); why != "" {
+				spans = append(spans, sp(" (not now: "+why+")", styleDim))
+			}
+		}
+		d.indented(col, spans...)
+	}
+	if under == model.Queue {
+		d.blank()
+		d.line(sp("In the table: ", styleBold), sp(model.Legend, styleText))
+	}
+	a.w.help.SetDoc(d, false)
+	a.openOverlay(model.Help)
+}
+
+// showNotices tells the signed-in person which of their actions were not
+// applied; the notice stays until dismissed, and more are added to it.
+func (a *App) showNotices(rs []store.RefusedAction) {
+	for _, r := range rs {
+		a.log.Info("refused action shown", logKeyStaff, a.acct.ID, logKeyEvent, r.Rejection.EventID, logKeyCode, r.Code)
+		a.w.noticeLines = append(a.w.noticeLines, model.NoticeText(r))
+	}
+	var d doc
+	d.line(sp("Another change won, so these actions of yours were not applied:", styleBold))
+	for _, l := range a.w.noticeLines {
+		d.blank()
+		d.indented(2, sp("• ", styleError), sp(l, styleText))
+	}
+	d.blank()
+	d.line(sp("Open the case to see where it stands now. Enter or Esc closes this.", styleDim))
+	a.w.notice.SetDoc(d, false)
+	a.raise(model.Notice)
+}

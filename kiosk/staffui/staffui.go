@@ -1,0 +1,652 @@
+// Package staffui owns the staff terminal (`kiosk staff`): sign-in with a
+// staff id and PIN, the branch's queue of complaint cases sorted by the
+// next deadline, a case with its whole timeline, the actions staff record
+// on it (ISO 10002 clause 8: acknowledge, assess, investigate, respond,
+// close...), complaints filed on a walk-in customer's behalf, and receipts
+// printed again.
+//
+// Every action is a local write to the kiosk store (store.Act) that the
+// sync client sends on later, so the terminal works offline and shows what
+// is not yet sent. Customer text is untrusted: it is cleaned with textsafe
+// and drawn by widgets that never read tview style tags (text.go).
+//
+// What the screens know apart from drawing (key bindings as data, which
+// actions are offered, the queue's filter and selection, the timeline's
+// text) is in package model; this package draws it and reacts to input.
+//
+// Concurrency: tview widgets belong to the UI goroutine. Sign-in (a slow
+// PIN hash), actions, filing, printing, store notifications and the idle
+// clock run in goroutines and change the screen only through App.ui.
+package staffui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
+
+	"ombud/kiosk/filing"
+	"ombud/kiosk/i18n"
+	"ombud/kiosk/printer"
+	"ombud/kiosk/staffui/model"
+	"ombud/kiosk/store"
+	"ombud/shared/hlc"
+	"ombud/shared/lifecycle"
+	"ombud/shared/sla"
+	"ombud/shared/staff"
+)
+
+// Filer files a complaint durably; *filing.Service is the real one.
+type Filer interface {
+	File(context.Context, filing.Draft) (filing.Filed, error)
+}
+
+var _ Filer = (*filing.Service)(nil)
+
+// Config is what the kiosk program gives the staff terminal.
+type Config struct {
+	Store *store.Store // required
+	Clock *hlc.Clock   // stamps the events staff record; required
+
+	// Branch is the branch id, stamped on events whose case has no branch
+	// of its own (a case's events carry the case's branch); BranchName is
+	// what the header shows.
+	Branch, BranchName string
+
+	// Filer files complaints for walk-in customers (nil: `n` says filing
+	// is not available here).
+	Filer Filer
+	// Printer prints receipts (nil: none; the code is shown to be written
+	// down).
+	Printer printer.Printer
+	// Bundle words the paper receipt in the customer's language and holds
+	// the privacy notice read to a customer who gives contact details
+	// (the embedded catalogs when nil).
+	Bundle *i18n.Bundle
+	// Categories are offered when filing and assessing (the default list
+	// when empty).
+	Categories []i18n.Category
+	// Language is the language of complaints filed here for walk-in
+	// customers (i18n.Fallback when empty or unknown).
+	Language string
+	// PublicURL is the base of the tracking URL printed on receipts, as in
+	// filing.Config; empty prints no URL and no QR code.
+	PublicURL string
+	// Promise gives the dates on a reprinted receipt (the zero value: 2
+	// and 15 business days, as filing's defaults).
+	Promise sla.Promise
+	// Location is the branch's time zone for every date shown (time.Local
+	// when nil).
+	Location *time.Location
+
+	// Lockout is the wrong-PIN rule (staff.DefaultLockout when zero).
+	Lockout staff.Lockout
+	// IdleSignOut signs the person out after this long without a key or a
+	// click (DefaultIdleSignOut when zero).
+	IdleSignOut time.Duration
+
+	// Now is the time of sign-in checks and deadlines (time.Now when nil).
+	Now func() time.Time
+	// Logger logs ids, codes and errors, never customer text.
+	Logger *slog.Logger
+	// OnAct is called after every durable local write (an action, a
+	// filing) so the sync client is woken. It must not block.
+	OnAct func()
+	// SyncStatus is shown in the header: online or not, how many events
+	// wait to be sent. It is called on the UI goroutine about once a
+	// second, so it must not block.
+	SyncStatus func() string
+	// OperatorQuit lets Ctrl-Q stop the program (off at a branch, where a
+	// signal stops it; on for demos and trials).
+	OperatorQuit bool
+}
+
+// DefaultIdleSignOut is Config.IdleSignOut's default.
+const DefaultIdleSignOut = 5 * time.Minute
+
+// Bounds on the store calls: a read that takes longer than readTimeout is
+// shown as an error rather than freezing the screen; writes wait for the
+// store's busy timeout, which is shorter than writeTimeout.
+const (
+	readTimeout  = 3 * time.Second
+	writeTimeout = 30 * time.Second
+	printTimeout = 20 * time.Second
+)
+
+// Attribute keys of the terminal's log records: ids and codes only.
+const (
+	logKeyComponent = "component"
+	logKeyStaff     = "staff"
+	logKeyComplaint = "complaint"
+	logKeyCode      = "code"
+	logKeyEvent     = "event"
+	logKeyType      = "type"
+	logKeyReason    = "reason"
+	logKeyErr       = "err"
+)
+
+// App is the staff terminal.
+type App struct {
+	cfg Config
+	tv  *tview.Application
+	log *slog.Logger
+
+	ctx    context.Context // cancelled when the app stops
+	cancel context.CancelFunc
+
+	stopOnce    sync.Once
+	stopped     chan struct{}
+	startedOnce sync.Once
+	started     chan struct{} // closed by Run's first draw
+	wg          sync.WaitGroup
+
+	// Everything below belongs to the UI goroutine.
+	w         *widgets
+	gen       uint64 // bumped at every sign-out: results for an earlier session are dropped
+	acct      *staff.Account
+	screen    model.Screen   // SignIn, Queue or Case
+	overlays  []model.Screen // Form, Search, Help, Notice, Result, topmost last
+	queue     model.Cases
+	counts    map[lifecycle.State]int
+	detail    *store.CaseDetail // the open case
+	notices   model.Notices
+	revoked   bool // the directory says the signed-in account is revoked
+	busy      bool // a sign-in, action or filing is being written
+	lastInput time.Time
+	syncText  string
+	minute    int64 // the minute last drawn, so overdue marks move on time
+}
+
+// New makes the app; Run shows it.
+func New(cfg Config) *App {
+	if cfg.Store == nil || cfg.Clock == nil {
+		panic("staffui: Config.Store and Config.Clock are required")
+	}
+	if cfg.Bundle == nil {
+		b, err := i18n.Load("")
+		if err != nil {
+			panic(fmt.Sprintf("staffui: embedded catalogs: %v", err)) // a build defect, caught by i18n's tests
+		}
+		cfg.Bundle = b
+	}
+	if len(cfg.Categories) == 0 {
+		cfg.Categories = i18n.DefaultCategories()
+	}
+	if cfg.Language == "" || !cfg.Bundle.Has(cfg.Language) {
+		cfg.Language = i18n.Fallback
+	}
+	if cfg.Promise.AckDays == 0 && cfg.Promise.RespondDays == 0 {
+		cfg.Promise.AckDays, cfg.Promise.RespondDays = 2, 15
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.Local
+	}
+	if cfg.Promise.Location == nil {
+		cfg.Promise.Location = cfg.Location
+	}
+	if cfg.Lockout == (staff.Lockout{}) {
+		cfg.Lockout = staff.DefaultLockout
+	}
+	if cfg.IdleSignOut <= 0 {
+		cfg.IdleSignOut = DefaultIdleSignOut
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.BranchName == "" {
+		cfg.BranchName = cfg.Branch
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &App{
+		cfg:       cfg,
+		tv:        tview.NewApplication(),
+		log:       cfg.Logger.With(logKeyComponent, "staffui"),
+		ctx:       ctx,
+		cancel:    cancel,
+		stopped:   make(chan struct{}),
+		started:   make(chan struct{}),
+		lastInput: time.Now(),
+	}
+	a.tv.EnableMouse(true)
+	a.tv.SetInputCapture(a.onKey)
+	a.tv.SetMouseCapture(a.onMouse)
+	a.tv.SetBeforeDrawFunc(func(screen tcell.Screen) bool {
+		w, _ := screen.Size()
+		a.layout(w)
+		return false
+	})
+	a.tv.SetAfterDrawFunc(func(tcell.Screen) {
+		a.startedOnce.Do(func() { close(a.started) })
+	})
+	a.build()
+	a.show(model.SignIn)
+	return a
+}
+
+// Run shows the app on screen (a real terminal when nil) and blocks until
+// Stop is called.
+func (a *App) Run(screen tcell.Screen) error {
+	select {
+	case <-a.stopped:
+		return nil
+	default:
+	}
+	if screen == nil {
+		s, err := tcell.NewScreen()
+		if err != nil {
+			return fmt.Errorf("terminal: %w", err)
+		}
+		screen = s
+	}
+	a.tv.SetScreen(screen)
+	// tview enables the mouse only on screens it creates itself.
+	screen.EnableMouse()
+
+	changes, unsubscribe := a.cfg.Store.Changes()
+	ran := make(chan struct{})
+	a.wg.Add(3)
+	go a.watchIdle()
+	go a.watchChanges(changes)
+	go a.stopWhenAsked(ran)
+	err := a.tv.Run()
+	close(ran)
+	a.halt()
+	unsubscribe()
+	a.wg.Wait()
+	return err
+}
+
+// stopWhenAsked stops tview once Stop has been called, but never before
+// tview's Run has drawn its first frame (see kiosk/tui: a Stop before that
+// is lost and Run would wait for ever).
+func (a *App) stopWhenAsked(ran <-chan struct{}) {
+	defer a.wg.Done()
+	select {
+	case <-a.started:
+	case <-ran:
+		return
+	}
+	select {
+	case <-a.stopped:
+		a.tv.Stop()
+	case <-ran:
+	}
+}
+
+// Stop ends Run. It is safe to call from any goroutine, more than once,
+// and before Run: Run then returns at once.
+func (a *App) Stop() { a.halt() }
+
+func (a *App) halt() {
+	a.stopOnce.Do(func() {
+		close(a.stopped)
+		a.cancel()
+	})
+}
+
+// ui runs f on the UI goroutine and redraws. It returns false, without
+// waiting, once the app has stopped.
+func (a *App) ui(f func()) bool {
+	return a.uiIf(func() bool { f(); return true })
+}
+
+// uiIf is ui that redraws only when f reports a change.
+func (a *App) uiIf(f func() (changed bool)) bool {
+	done := make(chan struct{})
+	go func() {
+		a.tv.QueueUpdate(func() {
+			if f() {
+				a.tv.ForceDraw()
+			}
+		})
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-a.stopped:
+		return false
+	}
+}
+
+// watchIdle signs an idle person out, and keeps the sync status and the
+// overdue marks current.
+func (a *App) watchIdle() {
+	defer a.wg.Done()
+	period := min(time.Second, a.cfg.IdleSignOut/10)
+	period = max(period, 5*time.Millisecond)
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-a.stopped:
+			return
+		case <-tick.C:
+			if !a.uiIf(func() bool { return a.tick(time.Now()) }) {
+				return
+			}
+		}
+	}
+}
+
+// tick applies the idle rule at now and reports whether the screen
+// changed.
+func (a *App) tick(now time.Time) (changed bool) {
+	if a.acct != nil && !a.busy && now.Sub(a.lastInput) >= a.cfg.IdleSignOut {
+		a.signOut(fmt.Sprintf("Signed out after %s without input.", roundDuration(a.cfg.IdleSignOut)))
+		return true
+	}
+	if a.updateSyncText() {
+		changed = true
+	}
+	if m := a.cfg.Now().Unix() / 60; m != a.minute {
+		a.minute = m
+		changed = true
+	}
+	return changed
+}
+
+func roundDuration(d time.Duration) string {
+	switch {
+	case d >= time.Minute && d%time.Minute == 0:
+		if d == time.Minute {
+			return "1 minute"
+		}
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	case d >= time.Second:
+		return d.Round(time.Second).String()
+	}
+	return d.String()
+}
+
+// watchChanges refreshes the screen after every store commit that may
+// change it: another terminal's events arriving, the outbox being sent, a
+// new staff directory.
+func (a *App) watchChanges(ch <-chan struct{}) {
+	defer a.wg.Done()
+	for {
+		select {
+		case <-a.stopped:
+			return
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+			if !a.ui(a.storeChanged) {
+				return
+			}
+		}
+	}
+}
+
+// storeChanged re-reads what the screen shows and checks the directory
+// for the signed-in account's revocation.
+func (a *App) storeChanged() {
+	if a.acct == nil {
+		return
+	}
+	a.checkDirectory()
+	a.refresh()
+}
+
+// checkDirectory notes a revocation, to act on at the person's next key
+// (signing out in the middle of their reading would lose nothing, but
+// telling them why is kinder at the moment they act), and picks up a
+// changed name or role.
+func (a *App) checkDirectory() {
+	ctx, cancel := context.WithTimeout(a.ctx, readTimeout)
+	defer cancel()
+	d, err := a.cfg.Store.Directory(ctx)
+	if err != nil {
+		a.log.Warn("staff directory not read", logKeyErr, err)
+		return
+	}
+	acc, ok := d.Find(a.acct.ID)
+	switch {
+	case !ok || acc.Revoked():
+		if !a.revoked {
+			a.log.Info("signed-in account revoked", logKeyStaff, a.acct.ID)
+		}
+		a.revoked = true
+	default:
+		a.acct.Name, a.acct.Role = acc.Name, acc.Role
+	}
+}
+
+// revokedMessage is shown when a revoked person is signed out.
+const revokedMessage = "You were signed out: this staff account has been revoked. Ask a supervisor."
+
+// onKey sees every key first: the idle clock, a pending revocation,
+// Ctrl-C (never quits), then the bindings of the topmost screen.
+func (a *App) onKey(ev *tcell.EventKey) *tcell.EventKey {
+	a.lastInput = time.Now()
+	if ev.Key() == tcell.KeyCtrlC {
+		return nil
+	}
+	if a.acct != nil && a.revoked {
+		a.signOut(revokedMessage)
+		return nil
+	}
+	if ev.Key() == tcell.KeyRune && controlRune(ev.Rune()) {
+		return nil
+	}
+	top := a.top()
+	if top == model.Form && a.dropDownOpen() {
+		return ev // Enter chooses, Esc closes the list
+	}
+	if b, ok := model.Lookup(model.Keymap(top, a.cfg.OperatorQuit), ev); ok {
+		a.perform(top, b)
+		return nil
+	}
+	if ev.Key() == tcell.KeyRune {
+		// Characters that are neither bound nor the widget's own (moving,
+		// scrolling) do nothing, and on the main screens say so: a key
+		// typed at a notice must not act on the screen underneath.
+		if own, ok := navRunes[top]; ok && !strings.ContainsRune(own, ev.Rune()) {
+			if top == model.Queue || top == model.Case {
+				a.say(fmt.Sprintf("The key %q does nothing here: press ? for the keys.", ev.Rune()), styleDim)
+			}
+			return nil
+		}
+	}
+	return ev
+}
+
+// navRunes are the characters each screen's own widget uses.
+var navRunes = map[model.Screen]string{
+	model.Queue: "jkgG", model.Case: "jk ", model.Help: "jk ", model.Notice: "jk ", model.Result: "jk ",
+}
+
+// controlRune reports runes that have no business in typed text (an
+// escape arriving as a "character" from a paste or a scanner).
+func controlRune(r rune) bool {
+	return r < 0x20 || (r >= 0x7F && r <= 0x9F)
+}
+
+func (a *App) onMouse(ev *tcell.EventMouse, action tview.MouseAction) (*tcell.EventMouse, tview.MouseAction) {
+	if action == tview.MouseMove {
+		return ev, action
+	}
+	a.lastInput = time.Now()
+	if a.acct != nil && a.revoked && (action == tview.MouseLeftDown || action == tview.MouseLeftClick) {
+		a.signOut(revokedMessage)
+		return nil, action
+	}
+	if a.top() == model.Search && action == tview.MouseLeftDown && !a.w.search.InRect(ev.Position()) {
+		a.endSearch(true) // a click elsewhere keeps the search and leaves the line
+	}
+	return ev, action
+}
+
+// top is the screen keys go to: the topmost overlay, else the screen.
+func (a *App) top() model.Screen {
+	if n := len(a.overlays); n > 0 {
+		return a.overlays[n-1]
+	}
+	return a.screen
+}
+
+// perform runs binding b of screen s.
+func (a *App) perform(s model.Screen, b model.Binding) {
+	switch b.Action {
+	case model.ActQuit:
+		a.Stop() // only signals: tview is stopped from another goroutine
+	case model.ActSignIn:
+		a.submitSignIn()
+	case model.ActSignOut:
+		a.signOut("Signed out.")
+	case model.ActHelp:
+		a.showHelp()
+	case model.ActDismiss:
+		a.closeOverlay(s)
+	case model.ActOpen:
+		a.openSelected()
+	case model.ActBack:
+		a.closeCase()
+	case model.ActSearch:
+		a.startSearch()
+	case model.ActFilter:
+		a.openFilterForm()
+	case model.ActClear:
+		a.queue.Filter = model.DefaultFilter()
+		a.refresh()
+		a.say("Filter and search cleared: "+a.queue.Filter.Describe()+".", styleText)
+	case model.ActNew:
+		a.openFilingForm()
+	case model.ActReprint:
+		a.reprint()
+	case model.ActCaseAction:
+		a.startAction(b.Event)
+	case model.ActSubmit:
+		if s == model.Search {
+			a.endSearch(true)
+		} else if f := a.w.form; f != nil && f.submit != nil {
+			f.submit()
+		}
+	case model.ActCancel:
+		if s == model.Search {
+			a.endSearch(false)
+		} else {
+			a.closeForm()
+		}
+	}
+}
+
+// say puts a message on the status line, until the next one.
+func (a *App) say(text string, style tcell.Style) {
+	var d doc
+	if text != "" {
+		d.line(sp(text, style))
+	}
+	a.w.message.SetDoc(d, false)
+}
+
+// updateSyncText reads the sync status and reports whether it changed.
+func (a *App) updateSyncText() bool {
+	if a.cfg.SyncStatus == nil {
+		return false
+	}
+	t := a.cfg.SyncStatus()
+	if t == a.syncText {
+		return false
+	}
+	a.syncText = t
+	a.w.header.setRight(sp(t+" ", styleBar))
+	return true
+}
+
+// signOut ends the session: new widgets, so nothing of the last case, the
+// queue or a half-typed form stays anywhere on screen or in memory the
+// widgets hold; the sign-in screen says why.
+func (a *App) signOut(reason string) {
+	if a.acct != nil {
+		a.log.Info("signed out", logKeyStaff, a.acct.ID, logKeyReason, reason)
+	}
+	a.gen++
+	a.acct, a.detail, a.counts = nil, nil, nil
+	a.queue = model.Cases{}
+	a.revoked, a.busy = false, false
+	a.build()
+	a.show(model.SignIn)
+	a.say(reason, styleBold)
+}
+
+// signedIn starts a session for acct.
+func (a *App) signedIn(acct staff.Account) {
+	a.log.Info("signed in", logKeyStaff, acct.ID)
+	a.acct = &acct
+	a.revoked = false
+	a.queue = model.Cases{Filter: model.DefaultFilter()}
+	a.build() // the sign-in form's PIN is dropped with its widget
+	a.show(model.Queue)
+	a.refresh()
+	if a.top() != model.Notice {
+		a.say(fmt.Sprintf("Welcome, %s. %s", acct.Name, "Press ? for the keys."), styleText)
+	}
+}
+
+// refresh re-reads the queue, the counts, the open case and the refused
+// actions, and shows any refusal not yet shown.
+func (a *App) refresh() {
+	if a.acct == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, readTimeout)
+	defer cancel()
+	st := a.cfg.Store
+	if rows, err := st.Cases(ctx, a.queue.Filter.Store()); err != nil {
+		a.log.Error("queue not read", logKeyErr, err)
+		a.say("Could not read the queue: "+plainError(err), styleError)
+	} else {
+		a.queue.SetRows(rows)
+	}
+	if counts, err := st.CaseCounts(ctx); err == nil {
+		a.counts = counts
+	}
+	if a.detail != nil {
+		d, err := st.CaseDetail(ctx, a.detail.Case.ID)
+		if err != nil {
+			a.log.Error("case not read", logKeyComplaint, a.detail.Case.ID, logKeyErr, err)
+			a.say("Could not read the case again: "+plainError(err), styleError)
+		} else {
+			a.setDetail(d, true)
+		}
+	}
+	a.drawQueueChrome()
+	a.drawHeader() // the directory may have renamed the person
+	refused, err := st.RefusedActions(ctx, a.acct.ID)
+	if err != nil {
+		a.log.Error("refused actions not read", logKeyErr, err)
+		return
+	}
+	if unseen := a.notices.Unseen(a.acct.ID, refused); len(unseen) > 0 {
+		a.showNotices(unseen)
+	}
+}
+
+// plainError is an error for the status line: the store's and the
+// lifecycle's messages are plain words already; others are shown as they
+// are, cleaned.
+func plainError(err error) string {
+	if le, ok := errors.AsType[*lifecycle.Error](err); ok {
+		return le.Message
+	}
+	switch {
+	case errors.Is(err, store.ErrNoCase):
+		return "this case is not in this terminal's store"
+	case errors.Is(err, store.ErrUnavailable) || store.Unavailable(err):
+		return "the local database is busy or unavailable; nothing was saved, try again"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "the local database did not answer in time; try again"
+	}
+	return err.Error()
+}

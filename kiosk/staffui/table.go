@@ -1,0 +1,194 @@
+package staffui
+
+import (
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
+
+	"ombud/kiosk/staffui/model"
+)
+
+// caseTable draws the queue: one row per case, due first, the selected row
+// highlighted. It reads the rows and the selection from a model.Cases and
+// changes only the selection; opening a case is the app's (open).
+type caseTable struct {
+	*tview.Box
+	q      *model.Cases
+	now    func() time.Time
+	loc    *time.Location
+	open   func()
+	offset int
+	empty  string // shown when there are no rows
+}
+
+// column is one column of the table. Widths are columns of the screen;
+// the summary takes what is left.
+type column struct {
+	title    string
+	min, max int
+	text     func(model.RowView) string
+}
+
+var columns = []column{
+	{"Due", 12, 12, func(v model.RowView) string { return v.Due }},
+	{"", 4, 4, func(v model.RowView) string { return v.Flags }},
+	{"Code", 14, 14, func(v model.RowView) string { return v.Code }},
+	{"State", 13, 13, func(v model.RowView) string { return v.State }},
+	{"P", 2, 2, func(v model.RowView) string { return v.Priority }},
+	{"Category", 8, 24, func(v model.RowView) string { return v.Category }},
+	{"Queue", 6, 16, func(v model.RowView) string { return v.Queue }},
+	{"Summary", 10, 1 << 20, func(v model.RowView) string { return v.Summary }},
+}
+
+// widths fits the columns into width: minimums first, then the category
+// and queue grow a little, and the summary takes the rest.
+func widths(width int) []int {
+	ws := make([]int, len(columns))
+	used := len(columns) - 1 // one space between columns
+	for i, c := range columns {
+		ws[i] = c.min
+		used += c.min
+	}
+	extra := max(0, width-used)
+	cat, queue, summary := 5, 6, 7
+	grow := func(i, n int) {
+		n = min(n, columns[i].max-ws[i], extra)
+		ws[i] += n
+		extra -= n
+	}
+	grow(cat, extra/4)
+	grow(queue, extra/5)
+	grow(summary, extra)
+	return ws
+}
+
+func newCaseTable(q *model.Cases, now func() time.Time, loc *time.Location, open func()) *caseTable {
+	t := &caseTable{Box: tview.NewBox(), q: q, now: now, loc: loc, open: open, empty: "No cases."}
+	t.SetBackgroundColor(tcell.ColorBlack)
+	return t
+}
+
+func (t *caseTable) Draw(screen tcell.Screen) {
+	t.DrawForSubclass(screen, t)
+	x, y, w, h := t.GetInnerRect()
+	if w <= 0 || h <= 0 {
+		return
+	}
+	ws := widths(w)
+	drawRow := func(y int, texts func(i int) []span, fill tcell.Style) {
+		cx := x
+		for i, cw := range ws {
+			if cx >= x+w {
+				break
+			}
+			cw = min(cw, x+w-cx)
+			putText(screen, cx, y, cw, texts(i), fill)
+			cx += cw
+			if cx < x+w {
+				screen.SetContent(cx, y, ' ', nil, fill)
+				cx++
+			}
+		}
+		for ; cx < x+w; cx++ {
+			screen.SetContent(cx, y, ' ', nil, fill)
+		}
+	}
+	drawRow(y, func(i int) []span { return []span{{columns[i].title, styleBarBold}} }, styleBar)
+
+	rows := t.q.Rows()
+	body := h - 1
+	if len(rows) == 0 {
+		putText(screen, x, y+1, w, []span{{t.empty, styleDim}}, styleText)
+		for i := 2; i < h; i++ {
+			putText(screen, x, y+i, w, nil, styleText)
+		}
+		return
+	}
+	sel := t.q.Index()
+	if sel < t.offset {
+		t.offset = sel
+	}
+	if sel >= t.offset+body {
+		t.offset = sel - body + 1
+	}
+	t.offset = max(0, min(t.offset, len(rows)-body))
+	now := t.now()
+	for i := 0; i < body; i++ {
+		n := t.offset + i
+		if n >= len(rows) {
+			putText(screen, x, y+1+i, w, nil, styleText)
+			continue
+		}
+		v := model.ViewRow(rows[n], now, t.loc)
+		base, late := styleText, styleLate
+		if n == sel {
+			base, late = styleSelected, styleSelected.Foreground(tcell.ColorMaroon).Bold(true)
+		}
+		drawRow(y+1+i, func(c int) []span {
+			style := base
+			if v.Overdue && c <= 1 {
+				style = late
+			}
+			return []span{sp(columns[c].text(v), style)}
+		}, base)
+	}
+}
+
+func (t *caseTable) InputHandler() func(*tcell.EventKey, func(tview.Primitive)) {
+	return t.WrapInputHandler(func(ev *tcell.EventKey, _ func(tview.Primitive)) {
+		_, _, _, h := t.GetInnerRect()
+		page := max(1, h-2)
+		switch {
+		case ev.Key() == tcell.KeyUp || ev.Key() == tcell.KeyRune && ev.Rune() == 'k':
+			t.q.Move(-1)
+		case ev.Key() == tcell.KeyDown || ev.Key() == tcell.KeyRune && ev.Rune() == 'j':
+			t.q.Move(1)
+		case ev.Key() == tcell.KeyPgUp:
+			t.q.Move(-page)
+		case ev.Key() == tcell.KeyPgDn:
+			t.q.Move(page)
+		case ev.Key() == tcell.KeyHome || ev.Key() == tcell.KeyRune && ev.Rune() == 'g':
+			t.q.Select(0)
+		case ev.Key() == tcell.KeyEnd || ev.Key() == tcell.KeyRune && ev.Rune() == 'G':
+			t.q.Select(len(t.q.Rows()) - 1)
+		case ev.Key() == tcell.KeyEnter:
+			if t.open != nil {
+				t.open()
+			}
+		}
+	})
+}
+
+func (t *caseTable) MouseHandler() func(tview.MouseAction, *tcell.EventMouse, func(tview.Primitive)) (bool, tview.Primitive) {
+	return t.WrapMouseHandler(func(action tview.MouseAction, ev *tcell.EventMouse, setFocus func(tview.Primitive)) (bool, tview.Primitive) {
+		mx, my := ev.Position()
+		if !t.InRect(mx, my) {
+			return false, nil
+		}
+		_, y, _, _ := t.GetInnerRect()
+		row := t.offset + my - y - 1
+		switch action {
+		case tview.MouseScrollUp:
+			t.q.Move(-3)
+		case tview.MouseScrollDown:
+			t.q.Move(3)
+		case tview.MouseLeftDown:
+			setFocus(t)
+		case tview.MouseLeftClick:
+			if my > y && row < len(t.q.Rows()) {
+				t.q.Select(row)
+			}
+		case tview.MouseLeftDoubleClick:
+			if my > y && row < len(t.q.Rows()) {
+				t.q.Select(row)
+				if t.open != nil {
+					t.open()
+				}
+			}
+		default:
+			return false, nil
+		}
+		return true, nil
+	})
+}
