@@ -11,6 +11,11 @@
 # runs (re-read within seconds); the SLA config is read at start. Each
 # complaint's tracking page is at http://127.0.0.1:8080/t/<code> by default
 # (the receipt's QR code), or type the code at http://127.0.0.1:8080/t.
+#
+# `bash deploy/demo.sh staff`, in a second terminal, runs a staff terminal
+# against the same server (started here if it is not running yet): it is
+# enrolled on first use, and two demo accounts are made: "demo" (agent,
+# PIN 482913) and "boss" (supervisor, PIN 735102).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,32 +28,63 @@ url="http://$listen"
 # dates the SLA config gives (8 h of office hours = 1 day, 80 h = 10 days).
 timezone=${OMBUD_DEMO_TIMEZONE:-Europe/Paris}
 
+mode=kiosk
+if [ "${1:-}" = staff ]; then
+  mode=staff
+  shift
+fi
+
 mkdir -p "$data/bin"
 echo "Building the server and the kiosk..."
 go build -o "$data/bin/server" ./server
 go build -o "$data/bin/kiosk" ./kiosk
 
-: >"$data/server.log"
-"$data/bin/server" serve --data "$data/server" --listen "$listen" --public-url "$url" \
-  --dispatch-config deploy/dispatch.example.json --sla-config deploy/sla.example.json \
-  --escalation-queue team:escalations --timezone "$timezone" 2>>"$data/server.log" &
-server_pid=$!
-trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
+"$data/bin/server" branch add --data "$data/server" --id "$branch" --name "$branch_name" >/dev/null 2>&1 || true
 
-# The server logs "listening" once its port is open.
-for _ in $(seq 1 200); do
-  grep -q '"msg":"listening"' "$data/server.log" && break
-  kill -0 "$server_pid" 2>/dev/null || { echo "The server did not start:"; cat "$data/server.log"; exit 1; }
-  sleep 0.05
-done
-grep -q '"msg":"listening"' "$data/server.log" || { echo "The server did not start in 10 s:"; cat "$data/server.log"; exit 1; }
+# enrol DIR NAME enrols a device of the branch once (its credential stays in DIR).
+enrol() {
+  if [ ! -f "$1/credential.json" ]; then
+    echo "Enrolling $2 with branch $branch..."
+    code=$("$data/bin/server" enrol-code --data "$data/server" --branch "$branch" | awk 'NR==3 {print $1}')
+    "$data/bin/kiosk" enrol --data "$1" --server "$url" --code "$code" --name "$2"
+  fi
+}
 
-if [ ! -f "$data/kiosk/credential.json" ]; then
-  echo "Enrolling the kiosk with branch $branch..."
-  "$data/bin/server" branch add --data "$data/server" --id "$branch" --name "$branch_name" >/dev/null 2>&1 || true
-  code=$("$data/bin/server" enrol-code --data "$data/server" --branch "$branch" | awk 'NR==3 {print $1}')
-  "$data/bin/kiosk" enrol --data "$data/kiosk" --server "$url" --code "$code" --name "demo kiosk"
+# Reuse a server already listening (the other terminal's demo), else start one.
+if (exec 3<>"/dev/tcp/${listen%:*}/${listen##*:}") 2>/dev/null; then
+  echo "Using the server already running at $url."
+else
+  : >"$data/server.log"
+  "$data/bin/server" serve --data "$data/server" --listen "$listen" --public-url "$url" \
+    --dispatch-config deploy/dispatch.example.json --sla-config deploy/sla.example.json \
+    --escalation-queue team:escalations --timezone "$timezone" 2>>"$data/server.log" &
+  server_pid=$!
+  trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
+
+  # The server logs "listening" once its port is open.
+  for _ in $(seq 1 200); do
+    grep -q '"msg":"listening"' "$data/server.log" && break
+    kill -0 "$server_pid" 2>/dev/null || { echo "The server did not start:"; cat "$data/server.log"; exit 1; }
+    sleep 0.05
+  done
+  grep -q '"msg":"listening"' "$data/server.log" || { echo "The server did not start in 10 s:"; cat "$data/server.log"; exit 1; }
 fi
+
+if [ "$mode" = staff ]; then
+  enrol "$data/staff" "demo staff terminal"
+  if ! "$data/bin/server" staff list --data "$data/server" | grep -q '^demo '; then
+    printf '482913\n' | "$data/bin/server" staff add --data "$data/server" --branch "$branch" --id demo --name "Dana Demo" --role agent >/dev/null
+    printf '735102\n' | "$data/bin/server" staff add --data "$data/server" --branch "$branch" --id boss --name "Sam Supervisor" --role supervisor >/dev/null
+  fi
+  echo "Sign in as demo (PIN 482913), or boss (PIN 735102) to reopen cases. Ctrl-Q quits."
+  "$data/bin/kiosk" staff --data "$data/staff" --printer "file:$data/receipts" --public-url "$url" \
+    --sla-config deploy/sla.example.json --timezone "$timezone" --directory-interval 5s "$@" || true
+  echo "Staff terminal stopped. Its sync state:"
+  "$data/bin/kiosk" status --data "$data/staff" || true
+  exit 0
+fi
+
+enrol "$data/kiosk" "demo kiosk"
 
 "$data/bin/kiosk" --data "$data/kiosk" --printer "file:$data/receipts" --public-url "$url" --allow-quit \
   --timezone "$timezone" --ack-days 1 --respond-days 10 "$@" || true

@@ -8,6 +8,7 @@
 //	kiosk [flags]           run the kiosk (see kiosk --help)
 //	kiosk enrol [flags]     enrol this kiosk with the central server (kiosk enrol --help)
 //	kiosk status [--data]   show staff the sync state: online or not, what waits to be sent
+//	kiosk staff [flags]     run the staff terminal: sign in, work the queue (kiosk staff --help)
 //
 // Every flag can also be set from the environment as OMBUD_KIOSK_<FLAG>
 // (upper case, dashes as underscores).
@@ -108,22 +109,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		return o, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
 	}
 	// Environment overrides defaults, and a flag on the command line overrides both.
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || envErr != nil {
-			return
-		}
-		name := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(name); v != "" {
-			if err := f.Value.Set(v); err != nil {
-				envErr = fmt.Errorf("%s=%q: %v", name, v, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return o, envErr
+	if err := applyEnv(fs, envPrefix, getenv); err != nil {
+		return o, err
 	}
 	switch {
 	case o.idleTimeout <= 0 || o.idleWarning <= 0 || o.receiptTimeout <= 0:
@@ -154,6 +141,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			})
 		case "status":
 			return statusCommand(ctx, args[1:], getenv, stdout, stderr)
+		case "staff":
+			return staffCommand(ctx, args[1:], getenv, stdout, stderr, screen)
 		}
 	}
 	o, err := parseOptions(args, getenv, stderr)

@@ -30,7 +30,11 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if serverProgramDir != "" {
+		os.RemoveAll(serverProgramDir)
+	}
+	os.Exit(code)
 }
 
 // terminal is a kiosk process on a pseudo-terminal.

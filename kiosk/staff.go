@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+
+	"ombud/kiosk/directory"
+	"ombud/kiosk/enrol"
+	"ombud/kiosk/filing"
+	"ombud/kiosk/i18n"
+	"ombud/kiosk/printer"
+	"ombud/kiosk/staffui"
+	"ombud/kiosk/store"
+	"ombud/shared/event"
+	"ombud/shared/hlc"
+	"ombud/shared/lifecycle"
+	"ombud/shared/sla"
+	"ombud/shared/staff"
+	"ombud/sync/client"
+)
+
+// staffOptions configure `kiosk staff`, the staff terminal.
+type staffOptions struct {
+	dataDir, printerSpec, paper, qrMode, publicURL string
+	timezone, categoriesFile, slaConfig, logFile   string
+	ackDays, respondDays                           int
+	idleSignOut, directoryInterval                 time.Duration
+	maxFailures                                    int
+	lockFor                                        time.Duration
+	allowQuit                                      bool
+}
+
+func parseStaffOptions(args []string, getenv func(string) string, stderr io.Writer) (staffOptions, error) {
+	var o staffOptions
+	fs := flag.NewFlagSet("kiosk staff", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.dataDir, "data", "staff-data", "directory that holds this terminal's database, credential and log (enrol it first: kiosk enrol --data DIR ...)")
+	fs.StringVar(&o.printerSpec, "printer", "none", "receipt printer for assisted filing and reprints: a device file, tcp:HOST:9100, file:DIR, or none")
+	fs.StringVar(&o.paper, "paper", "80mm", "receipt paper width: 80mm or 58mm")
+	fs.StringVar(&o.qrMode, "printer-qr", "raster", "how the printer draws the QR code: raster or native")
+	fs.StringVar(&o.publicURL, "public-url", "", "base of the tracking URL printed on receipts (default: the server this terminal is enrolled with)")
+	fs.StringVar(&o.timezone, "timezone", "Local", "the branch's time zone (IANA name) for deadlines and dates")
+	fs.StringVar(&o.categoriesFile, "categories", "", "JSON file with the complaint categories (as for the kiosk); built-in list when empty")
+	fs.StringVar(&o.slaConfig, "sla-config", "", "the server's SLA file (calendars and targets), so the queue shows the server's deadlines; without it, the receipt's business days (--ack-days, --respond-days)")
+	fs.StringVar(&o.logFile, "log", "", "log file (default: staff.log in the data directory); never holds customers' text")
+	fs.IntVar(&o.ackDays, "ack-days", 2, "business days to acknowledge, when there is no --sla-config (as printed on receipts)")
+	fs.IntVar(&o.respondDays, "respond-days", 15, "business days to respond, when there is no --sla-config")
+	fs.DurationVar(&o.idleSignOut, "idle-sign-out", 5*time.Minute, "sign staff out after this long without a key or click")
+	fs.DurationVar(&o.directoryInterval, "directory-interval", directory.DefaultInterval, "how often to fetch the branch's staff accounts from the server (revocations take effect within this)")
+	fs.IntVar(&o.maxFailures, "lockout-failures", staff.DefaultLockout.MaxFailures, "wrong PINs in a row that lock an account on this terminal")
+	fs.DurationVar(&o.lockFor, "lockout-duration", staff.DefaultLockout.Duration, "how long a locked account stays locked")
+	fs.BoolVar(&o.allowQuit, "allow-quit", true, "let Ctrl-Q stop the terminal")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: kiosk staff [flags]\n\nRuns the staff terminal: sign in, work the branch's queue of cases, file a complaint for a walk-in customer.\nThe terminal must be enrolled first (kiosk enrol --data DIR --server URL --code CODE) and staff accounts made on the server (server staff add).\nEvery flag can also be set as %sSTAFF_<FLAG>.\n\nFlags:\n", envPrefix)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q (see kiosk staff --help)", fs.Arg(0))
+	}
+	if err := applyEnv(fs, envPrefix+"STAFF_", getenv); err != nil {
+		return o, err
+	}
+	switch {
+	case o.idleSignOut <= 0 || o.directoryInterval <= 0 || o.lockFor <= 0 || o.maxFailures < 1:
+		return o, errors.New("--idle-sign-out, --directory-interval, --lockout-duration and --lockout-failures must be positive")
+	case o.ackDays < 0 || o.respondDays < o.ackDays:
+		return o, errors.New("--ack-days must be 0 or more and --respond-days at least --ack-days")
+	case o.paper != "80mm" && o.paper != "58mm":
+		return o, fmt.Errorf("--paper %q: want 80mm or 58mm", o.paper)
+	case o.qrMode != "raster" && o.qrMode != "native":
+		return o, fmt.Errorf("--printer-qr %q: want raster or native", o.qrMode)
+	case o.publicURL != "" && !strings.HasPrefix(o.publicURL, "https://") && !strings.HasPrefix(o.publicURL, "http://"):
+		return o, fmt.Errorf("--public-url %q: want an http:// or https:// address", o.publicURL)
+	}
+	return o, nil
+}
+
+// applyEnv sets every flag not given on the command line from prefix+FLAG
+// in the environment.
+func applyEnv(fs *flag.FlagSet, prefix string, getenv func(string) string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || envErr != nil {
+			return
+		}
+		name := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s=%q: %v", name, v, err)
+			}
+		}
+	})
+	return envErr
+}
+
+// staffCommand runs the staff terminal. It is the kiosk program because a
+// branch device may be either, and both need the same store, sync, filing
+// and printing; what differs is the screen and that the staff terminal asks
+// the server for its branch's cases and staff accounts.
+func staffCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, screen tcell.Screen) error {
+	o, err := parseStaffOptions(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	cred, enrolled, err := enrol.Load(o.dataDir)
+	if err != nil {
+		return fmt.Errorf("credential: %w", err)
+	}
+	if !enrolled {
+		return fmt.Errorf("this staff terminal is not enrolled (no credential in %s): get a code with `server enrol-code --branch ID` and run `kiosk enrol --data %s --server URL --code CODE` first", o.dataDir, o.dataDir)
+	}
+	if o.logFile == "" {
+		o.logFile = filepath.Join(o.dataDir, "staff.log")
+	}
+	logf, err := os.OpenFile(o.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("log file: %w", err)
+	}
+	defer logf.Close()
+	base := slog.New(slog.NewJSONHandler(logf, nil))
+	logger := base.With("component", "staff")
+
+	loc, err := time.LoadLocation(o.timezone)
+	if err != nil {
+		return fmt.Errorf("--timezone %q: %w", o.timezone, err)
+	}
+	deadline := func(c *lifecycle.Case, _ []event.Event) (sla.Step, time.Time) {
+		return sla.Promise{AckDays: o.ackDays, RespondDays: o.respondDays, Location: loc}.Next(c)
+	}
+	if o.slaConfig != "" {
+		cfg, err := sla.Load(o.slaConfig)
+		if err != nil {
+			return fmt.Errorf("--sla-config: %w", err)
+		}
+		deadline = func(c *lifecycle.Case, events []event.Event) (sla.Step, time.Time) {
+			now := time.Now()
+			if t := c.LastEventAt.Time(); t.After(now) {
+				now = t
+			}
+			step, due, err := cfg.Next(c, events, now)
+			if err != nil {
+				logger.Error("sla: no deadline for case", "complaint", c.ID, "err", err)
+				return sla.StepNone, time.Time{}
+			}
+			return step, due
+		}
+	}
+	categories := i18n.DefaultCategories()
+	if o.categoriesFile != "" {
+		if categories, err = i18n.LoadCategories(o.categoriesFile); err != nil {
+			return fmt.Errorf("--categories: %w", err)
+		}
+	}
+	bundle, err := i18n.Load("")
+	if err != nil {
+		return fmt.Errorf("message catalogs: %w", err)
+	}
+	popts := printer.Options{QR: printer.QRRaster}
+	if o.qrMode == "native" {
+		popts.QR = printer.QRNative
+	}
+	if o.paper == "58mm" {
+		popts.PaperDots, popts.Columns = printer.Paper58mm, 32
+	}
+	var prn printer.Printer
+	if o.printerSpec != "none" {
+		if prn, err = printer.Open(o.printerSpec, popts); err != nil {
+			return fmt.Errorf("--printer: %w", err)
+		}
+	}
+	if err := adoptCredential(ctx, o.dataDir, cred); err != nil {
+		return err
+	}
+	st, err := store.OpenWith(ctx, dbPath(o.dataDir), logger, store.Options{Deadline: deadline})
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer st.Close()
+
+	publicURL := o.publicURL
+	if publicURL == "" {
+		publicURL = strings.TrimSuffix(cred.ServerURL, "/")
+	}
+	clock := hlc.New(nil)
+	syncer := client.New(st, clock, client.Config{
+		URL: cred.ServerURL, DeviceID: cred.DeviceID, Secret: cred.Secret,
+		// The branch's cases come down to this terminal: staff work them
+		// offline from the local copy.
+		Scopes:   []string{"branch:" + cred.Branch},
+		Software: "ombud-staff",
+		Logger:   base,
+	})
+	dir, err := directory.New(directory.Config{
+		ServerURL: cred.ServerURL, Authorization: cred.AuthorizationHeader(), Branch: cred.Branch,
+		Store: st, Interval: o.directoryInterval, Logger: base,
+	})
+	if err != nil {
+		return err
+	}
+	svc, err := filing.New(st, clock, filing.Config{
+		Branch: cred.Branch, PublicURL: publicURL, AckDays: o.ackDays, RespondDays: o.respondDays,
+		Location: loc, Logger: base,
+	})
+	if err != nil {
+		return fmt.Errorf("filing: %w", err)
+	}
+	branchName := cred.BranchName
+	if branchName == "" {
+		branchName = cred.Branch
+	}
+	app := staffui.New(staffui.Config{
+		Store:        st,
+		Clock:        clock,
+		Branch:       cred.Branch,
+		BranchName:   branchName,
+		Filer:        svc,
+		Printer:      prn,
+		PublicURL:    publicURL,
+		Categories:   categories,
+		Bundle:       bundle,
+		Location:     loc,
+		Lockout:      staff.Lockout{MaxFailures: o.maxFailures, Duration: o.lockFor},
+		IdleSignOut:  o.idleSignOut,
+		Logger:       base,
+		OperatorQuit: o.allowQuit,
+		OnAct:        syncer.Notify,
+		SyncStatus:   func() string { return staffSyncLine(syncer, dir) },
+	})
+	logger.Info("staff terminal started", "branch", cred.Branch, "device", cred.DeviceID, "data", o.dataDir)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := syncer.Run(ctx); err != nil {
+			logger.Error("sync stopped", "err", err)
+		}
+	})
+	wg.Go(func() { dir.Run(ctx) })
+	go func() {
+		<-ctx.Done()
+		app.Stop()
+	}()
+	err = app.Run(screen)
+	cancel()
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("screen: %w", err)
+	}
+	logger.Info("staff terminal stopped")
+	return nil
+}
+
+// staffSyncLine is the status bar's summary of sync and the directory.
+func staffSyncLine(syncer *client.Client, dir *directory.Fetcher) string {
+	st := syncer.Status()
+	line := fmt.Sprintf("Sync: %s", st.State)
+	if st.Pending > 0 {
+		line += fmt.Sprintf(", %d not sent yet", st.Pending)
+	}
+	if ds := dir.Status(); ds.Err != "" {
+		line += " · staff list not refreshed"
+	}
+	return line
+}
