@@ -287,7 +287,11 @@ func (s *session) answer(ctx context.Context, m wire.Message, inflight []int64, 
 			c.log.Warn("push_reject for an event no longer in the outbox", logKeySeq, m.Seq, logKeyEvent, m.EventID)
 		case err != nil:
 			if ctx.Err() != nil {
-				return inflight, nil
+				// Stop here: an ack behind this rejection must not be
+				// applied, or the outbox would forget the refused event
+				// without quarantining it. The resend after reconnecting
+				// gets the same rejection again.
+				return inflight, ctx.Err()
 			}
 			return inflight, storageError(err)
 		default:
