@@ -35,7 +35,6 @@ import (
 	"ombud/kiosk/enrol"
 	"ombud/kiosk/filing"
 	"ombud/kiosk/i18n"
-	"ombud/kiosk/printer"
 	"ombud/kiosk/store"
 	"ombud/kiosk/tui"
 	"ombud/shared/hlc"
@@ -160,12 +159,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := os.MkdirAll(o.dataDir, 0o750); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	if o.logFile == "" {
-		o.logFile = filepath.Join(o.dataDir, "kiosk.log")
-	}
-	logf, err := os.OpenFile(o.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	logf, err := openLog(o.logFile, o.dataDir, "kiosk.log")
 	if err != nil {
-		return fmt.Errorf("log file: %w", err)
+		return err
 	}
 	defer logf.Close()
 	// The terminal belongs to the customer, so the log goes to a file for staff.
@@ -191,18 +187,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("--categories: %w", err)
 		}
 	}
-	popts := printer.Options{QR: printer.QRRaster}
-	if o.qrMode == "native" {
-		popts.QR = printer.QRNative
-	}
-	if o.paper == "58mm" {
-		popts.PaperDots, popts.Columns = printer.Paper58mm, 32
-	}
-	var prn printer.Printer // nil: printing disabled, the receipt screen says to take a photo
-	if o.printerSpec != "none" {
-		if prn, err = printer.Open(o.printerSpec, popts); err != nil {
-			return fmt.Errorf("--printer: %w", err)
-		}
+	prn, err := openPrinter(o.printerSpec, o.paper, o.qrMode) // nil: printing disabled, the receipt screen says to take a photo
+	if err != nil {
+		return err
 	}
 
 	st, err := store.Open(ctx, dbPath(o.dataDir), logger)

@@ -125,12 +125,9 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 	if !enrolled {
 		return fmt.Errorf("this staff terminal is not enrolled (no credential in %s): get a code with `server enrol-code --branch ID` and run `kiosk enrol --data %s --server URL --code CODE` first", o.dataDir, o.dataDir)
 	}
-	if o.logFile == "" {
-		o.logFile = filepath.Join(o.dataDir, "staff.log")
-	}
-	logf, err := os.OpenFile(o.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	logf, err := openLog(o.logFile, o.dataDir, "staff.log")
 	if err != nil {
-		return fmt.Errorf("log file: %w", err)
+		return err
 	}
 	defer logf.Close()
 	base := slog.New(slog.NewJSONHandler(logf, nil))
@@ -171,18 +168,9 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return fmt.Errorf("message catalogs: %w", err)
 	}
-	popts := printer.Options{QR: printer.QRRaster}
-	if o.qrMode == "native" {
-		popts.QR = printer.QRNative
-	}
-	if o.paper == "58mm" {
-		popts.PaperDots, popts.Columns = printer.Paper58mm, 32
-	}
-	var prn printer.Printer
-	if o.printerSpec != "none" {
-		if prn, err = printer.Open(o.printerSpec, popts); err != nil {
-			return fmt.Errorf("--printer: %w", err)
-		}
+	prn, err := openPrinter(o.printerSpec, o.paper, o.qrMode)
+	if err != nil {
+		return err
 	}
 	if err := adoptCredential(ctx, o.dataDir, cred); err != nil {
 		return err
@@ -277,4 +265,35 @@ func staffSyncLine(syncer *client.Client, dir *directory.Fetcher) string {
 		line += " · staff list not refreshed"
 	}
 	return line
+}
+
+// openPrinter opens the receipt printer the flags name; nil for "none".
+func openPrinter(spec, paper, qrMode string) (printer.Printer, error) {
+	if spec == "none" {
+		return nil, nil
+	}
+	opts := printer.Options{QR: printer.QRRaster}
+	if qrMode == "native" {
+		opts.QR = printer.QRNative
+	}
+	if paper == "58mm" {
+		opts.PaperDots, opts.Columns = printer.Paper58mm, 32
+	}
+	prn, err := printer.Open(spec, opts)
+	if err != nil {
+		return nil, fmt.Errorf("--printer: %w", err)
+	}
+	return prn, nil
+}
+
+// openLog opens the log file for appending: path, or name in dataDir.
+func openLog(path, dataDir, name string) (*os.File, error) {
+	if path == "" {
+		path = filepath.Join(dataDir, name)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("log file: %w", err)
+	}
+	return f, nil
 }
