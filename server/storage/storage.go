@@ -124,7 +124,10 @@ type Events interface {
 	//     revocation is kept), or one whose role may not record the event's
 	//     type (staff.Can; the reason is staff.Why): RejectForbidden. A
 	//     Filed event may have a staff actor (staff filing for a walk-in
-	//     customer) and is checked the same way;
+	//     customer) and is checked the same way; any other actor is
+	//     RejectForbidden unless the event is a Filed event by the device
+	//     (a kiosk's customer), so a device cannot skip these checks by
+	//     not naming staff;
 	//   - the domain refuses it (a Filed event whose data is not a valid
 	//     complaint, a complaint filed twice, a tracking code another
 	//     complaint has): RejectInvalid;

@@ -664,9 +664,17 @@ func (in *pushTx) forbidden(e *event.Event, filed *complaint.Complaint) (string,
 // revoked before the event (beyond the grace for terminals that had not yet
 // heard), or a role that may not do this. Accounts are matched by their id
 // exactly: the actor id is the audit trail's name for the person.
+//
+// A device speaks for itself only when it files a complaint (a kiosk's
+// customer); every other event a device sends must name the staff member
+// who recorded it, or the checks above could be skipped by not claiming to
+// be staff. Customer and system events are the server's own (Append).
 func (in *pushTx) staffForbidden(e *event.Event) string {
 	if e.Actor.Kind != event.ActorStaff {
-		return ""
+		if e.Type == event.Filed && e.Actor.Kind == event.ActorDevice {
+			return ""
+		}
+		return "only a signed-in staff member may record this from a device"
 	}
 	a, ok := in.staff[e.Actor.ID]
 	switch {

@@ -26,6 +26,12 @@ func staffEventAt(d storage.Device, complaintID string, typ event.Type, id strin
 	}
 }
 
+// actedBy relabels e's actor.
+func actedBy(e event.Event, kind event.ActorKind, id string) event.Event {
+	e.Actor = event.Actor{Kind: kind, ID: id}
+	return e
+}
+
 // TestPushChecksStaffActor: an event by staff is stored only when its
 // account exists, is of the device's branch, was not revoked (beyond the
 // grace) before the event, and its role may record it; each refusal is
@@ -69,6 +75,10 @@ func TestPushChecksStaffActor(t *testing.T) {
 		{staffEventAt(a, cid, event.NoteAdded, staffOf("B"), now), "staff account of another branch"},
 		{staffEventAt(a, cid, event.NoteAdded, "Staff-A", now), "unknown staff account"}, // ids are exact
 		{staffEventAt(a, cid, event.NoteAdded, "", now), "unknown staff account"},
+		// Not claiming to be staff does not skip the checks.
+		{actedBy(staffEventAt(a, cid, event.Reopened, "", now), event.ActorDevice, a.ID), "only a signed-in staff member may record this from a device"},
+		{actedBy(staffEventAt(a, cid, event.Acknowledged, "", now), event.ActorSystem, "dispatch"), "only a signed-in staff member may record this from a device"},
+		{actedBy(staffEventAt(a, cid, event.SatisfactionRated, "", now), event.ActorCustomer, ""), "only a signed-in staff member may record this from a device"},
 		{staffEventAt(a, cid, event.Acknowledged, staffOf("A"), now), ""},
 		{staffEventAt(a, cid, event.Reopened, staffOf("A"), now), staff.Why(staff.Agent, event.Reopened)},
 		{staffEventAt(a, cid, event.Reopened, "sup-a", now), ""},
