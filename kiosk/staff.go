@@ -240,6 +240,19 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		}
 	})
 	wg.Go(func() { dir.Run(ctx) })
+	wg.Go(func() {
+		// Rows keep the due time computed when they were last written; the
+		// deadline flags (--sla-config, --timezone, the business days) may
+		// have changed since the last start, so recompute them all, a few
+		// hundred per transaction, while staff already work.
+		began := time.Now()
+		n, err := st.RebuildCases(ctx)
+		if err != nil && ctx.Err() == nil {
+			logger.Error("case deadlines not recomputed", "err", err)
+			return
+		}
+		logger.Info("case deadlines recomputed", "cases", n, "took", time.Since(began).Round(time.Millisecond))
+	})
 	go func() {
 		<-ctx.Done()
 		app.Stop()

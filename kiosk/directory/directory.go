@@ -185,6 +185,12 @@ func (f *Fetcher) Fetch(ctx context.Context) (changed bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("store staff directory: %w", err)
 	}
+	if !replaced && d.Version < f.version.Load() {
+		// A server restored from a backup counts versions from lower down:
+		// its revocations would never reach this terminal, so say so.
+		return false, fmt.Errorf("%w: its version %d is older than the %d held here (server restored from a backup?)",
+			ErrInvalid, d.Version, f.version.Load())
+	}
 	if replaced {
 		f.version.Store(d.Version)
 		f.log.Info("staff directory updated", "version", d.Version, "accounts", len(d.Accounts))

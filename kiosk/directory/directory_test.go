@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -247,5 +248,32 @@ func TestDirectoryOfAnotherBranchIsRefused(t *testing.T) {
 	}
 	if _, ok := accountIDs(got)["cy"]; ok {
 		t.Error("south's account cy was stored at a north terminal")
+	}
+}
+
+// A server restored from a backup sends a lower version: the terminal keeps
+// what it has (it may hold later revocations) and says so, instead of
+// looking healthy.
+func TestOlderServerDirectoryIsReported(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.fetcher.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	held := f.stored(t)
+	held.Version += 100 // as if this terminal had seen a hundred later changes
+	if _, err := f.kiosk.SaveDirectory(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	fe := f.newFetcher(t, f.auth, "north")
+	changed, err := fe.Fetch(ctx)
+	if changed || !errors.Is(err, directory.ErrInvalid) || !strings.Contains(err.Error(), "older") {
+		t.Fatalf("Fetch = %v, %v; want unchanged and an ErrInvalid saying the server's directory is older", changed, err)
+	}
+	if got := f.stored(t).Version; got != held.Version {
+		t.Fatalf("stored version %d; want %d kept", got, held.Version)
+	}
+	if fe.Status().Err == "" {
+		t.Fatal("Status shows no error")
 	}
 }

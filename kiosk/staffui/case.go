@@ -11,6 +11,7 @@ import (
 	"ombud/kiosk/store"
 	"ombud/shared/event"
 	"ombud/shared/lifecycle"
+	"ombud/shared/staff"
 	"ombud/shared/textsafe"
 )
 
@@ -265,6 +266,11 @@ func (a *App) openActionForm(act model.CaseAction, c lifecycle.Case) {
 // open, with everything typed, until the store has said yes.
 func (a *App) submitAction(act model.CaseAction, c lifecycle.Case, fv *formView, in model.Input) {
 	if a.busy || a.acct == nil {
+		return
+	}
+	// The role may have changed (a directory update) while the form was open.
+	if why := staff.Why(a.acct.Role, act.Type); why != "" {
+		fv.say("Not recorded: "+why+".", styleError)
 		return
 	}
 	branch := c.Branch

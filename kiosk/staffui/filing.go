@@ -47,8 +47,11 @@ func (a *App) openFilingForm() {
 		labels[i] = c.Label(a.cfg.Language)
 	}
 	category := addDropDown(f, labelCategory, labels, -1)
-	f.AddTextArea(labelDesc, "", 0, 4, complaint.MaxDescription, nil)
-	f.AddTextArea(labelOutcome, "", 0, 2, complaint.MaxOutcome, nil)
+	// No tview limit: it counts bytes and silently refuses what would pass
+	// it (a paste, or about 1,000 letters of Greek), while the complaint's
+	// limits count characters; Validate says "too long" and keeps the text.
+	f.AddTextArea(labelDesc, "", 0, 4, 0, nil)
+	f.AddTextArea(labelOutcome, "", 0, 2, 0, nil)
 	f.AddInputField(labelName, "", 40, acceptTyped, nil)
 	f.AddInputField(labelEmail, "", 40, acceptTyped, nil)
 	f.AddInputField(labelPhone, "", 24, acceptTyped, nil)

@@ -585,6 +585,9 @@ func (a *App) signedIn(acct staff.Account) {
 	a.log.Info("signed in", logKeyStaff, acct.ID)
 	a.acct = &acct
 	a.revoked = false
+	// A revocation saved while the PIN was being checked sent its change
+	// notice before anyone was signed in: look again now.
+	a.checkDirectory()
 	a.queue = model.Cases{Filter: model.DefaultFilter()}
 	a.build() // the sign-in form's PIN is dropped with its widget
 	a.show(model.Queue)
