@@ -11,6 +11,7 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 
+	"ombud/kiosk/screentest"
 	"ombud/shared/trackcode"
 )
 
@@ -103,21 +104,7 @@ func flatText(s string) string {
 
 func (k *staffTerm) waitFor(what string, cond func(screen string) bool) string {
 	k.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		s := k.scr.snapshot()
-		if cond(s) {
-			return s
-		}
-		if time.Now().After(deadline) {
-			k.t.Fatalf("timed out waiting for %s; screen:\n%s", what, s)
-		}
-		select {
-		case err := <-k.done:
-			k.t.Fatalf("the staff terminal stopped while waiting for %s: %v", what, err)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	return screentest.WaitFor(k.t, what, 20*time.Second, k.done, k.scr.snapshot, cond)
 }
 
 // waitSaid waits until the screen shows every text (wrapping allowed).

@@ -12,6 +12,7 @@ import (
 
 	"ombud/kiosk/filing"
 	"ombud/kiosk/printer"
+	"ombud/kiosk/screentest"
 	"ombud/kiosk/tui"
 	"ombud/shared/complaint"
 	"ombud/shared/sla"
@@ -79,24 +80,9 @@ func startKiosk(t *testing.T, cfg tui.Config, w, h int) *kiosk {
 // screen returns the screen's text, one line per row, read on the UI
 // goroutine (GetContents is the live buffer).
 func (k *kiosk) screen() string {
-	var b strings.Builder
-	k.app.QueueUpdate(func() {
-		cells, w, h := k.sim.GetContents()
-		for y := range h {
-			for x := range w {
-				c := cells[y*w+x]
-				if len(c.Runes) == 0 {
-					b.WriteRune(' ')
-				} else {
-					b.WriteRune(c.Runes[0])
-				}
-			}
-			if y < h-1 {
-				b.WriteByte('\n')
-			}
-		}
-	})
-	return b.String()
+	var text string
+	k.app.QueueUpdate(func() { text = screentest.Text(k.sim.GetContents()) })
+	return text
 }
 
 // cells returns a copy of the screen's cells, read on the UI goroutine.
@@ -106,31 +92,14 @@ func (k *kiosk) cells() ([]tcell.SimCell, int, int) {
 	k.app.QueueUpdate(func() {
 		var cells []tcell.SimCell
 		cells, w, h = k.sim.GetContents()
-		out = make([]tcell.SimCell, len(cells))
-		for i, c := range cells {
-			out[i] = tcell.SimCell{Runes: append([]rune(nil), c.Runes...), Style: c.Style}
-		}
+		out = screentest.Copy(cells)
 	})
 	return out, w, h
 }
 
 func (k *kiosk) waitFor(what string, cond func(screen string) bool) string {
 	k.t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		s := k.screen()
-		if cond(s) {
-			return s
-		}
-		if time.Now().After(deadline) {
-			k.t.Fatalf("timed out waiting for %s; screen:\n%s", what, s)
-		}
-		select {
-		case err := <-k.done:
-			k.t.Fatalf("app stopped while waiting for %s: %v", what, err)
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	return screentest.WaitFor(k.t, what, waitLimit, k.done, k.screen, cond)
 }
 
 func (k *kiosk) waitText(texts ...string) string {
