@@ -216,7 +216,7 @@ func staffRevoke(ctx context.Context, args []string, getenv func(string) string,
 			return storeError(cmd, err)
 		}
 		fmt.Fprintf(stdout, "Staff %s (%s) revoked.\n", id, before.Name)
-		// "a minute" is storage.StaffRevocationGrace.
+		// "a minute" is admit.StaffRevocationGrace.
 		fmt.Fprintf(stdout, "Staff terminals of branch %s refuse their sign-in once they have synced (within a minute).\n"+
 			"What they recorded before now, offline included, is kept; what is stamped more than a minute\n"+
 			"after now is refused by the server. The id is never given to anyone else.\n", before.Branch)

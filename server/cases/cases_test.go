@@ -16,6 +16,7 @@ import (
 	"ombud/shared/lifecycle"
 	"ombud/shared/sla"
 	"ombud/shared/uid"
+	"ombud/sync/wire"
 )
 
 func TestDispatchRoutesNewCasesOnce(t *testing.T) {
@@ -38,7 +39,7 @@ func TestDispatchRoutesNewCasesOnce(t *testing.T) {
 
 	// What the branch's devices receive downstream.
 	byComplaint := map[string]event.Assignment{}
-	stored, err := v.store.EventsAfter(context.Background(), storage.Scope{Branch: "north"}, 0, 100)
+	stored, err := v.store.EventsAfter(context.Background(), wire.BranchScope("north"), 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,20 +439,20 @@ func TestNewRefusesUndeclaredEscalationQueue(t *testing.T) {
 	}
 }
 
-// Run wakes on Notify (the poll is an hour here), routes, and stops with
-// its context.
-func TestRunFollowsOnNotify(t *testing.T) {
+// Run wakes on the store's commit feed (the poll is an hour here), routes,
+// and stops with its context; its own assignments reach the feed, which is
+// how the sync hub hears of them.
+func TestRunFollowsTheCommitFeed(t *testing.T) {
 	v := newEnv(t)
 	var mu sync.Mutex
-	var woken []string
-	e := v.engine(func(c *cases.Config) {
-		c.Poll, c.Interval = time.Hour, time.Hour
-		c.Appended = func(branch string) {
-			mu.Lock()
-			woken = append(woken, branch)
-			mu.Unlock()
-		}
+	var fed []string
+	stop := v.store.OnCommit(func(scopes []string) {
+		mu.Lock()
+		fed = append(fed, scopes...)
+		mu.Unlock()
 	})
+	defer stop()
+	e := v.engine(func(c *cases.Config) { c.Poll, c.Interval = time.Hour, time.Hour })
 	first := v.file(at(6, 16, 0), "service", "The queue was long")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -463,15 +464,15 @@ func TestRunFollowsOnNotify(t *testing.T) {
 			return err == nil && r.Queue == queue
 		}
 	}
-	// Run's first pass routes what is already stored; after that only
-	// Notify (or an hour) wakes the follower.
+	// Run's first pass routes what is already stored; after that only the
+	// feed (or an hour) wakes the follower: nobody calls Notify here.
 	waitFor(t, "the first case routed", routed(first, "branch:north"))
 	second := v.file(at(6, 16, 1), "billing", "Charged twice")
-	e.Notify()
 	waitFor(t, "the second case routed", routed(second, "team:billing"))
 	mu.Lock()
-	if want := []string{"north", "north"}; !reflect.DeepEqual(woken, want) {
-		t.Errorf("Appended calls = %v, want %v", woken, want)
+	// Two filings pushed, two assignments appended, all of branch north.
+	if want := []string{"branch:north", "branch:north", "branch:north", "branch:north"}; !reflect.DeepEqual(fed, want) {
+		t.Errorf("commit feed = %v, want %v", fed, want)
 	}
 	mu.Unlock()
 

@@ -7,13 +7,13 @@
 //
 // # Follower
 //
-// The follower reads EventsAfter(Scope{All: true}) from the projection's
+// The follower reads AllEventsAfter from the projection's
 // cursor, refolds every complaint the page touches from all its stored
 // events, and saves the rows and the new cursor in one transaction
 // (storage.Cases.SaveCases, a compare-and-set on the cursor). A crash
 // before that commit replays the page; after it, resumes after it. The
-// follower wakes on Notify (the sync hub calls it after each commit) and
-// polls every Config.Poll as a fallback.
+// follower wakes on the store's commit feed (every push, append or its own
+// assignment) and polls every Config.Poll as a fallback.
 //
 // The rows' deadlines also depend on the SLA config, which can change
 // between runs. The projection records a fingerprint of it (with the fold's

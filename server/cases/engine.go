@@ -17,9 +17,11 @@ import (
 )
 
 // Store is what the engine needs from storage: the log (read all scopes,
-// read one complaint, append its own events) and the projection.
+// read one complaint, append its own events, and its commit feed, which
+// wakes the follower) and the projection.
 type Store interface {
-	EventsAfter(ctx context.Context, scope storage.Scope, after int64, limit int) ([]storage.StoredEvent, error)
+	AllEventsAfter(ctx context.Context, after int64, limit int) ([]storage.StoredEvent, error)
+	OnCommit(f func(scopes []string)) (cancel func())
 	ComplaintEvents(ctx context.Context, complaintID string) ([]storage.StoredEvent, error)
 	Append(ctx context.Context, events []event.Event) ([]storage.StoredEvent, error)
 	storage.Cases
@@ -53,18 +55,14 @@ type Config struct {
 	EscalationQueue string
 	// Interval is how often Run scans for breached targets.
 	Interval time.Duration
-	// Poll is how often the follower looks at the log when nobody calls
-	// Notify.
+	// Poll is how often the follower looks at the log when the commit
+	// feed is silent (it covers a commit the feed cannot see).
 	Poll time.Duration
 	// PageSize is how many events the follower folds per transaction.
 	PageSize int
 	// Now is the wall clock; tests inject one.
 	Now    func() time.Time
 	Logger *slog.Logger
-	// Appended, if set, is called with the branch after the engine
-	// appends events to a case, so the sync hub can wake that branch's
-	// devices at once rather than at their next read.
-	Appended func(branch string)
 }
 
 // Log attribute keys.
@@ -167,7 +165,8 @@ func teamDeclared(q string, rules *dispatch.Rules) bool {
 }
 
 // Notify tells the follower that new events may be stored. It never
-// blocks; many calls before the follower wakes cost one read.
+// blocks; many calls before the follower wakes cost one read. Run calls it
+// for every commit the store's feed reports.
 func (e *Engine) Notify() {
 	select {
 	case e.wake <- struct{}{}:
@@ -180,6 +179,8 @@ func (e *Engine) Notify() {
 // next wake, poll or tick), never fatal: the log is intact, and the next
 // attempt resumes from the committed cursor.
 func (e *Engine) Run(ctx context.Context) error {
+	stop := e.cfg.Store.OnCommit(func([]string) { e.Notify() })
+	defer stop()
 	var wg sync.WaitGroup
 	wg.Go(func() { e.follow(ctx) })
 	wg.Go(func() { e.escalate(ctx) })
@@ -281,11 +282,4 @@ func (e *Engine) now(last hlc.Timestamp) time.Time {
 func (e *Engine) stamp(last hlc.Timestamp) hlc.Timestamp {
 	e.clock.Observe(last)
 	return e.clock.Now()
-}
-
-// appended tells the hub (if wired) that a branch has new events.
-func (e *Engine) appended(branch string) {
-	if e.cfg.Appended != nil {
-		e.cfg.Appended(branch)
-	}
 }

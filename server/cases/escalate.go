@@ -161,7 +161,6 @@ func (e *Engine) escalateCase(ctx context.Context, id string, now time.Time) (es
 	if _, err := e.cfg.Store.Append(ctx, out); err != nil {
 		return false, fmt.Errorf("escalate case %s: %w", id, err)
 	}
-	e.appended(cs.Branch)
 	e.log.Info("sla: case escalated", logComplaint, cs.ID, logLevel, level, logTarget, strings.Join(targets, ","))
 	return true, nil
 }

@@ -28,7 +28,7 @@ func (e *Engine) catchUp(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		page, err := st.EventsAfter(ctx, storage.Scope{All: true}, cursor, e.cfg.PageSize)
+		page, err := st.AllEventsAfter(ctx, cursor, e.cfg.PageSize)
 		if err != nil {
 			return err
 		}
@@ -39,7 +39,7 @@ func (e *Engine) catchUp(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		to := page[len(page)-1].GlobalSeq
+		to := page[len(page)-1].Seq
 		err = st.SaveCases(ctx, cursor, to, rows)
 		if storage.ErrorCode(err) == storage.Conflict {
 			// Another engine on this database (or a Rebuild) moved the
@@ -103,8 +103,7 @@ func (e *Engine) refresh(ctx context.Context, id string, inPage map[string]bool)
 		if err != nil {
 			return storage.CaseRow{}, false, fmt.Errorf("case %s: append assignment: %w", id, err)
 		}
-		e.appended(cs.Branch)
-		stored = append(stored, got...)
+			stored = append(stored, got...)
 		events = eventsOf(stored)
 		if cs, err = lifecycle.Fold(events); err != nil {
 			return storage.CaseRow{}, false, fmt.Errorf("fold case %s: %w", id, err)
@@ -255,7 +254,7 @@ func eventsOf(stored []storage.StoredEvent) []event.Event {
 func maxSeq(stored []storage.StoredEvent) int64 {
 	var m int64
 	for _, se := range stored {
-		m = max(m, se.GlobalSeq)
+		m = max(m, se.Seq)
 	}
 	return m
 }

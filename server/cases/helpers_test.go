@@ -21,6 +21,7 @@ import (
 	staffacct "ombud/shared/staff"
 	"ombud/shared/trackcode"
 	"ombud/shared/uid"
+	"ombud/sync/wire"
 )
 
 const dispatchConfig = `{
@@ -171,10 +172,10 @@ func (v *env) engine(edit ...func(*cases.Config)) *cases.Engine {
 // push stores events as the sync hub does, and fails on any rejection.
 func (v *env) push(events ...event.Event) {
 	v.t.Helper()
-	batch := make([]storage.DeviceEvent, len(events))
+	batch := make([]wire.DeviceEvent, len(events))
 	for i, e := range events {
 		v.seq++
-		batch[i] = storage.DeviceEvent{Seq: v.seq, Event: e}
+		batch[i] = wire.DeviceEvent{Seq: v.seq, Event: e}
 	}
 	res, err := v.store.Push(context.Background(), v.dev.ID, batch)
 	if err != nil {

@@ -1,8 +1,8 @@
 // Package enrol owns device enrolment on the server (ARCHITECTURE.md, Sync
 // guarantee 6): the one-time enrolment codes staff hand to a kiosk, the
-// device credentials a code is exchanged for, and the checks the sync
-// endpoint makes with them (Authenticate on connect, CheckDevice and Watcher
-// while connected).
+// device credentials a code is exchanged for, and the check every device
+// request makes with them (Authenticate; SyncAuth for the sync hub, which
+// also says what the device may receive).
 //
 // Secrets never reach the store in the clear: codes and credential secrets
 // are stored as SHA-256 hashes. A fast hash is right here, and a slow one
@@ -20,11 +20,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
 	"ombud/server/storage"
 	"ombud/shared/uid"
+	"ombud/sync/hub"
+	"ombud/sync/wire"
 )
 
 // Code classifies an enrolment or authentication failure. The HTTP layer maps
@@ -319,26 +322,28 @@ func Authenticate(ctx context.Context, store storage.Devices, authorizationHeade
 	return d, nil
 }
 
-// CheckDevice re-checks an authenticated device, for a connection that lives
-// on after Authenticate: ErrRevoked once it is revoked, ErrUnauthenticated if
-// it no longer exists, a wrapped storage error if the store failed, nil while
-// it may sync. It is one indexed read; the hub may call it per batch.
-func CheckDevice(ctx context.Context, store storage.Devices, deviceID string) error {
-	d, err := store.Device(ctx, deviceID)
+// SyncAuth authenticates sync connections for the hub (hub.Authenticator):
+// the credential in the Authorization header, and the scopes the device's
+// enrolment gives it, its branch's queue.
+type SyncAuth struct{ Store storage.Devices }
+
+var _ hub.Authenticator = SyncAuth{}
+
+// Authenticate implements hub.Authenticator.
+func (a SyncAuth) Authenticate(r *http.Request) (hub.Device, error) {
+	d, err := Authenticate(r.Context(), a.Store, r.Header.Get("Authorization"))
 	switch {
-	case storage.ErrorCode(err) == storage.NotFound:
-		return ErrUnauthenticated
+	case ErrorCode(err) != "":
+		return hub.Device{}, fmt.Errorf("%w: %w", hub.ErrRefused, err)
 	case err != nil:
-		return fmt.Errorf("check device %s: %w", deviceID, err)
-	case d.Revoked():
-		return ErrRevoked
+		return hub.Device{}, err
 	}
-	return nil
+	return hub.Device{ID: d.ID, Scopes: []string{wire.BranchScope(d.Branch)}}, nil
 }
 
-// Revoke revokes a device now. Live connections learn of it through a
-// Watcher (within its interval, or at once if Notify is called in the same
-// process).
+// Revoke revokes a device now. Live sync connections learn of it from the
+// hub's revocation check (within its interval, or at once through
+// hub.Revoke in the same process).
 func Revoke(ctx context.Context, store storage.Devices, deviceID string, now time.Time) error {
 	if err := store.RevokeDevice(ctx, deviceID, now); err != nil {
 		return fmt.Errorf("revoke device %s: %w", deviceID, err)

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +16,8 @@ import (
 	"ombud/server/enrol"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
+	"ombud/sync/hub"
+	"ombud/sync/wire"
 )
 
 // MustOpen opens a real SQLite store in a temp dir with one branch, "main".
@@ -248,14 +253,23 @@ func TestAuthenticateFailures(t *testing.T) {
 	if _, err := enrol.Authenticate(ctx, st, wrongSecret); err != enrol.ErrUnauthenticated {
 		t.Errorf("wrong secret for revoked device: %v, want ErrUnauthenticated", err)
 	}
-	if err := enrol.CheckDevice(ctx, st, id); !errors.Is(err, enrol.ErrRevoked) {
-		t.Errorf("CheckDevice(revoked) = %v, want ErrRevoked", err)
+
+	// The sync hub's view of the same checks: refusals wrap hub.ErrRefused
+	// (401, not 503), and a live device may receive its branch's queue only.
+	syncAuth := func(header string) (hub.Device, error) {
+		r := httptest.NewRequest(http.MethodGet, "/api/v1/sync", nil)
+		r.Header.Set("Authorization", header)
+		return enrol.SyncAuth{Store: st}.Authenticate(r)
 	}
-	if err := enrol.CheckDevice(ctx, st, other.Device.ID); err != nil {
-		t.Errorf("CheckDevice(live) = %v, want nil", err)
+	if _, err := syncAuth("Bearer " + en.Credential); !errors.Is(err, hub.ErrRefused) || !errors.Is(err, enrol.ErrRevoked) {
+		t.Errorf("SyncAuth(revoked) = %v, want hub.ErrRefused and ErrRevoked", err)
 	}
-	if err := enrol.CheckDevice(ctx, st, "ghost"); !errors.Is(err, enrol.ErrUnauthenticated) {
-		t.Errorf("CheckDevice(unknown) = %v, want ErrUnauthenticated", err)
+	if _, err := syncAuth(wrongSecret); !errors.Is(err, hub.ErrRefused) {
+		t.Errorf("SyncAuth(wrong secret) = %v, want hub.ErrRefused", err)
+	}
+	d, err := syncAuth("Bearer " + other.Credential)
+	if err != nil || d.ID != other.Device.ID || !slices.Equal(d.Scopes, []string{wire.BranchScope(other.Device.Branch)}) {
+		t.Errorf("SyncAuth(live) = %+v, %v; want %s with scopes [%s]", d, err, other.Device.ID, wire.BranchScope(other.Device.Branch))
 	}
 }
 
@@ -267,124 +281,5 @@ func TestAuthenticateStorageFailureIsNotACredentialError(t *testing.T) {
 	_, err := enrol.Authenticate(ctx, st, "Bearer "+en.Credential)
 	if err == nil || enrol.ErrorCode(err) != "" {
 		t.Errorf("closed store: err = %v, want a storage error without an enrol code", err)
-	}
-}
-
-// TestWatcherSeesRevocationFromAnotherProcess revokes through a second
-// Store on the same file, as `server revoke` does.
-func TestWatcherSeesRevocationFromAnotherProcess(t *testing.T) {
-	ctx := context.Background()
-	st, path := MustOpen(t)
-	a, b := MustEnrol(t, st), MustEnrol(t, st)
-	w := enrol.NewWatcher(st, time.Hour, nil)
-
-	type fired struct {
-		id  string
-		err error
-	}
-	got := make(chan fired, 10)
-	stopA := w.Watch(a.Device.ID, func(err error) { got <- fired{a.Device.ID, err} })
-	defer stopA()
-	stopA2 := w.Watch(a.Device.ID, func(err error) { got <- fired{a.Device.ID + "#2", err} })
-	stopA2() // ended before the revocation: must not fire
-	stopB := w.Watch(b.Device.ID, func(err error) { got <- fired{b.Device.ID, err} })
-	defer stopB()
-
-	if err := w.Poll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 0 {
-		t.Fatalf("a poll before any revocation fired %v", <-got)
-	}
-	cli, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := enrol.Revoke(ctx, cli, a.Device.ID, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	cli.Close()
-
-	for range 2 { // at most once per watch, however often it is seen
-		if err := w.Poll(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := len(got); n != 1 {
-		t.Fatalf("fired %d times, want 1", n)
-	}
-	f := <-got
-	if f.id != a.Device.ID || !errors.Is(f.err, enrol.ErrRevoked) {
-		t.Errorf("fired %s with %v, want %s with ErrRevoked", f.id, f.err, a.Device.ID)
-	}
-
-	w.Notify(b.Device.ID)
-	if f := <-got; f.id != b.Device.ID || !errors.Is(f.err, enrol.ErrRevoked) {
-		t.Errorf("Notify fired %s with %v", f.id, f.err)
-	}
-}
-
-func TestWatcherRunPollsAndStopsWithContext(t *testing.T) {
-	st, _ := MustOpen(t)
-	en := MustEnrol(t, st)
-	w := enrol.NewWatcher(st, 5*time.Millisecond, nil)
-	revoked := make(chan error, 1)
-	defer w.Watch(en.Device.ID, func(err error) { revoked <- err })()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- w.Run(ctx) }()
-	if err := enrol.Revoke(ctx, st, en.Device.ID, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-revoked:
-		if !errors.Is(err, enrol.ErrRevoked) {
-			t.Errorf("fired with %v, want ErrRevoked", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not notice the revocation")
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run = %v, want nil", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
-}
-
-// TestWatcherSeesRevocationBeforeWatch: a device revoked after it
-// authenticated but before the hub called Watch, and already passed over by
-// a poll, is still caught by the next one.
-func TestWatcherSeesRevocationBeforeWatch(t *testing.T) {
-	ctx := context.Background()
-	st, _ := MustOpen(t)
-	en := MustEnrol(t, st)
-	w := enrol.NewWatcher(st, time.Hour, nil)
-	if err := enrol.Revoke(ctx, st, en.Device.ID, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Poll(ctx); err != nil { // sees it, nobody watches yet
-		t.Fatal(err)
-	}
-	fired := make(chan error, 1)
-	defer w.Watch(en.Device.ID, func(err error) { fired <- err })()
-	if err := w.Poll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-fired:
-		if !errors.Is(err, enrol.ErrRevoked) {
-			t.Errorf("fired with %v", err)
-		}
-	default:
-		t.Error("the second poll missed a revocation made before Watch")
-	}
-
-	st.Close()
-	if err := w.Poll(ctx); err == nil {
-		t.Error("Poll on a closed store = nil, want an error")
 	}
 }

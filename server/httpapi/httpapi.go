@@ -1,9 +1,10 @@
-// Package httpapi owns the server's HTTP surface: routing, the JSON error
-// format and its status mapping, per-client rate limits, the health check
-// and device enrolment (POST /api/v1/enrol). Other endpoints (the sync
-// websocket at /api/v1/sync, later the tracking page) are mounted with
-// Handle by the program that wires them, so this package does not import
-// them.
+// Package httpapi owns the server's HTTP surface: the one router every
+// endpoint is mounted on, the JSON error format with the one table from
+// error code to status (errors.go), the request log, per-client rate
+// limits, the health check and device enrolment (POST /api/v1/enrol).
+// Other endpoints (the sync websocket, the staff directory, the tracking
+// page) are mounted with Handle by the program that wires them, so this
+// package does not import them; they use its error format.
 package httpapi
 
 import (
@@ -33,12 +34,6 @@ const (
 // a few hundred bytes, and reading more would let a client make us buffer.
 const MaxEnrolBody = 4 << 10
 
-// BranchNames resolves a branch id to its display name, for the enrolment
-// answer. (storage.Devices has no such lookup yet; see the server's main.)
-type BranchNames interface {
-	BranchName(ctx context.Context, id string) (string, error)
-}
-
 // Pinger is implemented by stores that can answer a cheap liveness query.
 type Pinger interface {
 	Ping(ctx context.Context) error
@@ -47,8 +42,6 @@ type Pinger interface {
 // Options configure a Server. Zero values take the defaults.
 type Options struct {
 	Logger *slog.Logger
-	// Branches fills branch_name in enrolment answers; nil sends the id.
-	Branches BranchNames
 	// Now is the clock for code expiry and rate limits (tests move it).
 	Now func() time.Time
 	// EnrolRate (attempts per second) and EnrolBurst set the per-client
@@ -67,7 +60,6 @@ type Options struct {
 type Server struct {
 	store    storage.Devices
 	logger   *slog.Logger
-	branches BranchNames
 	now      func() time.Time
 	clientIP func(*http.Request) string
 	limit    *ratelimit.Limiter
@@ -80,7 +72,6 @@ func New(store storage.Devices, opts Options) *Server {
 	s := &Server{
 		store:    store,
 		logger:   opts.Logger,
-		branches: opts.Branches,
 		now:      opts.Now,
 		clientIP: opts.ClientIP,
 		healthTO: opts.HealthTimeout,
@@ -115,8 +106,9 @@ func New(store storage.Devices, opts Options) *Server {
 	return s
 }
 
-// Handle mounts another endpoint, e.g. the sync hub on PathSync. Call it
-// before serving.
+// Handle mounts another endpoint on the router, e.g. the sync hub on
+// PathSync. Call it before serving; a pattern that clashes with one
+// already mounted panics (net/http.ServeMux), which a start-up test sees.
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // ServeHTTP implements http.Handler.
@@ -125,7 +117,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 	s.mux.ServeHTTP(rec, r)
 	// Path only: no query strings and no headers (credentials) in the log.
-	s.logger.Debug("request", "method", r.Method, "path", r.URL.Path,
+	// The route's pattern, not the path: paths carry tracking codes.
+	s.logger.Debug("request", "method", r.Method, "route", r.Pattern,
 		"status", rec.status, "duration", s.now().Sub(start), "client", s.clientIP(r))
 }
 
@@ -138,10 +131,10 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.ping(ctx); err != nil {
 		s.logger.Error("health check failed", "err", err)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // ping asks the database a trivial question. Without a Pinger, it looks up
@@ -178,8 +171,8 @@ func (s *Server) handleEnrol(w http.ResponseWriter, r *http.Request) {
 	}
 	// Before reading the body, so a flood costs us as little as possible.
 	if ok, wait := s.limit.Allow(s.clientIP(r)); !ok {
-		s.writeError(w, r, &apiError{code: codeRateLimited, retryAfter: wait,
-			message: "Too many enrolment attempts from this address. Wait a minute and try again."})
+		s.writeError(w, r, &Error{Code: CodeRateLimited, RetryAfter: wait,
+			Message: "Too many enrolment attempts from this address. Wait a minute and try again."})
 		return
 	}
 	var req enrol.Request
@@ -194,20 +187,18 @@ func (s *Server) handleEnrol(w http.ResponseWriter, r *http.Request) {
 	}
 	d := en.Device
 	name := d.Branch
-	if s.branches != nil {
-		// The code is spent: a failed name lookup must not lose the
-		// credential, so it degrades to the id.
-		if n, err := s.branches.BranchName(r.Context(), d.Branch); err != nil {
-			s.logger.Warn("branch name lookup failed", "branch", d.Branch, "err", err)
-		} else {
-			name = n
-		}
+	// The code is spent: a failed name lookup must not lose the
+	// credential, so it degrades to the id.
+	if b, err := s.store.Branch(r.Context(), d.Branch); err != nil {
+		s.logger.Warn("branch name lookup failed", "branch", d.Branch, "err", err)
+	} else {
+		name = b.Name
 	}
 	// The device name is the kiosk's label, not personal data; the
 	// credential is never logged.
 	s.logger.Info("device enrolled", "device", d.ID, "device_name", req.DeviceName,
 		"branch", d.Branch, "prefix", d.Prefix, "client", s.clientIP(r))
-	writeJSON(w, http.StatusOK, enrolResponse{
+	WriteJSON(w, http.StatusOK, enrolResponse{
 		DeviceID:   d.ID,
 		Credential: en.Credential,
 		Branch:     d.Branch,
@@ -231,17 +222,21 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 	case err == nil:
 		return nil
 	case errors.As(err, &tooBig):
-		return &apiError{code: codeTooLarge, message: "The request body is larger than 4 KiB."}
+		return &Error{Code: CodeTooLarge, Message: "The request body is larger than 4 KiB."}
 	case errors.Is(err, io.EOF):
-		return &apiError{code: codeBadRequest, message: "The request body is empty: send a JSON object."}
+		return &Error{Code: CodeBadRequest, Message: "The request body is empty: send a JSON object."}
 	default:
-		return &apiError{code: codeBadRequest, message: "The request body is not valid JSON: " + err.Error()}
+		return &Error{Code: CodeBadRequest, Message: "The request body is not valid JSON: " + err.Error()}
 	}
 }
 
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
 	w.Header().Set("Allow", allow)
-	s.writeError(w, r, &apiError{code: codeMethodNotAllowed, message: "Method " + r.Method + " is not allowed here; use " + allow + "."})
+	s.writeError(w, r, &Error{Code: CodeMethodNotAllowed, Message: "Method " + r.Method + " is not allowed here; use " + allow + "."})
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	WriteError(w, r, s.logger, err)
 }
 
 func remoteIP(r *http.Request) string {

@@ -30,10 +30,6 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-type branchNames map[string]string
-
-func (b branchNames) BranchName(_ context.Context, id string) (string, error) { return b[id], nil }
-
 type fixture struct {
 	st    *sqlite.Store
 	srv   *httptest.Server
@@ -54,7 +50,6 @@ func MustServe(tb testing.TB, opts httpapi.Options) *fixture {
 	}
 	c := &clock{t: time.Now()}
 	opts.Now = c.Now
-	opts.Branches = branchNames{"main": "Main Street"}
 	api := httpapi.New(st, opts)
 	srv := httptest.NewServer(api)
 	tb.Cleanup(srv.Close)

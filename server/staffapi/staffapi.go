@@ -16,8 +16,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"ombud/server/enrol"
+	"ombud/server/httpapi"
 	"ombud/server/storage"
 	"ombud/shared/staff"
 )
@@ -32,14 +34,11 @@ type Store interface {
 	StaffDirectory(ctx context.Context, branch string) (staff.Directory, error)
 }
 
-// Error codes in the JSON error body.
-const (
-	CodeUnauthenticated  = "unauthenticated"    // no, malformed, unknown or wrong credential
-	CodeRevoked          = "revoked"            // the device's enrolment was revoked
-	CodeMethodNotAllowed = "method_not_allowed" // not GET or HEAD
-	CodeUnavailable      = "unavailable"        // the store failed: try again later
-	CodeInternal         = "internal"           // the stored directory is not valid
-)
+// The endpoint answers errors in the server's JSON format (package
+// httpapi): unauthenticated (no, malformed, unknown or wrong credential),
+// revoked (the device's enrolment was revoked), method_not_allowed,
+// unavailable (the store failed: try again later) and internal (the stored
+// directory is not valid).
 
 // Log attribute keys.
 const (
@@ -72,7 +71,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "Method "+r.Method+" is not allowed here; use GET.")
+		h.fail(w, r, httpapi.CodeMethodNotAllowed, "Method "+r.Method+" is not allowed here; use GET.", nil)
 		return
 	}
 	dev, err := enrol.Authenticate(r.Context(), h.store, r.Header.Get("Authorization"))
@@ -82,29 +81,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Logged with the cause; the device is told what staff can do.
 		h.log.Info("staff directory: device revoked", logErr, err)
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		writeError(w, http.StatusUnauthorized, CodeRevoked,
-			"This device's enrolment was revoked: enrol it again with a new code from the server's operator.")
+		h.fail(w, r, httpapi.CodeRevoked,
+			"This device's enrolment was revoked: enrol it again with a new code from the server's operator.", err)
 		return
 	case refusal(err):
 		h.log.Info("staff directory: credential refused", logErr, err)
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		writeError(w, http.StatusUnauthorized, CodeUnauthenticated, "Device credential not accepted: enrol this device.")
+		h.fail(w, r, httpapi.CodeUnauthenticated, "Device credential not accepted: enrol this device.", err)
 		return
 	default:
-		h.unavailable(w, "staff directory: authenticate failed", err)
+		h.unavailable(w, r, "staff directory: authenticate failed", err)
 		return
 	}
 	logger := h.log.With(logDevice, dev.ID, logBranch, dev.Branch)
 	d, err := h.store.StaffDirectory(r.Context(), dev.Branch)
 	if err != nil {
-		h.unavailable(w, "staff directory: read failed", err, logDevice, dev.ID, logBranch, dev.Branch)
+		h.unavailable(w, r, "staff directory: read failed", err, logDevice, dev.ID, logBranch, dev.Branch)
 		return
 	}
 	// A terminal refuses an invalid directory whole (staff.DecodeDirectory):
 	// better the operator sees why here than every terminal stays stale.
 	if err := d.Validate(); err != nil {
 		logger.Error("staff directory: stored accounts are not valid", logErr, err)
-		writeError(w, http.StatusInternalServerError, CodeInternal, "The staff directory could not be made: the server's log says why.")
+		h.fail(w, r, httpapi.CodeInternal, "The staff directory could not be made: the server's log says why.", err)
 		return
 	}
 	etag := `"` + strconv.FormatInt(d.Version, 10) + `"`
@@ -117,7 +116,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := json.Marshal(d)
 	if err != nil {
 		logger.Error("staff directory: encode", logErr, err)
-		writeError(w, http.StatusInternalServerError, CodeInternal, "The staff directory could not be made: the server's log says why.")
+		h.fail(w, r, httpapi.CodeInternal, "The staff directory could not be made: the server's log says why.", err)
 		return
 	}
 	body = append(body, '\n')
@@ -133,10 +132,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // unavailable answers 503 for a failure to check or read, which the device
 // should retry, unlike a refusal.
-func (h *Handler) unavailable(w http.ResponseWriter, msg string, err error, attrs ...any) {
+func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, msg string, err error, attrs ...any) {
 	h.log.Error(msg, append(attrs, logErr, err)...)
-	w.Header().Set("Retry-After", "5")
-	writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "The server could not read the staff directory; try again later.")
+	httpapi.WriteError(w, r, nil, &httpapi.Error{Code: httpapi.CodeUnavailable, RetryAfter: 5 * time.Second, Err: err,
+		Message: "The server could not read the staff directory; try again later."})
+}
+
+// fail answers in the server's JSON error format; the detail is logged
+// where the failure was met.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, code httpapi.Code, msg string, err error) {
+	httpapi.WriteError(w, r, nil, &httpapi.Error{Code: code, Message: msg, Err: err})
 }
 
 // refusal reports whether an Authenticate error refuses the credential
@@ -165,20 +170,4 @@ func matches(ifNoneMatch, etag string) bool {
 		}
 	}
 	return false
-}
-
-// errorBody is the server's JSON error format (as httpapi's).
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(errorBody{Error: errorDetail{Code: code, Message: msg}})
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"ombud/server/enrol"
+	"ombud/server/httpapi"
 	"ombud/server/staffapi"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
@@ -261,7 +262,7 @@ func TestDirectoryRefusesCredentials(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			a := get(t, srv, http.MethodGet, auth, "")
-			wantError(t, a, http.StatusUnauthorized, staffapi.CodeUnauthenticated)
+			wantError(t, a, http.StatusUnauthorized, string(httpapi.CodeUnauthenticated))
 			if !strings.HasPrefix(a.header.Get("WWW-Authenticate"), "Bearer") {
 				t.Errorf("WWW-Authenticate = %q", a.header.Get("WWW-Authenticate"))
 			}
@@ -275,7 +276,7 @@ func TestDirectoryRefusesCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := get(t, srv, http.MethodGet, north, "")
-	wantError(t, a, http.StatusUnauthorized, staffapi.CodeRevoked)
+	wantError(t, a, http.StatusUnauthorized, string(httpapi.CodeRevoked))
 	if strings.Contains(string(a.body), "pbkdf2") {
 		t.Error("a revoked device got directory data")
 	}
@@ -284,7 +285,7 @@ func TestDirectoryRefusesCredentials(t *testing.T) {
 
 	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
 		a := get(t, srv, m, other, "")
-		wantError(t, a, http.StatusMethodNotAllowed, staffapi.CodeMethodNotAllowed)
+		wantError(t, a, http.StatusMethodNotAllowed, string(httpapi.CodeMethodNotAllowed))
 		if a.header.Get("Allow") != "GET, HEAD" {
 			t.Errorf("%s: Allow = %q", m, a.header.Get("Allow"))
 		}
@@ -302,7 +303,7 @@ func TestDirectoryStoreFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := get(t, srv, http.MethodGet, north, "")
-	wantError(t, a, http.StatusServiceUnavailable, staffapi.CodeUnavailable)
+	wantError(t, a, http.StatusServiceUnavailable, string(httpapi.CodeUnavailable))
 	if a.header.Get("Retry-After") == "" {
 		t.Error("no Retry-After on 503")
 	}
@@ -322,7 +323,7 @@ func TestDirectoryReadFailure(t *testing.T) {
 	_, north := MustEnrol(t, st, "north")
 	srv := MustServer(t, failingDirectory{st})
 	a := get(t, srv, http.MethodGet, north, "")
-	wantError(t, a, http.StatusServiceUnavailable, staffapi.CodeUnavailable)
+	wantError(t, a, http.StatusServiceUnavailable, string(httpapi.CodeUnavailable))
 	if strings.Contains(string(a.body), "/var/lib") {
 		t.Errorf("the answer leaks the cause: %s", a.body)
 	}

@@ -50,11 +50,3 @@ type Staff interface {
 	// does not exist.
 	ListStaff(ctx context.Context, branch string) ([]staff.Account, error)
 }
-
-// StaffRevocationGrace is how long after an account's revocation Push
-// still takes events it recorded, by their clock time: a terminal that was
-// offline, or had not yet fetched the directory, may have let its holder
-// act a little after the operator's command. Events stamped later are
-// refused (RejectForbidden); the directory's refresh interval on terminals
-// is what keeps honest ones inside the grace.
-const StaffRevocationGrace = time.Minute

@@ -9,8 +9,8 @@
 // guarantees that sync depends on (docs/SYNC.md, ARCHITECTURE.md "Sync") are
 // stated here, on the methods, because every implementation must keep them:
 //
-//   - Ingest is idempotent and all-or-nothing per batch; Push is idempotent,
-//     answers per event, and commits the whole push in one transaction.
+//   - Push is idempotent, answers per event by the shared admission rules
+//     (server/admit), and commits the whole push in one transaction.
 //   - Global sequences are strictly increasing in commit order, so a reader
 //     that has seen sequence N will never later find a committed event below
 //     N it has not seen: a cursor is enough to resume.
@@ -19,10 +19,11 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"ombud/shared/event"
+	"ombud/sync/hub"
+	"ombud/sync/wire"
 )
 
 // Store is everything the server keeps. Callers should depend on the smaller
@@ -69,83 +70,44 @@ type Devices interface {
 	// NotFound if unknown.
 	RevokeDevice(ctx context.Context, id string, at time.Time) error
 
-	// RevokedSince returns the ids of devices revoked at or after since, in
-	// one read, so a sync hub can re-check every live connection at once
-	// instead of one read per connected device.
-	RevokedSince(ctx context.Context, since time.Time) ([]string, error)
+	// ListDevices returns every device, revoked ones included, in
+	// enrolment order (ties by id). For the operator's fleet view.
+	ListDevices(ctx context.Context) ([]Device, error)
+
+	// Branch returns a branch. NotFound if unknown.
+	Branch(ctx context.Context, id string) (Branch, error)
+
+	// RevokedSince (part of hub.Log, see Events) returns the ids of devices
+	// revoked at or after since, in one read, so a sync hub can re-check
+	// every live connection at once instead of one read per device.
 }
 
-// Events is the event log: what devices send in, and what the server hands
-// back out by scope.
+// Branch is a branch of the organisation: where devices are enrolled and
+// complaints filed.
+type Branch struct {
+	ID   string
+	Name string // shown to staff and customers
+}
+
+// Events is the event log: what devices push in, what the server makes
+// itself, and what the server hands back out by scope. It is the sync hub's
+// Log (docs/SYNC.md sections 6 and 7, sync/synctest checks an
+// implementation), plus the reads the rest of the server makes.
+//
+// Push applies the admission rules of package server/admit, which every
+// backend shares: it looks up what admit.Batch.Keys asks for inside the
+// push's transaction, calls Decide, and writes the decisions. A Filed event
+// that is stored also adds its complaint to the complaints projection. A
+// rejection is recorded against (device, Seq), so the sequence is consumed
+// (the ack passes it) and a resend gets the same rejection instead of a
+// loop. Errors beyond hub.Log's: Invalid for an empty or over-long batch.
 type Events interface {
-	// Ingest stores a device's batch in one transaction (one commit, one
-	// fsync), so a batch is either wholly durable or not at all.
-	//
-	// Each event is stored at most once: an event whose id, or whose
-	// (device, Seq), is already stored counts as a duplicate, not an error,
-	// because devices resend everything unacked after a reconnect. The same
-	// (device, Seq) with a different event id is a Conflict, and the whole
-	// batch is refused: the device has broken its numbering and storing
-	// either event would hide that.
-	//
-	// Each newly stored event gets the next global sequence. A Filed event
-	// also adds its complaint to the complaints projection; a tracking code
-	// that another complaint already has is a Conflict.
-	//
-	// AckedSeq is the device's highest contiguous Seq durably stored, across
-	// this and earlier batches: with 1, 2 and 4 stored it is 2 until 3 arrives.
-	// The device may forget everything up to AckedSeq. An empty batch only
-	// reports AckedSeq: where a reconnecting device resumes.
-	//
-	// Errors: NotFound for an unknown device, Revoked for a revoked one,
-	// Invalid for a malformed event (Seq < 1, missing ids, a Filed event
-	// without a usable complaint) or a batch over MaxBatch.
-	Ingest(ctx context.Context, deviceID string, batch []DeviceEvent) (IngestResult, error)
+	hub.Log
 
-	// Push stores one sync push (docs/SYNC.md section 6) and answers per
-	// event, all in one transaction (one commit, one fsync). Unlike Ingest,
-	// a bad event does not refuse the batch: it is rejected and the
-	// rejection is recorded against (device, Seq), so the sequence is
-	// consumed (AckedSeq passes it) and a resend of it gets the same
-	// rejection instead of a loop. For each event, in order:
-	//
-	//   - (device, Seq) already holds this event id: a duplicate, skipped;
-	//     it already holds a rejection of this id: the same rejection again;
-	//   - (device, Seq) holds another event id, or the event id is stored
-	//     under another (device, Seq): RejectConflict;
-	//   - the event's Branch is not the device's branch, or the complaint it
-	//     names is stored under another branch (an event may lie in its
-	//     Branch field), or a Filed complaint names another branch:
-	//     RejectForbidden;
-	//   - its actor is staff (Actor.Kind event.ActorStaff) and Actor.ID is
-	//     not an account (exactly its id), or an account of another branch
-	//     than the device's, or one revoked more than StaffRevocationGrace
-	//     before the event's clock time (what was done offline before the
-	//     revocation is kept), or one whose role may not record the event's
-	//     type (staff.Can; the reason is staff.Why): RejectForbidden. A
-	//     Filed event may have a staff actor (staff filing for a walk-in
-	//     customer) and is checked the same way; any other actor is
-	//     RejectForbidden unless the event is a Filed event by the device
-	//     (a kiosk's customer), so a device cannot skip these checks by
-	//     not naming staff;
-	//   - the domain refuses it (a Filed event whose data is not a valid
-	//     complaint, a complaint filed twice, a tracking code another
-	//     complaint has): RejectInvalid;
-	//   - otherwise it is stored with the next global sequence.
-	//
-	// batch must hold contiguous ascending sequences (the wire format
-	// guarantees it); a batch whose first Seq is beyond AckedSeq+1 is an
-	// Invalid error wrapping ErrGap and stores nothing: the device broke
-	// the resend rule. Other errors: NotFound for an unknown device, Revoked
-	// for a revoked one, Invalid for an empty or malformed batch.
-	Push(ctx context.Context, deviceID string, batch []DeviceEvent) (PushResult, error)
-
-	// EventsAfter returns up to limit events in scope with a global sequence
-	// greater than after, in global sequence order. Passing the last
-	// GlobalSeq returned as the next after pages through every event exactly
-	// once, even while others are being ingested. limit is capped at MaxPage;
-	// a limit below 1 is Invalid, as is an empty scope.
-	EventsAfter(ctx context.Context, scope Scope, after int64, limit int) ([]StoredEvent, error)
+	// AllEventsAfter is EventsAfter over every scope, for the server's own
+	// consumers (the case engine, reports, a standby), never for a device:
+	// a device's scope comes from its enrolment.
+	AllEventsAfter(ctx context.Context, after int64, limit int) ([]StoredEvent, error)
 
 	// ComplaintByCode finds a filed complaint by its canonical tracking code
 	// (see trackcode.Parse). NotFound, wrapping complaint.ErrNotFound, if none.
@@ -181,8 +143,8 @@ type Events interface {
 // Bounds on one call, so a single request cannot hold the writer (or a
 // reader) for long. Larger batches are the sync layer's to split.
 const (
-	MaxBatch = 1000  // events in one Ingest
-	MaxPage  = 10000 // events returned by one EventsAfter
+	MaxBatch = wire.MaxEventsPerBatch // events in one Push or Append
+	MaxPage  = 10000                  // events returned by one EventsAfter
 )
 
 // Device is an enrolled branch device (kiosk or staff terminal).
@@ -203,70 +165,9 @@ type Device struct {
 // Revoked reports whether the device has been revoked.
 func (d Device) Revoked() bool { return !d.RevokedAt.IsZero() }
 
-// DeviceEvent is one event as a device sends it, numbered by the device's own
-// gap-free outbox sequence (1, 2, 3, ...).
-type DeviceEvent struct {
-	Seq   int64
-	Event event.Event
-}
-
-// IngestResult says what Ingest did with a batch.
-type IngestResult struct {
-	AckedSeq   int64 // highest contiguous device sequence durably stored
-	Stored     int   // events stored for the first time
-	Duplicates int   // events already stored before (or earlier in the batch)
-}
-
-// ErrGap is wrapped by Push's error when a push starts beyond the device's
-// acknowledged sequence + 1.
-var ErrGap = errors.New("push starts after a gap in the device sequence")
-
-// RejectCode says why Push refused an event. The values are the protocol's
-// push_reject codes (docs/SYNC.md section 8), so the hub passes them on
-// unchanged.
-type RejectCode int
-
-const (
-	RejectForbidden RejectCode = 4003 // another branch's event or complaint, or a staff actor who may not record it
-	RejectConflict  RejectCode = 4004 // the seq or the event id is held for a different event
-	RejectInvalid   RejectCode = 4006 // refused by the domain
-)
-
-// Rejection is one event Push refused. Reason is safe to send to the device:
-// it names no stored data beyond the event's own id.
-type Rejection struct {
-	Seq     int64
-	EventID string
-	Code    RejectCode
-	Reason  string
-}
-
-// PushResult says what Push did with a batch.
-type PushResult struct {
-	AckedSeq   int64       // highest contiguous device sequence durably handled (stored or rejected)
-	Stored     int         // events stored for the first time
-	Duplicates int         // events already stored
-	Rejected   []Rejection // in sequence order, including rejections repeated for a resend
-}
-
 // StoredEvent is an event with the global sequence the server gave it: the
 // cursor devices resume from.
-type StoredEvent struct {
-	GlobalSeq int64
-	Event     event.Event
-}
-
-// Scope selects which events a reader may see. A device's scope comes from
-// its enrolment, never from what it asks for.
-type Scope struct {
-	// Branch selects events of complaints filed at this branch.
-	Branch string
-	// All selects every branch. It is for the server's own consumers
-	// (dispatch, reports, a standby), never for a device's subscription:
-	// an empty Branch is refused rather than read as "everything", so a
-	// forgotten field cannot leak another branch's complaints.
-	All bool
-}
+type StoredEvent = wire.ScopedEvent
 
 // Complaint is the projection row of a filed complaint: enough to find it by
 // tracking code and route it. The complaint itself lives in its Filed event.

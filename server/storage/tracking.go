@@ -25,7 +25,7 @@ type EventsVersion struct {
 func VersionOf(events []StoredEvent) EventsVersion {
 	v := EventsVersion{Count: int64(len(events))}
 	for i := range events {
-		v.LastSeq = max(v.LastSeq, events[i].GlobalSeq)
+		v.LastSeq = max(v.LastSeq, events[i].Seq)
 	}
 	return v
 }

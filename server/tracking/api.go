@@ -1,10 +1,10 @@
 package tracking
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 
+	"ombud/server/httpapi"
 	"ombud/shared/trackcode"
 )
 
@@ -49,19 +49,12 @@ type apiRating struct {
 	Stars int `json:"stars"`
 }
 
-type apiErrorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 // handleAPI is GET /api/v1/track/{code}.
 func (h *Handler) handleAPI(w http.ResponseWriter, r *http.Request) {
 	lang := h.lang(r)
 	code, err := parseCode(r.PathValue("code"))
 	if errors.Is(err, trackcode.ErrTypo) {
-		writeAPIError(w, http.StatusBadRequest, "check_code", h.words.T(lang, "lookup.typo"))
+		h.apiError(w, r, httpapi.CodeCheckCode, h.words.T(lang, "lookup.typo"))
 		return
 	}
 	var l *loaded
@@ -74,7 +67,7 @@ func (h *Handler) handleAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		h.logger.Error("tracking api failed", "err", err)
-		writeAPIError(w, http.StatusServiceUnavailable, "unavailable", h.words.T(lang, "error.unavailable"))
+		h.apiError(w, r, httpapi.CodeUnavailable, h.words.T(lang, "error.unavailable"))
 		return
 	}
 	v := h.caseView(lang, doneOf(r), l, h.now())
@@ -98,25 +91,19 @@ func (h *Handler) handleAPI(w http.ResponseWriter, r *http.Request) {
 		out.Timeline = append(out.Timeline, apiEntry{At: e.At.Time().In(h.loc).Format(timeFormat), Type: string(e.Type),
 			By: by, Title: v.Timeline[i].Title, Text: v.Timeline[i].Text})
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpapi.WriteJSON(w, http.StatusOK, out)
 }
 
 const timeFormat = "2006-01-02T15:04:05Z07:00"
 
 // apiNotFound is the one answer for malformed and unknown codes.
 func (h *Handler) apiNotFound(w http.ResponseWriter, r *http.Request) {
-	writeAPIError(w, http.StatusNotFound, "not_found", h.words.T(h.lang(r), "notfound.body"))
+	h.apiError(w, r, httpapi.CodeNotFound, h.words.T(h.lang(r), "notfound.body"))
 }
 
-func writeAPIError(w http.ResponseWriter, status int, code, msg string) {
-	var b apiErrorBody
-	b.Error.Code, b.Error.Message = code, msg
-	writeJSON(w, status, b)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v) // the client hung up: nothing to do
+// apiError answers in the server's JSON error format, in the customer's
+// language. Nothing is logged for it: refusals are counted where they
+// happen, and the path holds the code.
+func (h *Handler) apiError(w http.ResponseWriter, r *http.Request, code httpapi.Code, msg string) {
+	httpapi.WriteError(w, r, nil, &httpapi.Error{Code: code, Message: msg})
 }

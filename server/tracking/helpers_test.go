@@ -29,6 +29,7 @@ import (
 	"ombud/shared/staff"
 	"ombud/shared/trackcode"
 	"ombud/shared/uid"
+	"ombud/sync/wire"
 )
 
 // env is the real stack: SQLite in a temp dir, httpapi's mux with the
@@ -48,7 +49,9 @@ func hash(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
 // names is the branch-name lookup main gets from its fleet reader.
 type names map[string]string
 
-func (n names) BranchName(_ context.Context, id string) (string, error) { return n[id], nil }
+func (n names) Branch(_ context.Context, id string) (storage.Branch, error) {
+	return storage.Branch{ID: id, Name: n[id]}, nil
+}
 
 // newEnv starts the stack; change adjusts the tracking options.
 func newEnv(tb testing.TB, change func(*tracking.Options)) *env {
@@ -162,7 +165,7 @@ func (e *env) staff(tb testing.TB, c complaint.Complaint, typ event.Type, data a
 
 func (e *env) push(tb testing.TB, ev event.Event) {
 	tb.Helper()
-	res, err := e.st.Push(context.Background(), e.device.ID, []storage.DeviceEvent{{Seq: e.seq.Add(1), Event: ev}})
+	res, err := e.st.Push(context.Background(), e.device.ID, []wire.DeviceEvent{{Seq: e.seq.Add(1), Event: ev}})
 	if err != nil || res.Stored != 1 {
 		tb.Fatalf("push %s: %+v, %v", ev.Type, res, err)
 	}

@@ -33,6 +33,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"ombud/server/httpapi"
 	"ombud/server/ratelimit"
 	"ombud/server/storage"
 	"ombud/server/tracking/i18n"
@@ -58,9 +59,10 @@ type Store interface {
 	Append(ctx context.Context, events []event.Event) ([]storage.StoredEvent, error)
 }
 
-// BranchNames resolves a branch id to the name customers know it by.
+// BranchNames resolves a branch id to the name customers know it by
+// (storage.Devices implements it).
 type BranchNames interface {
-	BranchName(ctx context.Context, id string) (string, error)
+	Branch(ctx context.Context, id string) (storage.Branch, error)
 }
 
 // Limits on what a customer types on the page, in characters. Round, since
@@ -113,8 +115,8 @@ type Options struct {
 	Origins []string
 }
 
-// Handler serves the tracking routes. Mount it on PathLookup, PathPage and
-// PathAPI.
+// Handler serves the tracking routes: Register mounts them on the server's
+// router; ServeHTTP serves them alone (tests).
 type Handler struct {
 	store     Store
 	logger    *slog.Logger
@@ -129,6 +131,7 @@ type Handler struct {
 	origins   map[string]bool
 	clock     *hlc.Clock
 	pages     *template.Template
+	css       []byte
 	mux       *http.ServeMux
 
 	cases caseCache
@@ -202,24 +205,31 @@ func New(store Store, opts Options) (*Handler, error) {
 		return nil, err
 	}
 
-	h.mux.HandleFunc("GET "+PathCSS, func(w http.ResponseWriter, r *http.Request) {
+	h.css = css
+	h.Register(h.mux)
+	return h, nil
+}
+
+// Register mounts the tracking routes on a router (the server's one
+// router, or the handler's own for ServeHTTP).
+func (h *Handler) Register(mux interface{ Handle(string, http.Handler) }) {
+	mux.Handle("GET "+PathCSS, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		// Not a case page: it may be cached, briefly, since its URL does
 		// not change between versions.
 		w.Header().Set("Cache-Control", "public, max-age=3600")
-		w.Write(css)
-	})
-	h.mux.Handle("GET "+PathLookup, h.limited(h.handleLookup, false))
-	h.mux.Handle("GET "+PathPage+"{code}", h.limited(h.handlePage, false))
+		w.Write(h.css)
+	}))
+	mux.Handle("GET "+PathLookup, h.limited(h.handleLookup, false))
+	mux.Handle("GET "+PathPage+"{code}", h.limited(h.handlePage, false))
 	for _, a := range actions {
-		h.mux.Handle("POST "+PathPage+"{code}/"+a.name, h.limited(h.action(a), false))
+		mux.Handle("POST "+PathPage+"{code}/"+a.name, h.limited(h.action(a), false))
 	}
-	h.mux.Handle("GET "+PathAPI+"{code}", h.limited(h.handleAPI, true))
+	mux.Handle("GET "+PathAPI+"{code}", h.limited(h.handleAPI, true))
 	// Anything else under our prefixes: the neutral page, not the mux's
 	// text, so our headers and words apply.
-	h.mux.Handle(PathPage, h.limited(func(w http.ResponseWriter, r *http.Request) { h.notFound(w, r) }, false))
-	h.mux.Handle(PathAPI, h.limited(func(w http.ResponseWriter, r *http.Request) { h.apiNotFound(w, r) }, true))
-	return h, nil
+	mux.Handle(PathPage, h.limited(func(w http.ResponseWriter, r *http.Request) { h.notFound(w, r) }, false))
+	mux.Handle(PathAPI, h.limited(func(w http.ResponseWriter, r *http.Request) { h.apiNotFound(w, r) }, true))
 }
 
 // ServeHTTP implements http.Handler, with the security headers on every
@@ -243,7 +253,7 @@ func (h *Handler) limited(next http.HandlerFunc, api bool) http.Handler {
 		lang := h.lang(r)
 		msg := h.words.T(lang, "limited.body", "seconds", secs)
 		if api {
-			writeAPIError(w, http.StatusTooManyRequests, "rate_limited", msg)
+			h.apiError(w, r, httpapi.CodeRateLimited, msg)
 			return
 		}
 		h.render(w, http.StatusTooManyRequests, "lookup", h.baseView(lang, h.words.T(lang, "limited.title"), msg))

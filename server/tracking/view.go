@@ -68,8 +68,8 @@ func (h *Handler) load(ctx context.Context, code trackcode.Code) (*loaded, error
 	}
 	l := &loaded{row: row, f: f, c: f.c, events: f.events, all: f.all, branch: row.Branch}
 	if h.branches != nil {
-		if name, err := h.branches.BranchName(ctx, row.Branch); err == nil && name != "" {
-			l.branch = name
+		if b, err := h.branches.Branch(ctx, row.Branch); err == nil && b.Name != "" {
+			l.branch = b.Name
 		} else if err != nil {
 			h.logger.Warn("branch name", "branch", row.Branch, "err", err)
 		}

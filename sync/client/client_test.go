@@ -53,11 +53,10 @@ func waitFor(tb testing.TB, what string, cond func() bool) {
 // server is the central side: real storage in a temp dir behind the sync
 // endpoint, on a listener the test can cut.
 type server struct {
-	st    *sqlite.Store
-	watch *enrol.Watcher
-	hub   atomic.Pointer[hub.Hub] // swapped by restartHub
-	http  *httptest.Server
-	ln    *cuttingListener
+	st   *sqlite.Store
+	hub  atomic.Pointer[hub.Hub] // swapped by restartHub
+	http *httptest.Server
+	ln   *cuttingListener
 }
 
 // MustServer starts a server on fresh storage.
@@ -70,9 +69,6 @@ func MustServer(tb testing.TB) *server {
 	}
 	tb.Cleanup(func() { st.Close() })
 	s := &server{st: st}
-	// The watcher never polls here: tests revoke through Notify, as an
-	// in-process revocation does.
-	s.watch = enrol.NewWatcher(st, time.Hour, nil)
 	s.hub.Store(s.newHub())
 	s.http = httptest.NewUnstartedServer(nil)
 	s.ln = &cuttingListener{Listener: s.http.Listener}
@@ -92,7 +88,9 @@ func MustServer(tb testing.TB) *server {
 }
 
 func (s *server) newHub() *hub.Hub {
-	return hub.New(hub.Config{Store: s.st, Watch: s.watch.Watch})
+	// The revocation check never runs here: tests revoke through
+	// hub.Revoke, as an in-process revocation does.
+	return hub.New(hub.Config{Log: s.st, Auth: enrol.SyncAuth{Store: s.st}, RevokeCheckInterval: time.Hour})
 }
 
 func (s *server) handler() http.Handler {
@@ -468,7 +466,7 @@ func TestRevokedGivesUp(t *testing.T) {
 	if err := enrol.Revoke(ctx, srv.st, a.device.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	srv.watch.Notify(a.device.ID)
+	srv.hub.Load().Revoke(a.device.ID)
 	var err error
 	select {
 	case err = <-done:

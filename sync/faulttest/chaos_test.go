@@ -5,7 +5,6 @@ import (
 	"sync"
 	"testing"
 
-	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/sync/client"
 	"ombud/sync/hub"
@@ -24,7 +23,7 @@ type cutOnReject struct {
 	hits int
 }
 
-func (s *cutOnReject) Push(ctx context.Context, deviceID string, batch []storage.DeviceEvent) (storage.PushResult, error) {
+func (s *cutOnReject) Push(ctx context.Context, deviceID string, batch []wire.DeviceEvent) (hub.PushResult, error) {
 	res, err := s.Store.Push(ctx, deviceID, batch)
 	if err == nil && len(res.Rejected) > 0 {
 		s.once.Do(func() {
@@ -45,8 +44,8 @@ func TestRejectionSurvivesDropAfterCommit(t *testing.T) {
 	var proxy *chaosProxy
 	wrapped := &cutOnReject{cut: func() { proxy.CutAll() }}
 	srv := MustServer(t, func(c *hub.Config) {
-		wrapped.Store = c.Store.(*sqlite.Store)
-		c.Store = wrapped
+		wrapped.Store = c.Log.(*sqlite.Store)
+		c.Log = wrapped
 	})
 	proxy = MustChaosProxy(t, srv.http.Listener.Addr().String(), chaosConfig{Seed: 1})
 	k := MustKiosk(t, srv.st, "north", proxy.URL())

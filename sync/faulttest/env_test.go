@@ -110,7 +110,7 @@ func MustServer(tb testing.TB, tune ...func(*hub.Config)) *server {
 }
 
 func (s *server) newHub() *hub.Hub {
-	cfg := hub.Config{Store: s.st, Logger: testLogger(), RevokeCheckInterval: time.Hour,
+	cfg := hub.Config{Log: s.st, Auth: enrol.SyncAuth{Store: s.st}, Logger: testLogger(), RevokeCheckInterval: time.Hour,
 		WriteWait: 5 * time.Second, CloseLinger: time.Second}
 	for _, f := range s.tune {
 		f(&cfg)
@@ -412,7 +412,7 @@ func serverEvents(tb testing.TB, st storage.Store) map[string][]event.Event {
 	out := map[string][]event.Event{}
 	var after int64
 	for {
-		page, err := st.EventsAfter(context.Background(), storage.Scope{All: true}, after, storage.MaxPage)
+		page, err := st.AllEventsAfter(context.Background(), after, storage.MaxPage)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -421,7 +421,7 @@ func serverEvents(tb testing.TB, st storage.Store) map[string][]event.Event {
 		}
 		for _, se := range page {
 			out[se.Event.ComplaintID] = append(out[se.Event.ComplaintID], se.Event)
-			after = se.GlobalSeq
+			after = se.Seq
 		}
 	}
 }

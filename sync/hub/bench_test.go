@@ -20,7 +20,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/sync/hub"
 	"ombud/sync/wire"
@@ -31,9 +30,7 @@ import (
 // would dominate the benchmark and measure nothing about the hub.
 type benchStore struct{ *sqlite.Store }
 
-func (s benchStore) Device(ctx context.Context, id string) (storage.Device, error) {
-	return storage.Device{ID: id, Branch: "bench", Prefix: "000"}, nil
-}
+func (s benchStore) Resume(ctx context.Context, id string) (int64, error) { return 0, nil }
 
 // BenchmarkIdleConnections measures the server's memory per idle connected
 // device: (HeapInuse+StackInuse with N connections - before) / N.
@@ -54,11 +51,12 @@ func BenchmarkIdleConnections(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	cfg := testConfig(benchStore{store})
-	cfg.Authenticate = func(r *http.Request) (storage.Device, error) {
+	cfg := testConfig(store)
+	cfg.Log = benchStore{store}
+	cfg.Auth = hub.AuthenticateFunc(func(r *http.Request) (hub.Device, error) {
 		id, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		return storage.Device{ID: id, Branch: "bench"}, nil
-	}
+		return hub.Device{ID: id, Scopes: []string{hub.ScopeOf("bench")}}, nil
+	})
 	cfg.PongWait, cfg.HelloTimeout = 0, 0 // the defaults: the run must not time out
 	h := hub.New(cfg)
 	srv := httptest.NewServer(h)

@@ -5,23 +5,40 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
 
-	"ombud/server/storage"
 	"ombud/sync/wire"
 )
 
 // outItem is one entry of a connection's send queue: the messages the
 // writer sends in order (a push's rejects then its ack; or the server_hello),
-// and for the server_hello the cursor downstream streaming starts from.
+// and for the server_hello that downstream streaming starts after it.
 type outItem struct {
-	msgs   []wire.Message
-	start  bool
-	cursor int64
+	msgs  []wire.Message
+	start bool
+}
+
+// stream is one granted scope being sent downstream. cursor, more and
+// pageLimit are the writer's alone; dirty is set by the commit feed under
+// conn.mu.
+type stream struct {
+	scope     string
+	cursor    int64
+	dirty     bool // a commit touched the scope since the last read
+	more      bool // the last page was cut short: read on without waiting for a commit
+	pageLimit int
+}
+
+// inflight is one events message not yet acknowledged.
+type inflight struct {
+	scope string
+	next  int64
 }
 
 // eventsOverhead bounds the JSON of one streamed event besides its data:
@@ -33,86 +50,83 @@ const eventsOverhead = 1024
 
 // conn is one device's websocket.
 type conn struct {
-	h     *Hub
-	ws    *websocket.Conn
-	dev   storage.Device
-	scope string
+	h   *Hub
+	ws  *websocket.Conn
+	dev Device
 
 	send chan outItem
-	// wake tells the writer to look at storage (dirty) or at its window
+	// wake tells the writer to look at its streams (a commit) or its window
 	// (an events_ack); one slot, so signals coalesce and never block.
-	wake  chan struct{}
-	dirty atomic.Bool
+	wake chan struct{}
 
 	quit       chan struct{} // closed by close: the writer sends the close frame and stops
 	writerDone chan struct{}
-	done       chan struct{} // closed when the connection is gone and unregistered
 	closeOnce  sync.Once
 	closeErr   *wire.Error // what close was called with
 	noFrame    bool        // the socket is unusable or the peer closed: send no close frame
 	closeSent  atomic.Bool // a close frame went out (ours, our echo, or gorilla's 1009)
 
-	// pushMu is held by the reader while a push is in storage and its answer
-	// is being queued; the writer takes it once when closing, so answers of
-	// a push in flight are still sent before the close frame.
-	pushMu sync.Mutex
-
-	// deadlineMu orders read-deadline changes: once closing, a late pong
-	// must not extend the linger deadline.
-	deadlineMu sync.Mutex
-	closing    bool
-
-	// The window: next of every events message not yet acknowledged.
-	flowMu   sync.Mutex
-	inflight []int64
+	// mu guards everything below it that more than one goroutine touches.
+	mu      sync.Mutex
+	closing bool // set with quit: read deadlines no longer move, pushes are dropped
+	// queued pushes wait for the committer; committing says one runs.
+	// idle is signalled when it stops, for those that must wait for a
+	// push in storage to be answered (the close, a replacing hello).
+	queued     []*wire.Push
+	committing bool
+	idle       sync.Cond
+	window     []inflight // events messages not yet acknowledged
+	streams    []*stream  // set once by the hello, before the writer starts them
 
 	acksWritten atomic.Int64 // push_acks the writer has sent, for the push window
 
-	replaced   *conn // the connection this one replaced; its end is awaited before the hello
-	stopWatch  func()
+	replaced   *conn // the connection this one replaced; its push in storage is awaited before the hello
 	helloTimer *time.Timer
 
 	// Reader only.
 	helloDone  bool
 	pushesRead int64
-	// pushTail is closed when the last push handed to storage has been
-	// answered (or dropped); nil before the first push.
-	pushTail chan struct{}
 
-	// The push chain's (one push at a time, in order; see push).
+	// Committer only (one at a time, in order).
 	acked int64
 
 	// Writer only.
 	streaming bool
-	cursor    int64
-	more      bool // the last page was cut short: read on without waiting for a commit
-	pageLimit int
+	next      int // the stream the pump looks at first, so none starves
 }
 
-func newConn(h *Hub, ws *websocket.Conn, dev storage.Device) *conn {
-	return &conn{
+func newConn(h *Hub, ws *websocket.Conn, dev Device) *conn {
+	c := &conn{
 		h:          h,
 		ws:         ws,
 		dev:        dev,
-		scope:      ScopeOf(dev.Branch),
 		send:       make(chan outItem, h.cfg.SendQueue),
 		wake:       make(chan struct{}, 1),
 		quit:       make(chan struct{}),
 		writerDone: make(chan struct{}),
-		done:       make(chan struct{}),
-		pageLimit:  wire.MaxEventsPerBatch,
 	}
+	c.idle.L = &c.mu
+	return c
 }
 
-// poke wakes the writer; dirty says storage may hold new events.
-func (c *conn) poke(dirty bool) {
-	if dirty {
-		c.dirty.Store(true)
-	}
+// poke wakes the writer.
+func (c *conn) poke() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
+}
+
+// markDirty says a commit touched scope, and wakes the writer.
+func (c *conn) markDirty(scope string) {
+	c.mu.Lock()
+	for _, st := range c.streams {
+		if st.scope == scope {
+			st.dirty = true
+		}
+	}
+	c.mu.Unlock()
+	c.poke()
 }
 
 // close starts closing with code and reason; the first call wins. The
@@ -125,10 +139,11 @@ func (c *conn) close(code wire.CloseCode, reason string) {
 func (c *conn) closeWith(we *wire.Error, noFrame bool) {
 	c.closeOnce.Do(func() {
 		c.closeErr, c.noFrame = we, noFrame
-		c.deadlineMu.Lock()
+		c.mu.Lock()
 		c.closing = true
+		c.queued = nil // not acknowledged: the device resends them
 		_ = c.ws.SetReadDeadline(time.Now().Add(c.h.cfg.WriteWait + c.h.cfg.CloseLinger))
-		c.deadlineMu.Unlock()
+		c.mu.Unlock()
 		close(c.quit)
 	})
 }
@@ -143,19 +158,29 @@ func (c *conn) isClosing() bool {
 }
 
 // extendRead pushes the read deadline out after any frame or pong: the
-// connection is dropped only after PongWait of silence.
+// connection is dropped only after PongWait of silence. Once closing, the
+// linger deadline stands: a late pong must not extend it.
 func (c *conn) extendRead() {
-	c.deadlineMu.Lock()
+	c.mu.Lock()
 	if !c.closing {
 		_ = c.ws.SetReadDeadline(time.Now().Add(c.h.cfg.PongWait))
 	}
-	c.deadlineMu.Unlock()
+	c.mu.Unlock()
 }
 
-// readLoop is the connection's only reader. It runs the hello itself and
-// hands each push to storage on a short-lived goroutine chained behind the
-// previous push's, so pushes commit strictly in order while the reader
-// decodes the next one.
+// waitCommitted returns once no push is in storage: its answers are queued
+// for the writer. Called when closing (no new push starts then), so it
+// cannot wait for ever.
+func (c *conn) waitCommitted() {
+	c.mu.Lock()
+	for c.committing {
+		c.idle.Wait()
+	}
+	c.mu.Unlock()
+}
+
+// readLoop is the connection's only reader: it decodes every frame, runs
+// the hello and queues pushes for the committer.
 func (c *conn) readLoop() {
 	defer c.h.wg.Done()
 	defer c.finish()
@@ -174,8 +199,6 @@ func (c *conn) readLoop() {
 		c.close(wire.CloseProtocolError, fmt.Sprintf("no client_hello within %s", c.h.cfg.HelloTimeout))
 	})
 	for {
-		// Only the socket read happens on this long-lived goroutine;
-		// decoding and handling run in shallow.
 		kind, frame, err := c.ws.ReadMessage()
 		if err == websocket.ErrReadLimit {
 			err = wire.AsError(err)
@@ -204,52 +227,42 @@ func (c *conn) readLoop() {
 			c.close(wire.CloseUnsupportedData, "binary frame; this protocol sends JSON text frames")
 			continue
 		}
-		if err := shallow(func() error {
-			msg, err := wire.Decode(frame)
-			if err != nil {
-				return err
-			}
-			return c.handle(msg)
-		}); err != nil {
+		msg, err := wire.Decode(frame)
+		if err == nil {
+			err = c.handle(msg)
+		}
+		if err != nil {
 			c.closeWith(c.asWireError(err), false)
 		}
 	}
 }
 
-// finish runs when the reader ends: it stops the writer, waits for it,
-// closes the socket and unregisters.
+// finish runs when the reader ends: it stops the writer, waits for it and
+// for a push in storage, closes the socket and unregisters.
 func (c *conn) finish() {
 	c.closeWith(&wire.Error{Code: wire.CloseAbnormal, Reason: "connection ended"}, true)
 	<-c.writerDone
-	if c.pushTail != nil {
-		<-c.pushTail // a push still in storage; those behind it see quit and drop
-	}
+	c.waitCommitted()
 	c.ws.Close()
-	if c.helloTimer != nil {
-		c.helloTimer.Stop()
-	}
-	if c.stopWatch != nil {
-		c.stopWatch()
-	}
+	c.helloTimer.Stop()
 	c.h.unregister(c)
-	close(c.done)
 	c.h.log.Info("sync: connection closed", logDevice, c.dev.ID, logCode, int(c.closeErr.Code), logReason, c.closeErr.Reason)
 }
 
 // asWireError maps a handling failure to a close: protocol errors as they
-// are, storage refusals to their close codes, anything else to 1011 with the
-// detail only in the log.
+// are, the log's refusals to their close codes, anything else to 1011 with
+// the detail only in the log.
 func (c *conn) asWireError(err error) *wire.Error {
 	var we *wire.Error
 	if errors.As(err, &we) {
 		return we
 	}
 	switch {
-	case errors.Is(err, storage.ErrGap):
-		// Storage's own check, inside the push's transaction: as for the
-		// reader's check in push, a transport fault, not a bug.
+	case errors.Is(err, ErrGap):
+		// The log's own check, inside the push's transaction: as for the
+		// committer's check, a transport fault, not a bug.
 		return outOfStep("push starts after a gap: reconnect and resend from the lowest unacknowledged seq")
-	case storage.ErrorCode(err) == storage.Revoked, storage.ErrorCode(err) == storage.NotFound:
+	case errors.Is(err, ErrDeviceRevoked):
 		return &wire.Error{Code: wire.CloseUnauthorized, Reason: "device credential revoked"}
 	}
 	if c.h.ctx.Err() == nil {
@@ -291,7 +304,7 @@ func (c *conn) handle(msg wire.Message) error {
 }
 
 // hello runs the checks of docs/SYNC.md section 4 in order and queues the
-// server_hello, which starts the downstream stream.
+// server_hello, which starts the downstream streams.
 func (c *conn) hello(m *wire.ClientHello) error {
 	c.helloTimer.Stop()
 	v, err := wire.Negotiate(m.Versions, wire.Versions())
@@ -302,38 +315,41 @@ func (c *conn) hello(m *wire.ClientHello) error {
 		return &wire.Error{Code: wire.CloseUnauthorized, Reason: "device_id is not the credential's device"}
 	}
 	if old := c.replaced; old != nil {
-		// Let the replaced connection's push in flight commit first, so
+		// Let the replaced connection's push in storage commit first, so
 		// device_seq below includes it (else the device resends it: safe,
-		// only wasteful). Its later pushes are dropped: it is closing.
-		old.pushMu.Lock()
-		old.pushMu.Unlock() //nolint:staticcheck // waiting is the point
+		// only wasteful). It is closing, so it starts no other.
+		old.waitCommitted()
 		c.replaced = nil
 	}
-	d, err := c.h.cfg.Store.Device(c.h.ctx, c.dev.ID)
+	acked, err := c.h.cfg.Log.Resume(c.h.ctx, c.dev.ID)
 	if err != nil {
 		return err
 	}
-	if d.Revoked() {
-		return &wire.Error{Code: wire.CloseUnauthorized, Reason: "device credential revoked"}
+	if m.DeviceSeq < acked {
+		return &wire.Error{Code: wire.CloseDiverged, Reason: fmt.Sprintf("server holds device seq %d, device says %d: re-enrol", acked, m.DeviceSeq)}
 	}
-	if m.DeviceSeq < d.AckedSeq {
-		return &wire.Error{Code: wire.CloseDiverged, Reason: fmt.Sprintf("server holds device seq %d, device says %d: re-enrol", d.AckedSeq, m.DeviceSeq)}
-	}
-	c.acked = d.AckedSeq
+	c.acked = acked // the committer starts after this, on the reader's push
 	c.helloDone = true
-	c.h.log.Info("sync: device connected", logDevice, c.dev.ID, logBranch, c.dev.Branch, "software", m.Software, "device_seq", d.AckedSeq)
 	// Stream only what the device asks for and may have: a customer kiosk
 	// asks for nothing, so it never holds other customers' complaints and
 	// contact details; a staff terminal asks for its branch.
-	cursor, asked := m.Cursors[c.scope]
 	var granted []string
-	if asked {
-		granted = []string{c.scope}
+	var streams []*stream
+	for _, scope := range c.dev.Scopes {
+		if cursor, asked := m.Cursors[scope]; asked {
+			granted = append(granted, scope)
+			streams = append(streams, &stream{scope: scope, cursor: cursor, dirty: true, pageLimit: wire.MaxEventsPerBatch})
+		}
 	}
+	slices.Sort(granted)
+	c.h.log.Info("sync: device connected", logDevice, c.dev.ID, logScopes, strings.Join(granted, ","), "software", m.Software, "device_seq", acked)
+	c.mu.Lock()
+	c.streams = streams
+	c.mu.Unlock()
+	c.h.subscribe(c, granted)
 	return c.enqueue(outItem{
-		msgs:   []wire.Message{&wire.ServerHello{Version: v, ServerTime: c.h.clock.Now(), DeviceSeq: d.AckedSeq, Scopes: granted}},
-		start:  asked,
-		cursor: cursor,
+		msgs:  []wire.Message{&wire.ServerHello{Version: v, ServerTime: c.h.clock.Now(), DeviceSeq: acked, Scopes: granted}},
+		start: len(streams) > 0,
 	})
 }
 
@@ -349,56 +365,65 @@ func (c *conn) enqueue(it outItem) error {
 	}
 }
 
-// push hands one push to storage (docs/SYNC.md section 6). The commit runs
-// on a goroutine that first waits for the previous push's, so commits and
-// answers keep the pushes' order, while the reader goes on to read and
-// decode the next push of the window: decoding push N+1 overlaps push N's
-// commit. The goroutine ends with its push, so an idle connection keeps
-// no extra goroutine.
+// push queues one push for the committer (docs/SYNC.md section 6), which
+// commits pushes strictly in order while the reader goes on to decode the
+// next push of the window: decoding push N+1 overlaps push N's commit. The
+// committer runs only while pushes are queued, so an idle connection keeps
+// no third goroutine.
 func (c *conn) push(m *wire.Push) error {
 	if c.pushesRead-c.acksWritten.Load() >= wire.Window {
 		return outOfStep("more than %d pushes unacknowledged", wire.Window)
 	}
 	c.pushesRead++
-	prev, done := c.pushTail, make(chan struct{})
-	c.pushTail = done
-	c.h.wg.Add(1)
-	go func() {
-		defer c.h.wg.Done()
-		defer close(done)
-		if prev != nil {
-			<-prev
-		}
-		if err := c.commit(m); err != nil {
-			c.closeWith(c.asWireError(err), false)
-		}
-	}()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return nil // not acknowledged: the device resends it
+	}
+	c.queued = append(c.queued, m)
+	if !c.committing {
+		c.committing = true
+		c.h.wg.Add(1)
+		go c.commitLoop()
+	}
 	return nil
 }
 
-// commit stores one push and queues its answers. It runs after the
-// previous push's commit, so acked is that commit's.
+// commitLoop commits the queued pushes in order and ends when none is left
+// (or the connection is closing: the rest are resent after a reconnect).
+func (c *conn) commitLoop() {
+	defer c.h.wg.Done()
+	for {
+		c.mu.Lock()
+		if len(c.queued) == 0 || c.closing {
+			c.queued = nil
+			c.committing = false
+			c.idle.Broadcast()
+			c.mu.Unlock()
+			return
+		}
+		m := c.queued[0]
+		c.queued = c.queued[1:]
+		c.mu.Unlock()
+		if err := c.commit(m); err != nil {
+			c.closeWith(c.asWireError(err), false)
+		}
+	}
+}
+
+// commit stores one push and queues its answers.
 func (c *conn) commit(m *wire.Push) error {
 	if first := m.Events[0].Seq; first > c.acked+1 {
 		return outOfStep("push starts at seq %d after a gap: server holds %d", first, c.acked)
 	}
-	c.pushMu.Lock()
-	defer c.pushMu.Unlock()
-	if c.isClosing() {
-		return nil // closing: not acknowledged, so the device resends it
-	}
-	batch := make([]storage.DeviceEvent, len(m.Events))
-	for i := range m.Events {
-		batch[i] = storage.DeviceEvent(m.Events[i])
-	}
-	res, err := c.h.cfg.Store.Push(c.h.ctx, c.dev.ID, batch)
+	res, err := c.h.cfg.Log.Push(c.h.ctx, c.dev.ID, m.Events)
 	if err != nil {
 		return err
 	}
 	c.acked = res.AckedSeq
 	msgs := make([]wire.Message, 0, len(res.Rejected)+1)
-	for _, r := range res.Rejected {
-		msgs = append(msgs, &wire.PushReject{Seq: r.Seq, EventID: r.EventID, Code: wire.CloseCode(r.Code), Reason: r.Reason})
+	for i := range res.Rejected {
+		msgs = append(msgs, &res.Rejected[i])
 	}
 	// The ack names this push's last seq, not everything storage holds: a
 	// device resending from its lowest unacknowledged seq may still have
@@ -410,45 +435,36 @@ func (c *conn) commit(m *wire.Push) error {
 	c.h.stored.Add(int64(res.Stored))
 	c.h.duplicates.Add(int64(res.Duplicates))
 	c.h.rejects.Add(int64(len(res.Rejected)))
-	if res.Stored > 0 {
-		c.h.notify(c.dev.Branch)
-	}
 	return c.enqueue(outItem{msgs: msgs})
 }
 
 // eventsAck frees the window up to the acknowledged batch.
 func (c *conn) eventsAck(m *wire.EventsAck) error {
-	if m.Scope != c.scope {
-		return protocolError("events_ack for a scope this connection does not stream")
-	}
-	c.flowMu.Lock()
-	i := 0
-	for i < len(c.inflight) && c.inflight[i] != m.Cursor {
-		i++
-	}
-	if i == len(c.inflight) {
-		c.flowMu.Unlock()
+	c.mu.Lock()
+	i := slices.Index(c.window, inflight{scope: m.Scope, next: m.Cursor})
+	if i < 0 {
+		streamed := slices.ContainsFunc(c.streams, func(st *stream) bool { return st.scope == m.Scope })
+		c.mu.Unlock()
+		if !streamed {
+			return protocolError("events_ack for a scope this connection does not stream")
+		}
 		// A replayed or reordered ack (one for a batch already acknowledged
 		// by a later one, or from an older connection): resume from the
 		// device's stored cursor.
 		return outOfStep("events_ack cursor %d matches no unacknowledged events", m.Cursor)
 	}
-	c.inflight = append(c.inflight[:0], c.inflight[i+1:]...)
-	c.flowMu.Unlock()
-	c.poke(false)
+	// Batches of one scope are acknowledged in order: an ack covers the
+	// earlier unacknowledged batches of its scope too.
+	kept := c.window[:0]
+	for j, in := range c.window {
+		if in.scope != m.Scope || j > i {
+			kept = append(kept, in)
+		}
+	}
+	c.window = kept
+	c.mu.Unlock()
+	c.poke()
 	return nil
-}
-
-// shallow runs f on a short-lived goroutine and waits for it. Storage calls
-// (modernc SQLite) and JSON coding grow a goroutine's stack to tens of
-// kilobytes; the runtime shrinks a parked stack only by halves, one per GC,
-// so a connection's long-lived reader and writer would keep that size while
-// idle. Doing the deep work on a goroutine that then exits keeps their
-// stacks at the minimum, for about a microsecond per message.
-func shallow(f func() error) error {
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	return <-done
 }
 
 // writeLoop is the connection's only writer of data frames.
@@ -464,9 +480,9 @@ func (c *conn) writeLoop() {
 			c.writeClose()
 			return
 		case it := <-c.send:
-			err = shallow(func() error { return c.writeItem(it) })
+			err = c.writeItem(it)
 		case <-c.wake:
-			err = shallow(c.pump)
+			err = c.pump()
 		case <-ping.C:
 			err = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.h.cfg.WriteWait))
 		}
@@ -518,9 +534,9 @@ func (c *conn) writeClose() {
 	if c.noFrame || c.closeSent.Load() {
 		return
 	}
-	c.pushMu.Lock()
-	// Any push read from now on sees quit closed and is dropped.
-	c.pushMu.Unlock() //nolint:staticcheck // an empty critical section: waiting is the point
+	// Closing stops new pushes; wait for the one in storage, if any, so its
+	// answers go out before the close frame.
+	c.waitCommitted()
 	for drained := false; !drained; {
 		select {
 		case it := <-c.send:
@@ -540,9 +556,9 @@ func (c *conn) writeClose() {
 		c.ws.NetConn().Close()
 		return
 	}
-	c.deadlineMu.Lock()
+	c.mu.Lock()
 	_ = c.ws.SetReadDeadline(time.Now().Add(c.h.cfg.CloseLinger))
-	c.deadlineMu.Unlock()
+	c.mu.Unlock()
 }
 
 func (c *conn) writeItem(it outItem) error {
@@ -558,73 +574,85 @@ func (c *conn) writeItem(it outItem) error {
 		}
 	}
 	if it.start {
-		c.streaming, c.cursor = true, it.cursor
-		c.dirty.Store(true)
+		c.streaming = true
 		return c.pump()
 	}
 	return nil
 }
 
-// pump streams events from the cursor while the window has room and storage
-// may hold more. It reads storage only when a commit was notified since the
-// last read (dirty) or the last page was cut short (more).
+// pump streams events while the window has room and some stream may have
+// more: it reads the log for a stream only when a commit touched its scope
+// since the last read (dirty) or the last page was cut short (more). The
+// streams take turns, so a scope with a long backlog does not starve the
+// others.
 func (c *conn) pump() error {
 	for c.streaming && !c.isClosing() {
-		c.flowMu.Lock()
-		full := len(c.inflight) >= wire.Window
-		c.flowMu.Unlock()
-		if full {
+		c.mu.Lock()
+		if len(c.window) >= wire.Window {
+			c.mu.Unlock()
 			return nil // an events_ack wakes us
 		}
-		// Clear dirty before reading: a commit after this read sets it again.
-		if !c.dirty.Swap(false) && !c.more {
+		var st *stream
+		for i := range c.streams {
+			s := c.streams[(c.next+i)%len(c.streams)]
+			if s.dirty || s.more {
+				st = s
+				c.next = (c.next + i + 1) % len(c.streams)
+				break
+			}
+		}
+		if st != nil {
+			// Cleared before reading: a commit after this read sets it again.
+			st.dirty = false
+		}
+		c.mu.Unlock()
+		if st == nil {
 			return nil
 		}
-		page, err := c.h.cfg.Store.EventsAfter(c.h.ctx, storage.Scope{Branch: c.dev.Branch}, c.cursor, c.pageLimit)
+		page, err := c.h.cfg.Log.EventsAfter(c.h.ctx, st.scope, st.cursor, st.pageLimit)
 		if err != nil {
 			c.closeWith(c.asWireError(err), false)
 			return errClosing
 		}
 		if len(page) == 0 {
-			c.more = false
+			st.more = false
 			continue
 		}
-		msg := c.eventsMessage(page)
+		msg := eventsMessage(st, page)
 		n := len(msg.Events)
-		c.more = n < len(page) || len(page) == c.pageLimit
+		st.more = n < len(page) || len(page) == st.pageLimit
 		// Adapt the page to what fits a frame, so large events do not make
 		// every read fetch a thousand rows to send a few.
 		if n < len(page) {
-			c.pageLimit = max(16, n)
+			st.pageLimit = max(16, n)
 		} else {
-			c.pageLimit = min(wire.MaxEventsPerBatch, c.pageLimit*2)
+			st.pageLimit = min(wire.MaxEventsPerBatch, st.pageLimit*2)
 		}
 		// Into the window before the write: the ack may come back before
 		// Write returns.
-		c.flowMu.Lock()
-		c.inflight = append(c.inflight, msg.Next)
-		c.flowMu.Unlock()
+		c.mu.Lock()
+		c.window = append(c.window, inflight{scope: st.scope, next: msg.Next})
+		c.mu.Unlock()
 		if err := wire.Write(c.ws, msg, time.Now().Add(c.h.cfg.WriteWait)); err != nil {
 			return err
 		}
-		c.cursor = msg.Next
+		st.cursor = msg.Next
 		c.h.sent.Add(int64(n))
 	}
 	return nil
 }
 
 // eventsMessage takes as many events from page as fit one frame.
-func (c *conn) eventsMessage(page []storage.StoredEvent) *wire.Events {
+func eventsMessage(st *stream, page []wire.ScopedEvent) *wire.Events {
 	const envelope = 256 // envelope, scope, from, next
-	size := envelope
-	events := make([]wire.ScopedEvent, 0, len(page))
-	for i := range page {
-		est := len(page[i].Event.Data) + eventsOverhead
-		if i > 0 && size+est > wire.MaxFrameBytes {
+	size, n := envelope, 0
+	for n < len(page) {
+		est := len(page[n].Event.Data) + eventsOverhead
+		if n > 0 && size+est > wire.MaxFrameBytes {
 			break
 		}
 		size += est
-		events = append(events, wire.ScopedEvent{Seq: page[i].GlobalSeq, Event: page[i].Event})
+		n++
 	}
-	return &wire.Events{Scope: c.scope, From: c.cursor, Next: events[len(events)-1].Seq, Events: events}
+	return &wire.Events{Scope: st.scope, From: st.cursor, Next: page[n-1].Seq, Events: page[:n:n]}
 }

@@ -45,8 +45,8 @@ type env struct {
 // testConfig has short timings so closes and revocations are quick.
 func testConfig(store storage.Store) hub.Config {
 	return hub.Config{
-		Store:               store,
-		Authenticate:        testAuthenticate(store),
+		Log:                 store,
+		Auth:                testAuthenticate(store),
 		Logger:              testLogger(),
 		PongWait:            5 * time.Second,
 		WriteWait:           2 * time.Second,
@@ -63,23 +63,25 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// testAuthenticate stands in for enrol.Authenticate: "Bearer <device-id>",
-// unknown and revoked devices refused with the storage codes.
-func testAuthenticate(store storage.Store) func(r *http.Request) (storage.Device, error) {
-	return func(r *http.Request) (storage.Device, error) {
+// testAuthenticate stands in for enrol.SyncAuth: "Bearer <device-id>",
+// unknown and revoked devices refused, the device's branch queue its scope.
+func testAuthenticate(store storage.Store) hub.Authenticator {
+	return hub.AuthenticateFunc(func(r *http.Request) (hub.Device, error) {
 		id, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
-			return storage.Device{}, storage.Errorf(storage.NotFound, "no credential")
+			return hub.Device{}, fmt.Errorf("%w: no credential", hub.ErrRefused)
 		}
 		d, err := store.Device(r.Context(), id)
-		if err != nil {
-			return d, err
+		switch {
+		case storage.ErrorCode(err) == storage.NotFound:
+			return hub.Device{}, fmt.Errorf("%w: %w", hub.ErrRefused, err)
+		case err != nil:
+			return hub.Device{}, err
+		case d.Revoked():
+			return hub.Device{}, fmt.Errorf("%w: device %s is revoked", hub.ErrRefused, id)
 		}
-		if d.Revoked() {
-			return storage.Device{}, storage.Errorf(storage.Revoked, "device %s is revoked", id)
-		}
-		return d, nil
-	}
+		return hub.Device{ID: d.ID, Scopes: []string{hub.ScopeOf(d.Branch)}}, nil
+	})
 }
 
 // MustEnv starts a hub; edit adjusts the test config. Cleanup shuts it down.
@@ -368,7 +370,7 @@ func storedIDs(tb testing.TB, s storage.Store, branch string) map[string]int {
 	out := map[string]int{}
 	var after int64
 	for {
-		page, err := s.EventsAfter(context.Background(), storage.Scope{Branch: branch}, after, 1000)
+		page, err := s.EventsAfter(context.Background(), hub.ScopeOf(branch), after, 1000)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -378,7 +380,7 @@ func storedIDs(tb testing.TB, s storage.Store, branch string) map[string]int {
 		for _, e := range page {
 			out[e.Event.ID]++
 		}
-		after = page[len(page)-1].GlobalSeq
+		after = page[len(page)-1].Seq
 	}
 }
 

@@ -1,18 +1,23 @@
 // Package hub is the server end of the sync protocol (docs/SYNC.md): it owns
 // the device websockets on /api/v1/sync, their lifecycles and queues, and the
-// translation between protocol messages and storage. Upstream it stores each
-// push in one storage transaction and answers per event (push_reject, then
-// push_ack) only after the commit; downstream it streams each device's scope
-// (its branch) from the device's cursor with a window of unacknowledged
-// batches, woken after every commit by a coalescing notification.
+// translation between protocol messages and the event log. Upstream it hands
+// each push to the log (one transaction) and answers per event (push_reject,
+// then push_ack) only after the commit; downstream it streams each scope a
+// device may have and asks for, from the device's cursor, with a window of
+// unacknowledged batches, woken by the log's commit feed.
 //
-// Every connection has exactly two goroutines: a reader, which also runs the
-// hello and the storage transaction of each push (so pushes are processed in
-// order and at most one is in memory), and a writer, which owns every data
-// frame, the pings and the downstream paging. They share a bounded send queue
-// (reader to writer), a one-slot wake channel (the hub and the reader to the
-// writer) and a small mutex-guarded window. The hub itself adds one goroutine
-// that re-checks revocations for all live connections in one query.
+// The hub depends on nothing of the server: it declares what it needs, a Log
+// and an Authenticator (log.go), and the server's storage and enrolment
+// implement them. sync/synctest is the conformance suite for a Log.
+//
+// Every connection has a reader and a writer goroutine (gorilla's chat
+// shape). The reader decodes, runs the hello and queues pushes; while
+// pushes are queued, a third goroutine commits them in order and ends when
+// the queue is empty, so the reader decodes push N+1 while push N commits
+// and an idle connection keeps two goroutines. The writer owns every data
+// frame, the pings and the downstream paging. One mutex guards what they
+// share. The hub itself adds one goroutine that re-checks revocations for
+// all live connections in one query.
 package hub
 
 import (
@@ -26,8 +31,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"ombud/server/enrol"
-	"ombud/server/storage"
 	"ombud/shared/hlc"
 	"ombud/sync/wire"
 )
@@ -38,7 +41,7 @@ const (
 	DefaultWriteWait           = 10 * time.Second
 	DefaultHelloTimeout        = 10 * time.Second
 	DefaultCloseLinger         = 5 * time.Second
-	DefaultRevokeCheckInterval = 5 * time.Second
+	DefaultRevokeCheckInterval = 2 * time.Second
 	// DefaultSendQueue bounds the push answers waiting for the writer. A
 	// device may have wire.Window pushes unacknowledged, so a healthy
 	// connection never holds more than that; the rest is slack.
@@ -54,41 +57,35 @@ const (
 )
 
 // revokeMargin widens the hub's revocation query backwards, so a revocation
-// stamped by a clock slightly behind ours is not missed.
+// stamped by a clock slightly behind ours (another server process sharing
+// the database) is not missed. Seeing one twice is harmless.
 const revokeMargin = time.Minute
 
 // Log attribute keys.
 const (
 	logDevice = "device"
-	logBranch = "branch"
+	logScopes = "scopes"
 	logCode   = "code"
 	logReason = "reason"
 	logErr    = "err"
 )
 
-// Config configures a Hub. Store is required; zero timings and limits take
-// the defaults above (tests shorten them).
+// Config configures a Hub. Log and Auth are required; zero timings and
+// limits take the defaults above (tests shorten them).
 type Config struct {
-	Store storage.Store
-	// Authenticate checks the upgrade request's credential. Any error is
-	// answered 401 before upgrading, except an error that is neither an
-	// enrol refusal nor a storage NotFound/Revoked/Invalid, which means the
-	// check itself failed: 503, so the device retries. Nil uses
-	// enrol.Authenticate on the Authorization header.
-	Authenticate func(r *http.Request) (storage.Device, error)
-	// Watch, if set, is how the hub learns that a connected device was
-	// revoked (e.g. (*enrol.Watcher).Watch): called once per connection,
-	// its stop when the connection ends. Nil: the hub checks all live
-	// connections itself every RevokeCheckInterval with one query.
-	Watch  func(deviceID string, onRevoked func(error)) (stop func())
+	Log  Log
+	Auth Authenticator
+
 	Logger *slog.Logger
 	Now    func() time.Time
 
-	PongWait            time.Duration // silence (pongs included) before a connection is dropped
-	PingPeriod          time.Duration // default 9/10 of PongWait
-	WriteWait           time.Duration // deadline of every write
-	HelloTimeout        time.Duration // client_hello must arrive within this
-	CloseLinger         time.Duration // after our close frame, wait this long for the peer's
+	PongWait     time.Duration // silence (pongs included) before a connection is dropped
+	PingPeriod   time.Duration // default 9/10 of PongWait
+	WriteWait    time.Duration // deadline of every write
+	HelloTimeout time.Duration // client_hello must arrive within this
+	CloseLinger  time.Duration // after our close frame, wait this long for the peer's
+	// RevokeCheckInterval bounds how long a device revoked by another
+	// process (the CLI shares only the database) keeps its connection.
 	RevokeCheckInterval time.Duration
 	SendQueue           int // push answers queued for the writer; full means a slow consumer (4008)
 	ReadBufferSize      int
@@ -96,17 +93,14 @@ type Config struct {
 }
 
 func (cfg *Config) setDefaults() {
+	if cfg.Log == nil || cfg.Auth == nil {
+		panic("hub: Config.Log and Config.Auth are required")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.Authenticate == nil {
-		store := cfg.Store
-		cfg.Authenticate = func(r *http.Request) (storage.Device, error) {
-			return enrol.Authenticate(r.Context(), store, r.Header.Get("Authorization"))
-		}
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -129,6 +123,12 @@ func (cfg *Config) setDefaults() {
 		cfg.WriteBufferSize = DefaultWriteBufferSize
 	}
 }
+
+// AuthenticateFunc adapts a function to Authenticator.
+type AuthenticateFunc func(r *http.Request) (Device, error)
+
+// Authenticate implements Authenticator.
+func (f AuthenticateFunc) Authenticate(r *http.Request) (Device, error) { return f(r) }
 
 // Stats are counters since New, for /metrics and tests.
 type Stats struct {
@@ -156,11 +156,13 @@ type Hub struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu       sync.RWMutex
-	closing  bool
-	conns    map[string]*conn              // device id -> its live connection
-	byBranch map[string]map[*conn]struct{} // branch -> subscribed connections
-	wg       sync.WaitGroup                // every goroutine the hub started
+	stopCommits func() // ends the log's commit feed
+
+	mu      sync.RWMutex
+	closing bool
+	conns   map[string]*conn              // device id -> its live connection
+	byScope map[string]map[*conn]struct{} // scope -> connections streaming it
+	wg      sync.WaitGroup                // every goroutine the hub started
 
 	bgOnce sync.Once
 	bgStop chan struct{}
@@ -169,7 +171,8 @@ type Hub struct {
 	connections, pushes, stored, duplicates, rejects, slowDrops, sent atomic.Int64
 }
 
-// New returns a Hub. It starts no goroutine until the first connection.
+// New returns a Hub subscribed to the log's commit feed. It starts no
+// goroutine until the first connection.
 func New(cfg Config) *Hub {
 	cfg.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -183,18 +186,18 @@ func New(cfg Config) *Hub {
 			WriteBufferSize: cfg.WriteBufferSize,
 			WriteBufferPool: &sync.Pool{},
 		},
-		ctx:      ctx,
-		cancel:   cancel,
-		conns:    make(map[string]*conn),
-		byBranch: make(map[string]map[*conn]struct{}),
-		bgStop:   make(chan struct{}),
+		ctx:     ctx,
+		cancel:  cancel,
+		conns:   make(map[string]*conn),
+		byScope: make(map[string]map[*conn]struct{}),
+		bgStop:  make(chan struct{}),
 	}
+	h.stopCommits = cfg.Log.OnCommit(h.notify)
 	return h
 }
 
-// ScopeOf is the scope name a device streams (docs/SYNC.md section 4): its
-// branch queue, "branch:<id>".
-func ScopeOf(branch string) string { return "branch:" + branch }
+// ScopeOf is the scope name of a branch's queue (wire.BranchScope).
+func ScopeOf(branch string) string { return wire.BranchScope(branch) }
 
 // ServeHTTP authenticates the upgrade request (401 before upgrading),
 // upgrades it and starts the connection's reader and writer. It returns at
@@ -206,9 +209,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	dev, err := h.cfg.Authenticate(r)
+	dev, err := h.cfg.Auth.Authenticate(r)
 	if err != nil {
-		if !refusal(err) {
+		if !errors.Is(err, ErrRefused) {
 			h.log.Error("sync: authenticate failed", logErr, err)
 			http.Error(w, "try again later", http.StatusServiceUnavailable)
 			return
@@ -234,20 +237,6 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go c.readLoop()
 }
 
-// refusal reports whether an Authenticate error refuses the credential (401)
-// rather than reporting a failure to check it (503).
-func refusal(err error) bool {
-	if errors.Is(err, enrol.ErrUnauthenticated) || errors.Is(err, enrol.ErrRevoked) {
-		return true
-	}
-	var se *storage.Error
-	if errors.As(err, &se) {
-		return se.Code == storage.NotFound || se.Code == storage.Revoked || se.Code == storage.Invalid
-	}
-	var ee *enrol.Error
-	return errors.As(err, &ee)
-}
-
 func (h *Hub) isClosing() bool {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -266,12 +255,6 @@ func (h *Hub) register(c *conn) bool {
 	h.wg.Add(2)
 	old := h.conns[c.dev.ID]
 	h.conns[c.dev.ID] = c
-	subs := h.byBranch[c.dev.Branch]
-	if subs == nil {
-		subs = make(map[*conn]struct{})
-		h.byBranch[c.dev.Branch] = subs
-	}
-	subs[c] = struct{}{}
 	h.mu.Unlock()
 	h.connections.Add(1)
 
@@ -279,15 +262,26 @@ func (h *Hub) register(c *conn) bool {
 		c.replaced = old
 		old.close(wire.CloseReplaced, "replaced by a newer connection of this device")
 	}
-	if h.cfg.Watch != nil {
-		c.stopWatch = h.cfg.Watch(c.dev.ID, func(error) { c.close(wire.CloseUnauthorized, "device credential revoked") })
-	} else {
-		h.bgOnce.Do(func() {
-			h.wg.Add(1)
-			go h.watchRevocations()
-		})
-	}
+	h.bgOnce.Do(func() {
+		h.wg.Add(1)
+		go h.watchRevocations()
+	})
 	return true
+}
+
+// subscribe indexes c under the scopes its hello granted, so commits to
+// them wake its writer.
+func (h *Hub) subscribe(c *conn, scopes []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range scopes {
+		subs := h.byScope[s]
+		if subs == nil {
+			subs = make(map[*conn]struct{})
+			h.byScope[s] = subs
+		}
+		subs[c] = struct{}{}
+	}
 }
 
 func (h *Hub) unregister(c *conn) {
@@ -295,31 +289,31 @@ func (h *Hub) unregister(c *conn) {
 	if h.conns[c.dev.ID] == c {
 		delete(h.conns, c.dev.ID)
 	}
-	if subs := h.byBranch[c.dev.Branch]; subs != nil {
-		delete(subs, c)
-		if len(subs) == 0 {
-			delete(h.byBranch, c.dev.Branch)
+	for _, st := range c.streams {
+		if subs := h.byScope[st.scope]; subs != nil {
+			delete(subs, c)
+			if len(subs) == 0 {
+				delete(h.byScope, st.scope)
+			}
 		}
 	}
 	h.mu.Unlock()
 	h.connections.Add(-1)
 }
 
-// notify wakes every connection streaming branch after a commit. It never
-// blocks: the wake channel holds one token, and a connection that already
-// has one will read storage anyway, so many commits coalesce into one read.
-func (h *Hub) notify(branch string) {
+// notify wakes every connection streaming one of scopes after a commit.
+// It never blocks (it runs on the committer's goroutine): each writer's
+// wake channel holds one token, and a writer that has one will read the
+// log anyway, so many commits coalesce into one read.
+func (h *Hub) notify(scopes []string) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	for c := range h.byBranch[branch] {
-		c.poke(true)
+	for _, s := range scopes {
+		for c := range h.byScope[s] {
+			c.markDirty(s)
+		}
 	}
 }
-
-// Notify tells the hub that events of branch were stored by someone other
-// than a device connection (the case engine, the tracking page), so the
-// branch's devices receive them now rather than at the next device push.
-func (h *Hub) Notify(branch string) { h.notify(branch) }
 
 // Revoke closes the live connection of deviceID, if any, with 4002: for a
 // revocation made in this process, so it takes effect at once rather than at
@@ -348,12 +342,15 @@ func (h *Hub) watchRevocations() {
 			return
 		case <-t.C:
 		}
-		ids, err := h.cfg.Store.RevokedSince(h.ctx, since)
+		now := h.cfg.Now()
+		ids, err := h.cfg.Log.RevokedSince(h.ctx, since)
 		if err != nil {
-			// A database hiccup must not drop the fleet; the next pass retries.
+			// A database hiccup must not drop the fleet; the next pass retries
+			// from the same point, so no revocation is missed.
 			h.log.Warn("sync: revocation check failed", logErr, err)
 			continue
 		}
+		since = now.Add(-revokeMargin)
 		for _, id := range ids {
 			h.Revoke(id)
 		}
@@ -384,13 +381,14 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	h.closing = true
 	conns := make([]*conn, 0, len(h.conns))
-	for _, subs := range h.byBranch {
-		for c := range subs {
-			conns = append(conns, c)
-		}
+	for _, c := range h.conns {
+		conns = append(conns, c)
 	}
 	h.mu.Unlock()
-	h.stop.Do(func() { close(h.bgStop) })
+	h.stop.Do(func() {
+		close(h.bgStop)
+		h.stopCommits()
+	})
 	for _, c := range conns {
 		c.close(wire.CloseShuttingDown, "server shutting down")
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"ombud/server/storage"
 	"ombud/shared/event"
 	"ombud/sync/hub"
 	"ombud/sync/wire"
@@ -534,10 +533,10 @@ func TestShutdown(t *testing.T) {
 }
 
 // failingStore fails every Push, as a broken disk would.
-type failingStore struct{ storage.Store }
+type failingStore struct{ hub.Log }
 
-func (failingStore) Push(context.Context, string, []storage.DeviceEvent) (storage.PushResult, error) {
-	return storage.PushResult{}, errors.New("disk I/O error at /var/lib/ombud/ombud.db")
+func (failingStore) Push(context.Context, string, []wire.DeviceEvent) (hub.PushResult, error) {
+	return hub.PushResult{}, errors.New("disk I/O error at /var/lib/ombud/ombud.db")
 }
 
 // TestStorageFailureCloses1011: the device is told 1011 with no detail, and
@@ -545,7 +544,7 @@ func (failingStore) Push(context.Context, string, []storage.DeviceEvent) (storag
 func TestStorageFailureCloses1011(t *testing.T) {
 	t.Parallel()
 	var fail atomic.Bool
-	e := MustEnv(t, func(c *hub.Config) { c.Store = switchStore{c.Store, &fail} })
+	e := MustEnv(t, func(c *hub.Config) { c.Log = switchStore{c.Log, &fail} })
 	a, b := e.MustDevice(t, "A"), e.MustDevice(t, "A")
 	ca, _ := e.MustConnect(t, a, 0)
 	fail.Store(true)
@@ -562,15 +561,15 @@ func TestStorageFailureCloses1011(t *testing.T) {
 
 // switchStore fails pushes while fail is set.
 type switchStore struct {
-	storage.Store
+	hub.Log
 	fail *atomic.Bool
 }
 
-func (s switchStore) Push(ctx context.Context, id string, b []storage.DeviceEvent) (storage.PushResult, error) {
+func (s switchStore) Push(ctx context.Context, id string, b []wire.DeviceEvent) (hub.PushResult, error) {
 	if s.fail.Load() {
 		return failingStore{}.Push(ctx, id, b)
 	}
-	return s.Store.Push(ctx, id, b)
+	return s.Log.Push(ctx, id, b)
 }
 
 // TestEventsAckOutOfStep: an events_ack for no batch in flight (reordered

@@ -21,6 +21,7 @@ import (
 	"ombud/server/storage/sqlite"
 	"ombud/shared/uid"
 	"ombud/sync/hub"
+	"ombud/sync/wire"
 )
 
 // env is the server under test and the simulated devices.
@@ -53,11 +54,11 @@ type env struct {
 // connections.
 type fakeDevices struct{ *sqlite.Store }
 
-func (s fakeDevices) Device(ctx context.Context, id string) (storage.Device, error) {
+func (s fakeDevices) Resume(ctx context.Context, id string) (int64, error) {
 	if strings.HasPrefix(id, "idle-") {
-		return storage.Device{ID: id, Branch: "idle", Prefix: "000"}, nil
+		return 0, nil
 	}
-	return s.Store.Device(ctx, id)
+	return s.Store.Resume(ctx, id)
 }
 
 func newEnv(ctx context.Context, o options, stderr io.Writer) (*env, error) {
@@ -108,16 +109,16 @@ func newEnv(ctx context.Context, o options, stderr io.Writer) (*env, error) {
 		return nil, err
 	}
 	e.st = st
-	cfg := hub.Config{Store: st, Logger: e.log}
+	cfg := hub.Config{Log: st, Auth: enrol.SyncAuth{Store: st}, Logger: e.log}
 	if o.auth == "fake" {
-		cfg.Store = fakeDevices{st}
-		cfg.Authenticate = func(r *http.Request) (storage.Device, error) {
+		cfg.Log = fakeDevices{st}
+		cfg.Auth = hub.AuthenticateFunc(func(r *http.Request) (hub.Device, error) {
 			id, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if !strings.HasPrefix(id, "idle-") {
-				return storage.Device{}, storage.Errorf(storage.NotFound, "not a fake device")
+				return hub.Device{}, fmt.Errorf("%w: not a fake device", hub.ErrRefused)
 			}
-			return storage.Device{ID: id, Branch: "idle", Prefix: "000"}, nil
-		}
+			return hub.Device{ID: id, Scopes: []string{wire.BranchScope("idle")}}, nil
+		})
 	}
 	e.hub = hub.New(cfg)
 	e.srv = httptest.NewServer(e.hub) // 127.0.0.1, a free port

@@ -10,6 +10,7 @@ import (
 	"ombud/server/storage"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
+	"ombud/sync/wire"
 )
 
 // Append implements storage.Events. See there for the contract.
@@ -37,9 +38,9 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 	}
 	defer tx.Rollback()
 	var (
-		insert   = tx.StmtContext(ctx, s.ingest.insertServerEvent)
-		byID     = tx.StmtContext(ctx, s.ingest.eventByID)
-		branchOf = tx.StmtContext(ctx, s.ingest.filedBranch)
+		insert   = tx.StmtContext(ctx, s.write.insertServerEvent)
+		byID     = tx.StmtContext(ctx, s.write.eventByID)
+		branchOf = tx.StmtContext(ctx, s.write.filedBranch)
 		branches = make(map[string]string) // complaint id -> filed branch
 		storedAt = nanos(time.Now())
 		out      = make([]storage.StoredEvent, len(events))
@@ -68,7 +69,7 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 			string(e.Actor.Kind), e.Actor.ID, int64(e.At), []byte(e.Data), storedAt).Scan(&seq)
 		switch {
 		case err == nil:
-			out[i] = storage.StoredEvent{GlobalSeq: seq, Event: *e}
+			out[i] = storage.StoredEvent{Seq: seq, Event: *e}
 		case errors.Is(err, sql.ErrNoRows):
 			// DO NOTHING: the id is stored already. Idempotent: hand back
 			// what is stored, which is what every reader sees.
@@ -82,6 +83,7 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("append: commit: %w", err)
 	}
+	s.feed.Publish(scopesOf(branches))
 	return out, nil
 }
 
@@ -101,4 +103,17 @@ func checkAppended(e *event.Event) error {
 		return storage.Errorf(storage.Invalid, "event %s: clock reading out of range", e.ID)
 	}
 	return nil
+}
+
+// scopesOf is the scope of each branch events were appended to.
+func scopesOf(branches map[string]string) []string {
+	seen := make(map[string]bool, len(branches))
+	var out []string
+	for _, b := range branches {
+		if !seen[b] {
+			seen[b] = true
+			out = append(out, wire.BranchScope(b))
+		}
+	}
+	return out
 }

@@ -13,6 +13,7 @@ import (
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/uid"
+	"ombud/sync/wire"
 )
 
 // customerEvent makes an event as the tracking page would: actor customer,
@@ -30,7 +31,7 @@ func customerEvent(filed event.Event, typ event.Type, text string) event.Event {
 func mustPushFiled(tb testing.TB, s storage.Store, d storage.Device, seq int64) event.Event {
 	tb.Helper()
 	filed := filedEvent(tb, d)
-	res, err := s.Push(context.Background(), d.ID, []storage.DeviceEvent{{Seq: seq, Event: filed}})
+	res, err := s.Push(context.Background(), d.ID, []wire.DeviceEvent{{Seq: seq, Event: filed}})
 	if err != nil || res.Stored != 1 {
 		tb.Fatalf("push filed: %+v, %v", res, err)
 	}
@@ -49,19 +50,19 @@ func TestAppendStreamsToTheComplaintsBranch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].Event.ID != info.ID || got[0].GlobalSeq == 0 {
+	if len(got) != 1 || got[0].Event.ID != info.ID || got[0].Seq == 0 {
 		t.Fatalf("append = %+v", got)
 	}
 
 	// Branch A's devices receive it after the Filed event, like any event.
-	evs := allEvents(t, s, storage.Scope{Branch: "A"})
-	if n := len(evs); n != 2 || evs[1].Event.ID != info.ID || evs[1].GlobalSeq != got[0].GlobalSeq {
+	evs := allEvents(t, s, wire.BranchScope("A"))
+	if n := len(evs); n != 2 || evs[1].Event.ID != info.ID || evs[1].Seq != got[0].Seq {
 		t.Fatalf("branch A events = %+v, want the filed event then %s", evs, info.ID)
 	}
 	if e := evs[1].Event; e.Actor.Kind != event.ActorCustomer || string(e.Data) != string(info.Data) || e.At != info.At {
 		t.Errorf("streamed event = %+v, want %+v", e, info)
 	}
-	for _, se := range allEvents(t, s, storage.Scope{Branch: "B"}) {
+	for _, se := range allEvents(t, s, wire.BranchScope("B")) {
 		if se.Event.ID == info.ID {
 			t.Fatal("branch B received branch A's event")
 		}
@@ -100,11 +101,11 @@ func TestAppendIsIdempotentByEventID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got[0].GlobalSeq != stored[0].GlobalSeq || string(got[0].Event.Data) != string(first.Data) {
+	if got[0].Seq != stored[0].Seq || string(got[0].Event.Data) != string(first.Data) {
 		t.Errorf("repeat = %+v, want the stored %+v", got[0], stored[0])
 	}
-	if got[1].GlobalSeq == 0 || got[2].GlobalSeq != got[1].GlobalSeq {
-		t.Errorf("same id twice in a batch: seqs %d and %d, want one", got[1].GlobalSeq, got[2].GlobalSeq)
+	if got[1].Seq == 0 || got[2].Seq != got[1].Seq {
+		t.Errorf("same id twice in a batch: seqs %d and %d, want one", got[1].Seq, got[2].Seq)
 	}
 	if after := mustStats(t, s); after.Events != before.Events+1 {
 		t.Errorf("events %d -> %d, want one more", before.Events, after.Events)
@@ -160,15 +161,15 @@ func TestAppendLeavesDeviceNumberingAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The device's next push continues at 2; the server event took no slot.
-	res, err := s.Push(ctx, d.ID, []storage.DeviceEvent{{Seq: 2, Event: noteEvent(d, filed.ComplaintID)}})
+	res, err := s.Push(ctx, d.ID, []wire.DeviceEvent{{Seq: 2, Event: noteEvent(d, filed.ComplaintID)}})
 	if err != nil || res.Stored != 1 || res.AckedSeq != 2 {
 		t.Fatalf("push after append = %+v, %v", res, err)
 	}
 	// A device reusing a server event's id is refused, as any reused id.
 	reuse := server[0].Event
 	reuse.Actor = event.Actor{Kind: event.ActorStaff, ID: "s1"}
-	res, err = s.Push(ctx, d.ID, []storage.DeviceEvent{{Seq: 3, Event: reuse}})
-	if err != nil || len(res.Rejected) != 1 || res.Rejected[0].Code != storage.RejectConflict {
+	res, err = s.Push(ctx, d.ID, []wire.DeviceEvent{{Seq: 3, Event: reuse}})
+	if err != nil || len(res.Rejected) != 1 || res.Rejected[0].Code != wire.CloseConflict {
 		t.Fatalf("push of a server event's id = %+v, %v; want a conflict", res, err)
 	}
 }
@@ -212,8 +213,8 @@ func TestUpgradeToServerEventsKeepsTheLog(t *testing.T) {
 	}
 
 	s := MustOpenPath(t, path)
-	evs := allEvents(t, s, storage.Scope{Branch: "A"})
-	if len(evs) != 1 || evs[0].GlobalSeq != 7 || evs[0].Event.ID != eventID {
+	evs := allEvents(t, s, wire.BranchScope("A"))
+	if len(evs) != 1 || evs[0].Seq != 7 || evs[0].Event.ID != eventID {
 		t.Fatalf("events after upgrade = %+v", evs)
 	}
 	got, err := s.Append(ctx, []event.Event{{ID: uid.New(), ComplaintID: complaintID, Type: event.InfoProvided,
@@ -221,8 +222,8 @@ func TestUpgradeToServerEventsKeepsTheLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got[0].GlobalSeq != 42 {
-		t.Errorf("first sequence after upgrade = %d, want 42 (never reuse a sequence)", got[0].GlobalSeq)
+	if got[0].Seq != 42 {
+		t.Errorf("first sequence after upgrade = %d, want 42 (never reuse a sequence)", got[0].Seq)
 	}
 	// Foreign keys are back on for the writer after the migration.
 	if _, err := sqlite.WriterDB(s).ExecContext(ctx, `INSERT INTO complaints (id, code, branch, category, filed_at, filed_event_id)

@@ -3,14 +3,13 @@ package sqlite_test
 import (
 	"context"
 	"encoding/json"
-	"runtime"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
+	"ombud/sync/wire"
 )
 
 const benchBatch = 500
@@ -24,7 +23,7 @@ func reportEventsPerSecond(b *testing.B, events int) {
 
 // reportEventSize reports the average JSON size of the events, so figures
 // from different fixtures are not compared by mistake.
-func reportEventSize(b *testing.B, batch []storage.DeviceEvent) {
+func reportEventSize(b *testing.B, batch []wire.DeviceEvent) {
 	total := 0
 	for _, de := range batch {
 		j, _ := json.Marshal(de.Event)
@@ -33,35 +32,9 @@ func reportEventSize(b *testing.B, batch []storage.DeviceEvent) {
 	b.ReportMetric(float64(total)/float64(len(batch)), "bytes/event")
 }
 
-// BenchmarkIngest500 is the sync path: one device's 500-event batch (a
-// complaint filed with every fourth event), one Ingest, one commit.
-func BenchmarkIngest500(b *testing.B) {
-	s := MustOpen(b)
-	d := MustDevice(b, s, "A")
-	ctx := context.Background()
-	var seq int64
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		batch := batchOf(b, d, seqRange(seq+1, seq+benchBatch)...)
-		if i == 0 {
-			reportEventSize(b, batch)
-		}
-		b.StartTimer()
-		res, err := s.Ingest(ctx, d.ID, batch)
-		if err != nil {
-			b.Fatal(err)
-		}
-		seq += benchBatch
-		if res.Stored != benchBatch || res.AckedSeq != seq {
-			b.Fatalf("ingest = %+v", res)
-		}
-	}
-	reportEventsPerSecond(b, b.N*benchBatch)
-}
-
-// BenchmarkPush500 is what the sync hub calls: the same batches as
-// BenchmarkIngest500 through Push, which answers per event (idempotency
-// keys, branch and domain checks) instead of refusing the whole batch.
+// BenchmarkPush500 is the sync path, what the hub calls: one device's
+// 500-event batch (a complaint filed with every fourth event), one Push
+// (idempotency keys, the admission rules, one commit).
 func BenchmarkPush500(b *testing.B) {
 	s := MustOpen(b)
 	d := MustDevice(b, s, "A")
@@ -102,7 +75,7 @@ func BenchmarkPush20Devices1000(b *testing.B) {
 	var seq int64
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		batches := make([][]storage.DeviceEvent, devices)
+		batches := make([][]wire.DeviceEvent, devices)
 		for j, d := range devs {
 			batches[j] = batchOf(b, d, seqRange(seq+1, seq+perPush)...)
 		}
@@ -122,35 +95,9 @@ func BenchmarkPush20Devices1000(b *testing.B) {
 	reportEventsPerSecond(b, b.N*devices*perPush)
 }
 
-// BenchmarkIngest500Devices8 is the same from 8 devices at once (at least
-// one per goroutine): their batches queue for the one writer, so this shows
-// what that costs. Making the batches is inside the timer here (RunParallel
-// cannot stop it), which understates the store a little.
-func BenchmarkIngest500Devices8(b *testing.B) {
-	s := MustOpen(b)
-	ctx := context.Background()
-	var events atomic.Int64
-	b.SetParallelism(max(1, 8/runtime.GOMAXPROCS(0))) // goroutines = parallelism x GOMAXPROCS
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		d := MustDevice(b, s, "A") // one device per goroutine: its own numbering
-		var seq int64
-		for pb.Next() {
-			res, err := s.Ingest(ctx, d.ID, batchOf(b, d, seqRange(seq+1, seq+benchBatch)...))
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			seq += benchBatch
-			events.Add(int64(res.Stored))
-		}
-	})
-	reportEventsPerSecond(b, int(events.Load()))
-}
-
 // BenchmarkInsertFloor inserts the same rows straight into the events table
 // with one prepared statement, 500 per transaction: no idempotency checks,
-// no projection, no ack. It is the storage floor BenchmarkIngest500 is
+// no projection, no ack. It is the storage floor BenchmarkPush500 is
 // compared with.
 func BenchmarkInsertFloor(b *testing.B) {
 	s := MustOpen(b)

@@ -15,7 +15,6 @@ import (
 
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
-	"ombud/shared/event"
 )
 
 // Environment of the helper process: set only when TestCrashKeepsEveryAck
@@ -29,7 +28,7 @@ const (
 
 // TestHelperProcess is not a test: it is the store under test in
 // TestCrashKeepsEveryAck, run in its own process so it can be SIGKILLed. It
-// ingests numbered batches and prints each ack only after Ingest returns,
+// pushes numbered batches and prints each ack only after Push returns,
 // which is the moment the sync hub would send it to the device.
 func TestHelperProcess(t *testing.T) {
 	path, device := os.Getenv(envHelperDB), os.Getenv(envHelperDevice)
@@ -50,11 +49,7 @@ func TestHelperProcess(t *testing.T) {
 	seq := int64(1)
 	for range crashMaxBatches {
 		batch := batchOf(t, d, seqRange(seq, seq+crashBatch-1)...)
-		for i := range batch {
-			// Carry the device seq in the event so the parent can check it.
-			batch[i].Event.Actor = event.Actor{Kind: event.ActorDevice, ID: strconv.FormatInt(batch[i].Seq, 10)}
-		}
-		res, err := s.Ingest(ctx, d.ID, batch)
+		res, err := s.Push(ctx, d.ID, batch)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "helper:", err)
 			os.Exit(2)
@@ -150,13 +145,23 @@ func TestCrashKeepsEveryAck(t *testing.T) {
 	}
 	count := map[int64]int{}
 	var highest int64
-	for _, e := range allEventsFast(t, s) {
-		seq, err := strconv.ParseInt(e.Event.Actor.ID, 10, 64)
-		if err != nil {
-			t.Fatalf("event %s: actor %q", e.Event.ID, e.Event.Actor.ID)
+	rows, err := sqlite.WriterDB(s).QueryContext(ctx, `SELECT device_seq FROM events WHERE device_id = ?`, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			t.Fatal(err)
 		}
 		count[seq]++
 		highest = max(highest, seq)
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := int64(len(allEventsFast(t, s))); n != highest {
+		t.Fatalf("the log holds %d events, want %d", n, highest)
 	}
 	for seq := int64(1); seq <= highest; seq++ {
 		if count[seq] != 1 {
@@ -173,7 +178,7 @@ func TestCrashKeepsEveryAck(t *testing.T) {
 	}
 	// The device resumes from the ack: the next batch is stored and acked.
 	next := batchOf(t, dev, seqRange(dev.AckedSeq+1, dev.AckedSeq+crashBatch)...)
-	if res := mustIngest(t, s, dev, next); res.AckedSeq != dev.AckedSeq+crashBatch || res.Stored != crashBatch {
+	if res := mustPush(t, s, dev, next); res.AckedSeq != dev.AckedSeq+crashBatch || res.Stored != crashBatch {
 		t.Fatalf("resume after crash = %+v", res)
 	}
 	t.Logf("killed after %d acks (acked %d); stored %d", lines, acked, highest)
@@ -185,7 +190,7 @@ func allEventsFast(tb testing.TB, s storage.Store) []storage.StoredEvent {
 	var out []storage.StoredEvent
 	var after int64
 	for {
-		page, err := s.EventsAfter(context.Background(), storage.Scope{All: true}, after, storage.MaxPage)
+		page, err := s.AllEventsAfter(context.Background(), after, storage.MaxPage)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -193,6 +198,6 @@ func allEventsFast(tb testing.TB, s storage.Store) []storage.StoredEvent {
 			return out
 		}
 		out = append(out, page...)
-		after = page[len(page)-1].GlobalSeq
+		after = page[len(page)-1].Seq
 	}
 }

@@ -174,3 +174,42 @@ func (s *Store) RevokedSince(ctx context.Context, since time.Time) ([]string, er
 	}
 	return ids, nil
 }
+
+// ListDevices implements storage.Devices.
+func (s *Store) ListDevices(ctx context.Context) ([]storage.Device, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, branch_id, credential_hash, prefix, enrolled_at, revoked_at, acked_seq
+		FROM devices ORDER BY enrolled_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	defer rows.Close()
+	var ds []storage.Device
+	for rows.Next() {
+		var (
+			d                 storage.Device
+			enrolled, revoked sql.NullInt64
+		)
+		if err := rows.Scan(&d.ID, &d.Branch, &d.CredentialHash, &d.Prefix, &enrolled, &revoked, &d.AckedSeq); err != nil {
+			return nil, fmt.Errorf("list devices: %w", err)
+		}
+		d.EnrolledAt, d.RevokedAt = fromNanos(enrolled), fromNanos(revoked)
+		ds = append(ds, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list devices: %w", err)
+	}
+	return ds, nil
+}
+
+// Branch implements storage.Devices.
+func (s *Store) Branch(ctx context.Context, id string) (storage.Branch, error) {
+	b := storage.Branch{ID: id}
+	err := s.r.QueryRowContext(ctx, `SELECT name FROM branches WHERE id = ?`, id).Scan(&b.Name)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return storage.Branch{}, storage.Errorf(storage.NotFound, "branch %s not found", id)
+	case err != nil:
+		return storage.Branch{}, fmt.Errorf("read branch %s: %w", id, err)
+	}
+	return b, nil
+}

@@ -21,6 +21,7 @@ import (
 	"ombud/shared/staff"
 	"ombud/shared/trackcode"
 	"ombud/shared/uid"
+	"ombud/sync/wire"
 )
 
 // MustOpen opens a store on a fresh file in tb's temp dir, closed at cleanup.
@@ -141,9 +142,9 @@ func filedEvent(tb testing.TB, d storage.Device) event.Event {
 
 // batchOf makes one event per seq: a Filed event every fourth (the kiosk
 // mix), notes on it otherwise.
-func batchOf(tb testing.TB, d storage.Device, seqs ...int64) []storage.DeviceEvent {
+func batchOf(tb testing.TB, d storage.Device, seqs ...int64) []wire.DeviceEvent {
 	tb.Helper()
-	out := make([]storage.DeviceEvent, 0, len(seqs))
+	out := make([]wire.DeviceEvent, 0, len(seqs))
 	var complaintID string
 	for i, seq := range seqs {
 		var e event.Event
@@ -153,7 +154,7 @@ func batchOf(tb testing.TB, d storage.Device, seqs ...int64) []storage.DeviceEve
 		} else {
 			e = noteEvent(d, complaintID)
 		}
-		out = append(out, storage.DeviceEvent{Seq: seq, Event: e})
+		out = append(out, wire.DeviceEvent{Seq: seq, Event: e})
 	}
 	return out
 }
@@ -167,15 +168,6 @@ func seqRange(from, to int64) []int64 {
 	return out
 }
 
-func mustIngest(tb testing.TB, s storage.Store, d storage.Device, batch []storage.DeviceEvent) storage.IngestResult {
-	tb.Helper()
-	res, err := s.Ingest(context.Background(), d.ID, batch)
-	if err != nil {
-		tb.Fatalf("ingest %d events from %s: %v", len(batch), d.ID, err)
-	}
-	return res
-}
-
 func mustStats(tb testing.TB, s storage.Store) storage.Stats {
 	tb.Helper()
 	st, err := s.Stats(context.Background())
@@ -185,13 +177,22 @@ func mustStats(tb testing.TB, s storage.Store) storage.Stats {
 	return st
 }
 
-// allEvents pages through scope with a small page, to exercise the cursor.
-func allEvents(tb testing.TB, s storage.Store, scope storage.Scope) []storage.StoredEvent {
+// allEvents pages through scope ("": every scope, AllEventsAfter) with a
+// small page, to exercise the cursor.
+func allEvents(tb testing.TB, s storage.Store, scope string) []storage.StoredEvent {
 	tb.Helper()
 	var out []storage.StoredEvent
 	var after int64
 	for {
-		page, err := s.EventsAfter(context.Background(), scope, after, 7)
+		var (
+			page []storage.StoredEvent
+			err  error
+		)
+		if scope == "" {
+			page, err = s.AllEventsAfter(context.Background(), after, 7)
+		} else {
+			page, err = s.EventsAfter(context.Background(), scope, after, 7)
+		}
 		if err != nil {
 			tb.Fatalf("events after %d: %v", after, err)
 		}
@@ -199,7 +200,7 @@ func allEvents(tb testing.TB, s storage.Store, scope storage.Scope) []storage.St
 			return out
 		}
 		out = append(out, page...)
-		after = page[len(page)-1].GlobalSeq
+		after = page[len(page)-1].Seq
 	}
 }
 

@@ -9,9 +9,11 @@ import (
 
 	"ombud/server/storage"
 	"ombud/shared/event"
+	"ombud/sync/hub"
+	"ombud/sync/wire"
 )
 
-func mustPush(tb testing.TB, s storage.Store, d storage.Device, batch []storage.DeviceEvent) storage.PushResult {
+func mustPush(tb testing.TB, s storage.Store, d storage.Device, batch []wire.DeviceEvent) hub.PushResult {
 	tb.Helper()
 	res, err := s.Push(context.Background(), d.ID, batch)
 	if err != nil {
@@ -47,7 +49,6 @@ func TestPushRejectsPerEvent(t *testing.T) {
 	t.Parallel()
 	s := MustOpen(t)
 	a, b := MustDevice(t, s, "A"), MustDevice(t, s, "B")
-	ctx := context.Background()
 	aFiled := batchOf(t, a, 1)
 	mustPush(t, s, a, aFiled)
 	bFiled := batchOf(t, b, 1)
@@ -68,7 +69,7 @@ func TestPushRejectsPerEvent(t *testing.T) {
 	otherBranchFiled := filedEvent(t, b) // a Filed event for branch B pushed by A
 	good := func() event.Event { return noteEvent(a, aFiled[0].Event.ComplaintID) }
 
-	batch := []storage.DeviceEvent{
+	batch := []wire.DeviceEvent{
 		{Seq: 2, Event: good()},
 		{Seq: 3, Event: lyingBranch},
 		{Seq: 4, Event: honestOther},
@@ -78,13 +79,13 @@ func TestPushRejectsPerEvent(t *testing.T) {
 		{Seq: 8, Event: otherBranchFiled},
 		{Seq: 9, Event: good()},
 	}
-	want := []storage.Rejection{
-		{Seq: 3, EventID: lyingBranch.ID, Code: storage.RejectForbidden},
-		{Seq: 4, EventID: honestOther.ID, Code: storage.RejectForbidden},
-		{Seq: 5, EventID: aFiled[0].Event.ID, Code: storage.RejectConflict},
-		{Seq: 6, EventID: reusedCode.ID, Code: storage.RejectInvalid},
-		{Seq: 7, EventID: badData.ID, Code: storage.RejectInvalid},
-		{Seq: 8, EventID: otherBranchFiled.ID, Code: storage.RejectForbidden},
+	want := []wire.PushReject{
+		{Seq: 3, EventID: lyingBranch.ID, Code: wire.CloseForbiddenEvent},
+		{Seq: 4, EventID: honestOther.ID, Code: wire.CloseForbiddenEvent},
+		{Seq: 5, EventID: aFiled[0].Event.ID, Code: wire.CloseConflict},
+		{Seq: 6, EventID: reusedCode.ID, Code: wire.CloseInvalidEvent},
+		{Seq: 7, EventID: badData.ID, Code: wire.CloseInvalidEvent},
+		{Seq: 8, EventID: otherBranchFiled.ID, Code: wire.CloseForbiddenEvent},
 	}
 	before := mustStats(t, s)
 	got := mustPush(t, s, a, batch)
@@ -109,21 +110,18 @@ func TestPushRejectsPerEvent(t *testing.T) {
 		t.Fatalf("stats after resend = %+v, want %+v", st, after)
 	}
 	// Another event at a rejected seq is a conflict, not a new answer.
-	other := []storage.DeviceEvent{{Seq: 3, Event: good()}}
-	checkRejections(t, mustPush(t, s, a, other).Rejected, []storage.Rejection{{Seq: 3, EventID: other[0].Event.ID, Code: storage.RejectConflict}})
+	other := []wire.DeviceEvent{{Seq: 3, Event: good()}}
+	checkRejections(t, mustPush(t, s, a, other).Rejected, []wire.PushReject{{Seq: 3, EventID: other[0].Event.ID, Code: wire.CloseConflict}})
 
 	// B's scope holds none of A's attempts on its complaint.
-	for _, e := range allEvents(t, s, storage.Scope{Branch: "B"}) {
+	for _, e := range allEvents(t, s, wire.BranchScope("B")) {
 		if e.Event.ID != bFiled[0].Event.ID {
 			t.Fatalf("branch B holds event %s from device A", e.Event.ID)
 		}
 	}
-	// The strict Ingest respects the recorded rejection too.
-	_, err := s.Ingest(ctx, a.ID, []storage.DeviceEvent{{Seq: 3, Event: lyingBranch}})
-	wantCode(t, err, storage.Conflict)
 }
 
-func checkRejections(tb testing.TB, got, want []storage.Rejection) {
+func checkRejections(tb testing.TB, got, want []wire.PushReject) {
 	tb.Helper()
 	if len(got) != len(want) {
 		tb.Fatalf("rejections = %+v, want %d: %+v", got, len(want), want)
@@ -153,13 +151,13 @@ func TestPushRefusals(t *testing.T) {
 
 	_, err := s.Push(ctx, d.ID, batchOf(t, d, 4, 5))
 	wantCode(t, err, storage.Invalid)
-	if !errors.Is(err, storage.ErrGap) {
+	if !errors.Is(err, hub.ErrGap) {
 		t.Fatalf("gap error = %v, want ErrGap", err)
 	}
 	for _, tt := range []struct {
 		name   string
 		device string
-		batch  []storage.DeviceEvent
+		batch  []wire.DeviceEvent
 		want   storage.Code
 	}{
 		{"unknown device", "nobody", batchOf(t, d, 1), storage.NotFound},
@@ -217,7 +215,7 @@ func TestConcurrentPushesShareCommits(t *testing.T) {
 	shared := filedEvent(t, devs[0])
 	gapped := devs[devices-1]
 	type answer struct {
-		res storage.PushResult
+		res hub.PushResult
 		err error
 	}
 	answers := make([]answer, devices)
@@ -246,7 +244,7 @@ func TestConcurrentPushesShareCommits(t *testing.T) {
 	for i, a := range answers {
 		d := devs[i]
 		if d.ID == gapped.ID {
-			if !errors.Is(a.err, storage.ErrGap) {
+			if !errors.Is(a.err, hub.ErrGap) {
 				t.Fatalf("gapped push: err = %v, want ErrGap", a.err)
 			}
 			if dev, _ := s.Device(ctx, d.ID); dev.AckedSeq != 0 {
@@ -261,7 +259,7 @@ func TestConcurrentPushesShareCommits(t *testing.T) {
 			t.Fatalf("push from device %d = %+v, want acked 20, 20 stored or rejected", i, a.res)
 		}
 		for _, r := range a.res.Rejected {
-			if r.Seq != 20 || r.Code != storage.RejectConflict {
+			if r.Seq != 20 || r.Code != wire.CloseConflict {
 				t.Fatalf("device %d rejection = %+v, want seq 20 conflict", i, r)
 			}
 			rejected++
@@ -270,7 +268,7 @@ func TestConcurrentPushesShareCommits(t *testing.T) {
 	if rejected != 1 {
 		t.Fatalf("rejections of the shared event = %d, want 1", rejected)
 	}
-	if got, want := len(allEvents(t, s, storage.Scope{All: true})), (devices-1)*20-1; got != want {
+	if got, want := len(allEvents(t, s, "")), (devices-1)*20-1; got != want {
 		t.Fatalf("stored events = %d, want %d", got, want)
 	}
 }

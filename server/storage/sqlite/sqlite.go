@@ -30,9 +30,15 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"ombud/server/storage"
+	"ombud/sync/hub"
 )
 
-var _ storage.Store = (*Store)(nil)
+var (
+	_ storage.Store    = (*Store)(nil)
+	_ storage.Cases    = (*Store)(nil)
+	_ storage.Tracking = (*Store)(nil)
+	_ hub.Log          = (*Store)(nil)
+)
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
@@ -47,10 +53,11 @@ type Store struct {
 	w    *sql.DB // exactly one connection: every write goes through it
 	r    *sql.DB // query-only pool for reads
 
-	ingest ingestStmts
-	read   readStmts
+	write writeStmts
+	read  readStmts
 
-	pushes pushGroup // Push calls waiting to share the next transaction (push.go)
+	pushes pushGroup    // Push calls waiting to share the next transaction (push.go)
+	feed   storage.Feed // told after every commit that stored events
 }
 
 // DSN returns the connection string for the database at path: the pragmas
@@ -118,7 +125,7 @@ func (s *Store) open(ctx context.Context) error {
 	if err := checkPragmas(ctx, s.r, true); err != nil {
 		return fmt.Errorf("open db %s: readers: %w", s.path, err)
 	}
-	if err := s.ingest.prepare(ctx, s.w); err != nil {
+	if err := s.write.prepare(ctx, s.w); err != nil {
 		return fmt.Errorf("open db %s: %w", s.path, err)
 	}
 	if err := s.read.prepare(ctx, s.r); err != nil {
@@ -131,7 +138,7 @@ func (s *Store) open(ctx context.Context) error {
 // close checkpoints the WAL into the main file.
 func (s *Store) Close() error {
 	var errs []error
-	errs = append(errs, s.read.close(), s.ingest.close())
+	errs = append(errs, s.read.close(), s.write.close())
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}

@@ -7,12 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"ombud/server/admit"
 	"ombud/server/storage"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/staff"
 	"ombud/shared/uid"
+	"ombud/sync/wire"
 )
 
 // staffEventAt makes an event of type typ on complaintID by staff member
@@ -84,27 +86,27 @@ func TestPushChecksStaffActor(t *testing.T) {
 		{staffEventAt(a, cid, event.Reopened, "sup-a", now), ""},
 		// Offline before the revocation, and inside the grace: kept.
 		{staffEventAt(a, cid, event.NoteAdded, "gone", revokedAt.Add(-time.Hour)), ""},
-		{staffEventAt(a, cid, event.NoteAdded, "gone", revokedAt.Add(storage.StaffRevocationGrace)), ""},
+		{staffEventAt(a, cid, event.NoteAdded, "gone", revokedAt.Add(admit.StaffRevocationGrace)), ""},
 		// After it: refused.
-		{staffEventAt(a, cid, event.NoteAdded, "gone", revokedAt.Add(storage.StaffRevocationGrace+time.Millisecond)), "staff account revoked"},
+		{staffEventAt(a, cid, event.NoteAdded, "gone", revokedAt.Add(admit.StaffRevocationGrace+time.Millisecond)), "staff account revoked"},
 		{staffEventAt(a, cid, event.NoteAdded, "gone", now), "staff account revoked"},
 		{byStaff, ""},
 	}
 	var (
-		batch   []storage.DeviceEvent
-		want    []storage.Rejection
+		batch   []wire.DeviceEvent
+		want    []wire.PushReject
 		stored  int
 		storeID = map[string]bool{}
 	)
 	for i, st := range steps {
 		seq := int64(2 + i)
-		batch = append(batch, storage.DeviceEvent{Seq: seq, Event: st.e})
+		batch = append(batch, wire.DeviceEvent{Seq: seq, Event: st.e})
 		if st.reason == "" {
 			stored++
 			storeID[st.e.ID] = true
 			continue
 		}
-		want = append(want, storage.Rejection{Seq: seq, EventID: st.e.ID, Code: storage.RejectForbidden, Reason: st.reason})
+		want = append(want, wire.PushReject{Seq: seq, EventID: st.e.ID, Code: wire.CloseForbiddenEvent, Reason: st.reason})
 	}
 	got := mustPush(t, s, a, batch)
 	last := batch[len(batch)-1].Seq
@@ -114,7 +116,7 @@ func TestPushChecksStaffActor(t *testing.T) {
 	if !slices.Equal(got.Rejected, want) {
 		t.Fatalf("rejections:\n got %+v\nwant %+v", got.Rejected, want)
 	}
-	for _, e := range allEvents(t, s, storage.Scope{Branch: "A"}) {
+	for _, e := range allEvents(t, s, wire.BranchScope("A")) {
 		if e.Event.Actor.Kind == event.ActorStaff && !storeID[e.Event.ID] {
 			t.Errorf("stored refused event %s by %q", e.Event.ID, e.Event.Actor.ID)
 		}
@@ -140,7 +142,7 @@ func TestPushChecksStaffActor(t *testing.T) {
 		t.Fatalf("resend rejections:\n got %+v\nwant %+v", again.Rejected, want)
 	}
 	// New events see the new accounts.
-	next := []storage.DeviceEvent{
+	next := []wire.DeviceEvent{
 		{Seq: last + 1, Event: staffEventAt(a, cid, event.NoteAdded, "nobody", time.Now())},
 		{Seq: last + 2, Event: staffEventAt(a, cid, event.NoteAdded, staffOf("A"), time.Now())},
 	}

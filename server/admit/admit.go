@@ -1,0 +1,337 @@
+// Package admit owns the rules that decide what the server does with each
+// event a device pushes (docs/SYNC.md section 6): store it, skip it as a
+// duplicate, or reject it with a code and a reason the device shows staff.
+//
+// The rules are pure: they read a View (what the log already holds about
+// the batch, looked up by the storage in the push's transaction) and return
+// one Decision per event. They never touch a database, so they are tested
+// as tables and fuzzed, and every storage backend shares them instead of
+// copying them: a storage opens the transaction, looks up Keys, builds the
+// View, calls Decide and writes what the decisions say.
+package admit
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"ombud/shared/complaint"
+	"ombud/shared/event"
+	"ombud/shared/staff"
+	"ombud/shared/trackcode"
+	"ombud/sync/wire"
+)
+
+// StaffRevocationGrace is how long after an account's revocation a push
+// still takes events it recorded, by their clock time: a terminal that was
+// offline, or had not yet fetched the directory, may have let its holder
+// act a little after the operator's command. Events stamped later are
+// refused; the directory's refresh interval on terminals is what keeps
+// honest ones inside the grace.
+const StaffRevocationGrace = time.Minute
+
+// Batch is one push, checked for everything that needs no stored state.
+// Make it with Prepare before taking a storage's write lock: a malformed
+// push then costs the other devices nothing.
+type Batch struct {
+	Events []wire.DeviceEvent
+	checks []check
+}
+
+// check is what can be decided about an event without the log.
+type check struct {
+	filed  *complaint.Complaint // the complaint a valid Filed event carries
+	reason string               // non-empty: reject with CloseInvalidEvent
+}
+
+// Prepare applies the stateless rules to every event of a push.
+func Prepare(events []wire.DeviceEvent) *Batch {
+	b := &Batch{Events: events, checks: make([]check, len(events))}
+	for i := range events {
+		b.checks[i] = checkEvent(&events[i].Event)
+	}
+	return b
+}
+
+// Filed returns the complaint event i files, or nil when it files none
+// (or the complaint is not valid).
+func (b *Batch) Filed(i int) *complaint.Complaint { return b.checks[i].filed }
+
+// Keys are what a storage looks up to build a View for a batch.
+type Keys struct {
+	EventIDs     []string // every event id of the batch
+	ComplaintIDs []string // every complaint the batch names, once each
+	FiledIDs     []string // complaint ids the batch files
+	Codes        []string // tracking codes the batch files
+	StaffIDs     []string // staff accounts the batch names as actor, once each
+	FirstSeq     int64    // the batch's device sequences, FirstSeq to LastSeq
+	LastSeq      int64
+}
+
+// Keys lists what the View for b must answer.
+func (b *Batch) Keys() Keys {
+	k := Keys{EventIDs: make([]string, 0, len(b.Events))}
+	if len(b.Events) > 0 {
+		k.FirstSeq, k.LastSeq = b.Events[0].Seq, b.Events[len(b.Events)-1].Seq
+	}
+	seen := make(map[string]bool, len(b.Events))
+	seenActor := make(map[string]bool)
+	for i := range b.Events {
+		e := &b.Events[i].Event
+		k.EventIDs = append(k.EventIDs, e.ID)
+		if !seen[e.ComplaintID] {
+			seen[e.ComplaintID] = true
+			k.ComplaintIDs = append(k.ComplaintIDs, e.ComplaintID)
+		}
+		if e.Actor.Kind == event.ActorStaff && !seenActor[e.Actor.ID] {
+			seenActor[e.Actor.ID] = true
+			k.StaffIDs = append(k.StaffIDs, e.Actor.ID)
+		}
+		if c := b.checks[i].filed; c != nil {
+			k.FiledIDs = append(k.FiledIDs, c.ID)
+			k.Codes = append(k.Codes, c.Code)
+		}
+	}
+	return k
+}
+
+// Device is the pushing device as its enrolment says.
+type Device struct {
+	ID     string
+	Branch string // its only scope: every event it pushes must be of this branch
+}
+
+// Account is what the rules need of a staff account an event names.
+type Account struct {
+	Branch    string
+	Role      staff.Role
+	RevokedAt time.Time // zero while active
+}
+
+// SlotKind says what a (device, seq) slot already holds.
+type SlotKind int
+
+const (
+	SlotEmpty    SlotKind = iota
+	SlotStored            // an event stored from this slot
+	SlotAlias             // an event id stored under another slot, recorded against this one (older imports)
+	SlotRejected          // a recorded rejection
+)
+
+// Slot is what one of the device's sequences already holds.
+type Slot struct {
+	Kind    SlotKind
+	EventID string
+	// Code and Reason of a SlotRejected.
+	Code   wire.CloseCode
+	Reason string
+}
+
+// View is what the log holds about a batch's Keys, as of the push's
+// transaction. Absent keys mean "not held".
+type View struct {
+	Device Device
+	// Slots holds the device's sequences FirstSeq..LastSeq that are taken.
+	Slots map[int64]Slot
+	// Stored holds the event ids of the batch already stored.
+	Stored map[string]bool
+	// Branches is the branch of each complaint the batch names that the log
+	// knows: its filed branch, else the branch of any event naming it.
+	Branches map[string]string
+	// Filed holds the complaint ids of FiledIDs already filed; Codes the
+	// tracking codes of Codes already used.
+	Filed map[string]bool
+	Codes map[string]bool
+	// Staff holds the accounts of StaffIDs that exist.
+	Staff map[string]Account
+}
+
+// Verdict is what to do with one event.
+type Verdict int
+
+const (
+	// Store the event with the next global sequence (and, for a Filed
+	// event, its complaint: Batch.Filed).
+	Store Verdict = iota
+	// Duplicate: the slot already holds this event; nothing to write.
+	Duplicate
+	// Reject: answer with a push_reject (Code, Reason). Record says
+	// whether to record the rejection against the slot: not when the slot
+	// already holds it, or holds another event.
+	Reject
+)
+
+// Decision is the verdict on one event of a batch.
+type Decision struct {
+	Verdict Verdict
+	Code    wire.CloseCode // for Reject: CloseForbiddenEvent, CloseConflict or CloseInvalidEvent
+	Reason  string         // for Reject: safe to send to the device; names none of its data
+	Record  bool
+}
+
+// Decide judges every event of b in order against v. An event sees the
+// ones before it in the batch as if they were stored (as per-event reads
+// inside the transaction would). It does not change v.
+func (b *Batch) Decide(v *View) []Decision {
+	d := decider{
+		v:        v,
+		stored:   make(map[string]bool),
+		filed:    make(map[string]bool),
+		codes:    make(map[string]bool),
+		branches: make(map[string]string),
+	}
+	out := make([]Decision, len(b.Events))
+	for i := range b.Events {
+		out[i] = d.decide(&b.Events[i], b.checks[i])
+	}
+	return out
+}
+
+// decider carries what earlier events of the batch changed.
+type decider struct {
+	v                    *View
+	stored, filed, codes map[string]bool
+	branches             map[string]string // complaint id -> branch, as judged in this batch
+}
+
+func reject(code wire.CloseCode, reason string, record bool) Decision {
+	return Decision{Verdict: Reject, Code: code, Reason: reason, Record: record}
+}
+
+func (d *decider) decide(de *wire.DeviceEvent, ch check) Decision {
+	e := &de.Event
+	if s, ok := d.v.Slots[de.Seq]; ok && s.Kind != SlotEmpty {
+		switch {
+		case s.EventID != e.ID:
+			// Not recorded: the slot is taken, and a resend meets the
+			// same slot again.
+			return reject(wire.CloseConflict, "device seq already holds another event", false)
+		case s.Kind == SlotRejected:
+			return reject(s.Code, s.Reason, false)
+		default:
+			return Decision{Verdict: Duplicate}
+		}
+	}
+	if d.v.Stored[e.ID] || d.stored[e.ID] {
+		return reject(wire.CloseConflict, "event id already stored under another device seq", true)
+	}
+	if reason := d.forbidden(e, ch.filed); reason != "" {
+		return reject(wire.CloseForbiddenEvent, reason, true)
+	}
+	if reason := d.staffForbidden(e); reason != "" {
+		return reject(wire.CloseForbiddenEvent, reason, true)
+	}
+	if reason := d.invalid(ch); reason != "" {
+		return reject(wire.CloseInvalidEvent, reason, true)
+	}
+	d.stored[e.ID] = true
+	if c := ch.filed; c != nil {
+		d.filed[c.ID], d.codes[c.Code] = true, true
+	}
+	d.branches[e.ComplaintID] = e.Branch
+	return Decision{Verdict: Store}
+}
+
+// forbidden returns a reason when the event reaches outside the device's
+// branch, by its own Branch field, by the complaint it carries, or by the
+// complaint it names being held under another branch.
+func (d *decider) forbidden(e *event.Event, filed *complaint.Complaint) string {
+	branch := d.v.Device.Branch
+	if e.Branch != branch {
+		return "event is for another branch than the device's"
+	}
+	if filed != nil && filed.Branch != branch {
+		return "filed complaint is for another branch than the device's"
+	}
+	b, ok := d.branches[e.ComplaintID]
+	if !ok {
+		if b, ok = d.v.Branches[e.ComplaintID]; !ok {
+			// Unknown complaint: a note may arrive before its Filed event
+			// from another device of the branch; the fold copes with that.
+			b = branch
+		}
+		d.branches[e.ComplaintID] = b
+	}
+	if b != branch {
+		return "complaint belongs to another branch"
+	}
+	return ""
+}
+
+// staffForbidden returns a reason when the event's actor is staff who may
+// not have recorded it: no such account, an account of another branch, one
+// revoked before the event (beyond the grace for terminals that had not yet
+// heard), or a role that may not do this. Accounts are matched by their id
+// exactly: the actor id is the audit trail's name for the person.
+//
+// A device speaks for itself only when it files a complaint (a kiosk's
+// customer); every other event a device sends must name the staff member
+// who recorded it, or the checks above could be skipped by not claiming to
+// be staff. Customer and system events are the server's own (Append).
+func (d *decider) staffForbidden(e *event.Event) string {
+	if e.Actor.Kind != event.ActorStaff {
+		if e.Type == event.Filed && e.Actor.Kind == event.ActorDevice {
+			return ""
+		}
+		return "only a signed-in staff member may record this from a device"
+	}
+	a, ok := d.v.Staff[e.Actor.ID]
+	switch {
+	case !ok:
+		return "unknown staff account"
+	case a.Branch != d.v.Device.Branch:
+		return "staff account of another branch"
+	case !a.RevokedAt.IsZero() && e.At.Time().After(a.RevokedAt.Add(StaffRevocationGrace)):
+		return "staff account revoked"
+	case !staff.Can(a.Role, e.Type):
+		return staff.Why(a.Role, e.Type)
+	}
+	return ""
+}
+
+// invalid returns a reason when the domain refuses the event: the stateless
+// checks, then a Filed complaint that clashes with one already filed.
+func (d *decider) invalid(ch check) string {
+	if ch.reason != "" || ch.filed == nil {
+		return ch.reason
+	}
+	switch c := ch.filed; {
+	case d.v.Filed[c.ID] || d.filed[c.ID]:
+		return "complaint is already filed"
+	case d.v.Codes[c.Code] || d.codes[c.Code]:
+		return "tracking code already used by another complaint"
+	}
+	return ""
+}
+
+// checkEvent applies the domain's stateless rules. Reasons are fixed texts
+// (plus our own field names): they go to the device and its staff screen
+// and must not echo the device's data.
+func checkEvent(e *event.Event) check {
+	switch {
+	case e.ID == "" || e.ComplaintID == "" || e.Type == "" || e.Branch == "" || e.Actor.Kind == "":
+		return check{reason: "event lacks id, complaint id, type, branch or actor"}
+	case uint64(e.At) > 1<<63-1:
+		return check{reason: "event clock reading out of range"}
+	case e.Type != event.Filed:
+		return check{}
+	}
+	c, err := e.Complaint()
+	switch {
+	case err != nil:
+		return check{reason: "filed event data is not a complaint"}
+	case c.ID != e.ComplaintID:
+		return check{reason: "filed complaint id differs from the event's complaint id"}
+	}
+	if code, err := trackcode.Parse(c.Code); err != nil || string(code) != c.Code {
+		return check{reason: "filed complaint tracking code is not canonical"}
+	}
+	if err := c.Validate(); err != nil {
+		var fe *complaint.FieldError
+		if errors.As(err, &fe) {
+			return check{reason: fmt.Sprintf("filed complaint is not valid: %.32s %.16s", fe.Field, fe.Problem)}
+		}
+		return check{reason: "filed complaint is not valid"}
+	}
+	return check{filed: &c}
+}
