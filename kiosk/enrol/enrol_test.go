@@ -56,7 +56,7 @@ func TestEnrol(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Enrol: %v", err)
 	}
-	if c.ServerURL != s.url || c.Branch != "main" || c.BranchName != "main" || len(c.CodePrefix) != 3 || c.Secret == "" {
+	if c.ServerURL != s.url || c.Branch != "main" || c.BranchName != "Main Street" || len(c.CodePrefix) != 3 || c.Secret == "" {
 		t.Errorf("credential = %+v", c)
 	}
 	if _, err := serverenrol.Authenticate(ctx, s.st, c.AuthorizationHeader()); err != nil {

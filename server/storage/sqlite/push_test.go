@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -270,5 +271,49 @@ func TestConcurrentPushesShareCommits(t *testing.T) {
 	}
 	if got, want := len(allEvents(t, s, "")), (devices-1)*20-1; got != want {
 		t.Fatalf("stored events = %d, want %d", got, want)
+	}
+}
+
+// TestCommitFeed: the store tells its subscribers the scope of what each
+// commit stored (a push, an append), after the commit, so a reader woken
+// by it finds the events; a push that stored nothing tells nobody; a
+// cancelled subscription hears nothing more.
+func TestCommitFeed(t *testing.T) {
+	t.Parallel()
+	s := MustOpen(t)
+	ctx := context.Background()
+	a, b := MustDevice(t, s, "A"), MustDevice(t, s, "B")
+	type heard struct {
+		scopes []string
+		seen   int // events of the scope readable when told
+	}
+	var got []heard
+	cancel := s.OnCommit(func(scopes []string) {
+		page, err := s.EventsAfter(ctx, scopes[0], 0, storage.MaxPage)
+		if err != nil {
+			t.Error(err)
+		}
+		got = append(got, heard{scopes, len(page)})
+	})
+	aFiled := batchOf(t, a, 1, 2)
+	mustPush(t, s, a, aFiled)
+	mustPush(t, s, b, batchOf(t, b, 1))
+	mustPush(t, s, a, aFiled) // duplicates only
+	lying := batchOf(t, a, 3)
+	lying[0].Event.Branch = "B"
+	mustPush(t, s, a, lying) // rejected only
+	if _, err := s.Append(ctx, []event.Event{customerEvent(aFiled[0].Event, event.InfoProvided, "more")}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	mustPush(t, s, b, batchOf(t, b, 2))
+
+	want := []heard{
+		{[]string{wire.BranchScope("A")}, 2},
+		{[]string{wire.BranchScope("B")}, 1},
+		{[]string{wire.BranchScope("A")}, 3},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("feed = %+v, want %+v", got, want)
 	}
 }

@@ -1,0 +1,230 @@
+package admit_test
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"ombud/server/admit"
+	"ombud/shared/complaint"
+	"ombud/shared/event"
+	"ombud/shared/hlc"
+	"ombud/shared/staff"
+	"ombud/shared/trackcode"
+	"ombud/shared/uid"
+	"ombud/sync/wire"
+)
+
+// t0 is the clock of every event unless a case says otherwise.
+var t0 = time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+
+func stamp(t time.Time) hlc.Timestamp { return hlc.Timestamp(uint64(t.UnixMilli()) << 16) }
+
+// filed makes a valid Filed event of branch by device dev, tracking code
+// from prefix "K7Q".
+func filed(tb testing.TB, branch string) event.Event {
+	tb.Helper()
+	code, err := trackcode.Generate("K7Q")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := complaint.Complaint{
+		ID: uid.New(), Code: string(code), Branch: branch, Device: "dev-1", Channel: complaint.ChannelKiosk,
+		Category: "billing", Description: "charged twice", Language: "en", FiledAt: t0,
+	}
+	e, err := event.NewFiled(c, event.Actor{Kind: event.ActorDevice, ID: "dev-1"}, stamp(t0))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return e
+}
+
+// note makes a NoteAdded event on complaintID of branch by staff member who.
+func note(complaintID, branch, who string) event.Event {
+	data, _ := json.Marshal(event.Text{Text: "called the customer"})
+	return event.Event{ID: uid.New(), ComplaintID: complaintID, Type: event.NoteAdded,
+		Actor: event.Actor{Kind: event.ActorStaff, ID: who}, At: stamp(t0), Branch: branch, Data: data}
+}
+
+func with(e event.Event, edit func(*event.Event)) event.Event {
+	edit(&e)
+	return e
+}
+
+// view is an empty log for device dev-1 of branch north, with agent "ann"
+// and supervisor "sam" of north and agent "olga" of south.
+func view() *admit.View {
+	return &admit.View{
+		Device:   admit.Device{ID: "dev-1", Branch: "north"},
+		Slots:    map[int64]admit.Slot{},
+		Stored:   map[string]bool{},
+		Branches: map[string]string{},
+		Filed:    map[string]bool{},
+		Codes:    map[string]bool{},
+		Staff: map[string]admit.Account{
+			"ann":  {Branch: "north", Role: staff.Agent},
+			"sam":  {Branch: "north", Role: staff.Supervisor},
+			"olga": {Branch: "south", Role: staff.Agent},
+		},
+	}
+}
+
+func numbered(events ...event.Event) []wire.DeviceEvent {
+	out := make([]wire.DeviceEvent, len(events))
+	for i, e := range events {
+		out[i] = wire.DeviceEvent{Seq: int64(i + 1), Event: e}
+	}
+	return out
+}
+
+// TestDecide: one rule a case, each judged as the second event of a push
+// after a stored Filed event of north. The verdicts are what docs/SYNC.md
+// section 6 promises.
+func TestDecide(t *testing.T) {
+	ours := filed(t, "north")
+	theirs := filed(t, "south")
+	cid := ours.ComplaintID
+	reopen := with(note(cid, "north", "ann"), func(e *event.Event) { e.Type = event.Reopened; e.Data = nil })
+	tests := []struct {
+		name   string
+		edit   func(v *admit.View)
+		second event.Event
+		want   admit.Decision
+	}{
+		{"a staff note on our complaint", nil, note(cid, "north", "ann"), admit.Decision{Verdict: admit.Store}},
+		{"a note before its complaint arrives", nil, note(uid.New(), "north", "ann"), admit.Decision{Verdict: admit.Store}},
+		{"another branch in the event", nil, note(cid, "south", "ann"),
+			reject(wire.CloseForbiddenEvent, "event is for another branch than the device's")},
+		{"another branch's complaint, lying about its branch", func(v *admit.View) { v.Branches[theirs.ComplaintID] = "south" },
+			note(theirs.ComplaintID, "north", "ann"), reject(wire.CloseForbiddenEvent, "complaint belongs to another branch")},
+		{"a filing for another branch", nil, with(theirs, func(e *event.Event) { e.Branch = "north" }),
+			reject(wire.CloseForbiddenEvent, "filed complaint is for another branch than the device's")},
+		{"a device speaking for itself beyond filing", nil,
+			with(note(cid, "north", "ann"), func(e *event.Event) { e.Actor = event.Actor{Kind: event.ActorDevice, ID: "dev-1"} }),
+			reject(wire.CloseForbiddenEvent, "only a signed-in staff member may record this from a device")},
+		{"a device claiming to be the customer", nil,
+			with(note(cid, "north", "ann"), func(e *event.Event) { e.Actor = event.Actor{Kind: event.ActorCustomer} }),
+			reject(wire.CloseForbiddenEvent, "only a signed-in staff member may record this from a device")},
+		{"an unknown staff account", nil, note(cid, "north", "ghost"), reject(wire.CloseForbiddenEvent, "unknown staff account")},
+		{"a staff account of another branch", nil, note(cid, "north", "olga"), reject(wire.CloseForbiddenEvent, "staff account of another branch")},
+		{"a revoked account, within the grace", func(v *admit.View) {
+			v.Staff["ann"] = admit.Account{Branch: "north", Role: staff.Agent, RevokedAt: t0.Add(-admit.StaffRevocationGrace)}
+		}, note(cid, "north", "ann"), admit.Decision{Verdict: admit.Store}},
+		{"a revoked account, past the grace", func(v *admit.View) {
+			v.Staff["ann"] = admit.Account{Branch: "north", Role: staff.Agent, RevokedAt: t0.Add(-admit.StaffRevocationGrace - time.Millisecond)}
+		}, note(cid, "north", "ann"), reject(wire.CloseForbiddenEvent, "staff account revoked")},
+		{"an agent reopening", nil, reopen, reject(wire.CloseForbiddenEvent, staff.Why(staff.Agent, event.Reopened))},
+		{"a supervisor reopening", nil, with(reopen, func(e *event.Event) { e.Actor.ID = "sam" }), admit.Decision{Verdict: admit.Store}},
+		{"an event without a type", nil, with(note(cid, "north", "ann"), func(e *event.Event) { e.Type = "" }),
+			reject(wire.CloseInvalidEvent, "event lacks id, complaint id, type, branch or actor")},
+		{"a clock reading out of range", nil, with(note(cid, "north", "ann"), func(e *event.Event) { e.At = 1 << 63 }),
+			reject(wire.CloseInvalidEvent, "event clock reading out of range")},
+		{"a filing whose data is no complaint", nil, with(filed(t, "north"), func(e *event.Event) { e.Data = []byte(`{"id":1}`) }),
+			reject(wire.CloseInvalidEvent, "filed event data is not a complaint")},
+		{"a complaint filed twice", nil, with(filed(t, "north"), func(e *event.Event) {
+			c, _ := e.Complaint()
+			c.ID, e.ComplaintID = cid, cid
+			*e, _ = event.NewFiled(c, e.Actor, e.At)
+		}), reject(wire.CloseInvalidEvent, "complaint is already filed")},
+		{"a tracking code already used", func(v *admit.View) {
+			c, _ := ours.Complaint()
+			v.Codes[c.Code] = true
+		}, with(filed(t, "north"), func(e *event.Event) {
+			c, _ := e.Complaint()
+			o, _ := ours.Complaint()
+			c.Code = o.Code
+			*e, _ = event.NewFiled(c, e.Actor, e.At)
+		}), reject(wire.CloseInvalidEvent, "tracking code already used by another complaint")},
+		{"an event id stored under another seq", nil, ours, reject(wire.CloseConflict, "event id already stored under another device seq")},
+		{"the event its slot holds: a duplicate", func(v *admit.View) {
+			v.Slots[2] = admit.Slot{Kind: admit.SlotStored, EventID: "held"}
+		}, with(note(cid, "north", "ann"), func(e *event.Event) { e.ID = "held" }), admit.Decision{Verdict: admit.Duplicate}},
+		{"the event an alias slot holds: a duplicate", func(v *admit.View) {
+			v.Slots[2] = admit.Slot{Kind: admit.SlotAlias, EventID: "held"}
+		}, with(note(cid, "north", "ann"), func(e *event.Event) { e.ID = "held" }), admit.Decision{Verdict: admit.Duplicate}},
+		{"another event at a held slot", func(v *admit.View) {
+			v.Slots[2] = admit.Slot{Kind: admit.SlotStored, EventID: "held"}
+		}, note(cid, "north", "ann"), admit.Decision{Verdict: admit.Reject, Code: wire.CloseConflict, Reason: "device seq already holds another event"}},
+		{"a rejection resent: the same answer, not recorded again", func(v *admit.View) {
+			v.Slots[2] = admit.Slot{Kind: admit.SlotRejected, EventID: "held", Code: wire.CloseForbiddenEvent, Reason: "unknown staff account"}
+		}, with(note(cid, "north", "ann"), func(e *event.Event) { e.ID = "held" }),
+			admit.Decision{Verdict: admit.Reject, Code: wire.CloseForbiddenEvent, Reason: "unknown staff account"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := view()
+			v.Stored[ours.ID], v.Filed[cid], v.Branches[cid] = true, true, "north"
+			v.Slots[1] = admit.Slot{Kind: admit.SlotStored, EventID: ours.ID}
+			if tt.edit != nil {
+				tt.edit(v)
+			}
+			got := admit.Prepare(numbered(ours, tt.second)).Decide(v)
+			if want := (admit.Decision{Verdict: admit.Duplicate}); got[0] != want {
+				t.Errorf("first event = %+v, want %+v", got[0], want)
+			}
+			if got[1] != tt.want {
+				t.Errorf("decision = %+v, want %+v", got[1], tt.want)
+			}
+		})
+	}
+}
+
+func reject(code wire.CloseCode, reason string) admit.Decision {
+	return admit.Decision{Verdict: admit.Reject, Code: code, Reason: reason, Record: true}
+}
+
+// TestDecideSeesEarlierEventsOfTheBatch: an event sees the batch's earlier
+// stored events as stored, and never the rejected ones.
+func TestDecideSeesEarlierEventsOfTheBatch(t *testing.T) {
+	a := filed(t, "north")
+	forbidden := with(filed(t, "north"), func(e *event.Event) { e.Actor = event.Actor{Kind: event.ActorCustomer} })
+	batch := numbered(
+		a,
+		a,                                   // the same event twice: its id is now stored
+		note(a.ComplaintID, "north", "ann"), // on a complaint filed earlier in the batch
+		forbidden,
+		note(forbidden.ComplaintID, "south", "ann"), // the complaint was never stored, the branch still wrong
+		with(filed(t, "north"), func(e *event.Event) { // another complaint with a's code
+			c, _ := e.Complaint()
+			ca, _ := a.Complaint()
+			c.Code = ca.Code
+			*e, _ = event.NewFiled(c, e.Actor, e.At)
+		}),
+	)
+	got := admit.Prepare(batch).Decide(view())
+	want := []admit.Verdict{admit.Store, admit.Reject, admit.Store, admit.Reject, admit.Reject, admit.Reject}
+	for i := range want {
+		if got[i].Verdict != want[i] {
+			t.Errorf("event %d: %+v, want verdict %d", i+1, got[i], want[i])
+		}
+	}
+	if got[1].Code != wire.CloseConflict || got[5].Reason != "tracking code already used by another complaint" {
+		t.Errorf("decisions = %+v", got)
+	}
+}
+
+// TestKeys: what the storage must look up for a batch, each key once.
+func TestKeys(t *testing.T) {
+	a := filed(t, "north")
+	n1, n2 := note(a.ComplaintID, "north", "ann"), note(a.ComplaintID, "north", "sam")
+	n3 := note(a.ComplaintID, "north", "ann")
+	b := admit.Prepare([]wire.DeviceEvent{{Seq: 7, Event: a}, {Seq: 8, Event: n1}, {Seq: 9, Event: n2}, {Seq: 10, Event: n3}})
+	k := b.Keys()
+	c, _ := a.Complaint()
+	switch {
+	case k.FirstSeq != 7 || k.LastSeq != 10:
+		t.Errorf("seqs %d..%d, want 7..10", k.FirstSeq, k.LastSeq)
+	case !slices.Equal(k.EventIDs, []string{a.ID, n1.ID, n2.ID, n3.ID}):
+		t.Errorf("event ids %v", k.EventIDs)
+	case !slices.Equal(k.ComplaintIDs, []string{a.ComplaintID}):
+		t.Errorf("complaint ids %v", k.ComplaintIDs)
+	case !slices.Equal(k.FiledIDs, []string{c.ID}) || !slices.Equal(k.Codes, []string{c.Code}):
+		t.Errorf("filed %v codes %v", k.FiledIDs, k.Codes)
+	case !slices.Equal(k.StaffIDs, []string{"ann", "sam"}):
+		t.Errorf("staff %v", k.StaffIDs)
+	}
+	if b.Filed(0) == nil || b.Filed(0).Code != c.Code || b.Filed(1) != nil {
+		t.Errorf("Filed(0) = %v, Filed(1) = %v", b.Filed(0), b.Filed(1))
+	}
+}
