@@ -184,6 +184,74 @@ func TestDownstream(t *testing.T) {
 	}
 }
 
+// TestStreamsEveryGrantedScope: a device the server gives two scopes, and
+// which asks for those and a third, is told it gets the two and receives
+// each one's events under its own scope name, from its own cursor; every
+// events message is acknowledged per scope.
+func TestStreamsEveryGrantedScope(t *testing.T) {
+	t.Parallel()
+	var watcherID atomic.Value
+	e := MustEnv(t, func(c *hub.Config) {
+		inner := c.Auth
+		c.Auth = hub.AuthenticateFunc(func(r *http.Request) (hub.Device, error) {
+			d, err := inner.Authenticate(r)
+			if err == nil && d.ID == watcherID.Load() {
+				d.Scopes = append(d.Scopes, hub.ScopeOf("B"))
+			}
+			return d, err
+		})
+	})
+	a, b, w := e.MustDevice(t, "A"), e.MustDevice(t, "B"), e.MustDevice(t, "A")
+	watcherID.Store(w.ID)
+	ca, _ := e.MustConnect(t, a, 0)
+	cb, _ := e.MustConnect(t, b, 0)
+	before := storyOf(t, a, 3)
+	ca.pushAndAck(batch(1, before...))
+	bOld := storyOf(t, b, 2)
+	cb.pushAndAck(batch(1, bOld...))
+	st, _ := e.store.Stats(context.Background())
+
+	cw, _, err := e.dial(t, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A from the beginning, B from after what it already holds, C never.
+	cw.send(&wire.ClientHello{Versions: wire.Versions(), DeviceID: w.ID, Software: "test/1", DeviceSeq: 0,
+		Cursors: map[string]int64{hub.ScopeOf("A"): 0, hub.ScopeOf("B"): st.LastGlobalSeq, hub.ScopeOf("C"): 0}})
+	sh, ok := cw.recv().(*wire.ServerHello)
+	if !ok || !slices.Equal(sh.Scopes, []string{hub.ScopeOf("A"), hub.ScopeOf("B")}) {
+		t.Fatalf("server_hello scopes = %v, want branch A and B", sh.Scopes)
+	}
+	bNew := storyOf(t, b, 2)
+	cb.pushAndAck(batch(3, bNew...))
+	aNew := storyOf(t, a, 1)
+	ca.pushAndAck(batch(4, aNew...))
+
+	want := map[string][]string{
+		hub.ScopeOf("A"): append(ids(before), ids(aNew)...),
+		hub.ScopeOf("B"): ids(bNew),
+	}
+	got := map[string][]string{}
+	cursor := map[string]int64{hub.ScopeOf("A"): 0, hub.ScopeOf("B"): st.LastGlobalSeq}
+	for len(got[hub.ScopeOf("A")]) < len(want[hub.ScopeOf("A")]) || len(got[hub.ScopeOf("B")]) < len(want[hub.ScopeOf("B")]) {
+		m, ok := cw.recv().(*wire.Events)
+		if !ok {
+			t.Fatal("want events, got another message")
+		}
+		if m.From != cursor[m.Scope] {
+			t.Fatalf("events of %s from %d, want from the scope's cursor %d", m.Scope, m.From, cursor[m.Scope])
+		}
+		cursor[m.Scope] = m.Next
+		got[m.Scope] = append(got[m.Scope], ids2(m)...)
+		cw.send(&wire.EventsAck{Scope: m.Scope, Cursor: m.Next})
+	}
+	for scope := range want {
+		if !slices.Equal(got[scope], want[scope]) {
+			t.Errorf("scope %s: got %v, want %v", scope, got[scope], want[scope])
+		}
+	}
+}
+
 // TestEventsWindow: a device that never acknowledges gets at most
 // wire.Window events messages; an ack opens the window again.
 func TestEventsWindow(t *testing.T) {
