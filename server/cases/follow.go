@@ -103,7 +103,7 @@ func (e *Engine) refresh(ctx context.Context, id string, inPage map[string]bool)
 		if err != nil {
 			return storage.CaseRow{}, false, fmt.Errorf("case %s: append assignment: %w", id, err)
 		}
-			stored = append(stored, got...)
+		stored = append(stored, got...)
 		events = eventsOf(stored)
 		if cs, err = lifecycle.Fold(events); err != nil {
 			return storage.CaseRow{}, false, fmt.Errorf("fold case %s: %w", id, err)

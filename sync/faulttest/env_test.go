@@ -118,18 +118,6 @@ func (s *server) newHub() *hub.Hub {
 	return hub.New(cfg)
 }
 
-// restartHub shuts the hub down (every device gets 4009) and serves a new
-// one on the same storage, as a server restart does.
-func (s *server) restartHub(tb testing.TB) {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	if err := s.hub.Load().Shutdown(ctx); err != nil {
-		tb.Errorf("hub shutdown: %v", err)
-	}
-	s.hub.Store(s.newHub())
-}
-
 // enrolDevice enrols the device whose store is st into branch the way the
 // HTTP enrolment does (a one-time code redeemed for a credential), and gives
 // the store its tracking-code prefix. It returns the credential's parts.

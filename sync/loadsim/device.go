@@ -36,7 +36,6 @@ type recorder struct {
 	mu          sync.Mutex
 	lat         []time.Duration
 	first, last time.Time // first and last push_ack that covered something
-	errs        []string
 }
 
 func newRecorder(target int64) *recorder {
@@ -54,14 +53,6 @@ func (r *recorder) acked(n int64, lat []time.Duration, at time.Time) {
 	if r.durable.Add(n) >= r.target {
 		r.once.Do(func() { close(r.done) })
 	}
-}
-
-func (r *recorder) fail(format string, args ...any) {
-	r.mu.Lock()
-	if len(r.errs) < 20 {
-		r.errs = append(r.errs, fmt.Sprintf(format, args...))
-	}
-	r.mu.Unlock()
 }
 
 // tracker follows one device's outbox sequences: when each was filed, and

@@ -142,7 +142,6 @@ func (rec *recorder) into(res *result, t0 time.Time) {
 		}
 	}
 	res.percentiles(rec.lat)
-	res.Errors = append(res.Errors, rec.errs...)
 }
 
 // catchup: each device (one by default) files a backlog offline, then

@@ -128,14 +128,6 @@ func readAll(t *testing.T, log hub.Log, scope string) []wire.ScopedEvent {
 	}
 }
 
-func ids(events []wire.ScopedEvent) []string {
-	out := make([]string, len(events))
-	for i, e := range events {
-		out[i] = e.Event.ID
-	}
-	return out
-}
-
 func testIdempotentPush(t *testing.T, h LogHarness) {
 	log := h.Open(t)
 	d := h.Enrol(t, log, "north")
