@@ -63,14 +63,34 @@ func (c *Clock) Now() Timestamp {
 	return c.last
 }
 
+// MaxAhead is how far ahead of a node's own wall clock a timestamp it
+// receives may be. Clocks of honest nodes (NTP, or a device that observed
+// the server's time at its last hello) agree far better than this; a
+// reading beyond it comes from a broken clock or from someone who wants to
+// drag every later event of the fleet into the future, so it is refused
+// where events are admitted and never observed.
+const MaxAhead = 5 * time.Minute
+
+// Ahead reports whether t is more than MaxAhead past now.
+func Ahead(t Timestamp, now time.Time) bool {
+	return t.WallMS() > now.Add(MaxAhead).UnixMilli()
+}
+
 // Observe folds in a timestamp received from another node, so that events this
-// node makes afterwards order after it.
-func (c *Clock) Observe(remote Timestamp) {
+// node makes afterwards order after it. A timestamp too far ahead of this
+// node's wall clock (Ahead) is not folded in, and Observe reports false: one
+// untrusted reading must not move the clock every later event takes its time
+// from (the clock of a server is shared by every case).
+func (c *Clock) Observe(remote Timestamp) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if Ahead(remote, c.now()) {
+		return false
+	}
 	if remote > c.last {
 		c.last = remote
 	}
+	return true
 }
 
 // next is the smallest timestamp after t; when the logical counter is

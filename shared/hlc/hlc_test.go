@@ -48,3 +48,35 @@ func TestTimestampRoundTrip(t *testing.T) {
 		t.Fatalf("Time() = %d", got)
 	}
 }
+
+// TestObserveRefusesTheFarFuture: a reading more than MaxAhead past the
+// wall clock is not folded in (else one forged event would stamp every
+// later event of the fleet years ahead, or overflow the clock); one just
+// inside the bound is.
+func TestObserveRefusesTheFarFuture(t *testing.T) {
+	wall := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	c := hlc.New(func() time.Time { return wall })
+	for _, far := range []hlc.Timestamp{
+		hlc.Make(wall.Add(5*365*24*time.Hour).UnixMilli(), 0),
+		hlc.Make(wall.Add(hlc.MaxAhead+time.Millisecond).UnixMilli(), 0),
+		hlc.Timestamp(1<<63 - 1),
+		hlc.Timestamp(1<<64 - 1),
+	} {
+		if c.Observe(far) {
+			t.Errorf("Observe(%v) = true, want refused", far)
+		}
+		if got := c.Now(); got.Time().After(wall.Add(time.Second)) {
+			t.Fatalf("after observing %v the clock reads %v", far, got)
+		}
+	}
+	near := hlc.Make(wall.Add(hlc.MaxAhead).UnixMilli(), 3)
+	if !c.Observe(near) {
+		t.Fatalf("Observe(%v) = false, want it folded in", near)
+	}
+	if got := c.Now(); got <= near {
+		t.Fatalf("got %v, want after %v", got, near)
+	}
+	if !hlc.Ahead(hlc.Make(wall.Add(hlc.MaxAhead+time.Millisecond).UnixMilli(), 0), wall) || hlc.Ahead(near, wall) {
+		t.Error("Ahead disagrees with MaxAhead")
+	}
+}
