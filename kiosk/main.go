@@ -36,6 +36,7 @@ import (
 	"ombud/kiosk/filing"
 	"ombud/kiosk/i18n"
 	"ombud/kiosk/store"
+	"ombud/kiosk/termapp"
 	"ombud/kiosk/tui"
 	"ombud/shared/hlc"
 	"ombud/sync/client"
@@ -234,7 +235,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("filing: %w", err)
 	}
-	var filer tui.Filer = svc
+	var filer termapp.Filer = svc
 	if syncer != nil {
 		filer = notifyingFiler{svc, syncer}
 	}
