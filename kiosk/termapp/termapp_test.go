@@ -2,7 +2,9 @@ package termapp_test
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -207,15 +209,19 @@ func TestUpdateAfterStop(t *testing.T) {
 	}
 }
 
-// TestEvery: the clock task calls its function on the UI goroutine (the
-// race detector would see a widget touched from elsewhere), redraws what it
-// changed, and ends with the app.
+// TestEvery: the clock task calls its function on the UI goroutine,
+// redraws what it changed, and ends with the app.
 func TestEvery(t *testing.T) {
 	app := termapp.New()
 	text := tview.NewTextView()
-	ticks := 0 // the UI goroutine's
+	var mu sync.Mutex
+	var ranOn []string // the goroutines the function ran on
+	ticks := 0         // the UI goroutine's
 	var last time.Time
 	clock := app.Every(time.Millisecond, func(now time.Time) bool {
+		mu.Lock()
+		ranOn = append(ranOn, goroutine())
+		mu.Unlock()
 		if now.Before(last) {
 			t.Errorf("time went back: %v after %v", now, last)
 		}
@@ -225,8 +231,26 @@ func TestEvery(t *testing.T) {
 		return true
 	})
 	r := start(t, app, text, "tick 3", clock)
+	var ui string
+	app.QueueUpdate(func() { ui = goroutine() })
 	app.Stop()
 	r.wait()
+	mu.Lock()
+	defer mu.Unlock()
+	for _, g := range ranOn {
+		if g != ui {
+			t.Fatalf("the clock's function ran on goroutine %s, not on the UI goroutine (%s)", g, ui)
+		}
+	}
+}
+
+// goroutine is the number of the goroutine that calls it, from the first
+// line of its stack trace ("goroutine 18 [running]:"): the way a test
+// tells on which goroutine a function ran.
+func goroutine() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	return strings.Fields(string(buf))[1]
 }
 
 // TestAfterDrawChained: an after-draw function set before Run still runs;
