@@ -20,13 +20,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -34,9 +31,10 @@ import (
 
 	"ombud/kiosk/enrol"
 	"ombud/kiosk/filing"
-	"ombud/kiosk/i18n"
 	"ombud/kiosk/store"
+	"ombud/kiosk/termapp"
 	"ombud/kiosk/tui"
+	"ombud/shared/envflag"
 	"ombud/shared/hlc"
 	"ombud/sync/client"
 )
@@ -55,23 +53,11 @@ func main() {
 
 // options is the kiosk's configuration, from flags and the environment.
 type options struct {
-	dataDir        string
-	printerSpec    string
-	paper          string
-	qrMode         string
-	publicURL      string
+	deviceOptions
 	branch         string
-	language       string
-	timezone       string
-	categoriesFile string
-	catalogsDir    string
-	logFile        string
 	idleTimeout    time.Duration
 	idleWarning    time.Duration
 	receiptTimeout time.Duration
-	allowQuit      bool
-	ackDays        int
-	respondDays    int
 }
 
 const envPrefix = "OMBUD_KIOSK_"
@@ -101,14 +87,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		fmt.Fprintf(fs.Output(), "Usage: kiosk [flags]\n\nRuns the branch kiosk where customers file complaints.\nEvery flag can also be set as an environment variable %s<FLAG> (e.g. %sPRINTER=/dev/usb/lp0).\n\nFlags:\n", envPrefix, envPrefix)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return o, err
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
-	}
 	// Environment overrides defaults, and a flag on the command line overrides both.
-	if err := applyEnv(fs, envPrefix, getenv); err != nil {
+	if err := parseFlags(fs, args, envPrefix, getenv, "--help"); err != nil {
 		return o, err
 	}
 	switch {
@@ -116,13 +96,11 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 		return o, errors.New("--idle-timeout, --idle-warning and --receipt-timeout must be positive")
 	case o.idleWarning >= o.idleTimeout:
 		return o, errors.New("--idle-warning must be shorter than --idle-timeout")
-	case o.ackDays < 0 || o.respondDays < o.ackDays:
-		return o, errors.New("--ack-days must be 0 or more and --respond-days at least --ack-days")
-	case o.paper != "80mm" && o.paper != "58mm":
-		return o, fmt.Errorf("--paper %q: want 80mm or 58mm", o.paper)
-	case o.qrMode != "raster" && o.qrMode != "native":
-		return o, fmt.Errorf("--printer-qr %q: want raster or native", o.qrMode)
-	case !strings.HasPrefix(o.publicURL, "https://") && !strings.HasPrefix(o.publicURL, "http://"):
+	}
+	if err := o.check(); err != nil {
+		return o, err
+	}
+	if !strings.HasPrefix(o.publicURL, "https://") && !strings.HasPrefix(o.publicURL, "http://") {
 		return o, fmt.Errorf("--public-url %q: want an http:// or https:// address", o.publicURL)
 	}
 	return o, nil
@@ -159,42 +137,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := os.MkdirAll(o.dataDir, 0o750); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	logf, err := openLog(o.logFile, o.dataDir, "kiosk.log")
+	dev, err := openDevice(o.deviceOptions, "kiosk", "kiosk.log")
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
-	// The terminal belongs to the customer, so the log goes to a file for staff.
-	// Each part names itself (component=tui, filing, sync); base carries no
-	// component so none is repeated, and the program's own lines say kiosk.
-	base := slog.New(slog.NewJSONHandler(logf, nil))
-	logger := base.With("component", "kiosk")
+	defer dev.Close()
+	base, logger := dev.base, dev.log
 
-	loc, err := time.LoadLocation(o.timezone)
-	if err != nil {
-		return fmt.Errorf("--timezone %q: %w", o.timezone, err)
-	}
-	bundle, err := i18n.Load(o.catalogsDir)
-	if err != nil {
-		return fmt.Errorf("message catalogs: %w", err)
-	}
-	if !bundle.Has(o.language) {
-		return fmt.Errorf("--lang %q: no catalog for it (have %s)", o.language, strings.Join(bundle.Tags(), ", "))
-	}
-	categories := i18n.DefaultCategories()
-	if o.categoriesFile != "" {
-		if categories, err = i18n.LoadCategories(o.categoriesFile); err != nil {
-			return fmt.Errorf("--categories: %w", err)
-		}
-	}
-	prn, err := openPrinter(o.printerSpec, o.paper, o.qrMode) // nil: printing disabled, the receipt screen says to take a photo
+	st, err := dev.openStore(ctx, store.Options{})
 	if err != nil {
 		return err
-	}
-
-	st, err := store.Open(ctx, dbPath(o.dataDir), logger)
-	if err != nil {
-		return fmt.Errorf("database: %w", err)
 	}
 	defer st.Close()
 
@@ -228,22 +180,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		PublicURL:   o.publicURL,
 		AckDays:     o.ackDays,
 		RespondDays: o.respondDays,
-		Location:    loc,
+		Location:    dev.loc,
 		Logger:      base,
 	})
 	if err != nil {
 		return fmt.Errorf("filing: %w", err)
 	}
-	var filer tui.Filer = svc
+	var filer termapp.Filer = svc
 	if syncer != nil {
 		filer = notifyingFiler{svc, syncer}
 	}
 	app := tui.New(tui.Config{
 		Filer:           filer,
-		Printer:         prn,
-		Bundle:          bundle,
+		Printer:         dev.printer,
+		Bundle:          dev.bundle,
 		DefaultLanguage: o.language,
-		Categories:      categories,
+		Categories:      dev.categories,
 		BranchName:      branchName,
 		IdleTimeout:     o.idleTimeout,
 		IdleWarning:     o.idleWarning,
@@ -257,30 +209,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		},
 	})
 	logger.Info("kiosk started", "branch", branchID, "printer", o.printerSpec, "data", o.dataDir, "enrolled", enrolled)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
+	var tasks []func(context.Context)
 	if syncer != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			// Run returns early only when reconnecting cannot help (revoked,
-			// diverged): the kiosk keeps filing offline and staff see why in
-			// `kiosk status` and the log.
-			if err := syncer.Run(ctx); err != nil {
-				logger.Error("sync stopped", "err", err)
-			}
-		}()
+		tasks = append(tasks, dev.syncTask(syncer))
 	}
-	go func() {
-		<-ctx.Done()
-		app.Stop()
-	}()
-	err = app.Run(screen)
-	cancel()
-	wg.Wait()
-	if err != nil {
-		return fmt.Errorf("screen: %w", err)
+	if err := runScreen(ctx, app, screen, tasks...); err != nil {
+		return err
 	}
 	logger.Info("kiosk stopped")
 	return nil
@@ -302,8 +236,6 @@ func staffStatus(syncer *client.Client) string {
 	}
 	return text
 }
-
-func dbPath(dataDir string) string { return filepath.Join(dataDir, "kiosk.db") }
 
 // notifyingFiler wakes the sync client after each durable filing, so a
 // complaint leaves the branch at once when online; filing never waits for it.
@@ -362,8 +294,8 @@ func statusCommand(ctx context.Context, args []string, getenv func(string) strin
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if v := getenv(envPrefix + "DATA"); v != "" && !flagSet(fs, "data") {
-		*dataDir = v
+	if err := envflag.Apply(fs, envPrefix, getenv); err != nil {
+		return err
 	}
 	if _, err := os.Stat(dbPath(*dataDir)); err != nil {
 		return fmt.Errorf("no kiosk database in %s: %w", *dataDir, err)
@@ -415,10 +347,4 @@ func statusCommand(ctx context.Context, args []string, getenv func(string) strin
 		}
 	}
 	return nil
-}
-
-func flagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }

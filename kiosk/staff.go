@@ -6,11 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gdamore/tcell/v2"
@@ -18,8 +14,6 @@ import (
 	"ombud/kiosk/directory"
 	"ombud/kiosk/enrol"
 	"ombud/kiosk/filing"
-	"ombud/kiosk/i18n"
-	"ombud/kiosk/printer"
 	"ombud/kiosk/staffui"
 	"ombud/kiosk/store"
 	"ombud/shared/event"
@@ -32,13 +26,11 @@ import (
 
 // staffOptions configure `kiosk staff`, the staff terminal.
 type staffOptions struct {
-	dataDir, printerSpec, paper, qrMode, publicURL string
-	timezone, categoriesFile, slaConfig, logFile   string
-	ackDays, respondDays                           int
-	idleSignOut, directoryInterval                 time.Duration
-	maxFailures                                    int
-	lockFor                                        time.Duration
-	allowQuit                                      bool
+	deviceOptions
+	slaConfig                      string
+	idleSignOut, directoryInterval time.Duration
+	maxFailures                    int
+	lockFor                        time.Duration
 }
 
 func parseStaffOptions(args []string, getenv func(string) string, stderr io.Writer) (staffOptions, error) {
@@ -65,48 +57,19 @@ func parseStaffOptions(args []string, getenv func(string) string, stderr io.Writ
 		fmt.Fprintf(fs.Output(), "Usage: kiosk staff [flags]\n\nRuns the staff terminal: sign in, work the branch's queue of cases, file a complaint for a walk-in customer.\nThe terminal must be enrolled first (kiosk enrol --data DIR --server URL --code CODE) and staff accounts made on the server (server staff add).\nEvery flag can also be set as %sSTAFF_<FLAG>.\n\nFlags:\n", envPrefix)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, envPrefix+"STAFF_", getenv, "kiosk staff --help"); err != nil {
 		return o, err
 	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q (see kiosk staff --help)", fs.Arg(0))
-	}
-	if err := applyEnv(fs, envPrefix+"STAFF_", getenv); err != nil {
-		return o, err
-	}
-	switch {
-	case o.idleSignOut <= 0 || o.directoryInterval <= 0 || o.lockFor <= 0 || o.maxFailures < 1:
+	if o.idleSignOut <= 0 || o.directoryInterval <= 0 || o.lockFor <= 0 || o.maxFailures < 1 {
 		return o, errors.New("--idle-sign-out, --directory-interval, --lockout-duration and --lockout-failures must be positive")
-	case o.ackDays < 0 || o.respondDays < o.ackDays:
-		return o, errors.New("--ack-days must be 0 or more and --respond-days at least --ack-days")
-	case o.paper != "80mm" && o.paper != "58mm":
-		return o, fmt.Errorf("--paper %q: want 80mm or 58mm", o.paper)
-	case o.qrMode != "raster" && o.qrMode != "native":
-		return o, fmt.Errorf("--printer-qr %q: want raster or native", o.qrMode)
-	case o.publicURL != "" && !strings.HasPrefix(o.publicURL, "https://") && !strings.HasPrefix(o.publicURL, "http://"):
+	}
+	if err := o.check(); err != nil {
+		return o, err
+	}
+	if o.publicURL != "" && !strings.HasPrefix(o.publicURL, "https://") && !strings.HasPrefix(o.publicURL, "http://") {
 		return o, fmt.Errorf("--public-url %q: want an http:// or https:// address", o.publicURL)
 	}
 	return o, nil
-}
-
-// applyEnv sets every flag not given on the command line from prefix+FLAG
-// in the environment.
-func applyEnv(fs *flag.FlagSet, prefix string, getenv func(string) string) error {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || envErr != nil {
-			return
-		}
-		name := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(name); v != "" {
-			if err := f.Value.Set(v); err != nil {
-				envErr = fmt.Errorf("%s=%q: %v", name, v, err)
-			}
-		}
-	})
-	return envErr
 }
 
 // staffCommand runs the staff terminal. It is the kiosk program because a
@@ -125,18 +88,13 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 	if !enrolled {
 		return fmt.Errorf("this staff terminal is not enrolled (no credential in %s): get a code with `server enrol-code --branch ID` and run `kiosk enrol --data %s --server URL --code CODE` first", o.dataDir, o.dataDir)
 	}
-	logf, err := openLog(o.logFile, o.dataDir, "staff.log")
+	dev, err := openDevice(o.deviceOptions, "staff", "staff.log")
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
-	base := slog.New(slog.NewJSONHandler(logf, nil))
-	logger := base.With("component", "staff")
+	defer dev.Close()
+	base, logger, loc := dev.base, dev.log, dev.loc
 
-	loc, err := time.LoadLocation(o.timezone)
-	if err != nil {
-		return fmt.Errorf("--timezone %q: %w", o.timezone, err)
-	}
 	deadline := func(c *lifecycle.Case, _ []event.Event) (sla.Step, time.Time) {
 		return sla.Promise{AckDays: o.ackDays, RespondDays: o.respondDays, Location: loc}.Next(c)
 	}
@@ -158,26 +116,12 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 			return step, due
 		}
 	}
-	categories := i18n.DefaultCategories()
-	if o.categoriesFile != "" {
-		if categories, err = i18n.LoadCategories(o.categoriesFile); err != nil {
-			return fmt.Errorf("--categories: %w", err)
-		}
-	}
-	bundle, err := i18n.Load("")
-	if err != nil {
-		return fmt.Errorf("message catalogs: %w", err)
-	}
-	prn, err := openPrinter(o.printerSpec, o.paper, o.qrMode)
-	if err != nil {
-		return err
-	}
 	if err := adoptCredential(ctx, o.dataDir, cred); err != nil {
 		return err
 	}
-	st, err := store.OpenWith(ctx, dbPath(o.dataDir), logger, store.Options{Deadline: deadline})
+	st, err := dev.openStore(ctx, store.Options{Deadline: deadline})
 	if err != nil {
-		return fmt.Errorf("database: %w", err)
+		return err
 	}
 	defer st.Close()
 
@@ -218,10 +162,10 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		Branch:       cred.Branch,
 		BranchName:   branchName,
 		Filer:        svc,
-		Printer:      prn,
+		Printer:      dev.printer,
 		PublicURL:    publicURL,
-		Categories:   categories,
-		Bundle:       bundle,
+		Categories:   dev.categories,
+		Bundle:       dev.bundle,
 		Location:     loc,
 		Lockout:      staff.Lockout{MaxFailures: o.maxFailures, Duration: o.lockFor},
 		IdleSignOut:  o.idleSignOut,
@@ -231,16 +175,7 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		SyncStatus:   func() string { return staffSyncLine(syncer, dir) },
 	})
 	logger.Info("staff terminal started", "branch", cred.Branch, "device", cred.DeviceID, "data", o.dataDir)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := syncer.Run(ctx); err != nil {
-			logger.Error("sync stopped", "err", err)
-		}
-	})
-	wg.Go(func() { dir.Run(ctx) })
-	wg.Go(func() {
+	rebuild := func(ctx context.Context) {
 		// Rows keep the due time computed when they were last written; the
 		// deadline flags (--sla-config, --timezone, the business days) may
 		// have changed since the last start, so recompute them all, a few
@@ -252,16 +187,9 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 			return
 		}
 		logger.Info("case deadlines recomputed", "cases", n, "took", time.Since(began).Round(time.Millisecond))
-	})
-	go func() {
-		<-ctx.Done()
-		app.Stop()
-	}()
-	err = app.Run(screen)
-	cancel()
-	wg.Wait()
-	if err != nil {
-		return fmt.Errorf("screen: %w", err)
+	}
+	if err := runScreen(ctx, app, screen, dev.syncTask(syncer), dir.Run, rebuild); err != nil {
+		return err
 	}
 	logger.Info("staff terminal stopped")
 	return nil
@@ -278,35 +206,4 @@ func staffSyncLine(syncer *client.Client, dir *directory.Fetcher) string {
 		line += " · staff list not refreshed"
 	}
 	return line
-}
-
-// openPrinter opens the receipt printer the flags name; nil for "none".
-func openPrinter(spec, paper, qrMode string) (printer.Printer, error) {
-	if spec == "none" {
-		return nil, nil
-	}
-	opts := printer.Options{QR: printer.QRRaster}
-	if qrMode == "native" {
-		opts.QR = printer.QRNative
-	}
-	if paper == "58mm" {
-		opts.PaperDots, opts.Columns = printer.Paper58mm, 32
-	}
-	prn, err := printer.Open(spec, opts)
-	if err != nil {
-		return nil, fmt.Errorf("--printer: %w", err)
-	}
-	return prn, nil
-}
-
-// openLog opens the log file for appending: path, or name in dataDir.
-func openLog(path, dataDir, name string) (*os.File, error) {
-	if path == "" {
-		path = filepath.Join(dataDir, name)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-	if err != nil {
-		return nil, fmt.Errorf("log file: %w", err)
-	}
-	return f, nil
 }

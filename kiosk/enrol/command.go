@@ -8,7 +8,8 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
+
+	"ombud/shared/envflag"
 )
 
 // Hooks connect the `kiosk enrol` command to the rest of the kiosk without
@@ -40,28 +41,11 @@ func Command(ctx context.Context, args []string, getenv func(string) string, std
 	name := fs.String("name", "", "a name for this kiosk that staff recognise (default: the host name)")
 	dataDir := fs.String("data", "kiosk-data", "the kiosk's data directory (the same as the kiosk's --data)")
 	force := fs.Bool("force", false, "replace an existing credential (re-enrolment)")
-	if err := fs.Parse(args); err != nil {
+	if err := envflag.Parse(fs, args, "OMBUD_KIOSK_", getenv); err != nil {
+		if ae, ok := errors.AsType[*envflag.ArgError](err); ok {
+			return fmt.Errorf("enrol: unexpected argument %q", ae.Arg)
+		}
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("enrol: unexpected argument %q", fs.Arg(0))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || envErr != nil {
-			return
-		}
-		key := "OMBUD_KIOSK_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(key); v != "" {
-			if err := fs.Set(f.Name, v); err != nil {
-				envErr = fmt.Errorf("%s=%q: %v", key, v, err)
-			}
-		}
-	})
-	if envErr != nil {
-		return envErr
 	}
 	if *server == "" || *code == "" {
 		return errors.New("enrol: --server and --code are required")

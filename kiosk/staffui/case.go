@@ -285,16 +285,14 @@ func (a *App) submitAction(act model.CaseAction, c lifecycle.Case, fv *formView,
 	a.busy = true
 	fv.say("Saving…", styleText)
 	gen, code := a.gen, c.Code
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		ctx, cancel := context.WithTimeout(a.ctx, writeTimeout)
+	a.tv.Go(func() {
+		ctx, cancel := context.WithTimeout(a.tv.Context(), writeTimeout)
 		_, err := a.cfg.Store.Act(ctx, e)
 		cancel()
 		if err == nil && a.cfg.OnAct != nil {
 			a.cfg.OnAct()
 		}
-		a.ui(func() {
+		a.tv.Update(func() {
 			if gen != a.gen {
 				if err == nil { // the person was signed out meanwhile; the action stands
 					a.log.Info("action recorded after sign-out", logKeyEvent, e.ID, logKeyType, string(e.Type))
@@ -318,5 +316,5 @@ func (a *App) submitAction(act model.CaseAction, c lifecycle.Case, fv *formView,
 			a.refresh()
 			a.say(fmt.Sprintf("Recorded: %s on case %s.", act.Name, model.DisplayCode(code)), styleGood)
 		})
-	}()
+	})
 }

@@ -99,16 +99,14 @@ func (a *App) submitFiling(fv *formView, d filing.Draft, contactDropped bool) {
 	a.busy = true
 	fv.say("Saving…", styleText)
 	gen := a.gen
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		ctx, cancel := context.WithTimeout(a.ctx, writeTimeout)
+	a.tv.Go(func() {
+		ctx, cancel := context.WithTimeout(a.tv.Context(), writeTimeout)
 		f, err := a.cfg.Filer.File(ctx, d)
 		cancel()
 		if err == nil && a.cfg.OnAct != nil {
 			a.cfg.OnAct()
 		}
-		a.ui(func() {
+		a.tv.Update(func() {
 			if gen != a.gen {
 				if err == nil {
 					a.log.Warn("complaint filed after sign-out", logKeyComplaint, f.Complaint.ID, logKeyCode, string(f.Code))
@@ -129,7 +127,7 @@ func (a *App) submitFiling(fv *formView, d filing.Draft, contactDropped bool) {
 			a.refresh()
 			a.showResult(f, contactDropped)
 		})
-	}()
+	})
 }
 
 // filingError says why a filing was refused, plainly.
@@ -256,17 +254,15 @@ func (a *App) reprint() {
 // goroutine.
 func (a *App) printReceipt(r printer.Receipt, done func(error)) {
 	p := a.cfg.Printer
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		ctx, cancel := context.WithTimeout(a.ctx, printTimeout)
+	a.tv.Go(func() {
+		ctx, cancel := context.WithTimeout(a.tv.Context(), printTimeout)
 		err := p.Print(ctx, r)
 		cancel()
 		if err != nil {
 			a.log.Error("receipt not printed", logKeyCode, r.Code, logKeyErr, err)
 		}
-		a.ui(func() { done(err) })
-	}()
+		a.tv.Update(func() { done(err) })
+	})
 }
 
 // paperReceipt is the customer's receipt, in the complaint's language, as

@@ -9,6 +9,7 @@ import (
 	"github.com/rivo/tview"
 
 	"ombud/kiosk/staffui/model"
+	"ombud/kiosk/termapp"
 )
 
 // formView is a form over the body: a title, a line saying what the form
@@ -115,7 +116,7 @@ func addDropDown(f *tview.Form, label string, opts []string, initial int) *int {
 }
 
 // acceptTyped refuses control characters typed into a field.
-func acceptTyped(_ string, r rune) bool { return !controlRune(r) }
+func acceptTyped(_ string, r rune) bool { return !termapp.ControlRune(r) }
 
 // openFilterForm asks which cases the queue shows.
 func (a *App) openFilterForm() {
@@ -170,7 +171,7 @@ func (a *App) openFilterForm() {
 	f.AddButton("Apply", apply)
 	f.AddButton("Clear", func() {
 		a.closeOverlay(model.Form)
-		a.perform(model.Queue, model.Binding{Action: model.ActClear})
+		a.perform(model.Queue, model.Command{Action: model.ActClear})
 	})
 	f.AddButton("Cancel", a.closeForm)
 	fv.submit = apply

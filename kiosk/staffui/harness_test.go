@@ -294,11 +294,6 @@ func (k *term) waitSaid(texts ...string) string {
 	})
 }
 
-func (k *term) waitGone(text string) string {
-	k.t.Helper()
-	return k.waitFor(text+" to go", func(s string) bool { return !strings.Contains(s, text) })
-}
-
 // top is the screen keys go to.
 func (k *term) top() string {
 	var s string

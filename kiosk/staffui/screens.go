@@ -11,6 +11,7 @@ import (
 
 	"ombud/kiosk/staffui/model"
 	"ombud/kiosk/store"
+	"ombud/kiosk/termapp/keys"
 	"ombud/shared/staff"
 	"ombud/shared/textsafe"
 )
@@ -232,7 +233,7 @@ func (a *App) focusTop() {
 	if p != nil {
 		a.tv.SetFocus(p)
 	}
-	a.w.hints.set(sp(" "+model.Hints(model.Keymap(top, a.cfg.OperatorQuit)), styleDim))
+	a.w.hints.set(sp(" "+model.Hints(a.keymap(top)), styleDim))
 }
 
 // --- sign-in ---
@@ -240,13 +241,13 @@ func (a *App) focusTop() {
 func (a *App) buildSignIn() tview.Primitive {
 	w := a.w
 	f := styledForm()
-	f.AddInputField("Staff id", "", 24, func(_ string, r rune) bool { return !controlRune(r) }, nil)
+	f.AddInputField("Staff id", "", 24, acceptTyped, nil)
 	f.AddPasswordField("PIN", "", 24, '*', nil)
 	f.AddButton("Sign in", a.submitSignIn)
 	w.signin = f
 	w.id = f.GetFormItem(0).(*tview.InputField)
 	w.pin = f.GetFormItem(1).(*tview.InputField)
-	w.pin.SetAcceptanceFunc(func(_ string, r rune) bool { return !controlRune(r) })
+	w.pin.SetAcceptanceFunc(acceptTyped)
 	f.SetBorder(true).SetTitle(" Staff sign-in ").SetTitleColor(tcell.ColorYellow).SetBorderColor(tcell.ColorYellow)
 
 	intro := newDocView()
@@ -288,13 +289,11 @@ func (a *App) submitSignIn() {
 	a.busy = true
 	a.say("Checking…", styleText)
 	gen, now := a.gen, a.cfg.Now()
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		ctx, cancel := context.WithTimeout(a.ctx, writeTimeout)
+	a.tv.Go(func() {
+		ctx, cancel := context.WithTimeout(a.tv.Context(), writeTimeout)
 		acct, err := a.cfg.Store.SignIn(ctx, id, pin, now, a.cfg.Lockout)
 		cancel()
-		a.ui(func() {
+		a.tv.Update(func() {
 			if gen != a.gen {
 				return
 			}
@@ -305,7 +304,7 @@ func (a *App) submitSignIn() {
 			}
 			a.signedIn(acct)
 		})
-	}()
+	})
 }
 
 func (a *App) signInFailed(id string, err error) {
@@ -337,7 +336,7 @@ func (a *App) buildQueue() tview.Primitive {
 	w.table = newCaseTable(&a.queue, a.cfg.Now, a.cfg.Location, a.openSelected)
 	w.search = tview.NewInputField().SetLabel("Search (code or words): ").
 		SetFieldStyle(styleField).SetLabelStyle(styleBold)
-	w.search.SetAcceptanceFunc(func(_ string, r rune) bool { return !controlRune(r) })
+	w.search.SetAcceptanceFunc(acceptTyped)
 	w.search.SetChangedFunc(func(text string) {
 		if a.top() != model.Search {
 			return
@@ -407,7 +406,7 @@ func (a *App) openSelected() {
 }
 
 func (a *App) openCase(id string) {
-	ctx, cancel := context.WithTimeout(a.ctx, readTimeout)
+	ctx, cancel := context.WithTimeout(a.tv.Context(), readTimeout)
 	defer cancel()
 	d, err := a.cfg.Store.CaseDetail(ctx, id)
 	if err != nil {
@@ -440,21 +439,14 @@ func (a *App) showHelp() {
 	var d doc
 	d.line(sp("Keys on the "+under.String()+" screen", styleHeading))
 	d.blank()
-	bindings := model.Keymap(under, a.cfg.OperatorQuit)
-	col := 0
-	for _, b := range bindings {
-		col = max(col, textWidth(b.KeyNames()))
-	}
-	col = min(col, 24) + 1
-	for _, b := range bindings {
-		keys := b.KeyNames()
-		spans := []span{sp(keys+strings.Repeat(" ", max(1, col-textWidth(keys))), styleBold), sp(b.Desc, styleText)}
-		if b.Action == model.ActCaseAction && a.detail != nil && a.acct != nil {
-			if why := model.Refusal(a.detail.Case.State, a.acct.Role, b.Event); why != "" {
+	for _, l := range keys.Help(a.keymap(under), 24) {
+		spans := []span{sp(l.Keys, styleBold), sp(l.Desc, styleText)}
+		if act, ok := model.CaseActionOf(under, l.Binding); ok && a.detail != nil && a.acct != nil {
+			if why := model.Refusal(a.detail.Case.State, a.acct.Role, act.Type); why != "" {
 				spans = append(spans, sp(" (not now: "+why+")", styleDim))
 			}
 		}
-		d.indented(col, spans...)
+		d.indented(l.Indent, spans...)
 	}
 	if under == model.Queue {
 		d.blank()

@@ -16,7 +16,8 @@
 //
 // Concurrency: tview widgets belong to the UI goroutine. Sign-in (a slow
 // PIN hash), actions, filing, printing, store notifications and the idle
-// clock run in goroutines and change the screen only through App.ui.
+// clock run in goroutines and change the screen only through the shell's
+// Update (package termapp).
 package staffui
 
 import (
@@ -25,29 +26,22 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
-	"ombud/kiosk/filing"
 	"ombud/kiosk/i18n"
 	"ombud/kiosk/printer"
 	"ombud/kiosk/staffui/model"
 	"ombud/kiosk/store"
+	"ombud/kiosk/termapp"
+	"ombud/kiosk/termapp/keys"
 	"ombud/shared/hlc"
 	"ombud/shared/lifecycle"
 	"ombud/shared/sla"
 	"ombud/shared/staff"
 )
-
-// Filer files a complaint durably; *filing.Service is the real one.
-type Filer interface {
-	File(context.Context, filing.Draft) (filing.Filed, error)
-}
-
-var _ Filer = (*filing.Service)(nil)
 
 // Config is what the kiosk program gives the staff terminal.
 type Config struct {
@@ -61,7 +55,7 @@ type Config struct {
 
 	// Filer files complaints for walk-in customers (nil: `n` says filing
 	// is not available here).
-	Filer Filer
+	Filer termapp.Filer
 	// Printer prints receipts (nil: none; the code is shown to be written
 	// down).
 	Printer printer.Printer
@@ -134,17 +128,8 @@ const (
 // App is the staff terminal.
 type App struct {
 	cfg Config
-	tv  *tview.Application
+	tv  *termapp.App // its Context ends store calls, filing and printing
 	log *slog.Logger
-
-	ctx    context.Context // cancelled when the app stops
-	cancel context.CancelFunc
-
-	stopOnce    sync.Once
-	stopped     chan struct{}
-	startedOnce sync.Once
-	started     chan struct{} // closed by Run's first draw
-	wg          sync.WaitGroup
 
 	// Everything below belongs to the UI goroutine.
 	w         *widgets
@@ -205,27 +190,18 @@ func New(cfg Config) *App {
 	if cfg.BranchName == "" {
 		cfg.BranchName = cfg.Branch
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	a := &App{
 		cfg:       cfg,
-		tv:        tview.NewApplication(),
+		tv:        termapp.New(),
 		log:       cfg.Logger.With(logKeyComponent, "staffui"),
-		ctx:       ctx,
-		cancel:    cancel,
-		stopped:   make(chan struct{}),
-		started:   make(chan struct{}),
 		lastInput: time.Now(),
 	}
-	a.tv.EnableMouse(true)
 	a.tv.SetInputCapture(a.onKey)
 	a.tv.SetMouseCapture(a.onMouse)
 	a.tv.SetBeforeDrawFunc(func(screen tcell.Screen) bool {
 		w, _ := screen.Size()
 		a.layout(w)
 		return false
-	})
-	a.tv.SetAfterDrawFunc(func(tcell.Screen) {
-		a.startedOnce.Do(func() { close(a.started) })
 	})
 	a.build()
 	a.show(model.SignIn)
@@ -235,107 +211,19 @@ func New(cfg Config) *App {
 // Run shows the app on screen (a real terminal when nil) and blocks until
 // Stop is called.
 func (a *App) Run(screen tcell.Screen) error {
-	select {
-	case <-a.stopped:
-		return nil
-	default:
-	}
-	if screen == nil {
-		s, err := tcell.NewScreen()
-		if err != nil {
-			return fmt.Errorf("terminal: %w", err)
-		}
-		screen = s
-	}
-	a.tv.SetScreen(screen)
-	// tview enables the mouse only on screens it creates itself.
-	screen.EnableMouse()
-
 	changes, unsubscribe := a.cfg.Store.Changes()
-	ran := make(chan struct{})
-	a.wg.Add(3)
-	go a.watchIdle()
-	go a.watchChanges(changes)
-	go a.stopWhenAsked(ran)
-	err := a.tv.Run()
-	close(ran)
-	a.halt()
-	unsubscribe()
-	a.wg.Wait()
-	return err
-}
-
-// stopWhenAsked stops tview once Stop has been called, but never before
-// tview's Run has drawn its first frame (see kiosk/tui: a Stop before that
-// is lost and Run would wait for ever).
-func (a *App) stopWhenAsked(ran <-chan struct{}) {
-	defer a.wg.Done()
-	select {
-	case <-a.started:
-	case <-ran:
-		return
-	}
-	select {
-	case <-a.stopped:
-		a.tv.Stop()
-	case <-ran:
-	}
+	defer unsubscribe()
+	return a.tv.Run(screen, a.idleClock(), func() { a.watchChanges(changes) })
 }
 
 // Stop ends Run. It is safe to call from any goroutine, more than once,
 // and before Run: Run then returns at once.
-func (a *App) Stop() { a.halt() }
+func (a *App) Stop() { a.tv.Stop() }
 
-func (a *App) halt() {
-	a.stopOnce.Do(func() {
-		close(a.stopped)
-		a.cancel()
-	})
-}
-
-// ui runs f on the UI goroutine and redraws. It returns false, without
-// waiting, once the app has stopped.
-func (a *App) ui(f func()) bool {
-	return a.uiIf(func() bool { f(); return true })
-}
-
-// uiIf is ui that redraws only when f reports a change.
-func (a *App) uiIf(f func() (changed bool)) bool {
-	done := make(chan struct{})
-	go func() {
-		a.tv.QueueUpdate(func() {
-			if f() {
-				a.tv.ForceDraw()
-			}
-		})
-		close(done)
-	}()
-	select {
-	case <-done:
-		return true
-	case <-a.stopped:
-		return false
-	}
-}
-
-// watchIdle signs an idle person out, and keeps the sync status and the
-// overdue marks current.
-func (a *App) watchIdle() {
-	defer a.wg.Done()
-	period := min(time.Second, a.cfg.IdleSignOut/10)
-	period = max(period, 5*time.Millisecond)
-	tick := time.NewTicker(period)
-	defer tick.Stop()
-	for {
-		select {
-		case <-a.stopped:
-			return
-		case <-tick.C:
-			if !a.uiIf(func() bool { return a.tick(time.Now()) }) {
-				return
-			}
-		}
-	}
+// idleClock is the task that signs an idle person out, and keeps the sync
+// status and the overdue marks current.
+func (a *App) idleClock() func() {
+	return a.tv.Every(min(time.Second, a.cfg.IdleSignOut/10), a.tick)
 }
 
 // tick applies the idle rule at now and reports whether the screen
@@ -372,16 +260,15 @@ func roundDuration(d time.Duration) string {
 // change it: another terminal's events arriving, the outbox being sent, a
 // new staff directory.
 func (a *App) watchChanges(ch <-chan struct{}) {
-	defer a.wg.Done()
 	for {
 		select {
-		case <-a.stopped:
+		case <-a.tv.Stopped():
 			return
 		case _, ok := <-ch:
 			if !ok {
 				return
 			}
-			if !a.ui(a.storeChanged) {
+			if !a.tv.Update(a.storeChanged) {
 				return
 			}
 		}
@@ -403,7 +290,7 @@ func (a *App) storeChanged() {
 // telling them why is kinder at the moment they act), and picks up a
 // changed name or role.
 func (a *App) checkDirectory() {
-	ctx, cancel := context.WithTimeout(a.ctx, readTimeout)
+	ctx, cancel := context.WithTimeout(a.tv.Context(), readTimeout)
 	defer cancel()
 	d, err := a.cfg.Store.Directory(ctx)
 	if err != nil {
@@ -436,15 +323,14 @@ func (a *App) onKey(ev *tcell.EventKey) *tcell.EventKey {
 		a.signOut(revokedMessage)
 		return nil
 	}
-	if ev.Key() == tcell.KeyRune && controlRune(ev.Rune()) {
+	if ev.Key() == tcell.KeyRune && termapp.ControlRune(ev.Rune()) {
 		return nil
 	}
 	top := a.top()
 	if top == model.Form && a.dropDownOpen() {
 		return ev // Enter chooses, Esc closes the list
 	}
-	if b, ok := model.Lookup(model.Keymap(top, a.cfg.OperatorQuit), ev); ok {
-		a.perform(top, b)
+	if keys.Handle(a.keymap(top), ev) {
 		return nil
 	}
 	if ev.Key() == tcell.KeyRune {
@@ -464,12 +350,6 @@ func (a *App) onKey(ev *tcell.EventKey) *tcell.EventKey {
 // navRunes are the characters each screen's own widget uses.
 var navRunes = map[model.Screen]string{
 	model.Queue: "jkgG", model.Case: "jk ", model.Help: "jk ", model.Notice: "jk ", model.Result: "jk ",
-}
-
-// controlRune reports runes that have no business in typed text (an
-// escape arriving as a "character" from a paste or a scanner).
-func controlRune(r rune) bool {
-	return r < 0x20 || (r >= 0x7F && r <= 0x9F)
 }
 
 func (a *App) onMouse(ev *tcell.EventMouse, action tview.MouseAction) (*tcell.EventMouse, tview.MouseAction) {
@@ -495,9 +375,14 @@ func (a *App) top() model.Screen {
 	return a.screen
 }
 
-// perform runs binding b of screen s.
-func (a *App) perform(s model.Screen, b model.Binding) {
-	switch b.Action {
+// keymap is the bindings of screen s, their actions performed on s.
+func (a *App) keymap(s model.Screen) []keys.Binding {
+	return model.Keymap(s, a.cfg.OperatorQuit, func(c model.Command) { a.perform(s, c) })
+}
+
+// perform runs command c of screen s.
+func (a *App) perform(s model.Screen, c model.Command) {
+	switch c.Action {
 	case model.ActQuit:
 		a.Stop() // only signals: tview is stopped from another goroutine
 	case model.ActSignIn:
@@ -525,7 +410,7 @@ func (a *App) perform(s model.Screen, b model.Binding) {
 	case model.ActReprint:
 		a.reprint()
 	case model.ActCaseAction:
-		a.startAction(b.Event)
+		a.startAction(c.Event)
 	case model.ActSubmit:
 		if s == model.Search {
 			a.endSearch(true)
@@ -603,7 +488,7 @@ func (a *App) refresh() {
 	if a.acct == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(a.ctx, readTimeout)
+	ctx, cancel := context.WithTimeout(a.tv.Context(), readTimeout)
 	defer cancel()
 	st := a.cfg.Store
 	if rows, err := st.Cases(ctx, a.queue.Filter.Store()); err != nil {

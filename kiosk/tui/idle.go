@@ -7,24 +7,11 @@ import (
 	"ombud/kiosk/tui/flow"
 )
 
-// watchIdle checks the idle clock a few times a second (often enough for a
-// countdown in whole seconds) until the app stops.
-func (a *App) watchIdle() {
-	defer a.wg.Done()
+// idleClock is the task that checks the idle clock a few times a second
+// (often enough for a countdown in whole seconds) until the app stops.
+func (a *App) idleClock() func() {
 	period := min(250*time.Millisecond, a.cfg.IdleWarning/5, a.cfg.ReceiptTimeout/5)
-	period = max(period, 5*time.Millisecond)
-	tick := time.NewTicker(period)
-	defer tick.Stop()
-	for {
-		select {
-		case <-a.stopped:
-			return
-		case <-tick.C:
-			if !a.uiIf(func() bool { return a.checkIdle(time.Now()) }) {
-				return
-			}
-		}
-	}
+	return a.tv.Every(period, a.checkIdle)
 }
 
 // checkIdle applies the idle rules at now:

@@ -5,61 +5,55 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 
+	"ombud/kiosk/termapp/keys"
 	"ombud/kiosk/tui/flow"
 )
 
-// binding is one key of a screen: the key, its name and what it does (both
-// catalog keys, so the hint row is translated), and the action. A nil action
-// means the focused widget handles the key itself (Enter on a button, arrows
-// in a list); the binding is then there to be listed in the hint row, which
-// is drawn from these tables so it cannot drift from what the keys do.
-type binding struct {
-	key    tcell.Key
-	name   string
-	desc   string
-	action func(*App)
-}
-
-var (
-	keyNext   = binding{tcell.KeyTab, "key.tab", "hint.next_field", (*App).focusNext}
-	keyPrev   = binding{tcell.KeyBacktab, "key.backtab", "hint.prev_field", (*App).focusPrev}
-	keyPress  = binding{tcell.KeyEnter, "key.enter", "hint.press", nil}
-	keyChoose = binding{tcell.KeyEnter, "key.enter", "hint.choose", nil}
-	keyMove   = binding{tcell.KeyUp, "key.arrows", "hint.move", nil}
-	keyLine   = binding{tcell.KeyEnter, "key.enter", "hint.newline", nil}
-	keyTick   = binding{tcell.KeyRune, "key.space", "hint.tick", nil}
-	keyBack   = binding{tcell.KeyEscape, "key.esc", "hint.back", (*App).back}
-)
-
-// keymap is each screen's keys, in the order the hint row lists them.
-var keymap = map[flow.Step][]binding{
-	flow.Welcome:     {keyNext, keyPrev, keyPress},
-	flow.Category:    {keyMove, keyChoose, keyNext, keyPrev, keyBack},
-	flow.Description: {keyNext, keyPrev, keyLine, keyPress, keyBack},
-	flow.Outcome:     {keyNext, keyPrev, keyLine, keyPress, keyBack},
-	flow.Contact:     {keyNext, keyPrev, keyTick, keyPress, keyBack},
-	flow.Review:      {keyNext, keyPrev, keyPress, keyBack},
-	flow.Receipt:     {keyNext, keyPrev, keyPress},
-}
-
-// hintText renders a screen's keys for its hint row, e.g.
-// "Tab next · Shift-Tab previous · Enter press button · Esc back".
-func (a *App) hintText(step flow.Step) string {
-	parts := make([]string, 0, len(keymap[step]))
-	for _, b := range keymap[step] {
-		// A no-break space keeps each key with its description when the
-		// row wraps.
-		parts = append(parts, "[::b]"+escapeMarkup(a.t(b.name))+"[::-]\u00a0"+escapeMarkup(a.t(b.desc)))
+// keymaps is each screen's keys in the visit's language, in the order the
+// hint row lists them. A binding without an action is a key the focused
+// widget handles itself (Enter on a button, arrows in a list), there to be
+// listed: the hint row is drawn from these bindings, so it cannot drift
+// from what the keys do. build makes them afresh with every set of
+// widgets, so a change of language rewords them.
+func (a *App) keymaps() map[flow.Step][]keys.Binding {
+	bind := func(name, desc string, action func(), ks ...keys.Key) keys.Binding {
+		return keys.Binding{Keys: ks, Label: a.t(name), Desc: a.t(desc), Hint: true, Action: action}
 	}
-	return strings.Join(parts, "   ")
+	var (
+		next   = bind("key.tab", "hint.next_field", a.focusNext, keys.K(tcell.KeyTab))
+		prev   = bind("key.backtab", "hint.prev_field", a.focusPrev, keys.K(tcell.KeyBacktab))
+		press  = bind("key.enter", "hint.press", nil, keys.K(tcell.KeyEnter))
+		choose = bind("key.enter", "hint.choose", nil, keys.K(tcell.KeyEnter))
+		move   = bind("key.arrows", "hint.move", nil, keys.K(tcell.KeyUp), keys.K(tcell.KeyDown))
+		line   = bind("key.enter", "hint.newline", nil, keys.K(tcell.KeyEnter))
+		tick   = bind("key.space", "hint.tick", nil, keys.R(' '))
+		back   = bind("key.esc", "hint.back", a.back, keys.K(tcell.KeyEscape))
+	)
+	return map[flow.Step][]keys.Binding{
+		flow.Welcome:     {next, prev, press},
+		flow.Category:    {move, choose, next, prev, back},
+		flow.Description: {next, prev, line, press, back},
+		flow.Outcome:     {next, prev, line, press, back},
+		flow.Contact:     {next, prev, tick, press, back},
+		flow.Review:      {next, prev, press, back},
+		flow.Receipt:     {next, prev, press},
+	}
 }
 
-// actionFor returns the action bound to ev on the screen, if any.
-func actionFor(step flow.Step, ev *tcell.EventKey) func(*App) {
-	for _, b := range keymap[step] {
-		if b.action != nil && b.key == ev.Key() {
-			return b.action
+// hintLayout keeps each key with its description when the row wraps (a
+// no-break space) and sets the keys well apart.
+var hintLayout = keys.HintLayout{Join: "\u00a0", Sep: "   "}
+
+// hintText renders a screen's keys for its hint row, the keys in bold, e.g.
+// "Tab next   Shift-Tab previous   Enter press button   Esc back".
+func hintText(bs []keys.Binding) string {
+	var b strings.Builder
+	for _, s := range keys.HintBar(bs, hintLayout) {
+		if s.Key {
+			b.WriteString("[::b]" + escapeMarkup(s.Text) + "[::-]")
+		} else {
+			b.WriteString(escapeMarkup(s.Text))
 		}
 	}
-	return nil
+	return b.String()
 }

@@ -118,11 +118,7 @@ func (r *receiptView) layout(width, height, hintRows int) {
 // anything: the complaint is already stored.
 func (a *App) print(f filing.Filed) {
 	if job := a.printJob(f); job != nil {
-		a.wg.Add(1)
-		go func() {
-			defer a.wg.Done()
-			job()
-		}()
+		a.tv.Go(job)
 	}
 }
 
@@ -146,13 +142,13 @@ func (a *App) printJob(f filing.Filed) func() {
 	receipt := a.paperReceipt(f)
 	code := string(f.Code)
 	return func() {
-		ctx, cancel := context.WithTimeout(a.ctx, printTimeout)
+		ctx, cancel := context.WithTimeout(a.tv.Context(), printTimeout)
 		err := p.Print(ctx, receipt)
 		cancel()
 		if err != nil && !errors.Is(err, printer.ErrDisabled) {
 			a.log.Error("receipt not printed", logKeyCode, code, logKeyErr, err)
 		}
-		a.ui(func() { a.printed(seq, err) })
+		a.tv.Update(func() { a.printed(seq, err) })
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
+	"ombud/kiosk/termapp/keys"
 	"ombud/kiosk/tui/flow"
 	"ombud/shared/complaint"
 	"ombud/shared/textsafe"
@@ -36,6 +37,7 @@ type screen struct {
 type widgets struct {
 	pages     *tview.Pages
 	screens   map[flow.Step]*screen
+	keys      map[flow.Step][]keys.Binding // in the visit's language: see keymaps
 	idleBody  *tview.TextView
 	staffBody *tview.TextView
 	lastFocus tview.Primitive
@@ -63,6 +65,7 @@ type widgets struct {
 func (a *App) build() {
 	w := &widgets{pages: tview.NewPages(), screens: map[flow.Step]*screen{}}
 	a.w = w
+	w.keys = a.keymaps()
 	w.screens[flow.Welcome] = a.buildWelcome()
 	w.screens[flow.Category] = a.buildCategory()
 	w.screens[flow.Description] = a.buildText(flow.Description)
@@ -274,7 +277,7 @@ func (a *App) frame(step flow.Step, title string, body tview.Primitive, buttons 
 
 // hintView is step's hint row and the width of its text on one line.
 func (a *App) hintView(step flow.Step) (*tview.TextView, int) {
-	text := a.hintText(step)
+	text := hintText(a.w.keys[step])
 	hint := newMarkup(text)
 	hint.SetTextStyle(styleHint)
 	// Measuring goes through uniseg and every visit rebuilds the screens

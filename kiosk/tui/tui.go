@@ -11,7 +11,8 @@
 //
 // Concurrency: tview widgets belong to the UI goroutine. Filing, printing
 // and the idle clock run in goroutines and change the screen only through
-// App.ui, which queues the change onto the UI goroutine.
+// the shell's Update (package termapp), which queues the change onto the UI
+// goroutine.
 package tui
 
 import (
@@ -19,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/gdamore/tcell/v2"
@@ -29,20 +29,15 @@ import (
 	"ombud/kiosk/i18n"
 	"ombud/kiosk/printer"
 	"ombud/kiosk/qr"
+	"ombud/kiosk/termapp"
+	"ombud/kiosk/termapp/keys"
 	"ombud/kiosk/tui/flow"
 	"ombud/shared/complaint"
 )
 
-// Filer files a draft durably; *filing.Service is the real one.
-type Filer interface {
-	File(context.Context, filing.Draft) (filing.Filed, error)
-}
-
-var _ Filer = (*filing.Service)(nil)
-
 // Config is what the kiosk program gives the screens.
 type Config struct {
-	Filer   Filer
+	Filer   termapp.Filer
 	Printer printer.Printer // nil: printing disabled, the customer is asked to photograph the screen
 
 	Bundle          *i18n.Bundle
@@ -104,17 +99,8 @@ const (
 // App is the kiosk's customer-facing application.
 type App struct {
 	cfg Config
-	tv  *tview.Application
+	tv  *termapp.App // its Context ends filing and printing; Run waits for their goroutines
 	log *slog.Logger
-
-	ctx    context.Context // cancelled when the app stops: ends filing and printing
-	cancel context.CancelFunc
-
-	stopOnce    sync.Once
-	stopped     chan struct{} // closed by the first Stop, or when Run ends
-	startedOnce sync.Once
-	started     chan struct{}  // closed by Run's first draw: tview's Stop works from then on
-	wg          sync.WaitGroup // filing, printing, idle and stop goroutines
 
 	// Everything below belongs to the UI goroutine.
 	visit      *flow.Visit
@@ -160,28 +146,19 @@ func New(cfg Config) *App {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	a := &App{
 		cfg:        cfg,
-		tv:         tview.NewApplication(),
+		tv:         termapp.New(),
 		log:        cfg.Logger.With(logKeyComponent, "tui"),
-		ctx:        ctx,
-		cancel:     cancel,
-		stopped:    make(chan struct{}),
-		started:    make(chan struct{}),
 		visit:      flow.New(cfg.DefaultLanguage),
 		lastInput:  time.Now(),
 		hintWidths: map[string]int{},
 	}
-	a.tv.EnableMouse(true)
 	a.tv.SetInputCapture(a.onKey)
 	a.tv.SetMouseCapture(a.onMouse)
 	a.tv.SetBeforeDrawFunc(func(screen tcell.Screen) bool {
 		a.layout(screen.Size())
 		return false
-	})
-	a.tv.SetAfterDrawFunc(func(tcell.Screen) {
-		a.startedOnce.Do(func() { close(a.started) })
 	})
 	a.build()
 	a.show(flow.Welcome)
@@ -191,91 +168,13 @@ func New(cfg Config) *App {
 // Run shows the app on screen (a real terminal when nil) and blocks until
 // Stop is called.
 func (a *App) Run(screen tcell.Screen) error {
-	select {
-	case <-a.stopped:
-		return nil
-	default:
-	}
-	if screen == nil {
-		s, err := tcell.NewScreen()
-		if err != nil {
-			return fmt.Errorf("terminal: %w", err)
-		}
-		screen = s
-	}
-	a.tv.SetScreen(screen)
-	// tview enables the mouse only on screens it creates itself.
-	screen.EnableMouse()
-
-	ran := make(chan struct{})
-	a.wg.Add(2)
-	go a.watchIdle()
-	go a.stopWhenAsked(ran)
-	err := a.tv.Run()
-	close(ran)
-	a.halt()
-	a.wg.Wait()
-	return err
-}
-
-// stopWhenAsked stops tview once Stop has been called, but never before
-// tview's Run has drawn its first frame. tview's Stop drops the screen, and
-// a Run that starts after that makes a terminal screen of its own and waits
-// on it for ever; from the first draw on, Run owns the screen and its Stop
-// ends Run.
-func (a *App) stopWhenAsked(ran <-chan struct{}) {
-	defer a.wg.Done()
-	select {
-	case <-a.started:
-	case <-ran: // tview's Run failed before its first draw
-		return
-	}
-	select {
-	case <-a.stopped:
-		a.tv.Stop()
-	case <-ran: // tview stopped itself (a terminal error)
-	}
+	return a.tv.Run(screen, a.idleClock())
 }
 
 // Stop ends Run. It is safe to call from any goroutine, more than once,
 // and before Run: Run then returns at once.
 func (a *App) Stop() {
-	a.halt()
-}
-
-func (a *App) halt() {
-	a.stopOnce.Do(func() {
-		close(a.stopped)
-		a.cancel()
-	})
-}
-
-// ui runs f on the UI goroutine and redraws. It returns false, without
-// waiting, once the app has stopped: tview's queue is no longer read then,
-// and a goroutine that waited for it would never end.
-func (a *App) ui(f func()) bool {
-	return a.uiIf(func() bool { f(); return true })
-}
-
-// uiIf is ui that redraws only when f reports that it changed the screen:
-// a full redraw costs about a millisecond, and one that starts just before
-// the customer presses a key delays what that key shows.
-func (a *App) uiIf(f func() (changed bool)) bool {
-	done := make(chan struct{})
-	go func() {
-		a.tv.QueueUpdate(func() {
-			if f() {
-				a.tv.ForceDraw()
-			}
-		})
-		close(done)
-	}()
-	select {
-	case <-done:
-		return true
-	case <-a.stopped:
-		return false
-	}
+	a.tv.Stop()
 }
 
 // t translates key into the visit's language.
@@ -300,22 +199,13 @@ func (a *App) onKey(ev *tcell.EventKey) *tcell.EventKey {
 		return nil
 	case a.submitting:
 		return nil // the draft must not change while it is being filed
-	case ev.Key() == tcell.KeyRune && controlRune(ev.Rune()):
+	case ev.Key() == tcell.KeyRune && termapp.ControlRune(ev.Rune()):
 		return nil
 	}
-	if act := actionFor(a.visit.Step, ev); act != nil {
-		act(a)
+	if keys.Handle(a.w.keys[a.visit.Step], ev) {
 		return nil
 	}
 	return ev
-}
-
-// controlRune reports runes that have no business in typed text: an escape
-// or control character arriving as a "character" (from a paste, a barcode
-// scanner, a crafted key) is dropped at the door; textsafe removes anything
-// that still gets through before display and storage.
-func controlRune(r rune) bool {
-	return r < 0x20 || (r >= 0x7F && r <= 0x9F)
 }
 
 func (a *App) onMouse(ev *tcell.EventMouse, action tview.MouseAction) (*tcell.EventMouse, tview.MouseAction) {
@@ -414,10 +304,8 @@ func (a *App) submit() {
 	a.submitting = true
 	a.setReviewMessage(a.t("submit.saving"), styleText)
 	d, gen, filer, hook := a.visit.Draft(), a.gen, a.cfg.Filer, a.cfg.OnReceipt
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		f, err := fileSafely(a.ctx, filer, d)
+	a.tv.Go(func() {
+		f, err := fileSafely(a.tv.Context(), filer, d)
 		// The complaint is durable from here; the receipt's QR code is
 		// encoded now, off the UI goroutine, so that showing the receipt
 		// is only a swap of widgets and one draw.
@@ -427,34 +315,30 @@ func (a *App) submit() {
 		}
 		var shown bool
 		var printJob func()
-		if !a.ui(func() { shown, printJob = a.filed(gen, f, symbol, err) }) {
+		if !a.tv.Update(func() { shown, printJob = a.filed(gen, f, symbol, err) }) {
 			return
 		}
-		// The receipt is on screen now (ui returns after the draw).
+		// The receipt is on screen now (Update returns after the draw).
 		if printJob != nil {
-			a.wg.Add(1)
-			go func() {
-				defer a.wg.Done()
-				printJob()
-			}()
+			a.tv.Go(printJob)
 		}
 		if shown && hook != nil {
 			// Queued after the update that drew the receipt, so it runs
 			// once the receipt is on screen.
-			a.uiIf(func() bool {
+			a.tv.UpdateIf(func() bool {
 				if a.gen == gen {
 					hook(f)
 				}
 				return false
 			})
 		}
-	}()
+	})
 }
 
 // fileSafely calls File with a deadline and turns a panic into an error: a
 // broken filer must leave the customer an apology and a Try again button,
 // not a dead kiosk.
-func fileSafely(ctx context.Context, filer Filer, d filing.Draft) (f filing.Filed, err error) {
+func fileSafely(ctx context.Context, filer termapp.Filer, d filing.Draft) (f filing.Filed, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("filer panicked: %v", p)

@@ -1,6 +1,6 @@
 // Package model owns what the staff terminal knows apart from drawing it:
-// the screens and their key bindings (as data, so the same tables drive the
-// keys, the hint row and the help screen), which case actions a person is
+// the screens and their key bindings (keys.Binding tables, so the same data
+// drive the keys, the hint row and the help screen), which case actions a person is
 // offered and why others are not, how a filled-in action becomes an event,
 // the queue's filter and selection, and the text the screens show for rows,
 // deadlines and the timeline. It imports no tview, so it is tested without a
@@ -8,10 +8,9 @@
 package model
 
 import (
-	"strings"
-
 	"github.com/gdamore/tcell/v2"
 
+	"ombud/kiosk/termapp/keys"
 	"ombud/shared/event"
 )
 
@@ -39,58 +38,11 @@ func (s Screen) String() string {
 	return screenNames[s]
 }
 
-// Key is one key: a special key, or a character (Code tcell.KeyRune).
-type Key struct {
-	Code tcell.Key
-	Rune rune
-}
-
-// R is the key that types r.
-func R(r rune) Key { return Key{Code: tcell.KeyRune, Rune: r} }
-
-// K is a special key.
-func K(k tcell.Key) Key { return Key{Code: k} }
-
-// Matches reports whether ev is this key. Modifiers are ignored for
-// characters (Shift makes the character; Alt is not used) and for special
-// keys (terminals report them inconsistently).
-func (k Key) Matches(ev *tcell.EventKey) bool {
-	if ev.Key() != k.Code {
-		return false
-	}
-	return k.Code != tcell.KeyRune || ev.Rune() == k.Rune
-}
-
-// String names the key the way the hint row and help show it.
-func (k Key) String() string {
-	switch k.Code {
-	case tcell.KeyRune:
-		if k.Rune == ' ' {
-			return "Space"
-		}
-		return string(k.Rune)
-	case tcell.KeyUp:
-		return "↑"
-	case tcell.KeyDown:
-		return "↓"
-	case tcell.KeyBacktab:
-		return "Shift-Tab"
-	case tcell.KeyPgUp:
-		return "PgUp"
-	case tcell.KeyPgDn:
-		return "PgDn"
-	}
-	return tcell.KeyNames[k.Code]
-}
-
 // Action is what a binding does. The screens map each to a function; the
-// model only names them, so that the tables can be tested and listed.
+// model only names them, so that the tables can be tested without a screen.
 type Action string
 
 const (
-	// ActNone marks keys the focused widget handles itself (arrows in the
-	// table, Tab in a form): listed for help, not dispatched.
-	ActNone       Action = ""
 	ActOpen       Action = "open"
 	ActBack       Action = "back"
 	ActSearch     Action = "search"
@@ -105,126 +57,103 @@ const (
 	ActCancel     Action = "cancel"
 	ActDismiss    Action = "dismiss"
 	ActReprint    Action = "reprint"
-	ActCaseAction Action = "case-action" // Binding.Event says which
+	ActCaseAction Action = "case-action" // Command.Event says which
 )
 
-// Binding is one key of a screen.
-type Binding struct {
-	Keys   []Key
-	Desc   string
-	Short  string // the hint row's shorter Desc; Desc when empty
+// Command is what a key asks the screens to do: an Action, and for
+// ActCaseAction the event to record.
+type Command struct {
 	Action Action
-	Event  event.Type // for ActCaseAction
-	// Hint puts the binding on the one-line hint row under every screen;
-	// the help screen lists them all.
-	Hint bool
+	Event  event.Type
 }
 
-// KeyNames is how the binding's keys are shown, e.g. "↑ ↓ j k".
-func (b Binding) KeyNames() string {
-	names := make([]string, len(b.Keys))
-	for i, k := range b.Keys {
-		names[i] = k.String()
-	}
-	return strings.Join(names, " ")
-}
-
-// Matches reports whether ev is one of the binding's keys.
-func (b Binding) Matches(ev *tcell.EventKey) bool {
-	for _, k := range b.Keys {
-		if k.Matches(ev) {
-			return true
-		}
-	}
-	return false
-}
-
-// Lookup returns the binding of ev among bs that has an action.
-func Lookup(bs []Binding, ev *tcell.EventKey) (Binding, bool) {
-	for _, b := range bs {
-		if b.Action != ActNone && b.Matches(ev) {
-			return b, true
-		}
-	}
-	return Binding{}, false
-}
-
-// Keymap is the bindings of screen s in the order help lists them. quit
-// says whether Ctrl-Q may stop the program (off at a real branch, where a
-// signal stops it).
-func Keymap(s Screen, quit bool) []Binding {
-	var bs []Binding
+// Keymap is the bindings of screen s in the order help lists them; a
+// binding's action hands its Command to do. Keys without an action are the
+// focused widget's own (arrows in the table, Tab in a form): listed for
+// help, not dispatched. quit says whether Ctrl-Q may stop the program (off
+// at a real branch, where a signal stops it).
+func Keymap(s Screen, quit bool, do func(Command)) []keys.Binding {
+	act := func(a Action) func() { return func() { do(Command{Action: a}) } }
+	var bs []keys.Binding
 	switch s {
 	case SignIn:
-		bs = []Binding{
-			{Keys: []Key{K(tcell.KeyTab), K(tcell.KeyBacktab)}, Desc: "next / previous field", Short: "next field", Hint: true},
-			{Keys: []Key{K(tcell.KeyEnter)}, Desc: "sign in (from the PIN)", Short: "sign in", Action: ActSignIn, Hint: true},
+		bs = []keys.Binding{
+			{Keys: []keys.Key{keys.K(tcell.KeyTab), keys.K(tcell.KeyBacktab)}, Desc: "next / previous field", Short: "next field", Hint: true},
+			{Keys: []keys.Key{keys.K(tcell.KeyEnter)}, Desc: "sign in (from the PIN)", Short: "sign in", Action: act(ActSignIn), Hint: true},
 		}
 	case Queue:
-		bs = []Binding{
-			{Keys: []Key{K(tcell.KeyUp), K(tcell.KeyDown), R('k'), R('j')}, Desc: "move"},
-			{Keys: []Key{K(tcell.KeyPgUp), K(tcell.KeyPgDn), K(tcell.KeyHome), K(tcell.KeyEnd)}, Desc: "page, first, last"},
-			{Keys: []Key{K(tcell.KeyEnter)}, Desc: "open the case", Short: "open", Action: ActOpen, Hint: true},
-			{Keys: []Key{R('/')}, Desc: "search code or text", Short: "search", Action: ActSearch, Hint: true},
-			{Keys: []Key{R('f')}, Desc: "filter by status, category, priority", Short: "filter", Action: ActFilter, Hint: true},
-			{Keys: []Key{R('x')}, Desc: "clear filter and search", Action: ActClear},
-			{Keys: []Key{R('n')}, Desc: "new complaint for a walk-in customer", Short: "new", Action: ActNew, Hint: true},
-			{Keys: []Key{R('?')}, Desc: "help", Action: ActHelp, Hint: true},
-			{Keys: []Key{R('q')}, Desc: "sign out", Action: ActSignOut, Hint: true},
+		bs = []keys.Binding{
+			{Keys: []keys.Key{keys.K(tcell.KeyUp), keys.K(tcell.KeyDown), keys.R('k'), keys.R('j')}, Desc: "move"},
+			{Keys: []keys.Key{keys.K(tcell.KeyPgUp), keys.K(tcell.KeyPgDn), keys.K(tcell.KeyHome), keys.K(tcell.KeyEnd)}, Desc: "page, first, last"},
+			{Keys: []keys.Key{keys.K(tcell.KeyEnter)}, Desc: "open the case", Short: "open", Action: act(ActOpen), Hint: true},
+			{Keys: []keys.Key{keys.R('/')}, Desc: "search code or text", Short: "search", Action: act(ActSearch), Hint: true},
+			{Keys: []keys.Key{keys.R('f')}, Desc: "filter by status, category, priority", Short: "filter", Action: act(ActFilter), Hint: true},
+			{Keys: []keys.Key{keys.R('x')}, Desc: "clear filter and search", Action: act(ActClear)},
+			{Keys: []keys.Key{keys.R('n')}, Desc: "new complaint for a walk-in customer", Short: "new", Action: act(ActNew), Hint: true},
+			{Keys: []keys.Key{keys.R('?')}, Desc: "help", Action: act(ActHelp), Hint: true},
+			{Keys: []keys.Key{keys.R('q')}, Desc: "sign out", Action: act(ActSignOut), Hint: true},
 		}
 	case Case:
-		bs = []Binding{
-			{Keys: []Key{K(tcell.KeyUp), K(tcell.KeyDown), R('k'), R('j'), K(tcell.KeyPgUp), K(tcell.KeyPgDn)}, Desc: "scroll"},
-			{Keys: []Key{K(tcell.KeyEsc)}, Desc: "back to the queue", Short: "back", Action: ActBack, Hint: true},
+		bs = []keys.Binding{
+			{Keys: []keys.Key{keys.K(tcell.KeyUp), keys.K(tcell.KeyDown), keys.R('k'), keys.R('j'), keys.K(tcell.KeyPgUp), keys.K(tcell.KeyPgDn)}, Desc: "scroll"},
+			{Keys: []keys.Key{keys.K(tcell.KeyEsc)}, Desc: "back to the queue", Short: "back", Action: act(ActBack), Hint: true},
 		}
 		for _, a := range caseActions {
-			bs = append(bs, Binding{Keys: []Key{R(a.Key)}, Desc: a.Desc, Action: ActCaseAction, Event: a.Type})
+			record := func() { do(Command{Action: ActCaseAction, Event: a.Type}) }
+			bs = append(bs, keys.Binding{Keys: []keys.Key{keys.R(a.Key)}, Desc: a.Desc, Action: record})
 		}
 		bs = append(bs,
-			Binding{Keys: []Key{R('p')}, Desc: "print the receipt again", Short: "reprint", Action: ActReprint, Hint: true},
-			Binding{Keys: []Key{R('?')}, Desc: "help: every key", Short: "help", Action: ActHelp, Hint: true},
-			Binding{Keys: []Key{R('q')}, Desc: "sign out", Action: ActSignOut, Hint: true},
+			keys.Binding{Keys: []keys.Key{keys.R('p')}, Desc: "print the receipt again", Short: "reprint", Action: act(ActReprint), Hint: true},
+			keys.Binding{Keys: []keys.Key{keys.R('?')}, Desc: "help: every key", Short: "help", Action: act(ActHelp), Hint: true},
+			keys.Binding{Keys: []keys.Key{keys.R('q')}, Desc: "sign out", Action: act(ActSignOut), Hint: true},
 		)
 	case Form:
-		bs = []Binding{
-			{Keys: []Key{K(tcell.KeyTab), K(tcell.KeyBacktab)}, Desc: "next / previous field", Short: "next field", Hint: true},
-			{Keys: []Key{K(tcell.KeyCtrlS)}, Desc: "save", Action: ActSubmit, Hint: true},
-			{Keys: []Key{K(tcell.KeyEsc)}, Desc: "cancel", Action: ActCancel, Hint: true},
-			{Keys: []Key{K(tcell.KeyEnter)}, Desc: "new line in text; press a button"},
-			{Keys: []Key{R(' ')}, Desc: "tick a box"},
+		bs = []keys.Binding{
+			{Keys: []keys.Key{keys.K(tcell.KeyTab), keys.K(tcell.KeyBacktab)}, Desc: "next / previous field", Short: "next field", Hint: true},
+			{Keys: []keys.Key{keys.K(tcell.KeyCtrlS)}, Desc: "save", Action: act(ActSubmit), Hint: true},
+			{Keys: []keys.Key{keys.K(tcell.KeyEsc)}, Desc: "cancel", Action: act(ActCancel), Hint: true},
+			{Keys: []keys.Key{keys.K(tcell.KeyEnter)}, Desc: "new line in text; press a button"},
+			{Keys: []keys.Key{keys.R(' ')}, Desc: "tick a box"},
 		}
 	case Search:
-		bs = []Binding{
-			{Keys: []Key{K(tcell.KeyEnter)}, Desc: "keep the search", Action: ActSubmit, Hint: true},
-			{Keys: []Key{K(tcell.KeyEsc)}, Desc: "clear the search", Action: ActCancel, Hint: true},
+		bs = []keys.Binding{
+			{Keys: []keys.Key{keys.K(tcell.KeyEnter)}, Desc: "keep the search", Action: act(ActSubmit), Hint: true},
+			{Keys: []keys.Key{keys.K(tcell.KeyEsc)}, Desc: "clear the search", Action: act(ActCancel), Hint: true},
 		}
 	case Help, Notice, Result:
-		bs = []Binding{
-			{Keys: []Key{K(tcell.KeyUp), K(tcell.KeyDown), R('k'), R('j')}, Desc: "scroll"},
-			{Keys: []Key{K(tcell.KeyEnter), K(tcell.KeyEsc)}, Desc: "close", Action: ActDismiss, Hint: true},
+		bs = []keys.Binding{
+			{Keys: []keys.Key{keys.K(tcell.KeyUp), keys.K(tcell.KeyDown), keys.R('k'), keys.R('j')}, Desc: "scroll"},
+			{Keys: []keys.Key{keys.K(tcell.KeyEnter), keys.K(tcell.KeyEsc)}, Desc: "close", Action: act(ActDismiss), Hint: true},
 		}
 		if s == Help {
-			bs = append(bs, Binding{Keys: []Key{R('?'), R('q')}, Desc: "close", Action: ActDismiss})
+			bs = append(bs, keys.Binding{Keys: []keys.Key{keys.R('?'), keys.R('q')}, Desc: "close", Action: act(ActDismiss)})
 		}
 	}
 	if quit {
-		bs = append(bs, Binding{Keys: []Key{K(tcell.KeyCtrlQ)}, Desc: "quit the program", Action: ActQuit})
+		bs = append(bs, keys.Binding{Keys: []keys.Key{keys.K(tcell.KeyCtrlQ)}, Desc: "quit the program", Action: act(ActQuit)})
 	}
 	return bs
 }
 
-// Hints is the hint row of a screen: its Hint bindings, e.g.
-// "Enter open · / search · q sign out".
-func Hints(bs []Binding) string {
-	var parts []string
-	for _, b := range bs {
-		if b.Hint {
-			d := b.Short
-			if d == "" {
-				d = b.Desc
-			}
-			parts = append(parts, b.KeyNames()+" "+d)
+// CaseActionOf is the case action that binding b of screen s records, if
+// it records one: the help says why an action is not possible now.
+func CaseActionOf(s Screen, b keys.Binding) (CaseAction, bool) {
+	if s != Case || len(b.Keys) != 1 || b.Keys[0].Code != tcell.KeyRune {
+		return CaseAction{}, false
+	}
+	for _, a := range caseActions {
+		if a.Key == b.Keys[0].Rune {
+			return a, true
 		}
 	}
-	return strings.Join(parts, " · ")
+	return CaseAction{}, false
+}
+
+// hintLayout sets the hint row out as "Enter open · / search".
+var hintLayout = keys.HintLayout{Join: " ", Sep: " · "}
+
+// Hints is the hint row of a screen: its Hint bindings, e.g.
+// "Enter open · / search · q sign out".
+func Hints(bs []keys.Binding) string {
+	return keys.Text(keys.HintBar(bs, hintLayout))
 }

@@ -12,6 +12,7 @@ import (
 
 	"ombud/kiosk/staffui/model"
 	"ombud/kiosk/store"
+	"ombud/kiosk/termapp/keys"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
@@ -84,9 +85,11 @@ func TestRefusalSaysWhy(t *testing.T) {
 }
 
 func TestHotkeysUniqueAndBound(t *testing.T) {
+	var got model.Command // what the last key pressed asked for
+	do := func(c model.Command) { got = c }
 	for _, s := range []model.Screen{model.SignIn, model.Queue, model.Case, model.Form, model.Search, model.Help, model.Notice, model.Result} {
-		seen := map[model.Key]string{}
-		for _, b := range model.Keymap(s, true) {
+		seen := map[keys.Key]string{}
+		for _, b := range model.Keymap(s, true, do) {
 			for _, k := range b.Keys {
 				if prev, ok := seen[k]; ok && prev != b.Desc {
 					t.Errorf("%s: key %s bound to %q and %q", s, k, prev, b.Desc)
@@ -95,21 +98,56 @@ func TestHotkeysUniqueAndBound(t *testing.T) {
 			}
 		}
 	}
-	bs := model.Keymap(model.Case, false)
+	bs := model.Keymap(model.Case, false, do)
 	for _, a := range model.CaseActions() {
-		b, ok := model.Lookup(bs, tcell.NewEventKey(tcell.KeyRune, a.Key, tcell.ModNone))
-		if !ok || b.Action != model.ActCaseAction || b.Event != a.Type {
-			t.Errorf("key %c: got %+v, want %s", a.Key, b, a.Type)
+		got = model.Command{}
+		b, ok := keys.Lookup(bs, tcell.NewEventKey(tcell.KeyRune, a.Key, tcell.ModNone))
+		if ok {
+			b.Action()
+		}
+		if !ok || got.Action != model.ActCaseAction || got.Event != a.Type {
+			t.Errorf("key %c: got %+v, want %s", a.Key, got, a.Type)
 		}
 	}
-	if _, ok := model.Lookup(bs, tcell.NewEventKey(tcell.KeyCtrlQ, 0, tcell.ModCtrl)); ok {
+	if _, ok := keys.Lookup(bs, tcell.NewEventKey(tcell.KeyCtrlQ, 0, tcell.ModCtrl)); ok {
 		t.Error("Ctrl-Q bound although quitting is off")
 	}
-	if b, ok := model.Lookup(model.Keymap(model.Queue, true), tcell.NewEventKey(tcell.KeyCtrlQ, 'q', tcell.ModCtrl)); !ok || b.Action != model.ActQuit {
-		t.Errorf("Ctrl-Q with quitting on: %+v", b)
+	got = model.Command{}
+	b, ok := keys.Lookup(model.Keymap(model.Queue, true, do), tcell.NewEventKey(tcell.KeyCtrlQ, 'q', tcell.ModCtrl))
+	if ok {
+		b.Action()
 	}
-	if got := model.Hints(model.Keymap(model.Queue, false)); got != "Enter open · / search · f filter · n new · ? help · q sign out" {
+	if !ok || got.Action != model.ActQuit {
+		t.Errorf("Ctrl-Q with quitting on: %+v", got)
+	}
+	if got := model.Hints(model.Keymap(model.Queue, false, do)); got != "Enter open · / search · f filter · n new · ? help · q sign out" {
 		t.Errorf("queue hints: %q", got)
+	}
+}
+
+// TestCaseActionOf: the help finds the case action behind each of the case
+// screen's action keys, and none behind another screen's key of the same
+// letter (n is a note on a case, a new complaint on the queue).
+func TestCaseActionOf(t *testing.T) {
+	do := func(model.Command) {}
+	found := map[event.Type]bool{}
+	for _, b := range model.Keymap(model.Case, true, do) {
+		if a, ok := model.CaseActionOf(model.Case, b); ok {
+			if b.Desc != a.Desc {
+				t.Errorf("binding %q: found %s", b.Desc, a.Type)
+			}
+			found[a.Type] = true
+		}
+	}
+	for _, a := range model.CaseActions() {
+		if !found[a.Type] {
+			t.Errorf("no case screen binding records %s", a.Type)
+		}
+	}
+	for _, b := range model.Keymap(model.Queue, true, do) {
+		if a, ok := model.CaseActionOf(model.Queue, b); ok {
+			t.Errorf("queue binding %q taken for %s", b.Desc, a.Type)
+		}
 	}
 }
 
