@@ -27,7 +27,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -38,6 +37,7 @@ import (
 	"ombud/server/storage/sqlite"
 	"ombud/server/tracking"
 	"ombud/server/tracking/i18n"
+	"ombud/shared/envflag"
 	"ombud/shared/sla"
 	"ombud/sync/hub"
 )
@@ -111,33 +111,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 }
 
 // parseFlags parses args, then fills every flag not given on the command
-// line from OMBUD_SERVER_<FLAG>.
+// line from OMBUD_SERVER_<FLAG> (shared/envflag); any mistake is a usage
+// error.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
+	err := envflag.Parse(fs, args, envPrefix, getenv)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || err != nil {
-			return
-		}
-		key := "OMBUD_SERVER_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v := getenv(key); v != "" {
-			if serr := fs.Set(f.Name, v); serr != nil {
-				err = usageError{fmt.Sprintf("%s=%q: %v", key, v, serr)}
-			}
-		}
-	})
-	return err
+	return usageError{err.Error()}
 }
+
+// envPrefix starts every environment variable the server reads.
+const envPrefix = "OMBUD_SERVER_"
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
