@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"ombud/server/storage"
+	"ombud/shared/textsafe"
 	"ombud/shared/uid"
 	"ombud/sync/hub"
 	"ombud/sync/wire"
@@ -253,12 +254,10 @@ func validName(name string) error {
 	if name == "" || len(name) > maxNameBytes {
 		return &Error{Code: CodeInvalid, Message: "device_name is required (at most 128 bytes)"}
 	}
-	for _, r := range name {
-		// Control and format characters would reach logs and staff screens.
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0xfffd ||
-			(r >= 0x200b && r <= 0x200f) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
-			return &Error{Code: CodeInvalid, Message: "device_name must not contain control or format characters"}
-		}
+	// Control and format characters would reach logs and staff screens:
+	// the same rule as every other text (shared/textsafe).
+	if !textsafe.IsName(name) {
+		return &Error{Code: CodeInvalid, Message: "device_name must not contain control or format characters"}
 	}
 	return nil
 }

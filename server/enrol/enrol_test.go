@@ -177,6 +177,9 @@ func TestRedeemValidatesRequest(t *testing.T) {
 	for _, req := range []enrol.Request{
 		{Code: code, DeviceName: ""},
 		{Code: code, DeviceName: "evil\x1b[2J"},
+		{Code: code, DeviceName: "front\u200bdesk"},
+		{Code: code, DeviceName: "front\u2060desk"},
+		{Code: code, DeviceName: "tag\U000E0041"},
 		{Code: code, DeviceName: strings.Repeat("n", 129)},
 		{Code: code, DeviceName: "ok", DeviceID: "has.dot"},
 	} {

@@ -14,10 +14,10 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"ombud/shared/event"
+	"ombud/shared/textsafe"
 )
 
 // Role is what a staff member may do.
@@ -113,8 +113,8 @@ func (a Account) Validate() error {
 		return fmt.Errorf("account %s: a name is needed", a.ID)
 	case !utf8.ValidString(a.Name) || utf8.RuneCountInString(a.Name) > MaxNameLen:
 		return fmt.Errorf("account %s: the name must be valid text of at most %d characters", a.ID, MaxNameLen)
-	case strings.IndexFunc(a.Name, unicode.IsControl) >= 0:
-		return fmt.Errorf("account %s: the name holds control characters", a.ID)
+	case !textsafe.IsName(a.Name):
+		return fmt.Errorf("account %s: the name holds control or invisible format characters", a.ID)
 	case !a.Role.Valid():
 		return fmt.Errorf("account %s: role %q is not agent or supervisor", a.ID, a.Role)
 	case a.Branch == "":

@@ -1,12 +1,18 @@
-// Package textsafe neutralises untrusted customer text before it is stored or
-// shown: terminal escape sequences and control characters are removed, invalid
-// UTF-8 becomes U+FFFD, and bidirectional overrides (which can make text read
-// differently from what it is) are dropped. Text from customers passes through
-// here on the way into the database and again on the way onto any screen.
+// Package textsafe neutralises untrusted text before it is stored or shown:
+// terminal escape sequences and control characters are removed, invalid
+// UTF-8 becomes U+FFFD, and invisible format characters (Unicode category
+// Cf: bidirectional overrides that make text read differently from what it
+// is, zero-width spaces and joiners that hide words from a search or make
+// two names look alike, tag characters that carry hidden text) are dropped.
+// The one exception is a zero-width joiner inside an emoji sequence (👩‍💻),
+// which draws one picture instead of two. Text from customers and devices
+// passes through here on the way into every database and again on the way
+// onto any screen; IsClean and IsName are the checks that refuse it instead.
 package textsafe
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -22,17 +28,25 @@ func Line(s string) string { return clean(s, false) }
 // IsClean reports whether Clean would leave s unchanged, without allocating
 // when it would.
 func IsClean(s string) bool {
+	prev := rune(-1)
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && n <= 1 {
 			return false
 		}
-		if r != '\n' && drop(r) || r == '\t' || r == '\r' || r == 0x2028 || r == 0x2029 {
+		if r != '\n' && drop(r, prev, s[i+n:]) || r == '\t' || r == '\r' || r == 0x2028 || r == 0x2029 {
 			return false
 		}
+		prev = r
 		i += n
 	}
 	return true
+}
+
+// IsName reports whether s is fit to be a one-line name (a device's,
+// a person's): IsClean, no line breaks, no U+FFFD, and not blank.
+func IsName(s string) bool {
+	return strings.TrimSpace(s) != "" && IsClean(s) && !strings.ContainsAny(s, "\n\uFFFD")
 }
 
 func clean(s string, multiline bool) string {
@@ -48,11 +62,13 @@ func clean(s string, multiline bool) string {
 			b.WriteByte(' ')
 		}
 	}
+	prev := rune(-1) // the last rune written, for the emoji joiner rule
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && n <= 1:
 			b.WriteRune(utf8.RuneError)
+			prev = utf8.RuneError
 		case r == 0x1B: // ESC: skip the whole sequence it introduces
 			n = escapeLen(s[i:])
 		case r == 0x9B || r == 0x9D || r == 0x90 || r == 0x98 || r == 0x9E || r == 0x9F:
@@ -64,30 +80,50 @@ func clean(s string, multiline bool) string {
 				n = 2
 			}
 			newline()
+			prev = '\n'
 		case r == '\n' || r == 0x2028 || r == 0x2029:
 			newline()
+			prev = '\n'
 		case r == '\t':
 			b.WriteByte(' ')
-		case drop(r):
+			prev = ' '
+		case drop(r, prev, s[i+n:]):
 		default:
 			b.WriteString(s[i : i+n])
+			prev = r
 		}
 		i += n
 	}
 	return b.String()
 }
 
-// drop reports control and formatting runes that never reach output.
-func drop(r rune) bool {
+// drop reports control and format runes that never reach output. prev is
+// the rune before r as output so far, rest the input after r: a zero-width
+// joiner is kept between two emoji, nowhere else.
+func drop(r, prev rune, rest string) bool {
 	switch {
 	case r < 0x20, r == 0x7F, r >= 0x80 && r <= 0x9F:
 		return true
-	case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069: // bidi embeddings, overrides, isolates
-		return true
-	case r == 0xFEFF: // byte-order mark / zero-width no-break space
+	case r == 0x200D: // zero-width joiner
+		next, _ := utf8.DecodeRuneInString(rest)
+		return !emojiEnd(prev) || !emoji(next)
+	case unicode.Is(unicode.Cf, r):
+		// Bidi embeddings, overrides, isolates and marks, zero-width
+		// spaces and non-joiners, word joiners, invisible operators,
+		// interlinear annotations, tag characters, the byte-order mark.
 		return true
 	}
 	return false
+}
+
+// emoji reports runes that start or continue an emoji ZWJ sequence: the
+// pictographic symbols (category So: 👩, 💻, ❤, ♀).
+func emoji(r rune) bool { return r > 0x7F && r != utf8.RuneError && unicode.Is(unicode.So, r) }
+
+// emojiEnd reports runes that may end an emoji element before a joiner:
+// the symbol itself, a variation selector (❤️) or a skin tone (👩🏽).
+func emojiEnd(r rune) bool {
+	return emoji(r) || r == 0xFE0F || r >= 0x1F3FB && r <= 0x1F3FF
 }
 
 // escapeLen is the length of the escape sequence at the start of s (s[0] is ESC).

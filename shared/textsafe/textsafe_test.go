@@ -29,12 +29,53 @@ func TestClean(t *testing.T) {
 		{"bidi override", "invoice \u202egnp.exe", "invoice gnp.exe"},
 		{"invalid utf8", "a\xffb", "a\uFFFDb"},
 		{"line separator", "a\u2028b", "a\nb"},
+		// Invisible format characters (Unicode Cf), which hide words from a
+		// search or make two names look alike.
+		{"zero-width space", "ref\u200bund", "refund"},
+		{"zero-width non-joiner and joiner between letters", "ac\u200ccou\u200dnt", "account"},
+		{"left-to-right and right-to-left marks", "a\u200eb\u200fc", "abc"},
+		{"word joiner and invisible operators", "a\u2060b\u2062c", "abc"},
+		{"arabic letter mark", "a\u061cb", "ab"},
+		{"soft hyphen", "pass\u00adword", "password"},
+		{"interlinear annotation", "a\ufff9hidden\ufffbb", "ahiddenb"},
+		{"tag characters", "flag\U000E0067\U000E0062\U000E007F", "flag"},
+		{"byte-order mark", "\ufeffhello", "hello"},
+		// A zero-width joiner inside an emoji sequence draws one picture.
+		{"emoji joiner kept", "\U0001F469\u200d\U0001F4BB works", "\U0001F469\u200d\U0001F4BB works"},
+		{"emoji joiner after a skin tone", "\U0001F469\U0001F3FD\u200d\U0001F4BB", "\U0001F469\U0001F3FD\u200d\U0001F4BB"},
+		{"emoji joiner after a variation selector", "\u2764\ufe0f\u200d\U0001F525", "\u2764\ufe0f\u200d\U0001F525"},
+		{"joiner at the end of an emoji", "\U0001F469\u200d", "\U0001F469"},
+		{"joiner before an emoji, after a letter", "a\u200d\U0001F4BB", "a\U0001F4BB"},
+		{"joiner after an emoji whose follower was dropped", "\U0001F469\u200d\u200b\U0001F4BB", "\U0001F469\U0001F4BB"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := textsafe.Clean(tc.in); got != tc.want {
 				t.Errorf("Clean(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestIsName: names (devices, people) are one clean, visible line.
+func TestIsName(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"Front desk", true},
+		{"Accueil – Rez-de-chaussée", true},
+		{"", false},
+		{"   ", false},
+		{"two\nlines", false},
+		{"tab\there", false},
+		{"zero\u200bwidth", false},
+		{"\u202eevil", false},
+		{"bad\uFFFD", false},
+		{"esc\x1b[31m", false},
+	} {
+		if got := textsafe.IsName(tc.in); got != tc.want {
+			t.Errorf("IsName(%q) = %v, want %v", tc.in, got, tc.want)
+		}
 	}
 }
 
