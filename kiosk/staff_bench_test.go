@@ -21,6 +21,7 @@ import (
 	"ombud/server/dispatch"
 	"ombud/server/enrol"
 	"ombud/server/storage/sqlite"
+	devicerole "ombud/shared/device"
 	"ombud/shared/hlc"
 	"ombud/sync/client"
 	"ombud/sync/wire"
@@ -40,7 +41,7 @@ func enrolFleet(tb testing.TB, s *e2eServer, n int) []string {
 	tokens := make([]string, n)
 	now := time.Now()
 	for i := range tokens {
-		code, _, err := enrol.Issue(ctx, st, e2eBranch, time.Hour, now)
+		code, _, err := enrol.Issue(ctx, st, enrol.Grant{Branch: e2eBranch, Role: devicerole.Kiosk}, time.Hour, now)
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -4,9 +4,10 @@
 //	server serve      --data DIR [--listen ADDR] [--tls-cert F --tls-key F] [--public-url URL]
 //	                  [--timezone ZONE --ack-days N --respond-days N] [--catalogs DIR]
 //	server branch add --data DIR --id ID --name NAME
-//	server enrol-code --data DIR --branch ID [--ttl 24h] [--public-url URL]
+//	server enrol-code --data DIR --branch ID [--role kiosk|staff|team] [--teams T,...] [--ttl 24h] [--public-url URL]
 //	server revoke     --data DIR --device ID
 //	server devices    --data DIR
+//	server device role --data DIR --device ID --role kiosk|staff|team [--teams T,...]
 //	server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor  (PIN on stdin)
 //	server staff pin    --data DIR --id STAFF  (new PIN on stdin)
 //	server staff revoke --data DIR --id STAFF
@@ -27,6 +28,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -37,6 +39,7 @@ import (
 	"ombud/server/storage/sqlite"
 	"ombud/server/tracking"
 	"ombud/server/tracking/i18n"
+	"ombud/shared/device"
 	"ombud/shared/envflag"
 	"ombud/shared/sla"
 	"ombud/sync/hub"
@@ -62,9 +65,10 @@ const usage = `usage:
   server serve      --data DIR [--listen 127.0.0.1:8080] [--tls-cert F --tls-key F] [--public-url URL]
                     [--timezone ZONE --ack-days 2 --respond-days 15] [--catalogs DIR]
   server branch add --data DIR --id ID --name NAME
-  server enrol-code --data DIR --branch ID [--ttl 24h] [--public-url URL]
+  server enrol-code --data DIR --branch ID [--role kiosk|staff|team] [--teams T,...] [--ttl 24h] [--public-url URL]
   server revoke     --data DIR --device ID
   server devices    --data DIR
+  server device role --data DIR --device ID --role kiosk|staff|team [--teams T,...]
   server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor
   server staff pin    --data DIR --id STAFF
   server staff revoke --data DIR --id STAFF
@@ -99,6 +103,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return revoke(ctx, rest, getenv, stdout, stderr)
 	case "devices":
 		return devices(ctx, rest, getenv, stdout, stderr)
+	case "device":
+		return deviceCommand(ctx, rest, getenv, stdout, stderr)
 	case "staff":
 		return staffCommand(ctx, rest, getenv, stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
@@ -263,6 +269,8 @@ func enrolCode(ctx context.Context, args []string, getenv func(string) string, s
 	fs := newFlagSet("enrol-code", stderr)
 	data := fs.String("data", "", "data directory (holds server.db)")
 	branch := fs.String("branch", "", "branch the device will belong to")
+	role := fs.String("role", string(device.Kiosk), "what the device is: kiosk (a customer kiosk: files complaints, receives nothing), staff (a branch's staff terminal) or team (a team terminal, with --teams)")
+	teams := fs.String("teams", "", "for --role team: the teams it serves, comma-separated (ids of the dispatch config's team:<id> queues)")
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the code stays valid")
 	publicURL := fs.String("public-url", "", "the server address the kiosk should use (shown in the instructions)")
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -271,8 +279,13 @@ func enrolCode(ctx context.Context, args []string, getenv func(string) string, s
 	if *branch == "" {
 		return usageError{"enrol-code: --branch is required"}
 	}
+	g, err := grantOf(*role, *teams)
+	if err != nil {
+		return usageError{"enrol-code: " + err.Error()}
+	}
+	g.Branch = *branch
 	return withStore(ctx, *data, func(st *sqlite.Store) error {
-		code, expires, err := enrol.Issue(ctx, st, *branch, *ttl, time.Now())
+		code, expires, err := enrol.Issue(ctx, st, g, *ttl, time.Now())
 		var ee *enrol.Error
 		switch {
 		case errors.As(err, &ee):
@@ -284,9 +297,62 @@ func enrolCode(ctx context.Context, args []string, getenv func(string) string, s
 		if server == "" {
 			server = "<server address>"
 		}
-		fmt.Fprintf(stdout, "Enrolment code for branch %s:\n\n    %s\n\n", *branch, code)
+		fmt.Fprintf(stdout, "Enrolment code for a %s of branch %s%s:\n\n    %s\n\n", g.Role.Describe(), *branch, teamsNote(g.Teams), code)
 		fmt.Fprintf(stdout, "It enrols one device and expires at %s.\n", expires.Local().Format("2006-01-02 15:04 MST"))
-		fmt.Fprintf(stdout, "On the kiosk, run:\n\n    kiosk enrol --server %s --code %s\n", server, code)
+		fmt.Fprintf(stdout, "On the device, run:\n\n    kiosk enrol --server %s --code %s\n", server, code)
+		return nil
+	})
+}
+
+// grantOf reads --role and --teams.
+func grantOf(role, teams string) (enrol.Grant, error) {
+	g := enrol.Grant{Role: device.Role(role)}
+	if !g.Role.Valid() {
+		return g, fmt.Errorf("--role %q: want kiosk, staff or team", role)
+	}
+	if teams != "" {
+		g.Teams = strings.Split(teams, ",")
+	}
+	if err := device.CheckTeams(g.Role, g.Teams); err != nil {
+		return g, fmt.Errorf("--teams: %v", err)
+	}
+	return g, nil
+}
+
+func teamsNote(teams []string) string {
+	if len(teams) == 0 {
+		return ""
+	}
+	return " (teams " + strings.Join(teams, ", ") + ")"
+}
+
+// deviceCommand is `server device role`: the operator says what an
+// enrolled device is (a staff terminal enrolled before roles existed came
+// out of the upgrade as a kiosk, the least privileged role).
+func deviceCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "role" {
+		return usageError{"device: want `server device role --device ID --role kiosk|staff|team [--teams T,...]`"}
+	}
+	fs := newFlagSet("device role", stderr)
+	data := fs.String("data", "", "data directory (holds server.db)")
+	id := fs.String("device", "", "device id (see `server devices`)")
+	role := fs.String("role", "", "kiosk, staff or team")
+	teams := fs.String("teams", "", "for --role team: the teams it serves, comma-separated")
+	if err := parseFlags(fs, args[1:], getenv); err != nil {
+		return err
+	}
+	if *id == "" || *role == "" {
+		return usageError{"device role: --device and --role are required"}
+	}
+	g, err := grantOf(*role, *teams)
+	if err != nil {
+		return usageError{"device role: " + err.Error()}
+	}
+	return withStore(ctx, *data, func(st *sqlite.Store) error {
+		if err := st.SetDeviceRole(ctx, *id, g.Role, g.Teams); err != nil {
+			return fmt.Errorf("device role: %s", storage.ErrorMessage(err))
+		}
+		fmt.Fprintf(stdout, "Device %s is now a %s%s. It gets what the role allows at its next connection.\n", *id, g.Role.Describe(), teamsNote(g.Teams))
 		return nil
 	})
 }
@@ -323,13 +389,17 @@ func devices(ctx context.Context, args []string, getenv func(string) string, std
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tBRANCH\tPREFIX\tENROLLED\tREVOKED")
+		fmt.Fprintln(tw, "ID\tBRANCH\tROLE\tPREFIX\tENROLLED\tREVOKED")
 		for _, d := range ds {
 			revoked := "-"
 			if d.Revoked() {
 				revoked = d.RevokedAt.Local().Format(time.DateTime)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.ID, d.Branch, d.Prefix, d.EnrolledAt.Local().Format(time.DateTime), revoked)
+			role := string(d.Role)
+			if len(d.Teams) > 0 {
+				role += ":" + strings.Join(d.Teams, ",")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Branch, role, d.Prefix, d.EnrolledAt.Local().Format(time.DateTime), revoked)
 		}
 		return tw.Flush()
 	})

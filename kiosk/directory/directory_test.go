@@ -16,6 +16,7 @@ import (
 	"ombud/server/enrol"
 	"ombud/server/staffapi"
 	"ombud/server/storage/sqlite"
+	"ombud/shared/device"
 	"ombud/shared/staff"
 )
 
@@ -52,7 +53,7 @@ func addStaff(t *testing.T, st *sqlite.Store, id, branch string) {
 func enrolDevice(t *testing.T, st *sqlite.Store, branch string) string {
 	t.Helper()
 	ctx := context.Background()
-	code, _, err := enrol.Issue(ctx, st, branch, time.Hour, time.Now())
+	code, _, err := enrol.Issue(ctx, st, enrol.Grant{Branch: branch, Role: device.Staff}, time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

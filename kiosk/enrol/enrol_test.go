@@ -16,6 +16,7 @@ import (
 	serverenrol "ombud/server/enrol"
 	"ombud/server/httpapi"
 	"ombud/server/storage/sqlite"
+	"ombud/shared/device"
 )
 
 type server struct {
@@ -41,7 +42,7 @@ func MustServer(tb testing.TB) *server {
 
 func (s *server) code(tb testing.TB, ttl time.Duration, now time.Time) string {
 	tb.Helper()
-	c, _, err := serverenrol.Issue(context.Background(), s.st, "main", ttl, now)
+	c, _, err := serverenrol.Issue(context.Background(), s.st, serverenrol.Grant{Branch: "main", Role: device.Kiosk}, ttl, now)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -16,19 +16,13 @@ import (
 	"time"
 
 	"ombud/shared/complaint"
+	"ombud/shared/device"
 	"ombud/shared/event"
+	"ombud/shared/hlc"
 	"ombud/shared/staff"
 	"ombud/shared/trackcode"
 	"ombud/sync/wire"
 )
-
-// StaffRevocationGrace is how long after an account's revocation a push
-// still takes events it recorded, by their clock time: a terminal that was
-// offline, or had not yet fetched the directory, may have let its holder
-// act a little after the operator's command. Events stamped later are
-// refused; the directory's refresh interval on terminals is what keeps
-// honest ones inside the grace.
-const StaffRevocationGrace = time.Minute
 
 // Batch is one push, checked for everything that needs no stored state.
 // Make it with Prepare before taking a storage's write lock: a malformed
@@ -64,6 +58,7 @@ type Keys struct {
 	FiledIDs     []string // complaint ids the batch files
 	Codes        []string // tracking codes the batch files
 	StaffIDs     []string // staff accounts the batch names as actor, once each
+	Prefixes     []string // tracking-code prefixes the batch files under, once each
 	FirstSeq     int64    // the batch's device sequences, FirstSeq to LastSeq
 	LastSeq      int64
 }
@@ -76,6 +71,7 @@ func (b *Batch) Keys() Keys {
 	}
 	seen := make(map[string]bool, len(b.Events))
 	seenActor := make(map[string]bool)
+	seenPrefix := make(map[string]bool)
 	for i := range b.Events {
 		e := &b.Events[i].Event
 		k.EventIDs = append(k.EventIDs, e.ID)
@@ -90,6 +86,10 @@ func (b *Batch) Keys() Keys {
 		if c := b.checks[i].filed; c != nil {
 			k.FiledIDs = append(k.FiledIDs, c.ID)
 			k.Codes = append(k.Codes, c.Code)
+			if p := c.Code[:trackcode.PrefixLen]; !seenPrefix[p] {
+				seenPrefix[p] = true
+				k.Prefixes = append(k.Prefixes, p)
+			}
 		}
 	}
 	return k
@@ -97,8 +97,11 @@ func (b *Batch) Keys() Keys {
 
 // Device is the pushing device as its enrolment says.
 type Device struct {
-	ID     string
-	Branch string // its only scope: every event it pushes must be of this branch
+	ID         string
+	Branch     string // a kiosk's or staff terminal's only scope: every event it pushes must be of this branch
+	Role       device.Role
+	Prefix     string    // the tracking-code prefix it was given
+	EnrolledAt time.Time // codes it filed before this may bear the random prefix it had then
 }
 
 // Account is what the rules need of a staff account an event names.
@@ -131,6 +134,10 @@ type Slot struct {
 // transaction. Absent keys mean "not held".
 type View struct {
 	Device Device
+	// ReceivedAt is the server's time as the push is judged: no event may
+	// be dated beyond it (hlc.MaxAhead), and a staff account revoked
+	// before it may record nothing more, whatever its events' clocks say.
+	ReceivedAt time.Time
 	// Slots holds the device's sequences FirstSeq..LastSeq that are taken.
 	Slots map[int64]Slot
 	// Stored holds the event ids of the batch already stored.
@@ -144,6 +151,9 @@ type View struct {
 	Codes map[string]bool
 	// Staff holds the accounts of StaffIDs that exist.
 	Staff map[string]Account
+	// PrefixOwners holds the device each of Prefixes is given to, where
+	// one is.
+	PrefixOwners map[string]string
 }
 
 // Verdict is what to do with one event.
@@ -215,13 +225,16 @@ func (d *decider) decide(de *wire.DeviceEvent, ch check) Decision {
 	if d.v.Stored[e.ID] || d.stored[e.ID] {
 		return reject(wire.CloseConflict, "event id already stored under another device seq", true)
 	}
+	if reason := d.roleForbidden(e); reason != "" {
+		return reject(wire.CloseForbiddenEvent, reason, true)
+	}
 	if reason := d.forbidden(e, ch.filed); reason != "" {
 		return reject(wire.CloseForbiddenEvent, reason, true)
 	}
 	if reason := d.staffForbidden(e); reason != "" {
 		return reject(wire.CloseForbiddenEvent, reason, true)
 	}
-	if reason := d.invalid(ch); reason != "" {
+	if reason := d.invalid(e, ch); reason != "" {
 		return reject(wire.CloseInvalidEvent, reason, true)
 	}
 	d.stored[e.ID] = true
@@ -230,6 +243,27 @@ func (d *decider) decide(de *wire.DeviceEvent, ch check) Decision {
 	}
 	d.branches[e.ComplaintID] = e.Branch
 	return Decision{Verdict: Store}
+}
+
+// roleForbidden returns a reason when the device's role may not record the
+// event at all: a customer kiosk only files complaints, as itself; a team
+// terminal files nothing.
+func (d *decider) roleForbidden(e *event.Event) string {
+	switch d.v.Device.Role {
+	case device.Kiosk:
+		if e.Type != event.Filed || e.Actor.Kind != event.ActorDevice {
+			return "a customer kiosk may only file complaints"
+		}
+	case device.Staff:
+	case device.Team:
+		if e.Type == event.Filed {
+			return "a team terminal does not file complaints"
+		}
+		return "team terminals are not yet served"
+	default:
+		return "the device has no role"
+	}
+	return ""
 }
 
 // forbidden returns a reason when the event reaches outside the device's
@@ -281,7 +315,10 @@ func (d *decider) staffForbidden(e *event.Event) string {
 		return "unknown staff account"
 	case a.Branch != d.v.Device.Branch:
 		return "staff account of another branch"
-	case !a.RevokedAt.IsZero() && e.At.Time().After(a.RevokedAt.Add(StaffRevocationGrace)):
+	case !a.RevokedAt.IsZero() && !d.v.ReceivedAt.Before(a.RevokedAt):
+		// Judged by when the server receives the event, never by the
+		// event's own clock, which the device sets: a revoked account's
+		// terminal cannot date its actions before the revocation.
 		return "staff account revoked"
 	case !staff.Can(a.Role, e.Type):
 		return staff.Why(a.Role, e.Type)
@@ -290,18 +327,41 @@ func (d *decider) staffForbidden(e *event.Event) string {
 }
 
 // invalid returns a reason when the domain refuses the event: the stateless
-// checks, then a Filed complaint that clashes with one already filed.
-func (d *decider) invalid(ch check) string {
-	if ch.reason != "" || ch.filed == nil {
+// checks, a clock reading ahead of the server's, then a Filed complaint
+// that clashes with one already filed or bears another device's prefix.
+func (d *decider) invalid(e *event.Event, ch check) string {
+	if ch.reason != "" {
 		return ch.reason
+	}
+	if hlc.Ahead(e.At, d.v.ReceivedAt) {
+		return "event clock reading is ahead of the server's: set the device's clock"
+	}
+	if ch.filed == nil {
+		return ""
 	}
 	switch c := ch.filed; {
 	case d.v.Filed[c.ID] || d.filed[c.ID]:
 		return "complaint is already filed"
 	case d.v.Codes[c.Code] || d.codes[c.Code]:
 		return "tracking code already used by another complaint"
+	case !d.ownPrefix(c):
+		return "tracking code bears another device's prefix"
 	}
 	return ""
+}
+
+// ownPrefix reports whether the device may file under the complaint's
+// code prefix: its own, or, for a complaint it filed before it was
+// enrolled (a kiosk works offline before enrolment, with a random prefix),
+// one that no device has been given.
+func (d *decider) ownPrefix(c *complaint.Complaint) bool {
+	dev := d.v.Device
+	p := c.Code[:trackcode.PrefixLen]
+	if p == dev.Prefix {
+		return true
+	}
+	_, taken := d.v.PrefixOwners[p]
+	return !taken && c.FiledAt.Before(dev.EnrolledAt)
 }
 
 // checkEvent applies the domain's stateless rules. Reasons are fixed texts

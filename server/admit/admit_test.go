@@ -8,6 +8,7 @@ import (
 
 	"ombud/server/admit"
 	"ombud/shared/complaint"
+	"ombud/shared/device"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/staff"
@@ -21,8 +22,8 @@ var t0 = time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 
 func stamp(t time.Time) hlc.Timestamp { return hlc.Timestamp(uint64(t.UnixMilli()) << 16) }
 
-// filed makes a valid Filed event of branch by device dev, tracking code
-// from prefix "K7Q".
+// filed makes a valid Filed event of branch by device dev-1, tracking code
+// from its prefix "K7Q".
 func filed(tb testing.TB, branch string) event.Event {
 	tb.Helper()
 	code, err := trackcode.Generate("K7Q")
@@ -56,12 +57,15 @@ func with(e event.Event, edit func(*event.Event)) event.Event {
 // and supervisor "sam" of north and agent "olga" of south.
 func view() *admit.View {
 	return &admit.View{
-		Device:   admit.Device{ID: "dev-1", Branch: "north"},
-		Slots:    map[int64]admit.Slot{},
-		Stored:   map[string]bool{},
-		Branches: map[string]string{},
-		Filed:    map[string]bool{},
-		Codes:    map[string]bool{},
+		Device: admit.Device{ID: "dev-1", Branch: "north", Role: device.Staff, Prefix: "K7Q",
+			EnrolledAt: t0.Add(-30 * 24 * time.Hour)},
+		ReceivedAt:   t0.Add(time.Second),
+		PrefixOwners: map[string]string{"K7Q": "dev-1", "M2X": "dev-2"},
+		Slots:        map[int64]admit.Slot{},
+		Stored:       map[string]bool{},
+		Branches:     map[string]string{},
+		Filed:        map[string]bool{},
+		Codes:        map[string]bool{},
 		Staff: map[string]admit.Account{
 			"ann":  {Branch: "north", Role: staff.Agent},
 			"sam":  {Branch: "north", Role: staff.Supervisor},
@@ -108,12 +112,36 @@ func TestDecide(t *testing.T) {
 			reject(wire.CloseForbiddenEvent, "only a signed-in staff member may record this from a device")},
 		{"an unknown staff account", nil, note(cid, "north", "ghost"), reject(wire.CloseForbiddenEvent, "unknown staff account")},
 		{"a staff account of another branch", nil, note(cid, "north", "olga"), reject(wire.CloseForbiddenEvent, "staff account of another branch")},
-		{"a revoked account, within the grace", func(v *admit.View) {
-			v.Staff["ann"] = admit.Account{Branch: "north", Role: staff.Agent, RevokedAt: t0.Add(-admit.StaffRevocationGrace)}
+		{"an account revoked after the push arrived", func(v *admit.View) {
+			v.Staff["ann"] = admit.Account{Branch: "north", Role: staff.Agent, RevokedAt: v.ReceivedAt.Add(time.Millisecond)}
 		}, note(cid, "north", "ann"), admit.Decision{Verdict: admit.Store}},
-		{"a revoked account, past the grace", func(v *admit.View) {
-			v.Staff["ann"] = admit.Account{Branch: "north", Role: staff.Agent, RevokedAt: t0.Add(-admit.StaffRevocationGrace - time.Millisecond)}
+		{"an account revoked before the push arrived", func(v *admit.View) {
+			v.Staff["ann"] = admit.Account{Branch: "north", Role: staff.Agent, RevokedAt: v.ReceivedAt}
 		}, note(cid, "north", "ann"), reject(wire.CloseForbiddenEvent, "staff account revoked")},
+		{"a revoked account's action dated before the revocation", func(v *admit.View) {
+			v.Staff["ann"] = admit.Account{Branch: "north", Role: staff.Agent, RevokedAt: t0}
+		}, with(note(cid, "north", "ann"), func(e *event.Event) { e.At = stamp(t0.Add(-24 * time.Hour)) }),
+			reject(wire.CloseForbiddenEvent, "staff account revoked")},
+		{"a clock reading at the bound", nil, with(note(cid, "north", "ann"), func(e *event.Event) { e.At = stamp(t0.Add(time.Second + hlc.MaxAhead)) }),
+			admit.Decision{Verdict: admit.Store}},
+		{"a clock reading past the bound", nil, with(note(cid, "north", "ann"), func(e *event.Event) { e.At = stamp(t0.Add(time.Second + hlc.MaxAhead + time.Millisecond)) }),
+			reject(wire.CloseInvalidEvent, "event clock reading is ahead of the server's: set the device's clock")},
+		{"a clock reading five years ahead", nil, with(note(cid, "north", "ann"), func(e *event.Event) { e.At = stamp(t0.AddDate(5, 0, 0)) }),
+			reject(wire.CloseInvalidEvent, "event clock reading is ahead of the server's: set the device's clock")},
+		{"a filing under another device's prefix", nil, withPrefix(t, filed(t, "north"), "M2X", t0),
+			reject(wire.CloseInvalidEvent, "tracking code bears another device's prefix")},
+		{"a filing under an unheld prefix, after enrolment", nil, withPrefix(t, filed(t, "north"), "ZZ9", t0),
+			reject(wire.CloseInvalidEvent, "tracking code bears another device's prefix")},
+		{"a filing from before enrolment, under the random prefix it had then", nil,
+			withPrefix(t, filed(t, "north"), "ZZ9", t0.Add(-60*24*time.Hour)), admit.Decision{Verdict: admit.Store}},
+		{"a kiosk's filing", func(v *admit.View) { v.Device.Role = device.Kiosk }, filed(t, "north"), admit.Decision{Verdict: admit.Store}},
+		{"a kiosk speaking for staff", func(v *admit.View) { v.Device.Role = device.Kiosk }, note(cid, "north", "ann"),
+			reject(wire.CloseForbiddenEvent, "a customer kiosk may only file complaints")},
+		{"a kiosk filing in a staff member's name", func(v *admit.View) { v.Device.Role = device.Kiosk },
+			with(filed(t, "north"), func(e *event.Event) { e.Actor = event.Actor{Kind: event.ActorStaff, ID: "ann"} }),
+			reject(wire.CloseForbiddenEvent, "a customer kiosk may only file complaints")},
+		{"a device with no role", func(v *admit.View) { v.Device.Role = "" }, filed(t, "north"),
+			reject(wire.CloseForbiddenEvent, "the device has no role")},
 		{"an agent reopening", nil, reopen, reject(wire.CloseForbiddenEvent, staff.Why(staff.Agent, event.Reopened))},
 		{"a supervisor reopening", nil, with(reopen, func(e *event.Event) { e.Actor.ID = "sam" }), admit.Decision{Verdict: admit.Store}},
 		{"an event without a type", nil, with(note(cid, "north", "ann"), func(e *event.Event) { e.Type = "" }),
@@ -170,6 +198,22 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// withPrefix refiles e's complaint under a code with prefix p, filed at.
+func withPrefix(tb testing.TB, e event.Event, p string, at time.Time) event.Event {
+	tb.Helper()
+	code, err := trackcode.Generate(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, _ := e.Complaint()
+	c.Code, c.FiledAt = string(code), at
+	out, err := event.NewFiled(c, e.Actor, e.At)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
 func reject(code wire.CloseCode, reason string) admit.Decision {
 	return admit.Decision{Verdict: admit.Reject, Code: code, Reason: reason, Record: true}
 }
@@ -223,6 +267,8 @@ func TestKeys(t *testing.T) {
 		t.Errorf("filed %v codes %v", k.FiledIDs, k.Codes)
 	case !slices.Equal(k.StaffIDs, []string{"ann", "sam"}):
 		t.Errorf("staff %v", k.StaffIDs)
+	case !slices.Equal(k.Prefixes, []string{"K7Q"}):
+		t.Errorf("prefixes %v", k.Prefixes)
 	}
 	if b.Filed(0) == nil || b.Filed(0).Code != c.Code || b.Filed(1) != nil {
 		t.Errorf("Filed(0) = %v, Filed(1) = %v", b.Filed(0), b.Filed(1))

@@ -5,8 +5,11 @@ import (
 	"time"
 
 	"ombud/server/admit"
+	"ombud/shared/device"
 	"ombud/shared/event"
+	"ombud/shared/hlc"
 	"ombud/shared/staff"
+	"ombud/shared/trackcode"
 	"ombud/shared/uid"
 	"ombud/sync/wire"
 )
@@ -22,7 +25,11 @@ import (
 //   - no event id is stored twice, nor a complaint filed twice, nor a
 //     tracking code used twice;
 //   - a duplicate is only ever the event its slot holds, and a held slot is
-//     never stored over.
+//     never stored over;
+//   - a customer kiosk never gets anything stored but its own filings, and
+//     a team terminal no filing;
+//   - no stored event is dated beyond the server's clock (hlc.MaxAhead),
+//     and no filing bears another device's tracking-code prefix.
 func FuzzDecide(f *testing.F) {
 	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})
 	f.Add([]byte{3, 3, 3, 3, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 7, 7})
@@ -36,8 +43,10 @@ func FuzzDecide(f *testing.F) {
 			c, _ := e.Complaint()
 			v.Codes[c.Code] = true
 		}
+		v.Device.Role = []device.Role{device.Kiosk, device.Staff, device.Team, ""}[r.next()%4]
 		if r.next()%2 == 1 {
-			v.Staff["ann"] = admit.Account{Branch: "north", Role: staff.Agent, RevokedAt: t0.Add(-time.Duration(r.next()) * time.Second)}
+			// Revoked some seconds either side of the push's arrival.
+			v.Staff["ann"] = admit.Account{Branch: "north", Role: staff.Agent, RevokedAt: v.ReceivedAt.Add(time.Duration(int(r.next())-128) * time.Second)}
 		}
 		n := 1 + int(r.next())%12
 		var batch []wire.DeviceEvent
@@ -93,6 +102,18 @@ func FuzzDecide(f *testing.F) {
 			if v.Stored[e.ID] || ids[e.ID] {
 				t.Fatalf("event id %s stored twice", e.ID)
 			}
+			if hlc.Ahead(e.At, v.ReceivedAt) {
+				t.Fatalf("event %d dated %v stored at %v", i, e.At, v.ReceivedAt)
+			}
+			switch v.Device.Role {
+			case device.Kiosk:
+				if e.Type != event.Filed || e.Actor.Kind != event.ActorDevice {
+					t.Fatalf("a kiosk's event %d (%s by %+v) stored", i, e.Type, e.Actor)
+				}
+			case device.Staff:
+			default:
+				t.Fatalf("event %d stored for a %q device", i, v.Device.Role)
+			}
 			ids[e.ID] = true
 			if e.Type == event.Filed {
 				c := b.Filed(i)
@@ -100,6 +121,11 @@ func FuzzDecide(f *testing.F) {
 					t.Fatalf("event %d: filing %+v stored twice or without a complaint", i, c)
 				}
 				complaints[c.ID], codes[c.Code] = true, true
+				if p := c.Code[:trackcode.PrefixLen]; p != v.Device.Prefix {
+					if _, held := v.PrefixOwners[p]; held || !c.FiledAt.Before(v.Device.EnrolledAt) {
+						t.Fatalf("event %d: a filing under prefix %s stored for a device of prefix %s", i, p, v.Device.Prefix)
+					}
+				}
 				if e.Actor.Kind == event.ActorDevice {
 					continue
 				}
@@ -110,8 +136,8 @@ func FuzzDecide(f *testing.F) {
 				t.Fatalf("event %d (%s) stored with actor %+v", i, e.Type, e.Actor)
 			case a.Branch != "north" || !staff.Can(a.Role, e.Type):
 				t.Fatalf("event %d (%s) stored for account %+v", i, e.Type, a)
-			case !a.RevokedAt.IsZero() && e.At.Time().After(a.RevokedAt.Add(admit.StaffRevocationGrace)):
-				t.Fatalf("event %d stored for an account revoked at %v", i, a.RevokedAt)
+			case !a.RevokedAt.IsZero() && !v.ReceivedAt.Before(a.RevokedAt):
+				t.Fatalf("event %d stored for an account revoked at %v, received at %v", i, a.RevokedAt, v.ReceivedAt)
 			}
 		}
 	})
@@ -141,6 +167,12 @@ func (r *reader) event(tb testing.TB, held []event.Event, batch []wire.DeviceEve
 	switch r.next() % 5 {
 	case 0, 1:
 		e = filed(tb, r.pick("north", "north", "south"))
+		switch r.next() % 4 { // another prefix, before or after enrolment
+		case 1:
+			e = withPrefix(tb, e, r.pick("M2X", "ZZ9"), t0)
+		case 2:
+			e = withPrefix(tb, e, r.pick("M2X", "ZZ9"), t0.AddDate(0, -2, 0))
+		}
 		if len(batch) > 0 && r.next()%4 == 0 { // another complaint's code
 			c, _ := e.Complaint()
 			prev, err := batch[int(r.next())%len(batch)].Event.Complaint()
@@ -165,6 +197,12 @@ func (r *reader) event(tb testing.TB, held []event.Event, batch []wire.DeviceEve
 	e.Actor.Kind = event.ActorKind(r.pick(string(e.Actor.Kind), string(event.ActorStaff), string(event.ActorDevice), string(event.ActorCustomer), string(event.ActorSystem)))
 	if e.Actor.Kind == event.ActorStaff && e.Actor.ID == "dev-1" {
 		e.Actor.ID = r.pick("ann", "sam")
+	}
+	switch r.next() % 8 { // a clock reading near or past the bound, or absurd
+	case 1:
+		e.At = stamp(t0.Add(time.Second + hlc.MaxAhead - time.Duration(r.next())*time.Millisecond + 128*time.Millisecond))
+	case 2:
+		e.At = hlc.Timestamp(1<<63 - 1 - uint64(r.next()))
 	}
 	if len(batch) > 0 && r.next()%7 == 0 { // an id already in the batch
 		e.ID = batch[int(r.next())%len(batch)].Event.ID

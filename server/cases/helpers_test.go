@@ -15,6 +15,7 @@ import (
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/shared/complaint"
+	"ombud/shared/device"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/sla"
@@ -106,7 +107,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	code := sha256.Sum256([]byte("code"))
-	if err := v.store.CreateEnrolment(ctx, "north", code[:], time.Now().Add(time.Hour)); err != nil {
+	if err := v.store.CreateEnrolment(ctx, storage.Enrolment{Branch: "north", CodeHash: code[:], ExpiresAt: time.Now().Add(time.Hour), Role: device.Staff}); err != nil {
 		t.Fatal(err)
 	}
 	cred := sha256.Sum256([]byte("cred"))

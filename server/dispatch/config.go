@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"ombud/shared/device"
 	"ombud/shared/event"
 )
 
@@ -212,7 +213,7 @@ func (l *loader) team(n *node, i int, teams map[string]int) (Team, bool) {
 		return Team{}, false
 	}
 	if !validTeamID(id) {
-		l.addf(idn.off, "%s: id %q must be 1 to %d lower-case letters, digits, - or _", what, id, maxTeamID)
+		l.addf(idn.off, "%s: id %q must be 1 to %d lower-case letters, digits, - or _", what, id, 64)
 		return Team{}, false
 	}
 	if prev, dup := teams[id]; dup {
@@ -500,19 +501,7 @@ func compilePhrase(s string) (phrase, string) {
 	return phrase{tokens: toks, prefix: prefix, source: strings.TrimSpace(s)}, ""
 }
 
-const maxTeamID = 64
-
-func validTeamID(id string) bool {
-	if id == "" || len(id) > maxTeamID {
-		return false
-	}
-	for _, r := range id {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
-}
+func validTeamID(id string) bool { return device.ValidTeam(id) }
 
 // checkBranchID follows the sync protocol's identifier rule (1-128 bytes, no
 // control or format characters), less the room "branch:" takes, and without

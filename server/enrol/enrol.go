@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"ombud/server/storage"
+	"ombud/shared/device"
 	"ombud/shared/textsafe"
 	"ombud/shared/uid"
 	"ombud/sync/hub"
@@ -171,18 +172,34 @@ func hashSecret(secret []byte) []byte {
 	return h[:]
 }
 
-// Issue makes a one-time code that enrols one device into branch until
+// Grant is what an enrolment code makes of the device that redeems it: the
+// branch it belongs to and its role (and, for a team terminal, its teams).
+// The role is the operator's decision, never the device's.
+type Grant struct {
+	Branch string
+	Role   device.Role
+	Teams  []string
+}
+
+// Issue makes a one-time code that enrols one device as g says until
 // now+ttl, records its hash, and returns the code (the only time it exists
 // in the clear) and its expiry.
-func Issue(ctx context.Context, store storage.Devices, branch string, ttl time.Duration, now time.Time) (code string, expires time.Time, err error) {
+func Issue(ctx context.Context, store storage.Devices, g Grant, ttl time.Duration, now time.Time) (code string, expires time.Time, err error) {
 	if ttl <= 0 {
 		return "", time.Time{}, &Error{Code: CodeInvalid, Message: "the code's lifetime must be positive"}
+	}
+	if !g.Role.Valid() {
+		return "", time.Time{}, &Error{Code: CodeInvalid, Message: fmt.Sprintf("role %q is not kiosk, staff or team", g.Role)}
+	}
+	if err := device.CheckTeams(g.Role, g.Teams); err != nil {
+		return "", time.Time{}, &Error{Code: CodeInvalid, Message: err.Error()}
 	}
 	code = NewCode()
 	canonical, _ := NormalizeCode(code)
 	expires = now.Add(ttl)
-	if err := store.CreateEnrolment(ctx, branch, hashCode(canonical), expires); err != nil {
-		return "", time.Time{}, fmt.Errorf("issue enrolment code for branch %s: %w", branch, err)
+	e := storage.Enrolment{Branch: g.Branch, CodeHash: hashCode(canonical), ExpiresAt: expires, Role: g.Role, Teams: g.Teams}
+	if err := store.CreateEnrolment(ctx, e); err != nil {
+		return "", time.Time{}, fmt.Errorf("issue enrolment code for branch %s: %w", g.Branch, err)
 	}
 	return code, expires, nil
 }
@@ -323,7 +340,7 @@ func Authenticate(ctx context.Context, store storage.Devices, authorizationHeade
 
 // SyncAuth authenticates sync connections for the hub (hub.Authenticator):
 // the credential in the Authorization header, and the scopes the device's
-// enrolment gives it, its branch's queue.
+// role gives it (Scopes).
 type SyncAuth struct{ Store storage.Devices }
 
 var _ hub.Authenticator = SyncAuth{}
@@ -337,7 +354,25 @@ func (a SyncAuth) Authenticate(r *http.Request) (hub.Device, error) {
 	case err != nil:
 		return hub.Device{}, err
 	}
-	return hub.Device{ID: d.ID, Scopes: []string{wire.BranchScope(d.Branch)}}, nil
+	return hub.Device{ID: d.ID, Scopes: Scopes(d)}, nil
+}
+
+// Scopes is what a device may receive, by its role: a customer kiosk
+// nothing (it only sends, so whoever takes it finds no other customer's
+// complaint), a staff terminal its branch's queue, a team terminal its
+// teams' queues.
+func Scopes(d storage.Device) []string {
+	switch d.Role {
+	case device.Staff:
+		return []string{wire.BranchScope(d.Branch)}
+	case device.Team:
+		out := make([]string, len(d.Teams))
+		for i, t := range d.Teams {
+			out[i] = wire.TeamScope(t)
+		}
+		return out
+	}
+	return nil
 }
 
 // Revoke revokes a device now. Live sync connections learn of it from the

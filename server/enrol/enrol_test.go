@@ -16,9 +16,14 @@ import (
 	"ombud/server/enrol"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
+	"ombud/shared/device"
 	"ombud/sync/hub"
 	"ombud/sync/wire"
 )
+
+// staffTerminal is the grant most tests enrol with: a staff terminal of
+// branch main, which may receive its branch's queue.
+var staffTerminal = enrol.Grant{Branch: "main", Role: device.Staff}
 
 // MustOpen opens a real SQLite store in a temp dir with one branch, "main".
 func MustOpen(tb testing.TB) (*sqlite.Store, string) {
@@ -40,7 +45,7 @@ func MustEnrol(tb testing.TB, st storage.Devices) enrol.Enrolment {
 	tb.Helper()
 	ctx := context.Background()
 	now := time.Now()
-	code, _, err := enrol.Issue(ctx, st, "main", time.Hour, now)
+	code, _, err := enrol.Issue(ctx, st, staffTerminal, time.Hour, now)
 	if err != nil {
 		tb.Fatalf("Issue: %v", err)
 	}
@@ -91,7 +96,7 @@ func TestRedeemAndAuthenticate(t *testing.T) {
 	ctx := context.Background()
 	st, _ := MustOpen(t)
 	now := time.Now()
-	code, expires, err := enrol.Issue(ctx, st, "main", 24*time.Hour, now)
+	code, expires, err := enrol.Issue(ctx, st, staffTerminal, 24*time.Hour, now)
 	if err != nil {
 		t.Fatalf("Issue: %v", err)
 	}
@@ -149,7 +154,7 @@ func TestRedeemExpired(t *testing.T) {
 	ctx := context.Background()
 	st, _ := MustOpen(t)
 	now := time.Now()
-	code, _, err := enrol.Issue(ctx, st, "main", time.Nanosecond, now)
+	code, _, err := enrol.Issue(ctx, st, staffTerminal, time.Nanosecond, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,10 +167,10 @@ func TestRedeemExpired(t *testing.T) {
 func TestIssueErrors(t *testing.T) {
 	ctx := context.Background()
 	st, _ := MustOpen(t)
-	if _, _, err := enrol.Issue(ctx, st, "nowhere", time.Hour, time.Now()); storage.ErrorCode(err) != storage.NotFound {
+	if _, _, err := enrol.Issue(ctx, st, enrol.Grant{Branch: "nowhere", Role: device.Staff}, time.Hour, time.Now()); storage.ErrorCode(err) != storage.NotFound {
 		t.Errorf("unknown branch: err = %v, want NotFound", err)
 	}
-	if _, _, err := enrol.Issue(ctx, st, "main", 0, time.Now()); enrol.ErrorCode(err) != enrol.CodeInvalid {
+	if _, _, err := enrol.Issue(ctx, st, staffTerminal, 0, time.Now()); enrol.ErrorCode(err) != enrol.CodeInvalid {
 		t.Errorf("ttl 0: err = %v, want CodeInvalid", err)
 	}
 }
@@ -173,7 +178,7 @@ func TestIssueErrors(t *testing.T) {
 func TestRedeemValidatesRequest(t *testing.T) {
 	ctx := context.Background()
 	st, _ := MustOpen(t)
-	code, _, _ := enrol.Issue(ctx, st, "main", time.Hour, time.Now())
+	code, _, _ := enrol.Issue(ctx, st, staffTerminal, time.Hour, time.Now())
 	for _, req := range []enrol.Request{
 		{Code: code, DeviceName: ""},
 		{Code: code, DeviceName: "evil\x1b[2J"},
@@ -197,8 +202,8 @@ func TestRedeemProposedDeviceID(t *testing.T) {
 	ctx := context.Background()
 	st, _ := MustOpen(t)
 	now := time.Now()
-	c1, _, _ := enrol.Issue(ctx, st, "main", time.Hour, now)
-	c2, _, _ := enrol.Issue(ctx, st, "main", time.Hour, now)
+	c1, _, _ := enrol.Issue(ctx, st, staffTerminal, time.Hour, now)
+	c2, _, _ := enrol.Issue(ctx, st, staffTerminal, time.Hour, now)
 	en, err := enrol.Redeem(ctx, st, enrol.Request{Code: c1, DeviceName: "k", DeviceID: "kiosk-1"}, now)
 	if err != nil || en.Device.ID != "kiosk-1" {
 		t.Fatalf("Redeem with proposed id = %q, %v; want kiosk-1", en.Device.ID, err)

@@ -162,6 +162,10 @@ type enrolResponse struct {
 	Branch     string `json:"branch"`
 	BranchName string `json:"branch_name"`
 	CodePrefix string `json:"code_prefix"`
+	// Role is what the code made of the device (shared/device): kiosk,
+	// staff or team; Teams the teams a team terminal serves.
+	Role  string   `json:"role"`
+	Teams []string `json:"teams,omitempty"`
 }
 
 func (s *Server) handleEnrol(w http.ResponseWriter, r *http.Request) {
@@ -197,13 +201,15 @@ func (s *Server) handleEnrol(w http.ResponseWriter, r *http.Request) {
 	// The device name is the kiosk's label, not personal data; the
 	// credential is never logged.
 	s.logger.Info("device enrolled", "device", d.ID, "device_name", req.DeviceName,
-		"branch", d.Branch, "prefix", d.Prefix, "client", s.clientIP(r))
+		"branch", d.Branch, "role", string(d.Role), "prefix", d.Prefix, "client", s.clientIP(r))
 	WriteJSON(w, http.StatusOK, enrolResponse{
 		DeviceID:   d.ID,
 		Credential: en.Credential,
 		Branch:     d.Branch,
 		BranchName: name,
 		CodePrefix: d.Prefix,
+		Role:       string(d.Role),
+		Teams:      d.Teams,
 	})
 }
 

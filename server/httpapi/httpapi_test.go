@@ -15,6 +15,7 @@ import (
 	"ombud/server/enrol"
 	"ombud/server/httpapi"
 	"ombud/server/storage/sqlite"
+	"ombud/shared/device"
 )
 
 // clock is a settable time source for expiry and rate limits.
@@ -58,7 +59,7 @@ func MustServe(tb testing.TB, opts httpapi.Options) *fixture {
 
 func (f *fixture) code(tb testing.TB, ttl time.Duration) string {
 	tb.Helper()
-	code, _, err := enrol.Issue(context.Background(), f.st, "main", ttl, f.clock.Now())
+	code, _, err := enrol.Issue(context.Background(), f.st, enrol.Grant{Branch: "main", Role: device.Kiosk}, ttl, f.clock.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}

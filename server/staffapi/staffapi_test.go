@@ -20,6 +20,7 @@ import (
 	"ombud/server/staffapi"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
+	"ombud/shared/device"
 	"ombud/shared/staff"
 )
 
@@ -46,7 +47,7 @@ func MustStore(tb testing.TB) *sqlite.Store {
 func MustEnrol(tb testing.TB, st storage.Devices, branch string) (deviceID, authorization string) {
 	tb.Helper()
 	ctx := context.Background()
-	code, _, err := enrol.Issue(ctx, st, branch, time.Hour, time.Now())
+	code, _, err := enrol.Issue(ctx, st, enrol.Grant{Branch: branch, Role: device.Staff}, time.Hour, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"context"
 	"time"
 
+	"ombud/shared/device"
 	"ombud/shared/event"
 	"ombud/sync/hub"
 	"ombud/sync/wire"
@@ -49,13 +50,16 @@ type Devices interface {
 	CreateBranch(ctx context.Context, id, name string) error
 
 	// CreateEnrolment records a one-time enrolment code (by its hash) that
-	// enrols one device into branchID until expiresAt. NotFound if the branch
-	// does not exist; Conflict if the hash is already recorded.
-	CreateEnrolment(ctx context.Context, branchID string, codeHash []byte, expiresAt time.Time) error
+	// enrols one device, with the role and teams it says, into its branch
+	// until its expiry. NotFound if the branch does not exist; Conflict if
+	// the hash is already recorded; Invalid for a role or teams that do not
+	// go together (device.CheckTeams).
+	CreateEnrolment(ctx context.Context, e Enrolment) error
 
 	// RedeemEnrolment spends the code and creates the device in one
-	// transaction: the device gets the code's branch, credentialHash, and the
-	// next free tracking-code prefix (see PrefixForSequence), which it returns.
+	// transaction: the device gets the code's branch, role and teams,
+	// credentialHash, and the next free tracking-code prefix (see
+	// PrefixForSequence), which it returns.
 	// It fails with NotFound for an unknown code, Expired when now is at or
 	// after the code's expiry, and Conflict for a code already used (also when
 	// two redemptions race: exactly one wins) or a device id already enrolled.
@@ -64,6 +68,11 @@ type Devices interface {
 	// Device returns an enrolled device, revoked or not: the caller decides
 	// what a revocation means for its request. NotFound if unknown.
 	Device(ctx context.Context, id string) (Device, error)
+
+	// SetDeviceRole changes what an enrolled device is (the operator's
+	// correction, e.g. for a staff terminal enrolled before roles existed).
+	// NotFound if unknown; Invalid as for CreateEnrolment.
+	SetDeviceRole(ctx context.Context, id string, role device.Role, teams []string) error
 
 	// RevokeDevice stops the device from syncing from at onwards. Revoking
 	// again keeps the first time (the audit trail wants when it happened).
@@ -147,10 +156,22 @@ const (
 	MaxPage  = 10000                  // events returned by one EventsAfter
 )
 
-// Device is an enrolled branch device (kiosk or staff terminal).
+// Enrolment is a one-time enrolment code as stored: its hash, never the
+// code, and what it makes of the device that redeems it.
+type Enrolment struct {
+	Branch    string
+	CodeHash  []byte
+	ExpiresAt time.Time
+	Role      device.Role
+	Teams     []string // for a team terminal
+}
+
+// Device is an enrolled branch device (kiosk, staff or team terminal).
 type Device struct {
 	ID             string
 	Branch         string
+	Role           device.Role
+	Teams          []string // the teams a team terminal serves
 	CredentialHash []byte
 	// Prefix is the device's fleet-unique tracking-code prefix
 	// (trackcode.PrefixLen symbols), assigned at enrolment and never reused.

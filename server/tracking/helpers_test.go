@@ -24,6 +24,7 @@ import (
 	"ombud/server/storage/sqlite"
 	"ombud/server/tracking"
 	"ombud/shared/complaint"
+	"ombud/shared/device"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/staff"
@@ -67,7 +68,7 @@ func newEnv(tb testing.TB, change func(*tracking.Options)) *env {
 	}
 	n := deviceN.Add(1)
 	code := hash(fmt.Sprint("code", n))
-	if err := st.CreateEnrolment(ctx, "main", code, time.Now().Add(time.Hour)); err != nil {
+	if err := st.CreateEnrolment(ctx, storage.Enrolment{Branch: "main", CodeHash: code, ExpiresAt: time.Now().Add(time.Hour), Role: device.Staff}); err != nil {
 		tb.Fatal(err)
 	}
 	d, err := st.RedeemEnrolment(ctx, code, time.Now(), fmt.Sprint("kiosk-", n), hash("cred"))

@@ -23,6 +23,7 @@ import (
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/shared/complaint"
+	"ombud/shared/device"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/trackcode"
@@ -200,7 +201,7 @@ func (s *server) MustKiosk(tb testing.TB, branch string, tune ...func(*client.Co
 	if err := s.st.CreateBranch(ctx, branch, "Branch "+branch); err != nil && storage.ErrorCode(err) != storage.Conflict {
 		tb.Fatal(err)
 	}
-	code, _, err := enrol.Issue(ctx, s.st, branch, time.Hour, time.Now())
+	code, _, err := enrol.Issue(ctx, s.st, enrol.Grant{Branch: branch, Role: device.Staff}, time.Hour, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}

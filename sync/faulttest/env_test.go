@@ -25,6 +25,7 @@ import (
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/shared/complaint"
+	"ombud/shared/device"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/lifecycle"
@@ -131,7 +132,7 @@ func enrolDevice(tb testing.TB, srv storage.Store, st *store.Store, branch strin
 	if err := srv.CreateBranch(ctx, branch, "Branch "+branch); err != nil && storage.ErrorCode(err) != storage.Conflict {
 		tb.Fatal(err)
 	}
-	code, _, err := enrol.Issue(ctx, srv, branch, time.Hour, time.Now())
+	code, _, err := enrol.Issue(ctx, srv, enrol.Grant{Branch: branch, Role: device.Staff}, time.Hour, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}

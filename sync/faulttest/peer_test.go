@@ -12,6 +12,7 @@ import (
 
 	"ombud/server/enrol"
 	"ombud/server/storage"
+	"ombud/shared/device"
 	"ombud/sync/client"
 	"ombud/sync/wire"
 )
@@ -29,7 +30,7 @@ func mustRawDevice(tb testing.TB, srv storage.Store, branch string) rawDevice {
 	if err := srv.CreateBranch(ctx, branch, "Branch "+branch); err != nil && storage.ErrorCode(err) != storage.Conflict {
 		tb.Fatal(err)
 	}
-	code, _, err := enrol.Issue(ctx, srv, branch, time.Hour, time.Now())
+	code, _, err := enrol.Issue(ctx, srv, enrol.Grant{Branch: branch, Role: device.Staff}, time.Hour, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/shared/complaint"
+	"ombud/shared/device"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/staff"
@@ -156,7 +157,7 @@ func (e *env) MustDevice(tb testing.TB, branch string) storage.Device {
 	code := sha256.Sum256(fmt.Appendf(nil, "code-%d", n))
 	cred := sha256.Sum256(fmt.Appendf(nil, "cred-%d", n))
 	now := time.Now()
-	if err := e.store.CreateEnrolment(ctx, branch, code[:], now.Add(time.Hour)); err != nil {
+	if err := e.store.CreateEnrolment(ctx, storage.Enrolment{Branch: branch, CodeHash: code[:], ExpiresAt: now.Add(time.Hour), Role: device.Staff}); err != nil {
 		tb.Fatal(err)
 	}
 	d, err := e.store.RedeemEnrolment(ctx, code[:], now, fmt.Sprintf("dev-%d", n), cred[:])

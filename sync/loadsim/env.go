@@ -19,6 +19,7 @@ import (
 	"ombud/server/enrol"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
+	devicerole "ombud/shared/device"
 	"ombud/shared/uid"
 	"ombud/sync/hub"
 	"ombud/sync/wire"
@@ -198,7 +199,8 @@ func (e *env) enrol(ctx context.Context, i int, localID string) (credential, err
 	}
 	e.mu.Unlock()
 	now := time.Now()
-	code, _, err := enrol.Issue(ctx, st, branch, time.Hour, now)
+	// Simulated devices are customer kiosks: they file, and receive nothing.
+	code, _, err := enrol.Issue(ctx, st, enrol.Grant{Branch: branch, Role: devicerole.Kiosk}, time.Hour, now)
 	if err != nil {
 		return credential{}, err
 	}

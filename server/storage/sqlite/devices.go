@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"ombud/server/storage"
+	"ombud/shared/device"
 )
 
 // CreateBranch implements storage.Devices.
@@ -27,19 +29,58 @@ func (s *Store) CreateBranch(ctx context.Context, id, name string) error {
 }
 
 // CreateEnrolment implements storage.Devices.
-func (s *Store) CreateEnrolment(ctx context.Context, branchID string, codeHash []byte, expiresAt time.Time) error {
-	if branchID == "" || len(codeHash) == 0 || expiresAt.IsZero() {
+func (s *Store) CreateEnrolment(ctx context.Context, e storage.Enrolment) error {
+	if e.Branch == "" || len(e.CodeHash) == 0 || e.ExpiresAt.IsZero() {
 		return storage.Errorf(storage.Invalid, "branch, code hash and expiry are required")
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO enrolments (code_hash, branch_id, expires_at) VALUES (?, ?, ?)`,
-		codeHash, branchID, nanos(expiresAt))
+	if err := checkRole(e.Role, e.Teams); err != nil {
+		return err
+	}
+	_, err := s.w.ExecContext(ctx, `INSERT INTO enrolments (code_hash, branch_id, expires_at, role, teams) VALUES (?, ?, ?, ?, ?)`,
+		e.CodeHash, e.Branch, nanos(e.ExpiresAt), string(e.Role), strings.Join(e.Teams, ","))
 	switch {
 	case isForeignKeyViolation(err):
-		return storage.Errorf(storage.NotFound, "branch %s not found", branchID)
+		return storage.Errorf(storage.NotFound, "branch %s not found", e.Branch)
 	case isUniqueViolation(err):
 		return storage.Errorf(storage.Conflict, "enrolment code already exists")
 	case err != nil:
-		return fmt.Errorf("create enrolment for branch %s: %w", branchID, err)
+		return fmt.Errorf("create enrolment for branch %s: %w", e.Branch, err)
+	}
+	return nil
+}
+
+// checkRole refuses a role and teams that do not go together.
+func checkRole(role device.Role, teams []string) error {
+	if !role.Valid() {
+		return storage.Errorf(storage.Invalid, "device role %q is not one of kiosk, staff, team", role)
+	}
+	if err := device.CheckTeams(role, teams); err != nil {
+		return &storage.Error{Code: storage.Invalid, Message: err.Error(), Err: err}
+	}
+	return nil
+}
+
+// splitTeams reads the teams column.
+func splitTeams(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// SetDeviceRole implements storage.Devices.
+func (s *Store) SetDeviceRole(ctx context.Context, id string, role device.Role, teams []string) error {
+	if err := checkRole(role, teams); err != nil {
+		return err
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE devices SET role = ?, teams = ? WHERE id = ?`, string(role), strings.Join(teams, ","), id)
+	if err != nil {
+		return fmt.Errorf("set role of device %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("set role of device %s: %w", id, err)
+	} else if n == 0 {
+		return storage.Errorf(storage.NotFound, "device %s not found", id)
 	}
 	return nil
 }
@@ -60,12 +101,12 @@ func (s *Store) RedeemEnrolment(ctx context.Context, codeHash []byte, now time.T
 	defer tx.Rollback()
 
 	var (
-		branch  string
-		expires int64
-		used    sql.NullInt64
+		branch, role, teams string
+		expires             int64
+		used                sql.NullInt64
 	)
-	err = tx.QueryRowContext(ctx, `SELECT branch_id, expires_at, used_at FROM enrolments WHERE code_hash = ?`, codeHash).
-		Scan(&branch, &expires, &used)
+	err = tx.QueryRowContext(ctx, `SELECT branch_id, expires_at, used_at, role, teams FROM enrolments WHERE code_hash = ?`, codeHash).
+		Scan(&branch, &expires, &used, &role, &teams)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return storage.Device{}, storage.Errorf(storage.NotFound, "enrolment code not found")
@@ -98,12 +139,14 @@ func (s *Store) RedeemEnrolment(ctx context.Context, codeHash []byte, now time.T
 	d := storage.Device{
 		ID:             deviceID,
 		Branch:         branch,
+		Role:           device.Role(role),
+		Teams:          splitTeams(teams),
 		CredentialHash: credentialHash,
 		Prefix:         prefix,
 		EnrolledAt:     now.UTC(),
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO devices (id, branch_id, credential_hash, prefix, enrolled_at) VALUES (?, ?, ?, ?, ?)`,
-		d.ID, d.Branch, d.CredentialHash, d.Prefix, nanos(d.EnrolledAt))
+	_, err = tx.ExecContext(ctx, `INSERT INTO devices (id, branch_id, role, teams, credential_hash, prefix, enrolled_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, d.Branch, role, teams, d.CredentialHash, d.Prefix, nanos(d.EnrolledAt))
 	switch {
 	case isUniqueViolation(err):
 		// The prefix is fresh from the counter, so it is the device id.
@@ -119,19 +162,13 @@ func (s *Store) RedeemEnrolment(ctx context.Context, codeHash []byte, now time.T
 
 // Device implements storage.Devices.
 func (s *Store) Device(ctx context.Context, id string) (storage.Device, error) {
-	var (
-		d                 storage.Device
-		enrolled, revoked sql.NullInt64
-	)
-	err := s.read.device.QueryRowContext(ctx, id).
-		Scan(&d.ID, &d.Branch, &d.CredentialHash, &d.Prefix, &enrolled, &revoked, &d.AckedSeq)
+	d, err := scanDevice(s.read.device.QueryRowContext(ctx, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return storage.Device{}, storage.Errorf(storage.NotFound, "device %s not found", id)
 	case err != nil:
 		return storage.Device{}, fmt.Errorf("read device %s: %w", id, err)
 	}
-	d.EnrolledAt, d.RevokedAt = fromNanos(enrolled), fromNanos(revoked)
 	return d, nil
 }
 
@@ -177,22 +214,17 @@ func (s *Store) RevokedSince(ctx context.Context, since time.Time) ([]string, er
 
 // ListDevices implements storage.Devices.
 func (s *Store) ListDevices(ctx context.Context) ([]storage.Device, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, branch_id, credential_hash, prefix, enrolled_at, revoked_at, acked_seq
-		FROM devices ORDER BY enrolled_at, id`)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices ORDER BY enrolled_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}
 	defer rows.Close()
 	var ds []storage.Device
 	for rows.Next() {
-		var (
-			d                 storage.Device
-			enrolled, revoked sql.NullInt64
-		)
-		if err := rows.Scan(&d.ID, &d.Branch, &d.CredentialHash, &d.Prefix, &enrolled, &revoked, &d.AckedSeq); err != nil {
+		d, err := scanDevice(rows)
+		if err != nil {
 			return nil, fmt.Errorf("list devices: %w", err)
 		}
-		d.EnrolledAt, d.RevokedAt = fromNanos(enrolled), fromNanos(revoked)
 		ds = append(ds, d)
 	}
 	if err := rows.Err(); err != nil {
@@ -212,4 +244,21 @@ func (s *Store) Branch(ctx context.Context, id string) (storage.Branch, error) {
 		return storage.Branch{}, fmt.Errorf("read branch %s: %w", id, err)
 	}
 	return b, nil
+}
+
+const deviceColumns = `id, branch_id, role, teams, credential_hash, prefix, enrolled_at, revoked_at, acked_seq`
+
+// scanDevice reads one row of deviceColumns.
+func scanDevice(row interface{ Scan(...any) error }) (storage.Device, error) {
+	var (
+		d                 storage.Device
+		role, teams       string
+		enrolled, revoked sql.NullInt64
+	)
+	if err := row.Scan(&d.ID, &d.Branch, &role, &teams, &d.CredentialHash, &d.Prefix, &enrolled, &revoked, &d.AckedSeq); err != nil {
+		return d, err
+	}
+	d.Role, d.Teams = device.Role(role), splitTeams(teams)
+	d.EnrolledAt, d.RevokedAt = fromNanos(enrolled), fromNanos(revoked)
+	return d, nil
 }

@@ -28,7 +28,7 @@ func (st *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&st.pushDevice, `SELECT branch_id, revoked_at, acked_seq FROM devices WHERE id = ?`},
+		{&st.pushDevice, `SELECT branch_id, role, prefix, enrolled_at, revoked_at, acked_seq FROM devices WHERE id = ?`},
 		// Slots above the highest held are empty, so the common case (new
 		// events) skips the slot lookups.
 		{&st.maxHeld, `SELECT MAX(s) FROM (
@@ -81,7 +81,7 @@ func (st *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&st.device, `SELECT id, branch_id, credential_hash, prefix, enrolled_at, revoked_at, acked_seq FROM devices WHERE id = ?`},
+		{&st.device, `SELECT ` + deviceColumns + ` FROM devices WHERE id = ?`},
 		{&st.eventsAfterBranch, `SELECT ` + eventColumns + ` FROM events WHERE branch = ? AND seq > ? ORDER BY seq LIMIT ?`},
 		{&st.eventsAfterAll, `SELECT ` + eventColumns + ` FROM events WHERE seq > ? ORDER BY seq LIMIT ?`},
 		{&st.complaintByCode, `SELECT id, code, branch, category, filed_at, filed_event_id FROM complaints WHERE code = ?`},

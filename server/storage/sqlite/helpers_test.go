@@ -16,6 +16,7 @@ import (
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/shared/complaint"
+	"ombud/shared/device"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/staff"
@@ -67,7 +68,7 @@ func MustDevice(tb testing.TB, s storage.Store, branch string) storage.Device {
 	n := counter.Add(1)
 	code := hash(fmt.Sprintf("code-%d", n))
 	now := time.Now()
-	if err := s.CreateEnrolment(ctx, branch, code, now.Add(time.Hour)); err != nil {
+	if err := s.CreateEnrolment(ctx, storage.Enrolment{Branch: branch, CodeHash: code, ExpiresAt: now.Add(time.Hour), Role: device.Staff}); err != nil {
 		tb.Fatalf("create enrolment: %v", err)
 	}
 	d, err := s.RedeemEnrolment(ctx, code, now, fmt.Sprintf("dev-%d", n), hash(fmt.Sprintf("cred-%d", n)))

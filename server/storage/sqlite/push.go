@@ -13,6 +13,7 @@ import (
 
 	"ombud/server/admit"
 	"ombud/server/storage"
+	"ombud/shared/device"
 	"ombud/shared/staff"
 	"ombud/sync/hub"
 	"ombud/sync/wire"
@@ -227,6 +228,7 @@ const (
 	filedIDsSQL   = `SELECT id FROM complaints WHERE id IN (SELECT value FROM json_each(?))`
 	filedCodesSQL = `SELECT code FROM complaints WHERE code IN (SELECT value FROM json_each(?))`
 	staffSQL      = `SELECT id, branch_id, role, revoked_at FROM staff WHERE id IN (SELECT value FROM json_each(?))`
+	prefixesSQL   = `SELECT prefix, id FROM devices WHERE prefix IN (SELECT value FROM json_each(?))`
 )
 
 // query runs one of the set lookups with keys and calls row for each row.
@@ -263,13 +265,15 @@ func (in *pushTx) query(query string, keys []string, row func(*sql.Rows) error) 
 // transaction: a few set queries whatever the push's size.
 func (in *pushTx) view(dev admit.Device, maxHeld sql.NullInt64, k admit.Keys) (*admit.View, error) {
 	v := &admit.View{
-		Device:   dev,
-		Slots:    make(map[int64]admit.Slot),
-		Stored:   make(map[string]bool),
-		Branches: make(map[string]string),
-		Filed:    make(map[string]bool),
-		Codes:    make(map[string]bool),
-		Staff:    make(map[string]admit.Account),
+		Device:       dev,
+		ReceivedAt:   time.Unix(0, in.storedAt),
+		Slots:        make(map[int64]admit.Slot),
+		Stored:       make(map[string]bool),
+		Branches:     make(map[string]string),
+		Filed:        make(map[string]bool),
+		Codes:        make(map[string]bool),
+		Staff:        make(map[string]admit.Account),
+		PrefixOwners: make(map[string]string),
 	}
 	if maxHeld.Valid && k.FirstSeq <= maxHeld.Int64 {
 		if err := in.slots(v, k); err != nil {
@@ -321,6 +325,14 @@ func (in *pushTx) view(dev admit.Device, maxHeld sql.NullInt64, k admit.Keys) (*
 	}); err != nil {
 		return nil, fmt.Errorf("push from %s: look up staff accounts: %w", in.device, err)
 	}
+	if err := in.query(prefixesSQL, k.Prefixes, func(r *sql.Rows) error {
+		var owner string
+		err := r.Scan(&key, &owner)
+		v.PrefixOwners[key] = owner
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("push from %s: look up prefixes: %w", in.device, err)
+	}
 	return v, nil
 }
 
@@ -363,11 +375,12 @@ func (in *pushTx) slots(v *admit.View, k admit.Keys) error {
 // what it stored, for the commit feed.
 func (in *pushTx) run(b *admit.Batch) (hub.PushResult, []string, error) {
 	var (
-		res     hub.PushResult
-		branch  string
-		revoked sql.NullInt64
+		res                  hub.PushResult
+		branch, role, prefix string
+		enrolled             int64
+		revoked              sql.NullInt64
 	)
-	err := in.stmt(in.st.pushDevice).QueryRowContext(in.ctx, in.device).Scan(&branch, &revoked, &res.AckedSeq)
+	err := in.stmt(in.st.pushDevice).QueryRowContext(in.ctx, in.device).Scan(&branch, &role, &prefix, &enrolled, &revoked, &res.AckedSeq)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return res, nil, &storage.Error{Code: storage.NotFound, Message: fmt.Sprintf("device %s not found", in.device), Err: hub.ErrDeviceRevoked}
@@ -386,7 +399,8 @@ func (in *pushTx) run(b *admit.Batch) (hub.PushResult, []string, error) {
 	if err := in.stmt(in.st.maxHeld).QueryRowContext(in.ctx, in.device).Scan(&maxHeld); err != nil {
 		return res, nil, fmt.Errorf("push from %s: read held seqs: %w", in.device, err)
 	}
-	v, err := in.view(admit.Device{ID: in.device, Branch: branch}, maxHeld, b.Keys())
+	dev := admit.Device{ID: in.device, Branch: branch, Role: device.Role(role), Prefix: prefix, EnrolledAt: time.Unix(0, enrolled)}
+	v, err := in.view(dev, maxHeld, b.Keys())
 	if err != nil {
 		return res, nil, err
 	}

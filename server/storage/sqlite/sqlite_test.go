@@ -13,6 +13,7 @@ import (
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/shared/complaint"
+	"ombud/shared/device"
 	"ombud/sync/hub"
 	"ombud/sync/wire"
 )
@@ -196,7 +197,7 @@ func TestEnrolmentIsOneTimeUnderConcurrency(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, now := hash("one-time"), time.Now()
-	if err := s.CreateEnrolment(ctx, "A", code, now.Add(time.Minute)); err != nil {
+	if err := s.CreateEnrolment(ctx, storage.Enrolment{Branch: "A", CodeHash: code, ExpiresAt: now.Add(time.Minute), Role: device.Staff}); err != nil {
 		t.Fatal(err)
 	}
 	const n = 10
@@ -234,16 +235,16 @@ func TestEnrolmentRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if err := s.CreateEnrolment(ctx, "A", hash("expired"), now); err != nil {
+	if err := s.CreateEnrolment(ctx, storage.Enrolment{Branch: "A", CodeHash: hash("expired"), ExpiresAt: now, Role: device.Staff}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateEnrolment(ctx, "A", hash("good"), now.Add(time.Minute)); err != nil {
+	if err := s.CreateEnrolment(ctx, storage.Enrolment{Branch: "A", CodeHash: hash("good"), ExpiresAt: now.Add(time.Minute), Role: device.Staff}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.RedeemEnrolment(ctx, hash("good"), now, "taken", hash("c")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateEnrolment(ctx, "A", hash("second"), now.Add(time.Minute)); err != nil {
+	if err := s.CreateEnrolment(ctx, storage.Enrolment{Branch: "A", CodeHash: hash("second"), ExpiresAt: now.Add(time.Minute), Role: device.Staff}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -268,8 +269,8 @@ func TestEnrolmentRefusals(t *testing.T) {
 	if _, err := s.RedeemEnrolment(ctx, hash("second"), now, "d2", hash("c")); err != nil {
 		t.Fatalf("redeem after a failed attempt: %v", err)
 	}
-	wantCode(t, s.CreateEnrolment(ctx, "nowhere", hash("x"), now.Add(time.Minute)), storage.NotFound)
-	wantCode(t, s.CreateEnrolment(ctx, "A", hash("second"), now.Add(time.Minute)), storage.Conflict)
+	wantCode(t, s.CreateEnrolment(ctx, storage.Enrolment{Branch: "nowhere", CodeHash: hash("x"), ExpiresAt: now.Add(time.Minute), Role: device.Staff}), storage.NotFound)
+	wantCode(t, s.CreateEnrolment(ctx, storage.Enrolment{Branch: "A", CodeHash: hash("second"), ExpiresAt: now.Add(time.Minute), Role: device.Staff}), storage.Conflict)
 	wantCode(t, s.CreateBranch(ctx, "A", "again"), storage.Conflict)
 }
 
@@ -328,7 +329,7 @@ func TestPrefixesAreUniqueAcrossEnrolments(t *testing.T) {
 		wg.Go(func() {
 			for i := w; i < n; i += workers {
 				code := hash(fmt.Sprintf("prefix-code-%d", i))
-				if err := s.CreateEnrolment(ctx, "A", code, now.Add(time.Hour)); err != nil {
+				if err := s.CreateEnrolment(ctx, storage.Enrolment{Branch: "A", CodeHash: code, ExpiresAt: now.Add(time.Hour), Role: device.Staff}); err != nil {
 					errs <- err
 					return
 				}

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"ombud/server/admit"
 	"ombud/server/storage"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
@@ -84,11 +83,11 @@ func TestPushChecksStaffActor(t *testing.T) {
 		{staffEventAt(a, cid, event.Acknowledged, staffOf("A"), now), ""},
 		{staffEventAt(a, cid, event.Reopened, staffOf("A"), now), staff.Why(staff.Agent, event.Reopened)},
 		{staffEventAt(a, cid, event.Reopened, "sup-a", now), ""},
-		// Offline before the revocation, and inside the grace: kept.
-		{staffEventAt(a, cid, event.NoteAdded, "gone", revokedAt.Add(-time.Hour)), ""},
-		{staffEventAt(a, cid, event.NoteAdded, "gone", revokedAt.Add(admit.StaffRevocationGrace)), ""},
-		// After it: refused.
-		{staffEventAt(a, cid, event.NoteAdded, "gone", revokedAt.Add(admit.StaffRevocationGrace+time.Millisecond)), "staff account revoked"},
+		// Revoked before the push arrived: refused whatever the event's own
+		// clock says, so backdating an action to before the revocation
+		// gets nothing through.
+		{staffEventAt(a, cid, event.NoteAdded, "gone", revokedAt.Add(-time.Hour)), "staff account revoked"},
+		{staffEventAt(a, cid, event.NoteAdded, "gone", revokedAt.Add(-time.Millisecond)), "staff account revoked"},
 		{staffEventAt(a, cid, event.NoteAdded, "gone", now), "staff account revoked"},
 		{byStaff, ""},
 	}
