@@ -13,6 +13,7 @@ import (
 	"ombud/kiosk/store"
 	"ombud/shared/event"
 	"ombud/shared/trackcode"
+	"ombud/sync/wire"
 )
 
 // stopServer kills the server program: the branch is now offline.
@@ -123,7 +124,7 @@ func TestStaffActionSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(out, func(o store.OutboxEntry) bool { return o.Event.ID == entry.Event }) {
+	if !slices.ContainsFunc(out, func(o wire.DeviceEvent) bool { return o.Event.ID == entry.Event }) {
 		t.Errorf("the acknowledgement is not in the outbox after SIGKILL: %+v", out)
 	}
 	st.Close()

@@ -34,6 +34,7 @@ import (
 	"ombud/shared/hlc"
 	"ombud/shared/trackcode"
 	"ombud/shared/uid"
+	"ombud/sync/wire"
 )
 
 var (
@@ -110,12 +111,6 @@ type Identity struct {
 	DeviceID  string
 	Prefix    string
 	CreatedAt time.Time
-}
-
-// OutboxEntry is an event waiting to be sent, with its device sequence number.
-type OutboxEntry struct {
-	Seq   int64
-	Event event.Event
 }
 
 // Settings are the connection settings SQLite reports, as Open verifies them.
@@ -518,8 +513,9 @@ func (s *Store) Events(ctx context.Context, complaintID string) ([]event.Event, 
 }
 
 // OutboxAfter returns up to limit outbox entries with a sequence number
-// greater than seq, in sequence order: what the sync client sends next.
-func (s *Store) OutboxAfter(ctx context.Context, seq int64, limit int) ([]OutboxEntry, error) {
+// greater than seq, in sequence order: what the sync client sends next,
+// in the push's own shape.
+func (s *Store) OutboxAfter(ctx context.Context, seq int64, limit int) ([]wire.DeviceEvent, error) {
 	if limit < 1 {
 		return nil, fmt.Errorf("outbox after %d: limit %d, want at least 1", seq, limit)
 	}
@@ -530,9 +526,9 @@ func (s *Store) OutboxAfter(ctx context.Context, seq int64, limit int) ([]Outbox
 		return nil, fmt.Errorf("outbox after %d: %w", seq, err)
 	}
 	defer rows.Close()
-	var out []OutboxEntry
+	var out []wire.DeviceEvent
 	for rows.Next() {
-		var o OutboxEntry
+		var o wire.DeviceEvent
 		o.Event, err = scanEvent(rows, &o.Seq)
 		if err != nil {
 			return nil, fmt.Errorf("outbox after %d: %w", seq, err)

@@ -10,57 +10,17 @@ import (
 	"time"
 
 	"ombud/shared/event"
+	"ombud/sync/client"
 )
 
-// The sync client's side of the store (docs/SYNC.md): acknowledging and
-// quarantining outbox entries upstream, applying scoped batches downstream
-// with their cursor, and the status staff see.
+// The sync client's side of the store (docs/SYNC.md), as sync/client
+// declares it (client.Outbox, client.Replica, client.StatusSaver):
+// acknowledging and quarantining outbox entries upstream, applying scoped
+// batches downstream with their cursor, and the status staff see.
 
-var (
-	// ErrCursorMismatch: a downstream batch does not start at the stored
-	// cursor, so a batch was lost or replayed out of order. Nothing was
-	// written. Errors from ApplyRemote match it with errors.Is and are a
-	// *CursorError.
-	ErrCursorMismatch = errors.New("downstream batch does not start at the stored cursor")
-	// ErrNotInOutbox: Quarantine named a sequence that is neither in the
-	// outbox nor already quarantined (acknowledged earlier, or never assigned).
-	ErrNotInOutbox = errors.New("no such outbox entry")
-)
-
-// CursorError says which scope's batch did not fit its cursor.
-type CursorError struct {
-	Scope  string
-	Stored int64 // the cursor stored for the scope (0 when none)
-	From   int64 // where the batch starts
-}
-
-func (e *CursorError) Error() string {
-	return fmt.Sprintf("scope %q: batch from %d, stored cursor %d: %v", e.Scope, e.From, e.Stored, ErrCursorMismatch)
-}
-
-// Is makes errors.Is(err, ErrCursorMismatch) true.
-func (e *CursorError) Is(target error) bool { return target == ErrCursorMismatch }
-
-// QuarantinedEntry is one of this device's events that the server refused
-// for good, with the server's code and reason.
-type QuarantinedEntry struct {
-	Seq    int64
-	Event  event.Event
-	Code   int // 4003 forbidden (other branch), 4004 conflict, 4006 invalid
-	Reason string
-	At     time.Time // when it was quarantined
-}
-
-// SyncStatus is the sync client's state as last saved, for staff screens and
-// `kiosk status` (which reads it from another process while the kiosk runs).
-// Pending is not here: OutboxCount is always current.
-type SyncStatus struct {
-	State       string    // "offline", "connecting", "online", "gave up"
-	LastSuccess time.Time // the last successful exchange with the server; zero if never
-	LastError   string    // the last failure, safe to show staff; empty if none since
-	CloseCode   int       // the close code of the last failure (0: none or not a close)
-	UpdatedAt   time.Time // when this was saved
-}
+// The store is the kiosk's client.Store: it asserts so here, and
+// sync/synctest's suites run against it in conformance_test.go.
+var _ client.Store = (*Store)(nil)
 
 // HighestSeq is the highest device sequence ever assigned, 0 if none: the
 // client_hello's device_seq. It comes from SQLite's AUTOINCREMENT counter,
@@ -149,7 +109,7 @@ func (s *Store) Quarantine(ctx context.Context, seq int64, eventID string, code 
 			return fmt.Errorf("quarantine %d: %w", seq, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("quarantine %d: %w", seq, ErrNotInOutbox)
+			return fmt.Errorf("quarantine %d: %w", seq, client.ErrNotInOutbox)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq = ?`, seq); err != nil {
@@ -171,16 +131,16 @@ func (s *Store) Quarantine(ctx context.Context, seq int64, eventID string, code 
 }
 
 // Quarantined lists the quarantined events in sequence order, for staff.
-func (s *Store) Quarantined(ctx context.Context) ([]QuarantinedEntry, error) {
+func (s *Store) Quarantined(ctx context.Context) ([]client.QuarantinedEntry, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT q.seq, q.code, q.reason, q.quarantined_at, `+eventColumns+`
 		FROM quarantine q JOIN events e ON e.id = q.event_id ORDER BY q.seq`)
 	if err != nil {
 		return nil, fmt.Errorf("quarantined: %w", err)
 	}
 	defer rows.Close()
-	var out []QuarantinedEntry
+	var out []client.QuarantinedEntry
 	for rows.Next() {
-		var q QuarantinedEntry
+		var q client.QuarantinedEntry
 		var at int64
 		if q.Event, err = scanEvent(rows, &q.Seq, &q.Code, &q.Reason, &at); err != nil {
 			return nil, fmt.Errorf("quarantined: %w", err)
@@ -222,7 +182,7 @@ func (s *Store) Cursors(ctx context.Context) (map[string]int64, error) {
 // resends from the stored cursor.
 //
 // The stored cursor (0 for a scope never seen) must equal from, else nothing
-// is written and the error is a *CursorError (ErrCursorMismatch).
+// is written and the error is a *client.CursorError (client.ErrCursorMismatch).
 //
 // Events are stored idempotently by id: this device's own events come back
 // through its branch scope, and a batch replayed after a crash is harmless.
@@ -253,7 +213,7 @@ func (s *Store) ApplyRemote(ctx context.Context, scope string, from, next int64,
 		return fmt.Errorf("apply %q: read cursor: %w", scope, err)
 	}
 	if stored != from {
-		return &CursorError{Scope: scope, Stored: stored, From: from}
+		return &client.CursorError{Scope: scope, Stored: stored, From: from}
 	}
 
 	var touched []string
@@ -379,7 +339,7 @@ const (
 
 // SaveSyncStatus replaces the saved sync status. UpdatedAt is set to now
 // when zero.
-func (s *Store) SaveSyncStatus(ctx context.Context, st SyncStatus) error {
+func (s *Store) SaveSyncStatus(ctx context.Context, st client.SavedStatus) error {
 	if st.UpdatedAt.IsZero() {
 		st.UpdatedAt = time.Now()
 	}
@@ -411,19 +371,19 @@ func (s *Store) SaveSyncStatus(ctx context.Context, st SyncStatus) error {
 	return nil
 }
 
-// LoadSyncStatus reads the saved sync status; the zero SyncStatus when none
+// LoadSyncStatus reads the saved sync status; the zero SavedStatus when none
 // was saved yet (the client never ran).
-func (s *Store) LoadSyncStatus(ctx context.Context) (SyncStatus, error) {
+func (s *Store) LoadSyncStatus(ctx context.Context) (client.SavedStatus, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT key, value FROM sync_status`)
 	if err != nil {
-		return SyncStatus{}, fmt.Errorf("load sync status: %w", err)
+		return client.SavedStatus{}, fmt.Errorf("load sync status: %w", err)
 	}
 	defer rows.Close()
-	var st SyncStatus
+	var st client.SavedStatus
 	for rows.Next() {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
-			return SyncStatus{}, fmt.Errorf("load sync status: %w", err)
+			return client.SavedStatus{}, fmt.Errorf("load sync status: %w", err)
 		}
 		switch k {
 		case statusState:
@@ -439,7 +399,7 @@ func (s *Store) LoadSyncStatus(ctx context.Context) (SyncStatus, error) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return SyncStatus{}, fmt.Errorf("load sync status: %w", err)
+		return client.SavedStatus{}, fmt.Errorf("load sync status: %w", err)
 	}
 	return st, nil
 }
