@@ -36,6 +36,7 @@ import (
 	"ombud/kiosk/filing"
 	"ombud/kiosk/i18n"
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/kiosk/tui"
 	"ombud/shared/hlc"
 	"ombud/sync/client"
@@ -192,7 +193,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	st, err := store.Open(ctx, dbPath(o.dataDir), logger)
+	st, err := store.Open(ctx, dbPath(o.dataDir), logger, cases.NewProjection(cases.Options{Logger: logger}))
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
@@ -326,7 +327,7 @@ func localDeviceID(ctx context.Context, dataDir string) (string, error) {
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return "", fmt.Errorf("data directory: %w", err)
 	}
-	st, err := store.Open(ctx, dbPath(dataDir), nil)
+	st, err := store.Open(ctx, dbPath(dataDir), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		return "", fmt.Errorf("database: %w", err)
 	}
@@ -342,7 +343,7 @@ func localDeviceID(ctx context.Context, dataDir string) (string, error) {
 // assigned, which is what keeps codes unique across the fleet. It runs after
 // enrolment and again at every start, repairing a crash between the two.
 func adoptCredential(ctx context.Context, dataDir string, c enrol.Credential) error {
-	st, err := store.Open(ctx, dbPath(dataDir), nil)
+	st, err := store.Open(ctx, dbPath(dataDir), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
@@ -368,7 +369,7 @@ func statusCommand(ctx context.Context, args []string, getenv func(string) strin
 	if _, err := os.Stat(dbPath(*dataDir)); err != nil {
 		return fmt.Errorf("no kiosk database in %s: %w", *dataDir, err)
 	}
-	st, err := store.Open(ctx, dbPath(*dataDir), nil)
+	st, err := store.Open(ctx, dbPath(*dataDir), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}

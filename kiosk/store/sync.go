@@ -42,21 +42,18 @@ func (s *Store) HighestSeq(ctx context.Context) (int64, error) {
 // AckOutbox forgets the outbox entries with a sequence up to and including
 // upTo: the server holds them durably. Their events stay in events (the
 // audit trail); AUTOINCREMENT keeps their numbers from being reused.
-// Acknowledging again, or past the last entry, is harmless. The Unsynced
-// counts of the cases concerned drop in the same transaction.
+// Acknowledging again, or past the last entry, is harmless. The projection
+// sees the entries leave in the same transaction (the Unsynced counts of
+// the cases concerned drop).
 func (s *Store) AckOutbox(ctx context.Context, upTo int64) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("ack outbox up to %d: begin: %w", upTo, err)
 	}
 	defer tx.Rollback()
-	// Counted before the entries go; the outbox is walked by its key, the
-	// rows by theirs.
-	if _, err := tx.ExecContext(ctx, `UPDATE cases SET unsynced = max(cases.unsynced - d.n, 0)
-		FROM (SELECT e.complaint_id AS id, count(*) AS n FROM outbox o
-			JOIN events e ON e.id = o.event_id WHERE o.seq <= ? GROUP BY e.complaint_id) AS d
-		WHERE cases.complaint_id = d.id`, upTo); err != nil {
-		return fmt.Errorf("ack outbox up to %d: count cases: %w", upTo, err)
+	// Sequences start at 1 (AUTOINCREMENT).
+	if err := s.proj.Unqueuing(ctx, tx, 1, upTo); err != nil {
+		return fmt.Errorf("ack outbox up to %d: %w", upTo, err)
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq <= ?`, upTo)
 	if err != nil {
@@ -66,7 +63,7 @@ func (s *Store) AckOutbox(ctx context.Context, upTo int64) error {
 		return fmt.Errorf("ack outbox up to %d: commit: %w", upTo, err)
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
-		s.changed()
+		s.Changed()
 	}
 	return nil
 }
@@ -112,27 +109,23 @@ func (s *Store) Quarantine(ctx context.Context, seq int64, eventID string, code 
 			return fmt.Errorf("quarantine %d: %w", seq, client.ErrNotInOutbox)
 		}
 	}
+	// A no-op for the projection when an ack already took the entry out.
+	if err := s.proj.Unqueuing(ctx, tx, seq, seq); err != nil {
+		return fmt.Errorf("quarantine %d: %w", seq, err)
+	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq = ?`, seq); err != nil {
 		return fmt.Errorf("quarantine %d: remove from outbox: %w", seq, err)
-	}
-	var complaintID string
-	if err := tx.QueryRowContext(ctx, `SELECT e.complaint_id FROM quarantine q
-		JOIN events e ON e.id = q.event_id WHERE q.seq = ?`, seq).Scan(&complaintID); err != nil {
-		return fmt.Errorf("quarantine %d: %w", seq, err)
-	}
-	if err := recountUnsynced(ctx, tx, []string{complaintID}); err != nil {
-		return fmt.Errorf("quarantine %d: %w", seq, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("quarantine %d: commit: %w", seq, err)
 	}
-	s.changed()
+	s.Changed()
 	return nil
 }
 
 // Quarantined lists the quarantined events in sequence order, for staff.
 func (s *Store) Quarantined(ctx context.Context) ([]client.QuarantinedEntry, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT q.seq, q.code, q.reason, q.quarantined_at, `+eventColumns+`
+	rows, err := s.r.QueryContext(ctx, `SELECT q.seq, q.code, q.reason, q.quarantined_at, `+EventColumns+`
 		FROM quarantine q JOIN events e ON e.id = q.event_id ORDER BY q.seq`)
 	if err != nil {
 		return nil, fmt.Errorf("quarantined: %w", err)
@@ -142,7 +135,7 @@ func (s *Store) Quarantined(ctx context.Context) ([]client.QuarantinedEntry, err
 	for rows.Next() {
 		var q client.QuarantinedEntry
 		var at int64
-		if q.Event, err = scanEvent(rows, &q.Seq, &q.Code, &q.Reason, &at); err != nil {
+		if q.Event, err = ScanEvent(rows, &q.Seq, &q.Code, &q.Reason, &at); err != nil {
 			return nil, fmt.Errorf("quarantined: %w", err)
 		}
 		q.At = time.UnixMilli(at).UTC()
@@ -193,10 +186,9 @@ func (s *Store) Cursors(ctx context.Context) (map[string]int64, error) {
 // is logged: refusing the batch would stop this scope for good, since the
 // server would resend the same batch forever.
 //
-// Every complaint with events new here has its case row refreshed in the
-// same transaction, folded once per batch however many of its events the
-// batch holds. Events that arrive before their complaint's Filed event make
-// no row; the Filed event's batch makes it, from all of them.
+// The projection is told of every complaint with events new here, once per
+// batch however many of its events the batch holds, in the same
+// transaction (its case row is refreshed: folded once, from all its events).
 func (s *Store) ApplyRemote(ctx context.Context, scope string, from, next int64, events []event.Event) error {
 	if next < from {
 		return fmt.Errorf("apply %q: next %d is before from %d", scope, next, from)
@@ -221,8 +213,10 @@ func (s *Store) ApplyRemote(ctx context.Context, scope string, from, next int64,
 		if touched, err = applyEvents(ctx, tx, events, s.log); err != nil {
 			return fmt.Errorf("apply %q: %w", scope, err)
 		}
-		if err := s.refreshCases(ctx, tx, touched); err != nil {
-			return fmt.Errorf("apply %q: %w", scope, err)
+		if len(touched) > 0 {
+			if err := s.proj.Logged(ctx, tx, touched); err != nil {
+				return fmt.Errorf("apply %q: %w", scope, err)
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO cursors (scope, cursor, updated_at) VALUES (?, ?, ?)
@@ -234,7 +228,7 @@ func (s *Store) ApplyRemote(ctx context.Context, scope string, from, next int64,
 		return fmt.Errorf("apply %q: commit: %w", scope, err)
 	}
 	if len(touched) > 0 {
-		s.changed()
+		s.Changed()
 	}
 	return nil
 }
@@ -318,7 +312,7 @@ func projectFiled(ctx context.Context, tx *sql.Tx, e *event.Event) error {
 	}
 	// ON CONFLICT (id) only: a different complaint with the same tracking
 	// code must fail (and be logged), not be silently dropped as a duplicate.
-	_, err = tx.ExecContext(ctx, `INSERT INTO complaints (`+complaintColumns+`)
+	_, err = tx.ExecContext(ctx, `INSERT INTO complaints (`+ComplaintColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		c.ID, c.Code, c.Branch, c.Device, string(c.Channel), c.Category, c.Description,
 		c.DesiredOutcome, name, email, phone, consent, notice, c.Language, c.FiledAt.UnixMilli())
