@@ -341,8 +341,8 @@ func (s *Store) SetPrefix(ctx context.Context, prefix string) error {
 
 // File stores a complaint, the event that records its filing, that event's
 // outbox entry and what the projection derives from it (the case's queue
-// row) in one transaction, durably committed. On any error nothing is written. A tracking code already in use
-// gives ErrCodeTaken.
+// row) in one transaction, durably committed. On any error nothing is
+// written. A tracking code already in use gives ErrCodeTaken.
 //
 // Times are kept to the millisecond: pass times truncated to the millisecond
 // if they must read back equal.

@@ -402,7 +402,9 @@ func (q *Queue) Act(ctx context.Context, e event.Event) (lifecycle.Case, error) 
 			return &lifecycle.Error{Code: lifecycle.InvalidData, State: c.State, Type: e.Type,
 				EventID: e.ID, Message: "the event's data could not be read"}
 		}
-		after, err = lifecycle.Fold(append(l.events, e))
+		if after, err = lifecycle.Fold(append(l.events, e)); err != nil {
+			folded = false // not a refusal: no case to return with it
+		}
 		return err
 	})
 	if le, ok := errors.AsType[*lifecycle.Error](err); ok {
