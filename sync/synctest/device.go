@@ -43,60 +43,60 @@ type Opener func(t *testing.T, dir string) Device
 
 // Bounds of the suites' waits and sizes.
 const (
-	// waitTimeout bounds each concurrent subtest: generous for -race on
+	// deviceWait bounds each concurrent subtest: generous for -race on
 	// two shared cores, and reached only when something hangs.
-	waitTimeout = time.Minute
-	branch      = "Main"
-	scope       = "branch:Main"
+	deviceWait   = time.Minute
+	deviceBranch = "Main"
+	deviceScope  = "branch:Main"
 )
 
-// clock stamps the suites' events: one for all, so that events made one
+// deviceClock stamps the suites' events: one for all, so that events made one
 // after another order by time as a device's would.
-var clock = hlc.New(nil)
+var deviceClock = hlc.New(nil)
 
-// openNew opens a fresh device in a new directory and returns it with the
+// openDevice opens a fresh device in a new directory and returns it with the
 // directory, for a reopen.
-func openNew(t *testing.T, o Opener) (Device, string) {
+func openDevice(t *testing.T, o Opener) (Device, string) {
 	t.Helper()
 	dir := t.TempDir()
 	return o(t, dir), dir
 }
 
-// newFiled makes the Filed event of a new complaint filed at device.
-func newFiled(tb testing.TB, device string) event.Event {
+// devFiled makes the Filed event of a new complaint filed at device.
+func devFiled(tb testing.TB, device string) event.Event {
 	tb.Helper()
-	e, err := filedEvent(device)
+	e, err := devFiledEvent(device)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return e
 }
 
-// filedEvent is newFiled for goroutines other than the test's.
-func filedEvent(device string) (event.Event, error) {
+// devFiledEvent is devFiled for goroutines other than the test's.
+func devFiledEvent(device string) (event.Event, error) {
 	code, err := trackcode.Generate("S7T")
 	if err != nil {
 		return event.Event{}, err
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	c := complaint.Complaint{
-		ID: uid.NewAt(now), Code: string(code), Branch: branch, Device: device,
+		ID: uid.NewAt(now), Code: string(code), Branch: deviceBranch, Device: device,
 		Channel: complaint.ChannelKiosk, Category: "billing",
 		Description: "Charged twice for one order.", Language: "en", FiledAt: now,
 	}
-	return event.NewFiled(c, event.Actor{Kind: event.ActorDevice, ID: device}, clock.Now())
+	return event.NewFiled(c, event.Actor{Kind: event.ActorDevice, ID: device}, deviceClock.Now())
 }
 
-// note makes a staff member's note on a complaint.
-func note(tb testing.TB, complaintID, text string) event.Event {
+// devNote makes a staff member's note on a complaint.
+func devNote(tb testing.TB, complaintID, text string) event.Event {
 	tb.Helper()
 	data, err := json.Marshal(event.Text{Text: text})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	at := clock.Now()
+	at := deviceClock.Now()
 	return event.Event{ID: uid.NewAt(at.Time()), ComplaintID: complaintID, Type: event.NoteAdded,
-		Actor: event.Actor{Kind: event.ActorStaff, ID: "ana"}, At: at, Branch: branch, Data: data}
+		Actor: event.Actor{Kind: event.ActorStaff, ID: "ana"}, At: at, Branch: deviceBranch, Data: data}
 }
 
 // mustEnqueue enqueues n new Filed events of this device and returns them
@@ -106,7 +106,7 @@ func mustEnqueue(tb testing.TB, d Device, n int) []event.Event {
 	device := uid.New()
 	out := make([]event.Event, n)
 	for i := range out {
-		out[i] = newFiled(tb, device)
+		out[i] = devFiled(tb, device)
 		if err := d.Enqueue(context.Background(), out[i]); err != nil {
 			tb.Fatalf("enqueue %d: %v", i+1, err)
 		}
@@ -124,7 +124,7 @@ func mustOutbox(tb testing.TB, d Device) []wire.DeviceEvent {
 	return out
 }
 
-func seqs(entries []wire.DeviceEvent) []int64 {
+func outboxSeqs(entries []wire.DeviceEvent) []int64 {
 	out := []int64{}
 	for _, e := range entries {
 		out = append(out, e.Seq)
@@ -141,8 +141,8 @@ func wantOutbox(tb testing.TB, d Device, events []event.Event, want ...int64) {
 	if want == nil {
 		want = []int64{}
 	}
-	if !slices.Equal(seqs(got), want) {
-		tb.Fatalf("outbox seqs: got %v, want %v", seqs(got), want)
+	if !slices.Equal(outboxSeqs(got), want) {
+		tb.Fatalf("outbox seqs: got %v, want %v", outboxSeqs(got), want)
 	}
 	for _, o := range got {
 		if e := events[o.Seq-1]; !reflect.DeepEqual(o.Event, e) {
@@ -163,7 +163,7 @@ func mustHighestSeq(tb testing.TB, d Device) int64 {
 	return seq
 }
 
-func mustAck(tb testing.TB, d Device, upTo int64) {
+func mustAckOutbox(tb testing.TB, d Device, upTo int64) {
 	tb.Helper()
 	if err := d.Store.AckOutbox(context.Background(), upTo); err != nil {
 		tb.Fatalf("ack up to %d: %v", upTo, err)
@@ -218,11 +218,11 @@ func wantHeld(tb testing.TB, d Device, complaintID string, want ...event.Event) 
 	slices.SortFunc(got, order)
 	slices.SortFunc(want, order)
 	if len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(got, want)) {
-		tb.Fatalf("events of %s: got %s, want %s", complaintID, ids(got), ids(want))
+		tb.Fatalf("events of %s: got %s, want %s", complaintID, eventIDs(got), eventIDs(want))
 	}
 }
 
-func ids(events []event.Event) string {
+func eventIDs(events []event.Event) string {
 	out := make([]string, len(events))
 	for i, e := range events {
 		out[i] = fmt.Sprintf("%s %s", e.Type, e.ID)
@@ -230,10 +230,10 @@ func ids(events []event.Event) string {
 	return fmt.Sprint(out)
 }
 
-// deadline is the context of a concurrent subtest: a hang fails it instead
+// deviceDeadline is the context of a concurrent subtest: a hang fails it instead
 // of the whole test binary.
-func deadline(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+func deviceDeadline(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), deviceWait)
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -31,7 +31,7 @@ func TestOutbox(t *testing.T, open Opener) {
 }
 
 func testOutboxEmpty(t *testing.T, open Opener) {
-	d, _ := openNew(t, open)
+	d, _ := openDevice(t, open)
 	if got := mustHighestSeq(t, d); got != 0 {
 		t.Errorf("highest seq of a new device: got %d, want 0", got)
 	}
@@ -43,7 +43,7 @@ func testOutboxEmpty(t *testing.T, open Opener) {
 
 func testOutboxRead(t *testing.T, open Opener) {
 	ctx := context.Background()
-	d, _ := openNew(t, open)
+	d, _ := openDevice(t, open)
 	evs := mustEnqueue(t, d, 5)
 	wantOutbox(t, d, evs, 1, 2, 3, 4, 5)
 	if got := mustHighestSeq(t, d); got != 5 {
@@ -61,8 +61,8 @@ func testOutboxRead(t *testing.T, open Opener) {
 		{99, 10, []int64{}},
 	} {
 		got, err := d.Store.OutboxAfter(ctx, tc.after, tc.limit)
-		if err != nil || !slices.Equal(seqs(got), tc.want) {
-			t.Errorf("OutboxAfter(%d, %d): got seqs %v, %v, want %v", tc.after, tc.limit, seqs(got), err, tc.want)
+		if err != nil || !slices.Equal(outboxSeqs(got), tc.want) {
+			t.Errorf("OutboxAfter(%d, %d): got seqs %v, %v, want %v", tc.after, tc.limit, outboxSeqs(got), err, tc.want)
 			continue
 		}
 		for _, o := range got {
@@ -74,17 +74,17 @@ func testOutboxRead(t *testing.T, open Opener) {
 }
 
 func testOutboxAck(t *testing.T, open Opener) {
-	d, _ := openNew(t, open)
+	d, _ := openDevice(t, open)
 	evs := mustEnqueue(t, d, 5)
-	mustAck(t, d, 3)
+	mustAckOutbox(t, d, 3)
 	wantOutbox(t, d, evs, 4, 5)
 	for _, upTo := range []int64{3, 1, 0} { // again, and below: harmless
-		mustAck(t, d, upTo)
+		mustAckOutbox(t, d, upTo)
 		wantOutbox(t, d, evs, 4, 5)
 	}
-	mustAck(t, d, 4)
+	mustAckOutbox(t, d, 4)
 	wantOutbox(t, d, evs, 5)
-	mustAck(t, d, 99) // past the last entry: harmless
+	mustAckOutbox(t, d, 99) // past the last entry: harmless
 	wantOutbox(t, d, evs)
 	if got := mustHighestSeq(t, d); got != 5 {
 		t.Errorf("highest seq after every entry was acknowledged: got %d, want 5 (it never goes back)", got)
@@ -99,7 +99,7 @@ func testOutboxAck(t *testing.T, open Opener) {
 
 func testOutboxQuarantine(t *testing.T, open Opener) {
 	ctx := context.Background()
-	d, _ := openNew(t, open)
+	d, _ := openDevice(t, open)
 	evs := mustEnqueue(t, d, 3)
 	const reason = "branch outside the device's scope"
 	if err := d.Store.Quarantine(ctx, 2, evs[1].ID, 4003, reason); err != nil {
@@ -107,8 +107,8 @@ func testOutboxQuarantine(t *testing.T, open Opener) {
 	}
 	wantOutbox(t, d, evs, 1, 3)
 	// A hole in the outbox is a quarantined entry; reads skip it.
-	if got, err := d.Store.OutboxAfter(ctx, 1, 10); err != nil || !slices.Equal(seqs(got), []int64{3}) {
-		t.Errorf("OutboxAfter(1) past the hole: got %v, %v, want [3]", seqs(got), err)
+	if got, err := d.Store.OutboxAfter(ctx, 1, 10); err != nil || !slices.Equal(outboxSeqs(got), []int64{3}) {
+		t.Errorf("OutboxAfter(1) past the hole: got %v, %v, want [3]", outboxSeqs(got), err)
 	}
 	q := mustQuarantined(t, d)
 	if len(q) != 1 {
@@ -146,9 +146,9 @@ func testOutboxQuarantine(t *testing.T, open Opener) {
 // by the event id it names.
 func testOutboxQuarantineAfterAck(t *testing.T, open Opener) {
 	ctx := context.Background()
-	d, _ := openNew(t, open)
+	d, _ := openDevice(t, open)
 	evs := mustEnqueue(t, d, 3)
-	mustAck(t, d, 3)
+	mustAckOutbox(t, d, 3)
 	if err := d.Store.Quarantine(ctx, 1, evs[0].ID, 4004, "acked already"); err != nil {
 		t.Fatalf("rejection after its ack: %v", err)
 	}
@@ -175,7 +175,7 @@ func testOutboxQuarantineAfterAck(t *testing.T, open Opener) {
 
 func testOutboxQuarantinedOrder(t *testing.T, open Opener) {
 	ctx := context.Background()
-	d, _ := openNew(t, open)
+	d, _ := openDevice(t, open)
 	evs := mustEnqueue(t, d, 4)
 	for _, seq := range []int64{3, 1} {
 		if err := d.Store.Quarantine(ctx, seq, evs[seq-1].ID, 4006, fmt.Sprintf("invalid %d", seq)); err != nil {
@@ -200,9 +200,9 @@ func testOutboxQuarantinedOrder(t *testing.T, open Opener) {
 // device is abandoned, not closed), and sequences go on from the highest.
 func testOutboxReopen(t *testing.T, open Opener) {
 	ctx := context.Background()
-	d, dir := openNew(t, open)
+	d, dir := openDevice(t, open)
 	evs := mustEnqueue(t, d, 4)
-	mustAck(t, d, 2)
+	mustAckOutbox(t, d, 2)
 	if err := d.Store.Quarantine(ctx, 3, evs[2].ID, 4003, "forbidden"); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func testOutboxReopen(t *testing.T, open Opener) {
 	if got := mustHighestSeq(t, d); got != 4 {
 		t.Errorf("highest seq after reopen: got %d, want 4", got)
 	}
-	mustAck(t, d, 4)
+	mustAckOutbox(t, d, 4)
 	d = open(t, dir)
 	if got := mustHighestSeq(t, d); got != 4 {
 		t.Errorf("highest seq of an empty outbox after reopen: got %d, want 4 (it never goes back)", got)
@@ -230,8 +230,8 @@ func testOutboxReopen(t *testing.T, open Opener) {
 func testOutboxConcurrent(t *testing.T, open Opener) {
 	const filers, each = 4, 10
 	const n = filers * each
-	ctx := deadline(t)
-	d, _ := openNew(t, open)
+	ctx := deviceDeadline(t)
+	d, _ := openDevice(t, open)
 
 	// Filers wake the reader after each filing, as filing calls Notify:
 	// one slot, never blocking.
@@ -243,7 +243,7 @@ func testOutboxConcurrent(t *testing.T, open Opener) {
 		filing.Go(func() {
 			device := uid.New()
 			for range each {
-				e, err := filedEvent(device)
+				e, err := devFiledEvent(device)
 				if err == nil {
 					err = d.Enqueue(ctx, e)
 				}
@@ -281,7 +281,7 @@ func testOutboxConcurrent(t *testing.T, open Opener) {
 			}
 			for i, o := range page {
 				if o.Seq != acked+int64(i)+1 {
-					t.Fatalf("outbox after %d: got seqs %v, want contiguous from %d", acked, seqs(page), acked+1)
+					t.Fatalf("outbox after %d: got seqs %v, want contiguous from %d", acked, outboxSeqs(page), acked+1)
 				}
 				if seq, dup := read[o.Event.ID]; dup {
 					t.Fatalf("event %s read at seq %d and %d", o.Event.ID, seq, o.Seq)
@@ -303,7 +303,7 @@ func testOutboxConcurrent(t *testing.T, open Opener) {
 		case <-filed:
 			done = true // one more drain reads what the last filings left
 		case <-ctx.Done():
-			t.Fatalf("gave up after %v: read %d of %d events", waitTimeout, len(read), n)
+			t.Fatalf("gave up after %v: read %d of %d events", deviceWait, len(read), n)
 		}
 		drain()
 		if err := d.Store.SaveSyncStatus(ctx, client.SavedStatus{State: client.Online.String(), LastSuccess: time.Now()}); err != nil {

@@ -32,15 +32,15 @@ func TestReplica(t *testing.T, open Opener) {
 // its Filed event: how a branch's cases arrive downstream.
 func remoteCase(tb testing.TB, notes int) []event.Event {
 	tb.Helper()
-	filed := newFiled(tb, uid.New())
+	filed := devFiled(tb, uid.New())
 	evs := []event.Event{filed}
 	for range notes {
-		evs = append(evs, note(tb, filed.ComplaintID, "called the customer back"))
+		evs = append(evs, devNote(tb, filed.ComplaintID, "called the customer back"))
 	}
 	return evs
 }
 
-func mustApply(tb testing.TB, d Device, scope string, from, next int64, events []event.Event) {
+func mustApplyRemote(tb testing.TB, d Device, scope string, from, next int64, events []event.Event) {
 	tb.Helper()
 	if err := d.Store.ApplyRemote(context.Background(), scope, from, next, events); err != nil {
 		tb.Fatalf("apply %s (%d, %d]: %v", scope, from, next, err)
@@ -61,59 +61,59 @@ func wantMismatch(tb testing.TB, err error, scope string, stored, from int64) {
 }
 
 func testReplicaEmpty(t *testing.T, open Opener) {
-	d, _ := openNew(t, open)
+	d, _ := openDevice(t, open)
 	wantCursors(t, d, nil)
 }
 
 func testReplicaApply(t *testing.T, open Opener) {
-	d, _ := openNew(t, open)
+	d, _ := openDevice(t, open)
 	a, b := remoteCase(t, 2), remoteCase(t, 0)
-	mustApply(t, d, scope, 0, 7, append(append([]event.Event(nil), a...), b...))
-	wantCursors(t, d, map[string]int64{scope: 7})
+	mustApplyRemote(t, d, deviceScope, 0, 7, append(append([]event.Event(nil), a...), b...))
+	wantCursors(t, d, map[string]int64{deviceScope: 7})
 	wantHeld(t, d, a[0].ComplaintID, a...)
 	wantHeld(t, d, b[0].ComplaintID, b...)
 	// An empty batch only moves the cursor: the server looked further and
 	// found nothing for this scope.
-	mustApply(t, d, scope, 7, 9, nil)
-	wantCursors(t, d, map[string]int64{scope: 9})
+	mustApplyRemote(t, d, deviceScope, 7, 9, nil)
+	wantCursors(t, d, map[string]int64{deviceScope: 9})
 	// A later event of a case already held.
-	later := note(t, a[0].ComplaintID, "refunded")
-	mustApply(t, d, scope, 9, 12, []event.Event{later})
-	wantCursors(t, d, map[string]int64{scope: 12})
+	later := devNote(t, a[0].ComplaintID, "refunded")
+	mustApplyRemote(t, d, deviceScope, 9, 12, []event.Event{later})
+	wantCursors(t, d, map[string]int64{deviceScope: 12})
 	wantHeld(t, d, a[0].ComplaintID, append(a, later)...)
 }
 
 func testReplicaWrongFrom(t *testing.T, open Opener) {
 	ctx := context.Background()
-	d, _ := openNew(t, open)
+	d, _ := openDevice(t, open)
 	first, second := remoteCase(t, 1), remoteCase(t, 1)
 
 	// A new scope's cursor is 0.
-	wantMismatch(t, d.Store.ApplyRemote(ctx, scope, 5, 10, first), scope, 0, 5)
+	wantMismatch(t, d.Store.ApplyRemote(ctx, deviceScope, 5, 10, first), deviceScope, 0, 5)
 	wantCursors(t, d, nil)
 	wantHeld(t, d, first[0].ComplaintID)
 
-	mustApply(t, d, scope, 0, 3, first)
+	mustApplyRemote(t, d, deviceScope, 0, 3, first)
 	for _, from := range []int64{1, 5} { // a replayed batch, and one after a lost batch
-		wantMismatch(t, d.Store.ApplyRemote(ctx, scope, from, 8, second), scope, 3, from)
-		wantCursors(t, d, map[string]int64{scope: 3})
+		wantMismatch(t, d.Store.ApplyRemote(ctx, deviceScope, from, 8, second), deviceScope, 3, from)
+		wantCursors(t, d, map[string]int64{deviceScope: 3})
 		wantHeld(t, d, second[0].ComplaintID)
 	}
 	wantHeld(t, d, first[0].ComplaintID, first...)
-	mustApply(t, d, scope, 3, 8, second)
-	wantCursors(t, d, map[string]int64{scope: 8})
+	mustApplyRemote(t, d, deviceScope, 3, 8, second)
+	wantCursors(t, d, map[string]int64{deviceScope: 8})
 	wantHeld(t, d, second[0].ComplaintID, second...)
 }
 
 // testReplicaReapply: a batch replayed after a lost events_ack, or events
 // sent again in a later batch, are stored once; only the cursor moves.
 func testReplicaReapply(t *testing.T, open Opener) {
-	d, _ := openNew(t, open)
+	d, _ := openDevice(t, open)
 	evs := remoteCase(t, 2)
-	mustApply(t, d, scope, 0, 3, evs)
-	mustApply(t, d, scope, 3, 6, evs)
-	mustApply(t, d, scope, 6, 8, evs[1:])
-	wantCursors(t, d, map[string]int64{scope: 8})
+	mustApplyRemote(t, d, deviceScope, 0, 3, evs)
+	mustApplyRemote(t, d, deviceScope, 3, 6, evs)
+	mustApplyRemote(t, d, deviceScope, 6, 8, evs[1:])
+	wantCursors(t, d, map[string]int64{deviceScope: 8})
 	wantHeld(t, d, evs[0].ComplaintID, evs...)
 }
 
@@ -121,10 +121,10 @@ func testReplicaReapply(t *testing.T, open Opener) {
 // branch scope. They are stored once and stay in the outbox until the
 // server acknowledges them.
 func testReplicaOwnEvents(t *testing.T, open Opener) {
-	d, _ := openNew(t, open)
+	d, _ := openDevice(t, open)
 	own := mustEnqueue(t, d, 2)
 	other := remoteCase(t, 0)
-	mustApply(t, d, scope, 0, 4, []event.Event{own[0], other[0], own[1]})
+	mustApplyRemote(t, d, deviceScope, 0, 4, []event.Event{own[0], other[0], own[1]})
 	wantOutbox(t, d, own, 1, 2)
 	if got := mustHighestSeq(t, d); got != 2 {
 		t.Errorf("highest seq: got %d, want 2", got)
@@ -137,14 +137,14 @@ func testReplicaOwnEvents(t *testing.T, open Opener) {
 
 func testReplicaScopes(t *testing.T, open Opener) {
 	ctx := context.Background()
-	d, _ := openNew(t, open)
+	d, _ := openDevice(t, open)
 	const team = "team:billing"
-	mustApply(t, d, scope, 0, 3, remoteCase(t, 0))
-	mustApply(t, d, team, 0, 5, remoteCase(t, 1))
-	wantCursors(t, d, map[string]int64{scope: 3, team: 5})
+	mustApplyRemote(t, d, deviceScope, 0, 3, remoteCase(t, 0))
+	mustApplyRemote(t, d, team, 0, 5, remoteCase(t, 1))
+	wantCursors(t, d, map[string]int64{deviceScope: 3, team: 5})
 	wantMismatch(t, d.Store.ApplyRemote(ctx, team, 3, 9, nil), team, 5, 3)
-	mustApply(t, d, scope, 3, 4, nil)
-	wantCursors(t, d, map[string]int64{scope: 4, team: 5})
+	mustApplyRemote(t, d, deviceScope, 3, 4, nil)
+	wantCursors(t, d, map[string]int64{deviceScope: 4, team: 5})
 }
 
 // testReplicaCrash: a batch is stored with its cursor or not at all, and a
@@ -152,35 +152,35 @@ func testReplicaScopes(t *testing.T, open Opener) {
 // resumes from exactly the last commit.
 func testReplicaCrash(t *testing.T, open Opener) {
 	ctx := context.Background()
-	d, dir := openNew(t, open)
+	d, dir := openDevice(t, open)
 	first, second := remoteCase(t, 1), remoteCase(t, 2)
-	mustApply(t, d, scope, 0, 3, first)
+	mustApplyRemote(t, d, deviceScope, 0, 3, first)
 
 	// A batch cut off by a cancelled context (the connection went) is
 	// either stored with its cursor or not at all: the client resends
 	// from whatever cursor is stored.
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	applied := d.Store.ApplyRemote(cancelled, scope, 3, 8, second) == nil
+	applied := d.Store.ApplyRemote(cancelled, deviceScope, 3, 8, second) == nil
 	stored := int64(3)
 	if applied {
 		stored = 8
 	}
-	wantMismatch(t, d.Store.ApplyRemote(ctx, scope, 1, 8, second), scope, stored, 1)
+	wantMismatch(t, d.Store.ApplyRemote(ctx, deviceScope, 1, 8, second), deviceScope, stored, 1)
 
 	d = open(t, dir)
 	if applied {
-		wantCursors(t, d, map[string]int64{scope: 8})
+		wantCursors(t, d, map[string]int64{deviceScope: 8})
 		wantHeld(t, d, second[0].ComplaintID, second...)
 	} else {
-		wantCursors(t, d, map[string]int64{scope: 3})
+		wantCursors(t, d, map[string]int64{deviceScope: 3})
 		wantHeld(t, d, second[0].ComplaintID)
-		mustApply(t, d, scope, 3, 8, second) // the resend from the stored cursor
+		mustApplyRemote(t, d, deviceScope, 3, 8, second) // the resend from the stored cursor
 	}
 	wantHeld(t, d, first[0].ComplaintID, first...)
 
 	d = open(t, dir)
-	wantCursors(t, d, map[string]int64{scope: 8})
+	wantCursors(t, d, map[string]int64{deviceScope: 8})
 	wantHeld(t, d, second[0].ComplaintID, second...)
 }
 
@@ -189,8 +189,8 @@ func testReplicaCrash(t *testing.T, open Opener) {
 // acknowledges it: each side ends as if it had been alone.
 func testReplicaConcurrent(t *testing.T, open Opener) {
 	const batches, filings = 20, 20
-	ctx := deadline(t)
-	d, _ := openNew(t, open)
+	ctx := deviceDeadline(t)
+	d, _ := openDevice(t, open)
 
 	var wg sync.WaitGroup
 	var remote [][]event.Event
@@ -199,7 +199,7 @@ func testReplicaConcurrent(t *testing.T, open Opener) {
 	}
 	wg.Go(func() {
 		for i, evs := range remote {
-			if err := d.Store.ApplyRemote(ctx, scope, int64(i*3), int64(i*3+3), evs); err != nil {
+			if err := d.Store.ApplyRemote(ctx, deviceScope, int64(i*3), int64(i*3+3), evs); err != nil {
 				t.Errorf("apply batch %d: %v", i, err)
 				return
 			}
@@ -215,7 +215,7 @@ func testReplicaConcurrent(t *testing.T, open Opener) {
 		defer close(filed)
 		device := uid.New()
 		for range filings {
-			e, err := filedEvent(device)
+			e, err := devFiledEvent(device)
 			if err == nil {
 				err = d.Enqueue(ctx, e)
 			}
@@ -255,9 +255,9 @@ func testReplicaConcurrent(t *testing.T, open Opener) {
 	})
 	wg.Wait()
 	if ctx.Err() != nil {
-		t.Fatalf("gave up after %v", waitTimeout)
+		t.Fatalf("gave up after %v", deviceWait)
 	}
-	wantCursors(t, d, map[string]int64{scope: batches * 3})
+	wantCursors(t, d, map[string]int64{deviceScope: batches * 3})
 	for _, evs := range remote {
 		wantHeld(t, d, evs[0].ComplaintID, evs...)
 	}
