@@ -33,13 +33,13 @@ type Device struct {
 	Events func(ctx context.Context, complaintID string) ([]event.Event, error)
 }
 
-// Opener opens the storage kept in dir, a directory of the test's own:
+// DeviceOpener opens the storage kept in dir, a directory of the test's own:
 // empty on the first call. A suite calls it again with the same dir to
 // reopen the storage while the first Device is still open and simply no
 // longer used, as a process that was killed leaves it, and checks that
 // exactly what was committed is there. The opener closes what it opened
 // when t ends (t.Cleanup).
-type Opener func(t *testing.T, dir string) Device
+type DeviceOpener func(t *testing.T, dir string) Device
 
 // Bounds of the suites' waits and sizes.
 const (
@@ -56,7 +56,7 @@ var deviceClock = hlc.New(nil)
 
 // openDevice opens a fresh device in a new directory and returns it with the
 // directory, for a reopen.
-func openDevice(t *testing.T, o Opener) (Device, string) {
+func openDevice(t *testing.T, o DeviceOpener) (Device, string) {
 	t.Helper()
 	dir := t.TempDir()
 	return o(t, dir), dir

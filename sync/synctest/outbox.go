@@ -19,7 +19,7 @@ import (
 // order, read after any sequence, acknowledged exactly up to the ack,
 // quarantined (also after an ack overtook the rejection), kept across a
 // crash, and all of it under concurrent use.
-func TestOutbox(t *testing.T, open Opener) {
+func TestOutbox(t *testing.T, open DeviceOpener) {
 	t.Run("Empty", func(t *testing.T) { testOutboxEmpty(t, open) })
 	t.Run("ReadInOrderAfterASeq", func(t *testing.T) { testOutboxRead(t, open) })
 	t.Run("AckForgetsOnlyUpToTheAck", func(t *testing.T) { testOutboxAck(t, open) })
@@ -30,7 +30,7 @@ func TestOutbox(t *testing.T, open Opener) {
 	t.Run("Concurrent", func(t *testing.T) { testOutboxConcurrent(t, open) })
 }
 
-func testOutboxEmpty(t *testing.T, open Opener) {
+func testOutboxEmpty(t *testing.T, open DeviceOpener) {
 	d, _ := openDevice(t, open)
 	if got := mustHighestSeq(t, d); got != 0 {
 		t.Errorf("highest seq of a new device: got %d, want 0", got)
@@ -41,7 +41,7 @@ func testOutboxEmpty(t *testing.T, open Opener) {
 	}
 }
 
-func testOutboxRead(t *testing.T, open Opener) {
+func testOutboxRead(t *testing.T, open DeviceOpener) {
 	ctx := context.Background()
 	d, _ := openDevice(t, open)
 	evs := mustEnqueue(t, d, 5)
@@ -73,7 +73,7 @@ func testOutboxRead(t *testing.T, open Opener) {
 	}
 }
 
-func testOutboxAck(t *testing.T, open Opener) {
+func testOutboxAck(t *testing.T, open DeviceOpener) {
 	d, _ := openDevice(t, open)
 	evs := mustEnqueue(t, d, 5)
 	mustAckOutbox(t, d, 3)
@@ -97,7 +97,7 @@ func testOutboxAck(t *testing.T, open Opener) {
 	wantOutbox(t, d, append(slices.Clone(evs), more...), 6)
 }
 
-func testOutboxQuarantine(t *testing.T, open Opener) {
+func testOutboxQuarantine(t *testing.T, open DeviceOpener) {
 	ctx := context.Background()
 	d, _ := openDevice(t, open)
 	evs := mustEnqueue(t, d, 3)
@@ -144,7 +144,7 @@ func testOutboxQuarantine(t *testing.T, open Opener) {
 // reorders a push_reject behind the push_ack that passes it makes the
 // device forget the entry first; the rejection must still be quarantined,
 // by the event id it names.
-func testOutboxQuarantineAfterAck(t *testing.T, open Opener) {
+func testOutboxQuarantineAfterAck(t *testing.T, open DeviceOpener) {
 	ctx := context.Background()
 	d, _ := openDevice(t, open)
 	evs := mustEnqueue(t, d, 3)
@@ -173,7 +173,7 @@ func testOutboxQuarantineAfterAck(t *testing.T, open Opener) {
 	}
 }
 
-func testOutboxQuarantinedOrder(t *testing.T, open Opener) {
+func testOutboxQuarantinedOrder(t *testing.T, open DeviceOpener) {
 	ctx := context.Background()
 	d, _ := openDevice(t, open)
 	evs := mustEnqueue(t, d, 4)
@@ -198,7 +198,7 @@ func testOutboxQuarantinedOrder(t *testing.T, open Opener) {
 
 // testOutboxReopen: what was committed is there after a crash (the first
 // device is abandoned, not closed), and sequences go on from the highest.
-func testOutboxReopen(t *testing.T, open Opener) {
+func testOutboxReopen(t *testing.T, open DeviceOpener) {
 	ctx := context.Background()
 	d, dir := openDevice(t, open)
 	evs := mustEnqueue(t, d, 4)
@@ -227,7 +227,7 @@ func testOutboxReopen(t *testing.T, open Opener) {
 // and acknowledges as the client does, from just after its last ack: every
 // read must be contiguous from there (an entry never shows before the one
 // below it), and every event is read once, with seqs 1..n.
-func testOutboxConcurrent(t *testing.T, open Opener) {
+func testOutboxConcurrent(t *testing.T, open DeviceOpener) {
 	const filers, each = 4, 10
 	const n = filers * each
 	ctx := deviceDeadline(t)

@@ -17,7 +17,7 @@ import (
 // cursor writes nothing, events are stored once however often they
 // arrive, a crash resumes exactly from the last commit, and all of it
 // under concurrent use with the outbox.
-func TestReplica(t *testing.T, open Opener) {
+func TestReplica(t *testing.T, open DeviceOpener) {
 	t.Run("Empty", func(t *testing.T) { testReplicaEmpty(t, open) })
 	t.Run("ApplyMovesTheCursor", func(t *testing.T) { testReplicaApply(t, open) })
 	t.Run("WrongFromWritesNothing", func(t *testing.T) { testReplicaWrongFrom(t, open) })
@@ -60,12 +60,12 @@ func wantMismatch(tb testing.TB, err error, scope string, stored, from int64) {
 	}
 }
 
-func testReplicaEmpty(t *testing.T, open Opener) {
+func testReplicaEmpty(t *testing.T, open DeviceOpener) {
 	d, _ := openDevice(t, open)
 	wantCursors(t, d, nil)
 }
 
-func testReplicaApply(t *testing.T, open Opener) {
+func testReplicaApply(t *testing.T, open DeviceOpener) {
 	d, _ := openDevice(t, open)
 	a, b := remoteCase(t, 2), remoteCase(t, 0)
 	mustApplyRemote(t, d, deviceScope, 0, 7, append(append([]event.Event(nil), a...), b...))
@@ -83,7 +83,7 @@ func testReplicaApply(t *testing.T, open Opener) {
 	wantHeld(t, d, a[0].ComplaintID, append(a, later)...)
 }
 
-func testReplicaWrongFrom(t *testing.T, open Opener) {
+func testReplicaWrongFrom(t *testing.T, open DeviceOpener) {
 	ctx := context.Background()
 	d, _ := openDevice(t, open)
 	first, second := remoteCase(t, 1), remoteCase(t, 1)
@@ -107,7 +107,7 @@ func testReplicaWrongFrom(t *testing.T, open Opener) {
 
 // testReplicaReapply: a batch replayed after a lost events_ack, or events
 // sent again in a later batch, are stored once; only the cursor moves.
-func testReplicaReapply(t *testing.T, open Opener) {
+func testReplicaReapply(t *testing.T, open DeviceOpener) {
 	d, _ := openDevice(t, open)
 	evs := remoteCase(t, 2)
 	mustApplyRemote(t, d, deviceScope, 0, 3, evs)
@@ -120,7 +120,7 @@ func testReplicaReapply(t *testing.T, open Opener) {
 // testReplicaOwnEvents: a staff terminal's own events come back through its
 // branch scope. They are stored once and stay in the outbox until the
 // server acknowledges them.
-func testReplicaOwnEvents(t *testing.T, open Opener) {
+func testReplicaOwnEvents(t *testing.T, open DeviceOpener) {
 	d, _ := openDevice(t, open)
 	own := mustEnqueue(t, d, 2)
 	other := remoteCase(t, 0)
@@ -135,7 +135,7 @@ func testReplicaOwnEvents(t *testing.T, open Opener) {
 	wantHeld(t, d, other[0].ComplaintID, other...)
 }
 
-func testReplicaScopes(t *testing.T, open Opener) {
+func testReplicaScopes(t *testing.T, open DeviceOpener) {
 	ctx := context.Background()
 	d, _ := openDevice(t, open)
 	const team = "team:billing"
@@ -150,7 +150,7 @@ func testReplicaScopes(t *testing.T, open Opener) {
 // testReplicaCrash: a batch is stored with its cursor or not at all, and a
 // reopened device (the first abandoned, as a killed process leaves it)
 // resumes from exactly the last commit.
-func testReplicaCrash(t *testing.T, open Opener) {
+func testReplicaCrash(t *testing.T, open DeviceOpener) {
 	ctx := context.Background()
 	d, dir := openDevice(t, open)
 	first, second := remoteCase(t, 1), remoteCase(t, 2)
@@ -187,7 +187,7 @@ func testReplicaCrash(t *testing.T, open Opener) {
 // testReplicaConcurrent applies a stream of batches, as the client's
 // applier does, while filings append to the outbox and the pusher reads and
 // acknowledges it: each side ends as if it had been alone.
-func testReplicaConcurrent(t *testing.T, open Opener) {
+func testReplicaConcurrent(t *testing.T, open DeviceOpener) {
 	const batches, filings = 20, 20
 	ctx := deviceDeadline(t)
 	d, _ := openDevice(t, open)
