@@ -40,14 +40,16 @@ const (
 // env is a real store in a temporary directory with the branch's staff
 // directory, and a clock for the events the tests make.
 type env struct {
-	t        *testing.T
-	st       *store.Store
+	t     *testing.T
+	st    *store.Store
+	clock *hlc.Clock
+	dir   string
+	scope atomic.Int64 // the remote scope's cursor
+	mu    sync.Mutex
+
+	// What the terminal uses of the database: its cases and staff accounts.
 	queue    *cases.Queue
 	accounts *signin.Accounts
-	clock    *hlc.Clock
-	dir      string
-	scope    atomic.Int64 // the remote scope's cursor
-	mu       sync.Mutex
 }
 
 func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, store.Options{}) }
