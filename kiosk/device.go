@@ -121,8 +121,8 @@ func openDevice(o deviceOptions, component, logName string) (_ *device, err erro
 func (d *device) Close() error { return d.logFile.Close() }
 
 // openStore opens the device's database.
-func (d *device) openStore(ctx context.Context, opts store.Options) (*store.Store, error) {
-	st, err := store.OpenWith(ctx, dbPath(d.dataDir), d.log, opts)
+func (d *device) openStore(ctx context.Context, p store.Projection) (*store.Store, error) {
+	st, err := store.Open(ctx, dbPath(d.dataDir), d.log, p)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}

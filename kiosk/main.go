@@ -32,6 +32,7 @@ import (
 	"ombud/kiosk/enrol"
 	"ombud/kiosk/filing"
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/kiosk/termapp"
 	"ombud/kiosk/tui"
 	"ombud/shared/envflag"
@@ -144,7 +145,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer dev.Close()
 	base, logger := dev.base, dev.log
 
-	st, err := dev.openStore(ctx, store.Options{})
+	st, err := dev.openStore(ctx, cases.NewProjection(cases.Options{Logger: logger}))
 	if err != nil {
 		return err
 	}
@@ -258,7 +259,7 @@ func localDeviceID(ctx context.Context, dataDir string) (string, error) {
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return "", fmt.Errorf("data directory: %w", err)
 	}
-	st, err := store.Open(ctx, dbPath(dataDir), nil)
+	st, err := store.Open(ctx, dbPath(dataDir), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		return "", fmt.Errorf("database: %w", err)
 	}
@@ -274,7 +275,7 @@ func localDeviceID(ctx context.Context, dataDir string) (string, error) {
 // assigned, which is what keeps codes unique across the fleet. It runs after
 // enrolment and again at every start, repairing a crash between the two.
 func adoptCredential(ctx context.Context, dataDir string, c enrol.Credential) error {
-	st, err := store.Open(ctx, dbPath(dataDir), nil)
+	st, err := store.Open(ctx, dbPath(dataDir), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}
@@ -300,7 +301,7 @@ func statusCommand(ctx context.Context, args []string, getenv func(string) strin
 	if _, err := os.Stat(dbPath(*dataDir)); err != nil {
 		return fmt.Errorf("no kiosk database in %s: %w", *dataDir, err)
 	}
-	st, err := store.Open(ctx, dbPath(*dataDir), nil)
+	st, err := store.Open(ctx, dbPath(*dataDir), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		return fmt.Errorf("database: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/creack/pty"
 
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/shared/trackcode"
 )
 
@@ -193,7 +194,7 @@ func TestReceiptMeansDurable(t *testing.T) {
 		t.Fatalf("log line %q: %v", shown, err)
 	}
 
-	st, err := store.Open(context.Background(), filepath.Join(dir, "kiosk.db"), nil)
+	st, err := store.Open(context.Background(), filepath.Join(dir, "kiosk.db"), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		t.Fatalf("reopen after SIGKILL: %v", err)
 	}

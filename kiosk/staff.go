@@ -15,7 +15,8 @@ import (
 	"ombud/kiosk/enrol"
 	"ombud/kiosk/filing"
 	"ombud/kiosk/staffui"
-	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
+	"ombud/kiosk/store/signin"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/lifecycle"
@@ -119,11 +120,13 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 	if err := adoptCredential(ctx, o.dataDir, cred); err != nil {
 		return err
 	}
-	st, err := dev.openStore(ctx, store.Options{Deadline: deadline})
+	proj := cases.NewProjection(cases.Options{Deadline: deadline, Logger: logger})
+	st, err := dev.openStore(ctx, proj)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	queue, accounts := cases.New(st, proj), signin.New(st)
 
 	publicURL := o.publicURL
 	if publicURL == "" {
@@ -140,7 +143,7 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 	})
 	dir, err := directory.New(directory.Config{
 		ServerURL: cred.ServerURL, Authorization: cred.AuthorizationHeader(), Branch: cred.Branch,
-		Store: st, Interval: o.directoryInterval, Logger: base,
+		Store: accounts, Interval: o.directoryInterval, Logger: base,
 	})
 	if err != nil {
 		return err
@@ -157,7 +160,7 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		branchName = cred.Branch
 	}
 	app := staffui.New(staffui.Config{
-		Store:        st,
+		Store:        terminalStore{queue, accounts},
 		Clock:        clock,
 		Branch:       cred.Branch,
 		BranchName:   branchName,
@@ -181,7 +184,7 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		// have changed since the last start, so recompute them all, a few
 		// hundred per transaction, while staff already work.
 		began := time.Now()
-		n, err := st.RebuildCases(ctx)
+		n, err := queue.RebuildCases(ctx)
 		if err != nil && ctx.Err() == nil {
 			logger.Error("case deadlines not recomputed", "err", err)
 			return
@@ -193,6 +196,13 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 	}
 	logger.Info("staff terminal stopped")
 	return nil
+}
+
+// terminalStore is what the staff screens read and write: the case queue
+// and the staff accounts, both on the terminal's one database.
+type terminalStore struct {
+	*cases.Queue
+	*signin.Accounts
 }
 
 // staffSyncLine is the status bar's summary of sync and the directory.

@@ -11,8 +11,11 @@ import (
 	"time"
 
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
+	"ombud/kiosk/store/signin"
 	"ombud/shared/event"
 	"ombud/shared/trackcode"
+	"ombud/sync/wire"
 )
 
 // stopServer kills the server program: the branch is now offline.
@@ -26,7 +29,7 @@ func (s *e2eServer) stopServer() {
 // terminal (WAL lets both read), for the test to look at it.
 func openStoreAside(t *testing.T, dir string) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), dbPath(dir), nil)
+	st, err := store.Open(context.Background(), dbPath(dir), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +51,7 @@ func TestRevokedStaffRefusedOffline(t *testing.T) {
 	k.waitSaid("Signed out.", "Staff sign-in")
 
 	s.cli("", "staff", "revoke", "--id", "ann")
-	st := openStoreAside(t, dir)
+	st := signin.New(openStoreAside(t, dir))
 	waitForTB(t, "the terminal's directory to hold ann revoked", 20*time.Second, func() bool {
 		d, err := st.Directory(context.Background())
 		if err != nil {
@@ -106,7 +109,7 @@ func TestStaffActionSurvivesKill(t *testing.T) {
 		t.Fatalf("log line %q: %v", recorded, err)
 	}
 
-	st, err := store.Open(context.Background(), dbPath(dir), nil)
+	st, err := store.Open(context.Background(), dbPath(dir), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		t.Fatalf("reopen after SIGKILL: %v", err)
 	}
@@ -123,7 +126,7 @@ func TestStaffActionSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(out, func(o store.OutboxEntry) bool { return o.Event.ID == entry.Event }) {
+	if !slices.ContainsFunc(out, func(o wire.DeviceEvent) bool { return o.Event.ID == entry.Event }) {
 		t.Errorf("the acknowledgement is not in the outbox after SIGKILL: %+v", out)
 	}
 	st.Close()
@@ -139,7 +142,7 @@ func TestStaffActionSurvivesKill(t *testing.T) {
 // hasCase reports whether the terminal's database holds the case of code
 // (read beside the running terminal).
 func hasCase(dir, code string) bool {
-	st, err := store.Open(context.Background(), dbPath(dir), nil)
+	st, err := store.Open(context.Background(), dbPath(dir), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		return false
 	}

@@ -20,6 +20,7 @@ import (
 	"ombud/kiosk/enrol"
 	"ombud/kiosk/filing"
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/shared/hlc"
 	"ombud/sync/client"
 )
@@ -176,7 +177,7 @@ func (s *e2eServer) startCustomerKiosk() *customerKiosk {
 	if err := adoptCredential(ctx, dir, cred); err != nil {
 		s.t.Fatal(err)
 	}
-	st, err := store.Open(ctx, dbPath(dir), nil)
+	st, err := store.Open(ctx, dbPath(dir), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		s.t.Fatal(err)
 	}

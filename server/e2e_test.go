@@ -38,6 +38,7 @@ import (
 	"ombud/kiosk/filing"
 	"ombud/kiosk/printer"
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/server/tracking/i18n"
@@ -208,7 +209,7 @@ type e2eKiosk struct {
 func MustE2EKiosk(tb testing.TB, s *e2eServer, name string) *e2eKiosk {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(tb.TempDir(), "kiosk.db"), nil)
+	st, err := store.Open(ctx, filepath.Join(tb.TempDir(), "kiosk.db"), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		tb.Fatal(err)
 	}

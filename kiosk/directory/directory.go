@@ -1,8 +1,8 @@
 // Package directory keeps a staff terminal's copy of its branch's staff
 // directory (shared/staff) current: it fetches the directory from the
 // central server with the device's credential, at start, every Interval and
-// when woken, and stores it (kiosk/store SaveDirectory) so sign-in works
-// offline with what was last received. A revocation reaches the terminal
+// when woken, and stores it (Store; kiosk/store/signin is the terminal's)
+// so sign-in works offline with what was last received. A revocation reaches the terminal
 // with the next fetch, and from then on refuses that account even offline.
 package directory
 
@@ -20,7 +20,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"ombud/kiosk/store"
 	"ombud/shared/staff"
 )
 
@@ -32,12 +31,22 @@ const Path = "/api/v1/staff/directory"
 // can sign in at an online terminal for at most about this long.
 const DefaultInterval = 30 * time.Second
 
+// Store keeps the directory this terminal signs staff in against;
+// *signin.Accounts (kiosk/store/signin) is the real one.
+type Store interface {
+	// Directory returns the stored directory: Version 0 when none.
+	Directory(ctx context.Context) (staff.Directory, error)
+	// SaveDirectory replaces the stored directory with d unless the stored
+	// one is newer (then replaced is false).
+	SaveDirectory(ctx context.Context, d staff.Directory) (replaced bool, err error)
+}
+
 // Config configures a Fetcher.
 type Config struct {
 	ServerURL     string // the server's base URL, http(s)://host[:port][/prefix]
 	Authorization string // the device's Authorization header value (enrol.Credential.AuthorizationHeader)
 	Branch        string // the terminal's branch: a directory of another branch is refused
-	Store         *store.Store
+	Store         Store
 	Interval      time.Duration // DefaultInterval when zero
 	HTTPClient    *http.Client  // a client with a 15 s timeout when nil
 	Logger        *slog.Logger

@@ -13,6 +13,8 @@ import (
 
 	"ombud/kiosk/directory"
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
+	"ombud/kiosk/store/signin"
 	"ombud/server/enrol"
 	"ombud/server/staffapi"
 	"ombud/server/storage/sqlite"
@@ -24,11 +26,14 @@ import (
 // (server/staffapi) over a real server store and real HTTP, with a device
 // enrolled as a terminal is (an enrolment code issued and redeemed).
 
+// The terminal keeps its directory in the kiosk database's accounts.
+var _ directory.Store = (*signin.Accounts)(nil)
+
 type fixture struct {
 	server  *sqlite.Store
 	url     string
 	auth    string // the terminal's Authorization header value
-	kiosk   *store.Store
+	kiosk   *signin.Accounts
 	fetcher *directory.Fetcher
 }
 
@@ -89,13 +94,13 @@ func newFixture(t *testing.T) *fixture {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 
-	kst, err := store.Open(ctx, filepath.Join(t.TempDir(), "kiosk.db"), nil)
+	kst, err := store.Open(ctx, filepath.Join(t.TempDir(), "kiosk.db"), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { kst.Close() })
 
-	f := &fixture{server: srvStore, url: srv.URL, auth: enrolDevice(t, srvStore, "north"), kiosk: kst}
+	f := &fixture{server: srvStore, url: srv.URL, auth: enrolDevice(t, srvStore, "north"), kiosk: signin.New(kst)}
 	f.fetcher = f.newFetcher(t, f.auth, "north")
 	return f
 }

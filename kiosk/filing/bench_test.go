@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/kiosk/store/storetest"
 )
 
@@ -85,7 +86,7 @@ func templateDB(b *testing.B) string {
 // BenchmarkOpenEmpty).
 func BenchmarkOpenWith100k(b *testing.B) {
 	path := templateDB(b)
-	st, err := store.Open(context.Background(), path, nil)
+	st, err := store.Open(context.Background(), path, nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func BenchmarkOpenWith100k(b *testing.B) {
 // BenchmarkOpenEmpty is start-up on a database with no complaints.
 func BenchmarkOpenEmpty(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "kiosk.db")
-	st, err := store.Open(context.Background(), path, nil)
+	st, err := store.Open(context.Background(), path, nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func BenchmarkOpenEmpty(b *testing.B) {
 func benchOpen(b *testing.B, path string) {
 	ctx := context.Background()
 	for b.Loop() {
-		st, err := store.Open(ctx, path, nil)
+		st, err := store.Open(ctx, path, nil, cases.NewProjection(cases.Options{}))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,7 +1,8 @@
 // Package filing turns what a customer typed at the kiosk into a durable
 // complaint: it assigns the id and tracking code, validates, and commits the
 // complaint, its "filed" event and its outbox entry in one transaction before
-// anything is shown or printed (ARCHITECTURE.md, Sync guarantee 1). At the
+// anything is shown or printed (ARCHITECTURE.md, Sync guarantee 1; the
+// commit is the Store's, kiosk/store's in the program). At the
 // staff terminal, staff file the same way on a customer's behalf
 // (Draft.Staff).
 package filing
@@ -24,6 +25,18 @@ import (
 	"ombud/shared/trackcode"
 	"ombud/shared/uid"
 )
+
+// Store is where filing commits; *store.Store (kiosk/store) is the real
+// one.
+type Store interface {
+	// Identity is this device: its id (the actor of the events it makes)
+	// and the prefix of the tracking codes it issues.
+	Identity(ctx context.Context) (store.Identity, error)
+	// File commits c, its Filed event e and e's outbox entry in one
+	// durable transaction, or nothing: store.ErrCodeTaken when another
+	// complaint holds c's tracking code.
+	File(ctx context.Context, c complaint.Complaint, e event.Event) error
+}
 
 // Draft is what the customer entered, not yet validated or stored.
 type Draft struct {
@@ -85,7 +98,7 @@ type Config struct {
 
 // Service files complaints at one kiosk. It is safe for concurrent use.
 type Service struct {
-	st      *store.Store
+	st      Store
 	clock   *hlc.Clock
 	cfg     Config
 	baseURL string
@@ -97,7 +110,7 @@ type Service struct {
 
 // New makes a Service. It reads the device identity once: a prefix assigned
 // later by enrolment (store.SetPrefix) takes effect with the next Service.
-func New(st *store.Store, clock *hlc.Clock, cfg Config) (*Service, error) {
+func New(st Store, clock *hlc.Clock, cfg Config) (*Service, error) {
 	if st == nil || clock == nil {
 		return nil, errors.New("filing: store and clock are required")
 	}

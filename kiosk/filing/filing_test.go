@@ -15,6 +15,7 @@ import (
 
 	"ombud/kiosk/filing"
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
@@ -40,12 +41,16 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// The kiosk's store is what filing commits to.
+var _ filing.Store = (*store.Store)(nil)
+
 // env is a Service on a real database file, with its log captured.
 type env struct {
-	svc  *filing.Service
-	st   *store.Store
-	path string
-	log  *syncBuffer
+	svc   *filing.Service
+	st    *store.Store
+	queue *cases.Queue // the staff queue's view of the same database
+	path  string
+	log   *syncBuffer
 }
 
 // MustService opens a store in tb's temp dir (50 ms busy timeout) and a
@@ -53,7 +58,8 @@ type env struct {
 func MustService(tb testing.TB, edit func(*filing.Config)) env {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "kiosk.db")
-	st, err := store.OpenWith(context.Background(), path, nil, store.Options{BusyTimeout: 50 * time.Millisecond})
+	p := cases.NewProjection(cases.Options{})
+	st, err := store.OpenWith(context.Background(), path, nil, p, store.Options{BusyTimeout: 50 * time.Millisecond})
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
@@ -70,7 +76,7 @@ func MustService(tb testing.TB, edit func(*filing.Config)) env {
 	if err != nil {
 		tb.Fatalf("new service: %v", err)
 	}
-	return env{svc: svc, st: st, path: path, log: logs}
+	return env{svc: svc, st: st, queue: cases.New(st, p), path: path, log: logs}
 }
 
 func draft() filing.Draft {
@@ -333,7 +339,7 @@ func TestFileRedrawsTakenCode(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "kiosk.db"), nil)
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "kiosk.db"), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +397,7 @@ func TestFileOnBehalf(t *testing.T) {
 	if want := (event.Actor{Kind: event.ActorStaff, ID: "ana.l"}); evs[0].Actor != want {
 		t.Errorf("actor: got %+v, want %+v", evs[0].Actor, want)
 	}
-	rows, err := e.st.Cases(ctx, store.CaseFilter{})
+	rows, err := e.queue.Cases(ctx, cases.Filter{})
 	if err != nil || len(rows) != 1 || rows[0].ComplaintID != c.ID || rows[0].Unsynced != 1 {
 		t.Errorf("queue: got %+v, %v, want the new case", rows, err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"ombud/kiosk/filing"
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 )
 
 // ioctl numbers from linux/fs.h (_IOR/_IOW('f', 1/2, long) on 64-bit).
@@ -108,7 +109,7 @@ func TestFileStorageUnwritable(t *testing.T) {
 func TestOpenUnwritable(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "kiosk.db")
-	st, err := store.Open(ctx, path, nil)
+	st, err := store.Open(ctx, path, nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestOpenUnwritable(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustFreeze(t, path)
-	st, err = store.Open(ctx, path, nil)
+	st, err = store.Open(ctx, path, nil, cases.NewProjection(cases.Options{}))
 	if err == nil {
 		st.Close()
 		t.Fatal("open of an unwritable database: got nil error")

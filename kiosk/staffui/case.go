@@ -8,7 +8,7 @@ import (
 
 	"ombud/kiosk/i18n"
 	"ombud/kiosk/staffui/model"
-	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/shared/event"
 	"ombud/shared/lifecycle"
 	"ombud/shared/staff"
@@ -20,7 +20,7 @@ import (
 const timelineIndent = 24
 
 // setDetail shows case d; keepScroll keeps the reader's place (a refresh).
-func (a *App) setDetail(d store.CaseDetail, keepScroll bool) {
+func (a *App) setDetail(d cases.Detail, keepScroll bool) {
 	a.detail = &d
 	a.w.caseDoc.SetDoc(a.caseDoc(d), keepScroll)
 }
@@ -28,7 +28,7 @@ func (a *App) setDetail(d store.CaseDetail, keepScroll bool) {
 // caseDoc lays out everything the case screen shows. Customer text and
 // everything that came from another device is cleaned (package model and
 // sp/doc.text do it) and never read as markup.
-func (a *App) caseDoc(d store.CaseDetail) doc {
+func (a *App) caseDoc(d cases.Detail) doc {
 	c, loc, now := d.Case, a.cfg.Location, a.cfg.Now()
 	var out doc
 

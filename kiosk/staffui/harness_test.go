@@ -16,6 +16,8 @@ import (
 	"ombud/kiosk/screentest"
 	"ombud/kiosk/staffui"
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
+	"ombud/kiosk/store/signin"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
@@ -44,6 +46,10 @@ type env struct {
 	dir   string
 	scope atomic.Int64 // the remote scope's cursor
 	mu    sync.Mutex
+
+	// What the terminal uses of the database: its cases and staff accounts.
+	queue    *cases.Queue
+	accounts *signin.Accounts
 }
 
 func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, store.Options{}) }
@@ -52,12 +58,13 @@ func newEnv(t *testing.T) *env { t.Helper(); return newEnvWith(t, store.Options{
 func newEnvWith(t *testing.T, opts store.Options) *env {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.OpenWith(context.Background(), filepath.Join(dir, "kiosk.db"), nil, opts)
+	p := cases.NewProjection(cases.Options{})
+	st, err := store.OpenWith(context.Background(), filepath.Join(dir, "kiosk.db"), nil, p, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &env{t: t, st: st, clock: hlc.New(nil), dir: dir}
+	e := &env{t: t, st: st, queue: cases.New(st, p), accounts: signin.New(st), clock: hlc.New(nil), dir: dir}
 	e.saveDirectory(1, nil)
 	return e
 }
@@ -90,7 +97,7 @@ func (e *env) saveDirectory(version int64, revoke []string) {
 		}
 		d.Accounts = append(d.Accounts, a)
 	}
-	if ok, err := e.st.SaveDirectory(context.Background(), d); err != nil || !ok {
+	if ok, err := e.accounts.SaveDirectory(context.Background(), d); err != nil || !ok {
 		e.t.Fatalf("save directory: %v, %v", ok, err)
 	}
 }
@@ -170,25 +177,38 @@ func staffEvent(complaintID string, typ event.Type, actor string, at hlc.Timesta
 // act records an event through the store, as another session here would.
 func (e *env) act(complaintID string, typ event.Type, actor string, data any) {
 	e.t.Helper()
-	if _, err := e.st.Act(context.Background(), staffEvent(complaintID, typ, actor, e.clock.Now(), data)); err != nil {
+	if _, err := e.queue.Act(context.Background(), staffEvent(complaintID, typ, actor, e.clock.Now(), data)); err != nil {
 		e.t.Fatalf("act %s: %v", typ, err)
 	}
 }
 
 // detail reads a case.
-func (e *env) detail(id string) store.CaseDetail {
+func (e *env) detail(id string) cases.Detail {
 	e.t.Helper()
-	d, err := e.st.CaseDetail(context.Background(), id)
+	d, err := e.queue.CaseDetail(context.Background(), id)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return d
 }
 
+// terminalStore is the terminal's store as the program wires it: the case
+// queue and the staff accounts of one database.
+type terminalStore struct {
+	*cases.Queue
+	*signin.Accounts
+}
+
+var (
+	_ staffui.Queue    = (*cases.Queue)(nil)
+	_ staffui.Accounts = (*signin.Accounts)(nil)
+	_ staffui.Store    = terminalStore{}
+)
+
 // config is the app's configuration on this env.
 func (e *env) config() staffui.Config {
 	return staffui.Config{
-		Store: e.st, Clock: e.clock, Branch: branch, BranchName: "Main Street",
+		Store: terminalStore{e.queue, e.accounts}, Clock: e.clock, Branch: branch, BranchName: "Main Street",
 		Filer: e.filer(), PublicURL: "https://track.example.org", Location: time.UTC,
 		Lockout: staff.Lockout{MaxFailures: 3, Duration: time.Minute}, OperatorQuit: true,
 		SyncStatus: func() string { return "offline · 0 waiting" },

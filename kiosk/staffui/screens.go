@@ -10,7 +10,7 @@ import (
 	"github.com/rivo/tview"
 
 	"ombud/kiosk/staffui/model"
-	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/kiosk/termapp/keys"
 	"ombud/shared/staff"
 	"ombud/shared/textsafe"
@@ -458,7 +458,7 @@ func (a *App) showHelp() {
 
 // showNotices tells the signed-in person which of their actions were not
 // applied; the notice stays until dismissed, and more are added to it.
-func (a *App) showNotices(rs []store.RefusedAction) {
+func (a *App) showNotices(rs []cases.RefusedAction) {
 	for _, r := range rs {
 		a.log.Info("refused action shown", logKeyStaff, a.acct.ID, logKeyEvent, r.Rejection.EventID, logKeyCode, r.Code)
 		a.w.noticeLines = append(a.w.noticeLines, model.NoticeText(r))

@@ -5,7 +5,7 @@
 // close...), complaints filed on a walk-in customer's behalf, and receipts
 // printed again.
 //
-// Every action is a local write to the kiosk store (store.Act) that the
+// Every action is a local write to the kiosk database (Queue.Act) that the
 // sync client sends on later, so the terminal works offline and shows what
 // is not yet sent. Customer text is untrusted: it is cleaned with textsafe
 // and drawn by widgets that never read tview style tags (text.go).
@@ -35,6 +35,7 @@ import (
 	"ombud/kiosk/printer"
 	"ombud/kiosk/staffui/model"
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/kiosk/termapp"
 	"ombud/kiosk/termapp/keys"
 	"ombud/shared/hlc"
@@ -45,8 +46,8 @@ import (
 
 // Config is what the kiosk program gives the staff terminal.
 type Config struct {
-	Store *store.Store // required
-	Clock *hlc.Clock   // stamps the events staff record; required
+	Store Store      // required
+	Clock *hlc.Clock // stamps the events staff record; required
 
 	// Branch is the branch id, stamped on events whose case has no branch
 	// of its own (a case's events carry the case's branch); BranchName is
@@ -139,7 +140,7 @@ type App struct {
 	overlays  []model.Screen // Form, Search, Help, Notice, Result, topmost last
 	queue     model.Cases
 	counts    map[lifecycle.State]int
-	detail    *store.CaseDetail // the open case
+	detail    *cases.Detail // the open case
 	notices   model.Notices
 	revoked   bool // the directory says the signed-in account is revoked
 	busy      bool // a sign-in, action or filing is being written
@@ -529,7 +530,7 @@ func plainError(err error) string {
 		return le.Message
 	}
 	switch {
-	case errors.Is(err, store.ErrNoCase):
+	case errors.Is(err, cases.ErrNoCase):
 		return "this case is not in this terminal's store"
 	case errors.Is(err, store.ErrUnavailable) || store.Unavailable(err):
 		return "the local database is busy or unavailable; nothing was saved, try again"

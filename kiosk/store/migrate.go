@@ -66,7 +66,7 @@ func SchemaVersion() int {
 // afterFunc runs Go steps of a migration (filling a new table from the
 // log) inside the migration's transaction, after its SQL, so the version is
 // recorded only with them.
-type afterFunc func(ctx context.Context, tx *sql.Tx, version int) error
+type afterFunc func(ctx context.Context, tx Tx, version int) error
 
 // migrate applies the migrations the database lacks, up to version upTo
 // (all of them when upTo is 0), each in its own transaction together with

@@ -1,11 +1,22 @@
-// Package store owns the kiosk's local SQLite database: the device's identity,
-// the complaints filed here, their events, the outbox of events still to be
-// sent upstream, and for the staff terminal the queue's projection of cases,
-// the branch's staff directory and sign-in failures (cases.go, directory.go).
-// A complaint, its "filed" event and its outbox entry are committed together
-// with fsync before the kiosk shows a receipt (ARCHITECTURE.md, Sync
-// guarantee 1), so the kiosk keeps working, and loses nothing, while the
-// branch's network is down.
+// Package store owns the kiosk's local SQLite database file: opening it
+// (the pragmas every connection gets, and the migrations of every table in
+// the file, one ordered set), the device's identity, the complaints filed
+// or received here and their event log, the outbox of this device's events
+// still to be sent upstream and the quarantine of those the server
+// refused, the downstream cursors and the sync status: the storage
+// sync/client declares (client.Store), which the store implements.
+//
+// A complaint, its "filed" event and its outbox entry are committed
+// together with fsync before the kiosk shows a receipt (ARCHITECTURE.md,
+// Sync guarantee 1), so the kiosk keeps working, and loses nothing, while
+// the branch's network is down.
+//
+// Tables derived from the log are not the store's: a Projection (the staff
+// queue's cases, kiosk/store/cases) is given to Open and called inside
+// every write transaction that changes the log or the outbox, so its rows
+// are committed with the events they derive from. Packages that keep
+// their own tables in this file (kiosk/store/signin) read and write them
+// through View and Update; the log and the outbox are written only here.
 //
 // One connection writes (SQLite allows one writer at a time, and serialising
 // in Go means our own writes never wait on each other's locks); a small pool of
@@ -15,7 +26,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -34,6 +44,7 @@ import (
 	"ombud/shared/hlc"
 	"ombud/shared/trackcode"
 	"ombud/shared/uid"
+	"ombud/sync/wire"
 )
 
 var (
@@ -44,11 +55,11 @@ var (
 	// refused rather than used, since this binary cannot know what the newer
 	// schema promises.
 	ErrSchemaTooNew = errors.New("database schema is newer than this program")
-	// ErrUnavailable wraps the errors of staff writes (Act, SignIn,
-	// SaveDirectory), and filing's (filing.ErrUnavailable is this error),
-	// that failed in storage rather than by a rule: nothing was saved, and
-	// trying again later may work. Unavailable tells the transient faults
-	// (locked, full) apart for logs.
+	// ErrUnavailable wraps the errors of staff writes (Record, and so
+	// cases' Act; signin's SignIn and SaveDirectory), and filing's
+	// (filing.ErrUnavailable is this error), that failed in storage rather
+	// than by a rule: nothing was saved, and trying again later may work.
+	// Unavailable tells the transient faults (locked, full) apart for logs.
 	ErrUnavailable = errors.New("storage unavailable: nothing was saved")
 )
 
@@ -65,8 +76,6 @@ const (
 	logKeyComponent = "component"
 	logKeyVersion   = "version"
 	logKeyName      = "name"
-	logKeyCount     = "count"
-	logKeyElapsed   = "elapsed"
 )
 
 // Options tune Open. The zero value is the production setting.
@@ -74,11 +83,6 @@ type Options struct {
 	// BusyTimeout is how long a write waits for a lock held by another
 	// process (DefaultBusyTimeout when zero). Tests use a few milliseconds.
 	BusyTimeout time.Duration
-	// Deadline computes the next step and due date stored in each case's
-	// row. Nil is the receipt's promise (2 and 15 business days, time.Local).
-	// Rows are computed when their case changes: a different function
-	// applies to the rows written after it (see RebuildCases).
-	Deadline DeadlineFunc
 
 	// upTo stops the migrations at a version, for tests that make the
 	// database an older kiosk left behind; 0 applies all.
@@ -87,21 +91,15 @@ type Options struct {
 
 // Store is the kiosk's database. It is safe for concurrent use.
 type Store struct {
-	w        *sql.DB // the one writer: MaxOpenConns 1
-	r        *sql.DB // query-only readers
-	log      *slog.Logger
-	deadline DeadlineFunc
-	// stmts are the case projection's statements, prepared once on the
-	// writer: every filing and action runs them, and parsing them each time
-	// cost as much as running them.
-	stmts caseStmts
+	w    *sql.DB // the one writer: MaxOpenConns 1
+	r    *sql.DB // query-only readers
+	log  *slog.Logger
+	proj Projection
+	// stmts are what proj prepared on the writer, closed with the store.
+	stmts []*sql.Stmt
 
 	subsMu sync.Mutex
 	subs   map[*subscription]struct{} // Changes subscribers
-
-	// signIn serialises sign-ins, so concurrent wrong PINs cannot each read
-	// the failure count before the other writes it.
-	signIn sync.Mutex
 }
 
 // Identity is who this device is: its id (the actor of the events it makes)
@@ -110,12 +108,6 @@ type Identity struct {
 	DeviceID  string
 	Prefix    string
 	CreatedAt time.Time
-}
-
-// OutboxEntry is an event waiting to be sent, with its device sequence number.
-type OutboxEntry struct {
-	Seq   int64
-	Event event.Event
 }
 
 // Settings are the connection settings SQLite reports, as Open verifies them.
@@ -127,17 +119,25 @@ type Settings struct {
 }
 
 // Open opens (creating if needed) the database at path with the production
-// options, applies pending migrations and makes the device identity on first use.
-func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
-	return OpenWith(ctx, path, logger, Options{})
+// options, applies pending migrations, makes the device identity on first
+// use and lets p prepare its statements.
+//
+// p is required: every program that opens the file may migrate it or write
+// to the log, and the rows p derives from the log must be written with it.
+// A Projection serves one Store.
+func Open(ctx context.Context, path string, logger *slog.Logger, p Projection) (*Store, error) {
+	return OpenWith(ctx, path, logger, p, Options{})
 }
 
 // OpenWith is Open with options.
-func OpenWith(ctx context.Context, path string, logger *slog.Logger, opts Options) (*Store, error) {
+func OpenWith(ctx context.Context, path string, logger *slog.Logger, p Projection, opts Options) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		// An in-memory database would give every pooled connection its own
 		// empty database; a URI would bypass the pragmas below.
 		return nil, fmt.Errorf("open db: want a file path, got %q", path)
+	}
+	if p == nil {
+		return nil, errors.New("open db: no projection: the case rows must be kept with the log (kiosk/store/cases)")
 	}
 	if err := writable(path); err != nil {
 		return nil, fmt.Errorf("open db: not writable: %w", err)
@@ -154,10 +154,7 @@ func OpenWith(ctx context.Context, path string, logger *slog.Logger, opts Option
 	// ones database/sql opens later to replace a broken one.
 	base := "file:" + escapePath(path) + fmt.Sprintf(
 		"?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)", busyMS)
-	s := &Store{log: logger.With(logKeyComponent, "store"), deadline: opts.Deadline}
-	if s.deadline == nil {
-		s.deadline = defaultDeadline()
-	}
+	s := &Store{log: logger.With(logKeyComponent, "store"), proj: p}
 
 	var err error
 	// synchronous(FULL) fsyncs the WAL on every commit: the receipt promises
@@ -176,10 +173,11 @@ func OpenWith(ctx context.Context, path string, logger *slog.Logger, opts Option
 		s.w.Close()
 		return nil, fmt.Errorf("open db %s: %w", path, err)
 	}
-	if opts.upTo == 0 { // an older schema (tests) has no cases table
-		if s.stmts, err = prepareCaseStmts(ctx, s.w); err != nil {
+	if opts.upTo == 0 { // an older schema (tests) may lack the projection's tables
+		if err := p.Prepare(ctx, writerStmts{s}); err != nil {
+			s.closeStmts()
 			s.w.Close()
-			return nil, fmt.Errorf("open db %s: %w", path, err)
+			return nil, fmt.Errorf("open db %s: projection: %w", path, err)
 		}
 	}
 
@@ -230,28 +228,13 @@ func (s *Store) init(ctx context.Context, busy time.Duration, upTo int) error {
 	case got.BusyTimeout != busy:
 		return fmt.Errorf("busy_timeout is %v, want %v", got.BusyTimeout, busy)
 	}
-	if err := migrate(ctx, s.w, s.log, upTo, s.afterMigration); err != nil {
+	// The Go part of a migration is the projection's: a table it derives
+	// from the log is filled in the migration that makes it, in the same
+	// transaction, so its rows exist exactly when the table does.
+	if err := migrate(ctx, s.w, s.log, upTo, s.proj.Migrated); err != nil {
 		return err
 	}
 	return s.ensureIdentity(ctx)
-}
-
-// afterMigration is the Go part of migrations. Version 3 adds the cases
-// projection: a kiosk that filed complaints before it gets their rows here,
-// in the migration's transaction, so they exist exactly when the table does.
-func (s *Store) afterMigration(ctx context.Context, tx *sql.Tx, version int) error {
-	if version != 3 {
-		return nil
-	}
-	start := time.Now()
-	n, err := s.projectAll(ctx, tx)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		s.log.Info("cases projected from the log", logKeyCount, n, logKeyElapsed, time.Since(start))
-	}
-	return nil
 }
 
 // Settings reports the writer connection's settings.
@@ -291,7 +274,7 @@ func settings(ctx context.Context, db *sql.DB) (Settings, error) {
 // Close closes the database. The last connection to close checkpoints the WAL
 // into the main file.
 func (s *Store) Close() error {
-	errs := []error{s.stmts.close()}
+	errs := []error{s.closeStmts()}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
@@ -357,9 +340,9 @@ func (s *Store) SetPrefix(ctx context.Context, prefix string) error {
 }
 
 // File stores a complaint, the event that records its filing, that event's
-// outbox entry and the case's queue row in one transaction, durably
-// committed. On any error nothing is written. A tracking code already in use
-// gives ErrCodeTaken.
+// outbox entry and what the projection derives from it (the case's queue
+// row) in one transaction, durably committed. On any error nothing is
+// written. A tracking code already in use gives ErrCodeTaken.
 //
 // Times are kept to the millisecond: pass times truncated to the millisecond
 // if they must read back equal.
@@ -411,17 +394,17 @@ func (s *Store) File(ctx context.Context, c complaint.Complaint, e event.Event) 
 		e.ID, time.Now().UnixMilli()); err != nil {
 		return fmt.Errorf("file complaint %s: insert outbox entry: %w", c.ID, err)
 	}
-	if err := s.refreshCases(ctx, tx, []string{c.ID}); err != nil {
+	if err := s.proj.Logged(ctx, tx, []string{c.ID}); err != nil {
 		return fmt.Errorf("file complaint %s: %w", c.ID, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("file complaint %s: commit: %w", c.ID, err)
 	}
-	s.changed()
+	s.Changed()
 	return nil
 }
 
-func insertEvent(ctx context.Context, tx *sql.Tx, e event.Event, at int64) error {
+func insertEvent(ctx context.Context, tx Tx, e event.Event, at int64) error {
 	var data sql.NullString
 	if len(e.Data) > 0 {
 		data = sql.NullString{String: string(e.Data), Valid: true}
@@ -442,14 +425,10 @@ func hlcInt(t hlc.Timestamp) (int64, error) {
 	return int64(t), nil
 }
 
-const complaintColumns = `id, code, branch, device, channel, category, description,
-	desired_outcome, contact_name, contact_email, contact_phone, consent_at,
-	notice_version, language, filed_at`
-
 // Complaint returns the complaint with the given id, or complaint.ErrNotFound.
 func (s *Store) Complaint(ctx context.Context, id string) (complaint.Complaint, error) {
-	c, err := scanComplaint(s.r.QueryRowContext(ctx,
-		`SELECT `+complaintColumns+` FROM complaints WHERE id = ?`, id))
+	c, err := ScanComplaint(s.r.QueryRowContext(ctx,
+		`SELECT `+ComplaintColumns+` FROM complaints WHERE id = ?`, id))
 	if err != nil {
 		return complaint.Complaint{}, fmt.Errorf("complaint %s: %w", id, err)
 	}
@@ -459,45 +438,17 @@ func (s *Store) Complaint(ctx context.Context, id string) (complaint.Complaint, 
 // ByCode returns the complaint with the given canonical tracking code, or
 // complaint.ErrNotFound.
 func (s *Store) ByCode(ctx context.Context, code trackcode.Code) (complaint.Complaint, error) {
-	c, err := scanComplaint(s.r.QueryRowContext(ctx,
-		`SELECT `+complaintColumns+` FROM complaints WHERE code = ?`, string(code)))
+	c, err := ScanComplaint(s.r.QueryRowContext(ctx,
+		`SELECT `+ComplaintColumns+` FROM complaints WHERE code = ?`, string(code)))
 	if err != nil {
 		return complaint.Complaint{}, fmt.Errorf("complaint with code %s: %w", code, err)
 	}
 	return c, nil
 }
 
-func scanComplaint(row *sql.Row) (complaint.Complaint, error) {
-	var c complaint.Complaint
-	var channel string
-	var name, email, phone, notice sql.NullString
-	var consent sql.NullInt64
-	var filed int64
-	err := row.Scan(&c.ID, &c.Code, &c.Branch, &c.Device, &channel, &c.Category,
-		&c.Description, &c.DesiredOutcome, &name, &email, &phone, &consent, &notice,
-		&c.Language, &filed)
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, complaint.ErrNotFound
-	}
-	if err != nil {
-		return c, err
-	}
-	c.Channel = complaint.Channel(channel)
-	c.FiledAt = time.UnixMilli(filed).UTC()
-	if consent.Valid {
-		c.Contact = &complaint.Contact{
-			Name: name.String, Email: email.String, Phone: phone.String,
-			ConsentAt: time.UnixMilli(consent.Int64).UTC(), NoticeVersion: notice.String,
-		}
-	}
-	return c, nil
-}
-
-const eventColumns = `e.id, e.complaint_id, e.type, e.actor_kind, e.actor_id, e.at, e.branch, e.data`
-
 // Events returns a complaint's events in timeline order (event.Less).
 func (s *Store) Events(ctx context.Context, complaintID string) ([]event.Event, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e
+	rows, err := s.r.QueryContext(ctx, `SELECT `+EventColumns+` FROM events e
 		WHERE e.complaint_id = ? ORDER BY e.at, e.id`, complaintID)
 	if err != nil {
 		return nil, fmt.Errorf("events of %s: %w", complaintID, err)
@@ -505,7 +456,7 @@ func (s *Store) Events(ctx context.Context, complaintID string) ([]event.Event, 
 	defer rows.Close()
 	var out []event.Event
 	for rows.Next() {
-		e, err := scanEvent(rows)
+		e, err := ScanEvent(rows)
 		if err != nil {
 			return nil, fmt.Errorf("events of %s: %w", complaintID, err)
 		}
@@ -518,22 +469,23 @@ func (s *Store) Events(ctx context.Context, complaintID string) ([]event.Event, 
 }
 
 // OutboxAfter returns up to limit outbox entries with a sequence number
-// greater than seq, in sequence order: what the sync client sends next.
-func (s *Store) OutboxAfter(ctx context.Context, seq int64, limit int) ([]OutboxEntry, error) {
+// greater than seq, in sequence order: what the sync client sends next,
+// in the push's own shape.
+func (s *Store) OutboxAfter(ctx context.Context, seq int64, limit int) ([]wire.DeviceEvent, error) {
 	if limit < 1 {
 		return nil, fmt.Errorf("outbox after %d: limit %d, want at least 1", seq, limit)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT o.seq, `+eventColumns+`
+	rows, err := s.r.QueryContext(ctx, `SELECT o.seq, `+EventColumns+`
 		FROM outbox o JOIN events e ON e.id = o.event_id
 		WHERE o.seq > ? ORDER BY o.seq LIMIT ?`, seq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("outbox after %d: %w", seq, err)
 	}
 	defer rows.Close()
-	var out []OutboxEntry
+	var out []wire.DeviceEvent
 	for rows.Next() {
-		var o OutboxEntry
-		o.Event, err = scanEvent(rows, &o.Seq)
+		var o wire.DeviceEvent
+		o.Event, err = ScanEvent(rows, &o.Seq)
 		if err != nil {
 			return nil, fmt.Errorf("outbox after %d: %w", seq, err)
 		}
@@ -543,23 +495,6 @@ func (s *Store) OutboxAfter(ctx context.Context, seq int64, limit int) ([]Outbox
 		return nil, fmt.Errorf("outbox after %d: %w", seq, err)
 	}
 	return out, nil
-}
-
-// scanEvent reads eventColumns, after any leading destinations.
-func scanEvent(rows *sql.Rows, leading ...any) (event.Event, error) {
-	var e event.Event
-	var typ, kind string
-	var at int64
-	var data sql.NullString
-	dst := append(leading, &e.ID, &e.ComplaintID, &typ, &kind, &e.Actor.ID, &at, &e.Branch, &data)
-	if err := rows.Scan(dst...); err != nil {
-		return e, err
-	}
-	e.Type, e.Actor.Kind, e.At = event.Type(typ), event.ActorKind(kind), hlc.Timestamp(at)
-	if data.Valid {
-		e.Data = json.RawMessage(data.String)
-	}
-	return e, nil
 }
 
 // OutboxCount is the number of events not yet acknowledged upstream.

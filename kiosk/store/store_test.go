@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
@@ -29,10 +30,14 @@ func MustOpen(tb testing.TB) (*store.Store, string) {
 	return MustOpenPath(tb, path), path
 }
 
+// projection is what every program opens the store with: the staff queue's
+// case rows, kept with the log.
+func projection() store.Projection { return cases.NewProjection(cases.Options{}) }
+
 // MustOpenPath opens the store at path and closes it at the end of the test.
 func MustOpenPath(tb testing.TB, path string) *store.Store {
 	tb.Helper()
-	st, err := store.OpenWith(context.Background(), path, nil, store.Options{BusyTimeout: 50 * time.Millisecond})
+	st, err := store.OpenWith(context.Background(), path, nil, projection(), store.Options{BusyTimeout: 50 * time.Millisecond})
 	if err != nil {
 		tb.Fatalf("open: %v", err)
 	}
@@ -230,7 +235,7 @@ func TestFileRefusesMismatchedEvent(t *testing.T) {
 func TestReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "kiosk.db")
-	st, err := store.Open(ctx, path, nil)
+	st, err := store.Open(ctx, path, nil, projection())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +325,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 	}
 	db.Close()
 
-	_, err := store.Open(ctx, path, nil)
+	_, err := store.Open(ctx, path, nil, projection())
 	if !errors.Is(err, store.ErrSchemaTooNew) {
 		t.Fatalf("open newer schema: got %v, want ErrSchemaTooNew", err)
 	}
@@ -380,7 +385,7 @@ func TestUnavailableClassifies(t *testing.T) {
 
 func TestOpenRefusesMemory(t *testing.T) {
 	for _, p := range []string{"", ":memory:", "file::memory:"} {
-		if st, err := store.Open(context.Background(), p, nil); err == nil {
+		if st, err := store.Open(context.Background(), p, nil, projection()); err == nil {
 			st.Close()
 			t.Errorf("Open(%q): got nil error", p)
 		}

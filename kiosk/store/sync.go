@@ -10,57 +10,17 @@ import (
 	"time"
 
 	"ombud/shared/event"
+	"ombud/sync/client"
 )
 
-// The sync client's side of the store (docs/SYNC.md): acknowledging and
-// quarantining outbox entries upstream, applying scoped batches downstream
-// with their cursor, and the status staff see.
+// The sync client's side of the store (docs/SYNC.md), as sync/client
+// declares it (client.Outbox, client.Replica, client.StatusSaver):
+// acknowledging and quarantining outbox entries upstream, applying scoped
+// batches downstream with their cursor, and the status staff see.
 
-var (
-	// ErrCursorMismatch: a downstream batch does not start at the stored
-	// cursor, so a batch was lost or replayed out of order. Nothing was
-	// written. Errors from ApplyRemote match it with errors.Is and are a
-	// *CursorError.
-	ErrCursorMismatch = errors.New("downstream batch does not start at the stored cursor")
-	// ErrNotInOutbox: Quarantine named a sequence that is neither in the
-	// outbox nor already quarantined (acknowledged earlier, or never assigned).
-	ErrNotInOutbox = errors.New("no such outbox entry")
-)
-
-// CursorError says which scope's batch did not fit its cursor.
-type CursorError struct {
-	Scope  string
-	Stored int64 // the cursor stored for the scope (0 when none)
-	From   int64 // where the batch starts
-}
-
-func (e *CursorError) Error() string {
-	return fmt.Sprintf("scope %q: batch from %d, stored cursor %d: %v", e.Scope, e.From, e.Stored, ErrCursorMismatch)
-}
-
-// Is makes errors.Is(err, ErrCursorMismatch) true.
-func (e *CursorError) Is(target error) bool { return target == ErrCursorMismatch }
-
-// QuarantinedEntry is one of this device's events that the server refused
-// for good, with the server's code and reason.
-type QuarantinedEntry struct {
-	Seq    int64
-	Event  event.Event
-	Code   int // 4003 forbidden (other branch), 4004 conflict, 4006 invalid
-	Reason string
-	At     time.Time // when it was quarantined
-}
-
-// SyncStatus is the sync client's state as last saved, for staff screens and
-// `kiosk status` (which reads it from another process while the kiosk runs).
-// Pending is not here: OutboxCount is always current.
-type SyncStatus struct {
-	State       string    // "offline", "connecting", "online", "gave up"
-	LastSuccess time.Time // the last successful exchange with the server; zero if never
-	LastError   string    // the last failure, safe to show staff; empty if none since
-	CloseCode   int       // the close code of the last failure (0: none or not a close)
-	UpdatedAt   time.Time // when this was saved
-}
+// The store is the kiosk's client.Store: it asserts so here, and
+// sync/synctest's suites run against it in conformance_test.go.
+var _ client.Store = (*Store)(nil)
 
 // HighestSeq is the highest device sequence ever assigned, 0 if none: the
 // client_hello's device_seq. It comes from SQLite's AUTOINCREMENT counter,
@@ -82,21 +42,18 @@ func (s *Store) HighestSeq(ctx context.Context) (int64, error) {
 // AckOutbox forgets the outbox entries with a sequence up to and including
 // upTo: the server holds them durably. Their events stay in events (the
 // audit trail); AUTOINCREMENT keeps their numbers from being reused.
-// Acknowledging again, or past the last entry, is harmless. The Unsynced
-// counts of the cases concerned drop in the same transaction.
+// Acknowledging again, or past the last entry, is harmless. The projection
+// sees the entries leave in the same transaction (the Unsynced counts of
+// the cases concerned drop).
 func (s *Store) AckOutbox(ctx context.Context, upTo int64) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("ack outbox up to %d: begin: %w", upTo, err)
 	}
 	defer tx.Rollback()
-	// Counted before the entries go; the outbox is walked by its key, the
-	// rows by theirs.
-	if _, err := tx.ExecContext(ctx, `UPDATE cases SET unsynced = max(cases.unsynced - d.n, 0)
-		FROM (SELECT e.complaint_id AS id, count(*) AS n FROM outbox o
-			JOIN events e ON e.id = o.event_id WHERE o.seq <= ? GROUP BY e.complaint_id) AS d
-		WHERE cases.complaint_id = d.id`, upTo); err != nil {
-		return fmt.Errorf("ack outbox up to %d: count cases: %w", upTo, err)
+	// Sequences start at 1 (AUTOINCREMENT).
+	if err := s.proj.Unqueuing(ctx, tx, 1, upTo); err != nil {
+		return fmt.Errorf("ack outbox up to %d: %w", upTo, err)
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq <= ?`, upTo)
 	if err != nil {
@@ -106,7 +63,7 @@ func (s *Store) AckOutbox(ctx context.Context, upTo int64) error {
 		return fmt.Errorf("ack outbox up to %d: commit: %w", upTo, err)
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
-		s.changed()
+		s.Changed()
 	}
 	return nil
 }
@@ -149,40 +106,36 @@ func (s *Store) Quarantine(ctx context.Context, seq int64, eventID string, code 
 			return fmt.Errorf("quarantine %d: %w", seq, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("quarantine %d: %w", seq, ErrNotInOutbox)
+			return fmt.Errorf("quarantine %d: %w", seq, client.ErrNotInOutbox)
 		}
+	}
+	// A no-op for the projection when an ack already took the entry out.
+	if err := s.proj.Unqueuing(ctx, tx, seq, seq); err != nil {
+		return fmt.Errorf("quarantine %d: %w", seq, err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE seq = ?`, seq); err != nil {
 		return fmt.Errorf("quarantine %d: remove from outbox: %w", seq, err)
 	}
-	var complaintID string
-	if err := tx.QueryRowContext(ctx, `SELECT e.complaint_id FROM quarantine q
-		JOIN events e ON e.id = q.event_id WHERE q.seq = ?`, seq).Scan(&complaintID); err != nil {
-		return fmt.Errorf("quarantine %d: %w", seq, err)
-	}
-	if err := recountUnsynced(ctx, tx, []string{complaintID}); err != nil {
-		return fmt.Errorf("quarantine %d: %w", seq, err)
-	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("quarantine %d: commit: %w", seq, err)
 	}
-	s.changed()
+	s.Changed()
 	return nil
 }
 
 // Quarantined lists the quarantined events in sequence order, for staff.
-func (s *Store) Quarantined(ctx context.Context) ([]QuarantinedEntry, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT q.seq, q.code, q.reason, q.quarantined_at, `+eventColumns+`
+func (s *Store) Quarantined(ctx context.Context) ([]client.QuarantinedEntry, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT q.seq, q.code, q.reason, q.quarantined_at, `+EventColumns+`
 		FROM quarantine q JOIN events e ON e.id = q.event_id ORDER BY q.seq`)
 	if err != nil {
 		return nil, fmt.Errorf("quarantined: %w", err)
 	}
 	defer rows.Close()
-	var out []QuarantinedEntry
+	var out []client.QuarantinedEntry
 	for rows.Next() {
-		var q QuarantinedEntry
+		var q client.QuarantinedEntry
 		var at int64
-		if q.Event, err = scanEvent(rows, &q.Seq, &q.Code, &q.Reason, &at); err != nil {
+		if q.Event, err = ScanEvent(rows, &q.Seq, &q.Code, &q.Reason, &at); err != nil {
 			return nil, fmt.Errorf("quarantined: %w", err)
 		}
 		q.At = time.UnixMilli(at).UTC()
@@ -222,7 +175,7 @@ func (s *Store) Cursors(ctx context.Context) (map[string]int64, error) {
 // resends from the stored cursor.
 //
 // The stored cursor (0 for a scope never seen) must equal from, else nothing
-// is written and the error is a *CursorError (ErrCursorMismatch).
+// is written and the error is a *client.CursorError (client.ErrCursorMismatch).
 //
 // Events are stored idempotently by id: this device's own events come back
 // through its branch scope, and a batch replayed after a crash is harmless.
@@ -233,10 +186,9 @@ func (s *Store) Cursors(ctx context.Context) (map[string]int64, error) {
 // is logged: refusing the batch would stop this scope for good, since the
 // server would resend the same batch forever.
 //
-// Every complaint with events new here has its case row refreshed in the
-// same transaction, folded once per batch however many of its events the
-// batch holds. Events that arrive before their complaint's Filed event make
-// no row; the Filed event's batch makes it, from all of them.
+// The projection is told of every complaint with events new here, once per
+// batch however many of its events the batch holds, in the same
+// transaction (its case row is refreshed: folded once, from all its events).
 func (s *Store) ApplyRemote(ctx context.Context, scope string, from, next int64, events []event.Event) error {
 	if next < from {
 		return fmt.Errorf("apply %q: next %d is before from %d", scope, next, from)
@@ -253,7 +205,7 @@ func (s *Store) ApplyRemote(ctx context.Context, scope string, from, next int64,
 		return fmt.Errorf("apply %q: read cursor: %w", scope, err)
 	}
 	if stored != from {
-		return &CursorError{Scope: scope, Stored: stored, From: from}
+		return &client.CursorError{Scope: scope, Stored: stored, From: from}
 	}
 
 	var touched []string
@@ -261,8 +213,10 @@ func (s *Store) ApplyRemote(ctx context.Context, scope string, from, next int64,
 		if touched, err = applyEvents(ctx, tx, events, s.log); err != nil {
 			return fmt.Errorf("apply %q: %w", scope, err)
 		}
-		if err := s.refreshCases(ctx, tx, touched); err != nil {
-			return fmt.Errorf("apply %q: %w", scope, err)
+		if len(touched) > 0 {
+			if err := s.proj.Logged(ctx, tx, touched); err != nil {
+				return fmt.Errorf("apply %q: %w", scope, err)
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO cursors (scope, cursor, updated_at) VALUES (?, ?, ?)
@@ -274,7 +228,7 @@ func (s *Store) ApplyRemote(ctx context.Context, scope string, from, next int64,
 		return fmt.Errorf("apply %q: commit: %w", scope, err)
 	}
 	if len(touched) > 0 {
-		s.changed()
+		s.Changed()
 	}
 	return nil
 }
@@ -358,7 +312,7 @@ func projectFiled(ctx context.Context, tx *sql.Tx, e *event.Event) error {
 	}
 	// ON CONFLICT (id) only: a different complaint with the same tracking
 	// code must fail (and be logged), not be silently dropped as a duplicate.
-	_, err = tx.ExecContext(ctx, `INSERT INTO complaints (`+complaintColumns+`)
+	_, err = tx.ExecContext(ctx, `INSERT INTO complaints (`+ComplaintColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		c.ID, c.Code, c.Branch, c.Device, string(c.Channel), c.Category, c.Description,
 		c.DesiredOutcome, name, email, phone, consent, notice, c.Language, c.FiledAt.UnixMilli())
@@ -379,7 +333,7 @@ const (
 
 // SaveSyncStatus replaces the saved sync status. UpdatedAt is set to now
 // when zero.
-func (s *Store) SaveSyncStatus(ctx context.Context, st SyncStatus) error {
+func (s *Store) SaveSyncStatus(ctx context.Context, st client.SavedStatus) error {
 	if st.UpdatedAt.IsZero() {
 		st.UpdatedAt = time.Now()
 	}
@@ -411,19 +365,19 @@ func (s *Store) SaveSyncStatus(ctx context.Context, st SyncStatus) error {
 	return nil
 }
 
-// LoadSyncStatus reads the saved sync status; the zero SyncStatus when none
+// LoadSyncStatus reads the saved sync status; the zero SavedStatus when none
 // was saved yet (the client never ran).
-func (s *Store) LoadSyncStatus(ctx context.Context) (SyncStatus, error) {
+func (s *Store) LoadSyncStatus(ctx context.Context) (client.SavedStatus, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT key, value FROM sync_status`)
 	if err != nil {
-		return SyncStatus{}, fmt.Errorf("load sync status: %w", err)
+		return client.SavedStatus{}, fmt.Errorf("load sync status: %w", err)
 	}
 	defer rows.Close()
-	var st SyncStatus
+	var st client.SavedStatus
 	for rows.Next() {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
-			return SyncStatus{}, fmt.Errorf("load sync status: %w", err)
+			return client.SavedStatus{}, fmt.Errorf("load sync status: %w", err)
 		}
 		switch k {
 		case statusState:
@@ -439,7 +393,7 @@ func (s *Store) LoadSyncStatus(ctx context.Context) (SyncStatus, error) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return SyncStatus{}, fmt.Errorf("load sync status: %w", err)
+		return client.SavedStatus{}, fmt.Errorf("load sync status: %w", err)
 	}
 	return st, nil
 }

@@ -13,6 +13,7 @@ import (
 	"ombud/shared/event"
 	"ombud/shared/trackcode"
 	"ombud/shared/uid"
+	"ombud/sync/client"
 )
 
 // remoteFiling makes a complaint filed at another device of the branch, as
@@ -118,7 +119,7 @@ func TestQuarantine(t *testing.T) {
 	if err := st.Quarantine(ctx, 2, filed[1].ID, 4003, "again"); err != nil {
 		t.Errorf("quarantine again: %v", err)
 	}
-	if err := st.Quarantine(ctx, 99, "0190d7e4-7c1a-7b2e-8d3f-1234567890ab", 4006, "never assigned"); !errors.Is(err, store.ErrNotInOutbox) {
+	if err := st.Quarantine(ctx, 99, "0190d7e4-7c1a-7b2e-8d3f-1234567890ab", 4006, "never assigned"); !errors.Is(err, client.ErrNotInOutbox) {
 		t.Errorf("unknown seq: got %v, want ErrNotInOutbox", err)
 	}
 	if err := st.AckOutbox(ctx, 3); err != nil {
@@ -160,9 +161,9 @@ func TestApplyRemote(t *testing.T) {
 		Actor: event.Actor{Kind: event.ActorStaff, ID: "s1"}, At: clock.Now(), Branch: "Main",
 		Data: json.RawMessage(`{"text":"called back"}`)}
 
-	if err := st.ApplyRemote(ctx, scope, 5, 10, nil); !errors.Is(err, store.ErrCursorMismatch) {
+	if err := st.ApplyRemote(ctx, scope, 5, 10, nil); !errors.Is(err, client.ErrCursorMismatch) {
 		t.Fatalf("from 5 on a new scope: got %v, want ErrCursorMismatch", err)
-	} else if ce := (*store.CursorError)(nil); !errors.As(err, &ce) || ce.Stored != 0 || ce.From != 5 || ce.Scope != scope {
+	} else if ce := (*client.CursorError)(nil); !errors.As(err, &ce) || ce.Stored != 0 || ce.From != 5 || ce.Scope != scope {
 		t.Errorf("cursor error: got %+v, want scope %q stored 0 from 5", ce, scope)
 	}
 
@@ -195,7 +196,7 @@ func TestApplyRemote(t *testing.T) {
 	if n, _ := st.Count(ctx); n != 2 {
 		t.Errorf("complaints: got %d, want 2", n)
 	}
-	if err := st.ApplyRemote(ctx, scope, 7, 15, nil); !errors.Is(err, store.ErrCursorMismatch) {
+	if err := st.ApplyRemote(ctx, scope, 7, 15, nil); !errors.Is(err, client.ErrCursorMismatch) {
 		t.Errorf("stale from: got %v, want ErrCursorMismatch", err)
 	}
 	if err := st.ApplyRemote(ctx, "team:billing", 0, 3, nil); err != nil {
@@ -292,10 +293,10 @@ func TestApplyRemoteAllOrNothing(t *testing.T) {
 func TestSyncStatus(t *testing.T) {
 	ctx := context.Background()
 	st, path := MustOpen(t)
-	if got, err := st.LoadSyncStatus(ctx); err != nil || got != (store.SyncStatus{}) {
+	if got, err := st.LoadSyncStatus(ctx); err != nil || got != (client.SavedStatus{}) {
 		t.Errorf("never saved: got %+v, %v, want zero", got, err)
 	}
-	want := store.SyncStatus{
+	want := client.SavedStatus{
 		State: "gave up", LastSuccess: time.UnixMilli(1_700_000_000_123).UTC(),
 		LastError: "revoked: ask staff to re-enrol this kiosk", CloseCode: 4002,
 		UpdatedAt: time.UnixMilli(1_700_000_100_000).UTC(),
@@ -309,7 +310,7 @@ func TestSyncStatus(t *testing.T) {
 		t.Errorf("after reopen: got %+v, %v, want %+v", got, err, want)
 	}
 	// Clearing the error and the success time really clears them.
-	if err := st.SaveSyncStatus(ctx, store.SyncStatus{State: "online"}); err != nil {
+	if err := st.SaveSyncStatus(ctx, client.SavedStatus{State: "online"}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.LoadSyncStatus(ctx)

@@ -11,6 +11,7 @@ import (
 
 	"ombud/kiosk/filing"
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/kiosk/tui"
 	"ombud/shared/hlc"
 )
@@ -22,7 +23,7 @@ import (
 func TestLockedDatabaseThenRecovers(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "kiosk.db")
-	st, err := store.OpenWith(ctx, path, nil, store.Options{BusyTimeout: 50 * time.Millisecond})
+	st, err := store.OpenWith(ctx, path, nil, cases.NewProjection(cases.Options{}), store.Options{BusyTimeout: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"ombud/kiosk/filing"
 	"ombud/kiosk/printer"
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/kiosk/tui"
 	"ombud/shared/hlc"
 	"ombud/shared/trackcode"
@@ -249,7 +250,7 @@ func (r *recordingFiler) File(ctx context.Context, d filing.Draft) (filing.Filed
 func TestRealFilingAndPrinting(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "kiosk.db"), nil)
+	st, err := store.Open(ctx, filepath.Join(dir, "kiosk.db"), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,9 +7,12 @@
 // cannot help, and then stops and says why.
 //
 // The client owns the connection and its loop, never the data: everything
-// durable is in kiosk/store, written by filing before anything is sent, so
-// the kiosk works the same offline and the client only ever catches up.
-// Filing calls Notify after its commit and never waits for the network.
+// durable is in the device's storage, which the device program provides
+// through the small interfaces in store.go (kiosk/store is the kiosk's;
+// sync/synctest checks any). Filing writes the outbox before anything is
+// sent, so the kiosk works the same offline and the client only ever
+// catches up. Filing calls Notify after its commit and never waits for the
+// network.
 package client
 
 import (
@@ -27,7 +30,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"ombud/kiosk/store"
 	"ombud/shared/hlc"
 	"ombud/sync/wire"
 )
@@ -100,7 +102,7 @@ type Config struct {
 // Client syncs one device. Its methods are safe for concurrent use; Run runs
 // at most once at a time.
 type Client struct {
-	st    *store.Store
+	st    Store
 	clock *hlc.Clock
 	cfg   Config
 	log   *slog.Logger
@@ -122,7 +124,7 @@ type Client struct {
 
 // New makes a client for the device whose data st holds. clock is the
 // device's hybrid logical clock: the client folds the server's time into it.
-func New(st *store.Store, clock *hlc.Clock, cfg Config) *Client {
+func New(st Store, clock *hlc.Clock, cfg Config) *Client {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -342,7 +344,7 @@ func (c *Client) save(ctx context.Context) {
 	st := c.Status()
 	ctx, cancel := context.WithTimeout(ctx, statusSaveTimeout)
 	defer cancel()
-	err := c.st.SaveSyncStatus(ctx, store.SyncStatus{
+	err := c.st.SaveSyncStatus(ctx, SavedStatus{
 		State: st.State.String(), LastSuccess: st.LastSuccess,
 		LastError: st.LastError, CloseCode: int(st.CloseCode),
 	})

@@ -19,6 +19,7 @@ import (
 
 	"ombud/kiosk/filing"
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/server/enrol"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
@@ -189,7 +190,7 @@ func (s *server) MustKiosk(tb testing.TB, branch string, tune ...func(*client.Co
 	tb.Helper()
 	ctx := context.Background()
 	path := filepath.Join(tb.TempDir(), "kiosk.db")
-	st, err := store.Open(ctx, path, nil)
+	st, err := store.Open(ctx, path, nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -629,7 +630,7 @@ func TestRestoredBackupGivesUp(t *testing.T) {
 	stop()
 
 	// The "backup": an empty database with the same credential.
-	old, err := store.Open(ctx, filepath.Join(t.TempDir(), "backup.db"), nil)
+	old, err := store.Open(ctx, filepath.Join(t.TempDir(), "backup.db"), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}

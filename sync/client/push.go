@@ -7,7 +7,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"ombud/kiosk/store"
 	"ombud/sync/wire"
 )
 
@@ -21,7 +20,7 @@ const (
 	entryBytes    = 160 // {"seq":N,"event":{...}} member names, numbers, punctuation
 )
 
-func estimate(o *store.OutboxEntry) int {
+func estimate(o *wire.DeviceEvent) int {
 	e := &o.Event
 	return entryBytes + jsonLen(e.Data) + jsonLen(e.ID) + jsonLen(e.ComplaintID) + jsonLen(string(e.Type)) +
 		jsonLen(string(e.Actor.Kind)) + jsonLen(e.Actor.ID) + jsonLen(e.Branch)
@@ -61,17 +60,17 @@ const pendingEvery = 250 * time.Millisecond
 // returns nil when the session's context ends.
 func (s *session) push(ctx context.Context) error {
 	c := s.c
-	var next int64              // the next sequence to send; 0 until the first page says where the outbox starts
-	var inflight []int64        // last sequence of each unacknowledged push, ascending
-	var buf []store.OutboxEntry // read from the outbox, not yet sent
-	more := true                // the outbox may hold entries at or after next
-	var counted time.Time       // when Pending was last recounted
+	var next int64             // the next sequence to send; 0 until the first page says where the outbox starts
+	var inflight []int64       // last sequence of each unacknowledged push, ascending
+	var buf []wire.DeviceEvent // read from the outbox, not yet sent
+	more := true               // the outbox may hold entries at or after next
+	var counted time.Time      // when Pending was last recounted
 
 	// The next outbox page is read while the current one is sent. A wake
 	// (new filings) drops it: it may have been read before they committed.
 	type page struct {
 		after   int64
-		entries []store.OutboxEntry
+		entries []wire.DeviceEvent
 		err     error
 	}
 	var ahead chan page
@@ -85,7 +84,7 @@ func (s *session) push(ctx context.Context) error {
 			ch <- page{after, entries, err}
 		})
 	}
-	readPage := func(after int64) ([]store.OutboxEntry, error) {
+	readPage := func(after int64) ([]wire.DeviceEvent, error) {
 		if ch := ahead; ch != nil {
 			ahead = nil
 			if p := <-ch; p.after == after {
@@ -235,7 +234,7 @@ func (s *session) resume(ctx context.Context, seq, next int64) error {
 // batch encodes the longest push at the head of buf (which starts at next)
 // that fits the count and frame limits, and returns how many entries it
 // holds. It stops at a hole: a push's seqs are contiguous.
-func (s *session) batch(buf []store.OutboxEntry, next int64) (int, []byte, error) {
+func (s *session) batch(buf []wire.DeviceEvent, next int64) (int, []byte, error) {
 	limit := min(len(buf), s.c.cfg.MaxBatch)
 	size, n := envelopeBytes, 0
 	for n < limit && buf[n].Seq == next+int64(n) {
@@ -247,9 +246,7 @@ func (s *session) batch(buf []store.OutboxEntry, next int64) (int, []byte, error
 		n++
 	}
 	events := make([]wire.DeviceEvent, n)
-	for i := range events {
-		events[i] = wire.DeviceEvent{Seq: buf[i].Seq, Event: buf[i].Event}
-	}
+	copy(events, buf) // Encode may rewrite an event's data in canonical form: leave the page as read
 	for {
 		frame, err := wire.Encode(&wire.Push{Events: events[:n]})
 		if err == nil {
@@ -283,7 +280,7 @@ func (s *session) answer(ctx context.Context, m wire.Message, inflight []int64, 
 		// quarantining twice is harmless.
 		err := c.st.Quarantine(ctx, m.Seq, m.EventID, int(m.Code), m.Reason)
 		switch {
-		case errors.Is(err, store.ErrNotInOutbox):
+		case errors.Is(err, ErrNotInOutbox):
 			c.log.Warn("push_reject for an event no longer in the outbox", logKeySeq, m.Seq, logKeyEvent, m.EventID)
 		case err != nil:
 			if ctx.Err() != nil {

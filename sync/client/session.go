@@ -12,7 +12,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"ombud/kiosk/store"
 	"ombud/shared/event"
 	"ombud/sync/wire"
 )
@@ -331,7 +330,7 @@ func (s *session) apply(ctx context.Context, m *wire.Events) error {
 		switch {
 		case ctx.Err() != nil:
 			return nil // rolled back; the batch is resent from the cursor
-		case errors.Is(err, store.ErrCursorMismatch):
+		case errors.Is(err, ErrCursorMismatch):
 			// Only this reader writes cursors: something else touched the
 			// database. Give up rather than guess which cursor is right.
 			return protocolError("stored cursor of %.48q moved under the client", m.Scope)

@@ -21,6 +21,7 @@ import (
 
 	"ombud/kiosk/filing"
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/server/enrol"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
@@ -169,7 +170,7 @@ func MustKiosk(tb testing.TB, srv storage.Store, branch, url string, tune ...fun
 	tb.Helper()
 	ctx := context.Background()
 	path := filepath.Join(tb.TempDir(), "kiosk.db")
-	st, err := store.Open(ctx, path, nil)
+	st, err := store.Open(ctx, path, nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"ombud/kiosk/enrol"
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/server/storage"
 	"ombud/shared/hlc"
 	"ombud/sync/client"
@@ -52,7 +53,7 @@ func TestMain(m *testing.M) {
 func kioskChild() error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	st, err := store.Open(ctx, os.Getenv(envStore), nil)
+	st, err := store.Open(ctx, os.Getenv(envStore), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		return err
 	}
@@ -113,7 +114,7 @@ func TestKioskKilledMidUpload(t *testing.T) {
 	if err := child.Wait(); err != nil {
 		t.Errorf("kiosk child: %v", err)
 	}
-	st, err := store.Open(context.Background(), k.path, nil)
+	st, err := store.Open(context.Background(), k.path, nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +219,7 @@ func TestServerKilledMidBatch(t *testing.T) {
 			t.Fatal("no code in enrol-code's output")
 		}
 		path := filepath.Join(t.TempDir(), "kiosk.db")
-		st, err := store.Open(ctx, path, nil)
+		st, err := store.Open(ctx, path, nil, cases.NewProjection(cases.Options{}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"ombud/kiosk/filing"
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
@@ -244,7 +245,7 @@ type sqliteDevice struct {
 }
 
 func newSQLiteDevice(ctx context.Context, cfg deviceConfig) (*sqliteDevice, error) {
-	st, err := store.Open(ctx, filepath.Join(cfg.dir, fmt.Sprintf("device-%d.db", cfg.i)), nil)
+	st, err := store.Open(ctx, filepath.Join(cfg.dir, fmt.Sprintf("device-%d.db", cfg.i)), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/shared/event"
 	"ombud/shared/lifecycle"
 	"ombud/shared/sla"
@@ -51,7 +51,7 @@ type RowView struct {
 const DueLayout = "02 Jan 15:04"
 
 // ViewRow formats a queue row at now; dates in loc.
-func ViewRow(r store.CaseRow, now time.Time, loc *time.Location) RowView {
+func ViewRow(r cases.Row, now time.Time, loc *time.Location) RowView {
 	v := RowView{
 		Due:      NoDate,
 		Overdue:  r.Overdue(now),
@@ -173,7 +173,7 @@ func (e Entry) Visibility() string {
 // Timeline lists a case's events oldest first, as the case screen shows
 // them. Every text is cleaned: events arrive from other devices and the
 // server, and a staff terminal must not be steered by what they carry.
-func Timeline(d store.CaseDetail) []Entry {
+func Timeline(d cases.Detail) []Entry {
 	notApplied := make(map[string]string, len(d.Case.Rejected))
 	for _, r := range d.Case.Rejected {
 		notApplied[r.EventID] = textsafe.Line(r.Reason)
@@ -342,7 +342,7 @@ type Notices struct {
 
 // Unseen returns the refusals in rs that actor has not been shown, and
 // marks them shown.
-func (n *Notices) Unseen(actor string, rs []store.RefusedAction) []store.RefusedAction {
+func (n *Notices) Unseen(actor string, rs []cases.RefusedAction) []cases.RefusedAction {
 	if n.seen == nil {
 		n.seen = map[string]map[string]bool{}
 	}
@@ -351,7 +351,7 @@ func (n *Notices) Unseen(actor string, rs []store.RefusedAction) []store.Refused
 		seen = map[string]bool{}
 		n.seen[actor] = seen
 	}
-	var out []store.RefusedAction
+	var out []cases.RefusedAction
 	for _, r := range rs {
 		if !seen[r.Rejection.EventID] {
 			seen[r.Rejection.EventID] = true
@@ -362,7 +362,7 @@ func (n *Notices) Unseen(actor string, rs []store.RefusedAction) []store.Refused
 }
 
 // NoticeText tells a person that their action was not applied.
-func NoticeText(r store.RefusedAction) string {
+func NoticeText(r cases.RefusedAction) string {
 	name := string(r.Rejection.Type)
 	if a, ok := ActionFor(r.Rejection.Type); ok {
 		name = a.Name

@@ -11,7 +11,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"ombud/kiosk/staffui/model"
-	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/kiosk/termapp/keys"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
@@ -237,10 +237,10 @@ func mustFiled(t *testing.T) event.Event {
 	return e
 }
 
-func rows(ids ...string) []store.CaseRow {
-	out := make([]store.CaseRow, len(ids))
+func rows(ids ...string) []cases.Row {
+	out := make([]cases.Row, len(ids))
 	for i, id := range ids {
-		out[i] = store.CaseRow{ComplaintID: id}
+		out[i] = cases.Row{ComplaintID: id}
 	}
 	return out
 }
@@ -302,14 +302,14 @@ func TestFilter(t *testing.T) {
 
 func TestViewRow(t *testing.T) {
 	now := time.Date(2026, 5, 20, 9, 0, 0, 0, time.UTC)
-	r := store.CaseRow{Code: "DWSRS7EZTW89", State: lifecycle.Received, Category: "bill\x1b[31ming",
+	r := cases.Row{Code: "DWSRS7EZTW89", State: lifecycle.Received, Category: "bill\x1b[31ming",
 		Summary: "a\x1b]8;;http://x\x07b [red]c", DueAt: now.Add(-time.Hour), Unsynced: 1, Priority: 3}
 	v := model.ViewRow(r, now, time.UTC)
 	if !v.Overdue || v.Flags != "! ↑ " || v.Due != "20 May 08:00" || v.Priority != "P3" ||
 		v.Code != "DWSR-S7EZ-TW89" || v.Category != "billing" || v.Summary != "ab [red]c" {
 		t.Errorf("view %+v", v)
 	}
-	v = model.ViewRow(store.CaseRow{Waiting: true, Refused: 2, Escalated: true}, now, time.UTC)
+	v = model.ViewRow(cases.Row{Waiting: true, Refused: 2, Escalated: true}, now, time.UTC)
 	if v.Overdue || v.Due != "waiting" || v.Flags != " E ✗" || v.Priority != "" {
 		t.Errorf("waiting view %+v", v)
 	}
@@ -333,7 +333,7 @@ func TestTimeline(t *testing.T) {
 		Data: json.RawMessage(`{"text":"rang \u001b[2Jback"}`)}
 	late := event.Event{ID: "r1", ComplaintID: filed.ComplaintID, Type: event.Responded,
 		Actor: event.Actor{Kind: event.ActorStaff, ID: "bob"}, At: filed.At + 6, Data: json.RawMessage(`{"text":"refund"}`)}
-	d := store.CaseDetail{
+	d := cases.Detail{
 		Case:        lifecycle.Case{Rejected: []lifecycle.Rejection{{EventID: "r1", Reason: "a response can only be recorded after assessment"}}},
 		Events:      []event.Event{filed, note, late},
 		Unsynced:    map[string]bool{"n1": true},
@@ -356,7 +356,7 @@ func TestTimeline(t *testing.T) {
 
 func TestNoticesOncePerPerson(t *testing.T) {
 	var n model.Notices
-	rs := []store.RefusedAction{{Code: "DWSRS7EZTW89", Rejection: lifecycle.Rejection{EventID: "e1", Type: event.Acknowledged,
+	rs := []cases.RefusedAction{{Code: "DWSRS7EZTW89", Rejection: lifecycle.Rejection{EventID: "e1", Type: event.Acknowledged,
 		Reason: "a complaint can only be acknowledged once"}}}
 	if got := n.Unseen("ann", rs); len(got) != 1 {
 		t.Fatalf("first: %v", got)

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/shared/lifecycle"
 	"ombud/shared/textsafe"
 	"ombud/shared/trackcode"
@@ -46,7 +46,7 @@ type Filter struct {
 	Status   StatusFilter
 	Category string // category id; "" any
 	Priority int    // 1-4; 0 any
-	Search   string // tracking code or words (see store.CaseFilter.Search)
+	Search   string // tracking code or words (see cases.Filter.Search)
 }
 
 // DefaultFilter shows the open cases.
@@ -60,12 +60,12 @@ const MaxRows = 1000
 // Store is the filter as the store takes it. A whole tracking code finds
 // its case whatever its status: a customer at the counter reading out the
 // code of a closed case must not be told there is none.
-func (f Filter) Store() store.CaseFilter {
+func (f Filter) Store() cases.Filter {
 	states := f.Status.States()
 	if f.wholeCode() {
 		states = nil
 	}
-	return store.CaseFilter{
+	return cases.Filter{
 		States:   states,
 		Category: f.Category,
 		Priority: f.Priority,
@@ -106,19 +106,19 @@ func (f Filter) Describe() string {
 // case filed, another one's deadline moved) the same case stays selected.
 type Cases struct {
 	Filter Filter
-	rows   []store.CaseRow
+	rows   []cases.Row
 	sel    string // complaint id of the selected row; "" when none
 	idx    int
 }
 
 // Rows are the rows, in the store's order (due first).
-func (q *Cases) Rows() []store.CaseRow { return q.rows }
+func (q *Cases) Rows() []cases.Row { return q.rows }
 
 // SetRows replaces the rows, keeping the selected case selected if it is
 // still listed, else the row at the same position (the next one down).
-func (q *Cases) SetRows(rows []store.CaseRow) {
+func (q *Cases) SetRows(rows []cases.Row) {
 	q.rows = rows
-	if i := slices.IndexFunc(rows, func(r store.CaseRow) bool { return r.ComplaintID == q.sel }); i >= 0 && q.sel != "" {
+	if i := slices.IndexFunc(rows, func(r cases.Row) bool { return r.ComplaintID == q.sel }); i >= 0 && q.sel != "" {
 		q.idx = i
 		return
 	}
@@ -134,9 +134,9 @@ func (q *Cases) Index() int {
 }
 
 // Selected is the selected row.
-func (q *Cases) Selected() (store.CaseRow, bool) {
+func (q *Cases) Selected() (cases.Row, bool) {
 	if len(q.rows) == 0 {
-		return store.CaseRow{}, false
+		return cases.Row{}, false
 	}
 	return q.rows[q.idx], true
 }
@@ -155,7 +155,7 @@ func (q *Cases) Select(i int) {
 // whether it is; otherwise it remembers id, so the case is selected once a
 // refresh lists it (a case just filed).
 func (q *Cases) SelectID(id string) bool {
-	if i := slices.IndexFunc(q.rows, func(r store.CaseRow) bool { return r.ComplaintID == id }); i >= 0 {
+	if i := slices.IndexFunc(q.rows, func(r cases.Row) bool { return r.ComplaintID == id }); i >= 0 {
 		q.idx, q.sel = i, id
 		return true
 	}

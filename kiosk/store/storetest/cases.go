@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
@@ -25,14 +26,14 @@ var SeedStaff = []string{"ana", "ben", "chloe"}
 // at other devices over the past 60 days and at every stage of their
 // lifecycle, as a staff terminal receives them downstream: through
 // store.ApplyRemote, in batches of about 1,000 events, so every row is made
-// by the store's own projection. About one case in 97 has an action that a
+// by the case projection (kiosk/store/cases). About one case in 97 has an action that a
 // concurrent one beat (a refused event of SeedStaff[1]).
 //
 // It returns the scope's cursor after the last batch, for callers that
 // apply more.
 func SeedCases(path string, n int) (int64, error) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, path, nil)
+	st, err := store.Open(ctx, path, nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		return 0, err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
@@ -21,11 +22,11 @@ import (
 // Seed creates a store at path holding n complaints with their events,
 // outbox entries and case rows, as n filings would, in batched transactions
 // for speed. The complaints, events and outbox entries are written as
-// store.File writes them; the case rows by the store itself
-// (store.RebuildCases), from the log.
+// store.File writes them; the case rows by the case projection itself
+// (cases.Queue.RebuildCases), from the log.
 func Seed(path string, n int) error {
 	ctx := context.Background()
-	st, err := store.Open(ctx, path, nil)
+	st, err := store.Open(ctx, path, nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		return err
 	}
@@ -53,10 +54,11 @@ func Seed(path string, n int) error {
 	if err := db.Close(); err != nil {
 		return err
 	}
-	if st, err = store.Open(ctx, path, nil); err != nil {
+	p := cases.NewProjection(cases.Options{})
+	if st, err = store.Open(ctx, path, nil, p); err != nil {
 		return err
 	}
-	_, err = st.RebuildCases(ctx)
+	_, err = cases.New(st, p).RebuildCases(ctx)
 	return errors.Join(err, st.Close())
 }
 

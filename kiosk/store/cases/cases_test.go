@@ -1,4 +1,4 @@
-package store_test
+package cases_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/lifecycle"
@@ -42,7 +43,7 @@ func staffEvent(tb testing.TB, complaintID string, typ event.Type, actor event.A
 	return e
 }
 
-func mustAct(tb testing.TB, st *store.Store, e event.Event) lifecycle.Case {
+func mustAct(tb testing.TB, st db, e event.Event) lifecycle.Case {
 	tb.Helper()
 	c, err := st.Act(context.Background(), e)
 	if err != nil {
@@ -51,7 +52,7 @@ func mustAct(tb testing.TB, st *store.Store, e event.Event) lifecycle.Case {
 	return c
 }
 
-func mustCases(tb testing.TB, st *store.Store, f store.CaseFilter) []store.CaseRow {
+func mustCases(tb testing.TB, st db, f cases.Filter) []cases.Row {
 	tb.Helper()
 	rows, err := st.Cases(context.Background(), f)
 	if err != nil {
@@ -61,18 +62,18 @@ func mustCases(tb testing.TB, st *store.Store, f store.CaseFilter) []store.CaseR
 }
 
 // mustRow returns the queue row of complaintID.
-func mustRow(tb testing.TB, st *store.Store, complaintID string) store.CaseRow {
+func mustRow(tb testing.TB, st db, complaintID string) cases.Row {
 	tb.Helper()
-	for _, r := range mustCases(tb, st, store.CaseFilter{}) {
+	for _, r := range mustCases(tb, st, cases.Filter{}) {
 		if r.ComplaintID == complaintID {
 			return r
 		}
 	}
 	tb.Fatalf("no row for complaint %s", complaintID)
-	return store.CaseRow{}
+	return cases.Row{}
 }
 
-func ids(rows []store.CaseRow) []string {
+func ids(rows []cases.Row) []string {
 	out := []string{}
 	for _, r := range rows {
 		out = append(out, r.ComplaintID)
@@ -81,7 +82,7 @@ func ids(rows []store.CaseRow) []string {
 }
 
 // fileAt files a complaint filed at the given time with the given text.
-func fileAt(tb testing.TB, st *store.Store, filed time.Time, category, description string) complaint.Complaint {
+func fileAt(tb testing.TB, st db, filed time.Time, category, description string) complaint.Complaint {
 	tb.Helper()
 	id := mustIdentity(tb, st)
 	c, _ := newFiling(tb, id, false)
@@ -106,7 +107,7 @@ func TestFileMakesRow(t *testing.T) {
 	mustFile(t, st, c, e)
 
 	got := mustRow(t, st, c.ID)
-	want := store.CaseRow{
+	want := cases.Row{
 		ComplaintID: c.ID, Code: c.Code, State: lifecycle.Received, Category: "billing",
 		FiledAt: c.FiledAt, NextStep: sla.StepAcknowledge,
 		DueAt:    sla.BusinessDeadline(c.FiledAt, 2, time.Local),
@@ -139,8 +140,7 @@ func TestCasesOrderAndFilters(t *testing.T) {
 	// Due dates set by the test: a case's due date is what dues holds.
 	dues := map[string]time.Time{}
 	path := filepath.Join(t.TempDir(), "kiosk.db")
-	st, err := store.OpenWith(ctx, path, nil, store.Options{
-		BusyTimeout: 50 * time.Millisecond,
+	st := mustOpenWith(t, path, cases.Options{
 		Deadline: func(c *lifecycle.Case, events []event.Event) (sla.Step, time.Time) {
 			if len(events) == 0 || events[0].Type != event.Filed {
 				t.Errorf("deadline: got events %v, want the log from its Filed event", events)
@@ -151,10 +151,6 @@ func TestCasesOrderAndFilters(t *testing.T) {
 			return sla.StepNone, time.Time{}
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	dues["a"] = t0.Add(3 * time.Hour)
@@ -171,7 +167,7 @@ func TestCasesOrderAndFilters(t *testing.T) {
 		noneDue = []string{e.ID, c.ID}
 	}
 	wantAll := append([]string{b.ID, d.ID, a.ID}, noneDue...)
-	if got := ids(mustCases(t, st, store.CaseFilter{})); !reflect.DeepEqual(got, wantAll) {
+	if got := ids(mustCases(t, st, cases.Filter{})); !reflect.DeepEqual(got, wantAll) {
 		t.Errorf("order: got %v, want %v", got, wantAll)
 	}
 
@@ -182,16 +178,16 @@ func TestCasesOrderAndFilters(t *testing.T) {
 
 	for _, tc := range []struct {
 		name string
-		f    store.CaseFilter
+		f    cases.Filter
 		want []string
 	}{
-		{"states", store.CaseFilter{States: []lifecycle.State{lifecycle.Assessed, lifecycle.Acknowledged}}, []string{d.ID, a.ID}},
-		{"one state", store.CaseFilter{States: []lifecycle.State{lifecycle.Received}}, append([]string{b.ID}, noneDue...)},
-		{"category", store.CaseFilter{Category: "billing"}, []string{b.ID, a.ID}},
-		{"priority", store.CaseFilter{Priority: 2}, []string{a.ID}},
-		{"queue", store.CaseFilter{Queue: "billing"}, []string{a.ID}},
-		{"queue and category", store.CaseFilter{Queue: "billing", Category: "card"}, []string{}},
-		{"limit", store.CaseFilter{Limit: 2}, wantAll[:2]},
+		{"states", cases.Filter{States: []lifecycle.State{lifecycle.Assessed, lifecycle.Acknowledged}}, []string{d.ID, a.ID}},
+		{"one state", cases.Filter{States: []lifecycle.State{lifecycle.Received}}, append([]string{b.ID}, noneDue...)},
+		{"category", cases.Filter{Category: "billing"}, []string{b.ID, a.ID}},
+		{"priority", cases.Filter{Priority: 2}, []string{a.ID}},
+		{"queue", cases.Filter{Queue: "billing"}, []string{a.ID}},
+		{"queue and category", cases.Filter{Queue: "billing", Category: "card"}, []string{}},
+		{"limit", cases.Filter{Limit: 2}, wantAll[:2]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := ids(mustCases(t, st, tc.f)); !reflect.DeepEqual(got, tc.want) {
@@ -238,7 +234,7 @@ func TestCasesSearch(t *testing.T) {
 		{"fee_rate", []complaint.Complaint{percent}},
 		{"écran", []complaint.Complaint{french}}, // lower-cased beyond ASCII
 	} {
-		got := ids(mustCases(t, st, store.CaseFilter{Search: tc.search}))
+		got := ids(mustCases(t, st, cases.Filter{Search: tc.search}))
 		want := ids(nil)
 		for _, c := range tc.want {
 			want = append(want, c.ID)
@@ -250,7 +246,7 @@ func TestCasesSearch(t *testing.T) {
 	// A whole code with a typo finds nothing rather than everything.
 	typo := []byte(card.Code)
 	typo[5] = map[bool]byte{true: 'X', false: 'Y'}[typo[5] != 'X']
-	if got := mustCases(t, st, store.CaseFilter{Search: string(typo)}); len(got) != 0 {
+	if got := mustCases(t, st, cases.Filter{Search: string(typo)}); len(got) != 0 {
 		t.Errorf("code with a typo: got %d rows, want none", len(got))
 	}
 }
@@ -341,10 +337,10 @@ func TestActRefuses(t *testing.T) {
 	}
 
 	unknown := staffEvent(t, uid.New(), event.Acknowledged, ana, nil)
-	if _, err := st.Act(ctx, unknown); !errors.Is(err, store.ErrNoCase) {
+	if _, err := st.Act(ctx, unknown); !errors.Is(err, cases.ErrNoCase) {
 		t.Errorf("unknown complaint: got %v, want ErrNoCase", err)
 	}
-	if _, err := st.CaseDetail(ctx, unknown.ComplaintID); !errors.Is(err, store.ErrNoCase) {
+	if _, err := st.CaseDetail(ctx, unknown.ComplaintID); !errors.Is(err, cases.ErrNoCase) {
 		t.Errorf("detail of unknown complaint: got %v, want ErrNoCase", err)
 	}
 }
@@ -453,13 +449,13 @@ func TestApplyRemoteBeforeFiled(t *testing.T) {
 	if err := st.ApplyRemote(ctx, "team:billing", 0, 2, []event.Event{esc, ack}); err != nil {
 		t.Fatal(err)
 	}
-	if rows := mustCases(t, st, store.CaseFilter{}); len(rows) != 0 {
+	if rows := mustCases(t, st, cases.Filter{}); len(rows) != 0 {
 		t.Errorf("rows before the Filed event: got %+v, want none", rows)
 	}
-	if _, err := st.CaseDetail(ctx, c.ID); !errors.Is(err, store.ErrNoCase) {
+	if _, err := st.CaseDetail(ctx, c.ID); !errors.Is(err, cases.ErrNoCase) {
 		t.Errorf("detail before the Filed event: got %v, want ErrNoCase", err)
 	}
-	if _, err := st.Act(ctx, staffEvent(t, c.ID, event.NoteAdded, ana, event.Text{Text: "x"})); !errors.Is(err, store.ErrNoCase) {
+	if _, err := st.Act(ctx, staffEvent(t, c.ID, event.NoteAdded, ana, event.Text{Text: "x"})); !errors.Is(err, cases.ErrNoCase) {
 		t.Errorf("act before the Filed event: got %v, want ErrNoCase", err)
 	}
 	changes, cancel := st.Changes()
@@ -498,7 +494,7 @@ func TestApplyRemoteBatch(t *testing.T) {
 	if err := st.ApplyRemote(ctx, branchScope, 0, int64(len(batch)), batch); err != nil {
 		t.Fatal(err)
 	}
-	rows := mustCases(t, st, store.CaseFilter{})
+	rows := mustCases(t, st, cases.Filter{})
 	got := map[string]lifecycle.State{}
 	for _, r := range rows {
 		got[r.ComplaintID] = r.State
@@ -612,12 +608,12 @@ func TestCaseDetail(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(d.Complaint, clash) {
 		t.Errorf("clashing complaint: got %+v, %v, want %+v", d.Complaint, err, clash)
 	}
-	if rows := mustCases(t, st, store.CaseFilter{}); len(rows) != 2 {
+	if rows := mustCases(t, st, cases.Filter{}); len(rows) != 2 {
 		t.Errorf("rows: got %d, want 2, the clashing complaint's included", len(rows))
 	}
 }
 
-func mustActEvent(tb testing.TB, st *store.Store, e event.Event) event.Event {
+func mustActEvent(tb testing.TB, st db, e event.Event) event.Event {
 	tb.Helper()
 	mustAct(tb, st, e)
 	return e
@@ -691,88 +687,6 @@ func TestChanges(t *testing.T) {
 	awaitChange(t, second)
 }
 
-// A kiosk that filed complaints before the staff terminal existed gets their
-// rows when it is upgraded, from the log, in the migration itself.
-func TestMigrationBackfillsCases(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "kiosk.db")
-	old, err := store.OpenAtVersion(ctx, path, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := mustIdentity(t, old)
-	old.Close()
-
-	// What the version-2 program wrote: complaints, events, outbox.
-	db := rawDB(t, path)
-	var tables int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name = 'cases'`).Scan(&tables); err != nil || tables != 0 {
-		t.Fatalf("cases table at version 2: got %d, %v, want none", tables, err)
-	}
-	insert := func(c *complaint.Complaint, events []event.Event, own bool) {
-		t.Helper()
-		if c != nil {
-			if _, err := db.ExecContext(ctx, `INSERT INTO complaints (id, code, branch, device, channel,
-				category, description, desired_outcome, language, filed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				c.ID, c.Code, c.Branch, c.Device, string(c.Channel), c.Category, c.Description,
-				c.DesiredOutcome, c.Language, c.FiledAt.UnixMilli()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		for _, e := range events {
-			if _, err := db.ExecContext(ctx, `INSERT INTO events (id, complaint_id, type, actor_kind,
-				actor_id, at, branch, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.ComplaintID,
-				string(e.Type), string(e.Actor.Kind), e.Actor.ID, int64(e.At), e.Branch, nullJSON(e.Data)); err != nil {
-				t.Fatal(err)
-			}
-			if own {
-				if _, err := db.ExecContext(ctx, `INSERT INTO outbox (event_id, created_at) VALUES (?, 0)`, e.ID); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-	}
-	own, ownFiled := newFiling(t, id, false)
-	insert(&own, []event.Event{ownFiled}, true)
-	remote, remoteFiled := remoteFiling(t)
-	remote.Contact = nil
-	remoteFiled, _ = event.NewFiled(remote, remoteFiled.Actor, remoteFiled.At)
-	ack := staffEvent(t, remote.ID, event.Acknowledged, ben, nil)
-	insert(&remote, []event.Event{remoteFiled, ack}, false)
-	orphan := staffEvent(t, uid.New(), event.NoteAdded, ben, event.Text{Text: "its filing is still on its way"})
-	insert(nil, []event.Event{orphan}, false)
-	db.Close()
-
-	check := func() {
-		t.Helper()
-		st := MustOpenPath(t, path)
-		rows := mustCases(t, st, store.CaseFilter{})
-		if len(rows) != 2 {
-			t.Fatalf("rows after the upgrade: got %+v, want 2", rows)
-		}
-		if r := mustRow(t, st, own.ID); r.State != lifecycle.Received || r.Unsynced != 1 || r.Code != own.Code {
-			t.Errorf("own case: got %+v", r)
-		}
-		if r := mustRow(t, st, remote.ID); r.State != lifecycle.Acknowledged || r.Unsynced != 0 || r.NextStep != sla.StepRespond {
-			t.Errorf("remote case: got %+v", r)
-		}
-		st.Close()
-	}
-	check()
-	check() // opening again changes nothing
-	var version int
-	if err := rawDB(t, path).QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&version); err != nil || version != store.SchemaVersion() {
-		t.Errorf("schema version: got %d, %v, want %d", version, err, store.SchemaVersion())
-	}
-}
-
-func nullJSON(b json.RawMessage) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return string(b)
-}
-
 func TestRebuildCases(t *testing.T) {
 	ctx := context.Background()
 	st, path := MustOpen(t)
@@ -782,14 +696,10 @@ func TestRebuildCases(t *testing.T) {
 	}
 	st.Close()
 	// A new policy: nothing is ever due.
-	st, err := store.OpenWith(ctx, path, nil, store.Options{
+	st = mustOpenWith(t, path, cases.Options{
 		Deadline: func(*lifecycle.Case, []event.Event) (sla.Step, time.Time) { return sla.StepNone, time.Time{} },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	for _, r := range mustCases(t, st, store.CaseFilter{}) {
+	for _, r := range mustCases(t, st, cases.Filter{}) {
 		if r.DueAt.IsZero() {
 			t.Fatalf("row before rebuild: got %+v, want the old due date kept", r)
 		}
@@ -797,7 +707,7 @@ func TestRebuildCases(t *testing.T) {
 	if n, err := st.RebuildCases(ctx); err != nil || n != 3 {
 		t.Fatalf("rebuild: got %d, %v, want 3", n, err)
 	}
-	for _, r := range mustCases(t, st, store.CaseFilter{}) {
+	for _, r := range mustCases(t, st, cases.Filter{}) {
 		if !r.DueAt.IsZero() || r.NextStep != sla.StepNone || r.Unsynced != 1 {
 			t.Errorf("row after rebuild: got %+v, want nothing due", r)
 		}

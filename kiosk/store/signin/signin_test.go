@@ -1,15 +1,47 @@
-package store_test
+package signin_test
 
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
+	"ombud/kiosk/store/signin"
 	"ombud/shared/staff"
 )
+
+// accounts are the staff accounts of an open database, which Close closes
+// (a restart, for the lock-out).
+type accounts struct {
+	*signin.Accounts
+	db *store.Store
+}
+
+func (a accounts) Close() error { return a.db.Close() }
+
+// MustOpen opens the accounts of a database on a fresh file in tb's temp
+// dir, closed at the end of the test.
+func MustOpen(tb testing.TB) (accounts, string) {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "kiosk.db")
+	return MustOpenPath(tb, path), path
+}
+
+// MustOpenPath opens the accounts of the database at path, as the staff
+// terminal does (every program opens the store with the case projection).
+func MustOpenPath(tb testing.TB, path string) accounts {
+	tb.Helper()
+	st, err := store.Open(context.Background(), path, nil, cases.NewProjection(cases.Options{}))
+	if err != nil {
+		tb.Fatalf("open: %v", err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return accounts{signin.New(st), st}
+}
 
 const (
 	anaPIN = "493817"
@@ -46,7 +78,7 @@ func testDirectory(tb testing.TB, version int64) staff.Directory {
 	}
 }
 
-func mustSaveDirectory(tb testing.TB, st *store.Store, d staff.Directory) {
+func mustSaveDirectory(tb testing.TB, st accounts, d staff.Directory) {
 	tb.Helper()
 	if ok, err := st.SaveDirectory(context.Background(), d); err != nil || !ok {
 		tb.Fatalf("save directory v%d: got %v, %v, want replaced", d.Version, ok, err)
@@ -206,7 +238,7 @@ func TestSignInFailuresPruned(t *testing.T) {
 
 // An unknown id is checked against a hash as costly as a real one.
 func TestDummyHash(t *testing.T) {
-	h := store.DummyHash(staff.MinIterations)
+	h := signin.DummyHash(staff.MinIterations)
 	a := staff.Account{ID: "x1", Name: "X", Role: staff.Agent, Branch: "Main", PINHash: h}
 	if err := a.Validate(); err != nil {
 		t.Errorf("dummy hash is not well formed: %v", err)
@@ -214,7 +246,7 @@ func TestDummyHash(t *testing.T) {
 	if staff.VerifyPIN(h, "") || staff.VerifyPIN(h, anaPIN) {
 		t.Error("dummy hash matched a PIN")
 	}
-	if store.DummyHash(staff.MinIterations) == h {
+	if signin.DummyHash(staff.MinIterations) == h {
 		t.Error("dummy hashes repeat")
 	}
 }

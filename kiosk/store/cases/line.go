@@ -1,4 +1,4 @@
-package store
+package cases
 
 import (
 	"encoding/binary"
@@ -11,15 +11,15 @@ import (
 	"ombud/shared/sla"
 )
 
-// A case's queue line (cases.line) is its CaseRow, Unsynced aside, in one
+// A case's queue line (cases.line) is its Row, Unsynced aside, in one
 // BLOB: a version byte, then strings as a uvarint length and bytes, and
 // numbers as varints. A change of layout takes a new version and a
-// migration that rewrites the rows (Store.RebuildCases does).
+// migration that rewrites the rows (Queue.RebuildCases does).
 const lineVersion = 1
 
 // encodeLine encodes r, its Unsynced count left out: the outbox changes
 // that in place (AckOutbox).
-func encodeLine(r CaseRow) []byte {
+func encodeLine(r Row) []byte {
 	b := make([]byte, 0, 96+len(r.Summary)+len(r.Category)+len(r.Queue))
 	b = append(b, lineVersion)
 	for _, s := range []string{r.ComplaintID, r.Code, string(r.State), r.Queue, r.Category,
@@ -49,8 +49,8 @@ var errBadLine = errors.New("unreadable case line")
 
 // decodeLine reads a line. The strings share one copy of b, which the
 // caller may reuse afterwards.
-func decodeLine(b []byte) (CaseRow, error) {
-	var r CaseRow
+func decodeLine(b []byte) (Row, error) {
+	var r Row
 	if len(b) == 0 || b[0] != lineVersion {
 		return r, fmt.Errorf("%w: version %v", errBadLine, b[:min(len(b), 1)])
 	}
@@ -92,7 +92,7 @@ func decodeLine(b []byte) (CaseRow, error) {
 	r.Refused = int(num())
 	r.UpdatedAt = time.UnixMilli(num()).UTC()
 	if i != len(b) {
-		return CaseRow{}, errBadLine
+		return Row{}, errBadLine
 	}
 	return r, nil
 }

@@ -1,4 +1,4 @@
-package store_test
+package cases_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"ombud/kiosk/store"
+	"ombud/kiosk/store/cases"
 	"ombud/kiosk/store/storetest"
 	"ombud/shared/lifecycle"
 )
@@ -52,17 +53,26 @@ func casesDB(b *testing.B) string {
 	return casesTemplate.path
 }
 
+// mustOpenBench opens the database at path as the staff terminal does, with
+// the production options.
+func mustOpenBench(b *testing.B, path string) *cases.Queue {
+	b.Helper()
+	p := cases.NewProjection(cases.Options{})
+	st, err := store.Open(context.Background(), path, nil, p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return cases.New(st, p)
+}
+
 // BenchmarkCasesOpen50k is what the staff terminal does to draw its queue
 // with 50,000 cases in the branch: every row in queue order, and the count
 // per state for the tabs.
 func BenchmarkCasesOpen50k(b *testing.B) {
 	path := casesDB(b)
 	ctx := context.Background()
-	st, err := store.Open(ctx, path, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := mustOpenBench(b, path)
 	counts, err := st.CaseCounts(ctx)
 	if err != nil {
 		b.Fatal(err)
@@ -75,7 +85,7 @@ func BenchmarkCasesOpen50k(b *testing.B) {
 		b.Fatalf("template holds %d cases, want %d", total, benchCases)
 	}
 	for b.Loop() {
-		rows, err := st.Cases(ctx, store.CaseFilter{})
+		rows, err := st.Cases(ctx, cases.Filter{})
 		if err != nil || len(rows) != benchCases {
 			b.Fatalf("cases: got %d, %v", len(rows), err)
 		}
@@ -91,18 +101,14 @@ func BenchmarkCasesOpen50k(b *testing.B) {
 func BenchmarkCasesSearch50k(b *testing.B) {
 	path := casesDB(b)
 	ctx := context.Background()
-	st, err := store.Open(ctx, path, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	st := mustOpenBench(b, path)
 	for _, f := range []struct {
 		name string
-		f    store.CaseFilter
+		f    cases.Filter
 	}{
-		{"words", store.CaseFilter{Search: "standing landlord"}},
-		{"code-prefix", store.CaseFilter{Search: "S2K4"}},
-		{"state-page", store.CaseFilter{States: []lifecycle.State{lifecycle.Acknowledged, lifecycle.Assessed}, Limit: 100}},
+		{"words", cases.Filter{Search: "standing landlord"}},
+		{"code-prefix", cases.Filter{Search: "S2K4"}},
+		{"state-page", cases.Filter{States: []lifecycle.State{lifecycle.Acknowledged, lifecycle.Assessed}, Limit: 100}},
 	} {
 		b.Run(f.name, func(b *testing.B) {
 			for b.Loop() {
@@ -123,7 +129,7 @@ func TestSeeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := MustOpenPath(t, filed)
-	if rows := mustCases(t, st, store.CaseFilter{}); len(rows) != 300 || rows[0].Unsynced != 1 {
+	if rows := mustCases(t, st, cases.Filter{}); len(rows) != 300 || rows[0].Unsynced != 1 {
 		t.Errorf("Seed: got %d rows, want 300 with their filing unsynced", len(rows))
 	}
 

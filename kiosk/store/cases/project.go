@@ -1,16 +1,18 @@
-package store
+package cases
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"ombud/kiosk/store"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/lifecycle"
@@ -22,10 +24,122 @@ import (
 // of its events, written in the same transaction as the events. The queue
 // reads rows; only a case's own screen folds its log.
 
+// casesMigration is the migration that makes the cases table
+// (kiosk/store/migrations/0003_staff.sql): a kiosk that filed complaints
+// before it gets their rows in that migration's transaction.
+const casesMigration = 3
+
+// Attribute keys of the projection's log records.
+const (
+	logKeyComponent = "component"
+	logKeyCount     = "count"
+	logKeyElapsed   = "elapsed"
+)
+
+// Options configure a Projection. The zero value is the receipt's promise
+// and no log.
+type Options struct {
+	// Deadline computes the next step and due date stored in each case's
+	// row. Nil is the receipt's promise (2 and 15 business days,
+	// time.Local). Rows are computed when their case changes: a different
+	// function applies to the rows written after it (see
+	// Queue.RebuildCases).
+	Deadline DeadlineFunc
+	// Logger logs what the migration that makes the table backfills.
+	Logger *slog.Logger
+}
+
+// Projection keeps the cases table (and case_search) in step with the log:
+// the kiosk store calls it inside every write transaction (it is a
+// store.Projection), so a case's row is committed with every event that
+// changes it. Give a new one to store.Open, and the same to New. It serves
+// one store.
+type Projection struct {
+	deadline DeadlineFunc
+	log      *slog.Logger
+	// stmts are prepared once on the writer (Prepare): every filing and
+	// action runs them, and parsing them each time cost as much as running
+	// them.
+	stmts caseStmts
+}
+
+var _ store.Projection = (*Projection)(nil)
+
+// NewProjection makes the projection to open a store with.
+func NewProjection(opts Options) *Projection {
+	p := &Projection{deadline: opts.Deadline, log: opts.Logger}
+	if p.deadline == nil {
+		p.deadline = defaultDeadline()
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	p.log = p.log.With(logKeyComponent, "cases")
+	return p
+}
+
+// Prepare prepares the projection's statements on the writer
+// (store.Projection).
+func (p *Projection) Prepare(ctx context.Context, w store.Preparer) error {
+	if p.stmts.upsert != nil {
+		// Statements are bound to one database: a second store would run
+		// them against the first one's.
+		return errors.New("cases: this projection already serves another store")
+	}
+	var st caseStmts
+	for _, q := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{{&st.load, selectCaseLog}, {&st.upsert, upsertCase}, {&st.search, upsertSearch}} {
+		var err error
+		if *q.dst, err = w.PrepareContext(ctx, q.query); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+	}
+	p.stmts = st
+	return nil
+}
+
+// Migrated fills the cases table in the migration that makes it, from the
+// log of every complaint filed before it (store.Projection).
+func (p *Projection) Migrated(ctx context.Context, tx store.Tx, version int) error {
+	if version != casesMigration {
+		return nil
+	}
+	start := time.Now()
+	n, err := p.projectAll(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		p.log.Info("cases projected from the log", logKeyCount, n, logKeyElapsed, time.Since(start))
+	}
+	return nil
+}
+
+// Logged rewrites the rows of the complaints whose logs gained events
+// (store.Projection).
+func (p *Projection) Logged(ctx context.Context, tx store.Tx, ids []string) error {
+	return p.refresh(ctx, tx, ids)
+}
+
+// Unqueuing lowers the Unsynced counts of the cases whose outbox entries
+// first..last are leaving (store.Projection). They are counted while still
+// there; the outbox is walked by its key, the rows by theirs.
+func (p *Projection) Unqueuing(ctx context.Context, tx store.Tx, first, last int64) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE cases SET unsynced = max(cases.unsynced - d.n, 0)
+		FROM (SELECT e.complaint_id AS id, count(*) AS n FROM outbox o
+			JOIN events e ON e.id = o.event_id WHERE o.seq BETWEEN ? AND ? GROUP BY e.complaint_id) AS d
+		WHERE cases.complaint_id = d.id`, first, last); err != nil {
+		return fmt.Errorf("count unsynced cases: %w", err)
+	}
+	return nil
+}
+
 // noDue is the due_key of a case with nothing due: it sorts after every date.
 const noDue = math.MaxInt64
 
-// summaryRunes bounds CaseRow.Summary.
+// summaryRunes bounds Row.Summary.
 const summaryRunes = 120
 
 // defaultDeadline is the receipt's promise in the kiosk's own zone: what
@@ -51,7 +165,7 @@ type caseLog struct {
 
 // selectCaseLog reads one complaint's events. ORDER BY at, id is
 // event.Less: at is the clock as a (non-negative) INTEGER.
-const selectCaseLog = `SELECT o.seq IS NOT NULL, q.reason, ` + eventColumns + `
+const selectCaseLog = `SELECT o.seq IS NOT NULL, q.reason, ` + store.EventColumns + `
 	FROM events e
 	LEFT JOIN outbox o ON o.event_id = e.id
 	LEFT JOIN quarantine q ON q.event_id = e.id
@@ -71,7 +185,7 @@ func scanCaseLog(rows *sql.Rows, err error) (caseLog, error) {
 	for rows.Next() {
 		var pending bool
 		var reason sql.NullString
-		e, err := scanEvent(rows, &pending, &reason)
+		e, err := store.ScanEvent(rows, &pending, &reason)
 		if err != nil {
 			return caseLog{}, fmt.Errorf("events: %w", err)
 		}
@@ -97,13 +211,13 @@ func scanCaseLog(rows *sql.Rows, err error) (caseLog, error) {
 
 // caseRecord is a cases row as written.
 type caseRecord struct {
-	row        CaseRow
+	row        Row
 	searchText string
 }
 
 // record computes the row of a folded case.
-func (s *Store) record(c *lifecycle.Case, events []event.Event, unsynced int) caseRecord {
-	step, due := s.deadline(c, events)
+func (p *Projection) record(c *lifecycle.Case, events []event.Event, unsynced int) caseRecord {
+	step, due := p.deadline(c, events)
 	filed := c.Complaint.FiledAt
 	if filed.IsZero() {
 		filed = c.FiledAt.Time()
@@ -120,7 +234,7 @@ func (s *Store) record(c *lifecycle.Case, events []event.Event, unsynced int) ca
 		search = append(search, c.Complaint.Category)
 	}
 	return caseRecord{
-		row: CaseRow{
+		row: Row{
 			ComplaintID: c.ID,
 			Code:        c.Code,
 			State:       c.State,
@@ -169,31 +283,6 @@ const (
 // caseStmts are the projection's statements prepared on the writer.
 type caseStmts struct{ load, upsert, search *sql.Stmt }
 
-func prepareCaseStmts(ctx context.Context, w *sql.DB) (caseStmts, error) {
-	var st caseStmts
-	for _, p := range []struct {
-		dst   **sql.Stmt
-		query string
-	}{{&st.load, selectCaseLog}, {&st.upsert, upsertCase}, {&st.search, upsertSearch}} {
-		var err error
-		if *p.dst, err = w.PrepareContext(ctx, p.query); err != nil {
-			st.close()
-			return caseStmts{}, fmt.Errorf("prepare: %w", err)
-		}
-	}
-	return st, nil
-}
-
-func (st caseStmts) close() error {
-	var errs []error
-	for _, s := range []*sql.Stmt{st.load, st.upsert, st.search} {
-		if s != nil {
-			errs = append(errs, s.Close())
-		}
-	}
-	return errors.Join(errs...)
-}
-
 // caseWriter writes rows within one transaction.
 type caseWriter struct {
 	row, search *sql.Stmt
@@ -204,8 +293,8 @@ type caseWriter struct {
 // connection, where they were prepared, that reuses them as they are.
 // During the migration that makes the tables they are not prepared yet,
 // and are prepared in tx (closed with it).
-func (s *Store) writer(ctx context.Context, tx *sql.Tx) (caseWriter, error) {
-	st := s.stmts
+func (p *Projection) writer(ctx context.Context, tx store.Tx) (caseWriter, error) {
+	st := p.stmts
 	if st.upsert == nil {
 		var err error
 		if st.load, err = tx.PrepareContext(ctx, selectCaseLog); err != nil {
@@ -244,18 +333,18 @@ func (w caseWriter) write(ctx context.Context, r caseRecord) error {
 	return nil
 }
 
-// refreshCases rewrites the rows of the given complaints from their events,
+// refresh rewrites the rows of the given complaints from their events,
 // inside tx: each complaint is folded once, however many of its events the
 // caller wrote. A complaint without a valid Filed event here has no row yet
 // (its events arrived first) and gets one when the Filed event arrives.
-func (s *Store) refreshCases(ctx context.Context, tx *sql.Tx, ids []string) error {
+func (p *Projection) refresh(ctx context.Context, tx store.Tx, ids []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	w, err := s.writer(ctx, tx)
+	w, err := p.writer(ctx, tx)
 	if err != nil {
 		return fmt.Errorf("refresh cases: %w", err)
 	}
@@ -271,21 +360,8 @@ func (s *Store) refreshCases(ctx context.Context, tx *sql.Tx, ids []string) erro
 		if err != nil {
 			return fmt.Errorf("refresh case %s: %w", id, err)
 		}
-		if err := w.write(ctx, s.record(&c, l.events, len(l.unsynced))); err != nil {
+		if err := w.write(ctx, p.record(&c, l.events, len(l.unsynced))); err != nil {
 			return fmt.Errorf("refresh cases: %w", err)
-		}
-	}
-	return nil
-}
-
-// recountUnsynced sets the unsynced count of the given complaints' rows from
-// the outbox, after entries left it.
-func recountUnsynced(ctx context.Context, tx *sql.Tx, ids []string) error {
-	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx, `UPDATE cases SET unsynced = (SELECT count(*)
-			FROM events e JOIN outbox o ON o.event_id = e.id WHERE e.complaint_id = ?1)
-			WHERE complaint_id = ?1`, id); err != nil {
-			return fmt.Errorf("recount unsynced of %s: %w", id, err)
 		}
 	}
 	return nil
@@ -295,10 +371,10 @@ func recountUnsynced(ctx context.Context, tx *sql.Tx, ids []string) error {
 const backfillBatch = 500
 
 // projectAll writes the row of every complaint with a Filed event, in tx.
-func (s *Store) projectAll(ctx context.Context, tx *sql.Tx) (int, error) {
+func (p *Projection) projectAll(ctx context.Context, tx store.Tx) (int, error) {
 	total, after := 0, ""
 	for {
-		n, last, err := s.projectLogs(ctx, tx, after)
+		n, last, err := p.projectLogs(ctx, tx, after)
 		total += n
 		if err != nil || last == "" {
 			return total, err
@@ -311,12 +387,12 @@ func (s *Store) projectAll(ctx context.Context, tx *sql.Tx) (int, error) {
 // after after, in tx, reading their logs in one query so memory stays small
 // however long the history. It returns the number of rows written and the
 // last complaint id read, "" when there were none left.
-func (s *Store) projectLogs(ctx context.Context, tx *sql.Tx, after string) (int, string, error) {
+func (p *Projection) projectLogs(ctx context.Context, tx store.Tx, after string) (int, string, error) {
 	logs, last, err := readLogs(ctx, tx, after, backfillBatch)
 	if err != nil || len(logs) == 0 {
 		return 0, last, err
 	}
-	w, err := s.writer(ctx, tx)
+	w, err := p.writer(ctx, tx)
 	if err != nil {
 		return 0, "", fmt.Errorf("project cases: %w", err)
 	}
@@ -329,7 +405,7 @@ func (s *Store) projectLogs(ctx context.Context, tx *sql.Tx, after string) (int,
 		if err != nil {
 			return n, "", fmt.Errorf("project case %s: %w", l.events[0].ComplaintID, err)
 		}
-		if err := w.write(ctx, s.record(&c, l.events, len(l.unsynced))); err != nil {
+		if err := w.write(ctx, p.record(&c, l.events, len(l.unsynced))); err != nil {
 			return n, "", fmt.Errorf("project cases: %w", err)
 		}
 		n++
@@ -339,7 +415,7 @@ func (s *Store) projectLogs(ctx context.Context, tx *sql.Tx, after string) (int,
 
 // readLogs reads the logs of up to limit complaints with ids after after,
 // in id order, and the last id read ("" when there are no more).
-func readLogs(ctx context.Context, tx *sql.Tx, after string, limit int) ([]caseLog, string, error) {
+func readLogs(ctx context.Context, tx store.Tx, after string, limit int) ([]caseLog, string, error) {
 	var lastID sql.NullString
 	if err := tx.QueryRowContext(ctx, `SELECT max(complaint_id) FROM (SELECT DISTINCT complaint_id
 		FROM events WHERE complaint_id > ? ORDER BY complaint_id LIMIT ?)`, after, limit).
@@ -350,7 +426,7 @@ func readLogs(ctx context.Context, tx *sql.Tx, after string, limit int) ([]caseL
 		return nil, "", nil
 	}
 	last := lastID.String
-	rows, err := tx.QueryContext(ctx, `SELECT o.seq IS NOT NULL, `+eventColumns+`
+	rows, err := tx.QueryContext(ctx, `SELECT o.seq IS NOT NULL, `+store.EventColumns+`
 		FROM events e LEFT JOIN outbox o ON o.event_id = e.id
 		WHERE e.complaint_id > ? AND e.complaint_id <= ?
 		ORDER BY e.complaint_id, e.at, e.id`, after, last)
@@ -361,7 +437,7 @@ func readLogs(ctx context.Context, tx *sql.Tx, after string, limit int) ([]caseL
 	var logs []caseLog
 	for rows.Next() {
 		var pending bool
-		e, err := scanEvent(rows, &pending)
+		e, err := store.ScanEvent(rows, &pending)
 		if err != nil {
 			return nil, "", err
 		}
