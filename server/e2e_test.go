@@ -194,8 +194,11 @@ func mustFreeAddr(tb testing.TB) string {
 	return ln.Addr().String()
 }
 
-// e2eKiosk is a kiosk without its screen: the real store, filing service
-// and sync client, enrolled with the server as `kiosk enrol` does.
+// e2eKiosk is a branch device without its screen: the real store, filing
+// service and sync client, enrolled with the server as `kiosk enrol` does.
+// It files as a kiosk does and receives its branch's queue as a staff
+// terminal does, so it is enrolled as a staff terminal: a customer kiosk
+// receives nothing (TestE2ETrust...).
 type e2eKiosk struct {
 	name string
 	st   *store.Store
@@ -217,7 +220,7 @@ func MustE2EKiosk(tb testing.TB, s *e2eServer, name string) *e2eKiosk {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cred, err := kioskenrol.EnrolAs(ctx, nil, s.url, MustCode(tb, s.dir), name, id.DeviceID)
+	cred, err := kioskenrol.EnrolAs(ctx, nil, s.url, MustCode(tb, s.dir, "--role", "staff"), name, id.DeviceID)
 	if err != nil {
 		tb.Fatalf("enrol %s: %v\nlog:\n%s", name, err, s.srv.log)
 	}

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"regexp"
 	"strings"
 	"sync"
@@ -341,7 +342,7 @@ func TestEnrolmentEndToEnd(t *testing.T) {
 	}
 
 	// Wrong secret and unknown device look the same.
-	other, err := kioskenrol.Enrol(ctx, nil, url, MustCode(t, dir), "Other")
+	other, err := kioskenrol.Enrol(ctx, nil, url, MustCode(t, dir, "--role", "staff"), "Other")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,15 +372,33 @@ func TestEnrolmentEndToEnd(t *testing.T) {
 		f := strings.Fields(l)
 		switch f[0] {
 		case cred.DeviceID:
-			if f[1] != "main" || f[2] != cred.CodePrefix || f[len(f)-1] == "-" {
+			if f[1] != "main" || f[2] != "kiosk" || f[3] != cred.CodePrefix || f[len(f)-1] == "-" {
 				t.Errorf("revoked device line %q", l)
 			}
 		case other.DeviceID:
-			if f[2] != other.CodePrefix || f[len(f)-1] != "-" {
+			if f[2] != "staff" || f[3] != other.CodePrefix || f[len(f)-1] != "-" {
 				t.Errorf("live device line %q", l)
 			}
 		default:
 			t.Errorf("unexpected device line %q", l)
+		}
+	}
+
+	// The operator corrects a device's role; a wrong one is refused.
+	if out := MustRun(t, "device", "role", "--data", dir, "--device", other.DeviceID, "--role", "team", "--teams", "fraud,billing"); !strings.Contains(out, "team terminal (teams fraud, billing)") {
+		t.Errorf("device role printed %q", out)
+	}
+	if d, err := st.Device(ctx, other.DeviceID); err != nil || d.Role != "team" || !slices.Equal(d.Teams, []string{"fraud", "billing"}) {
+		t.Errorf("after device role: %+v, %v", d, err)
+	}
+	for _, args := range [][]string{
+		{"--device", other.DeviceID, "--role", "boss"},
+		{"--device", other.DeviceID, "--role", "team"},
+		{"--device", other.DeviceID, "--role", "kiosk", "--teams", "fraud"},
+		{"--device", other.DeviceID, "--role", "team", "--teams", "Fraud Team"},
+	} {
+		if err := run(ctx, append([]string{"device", "role", "--data", dir}, args...), noEnv, nil, io.Discard, io.Discard); err == nil {
+			t.Errorf("device role %v: no error", args)
 		}
 	}
 
