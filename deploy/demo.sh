@@ -41,12 +41,18 @@ go build -o "$data/bin/kiosk" ./kiosk
 
 "$data/bin/server" branch add --data "$data/server" --id "$branch" --name "$branch_name" >/dev/null 2>&1 || true
 
-# enrol DIR NAME enrols a device of the branch once (its credential stays in DIR).
+# enrol DIR NAME ROLE enrols a device of the branch once, as a kiosk or a
+# staff terminal (its credential stays in DIR). A demo directory from before
+# device roles existed holds a staff terminal the upgrade made a kiosk: say
+# what it is again.
 enrol() {
   if [ ! -f "$1/credential.json" ]; then
     echo "Enrolling $2 with branch $branch..."
-    code=$("$data/bin/server" enrol-code --data "$data/server" --branch "$branch" | awk 'NR==3 {print $1}')
+    code=$("$data/bin/server" enrol-code --data "$data/server" --branch "$branch" --role "$3" | awk 'NR==3 {print $1}')
     "$data/bin/kiosk" enrol --data "$1" --server "$url" --code "$code" --name "$2"
+  elif [ "$3" = staff ]; then
+    id=$(sed -n 's/.*"device_id": *"\([^"]*\)".*/\1/p' "$1/credential.json" | head -n 1)
+    [ -n "$id" ] && "$data/bin/server" device role --data "$data/server" --device "$id" --role staff >/dev/null
   fi
 }
 
@@ -71,7 +77,7 @@ else
 fi
 
 if [ "$mode" = staff ]; then
-  enrol "$data/staff" "demo staff terminal"
+  enrol "$data/staff" "demo staff terminal" staff
   if ! "$data/bin/server" staff list --data "$data/server" | grep -q '^demo '; then
     printf '482913\n' | "$data/bin/server" staff add --data "$data/server" --branch "$branch" --id demo --name "Dana Demo" --role agent >/dev/null
     printf '735102\n' | "$data/bin/server" staff add --data "$data/server" --branch "$branch" --id boss --name "Sam Supervisor" --role supervisor >/dev/null
@@ -85,7 +91,7 @@ if [ "$mode" = staff ]; then
   exit 0
 fi
 
-enrol "$data/kiosk" "demo kiosk"
+enrol "$data/kiosk" "demo kiosk" kiosk
 
 "$data/bin/kiosk" --data "$data/kiosk" --printer "file:$data/receipts" --public-url "$url" --allow-quit \
   --timezone "$timezone" --ack-days 1 --respond-days 10 "$@" || true

@@ -17,6 +17,7 @@ import (
 	"ombud/kiosk/staffui"
 	"ombud/kiosk/store/cases"
 	"ombud/kiosk/store/signin"
+	devicerole "ombud/shared/device"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/lifecycle"
@@ -87,7 +88,15 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		return fmt.Errorf("credential: %w", err)
 	}
 	if !enrolled {
-		return fmt.Errorf("this staff terminal is not enrolled (no credential in %s): get a code with `server enrol-code --branch ID` and run `kiosk enrol --data %s --server URL --code CODE` first", o.dataDir, o.dataDir)
+		return fmt.Errorf("this staff terminal is not enrolled (no credential in %s): get a code with `server enrol-code --branch ID --role staff` and run `kiosk enrol --data %s --server URL --code CODE` first", o.dataDir, o.dataDir)
+	}
+	switch cred.Role {
+	case devicerole.Kiosk:
+		// The server would give it neither cases nor accounts, and would
+		// refuse every staff action from it.
+		return fmt.Errorf("this device is enrolled as a customer kiosk, which receives no cases and no staff accounts: enrol it as a staff terminal with a code from `server enrol-code --branch %s --role staff`", cred.Branch)
+	case devicerole.Team:
+		return errors.New("this device is enrolled as a team terminal; this build of the staff terminal serves a branch only")
 	}
 	dev, err := openDevice(o.deviceOptions, "staff", "staff.log")
 	if err != nil {

@@ -132,7 +132,7 @@ func BenchmarkDispatchToStaffScreen(b *testing.B) {
 	// devices from the database when they connect.
 	connectFleet(b, s.url, enrolFleet(b, s, devices))
 
-	dir := s.enrolDevice("staff terminal")
+	dir := s.enrolDevice("staff terminal", "staff")
 	s.addStaff("ana", "Ana Agent", "agent", "482913")
 	scr := &benchRowScreen{watchScreen: newWatchScreen(200, 60)}
 	signin := scr.await("Staff sign-in")

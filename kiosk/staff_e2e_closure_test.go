@@ -33,7 +33,7 @@ func TestStaffTakesCaseToClosure(t *testing.T) {
 	f := s.startCustomerKiosk().file(t, "billing", "Charged twice for one coffee.")
 	code := string(f.Code)
 
-	dir := s.enrolDevice("staff desk")
+	dir := s.enrolDevice("staff desk", "staff")
 	k := startStaff(t, dir)
 	k.signIn(dir, "sam", "735102")
 	k.openCase(code)

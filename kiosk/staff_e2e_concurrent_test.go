@@ -65,7 +65,7 @@ func TestConcurrentStaffOneOffline(t *testing.T) {
 	f := s.startCustomerKiosk().file(t, "billing", "Charged twice for one coffee.")
 	code := string(f.Code)
 	shown := trackcode.Code(code).String()
-	dirA, dirB := s.enrolDevice("desk A"), s.enrolDevice("desk B")
+	dirA, dirB := s.enrolDevice("desk A", "staff"), s.enrolDevice("desk B", "staff")
 
 	// B comes up, gets the case, and is switched off.
 	b := startStaff(t, dirB)

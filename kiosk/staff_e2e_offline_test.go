@@ -43,7 +43,7 @@ func openStoreAside(t *testing.T, dir string) *store.Store {
 func TestRevokedStaffRefusedOffline(t *testing.T) {
 	s := startE2EServer(t)
 	s.addStaff("ann", "Ann Agent", "agent", "482913")
-	dir := s.enrolDevice("staff desk")
+	dir := s.enrolDevice("staff desk", "staff")
 	k := startStaff(t, dir)
 	k.signIn(dir, "ann", "482913")
 	k.waitSaid("Ann Agent")
@@ -82,7 +82,7 @@ func TestStaffActionSurvivesKill(t *testing.T) {
 	s.addStaff("ann", "Ann Agent", "agent", "482913")
 	f := s.startCustomerKiosk().file(t, "billing", "Charged twice for one coffee.")
 	code := string(f.Code)
-	dir := s.enrolDevice("staff desk")
+	dir := s.enrolDevice("staff desk", "staff")
 	logPath := filepath.Join(dir, "staff.log")
 
 	term := startKiosk(t, "staff", "--data", dir, "--directory-interval", "200ms")

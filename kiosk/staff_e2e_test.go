@@ -118,11 +118,12 @@ func (s *e2eServer) start() {
 
 var enrolCodeLine = regexp.MustCompile(`(?m)^    (\S+)$`)
 
-// enrolDevice enrols a fresh data directory with the server, as
-// `kiosk enrol` does, and returns the directory.
-func (s *e2eServer) enrolDevice(name string) string {
+// enrolDevice enrols a fresh data directory with the server as a device of
+// role (kiosk, staff), as `server enrol-code` and `kiosk enrol` do, and
+// returns the directory.
+func (s *e2eServer) enrolDevice(name, role string) string {
 	s.t.Helper()
-	m := enrolCodeLine.FindStringSubmatch(s.cli("", "enrol-code", "--branch", e2eBranch))
+	m := enrolCodeLine.FindStringSubmatch(s.cli("", "enrol-code", "--branch", e2eBranch, "--role", role))
 	if m == nil {
 		s.t.Fatal("no enrolment code in the server's output")
 	}
@@ -168,7 +169,7 @@ type customerKiosk struct {
 
 func (s *e2eServer) startCustomerKiosk() *customerKiosk {
 	s.t.Helper()
-	dir := s.enrolDevice("front kiosk")
+	dir := s.enrolDevice("front kiosk", "kiosk")
 	cred, ok, err := enrol.Load(dir)
 	if err != nil || !ok {
 		s.t.Fatalf("credential: %v", err)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 
+	"ombud/shared/device"
 	"ombud/shared/envflag"
 )
 
@@ -86,7 +87,15 @@ func Command(ctx context.Context, args []string, getenv func(string) string, std
 	if c.BranchName != "" && c.BranchName != c.Branch {
 		branch = fmt.Sprintf("%s (%s)", c.BranchName, c.Branch)
 	}
-	fmt.Fprintf(stdout, "Enrolled: this kiosk is device %s of branch %s.\nTracking codes from it start with %s. Credential saved in %s.\n",
-		c.DeviceID, branch, c.CodePrefix, *dataDir)
+	what, next := "device", "kiosk --data "+*dataDir
+	switch c.Role {
+	case device.Kiosk, device.Staff, device.Team:
+		what = c.Role.Describe()
+	}
+	if c.Role == device.Staff || c.Role == device.Team {
+		next = "kiosk staff --data " + *dataDir
+	}
+	fmt.Fprintf(stdout, "Enrolled: this %s is device %s of branch %s.\nTracking codes from it start with %s. Credential saved in %s.\nStart it with: %s\n",
+		what, c.DeviceID, branch, c.CodePrefix, *dataDir, next)
 	return nil
 }

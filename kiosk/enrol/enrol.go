@@ -20,6 +20,8 @@ import (
 	"strings"
 	"time"
 
+	"ombud/shared/device"
+	"ombud/shared/textsafe"
 	"ombud/shared/trackcode"
 )
 
@@ -31,6 +33,12 @@ type Credential struct {
 	Branch     string // branch id
 	BranchName string
 	CodePrefix string // tracking-code prefix assigned by the server
+	// Role is what the server enrolled the device as (the operator chose it
+	// with the code): a customer kiosk, a staff or a team terminal. "" for a
+	// credential from before roles existed. The server enforces it; the
+	// device uses it to refuse what it is not, and to ask for its scopes.
+	Role       device.Role
+	Teams      []string // the teams a team terminal serves
 	EnrolledAt time.Time
 }
 
@@ -125,11 +133,13 @@ func EnrolAs(ctx context.Context, client *http.Client, serverURL, code, deviceNa
 		return Credential{}, refusal(resp, raw)
 	}
 	var ok struct {
-		DeviceID   string `json:"device_id"`
-		Credential string `json:"credential"`
-		Branch     string `json:"branch"`
-		BranchName string `json:"branch_name"`
-		CodePrefix string `json:"code_prefix"`
+		DeviceID   string   `json:"device_id"`
+		Credential string   `json:"credential"`
+		Branch     string   `json:"branch"`
+		BranchName string   `json:"branch_name"`
+		CodePrefix string   `json:"code_prefix"`
+		Role       string   `json:"role"`
+		Teams      []string `json:"teams"`
 	}
 	if err := json.Unmarshal(raw, &ok); err != nil {
 		return Credential{}, fmt.Errorf("the server at %s sent an answer this kiosk does not understand (%v): is the address right?", base, err)
@@ -142,6 +152,8 @@ func EnrolAs(ctx context.Context, client *http.Client, serverURL, code, deviceNa
 		Branch:     ok.Branch,
 		BranchName: ok.BranchName,
 		CodePrefix: ok.CodePrefix,
+		Role:       device.Role(ok.Role),
+		Teams:      ok.Teams,
 		EnrolledAt: time.Now().UTC(),
 	}
 	if !found || id != ok.DeviceID {
@@ -187,14 +199,10 @@ func refusal(resp *http.Response, raw []byte) error {
 }
 
 // oneLine keeps a server-sent message printable on a terminal: no control
-// characters (it could carry escape sequences), at most 200 bytes.
+// or format characters (it could carry escape sequences), one line, at most
+// 200 bytes.
 func oneLine(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return ' '
-		}
-		return r
-	}, s)
+	s = textsafe.Line(s)
 	if len(s) > 200 {
 		s = strings.ToValidUTF8(s[:200], "") + "..."
 	}
@@ -233,6 +241,14 @@ func (c Credential) validate() error {
 	}
 	if !trackcode.ValidPrefix(c.CodePrefix) {
 		return fmt.Errorf("code prefix %q is not %d Crockford symbols", c.CodePrefix, trackcode.PrefixLen)
+	}
+	if c.Role != "" {
+		if !c.Role.Valid() {
+			return fmt.Errorf("role %q is not kiosk, staff or team", c.Role)
+		}
+		if err := device.CheckTeams(c.Role, c.Teams); err != nil {
+			return err
+		}
 	}
 	if _, err := parseServerURL(c.ServerURL); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -57,7 +58,7 @@ func TestEnrol(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Enrol: %v", err)
 	}
-	if c.ServerURL != s.url || c.Branch != "main" || c.BranchName != "Main Street" || len(c.CodePrefix) != 3 || c.Secret == "" {
+	if c.ServerURL != s.url || c.Branch != "main" || c.BranchName != "Main Street" || c.Role != device.Kiosk || len(c.CodePrefix) != 3 || c.Secret == "" {
 		t.Errorf("credential = %+v", c)
 	}
 	if _, err := serverenrol.Authenticate(ctx, s.st, c.AuthorizationHeader()); err != nil {
@@ -130,7 +131,7 @@ func TestEnrolServerTrouble(t *testing.T) {
 	tests := []struct{ path, want string }{
 		{"/bad-gateway", "the server answered 502 Bad Gateway: check the address, or try again later"},
 		{"/limited", "too many attempts from this kiosk; try again in 42 seconds"},
-		{"/odd", "the server refused (418 I'm a teapot): short  [2J and stout"},
+		{"/odd", "the server refused (418 I'm a teapot): short  and stout"},
 		{"/garbage", "does not understand"},
 		{"/wrong-device", "does not name device"},
 	}
@@ -158,7 +159,7 @@ func TestEnrolServerTrouble(t *testing.T) {
 func sample() enrol.Credential {
 	return enrol.Credential{
 		ServerURL: "https://ombud.example", DeviceID: "dev-1", Secret: "c2VjcmV0",
-		Branch: "main", BranchName: "Main Street", CodePrefix: "K7Q",
+		Branch: "main", BranchName: "Main Street", CodePrefix: "K7Q", Role: device.Team, Teams: []string{"fraud", "billing"},
 		EnrolledAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 	}
 }
@@ -184,7 +185,7 @@ func TestSaveLoad(t *testing.T) {
 		t.Errorf("mode = %#o, want 0600", got)
 	}
 	got, ok, err := enrol.Load(dir)
-	if err != nil || !ok || got != want {
+	if err != nil || !ok || !reflect.DeepEqual(got, want) {
 		t.Fatalf("Load = %+v, %v, %v; want %+v", got, ok, err, want)
 	}
 
@@ -211,7 +212,7 @@ func TestSaveLoad(t *testing.T) {
 	if err := enrol.Save(dir, bad); err == nil {
 		t.Error("Save accepted a bad prefix")
 	}
-	if got, _, _ := enrol.Load(dir); got != next {
+	if got, _, _ := enrol.Load(dir); !reflect.DeepEqual(got, next) {
 		t.Errorf("a refused Save changed the file: %+v", got)
 	}
 }
@@ -269,7 +270,7 @@ func TestCommand(t *testing.T) {
 		t.Fatalf("Command: %v\n%s", err, out.String())
 	}
 	saved, ok, err := enrol.Load(dir)
-	if err != nil || !ok || saved.DeviceID != "kiosk-local" || adopted != saved {
+	if err != nil || !ok || saved.DeviceID != "kiosk-local" || !reflect.DeepEqual(adopted, saved) {
 		t.Errorf("saved %+v (%v, %v), adopted %+v; want kiosk-local in both", saved, ok, err, adopted)
 	}
 	if !strings.Contains(out.String(), "Tracking codes from it start with "+saved.CodePrefix) {

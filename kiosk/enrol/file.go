@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"ombud/shared/device"
 )
 
 // FileName is the credential's file in the kiosk's data directory. It is a
@@ -27,6 +29,8 @@ type credentialFile struct {
 	Branch     string    `json:"branch"`
 	BranchName string    `json:"branch_name"`
 	CodePrefix string    `json:"code_prefix"`
+	Role       string    `json:"role,omitempty"`
+	Teams      []string  `json:"teams,omitempty"`
 	EnrolledAt time.Time `json:"enrolled_at"`
 }
 
@@ -40,12 +44,13 @@ func Save(dataDir string, c Credential) (err error) {
 	}
 	b, err := json.MarshalIndent(credentialFile{
 		Version: fileVersion, ServerURL: c.ServerURL, DeviceID: c.DeviceID, Secret: c.Secret,
-		Branch: c.Branch, BranchName: c.BranchName, CodePrefix: c.CodePrefix, EnrolledAt: c.EnrolledAt,
+		Branch: c.Branch, BranchName: c.BranchName, CodePrefix: c.CodePrefix,
+		Role: string(c.Role), Teams: c.Teams, EnrolledAt: c.EnrolledAt,
 	}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save credential: %w", err)
 	}
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return fmt.Errorf("save credential: %w", err)
 	}
 	// CreateTemp makes the file 0600 from the start: the secret is never
@@ -121,6 +126,7 @@ func Load(dataDir string) (c Credential, ok bool, err error) {
 	c = Credential{
 		ServerURL: cf.ServerURL, DeviceID: cf.DeviceID, Secret: cf.Secret, Branch: cf.Branch,
 		BranchName: cf.BranchName, CodePrefix: cf.CodePrefix, EnrolledAt: cf.EnrolledAt,
+		Role: device.Role(cf.Role), Teams: cf.Teams,
 	}
 	if err := c.validate(); err != nil {
 		return Credential{}, false, fmt.Errorf("credential file %s is damaged (%v): delete it and enrol this kiosk again", path, err)
