@@ -26,6 +26,7 @@ const (
 	CodeRateLimited      Code = "rate_limited"
 	CodeUnavailable      Code = "unavailable" // the server could not answer now: try again later
 	CodeInternal         Code = "internal"
+	CodeForbidden        Code = "forbidden"  // authenticated, but the device's role may not do this
 	CodeNotFound         Code = "not_found"  // tracking: unknown and malformed codes alike
 	CodeCheckCode        Code = "check_code" // tracking: a typed code whose check symbol is wrong
 
@@ -50,6 +51,7 @@ var statuses = map[Code]int{
 	CodeRevoked:          http.StatusUnauthorized,
 	CodeRefused:          http.StatusForbidden,
 	CodeExpired:          http.StatusForbidden,
+	CodeForbidden:        http.StatusForbidden,
 	CodeNotFound:         http.StatusNotFound,
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
 	CodeDeviceTaken:      http.StatusConflict,

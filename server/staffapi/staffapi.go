@@ -1,8 +1,8 @@
 // Package staffapi owns the staff directory endpoint (docs/API.md): an
-// enrolled device fetches its own branch's staff accounts, PIN hashes
-// included, so its staff terminal can sign people in while offline. The
-// device's branch comes from its credential, never from the request, so no
-// device can read another branch's accounts.
+// enrolled staff terminal fetches its own branch's staff accounts, PIN
+// hashes included, so it can sign people in while offline. The device's
+// branch and role come from its credential, never from the request, so no
+// device can read another branch's accounts, and a customer kiosk none.
 //
 // Terminals poll it; the version-based ETag lets an unchanged directory
 // cost one indexed read and an empty 304.
@@ -21,6 +21,7 @@ import (
 	"ombud/server/enrol"
 	"ombud/server/httpapi"
 	"ombud/server/storage"
+	"ombud/shared/device"
 	"ombud/shared/staff"
 )
 
@@ -36,7 +37,8 @@ type Store interface {
 
 // The endpoint answers errors in the server's JSON format (package
 // httpapi): unauthenticated (no, malformed, unknown or wrong credential),
-// revoked (the device's enrolment was revoked), method_not_allowed,
+// revoked (the device's enrolment was revoked), forbidden (the device is
+// not a staff terminal), method_not_allowed,
 // unavailable (the store failed: try again later) and internal (the stored
 // directory is not valid).
 
@@ -94,6 +96,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	logger := h.log.With(logDevice, dev.ID, logBranch, dev.Branch)
+	if dev.Role != device.Staff {
+		// A customer kiosk stands in a public lobby: whoever takes it must
+		// not find the PIN hashes of the branch's staff on its disk.
+		logger.Info("staff directory: refused to a device that is not a staff terminal", "role", string(dev.Role))
+		h.fail(w, r, httpapi.CodeForbidden, "This device is not a staff terminal: only staff terminals receive the staff directory.", nil)
+		return
+	}
 	d, err := h.store.StaffDirectory(r.Context(), dev.Branch)
 	if err != nil {
 		h.unavailable(w, r, "staff directory: read failed", err, logDevice, dev.ID, logBranch, dev.Branch)

@@ -42,12 +42,17 @@ func MustStore(tb testing.TB) *sqlite.Store {
 	return st
 }
 
-// MustEnrol enrols a device into branch as a terminal does (a code from
-// enrol.Issue, redeemed) and returns its Authorization header value.
+// MustEnrol enrols a staff terminal into branch as a terminal does (a code
+// from enrol.Issue, redeemed) and returns its Authorization header value.
 func MustEnrol(tb testing.TB, st storage.Devices, branch string) (deviceID, authorization string) {
 	tb.Helper()
+	return mustEnrolAs(tb, st, enrol.Grant{Branch: branch, Role: device.Staff})
+}
+
+func mustEnrolAs(tb testing.TB, st storage.Devices, g enrol.Grant) (deviceID, authorization string) {
+	tb.Helper()
 	ctx := context.Background()
-	code, _, err := enrol.Issue(ctx, st, enrol.Grant{Branch: branch, Role: device.Staff}, time.Hour, time.Now())
+	code, _, err := enrol.Issue(ctx, st, g, time.Hour, time.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -290,6 +295,22 @@ func TestDirectoryRefusesCredentials(t *testing.T) {
 		if a.header.Get("Allow") != "GET, HEAD" {
 			t.Errorf("%s: Allow = %q", m, a.header.Get("Allow"))
 		}
+	}
+}
+
+// TestDirectoryOnlyForStaffTerminals: a customer kiosk of the branch, whose
+// credential is valid, gets 403 and no PIN hash: whoever takes a kiosk from
+// the lobby finds none on it.
+func TestDirectoryOnlyForStaffTerminals(t *testing.T) {
+	t.Parallel()
+	st := MustStore(t)
+	MustStaff(t, st, "nina", "north", staff.Agent)
+	_, kiosk := mustEnrolAs(t, st, enrol.Grant{Branch: "north", Role: device.Kiosk})
+	srv := MustServer(t, st)
+	a := get(t, srv, http.MethodGet, kiosk, "")
+	wantError(t, a, http.StatusForbidden, string(httpapi.CodeForbidden))
+	if strings.Contains(string(a.body), "nina") || strings.Contains(string(a.body), "pbkdf2") || a.header.Get("ETag") != "" {
+		t.Errorf("a kiosk got directory data: %s", a.body)
 	}
 }
 
