@@ -139,7 +139,7 @@ func (s *e2eServer) enrolDevice(name, role string) string {
 // addStaff makes a staff account with a fast PIN hash (tests only).
 func (s *e2eServer) addStaff(id, name, role, pin string) {
 	s.t.Helper()
-	s.cli(pin+"\n", "staff", "add", "--branch", e2eBranch, "--id", id, "--name", name, "--role", role, "--pin-iterations", "1000")
+	s.cli(pin+"\n", "staff", "add", "--branch", e2eBranch, "--id", id, "--name", name, "--role", role, "--pin-memory", "64", "--pin-passes", "1")
 }
 
 // track reads the tracking API of a code: what the customer's phone shows.

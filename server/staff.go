@@ -44,19 +44,33 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 	}
 }
 
-// pinIterationsFlag registers --pin-iterations, the PBKDF2 cost of a new
-// PIN's hash. Lowering it is for tests and demos only: the default is what
-// makes a stolen terminal database slow to attack.
-func pinIterationsFlag(fs *flag.FlagSet) *int {
-	return fs.Int("pin-iterations", staff.DefaultIterations,
-		fmt.Sprintf("PBKDF2 iterations of the PIN hash; lower it only for tests and demos (at least %d)", staff.MinIterations))
+// pinPolicy is how a new PIN is checked and hashed: --min-pin, the
+// operator's minimum length (OMBUD_SERVER_MIN_PIN in the environment file
+// sets it for every command), and --pin-memory and --pin-passes, the
+// argon2id cost of its hash. Lowering the cost is for tests and demos only:
+// the default is what makes a stolen terminal database slow to attack.
+type pinPolicy struct {
+	minLen         *int
+	memory, passes *uint
 }
 
-func checkIterations(cmd string, n int) error {
-	if n < staff.MinIterations {
-		return usageError{fmt.Sprintf("%s: --pin-iterations must be at least %d", cmd, staff.MinIterations)}
+func pinPolicyFlags(fs *flag.FlagSet) pinPolicy {
+	return pinPolicy{
+		minLen: fs.Int("min-pin", staff.MinPINLen, fmt.Sprintf("the least number of characters a new PIN has (%d to %d); 8 or more, or a passphrase, makes a stolen terminal's PIN hashes far harder to crack", staff.MinPINLen, staff.MaxPINLen)),
+		memory: fs.Uint("pin-memory", uint(staff.DefaultCost.MemoryKiB), "memory in KiB each try of the PIN hash takes (argon2id); lower it only for tests and demos"),
+		passes: fs.Uint("pin-passes", uint(staff.DefaultCost.Passes), "passes over that memory (argon2id); lower it only for tests and demos"),
 	}
-	return nil
+}
+
+func (p pinPolicy) cost(cmd string) (staff.Cost, error) {
+	c := staff.Cost{MemoryKiB: uint32(min(*p.memory, 1<<32-1)), Passes: uint32(min(*p.passes, 1<<32-1))}
+	if !c.Valid() {
+		return c, usageError{fmt.Sprintf("%s: --pin-memory (64 to 1048576 KiB) or --pin-passes (1 to 16) out of range", cmd)}
+	}
+	if *p.minLen < staff.MinPINLen || *p.minLen > staff.MaxPINLen {
+		return c, usageError{fmt.Sprintf("%s: --min-pin must be %d to %d", cmd, staff.MinPINLen, staff.MaxPINLen)}
+	}
+	return c, nil
 }
 
 // staffID reads --id as sign-in compares it (trimmed, lower case) and
@@ -90,7 +104,7 @@ func staffAdd(ctx context.Context, args []string, getenv func(string) string, st
 	idFlag := fs.String("id", "", "the id they sign in with: 2-32 of a-z, 0-9, '.', '-', '_' (e.g. alice or a.martin); never reused")
 	name := fs.String("name", "", "their name, shown on the terminal and in the audit trail")
 	role := fs.String("role", "", "agent (works cases) or supervisor (may also reopen closed cases)")
-	iterations := pinIterationsFlag(fs)
+	policy := pinPolicyFlags(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -104,13 +118,14 @@ func staffAdd(ctx context.Context, args []string, getenv func(string) string, st
 	if r := staff.Role(*role); !r.Valid() {
 		return usageError{fmt.Sprintf("%s: --role %q: want agent or supervisor", cmd, *role)}
 	}
-	if err := checkIterations(cmd, *iterations); err != nil {
+	cost, err := policy.cost(cmd)
+	if err != nil {
 		return err
 	}
 	a := staff.Account{ID: id, Name: strings.TrimSpace(*name), Role: staff.Role(*role), Branch: *branch}
 	// The account is checked before the PIN is asked for, with a stand-in
 	// hash (cheap at the minimum cost) in place of the one to come.
-	if a.PINHash, err = staff.HashPINCost("stand-in", staff.MinIterations); err != nil {
+	if a.PINHash, err = staff.HashPINWith("stand-in", staff.TestCost); err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)
 	}
 	if err := a.Validate(); err != nil {
@@ -129,11 +144,11 @@ func staffAdd(ctx context.Context, args []string, getenv func(string) string, st
 		default:
 			return storeError(cmd, err)
 		}
-		pin, err := readPIN(stdin, stderr)
+		pin, err := readPIN(stdin, stderr, *policy.minLen)
 		if err != nil {
 			return fmt.Errorf("%s: %w", cmd, err)
 		}
-		if a.PINHash, err = staff.HashPINCost(pin, *iterations); err != nil {
+		if a.PINHash, err = staff.HashPINWith(pin, cost); err != nil {
 			return fmt.Errorf("%s: %w", cmd, err)
 		}
 		a.UpdatedAt = time.Now()
@@ -152,7 +167,7 @@ func staffPIN(ctx context.Context, args []string, getenv func(string) string, st
 	fs := newFlagSet(cmd, stderr)
 	data := fs.String("data", "", "data directory (holds server.db)")
 	idFlag := fs.String("id", "", "staff id whose PIN to replace")
-	iterations := pinIterationsFlag(fs)
+	policy := pinPolicyFlags(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
@@ -160,7 +175,8 @@ func staffPIN(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	if err := checkIterations(cmd, *iterations); err != nil {
+	cost, err := policy.cost(cmd)
+	if err != nil {
 		return err
 	}
 	return withStore(ctx, *data, func(st *sqlite.Store) error {
@@ -172,11 +188,11 @@ func staffPIN(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("%s: staff %s was revoked on %s: a new PIN does not bring the account back; "+
 				"add a new account with another id (`server staff add`)", cmd, id, a.RevokedAt.Local().Format(time.DateTime))
 		}
-		pin, err := readPIN(stdin, stderr)
+		pin, err := readPIN(stdin, stderr, *policy.minLen)
 		if err != nil {
 			return fmt.Errorf("%s: %w", cmd, err)
 		}
-		hash, err := staff.HashPINCost(pin, *iterations)
+		hash, err := staff.HashPINWith(pin, cost)
 		if err != nil {
 			return fmt.Errorf("%s: %w", cmd, err)
 		}
@@ -260,17 +276,17 @@ func staffList(ctx context.Context, args []string, getenv func(string) string, s
 // a long one is refused with the PIN rules rather than cut.
 const maxPINLine = 1 << 10
 
-// readPIN reads a new PIN and checks it with staff.ValidatePIN. From a
+// readPIN reads a new PIN and checks it with staff.ValidatePINMin. From a
 // terminal it asks twice without echo, prompting on prompt; from anything
 // else (a pipe, a file, a test) it reads one line, so scripts can do
 // `printf '%s\n' "$PIN" | server staff add ...`.
-func readPIN(stdin io.Reader, prompt io.Writer) (string, error) {
+func readPIN(stdin io.Reader, prompt io.Writer, minLen int) (string, error) {
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		first, err := readHidden(f, prompt, "PIN: ")
 		if err != nil {
 			return "", err
 		}
-		if err := staff.ValidatePIN(first); err != nil {
+		if err := staff.ValidatePINMin(first, minLen); err != nil {
 			return "", fmt.Errorf("PIN refused: %v; nothing was changed", err)
 		}
 		again, err := readHidden(f, prompt, "PIN again: ")
@@ -294,7 +310,7 @@ func readPIN(stdin io.Reader, prompt io.Writer) (string, error) {
 			"or send it as one line (printf '%s\\n' \"$PIN\" | server staff ...)")
 	}
 	pin := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-	if err := staff.ValidatePIN(pin); err != nil {
+	if err := staff.ValidatePINMin(pin, minLen); err != nil {
 		return "", fmt.Errorf("PIN refused: %v; nothing was changed", err)
 	}
 	return pin, nil

@@ -19,7 +19,7 @@ import (
 )
 
 // fastPIN makes the staff commands hash at the least cost.
-var fastPIN = []string{"--pin-iterations", "1000"}
+var fastPIN = []string{"--pin-memory", "64", "--pin-passes", "1"}
 
 // runStaff runs `server staff ...` with input on stdin and returns its
 // stdout, stderr and error.
@@ -84,7 +84,8 @@ func TestStaffCommands(t *testing.T) {
 		{"unknown branch", "482913\n", add("bob", "agent", "nowhere"), "branch nowhere not found", false},
 		{"unknown role", "482913\n", add("bob", "manager", "main"), "want agent or supervisor", true},
 		{"bad id", "482913\n", add("b", "agent", "main"), "a staff id is 2 to 32 characters", true},
-		{"cheap hash", "482913\n", append(add("bob", "agent", "main"), "--pin-iterations", "10"), "at least 1000", true},
+		{"hash cost too low", "482913\n", append(add("bob", "agent", "main"), "--pin-memory", "8"), "out of range", true},
+		{"shorter than the operator's minimum", "48291375\n", append(add("bob", "agent", "main"), "--min-pin", "10"), "a PIN is 10 to 64 characters", false},
 		{"no name", "482913\n", []string{"add", "--data", dir, "--branch", "main", "--id", "bob", "--role", "agent"}, "--name", true},
 		{"no subcommand", "", nil, "staff add|pin|revoke|list", true},
 		{"unknown subcommand", "", []string{"remove"}, "staff add|pin|revoke|list", true},
@@ -178,7 +179,7 @@ func TestStaffDirectoryServed(t *testing.T) {
 	MustRun(t, "branch", "add", "--data", dir, "--id", "main", "--name", "Main Street")
 	srv := MustServe(t, noEnv, "--data", dir)
 	url := "http://" + srv.addr
-	cred, err := kioskenrol.Enrol(ctx, nil, url, MustCode(t, dir), "Staff terminal")
+	cred, err := kioskenrol.Enrol(ctx, nil, url, MustCode(t, dir, "--role", "staff"), "Staff terminal")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +247,7 @@ func TestReadPINFromTerminal(t *testing.T) {
 				t.Fatal(err)
 			}
 			var prompt bytes.Buffer
-			got, err := readPIN(tty, &prompt)
+			got, err := readPIN(tty, &prompt, staff.MinPINLen)
 			switch {
 			case tt.mention == "" && (err != nil || got != tt.want):
 				t.Fatalf("readPIN = %q, %v; want %q", got, err, tt.want)

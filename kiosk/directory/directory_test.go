@@ -38,7 +38,7 @@ type fixture struct {
 }
 
 var pinHash = sync.OnceValue(func() string {
-	h, err := staff.HashPINCost("482913", staff.MinIterations)
+	h, err := staff.HashPINWith("482913", staff.TestCost)
 	if err != nil {
 		panic(err)
 	}

@@ -71,7 +71,7 @@ func newEnvWith(t *testing.T, opts store.Options) *env {
 
 func mustHash(t *testing.T, pin string) string {
 	t.Helper()
-	h, err := staff.HashPINCost(pin, staff.MinIterations)
+	h, err := staff.HashPINWith(pin, staff.TestCost)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,7 +115,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	// Push takes staff events only from an account of the device's branch.
-	pin, err := staffacct.HashPINCost("482913", staffacct.MinIterations)
+	pin, err := staffacct.HashPINWith("482913", staffacct.TestCost)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func mustEnrolAs(tb testing.TB, st storage.Devices, g enrol.Grant) (deviceID, au
 }
 
 var pinHash = sync.OnceValue(func() string {
-	h, err := staff.HashPINCost("482913", staff.MinIterations)
+	h, err := staff.HashPINWith("482913", staff.TestCost)
 	if err != nil {
 		panic(err)
 	}

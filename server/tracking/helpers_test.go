@@ -76,7 +76,7 @@ func newEnv(tb testing.TB, change func(*tracking.Options)) *env {
 		tb.Fatal(err)
 	}
 	// Push takes staff events only from an account of the device's branch.
-	pin, err := staff.HashPINCost("482913", staff.MinIterations)
+	pin, err := staff.HashPINWith("482913", staff.TestCost)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 
 func mustHash(tb testing.TB, pin string) string {
 	tb.Helper()
-	h, err := staff.HashPINCost(pin, staff.MinIterations)
+	h, err := staff.HashPINWith(pin, staff.TestCost)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -36,12 +36,36 @@ func TestPINHashVerifies(t *testing.T) {
 	if h2 := mustHash(t, "482913"); h2 == h {
 		t.Fatal("two hashes of one PIN are equal: no salt")
 	}
-	// A tampered or truncated hash matches nothing rather than panicking.
-	for _, bad := range []string{"", "x", h[:len(h)-3], strings.Replace(h, "pbkdf2-sha256", "md5", 1),
-		strings.Replace(h, "$1000$", "$1$", 1)} {
+	// A tampered or truncated hash matches nothing rather than panicking,
+	// and one asking for absurd work is not obeyed.
+	for _, bad := range []string{"", "x", h[:len(h)-3], strings.Replace(h, "argon2id", "argon2i", 1),
+		strings.Replace(h, "v=19", "v=16", 1), strings.Replace(h, "m=64,", "m=8,", 1),
+		strings.Replace(h, "m=64,", "m=99999999,", 1), strings.Replace(h, "t=1,", "t=99,", 1),
+		strings.Replace(h, "p=1", "p=4", 1), strings.Replace(h, "m=64,", "m=064,", 1)} {
 		if staff.VerifyPIN(bad, "482913") {
 			t.Errorf("malformed hash %q matched", bad)
 		}
+	}
+}
+
+// TestLegacyPBKDF2HashesVerify: PINs hashed before argon2id (PBKDF2-SHA256)
+// still sign in, are reported for rehashing, and a decoy copies their cost.
+func TestLegacyPBKDF2HashesVerify(t *testing.T) {
+	// pbkdf2-sha256, 1,000 iterations, of "482913" (made by the previous
+	// version of HashPINCost).
+	const legacy = "pbkdf2-sha256$1000$c2FsdHNhbHRzYWx0c2FsdA$i9Ya4IBmwN4DoWZCTJY9UoS4YV+N0+ljlzAaW7c0+AM"
+	if !staff.VerifyPIN(legacy, "482913") || staff.VerifyPIN(legacy, "482914") {
+		t.Fatal("legacy hash does not verify its PIN alone")
+	}
+	if !staff.NeedsRehash(legacy, staff.TestCost) {
+		t.Error("a legacy hash is not reported for rehashing")
+	}
+	if d := staff.DecoyHash(legacy); !strings.HasPrefix(d, "pbkdf2-sha256$1000$") || staff.VerifyPIN(d, "482913") {
+		t.Errorf("decoy of a legacy hash = %q", d)
+	}
+	h := mustHash(t, "482913")
+	if staff.NeedsRehash(h, staff.TestCost) || !staff.NeedsRehash(h, staff.DefaultCost) {
+		t.Error("NeedsRehash does not compare costs")
 	}
 }
 
@@ -53,7 +77,7 @@ func TestDefaultCostIsSlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(h, "pbkdf2-sha256$600000$") || !staff.VerifyPIN(h, "482913") {
+	if !strings.HasPrefix(h, "argon2id$v=19$m=65536,t=3,p=1$") || !staff.VerifyPIN(h, "482913") {
 		t.Fatalf("hash %q", h)
 	}
 }

@@ -48,7 +48,7 @@ func TestBadPeersDoNotDisturbGoodOne(t *testing.T) {
 	south := mustRawDevice(t, srv.st, "south")
 	// The notes' author is a real agent of south: what is refused below
 	// is refused for reaching north, not for an unknown author.
-	pin, err := staff.HashPINCost("482913", staff.MinIterations)
+	pin, err := staff.HashPINWith("482913", staff.TestCost)
 	if err != nil {
 		t.Fatal(err)
 	}

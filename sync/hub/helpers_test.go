@@ -145,7 +145,7 @@ func (e *env) MustDevice(tb testing.TB, branch string) storage.Device {
 	if err := e.store.CreateBranch(ctx, branch, "Branch "+branch); err != nil && storage.ErrorCode(err) != storage.Conflict {
 		tb.Fatal(err)
 	}
-	pin, err := staff.HashPINCost("482913", staff.MinIterations)
+	pin, err := staff.HashPINWith("482913", staff.TestCost)
 	if err != nil {
 		tb.Fatal(err)
 	}

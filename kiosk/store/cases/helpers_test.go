@@ -125,7 +125,7 @@ func rawDB(tb testing.TB, path string) *sql.DB {
 // account.
 func testDirectory(tb testing.TB, version int64) staff.Directory {
 	tb.Helper()
-	hash, err := staff.HashPINCost("493817", staff.MinIterations)
+	hash, err := staff.HashPINWith("493817", staff.TestCost)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -10,13 +10,9 @@ package signin
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -182,8 +178,9 @@ func (a *Accounts) SignIn(ctx context.Context, id, pin string, now time.Time, l 
 	defer a.signIn.Unlock()
 
 	var acc staff.Account
-	var failures, cost int
+	var failures int
 	var last int64
+	var decoy string
 	found := true
 	err := a.db.View(ctx, func(tx store.Tx) error {
 		var err error
@@ -191,7 +188,7 @@ func (a *Accounts) SignIn(ctx context.Context, id, pin string, now time.Time, l 
 			`SELECT `+accountColumns+` FROM staff_accounts WHERE id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			found = false
-			cost, err = dummyCost(ctx, tx)
+			decoy, err = decoyHash(ctx, tx)
 			if err != nil {
 				return fmt.Errorf("read directory: %w", err)
 			}
@@ -213,7 +210,7 @@ func (a *Accounts) SignIn(ctx context.Context, id, pin string, now time.Time, l 
 	if !found {
 		// Spend what checking a real PIN costs, so the time taken does not
 		// tell whether the id exists.
-		staff.VerifyPIN(dummyHash(cost), pin)
+		staff.VerifyPIN(decoy, pin)
 		return staff.Account{}, staff.ErrWrongCredentials
 	}
 	if locked, until := l.Locked(failures, time.UnixMilli(last), now); locked {
@@ -247,47 +244,16 @@ func (a *Accounts) SignIn(ctx context.Context, id, pin string, now time.Time, l 
 	return acc, nil
 }
 
-// dummyCost is the iteration count of the first stored account's PIN hash,
-// what a sign-in with an unknown id must spend to look like a real one.
-func dummyCost(ctx context.Context, tx store.Tx) (int, error) {
+// decoyHash is a hash no PIN matches at the cost of the first stored
+// account's, what a sign-in with an unknown id must spend to look like a
+// real one (staff.DecoyHash).
+func decoyHash(ctx context.Context, tx store.Tx) (string, error) {
 	var hash string
 	err := tx.QueryRowContext(ctx, `SELECT pin_hash FROM staff_accounts ORDER BY position LIMIT 1`).Scan(&hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return staff.DefaultIterations, nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", err
 	}
-	if err != nil {
-		return 0, err
-	}
-	return hashCost(hash), nil
-}
-
-// maxHashCost is the most iterations staff accepts in a hash.
-const maxHashCost = 10_000_000
-
-// hashCost reads the iteration count of a PIN hash (format: see
-// staff.HashPIN), staff.DefaultIterations if unreadable.
-func hashCost(hash string) int {
-	parts := strings.Split(hash, "$")
-	if len(parts) != 4 {
-		return staff.DefaultIterations
-	}
-	n, err := strconv.Atoi(parts[1])
-	if err != nil || n < staff.MinIterations || n > maxHashCost {
-		return staff.DefaultIterations
-	}
-	return n
-}
-
-// dummyHash is a well-formed PIN hash of cost iterations that no PIN
-// matches: random salt and key in staff's documented encoding. Making it
-// costs nothing, unlike hashing a PIN, so the first unknown id is not
-// slower than the next.
-func dummyHash(cost int) string {
-	salt, key := make([]byte, 16), make([]byte, 32)
-	rand.Read(salt)
-	rand.Read(key)
-	enc := base64.RawStdEncoding
-	return "pbkdf2-sha256$" + strconv.Itoa(cost) + "$" + enc.EncodeToString(salt) + "$" + enc.EncodeToString(key)
+	return staff.DecoyHash(hash), nil
 }
 
 // unixNano stores a time exactly; the zero time is NULL.

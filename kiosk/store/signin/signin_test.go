@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,7 +53,7 @@ const (
 // mustHash hashes pin at the least cost, as tests may.
 func mustHash(tb testing.TB, pin string) string {
 	tb.Helper()
-	h, err := staff.HashPINCost(pin, staff.MinIterations)
+	h, err := staff.HashPINWith(pin, staff.TestCost)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -236,17 +237,32 @@ func TestSignInFailuresPruned(t *testing.T) {
 	}
 }
 
-// An unknown id is checked against a hash as costly as a real one.
-func TestDummyHash(t *testing.T) {
-	h := signin.DummyHash(staff.MinIterations)
+// An unknown id is checked against a hash as costly as the directory's
+// real ones: the same kind and cost as the first account's, matching no PIN.
+func TestDecoyHash(t *testing.T) {
+	ctx := context.Background()
+	st, _ := MustOpen(t)
+	empty, err := signin.DecoyHash(ctx, st.db)
+	if err != nil || !strings.HasPrefix(empty, "argon2id$v=19$m=65536,t=3,p=1$") {
+		t.Errorf("decoy with no directory = %q, %v; want one at the default cost", empty, err)
+	}
+	mustSaveDirectory(t, st, testDirectory(t, 1))
+	h, err := signin.DecoyHash(ctx, st.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := testDirectory(t, 1).Accounts[0].PINHash
+	if cost := strings.Split(real, "$")[2]; strings.Split(h, "$")[2] != cost {
+		t.Errorf("decoy %q, want the cost of %q", h, real)
+	}
 	a := staff.Account{ID: "x1", Name: "X", Role: staff.Agent, Branch: "Main", PINHash: h}
 	if err := a.Validate(); err != nil {
-		t.Errorf("dummy hash is not well formed: %v", err)
+		t.Errorf("decoy hash is not well formed: %v", err)
 	}
 	if staff.VerifyPIN(h, "") || staff.VerifyPIN(h, anaPIN) {
-		t.Error("dummy hash matched a PIN")
+		t.Error("decoy hash matched a PIN")
 	}
-	if signin.DummyHash(staff.MinIterations) == h {
-		t.Error("dummy hashes repeat")
+	if again, _ := signin.DecoyHash(ctx, st.db); again == h {
+		t.Error("decoy hashes repeat")
 	}
 }

@@ -93,7 +93,7 @@ func staffOf(branch string) string { return "staff-" + strings.ToLower(branch) }
 // pinHash is a PIN hash made once at the cheapest cost: accounts in tests
 // need a valid one, not a slow one.
 var pinHash = sync.OnceValue(func() string {
-	h, err := staff.HashPINCost("482913", staff.MinIterations)
+	h, err := staff.HashPINWith("482913", staff.TestCost)
 	if err != nil {
 		panic(err)
 	}

@@ -151,7 +151,7 @@ func TestStaffDirectoryVersion(t *testing.T) {
 	step("create carol", create("carol", "north"), true)
 	step("create alice", create("alice", "north"), true)
 	step("create sam at south", create("sam", "south"), false)
-	newHash, err := staff.HashPINCost("739164", staff.MinIterations)
+	newHash, err := staff.HashPINWith("739164", staff.TestCost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestSetStaffPIN(t *testing.T) {
 	ctx := context.Background()
 	MustBranch(t, s, "main")
 	old := MustCreateStaff(t, s, "alice", "main", staff.Agent)
-	hash, err := staff.HashPINCost("739164", staff.MinIterations)
+	hash, err := staff.HashPINWith("739164", staff.TestCost)
 	if err != nil {
 		t.Fatal(err)
 	}
