@@ -33,8 +33,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"ombud/server/admit"
 	"ombud/server/central"
 	"ombud/server/enrol"
+	"ombud/server/staffapi"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/server/tracking"
@@ -141,7 +143,7 @@ func openStore(ctx context.Context, dir string) (*sqlite.Store, error) {
 	if dir == "" {
 		return nil, usageError{"--data DIR is required"}
 	}
-	return central.OpenStore(ctx, dir)
+	return central.OpenStore(ctx, dir, sqlite.Options{})
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -158,6 +160,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish on shutdown")
 	fs.DurationVar(&cfg.RevocationInterval, "revocation-interval", hub.DefaultRevokeCheckInterval, "how often live sync connections are re-checked for revocation")
+	fs.DurationVar(&cfg.MaxOffline, "max-offline", admit.DefaultMaxOffline, "how long ago a staff action signed in offline (the server out of reach) may have been recorded; older ones are refused")
+	fs.DurationVar(&cfg.SessionTTL, "staff-session", staffapi.DefaultSessionTTL, "how long a staff sign-in the server confirmed lasts on its terminal")
 	fs.StringVar(&timezone, "timezone", "Local", "time zone (IANA name such as Europe/Paris) for dates on the tracking page; as the kiosks' --timezone")
 	fs.IntVar(&cfg.AckDays, "ack-days", 2, "business days to acknowledge, as promised on receipts (the kiosks' --ack-days)")
 	fs.IntVar(&cfg.RespondDays, "respond-days", 15, "business days to respond, as promised on receipts (the kiosks' --respond-days)")

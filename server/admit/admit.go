@@ -95,6 +95,17 @@ func (b *Batch) Keys() Keys {
 	return k
 }
 
+// Policy is what the operator decides about admission.
+type Policy struct {
+	// MaxOffline bounds how long ago a staff action with no confirmed
+	// sign-in may have been recorded (View.MaxOffline).
+	MaxOffline time.Duration
+}
+
+// DefaultMaxOffline is three days: a branch that loses its network on a
+// Friday evening still gets Monday's work through.
+const DefaultMaxOffline = 72 * time.Hour
+
 // Device is the pushing device as its enrolment says.
 type Device struct {
 	ID         string
@@ -154,6 +165,21 @@ type View struct {
 	// PrefixOwners holds the device each of Prefixes is given to, where
 	// one is.
 	PrefixOwners map[string]string
+	// Sessions holds, for each of StaffIDs, the sign-ins the server
+	// confirmed on this device (package staffapi).
+	Sessions map[string][]Session
+	// MaxOffline bounds how long ago a staff action with no confirmed
+	// session may have been recorded: a terminal signs people in against
+	// its own copy of the directory only while the server is out of reach,
+	// and not for ever. Zero: no bound.
+	MaxOffline time.Duration
+}
+
+// Session is a sign-in the server confirmed: the staff member typed their
+// PIN on this device and the server checked it, from Start until End.
+type Session struct {
+	ID         string
+	Start, End time.Time
 }
 
 // Verdict is what to do with one event.
@@ -177,7 +203,23 @@ type Decision struct {
 	Code    wire.CloseCode // for Reject: CloseForbiddenEvent, CloseConflict or CloseInvalidEvent
 	Reason  string         // for Reject: safe to send to the device; names none of its data
 	Record  bool
+	// Attest, for Store, is how the event is attributed, kept with it for
+	// the audit trail: AttestSession+id, AttestOffline or AttestDevice.
+	Attest string
 }
+
+// How a stored event is attributed.
+const (
+	// AttestSession prefixes the id of the confirmed sign-in a staff
+	// action falls in: the server checked that person's PIN on this device.
+	AttestSession = "session:"
+	// AttestOffline marks a staff action with no confirmed sign-in: the
+	// terminal checked the PIN against its copy of the directory while the
+	// server was out of reach. Supervisors see these apart.
+	AttestOffline = "offline"
+	// AttestDevice marks a filing by the device itself (a kiosk's customer).
+	AttestDevice = "device"
+)
 
 // Decide judges every event of b in order against v. An event sees the
 // ones before it in the batch as if they were stored (as per-event reads
@@ -237,12 +279,40 @@ func (d *decider) decide(de *wire.DeviceEvent, ch check) Decision {
 	if reason := d.invalid(e, ch); reason != "" {
 		return reject(wire.CloseInvalidEvent, reason, true)
 	}
+	attest, reason := d.attest(e)
+	if reason != "" {
+		return reject(wire.CloseForbiddenEvent, reason, true)
+	}
 	d.stored[e.ID] = true
 	if c := ch.filed; c != nil {
 		d.filed[c.ID], d.codes[c.Code] = true, true
 	}
 	d.branches[e.ComplaintID] = e.Branch
-	return Decision{Verdict: Store}
+	return Decision{Verdict: Store, Attest: attest}
+}
+
+// attest says how an event that passed every other rule is attributed: a
+// staff action to the confirmed session its clock falls in (give or take
+// hlc.MaxAhead, the clocks' disagreement), else to an offline sign-in,
+// which is refused once older than MaxOffline; a filing by the device to
+// the device.
+func (d *decider) attest(e *event.Event) (attest, reason string) {
+	if e.Actor.Kind != event.ActorStaff {
+		return AttestDevice, ""
+	}
+	at := e.At.Time()
+	// A session the clock falls in, else one it falls near.
+	for _, slack := range []time.Duration{0, hlc.MaxAhead} {
+		for _, s := range d.v.Sessions[e.Actor.ID] {
+			if !at.Before(s.Start.Add(-slack)) && !at.After(s.End.Add(slack)) {
+				return AttestSession + s.ID, ""
+			}
+		}
+	}
+	if d.v.MaxOffline > 0 && at.Before(d.v.ReceivedAt.Add(-d.v.MaxOffline)) {
+		return "", "recorded while signed in offline longer ago than the server allows: sign in while online"
+	}
+	return AttestOffline, ""
 }
 
 // roleForbidden returns a reason when the device's role may not record the

@@ -61,6 +61,7 @@ func view() *admit.View {
 			EnrolledAt: t0.Add(-30 * 24 * time.Hour)},
 		ReceivedAt:   t0.Add(time.Second),
 		PrefixOwners: map[string]string{"K7Q": "dev-1", "M2X": "dev-2"},
+		Sessions:     map[string][]admit.Session{},
 		Slots:        map[int64]admit.Slot{},
 		Stored:       map[string]bool{},
 		Branches:     map[string]string{},
@@ -96,8 +97,8 @@ func TestDecide(t *testing.T) {
 		second event.Event
 		want   admit.Decision
 	}{
-		{"a staff note on our complaint", nil, note(cid, "north", "ann"), admit.Decision{Verdict: admit.Store}},
-		{"a note before its complaint arrives", nil, note(uid.New(), "north", "ann"), admit.Decision{Verdict: admit.Store}},
+		{"a staff note on our complaint", nil, note(cid, "north", "ann"), stored(admit.AttestOffline)},
+		{"a note before its complaint arrives", nil, note(uid.New(), "north", "ann"), stored(admit.AttestOffline)},
 		{"another branch in the event", nil, note(cid, "south", "ann"),
 			reject(wire.CloseForbiddenEvent, "event is for another branch than the device's")},
 		{"another branch's complaint, lying about its branch", func(v *admit.View) { v.Branches[theirs.ComplaintID] = "south" },
@@ -114,7 +115,7 @@ func TestDecide(t *testing.T) {
 		{"a staff account of another branch", nil, note(cid, "north", "olga"), reject(wire.CloseForbiddenEvent, "staff account of another branch")},
 		{"an account revoked after the push arrived", func(v *admit.View) {
 			v.Staff["ann"] = admit.Account{Branch: "north", Role: staff.Agent, RevokedAt: v.ReceivedAt.Add(time.Millisecond)}
-		}, note(cid, "north", "ann"), admit.Decision{Verdict: admit.Store}},
+		}, note(cid, "north", "ann"), stored(admit.AttestOffline)},
 		{"an account revoked before the push arrived", func(v *admit.View) {
 			v.Staff["ann"] = admit.Account{Branch: "north", Role: staff.Agent, RevokedAt: v.ReceivedAt}
 		}, note(cid, "north", "ann"), reject(wire.CloseForbiddenEvent, "staff account revoked")},
@@ -123,7 +124,7 @@ func TestDecide(t *testing.T) {
 		}, with(note(cid, "north", "ann"), func(e *event.Event) { e.At = stamp(t0.Add(-24 * time.Hour)) }),
 			reject(wire.CloseForbiddenEvent, "staff account revoked")},
 		{"a clock reading at the bound", nil, with(note(cid, "north", "ann"), func(e *event.Event) { e.At = stamp(t0.Add(time.Second + hlc.MaxAhead)) }),
-			admit.Decision{Verdict: admit.Store}},
+			stored(admit.AttestOffline)},
 		{"a clock reading past the bound", nil, with(note(cid, "north", "ann"), func(e *event.Event) { e.At = stamp(t0.Add(time.Second + hlc.MaxAhead + time.Millisecond)) }),
 			reject(wire.CloseInvalidEvent, "event clock reading is ahead of the server's: set the device's clock")},
 		{"a clock reading five years ahead", nil, with(note(cid, "north", "ann"), func(e *event.Event) { e.At = stamp(t0.AddDate(5, 0, 0)) }),
@@ -133,8 +134,8 @@ func TestDecide(t *testing.T) {
 		{"a filing under an unheld prefix, after enrolment", nil, withPrefix(t, filed(t, "north"), "ZZ9", t0),
 			reject(wire.CloseInvalidEvent, "tracking code bears another device's prefix")},
 		{"a filing from before enrolment, under the random prefix it had then", nil,
-			withPrefix(t, filed(t, "north"), "ZZ9", t0.Add(-60*24*time.Hour)), admit.Decision{Verdict: admit.Store}},
-		{"a kiosk's filing", func(v *admit.View) { v.Device.Role = device.Kiosk }, filed(t, "north"), admit.Decision{Verdict: admit.Store}},
+			withPrefix(t, filed(t, "north"), "ZZ9", t0.Add(-60*24*time.Hour)), stored(admit.AttestDevice)},
+		{"a kiosk's filing", func(v *admit.View) { v.Device.Role = device.Kiosk }, filed(t, "north"), stored(admit.AttestDevice)},
 		{"a kiosk speaking for staff", func(v *admit.View) { v.Device.Role = device.Kiosk }, note(cid, "north", "ann"),
 			reject(wire.CloseForbiddenEvent, "a customer kiosk may only file complaints")},
 		{"a kiosk filing in a staff member's name", func(v *admit.View) { v.Device.Role = device.Kiosk },
@@ -142,8 +143,32 @@ func TestDecide(t *testing.T) {
 			reject(wire.CloseForbiddenEvent, "a customer kiosk may only file complaints")},
 		{"a device with no role", func(v *admit.View) { v.Device.Role = "" }, filed(t, "north"),
 			reject(wire.CloseForbiddenEvent, "the device has no role")},
+		// Attribution: inside a confirmed sign-in of that person on this
+		// device, give or take the clocks' bound; else offline, refused
+		// once older than the server allows.
+		{"an action inside a confirmed session", func(v *admit.View) {
+			v.Sessions["ann"] = []admit.Session{{ID: "s1", Start: t0.Add(-time.Hour), End: t0.Add(-time.Minute)}, {ID: "s2", Start: t0.Add(-time.Minute), End: t0.Add(time.Hour)}}
+		}, note(cid, "north", "ann"), stored(admit.AttestSession + "s2")},
+		{"an action just after its session ended", func(v *admit.View) {
+			v.Sessions["ann"] = []admit.Session{{ID: "s1", Start: t0.Add(-time.Hour), End: t0.Add(-hlc.MaxAhead)}}
+		}, note(cid, "north", "ann"), stored(admit.AttestSession + "s1")},
+		{"an action long after its session ended", func(v *admit.View) {
+			v.Sessions["ann"] = []admit.Session{{ID: "s1", Start: t0.Add(-time.Hour), End: t0.Add(-hlc.MaxAhead - time.Millisecond)}}
+		}, note(cid, "north", "ann"), stored(admit.AttestOffline)},
+		{"another person's session does not cover", func(v *admit.View) {
+			v.Sessions["sam"] = []admit.Session{{ID: "s3", Start: t0.Add(-time.Hour), End: t0.Add(time.Hour)}}
+		}, note(cid, "north", "ann"), stored(admit.AttestOffline)},
+		{"offline, within the bound", func(v *admit.View) { v.MaxOffline = 72 * time.Hour },
+			with(note(cid, "north", "ann"), func(e *event.Event) { e.At = stamp(t0.Add(-71 * time.Hour)) }), stored(admit.AttestOffline)},
+		{"offline, past the bound", func(v *admit.View) { v.MaxOffline = 72 * time.Hour },
+			with(note(cid, "north", "ann"), func(e *event.Event) { e.At = stamp(t0.Add(-73 * time.Hour)) }),
+			reject(wire.CloseForbiddenEvent, "recorded while signed in offline longer ago than the server allows: sign in while online")},
+		{"a confirmed session needs no bound", func(v *admit.View) {
+			v.MaxOffline = time.Hour
+			v.Sessions["ann"] = []admit.Session{{ID: "s4", Start: t0.Add(-10 * time.Hour), End: t0.Add(-8 * time.Hour)}}
+		}, with(note(cid, "north", "ann"), func(e *event.Event) { e.At = stamp(t0.Add(-9 * time.Hour)) }), stored(admit.AttestSession + "s4")},
 		{"an agent reopening", nil, reopen, reject(wire.CloseForbiddenEvent, staff.Why(staff.Agent, event.Reopened))},
-		{"a supervisor reopening", nil, with(reopen, func(e *event.Event) { e.Actor.ID = "sam" }), admit.Decision{Verdict: admit.Store}},
+		{"a supervisor reopening", nil, with(reopen, func(e *event.Event) { e.Actor.ID = "sam" }), stored(admit.AttestOffline)},
 		{"an event without a type", nil, with(note(cid, "north", "ann"), func(e *event.Event) { e.Type = "" }),
 			reject(wire.CloseInvalidEvent, "event lacks id, complaint id, type, branch or actor")},
 		{"a clock reading out of range", nil, with(note(cid, "north", "ann"), func(e *event.Event) { e.At = 1 << 63 }),
@@ -212,6 +237,10 @@ func withPrefix(tb testing.TB, e event.Event, p string, at time.Time) event.Even
 		tb.Fatal(err)
 	}
 	return out
+}
+
+func stored(attest string) admit.Decision {
+	return admit.Decision{Verdict: admit.Store, Attest: attest}
 }
 
 func reject(code wire.CloseCode, reason string) admit.Decision {

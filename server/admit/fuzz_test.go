@@ -45,6 +45,12 @@ func FuzzDecide(f *testing.F) {
 		}
 		v.Device.Role = []device.Role{device.Kiosk, device.Staff, device.Team, ""}[r.next()%4]
 		if r.next()%2 == 1 {
+			v.MaxOffline = time.Duration(r.next()) * time.Hour
+		}
+		if r.next()%2 == 1 {
+			v.Sessions["sam"] = []admit.Session{{ID: "s1", Start: t0.Add(-time.Duration(r.next()) * time.Hour), End: t0}}
+		}
+		if r.next()%2 == 1 {
 			// Revoked some seconds either side of the push's arrival.
 			v.Staff["ann"] = admit.Account{Branch: "north", Role: staff.Agent, RevokedAt: v.ReceivedAt.Add(time.Duration(int(r.next())-128) * time.Second)}
 		}
@@ -138,6 +144,18 @@ func FuzzDecide(f *testing.F) {
 				t.Fatalf("event %d (%s) stored for account %+v", i, e.Type, a)
 			case !a.RevokedAt.IsZero() && !v.ReceivedAt.Before(a.RevokedAt):
 				t.Fatalf("event %d stored for an account revoked at %v, received at %v", i, a.RevokedAt, v.ReceivedAt)
+			}
+			switch {
+			case d.Attest == admit.AttestOffline:
+				if v.MaxOffline > 0 && e.At.Time().Before(v.ReceivedAt.Add(-v.MaxOffline)) {
+					t.Fatalf("event %d dated %v stored as offline beyond %v", i, e.At, v.MaxOffline)
+				}
+			case d.Attest == admit.AttestSession+"s1":
+				if e.Actor.ID != "sam" {
+					t.Fatalf("event %d by %s attributed to sam's session", i, e.Actor.ID)
+				}
+			default:
+				t.Fatalf("staff event %d attested %q", i, d.Attest)
 			}
 		}
 	})

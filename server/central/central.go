@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"ombud/server/admit"
 	"ombud/server/cases"
 	"ombud/server/dispatch"
 	"ombud/server/enrol"
@@ -59,6 +60,10 @@ type Config struct {
 	// RevocationInterval bounds how long a device revoked by another
 	// process keeps its sync connection.
 	RevocationInterval time.Duration
+	// MaxOffline bounds how long ago a staff action signed in offline may
+	// have been recorded (admit.Policy); SessionTTL is how long a sign-in
+	// the server confirmed lasts.
+	MaxOffline, SessionTTL time.Duration
 
 	// The tracking page: dates shown in Location; without an SLA config,
 	// the receipt's promise of AckDays and RespondDays business days.
@@ -122,7 +127,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if s.store, err = OpenStore(ctx, s.cfg.Data); err != nil {
+	if s.store, err = OpenStore(ctx, s.cfg.Data, sqlite.Options{Admission: admit.Policy{MaxOffline: s.cfg.MaxOffline}}); err != nil {
 		return err
 	}
 	router, err := s.build()
@@ -174,14 +179,14 @@ func (s *Server) Open(ctx context.Context) (err error) {
 
 // OpenStore opens DIR/server.db, creating DIR (private: it holds credential
 // hashes and complaints) if needed. The administrative commands use it too.
-func OpenStore(ctx context.Context, dir string) (*sqlite.Store, error) {
+func OpenStore(ctx context.Context, dir string, opts sqlite.Options) (*sqlite.Store, error) {
 	if dir == "" {
 		return nil, errors.New("a data directory is required")
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, DBFile))
+	st, err := sqlite.OpenWith(ctx, filepath.Join(dir, DBFile), opts)
 	if err != nil {
 		return nil, fmt.Errorf("open storage: %w", err)
 	}
@@ -256,9 +261,10 @@ func (s *Server) build() (http.Handler, error) {
 
 	router := httpapi.New(s.store, httpapi.Options{Logger: base})
 	router.Handle(httpapi.PathSync, s.hub)
-	// The staff directory staff terminals sign people in with, offline
-	// included (docs/API.md); the same device credentials as sync.
-	router.Handle(staffapi.PathDirectory, staffapi.New(s.store, base))
+	// The staff directory staff terminals sign people in with offline, and
+	// the sign-in the server confirms while they are online (docs/API.md);
+	// the same device credentials as sync.
+	staffapi.NewWith(s.store, staffapi.Options{Logger: base, SessionTTL: s.cfg.SessionTTL}).Register(router)
 	track.Register(router)
 	return router, nil
 }

@@ -26,9 +26,11 @@ const (
 	CodeRateLimited      Code = "rate_limited"
 	CodeUnavailable      Code = "unavailable" // the server could not answer now: try again later
 	CodeInternal         Code = "internal"
-	CodeForbidden        Code = "forbidden"  // authenticated, but the device's role may not do this
-	CodeNotFound         Code = "not_found"  // tracking: unknown and malformed codes alike
-	CodeCheckCode        Code = "check_code" // tracking: a typed code whose check symbol is wrong
+	CodeForbidden        Code = "forbidden"       // authenticated, but the device's role may not do this
+	CodeNotFound         Code = "not_found"       // tracking: unknown and malformed codes alike
+	CodeCheckCode        Code = "check_code"      // tracking: a typed code whose check symbol is wrong
+	CodeSignInRefused    Code = "sign_in_refused" // staff sign-in: wrong id or PIN, or an account that may not sign in here
+	CodeLocked           Code = "locked"          // staff sign-in: too many wrong PINs, wait (Retry-After)
 
 	CodeUnauthenticated = Code(enrol.CodeUnauthenticated)
 	CodeRevoked         = Code(enrol.CodeRevoked)
@@ -52,6 +54,8 @@ var statuses = map[Code]int{
 	CodeRefused:          http.StatusForbidden,
 	CodeExpired:          http.StatusForbidden,
 	CodeForbidden:        http.StatusForbidden,
+	CodeSignInRefused:    http.StatusForbidden,
+	CodeLocked:           http.StatusTooManyRequests,
 	CodeNotFound:         http.StatusNotFound,
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
 	CodeDeviceTaken:      http.StatusConflict,

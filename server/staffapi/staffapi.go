@@ -14,12 +14,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
 
 	"ombud/server/enrol"
 	"ombud/server/httpapi"
+	"ombud/server/ratelimit"
 	"ombud/server/storage"
 	"ombud/shared/device"
 	"ombud/shared/staff"
@@ -28,11 +30,15 @@ import (
 // PathDirectory is where the directory is served.
 const PathDirectory = "/api/v1/staff/directory"
 
-// Store is what the endpoint reads: devices, to authenticate the caller,
-// and the directory of the caller's branch.
+// Store is what the endpoints need: devices, to authenticate the caller,
+// the directory of the caller's branch, the accounts to check a PIN
+// against (and rehash), and the sessions and the lock-out count.
 type Store interface {
 	storage.Devices
 	StaffDirectory(ctx context.Context, branch string) (staff.Directory, error)
+	StaffAccount(ctx context.Context, id string) (staff.Account, error)
+	SetStaffPIN(ctx context.Context, id, pinHash string, at time.Time) error
+	storage.Sessions
 }
 
 // The endpoint answers errors in the server's JSON format (package
@@ -52,22 +58,85 @@ const (
 	logErr      = "err"
 )
 
-// Handler serves PathDirectory.
+// Handler serves PathDirectory and PathSessions.
 type Handler struct {
 	store Store
 	log   *slog.Logger
+	opts  Options
+	// checks bounds the PIN checks running at once: each takes the hash's
+	// memory (64 MiB by default), so a burst of sign-ins must queue, not
+	// exhaust the server.
+	checks chan struct{}
+	limit  *ratelimit.Limiter // sign-in attempts per device
 }
 
-// New returns the handler; a nil logger discards.
+// Options configure a Handler. Zero values take the defaults.
+type Options struct {
+	Logger *slog.Logger
+	// Lockout locks an account after wrong PINs at online sign-in
+	// (staff.DefaultLockout), as the terminals do offline.
+	Lockout staff.Lockout
+	// SessionTTL is how long a confirmed sign-in covers the actions of
+	// its terminal (DefaultSessionTTL).
+	SessionTTL time.Duration
+	// PINCost is what a PIN hash should cost: a right PIN whose hash
+	// costs less (or is PBKDF2) is rehashed at it.
+	PINCost staff.Cost
+	Now     func() time.Time
+}
+
+// DefaultSessionTTL is a working day and a half: a terminal signs its
+// staff in again at least each morning.
+const DefaultSessionTTL = 12 * time.Hour
+
+// New returns the handler with default options; a nil logger discards.
 func New(store Store, logger *slog.Logger) *Handler {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+	return NewWith(store, Options{Logger: logger})
+}
+
+// NewWith returns the handler.
+func NewWith(store Store, opts Options) *Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{store: store, log: logger.With("component", "staff-api")}
+	if opts.Lockout.MaxFailures <= 0 {
+		opts.Lockout = staff.DefaultLockout
+	}
+	if opts.SessionTTL <= 0 {
+		opts.SessionTTL = DefaultSessionTTL
+	}
+	if !opts.PINCost.Valid() {
+		opts.PINCost = staff.DefaultCost
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Handler{
+		store: store, opts: opts, log: opts.Logger.With("component", "staff-api"),
+		checks: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		// A person types a PIN a few times a minute at most; this lets a
+		// shared terminal's morning rush through and stops a script.
+		limit: ratelimit.New(1, 20, 10000, opts.Now),
+	}
+}
+
+// Register mounts the handler's routes on the server's router.
+func (h *Handler) Register(mux interface{ Handle(string, http.Handler) }) {
+	mux.Handle(PathDirectory, h)
+	mux.Handle(PathSessions, h)
+	mux.Handle(PathSessions+"/", h)
 }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != PathDirectory {
+		h.sessions(w, r)
+		return
+	}
+	h.directory(w, r)
+}
+
+func (h *Handler) directory(w http.ResponseWriter, r *http.Request) {
 	// The answer depends on the credential and changes at any time: no
 	// cache may keep it (ETag revalidation is the client's own).
 	w.Header().Set("Cache-Control", "no-store")
@@ -76,33 +145,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, httpapi.CodeMethodNotAllowed, "Method "+r.Method+" is not allowed here; use GET.", nil)
 		return
 	}
-	dev, err := enrol.Authenticate(r.Context(), h.store, r.Header.Get("Authorization"))
-	switch {
-	case err == nil:
-	case errors.Is(err, enrol.ErrRevoked):
-		// Logged with the cause; the device is told what staff can do.
-		h.log.Info("staff directory: device revoked", logErr, err)
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		h.fail(w, r, httpapi.CodeRevoked,
-			"This device's enrolment was revoked: enrol it again with a new code from the server's operator.", err)
-		return
-	case refusal(err):
-		h.log.Info("staff directory: credential refused", logErr, err)
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-		h.fail(w, r, httpapi.CodeUnauthenticated, "Device credential not accepted: enrol this device.", err)
-		return
-	default:
-		h.unavailable(w, r, "staff directory: authenticate failed", err)
+	dev, ok := h.terminal(w, r)
+	if !ok {
 		return
 	}
 	logger := h.log.With(logDevice, dev.ID, logBranch, dev.Branch)
-	if dev.Role != device.Staff {
-		// A customer kiosk stands in a public lobby: whoever takes it must
-		// not find the PIN hashes of the branch's staff on its disk.
-		logger.Info("staff directory: refused to a device that is not a staff terminal", "role", string(dev.Role))
-		h.fail(w, r, httpapi.CodeForbidden, "This device is not a staff terminal: only staff terminals receive the staff directory.", nil)
-		return
-	}
 	d, err := h.store.StaffDirectory(r.Context(), dev.Branch)
 	if err != nil {
 		h.unavailable(w, r, "staff directory: read failed", err, logDevice, dev.ID, logBranch, dev.Branch)
@@ -137,6 +184,39 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Never the accounts: the log holds no PIN hashes and no names.
 	logger.Debug("staff directory sent", logVersion, d.Version, logAccounts, len(d.Accounts), logStatus, http.StatusOK)
+}
+
+// terminal authenticates the request's device credential and checks that
+// it is a staff terminal; otherwise it answers and reports false.
+func (h *Handler) terminal(w http.ResponseWriter, r *http.Request) (storage.Device, bool) {
+	dev, err := enrol.Authenticate(r.Context(), h.store, r.Header.Get("Authorization"))
+	switch {
+	case err == nil:
+	case errors.Is(err, enrol.ErrRevoked):
+		// Logged with the cause; the device is told what staff can do.
+		h.log.Info("staff api: device revoked", logErr, err)
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		h.fail(w, r, httpapi.CodeRevoked,
+			"This device's enrolment was revoked: enrol it again with a new code from the server's operator.", err)
+		return dev, false
+	case refusal(err):
+		h.log.Info("staff api: credential refused", logErr, err)
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		h.fail(w, r, httpapi.CodeUnauthenticated, "Device credential not accepted: enrol this device.", err)
+		return dev, false
+	default:
+		h.unavailable(w, r, "staff api: authenticate failed", err)
+		return dev, false
+	}
+	if dev.Role != device.Staff {
+		// A customer kiosk stands in a public lobby: whoever takes it must
+		// not find the PIN hashes of the branch's staff on its disk, nor
+		// sign anyone in with it.
+		h.log.Info("staff api: refused to a device that is not a staff terminal", logDevice, dev.ID, "role", string(dev.Role))
+		h.fail(w, r, httpapi.CodeForbidden, "This device is not a staff terminal: only staff terminals serve staff.", nil)
+		return dev, false
+	}
+	return dev, true
 }
 
 // unavailable answers 503 for a failure to check or read, which the device

@@ -50,3 +50,48 @@ type Staff interface {
 	// does not exist.
 	ListStaff(ctx context.Context, branch string) ([]staff.Account, error)
 }
+
+// Sessions are staff sign-ins the server confirmed (package staffapi): a
+// PIN checked against the server's own hash, on one terminal, for a while.
+// Push attributes a staff action to the session it falls in (admit), and
+// the server's lock-out counts wrong PINs per account.
+type Sessions interface {
+	// StartSession records a confirmed sign-in. Conflict if the id exists;
+	// NotFound if the device or the account does not.
+	StartSession(ctx context.Context, s Session) error
+
+	// EndSession ends a session of deviceID at at (sign-out); ending one
+	// already ended keeps the first time. NotFound if deviceID has no
+	// session id.
+	EndSession(ctx context.Context, deviceID, id string, at time.Time) error
+
+	// SignInFailures returns the wrong PINs in a row for an account at
+	// online sign-in and the time of the last (0 and the zero time if
+	// none).
+	SignInFailures(ctx context.Context, staffID string) (int, time.Time, error)
+
+	// RecordSignInFailure counts one more and returns the new count.
+	RecordSignInFailure(ctx context.Context, staffID string, at time.Time) (int, error)
+
+	// ClearSignInFailures forgets the count after a right PIN.
+	ClearSignInFailures(ctx context.Context, staffID string) error
+}
+
+// Session is a staff sign-in the server confirmed on one terminal.
+type Session struct {
+	ID        string
+	DeviceID  string
+	StaffID   string
+	StartedAt time.Time
+	ExpiresAt time.Time
+	EndedAt   time.Time // zero until signed out
+}
+
+// End is when the session stopped covering actions: its sign-out, else its
+// expiry.
+func (s Session) End() time.Time {
+	if !s.EndedAt.IsZero() && s.EndedAt.Before(s.ExpiresAt) {
+		return s.EndedAt
+	}
+	return s.ExpiresAt
+}

@@ -34,6 +34,7 @@ type Store interface {
 	Devices
 	Events
 	Staff
+	Sessions
 	// Stats counts what is stored; for tests, the simulator and /metrics.
 	Stats(ctx context.Context) (Stats, error)
 	// Close releases the database. Calls after Close fail.

@@ -161,7 +161,7 @@ func (s *Store) commitGroup(group []*pushReq) {
 			finish(fmt.Errorf("push from %s: savepoint: %w", r.device, err), group)
 			return
 		}
-		in := pushTx{ctx: ctx, tx: tx, st: &s.write, stmts: stmts, device: r.device, storedAt: storedAt}
+		in := pushTx{ctx: ctx, tx: tx, st: &s.write, stmts: stmts, device: r.device, storedAt: storedAt, policy: s.policy}
 		res, scopes, err := in.run(r.batch)
 		if err != nil {
 			// This push alone is undone; the group goes on.
@@ -199,6 +199,7 @@ type pushTx struct {
 	stmts    *groupStmts
 	device   string
 	storedAt int64
+	policy   admit.Policy
 }
 
 // groupStmts are the statements of one group's transaction, bound to it
@@ -229,10 +230,14 @@ const (
 	filedCodesSQL = `SELECT code FROM complaints WHERE code IN (SELECT value FROM json_each(?))`
 	staffSQL      = `SELECT id, branch_id, role, revoked_at FROM staff WHERE id IN (SELECT value FROM json_each(?))`
 	prefixesSQL   = `SELECT prefix, id FROM devices WHERE prefix IN (SELECT value FROM json_each(?))`
+	// ?1 the device, ?2 the staff ids.
+	sessionsSQL = `SELECT staff_id, id, started_at, expires_at, ended_at FROM staff_sessions
+		WHERE device_id = ?1 AND staff_id IN (SELECT value FROM json_each(?2)) ORDER BY started_at`
 )
 
-// query runs one of the set lookups with keys and calls row for each row.
-func (in *pushTx) query(query string, keys []string, row func(*sql.Rows) error) error {
+// query runs one of the set lookups with keys (after any leading
+// arguments) and calls row for each row.
+func (in *pushTx) query(query string, keys []string, row func(*sql.Rows) error, leading ...any) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -248,7 +253,7 @@ func (in *pushTx) query(query string, keys []string, row func(*sql.Rows) error) 
 	if err != nil {
 		return err
 	}
-	rows, err := st.QueryContext(in.ctx, string(arg))
+	rows, err := st.QueryContext(in.ctx, append(leading, string(arg))...)
 	if err != nil {
 		return err
 	}
@@ -274,6 +279,8 @@ func (in *pushTx) view(dev admit.Device, maxHeld sql.NullInt64, k admit.Keys) (*
 		Codes:        make(map[string]bool),
 		Staff:        make(map[string]admit.Account),
 		PrefixOwners: make(map[string]string),
+		Sessions:     make(map[string][]admit.Session),
+		MaxOffline:   in.policy.MaxOffline,
 	}
 	if maxHeld.Valid && k.FirstSeq <= maxHeld.Int64 {
 		if err := in.slots(v, k); err != nil {
@@ -332,6 +339,19 @@ func (in *pushTx) view(dev admit.Device, maxHeld sql.NullInt64, k admit.Keys) (*
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("push from %s: look up prefixes: %w", in.device, err)
+	}
+	if err := in.query(sessionsSQL, k.StaffIDs, func(r *sql.Rows) error {
+		var (
+			ss               storage.Session
+			started, expires int64
+			ended            sql.NullInt64
+		)
+		err := r.Scan(&key, &ss.ID, &started, &expires, &ended)
+		ss.StartedAt, ss.ExpiresAt, ss.EndedAt = time.Unix(0, started), time.Unix(0, expires), fromNanos(ended)
+		v.Sessions[key] = append(v.Sessions[key], admit.Session{ID: ss.ID, Start: ss.StartedAt, End: ss.End()})
+		return err
+	}, in.device); err != nil {
+		return nil, fmt.Errorf("push from %s: look up sessions: %w", in.device, err)
 	}
 	return v, nil
 }
@@ -407,11 +427,13 @@ func (in *pushTx) run(b *admit.Batch) (hub.PushResult, []string, error) {
 	decisions := b.Decide(v)
 
 	store := make([]int, 0, len(events))
+	attest := make([]string, len(events))
 	for i, d := range decisions {
 		de := &events[i]
 		switch d.Verdict {
 		case admit.Store:
 			store = append(store, i)
+			attest[i] = d.Attest
 		case admit.Duplicate:
 			res.Duplicates++
 		case admit.Reject:
@@ -424,7 +446,7 @@ func (in *pushTx) run(b *admit.Batch) (hub.PushResult, []string, error) {
 			}
 		}
 	}
-	if err := in.insert(b, store); err != nil {
+	if err := in.insert(b, store, attest); err != nil {
 		return res, nil, err
 	}
 	res.Stored = len(store)
@@ -478,8 +500,8 @@ func (in *pushTx) advanceOverStored(acked *int64) error {
 const insertChunk = 100
 
 const (
-	eventCols     = `INSERT INTO events (id, device_id, device_seq, complaint_id, branch, type, actor_kind, actor_id, at, data, stored_at) VALUES `
-	eventRow      = `(?,?,?,?,?,?,?,?,?,?,?)`
+	eventCols     = `INSERT INTO events (id, device_id, device_seq, complaint_id, branch, type, actor_kind, actor_id, at, data, stored_at, attest) VALUES `
+	eventRow      = `(?,?,?,?,?,?,?,?,?,?,?,?)`
 	complaintCols = `INSERT INTO complaints (id, code, branch, category, filed_at, filed_event_id) VALUES `
 	complaintRow  = `(?,?,?,?,?,?)`
 )
@@ -487,14 +509,14 @@ const (
 // insert stores the events of b at the indexes in store, in that order
 // (so their global sequences follow the batch), and the complaints their
 // Filed events carry.
-func (in *pushTx) insert(b *admit.Batch, store []int) error {
+func (in *pushTx) insert(b *admit.Batch, store []int, attest []string) error {
 	var filed []int
 	for chunk := range slices.Chunk(store, insertChunk) {
-		args := make([]any, 0, len(chunk)*11)
+		args := make([]any, 0, len(chunk)*12)
 		for _, i := range chunk {
 			e := &b.Events[i].Event
 			args = append(args, e.ID, in.device, b.Events[i].Seq, e.ComplaintID, e.Branch, string(e.Type),
-				string(e.Actor.Kind), e.Actor.ID, int64(e.At), []byte(e.Data), in.storedAt)
+				string(e.Actor.Kind), e.Actor.ID, int64(e.At), []byte(e.Data), in.storedAt, attest[i])
 			if b.Filed(i) != nil {
 				filed = append(filed, i)
 			}

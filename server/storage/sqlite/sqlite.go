@@ -29,6 +29,7 @@ import (
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"ombud/server/admit"
 	"ombud/server/storage"
 	"ombud/sync/hub"
 )
@@ -58,6 +59,14 @@ type Store struct {
 
 	pushes pushGroup    // Push calls waiting to share the next transaction (push.go)
 	feed   storage.Feed // told after every commit that stored events
+	policy admit.Policy
+}
+
+// Options tune Open. The zero value is the production setting.
+type Options struct {
+	// Admission is the operator's admission policy; a zero MaxOffline
+	// takes admit.DefaultMaxOffline.
+	Admission admit.Policy
 }
 
 // DSN returns the connection string for the database at path: the pragmas
@@ -85,7 +94,15 @@ func DSN(path string, readOnly bool) string {
 // Open opens (creating if needed) the database at path, checks its pragmas,
 // applies pending migrations and prepares the hot statements.
 func Open(ctx context.Context, path string) (*Store, error) {
-	s := &Store{path: path}
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.Admission.MaxOffline <= 0 {
+		opts.Admission.MaxOffline = admit.DefaultMaxOffline
+	}
+	s := &Store{path: path, policy: opts.Admission}
 	var err error
 	if s.w, err = sql.Open("sqlite", DSN(path, false)); err != nil {
 		return nil, fmt.Errorf("open db %s: %w", path, err)

@@ -244,3 +244,77 @@ func queryStaff(ctx context.Context, tx *sql.Tx, query string, args []any, row f
 	}
 	return rows.Err()
 }
+
+var _ storage.Sessions = (*Store)(nil)
+
+// StartSession implements storage.Sessions.
+func (s *Store) StartSession(ctx context.Context, ss storage.Session) error {
+	if ss.ID == "" || ss.DeviceID == "" || ss.StaffID == "" || ss.StartedAt.IsZero() || !ss.ExpiresAt.After(ss.StartedAt) {
+		return storage.Errorf(storage.Invalid, "a session needs an id, a device, an account, and an expiry after its start")
+	}
+	_, err := s.w.ExecContext(ctx, `INSERT INTO staff_sessions (id, device_id, staff_id, started_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+		ss.ID, ss.DeviceID, ss.StaffID, nanos(ss.StartedAt), nanos(ss.ExpiresAt))
+	switch {
+	case isForeignKeyViolation(err):
+		return storage.Errorf(storage.NotFound, "device %s or staff account %s not found", ss.DeviceID, ss.StaffID)
+	case isUniqueViolation(err):
+		return storage.Errorf(storage.Conflict, "session %s exists", ss.ID)
+	case err != nil:
+		return fmt.Errorf("start session: %w", err)
+	}
+	return nil
+}
+
+// EndSession implements storage.Sessions.
+func (s *Store) EndSession(ctx context.Context, deviceID, id string, at time.Time) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE staff_sessions SET ended_at = COALESCE(ended_at, ?) WHERE id = ? AND device_id = ?`,
+		nanos(at), id, deviceID)
+	if err != nil {
+		return fmt.Errorf("end session: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("end session: %w", err)
+	} else if n == 0 {
+		return storage.Errorf(storage.NotFound, "no such session on this device")
+	}
+	return nil
+}
+
+// SignInFailures implements storage.Sessions.
+func (s *Store) SignInFailures(ctx context.Context, staffID string) (int, time.Time, error) {
+	var (
+		n    int
+		last int64
+	)
+	err := s.r.QueryRowContext(ctx, `SELECT failures, last_at FROM staff_signin_failures WHERE staff_id = ?`, staffID).Scan(&n, &last)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, time.Time{}, nil
+	case err != nil:
+		return 0, time.Time{}, fmt.Errorf("read sign-in failures: %w", err)
+	}
+	return n, time.Unix(0, last).UTC(), nil
+}
+
+// RecordSignInFailure implements storage.Sessions.
+func (s *Store) RecordSignInFailure(ctx context.Context, staffID string, at time.Time) (int, error) {
+	var n int
+	err := s.w.QueryRowContext(ctx, `INSERT INTO staff_signin_failures (staff_id, failures, last_at) VALUES (?, 1, ?)
+		ON CONFLICT (staff_id) DO UPDATE SET failures = failures + 1, last_at = excluded.last_at RETURNING failures`,
+		staffID, nanos(at)).Scan(&n)
+	switch {
+	case isForeignKeyViolation(err):
+		return 0, storage.Errorf(storage.NotFound, "staff account %s not found", staffID)
+	case err != nil:
+		return 0, fmt.Errorf("record sign-in failure: %w", err)
+	}
+	return n, nil
+}
+
+// ClearSignInFailures implements storage.Sessions.
+func (s *Store) ClearSignInFailures(ctx context.Context, staffID string) error {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM staff_signin_failures WHERE staff_id = ?`, staffID); err != nil {
+		return fmt.Errorf("clear sign-in failures: %w", err)
+	}
+	return nil
+}

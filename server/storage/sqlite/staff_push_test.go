@@ -3,11 +3,14 @@ package sqlite_test
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"ombud/server/admit"
 	"ombud/server/storage"
+	"ombud/server/storage/sqlite"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
@@ -158,4 +161,76 @@ func mustCode(tb testing.TB, e event.Event) string {
 		tb.Fatal(err)
 	}
 	return c.Code
+}
+
+// TestPushAttributesStaffActions: a staff action dated inside a sign-in the
+// server confirmed on the device is kept with that session's id; one with
+// no session is kept as offline, unless older than the policy allows; a
+// kiosk-style filing by the device is the device's. What each event was
+// kept as is in the log for the audit trail.
+func TestPushAttributesStaffActions(t *testing.T) {
+	t.Parallel()
+	s, err := sqlite.OpenWith(context.Background(), filepath.Join(t.TempDir(), "ombud.db"), sqlite.Options{Admission: admit.Policy{MaxOffline: 24 * time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	a := MustDevice(t, s, "A")
+	now := time.Now()
+	if err := s.StartSession(ctx, storage.Session{ID: "sess-1", DeviceID: a.ID, StaffID: staffOf("A"),
+		StartedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EndSession(ctx, a.ID, "sess-1", now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.EndSession(ctx, "another-device", "sess-1", now); storage.ErrorCode(err) != storage.NotFound {
+		t.Fatalf("ending another device's session = %v, want NotFound", err)
+	}
+	filed := batchOf(t, a, 1)[0].Event
+	cid := filed.ComplaintID
+	inSession := staffEventAt(a, cid, event.NoteAdded, staffOf("A"), now.Add(-90*time.Minute))
+	afterSignOut := staffEventAt(a, cid, event.NoteAdded, staffOf("A"), now.Add(-30*time.Minute))
+	tooOld := staffEventAt(a, cid, event.NoteAdded, staffOf("A"), now.Add(-25*time.Hour))
+	res := mustPush(t, s, a, []wire.DeviceEvent{{Seq: 1, Event: filed}, {Seq: 2, Event: inSession}, {Seq: 3, Event: afterSignOut}, {Seq: 4, Event: tooOld}})
+	if res.Stored != 3 || len(res.Rejected) != 1 || res.Rejected[0].Seq != 4 || res.Rejected[0].Code != wire.CloseForbiddenEvent {
+		t.Fatalf("push = %+v, want 3 stored and the 25-hour-old offline action refused", res)
+	}
+	want := map[string]string{filed.ID: "device", inSession.ID: "session:sess-1", afterSignOut.ID: "offline"}
+	for id, attest := range want {
+		var got string
+		if err := sqlite.WriterDB(s).QueryRowContext(ctx, `SELECT attest FROM events WHERE id = ?`, id).Scan(&got); err != nil || got != attest {
+			t.Errorf("event %s kept as %q (%v), want %q", id, got, err, attest)
+		}
+	}
+}
+
+func TestSignInFailures(t *testing.T) {
+	t.Parallel()
+	s := MustOpen(t)
+	ctx := context.Background()
+	MustDevice(t, s, "A")
+	id := staffOf("A")
+	if n, last, err := s.SignInFailures(ctx, id); err != nil || n != 0 || !last.IsZero() {
+		t.Fatalf("no failures yet = %d, %v, %v", n, last, err)
+	}
+	at := time.Now().Truncate(time.Millisecond)
+	for want := 1; want <= 3; want++ {
+		if n, err := s.RecordSignInFailure(ctx, id, at); err != nil || n != want {
+			t.Fatalf("failure %d recorded as %d, %v", want, n, err)
+		}
+	}
+	if n, last, err := s.SignInFailures(ctx, id); err != nil || n != 3 || !last.Equal(at) {
+		t.Fatalf("failures = %d at %v, %v; want 3 at %v", n, last, err, at)
+	}
+	if err := s.ClearSignInFailures(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := s.SignInFailures(ctx, id); n != 0 {
+		t.Fatalf("after clearing: %d failures", n)
+	}
+	if _, err := s.RecordSignInFailure(ctx, "nobody", at); storage.ErrorCode(err) != storage.NotFound {
+		t.Fatalf("failure of an unknown account = %v, want NotFound", err)
+	}
 }
