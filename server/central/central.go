@@ -264,7 +264,7 @@ func (s *Server) build() (http.Handler, error) {
 	// The staff directory staff terminals sign people in with offline, and
 	// the sign-in the server confirms while they are online (docs/API.md);
 	// the same device credentials as sync.
-	staffapi.NewWith(s.store, staffapi.Options{Logger: base, SessionTTL: s.cfg.SessionTTL}).Register(router)
+	staffapi.NewWith(s.store, staffapi.Options{Logger: base, SessionTTL: s.cfg.SessionTTL, MaxOffline: s.cfg.MaxOffline}).Register(router)
 	track.Register(router)
 	return router, nil
 }

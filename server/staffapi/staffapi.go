@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"ombud/server/admit"
 	"ombud/server/enrol"
 	"ombud/server/httpapi"
 	"ombud/server/ratelimit"
@@ -82,8 +83,16 @@ type Options struct {
 	// PINCost is what a PIN hash should cost: a right PIN whose hash
 	// costs less (or is PBKDF2) is rehashed at it.
 	PINCost staff.Cost
-	Now     func() time.Time
+	// MaxOffline is the server's bound on offline sign-in (admit.Policy),
+	// told to terminals with the directory (HeaderMaxOffline).
+	MaxOffline time.Duration
+	Now        func() time.Time
 }
+
+// HeaderMaxOffline carries, in seconds, how long after its last contact
+// with the server a terminal may still sign people in against its copy of
+// the directory: the server refuses offline actions older than that.
+const HeaderMaxOffline = "Ombud-Max-Offline"
 
 // DefaultSessionTTL is a working day and a half: a terminal signs its
 // staff in again at least each morning.
@@ -110,6 +119,9 @@ func NewWith(store Store, opts Options) *Handler {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.MaxOffline <= 0 {
+		opts.MaxOffline = admit.DefaultMaxOffline
 	}
 	return &Handler{
 		store: store, opts: opts, log: opts.Logger.With("component", "staff-api"),
@@ -164,6 +176,10 @@ func (h *Handler) directory(w http.ResponseWriter, r *http.Request) {
 	}
 	etag := `"` + strconv.FormatInt(d.Version, 10) + `"`
 	w.Header().Set("ETag", etag)
+	// The bound on offline sign-in, on every answer (304s too), so a
+	// terminal that keeps hearing from the server knows how long it may go
+	// on signing people in without it.
+	w.Header().Set(HeaderMaxOffline, strconv.FormatInt(int64(h.opts.MaxOffline/time.Second), 10))
 	if matches(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		logger.Debug("staff directory unchanged", logVersion, d.Version, logStatus, http.StatusNotModified)
