@@ -11,8 +11,10 @@
 package admit
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"ombud/shared/complaint"
@@ -20,6 +22,7 @@ import (
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/staff"
+	"ombud/shared/textsafe"
 	"ombud/shared/trackcode"
 	"ombud/sync/wire"
 )
@@ -444,6 +447,9 @@ func checkEvent(e *event.Event) check {
 	case uint64(e.At) > 1<<63-1:
 		return check{reason: "event clock reading out of range"}
 	case e.Type != event.Filed:
+		if !cleanJSON(e.Data) {
+			return check{reason: "event text holds control or invisible format characters"}
+		}
 		return check{}
 	}
 	c, err := e.Complaint()
@@ -456,6 +462,14 @@ func checkEvent(e *event.Event) check {
 	if code, err := trackcode.Parse(c.Code); err != nil || string(code) != c.Code {
 		return check{reason: "filed complaint tracking code is not canonical"}
 	}
+	// The device stores what it files normalised (complaint.Normalize:
+	// escape sequences, control and format characters gone, contact
+	// details only with consent). A filing that is not is refused rather
+	// than cleaned here: the server's copy of an event must be the
+	// device's, byte for byte, or the devices holding it would disagree.
+	if !reflect.DeepEqual(normalize(&c), c) {
+		return check{reason: "filed complaint text holds control or invisible format characters"}
+	}
 	if err := c.Validate(); err != nil {
 		var fe *complaint.FieldError
 		if errors.As(err, &fe) {
@@ -464,4 +478,49 @@ func checkEvent(e *event.Event) check {
 		return check{reason: "filed complaint is not valid"}
 	}
 	return check{filed: &c}
+}
+
+// normalize returns c as complaint.Normalize leaves it, for comparison.
+func normalize(c *complaint.Complaint) complaint.Complaint {
+	n := *c
+	if c.Contact != nil {
+		ct := *c.Contact
+		n.Contact = &ct
+	}
+	n.Normalize()
+	return n
+}
+
+// cleanJSON reports whether every string in the JSON document data is
+// clean text (textsafe.IsClean). Empty data is clean; data that does not
+// parse is left to the fold, which ignores what it cannot read.
+func cleanJSON(data []byte) bool {
+	if len(data) == 0 {
+		return true
+	}
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return true
+	}
+	var walk func(any) bool
+	walk = func(v any) bool {
+		switch v := v.(type) {
+		case string:
+			return textsafe.IsClean(v)
+		case []any:
+			for _, x := range v {
+				if !walk(x) {
+					return false
+				}
+			}
+		case map[string]any:
+			for k, x := range v {
+				if !textsafe.IsClean(k) || !walk(x) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return walk(v)
 }

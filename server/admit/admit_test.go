@@ -143,6 +143,21 @@ func TestDecide(t *testing.T) {
 			reject(wire.CloseForbiddenEvent, "a customer kiosk may only file complaints")},
 		{"a device with no role", func(v *admit.View) { v.Device.Role = "" }, filed(t, "north"),
 			reject(wire.CloseForbiddenEvent, "the device has no role")},
+		// Text the device did not clean is refused, not cleaned: the
+		// server's copy must be the device's.
+		{"a note with an escape sequence", nil, with(note(cid, "north", "ann"), func(e *event.Event) {
+			e.Data, _ = json.Marshal(event.Text{Text: "see \x1b]8;;http://evil.example\x1b\\here"})
+		}), reject(wire.CloseInvalidEvent, "event text holds control or invisible format characters")},
+		{"a message with a zero-width space", nil, with(note(cid, "north", "ann"), func(e *event.Event) {
+			e.Type, e.Data = event.MessageSent, []byte(`{"text":"re\u200bfund"}`)
+		}), reject(wire.CloseInvalidEvent, "event text holds control or invisible format characters")},
+		{"a filing whose description hides a bidi override", nil, refiled(t, func(c *complaint.Complaint) { c.Description = "invoice \u202egnp.exe" }),
+			reject(wire.CloseInvalidEvent, "filed complaint text holds control or invisible format characters")},
+		{"a filing with contact details and no consent", nil, refiled(t, func(c *complaint.Complaint) {
+			c.Contact = &complaint.Contact{Name: "Ann", Email: "ann@example.org"}
+		}), reject(wire.CloseInvalidEvent, "filed complaint text holds control or invisible format characters")},
+		{"a filing with emoji and accents", nil, refiled(t, func(c *complaint.Complaint) { c.Description = "Très déçu 👩\u200d💻" }),
+			stored(admit.AttestDevice)},
 		// Attribution: inside a confirmed sign-in of that person on this
 		// device, give or take the clocks' bound; else offline, refused
 		// once older than the server allows.
@@ -221,6 +236,19 @@ func TestDecide(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refiled is a new filing of north whose complaint edit changes.
+func refiled(tb testing.TB, edit func(*complaint.Complaint)) event.Event {
+	tb.Helper()
+	e := filed(tb, "north")
+	c, _ := e.Complaint()
+	edit(&c)
+	out, err := event.NewFiled(c, e.Actor, e.At)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
 }
 
 // withPrefix refiles e's complaint under a code with prefix p, filed at.
