@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"ombud/shared/event"
@@ -41,15 +42,39 @@ var actions = []act{
 	{name: "rate", build: actRate},
 }
 
+// Limits on what a customer adds to one case in a day: anyone holding the
+// code can post, and each post lands in the staff's queue and in every
+// terminal's database. A customer with more to say in one day writes to
+// the branch; the page says so.
+const (
+	MaxInfoPerDay      = 5
+	MaxInfoCharsPerDay = 2 * MaxInfo
+)
+
 // actInfo adds information: InfoProvided, which also ends a pause of the
 // SLA clock (lifecycle: WaitingOnCustomer becomes false).
-func actInfo(_ *Handler, l *loaded, f url.Values) ([]draft, *refusal) {
+func actInfo(h *Handler, l *loaded, f url.Values) ([]draft, *refusal) {
 	if r := allowed(&l.c, event.InfoProvided); r != nil {
 		return nil, r
 	}
 	text, r := cleanText(f.Get("text"), MaxInfo, true, "error.empty")
 	if r != nil {
 		return nil, r
+	}
+	posts, chars := 0, utf8.RuneCountInString(text)
+	since := h.now().Add(-24 * time.Hour)
+	for _, e := range l.all {
+		if e.Type != event.InfoProvided || e.Actor.Kind != event.ActorCustomer || e.At.Time().Before(since) {
+			continue
+		}
+		posts++
+		var t event.Text
+		if json.Unmarshal(e.Data, &t) == nil {
+			chars += utf8.RuneCountInString(t.Text)
+		}
+	}
+	if posts >= MaxInfoPerDay || chars > MaxInfoCharsPerDay {
+		return nil, &refusal{status: http.StatusTooManyRequests, key: "error.info.limit", args: []any{"posts", MaxInfoPerDay}}
 	}
 	return []draft{{event.InfoProvided, event.Text{Text: text}}}, nil
 }

@@ -2,6 +2,7 @@ package tracking_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -339,6 +340,34 @@ func TestNotAllowedHasAPlainMessage(t *testing.T) {
 	}
 	if n := len(e.events(t, c)) - before; n != 0 {
 		t.Errorf("%d events stored", n)
+	}
+}
+
+// TestAddInformationIsCappedPerDay: anyone with the code can post, so a
+// case takes at most MaxInfoPerDay additions a day; the next is refused
+// with a plain message, its text given back, nothing stored.
+func TestAddInformationIsCappedPerDay(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.file(t)
+	post := func(text string) response {
+		t.Helper()
+		path, form := formOf(t, e.get(t, "/t/"+c.Code).body, "info")
+		form.Set("text", text)
+		return e.post(t, path, form)
+	}
+	for i := range tracking.MaxInfoPerDay {
+		if r := post(fmt.Sprintf("detail number %d", i)); r.status != http.StatusSeeOther {
+			t.Fatalf("addition %d: %d\n%s", i, r.status, r.body)
+		}
+	}
+	before := len(e.events(t, c))
+	r := post("one more thing I forgot")
+	if r.status != http.StatusTooManyRequests || !strings.Contains(r.body, "at most 5 messages a day") ||
+		!strings.Contains(r.body, "one more thing I forgot") {
+		t.Fatalf("addition over the cap: %d\n%s", r.status, r.body)
+	}
+	if n := len(e.events(t, c)); n != before {
+		t.Fatalf("%d events stored over the cap", n-before)
 	}
 }
 
