@@ -622,7 +622,7 @@ func MustStaffTerminal(tb testing.TB, s *e2eServer) *staffTerminal {
 	tb.Helper()
 	MustRunInput(tb, "482913\n", "staff", "add", "--data", s.dir, "--branch", "main", "--id", "staff-e2e",
 		"--name", "E2E Agent", "--role", "agent", "--pin-memory", "64", "--pin-passes", "1")
-	cred, err := kioskenrol.Enrol(context.Background(), nil, s.url, MustCode(tb, s.dir), "Staff terminal")
+	cred, err := kioskenrol.Enrol(context.Background(), nil, s.url, MustCode(tb, s.dir, "--role", "staff"), "Staff terminal")
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -36,6 +36,7 @@ import (
 	"ombud/server/admit"
 	"ombud/server/central"
 	"ombud/server/enrol"
+	"ombud/server/httpapi"
 	"ombud/server/staffapi"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
@@ -148,8 +149,8 @@ func openStore(ctx context.Context, dir string) (*sqlite.Store, error) {
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
 	var (
-		cfg                                     central.Config
-		logLevel, timezone, catalogs, slaConfig string
+		cfg                                                   central.Config
+		logLevel, timezone, catalogs, slaConfig, trustedProxy string
 	)
 	fs := newFlagSet("serve", stderr)
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
@@ -159,6 +160,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "the address devices and phones use to reach this server, e.g. https://ombud.example.org")
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests may take to finish on shutdown")
+	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", central.DefaultReadTimeout, "how long a client may take to send one request, body included (sync websockets are not cut)")
+	fs.IntVar(&cfg.MaxConnsPerClient, "max-conns-per-client", central.DefaultMaxConnsPerClient, "connections one address (an IPv6 /64) may hold open at once; -1 for no cap")
+	fs.StringVar(&trustedProxy, "trusted-proxy", "", "addresses or CIDRs of the proxies in front (e.g. 10.0.0.5,fd00::/8): only their X-Forwarded-For is believed, and they are not capped")
 	fs.DurationVar(&cfg.RevocationInterval, "revocation-interval", hub.DefaultRevokeCheckInterval, "how often live sync connections are re-checked for revocation")
 	fs.DurationVar(&cfg.MaxOffline, "max-offline", admit.DefaultMaxOffline, "how long ago a staff action signed in offline (the server out of reach) may have been recorded; older ones are refused")
 	fs.DurationVar(&cfg.SessionTTL, "staff-session", staffapi.DefaultSessionTTL, "how long a staff sign-in the server confirmed lasts on its terminal")
@@ -190,6 +194,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	if cfg.Data == "" {
 		return usageError{"--data DIR is required"}
+	}
+	if cfg.TrustedProxies, err = httpapi.ParseTrusted(trustedProxy); err != nil {
+		return usageError{fmt.Sprintf("--trusted-proxy %q: %v", trustedProxy, err)}
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {

@@ -57,6 +57,16 @@ type Config struct {
 	Logger    *slog.Logger
 	// ShutdownTimeout is Close's default when its context has no deadline.
 	ShutdownTimeout time.Duration
+	// ReadTimeout bounds reading one request, headers and body
+	// (DefaultReadTimeout): a client that sends a byte a minute is cut
+	// off. A sync websocket sets its own deadlines once upgraded.
+	ReadTimeout time.Duration
+	// MaxConnsPerClient caps the connections one address (an IPv6 /64)
+	// holds open at once (DefaultMaxConnsPerClient; negative: no cap);
+	// TrustedProxies are the proxies in front, whose X-Forwarded-For is
+	// believed and whose connections are not capped.
+	MaxConnsPerClient int
+	TrustedProxies    []netip.Prefix
 	// RevocationInterval bounds how long a device revoked by another
 	// process keeps its sync connection.
 	RevocationInterval time.Duration
@@ -82,6 +92,14 @@ type Config struct {
 	EscalationQueue    string
 	EscalationInterval time.Duration
 }
+
+// Defaults for Config.
+const (
+	DefaultReadTimeout = 30 * time.Second
+	// DefaultMaxConnsPerClient leaves room for a branch's devices and a
+	// carrier's shared address for many phones, not for a slow-read flood.
+	DefaultMaxConnsPerClient = 256
+)
 
 // Server is the central server. New makes it, Open starts it, Close stops
 // it; a Server is used once.
@@ -112,6 +130,12 @@ func New(cfg Config) *Server {
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 10 * time.Second
 	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.MaxConnsPerClient == 0 {
+		cfg.MaxConnsPerClient = DefaultMaxConnsPerClient
+	}
 	return &Server{cfg: cfg, log: cfg.Logger.With("component", "server"), served: make(chan error, 1)}
 }
 
@@ -130,23 +154,32 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if s.store, err = OpenStore(ctx, s.cfg.Data, sqlite.Options{Admission: admit.Policy{MaxOffline: s.cfg.MaxOffline}}); err != nil {
 		return err
 	}
-	router, err := s.build()
+	clients := httpapi.NewClients(s.cfg.TrustedProxies)
+	router, err := s.build(clients)
 	if err != nil {
 		return err
 	}
-	if s.ln, err = net.Listen("tcp", s.cfg.Listen); err != nil {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	s.ln = httpapi.NewCapListener(ln, s.cfg.MaxConnsPerClient, clients)
 	s.http = &http.Server{
 		// Security headers (CSP, nosniff, no-referrer, HSTS on TLS) on
 		// every response, not only the tracking page's.
 		Handler:           tracking.SecurityHeaders(router),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
-		// No ReadTimeout or WriteTimeout: they would cut long-lived sync
-		// websockets. Handlers bound their own bodies.
-		IdleTimeout: 2 * time.Minute,
-		ErrorLog:    slog.NewLogLogger(s.cfg.Logger.With("component", "http").Handler(), slog.LevelWarn),
+		// Whole requests, bodies included, must arrive in time: a slow
+		// body holds a connection and a goroutine. The deadline is the
+		// connection's, set when a request starts; a sync websocket
+		// replaces it with its own (pongs) as soon as it is upgraded, so
+		// long-lived devices are not cut. Writes: each websocket write sets
+		// its own deadline too.
+		ReadTimeout:  s.cfg.ReadTimeout,
+		WriteTimeout: 2 * time.Minute,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(s.cfg.Logger.With("component", "http").Handler(), slog.LevelWarn),
 	}
 	scheme := "http"
 	if tlsConfig != nil {
@@ -210,7 +243,7 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 }
 
 // build makes every part on the open store and mounts them on one router.
-func (s *Server) build() (http.Handler, error) {
+func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	base := s.cfg.Logger
 	rules := dispatch.Default
 	if s.cfg.DispatchConfig != "" {
@@ -246,6 +279,7 @@ func (s *Server) build() (http.Handler, error) {
 		Logger: base, Secret: secret, Branches: s.store, Catalogs: s.cfg.Catalogs, Location: s.cfg.Location,
 		Deadlines:     deadlines,
 		RatePerMinute: s.cfg.TrackRate, Burst: s.cfg.TrackBurst, Origins: origins,
+		ClientIP: clients.Key,
 	})
 	if err != nil {
 		return nil, err
@@ -259,7 +293,7 @@ func (s *Server) build() (http.Handler, error) {
 		RevokeCheckInterval: s.cfg.RevocationInterval, Logger: base,
 	})
 
-	router := httpapi.New(s.store, httpapi.Options{Logger: base})
+	router := httpapi.New(s.store, httpapi.Options{Logger: base, ClientIP: clients.Key})
 	router.Handle(httpapi.PathSync, s.hub)
 	// The staff directory staff terminals sign people in with offline, and
 	// the sign-in the server confirms while they are online (docs/API.md);

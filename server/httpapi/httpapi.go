@@ -49,8 +49,9 @@ type Options struct {
 	EnrolRate  float64
 	EnrolBurst int
 	// ClientIP names the client for rate limiting; the default is the
-	// connection's remote address. Behind a reverse proxy, set it to read
-	// the proxy's header, or every client shares the proxy's bucket.
+	// connection's address (an IPv6 one by its /64). Behind a reverse
+	// proxy, pass Clients.Key with the proxy trusted, or every client
+	// shares the proxy's bucket.
 	ClientIP func(*http.Request) string
 	// HealthTimeout bounds the health check's database query; default 2 s.
 	HealthTimeout time.Duration
@@ -85,7 +86,7 @@ func New(store storage.Devices, opts Options) *Server {
 		s.now = time.Now
 	}
 	if s.clientIP == nil {
-		s.clientIP = remoteIP
+		s.clientIP = NewClients(nil).Key
 	}
 	if s.healthTO <= 0 {
 		s.healthTO = 2 * time.Second
@@ -243,14 +244,6 @@ func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, allow 
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	WriteError(w, r, s.logger, err)
-}
-
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // statusRecorder remembers the status for the request log. It must not

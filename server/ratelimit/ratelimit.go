@@ -6,8 +6,11 @@
 //
 // Memory is bounded: beyond maxKeys buckets, those that have refilled
 // completely (and so are indistinguishable from a new one) are dropped; if
-// none has, the new key shares one overflow bucket, so a flood of spoofed
-// addresses throttles itself rather than growing the map.
+// none has, one bucket picked at random is dropped to make room. A flood
+// of addresses therefore costs its senders their own buckets, not every
+// new client a shared one (which would let a flood lock everyone out);
+// what stops a distributed scan is a budget over all clients (the tracking
+// page's failed look-ups), not this.
 package ratelimit
 
 import (
@@ -23,9 +26,8 @@ type Limiter struct {
 	maxKeys int
 	now     func() time.Time
 
-	mu       sync.Mutex
-	buckets  map[string]*bucket
-	overflow bucket
+	mu      sync.Mutex
+	buckets map[string]*bucket
 }
 
 type bucket struct {
@@ -40,9 +42,8 @@ func New(rate float64, burst, maxKeys int, now func() time.Time) *Limiter {
 		now = time.Now
 	}
 	return &Limiter{
-		rate: rate, burst: float64(burst), maxKeys: maxKeys, now: now,
-		buckets:  make(map[string]*bucket),
-		overflow: bucket{tokens: float64(burst), last: now()},
+		rate: rate, burst: float64(burst), maxKeys: max(1, maxKeys), now: now,
+		buckets: make(map[string]*bucket),
 	}
 }
 
@@ -51,24 +52,44 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	b := l.buckets[key]
-	if b == nil {
-		if len(l.buckets) >= l.maxKeys {
-			l.sweep(now)
-		}
-		if len(l.buckets) >= l.maxKeys {
-			b = &l.overflow
-		} else {
-			b = &bucket{tokens: l.burst, last: now}
-			l.buckets[key] = b
-		}
-	}
+	b := l.bucket(key, now)
 	l.refill(b, now)
 	if b.tokens >= 1 {
 		b.tokens--
 		return true, 0
 	}
 	return false, time.Duration(math.Ceil((1 - b.tokens) / l.rate * float64(time.Second)))
+}
+
+// Peek reports whether key has a token, without spending it.
+func (l *Limiter) Peek(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		return l.burst >= 1
+	}
+	l.refill(b, l.now())
+	return b.tokens >= 1
+}
+
+// bucket returns key's bucket, making room for a new one if need be.
+func (l *Limiter) bucket(key string, now time.Time) *bucket {
+	if b := l.buckets[key]; b != nil {
+		return b
+	}
+	if len(l.buckets) >= l.maxKeys {
+		l.sweep(now)
+	}
+	for k := range l.buckets { // map order is random: one random victim
+		if len(l.buckets) < l.maxKeys {
+			break
+		}
+		delete(l.buckets, k)
+	}
+	b := &bucket{tokens: l.burst, last: now}
+	l.buckets[key] = b
+	return b
 }
 
 func (l *Limiter) refill(b *bucket, now time.Time) {
@@ -84,4 +105,11 @@ func (l *Limiter) sweep(now time.Time) {
 			delete(l.buckets, k)
 		}
 	}
+}
+
+// Len is the number of keys held.
+func (l *Limiter) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
 }

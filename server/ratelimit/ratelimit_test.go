@@ -38,21 +38,35 @@ func TestBurstThenRefill(t *testing.T) {
 	}
 }
 
+// TestKeysAreBounded: the map never holds more than maxKeys buckets; a new
+// key past it gets a bucket of its own (a random one is dropped), so a
+// flood of addresses does not lock every new client out; the keys still
+// held keep their state.
 func TestKeysAreBounded(t *testing.T) {
 	clk := &fakeClock{t: time.Unix(1e9, 0)}
 	l := ratelimit.New(1, 1, 4, clk.now)
 	for i := range 4 {
 		l.Allow(fmt.Sprint(i))
 	}
-	// The map is full of empty buckets: new keys share the overflow bucket.
-	if ok, _ := l.Allow("x"); !ok {
-		t.Fatal("first overflow request refused")
+	// The map is full of empty buckets: each new key still gets its own.
+	for _, k := range []string{"x", "y", "z"} {
+		if ok, _ := l.Allow(k); !ok {
+			t.Fatalf("new key %s refused while the map is full", k)
+		}
+		if ok, _ := l.Allow(k); ok {
+			t.Fatalf("new key %s: second request in the same second allowed", k)
+		}
 	}
-	if ok, _ := l.Allow("y"); ok {
-		t.Error("overflow bucket not shared")
+	if n := l.Len(); n != 4 {
+		t.Fatalf("%d buckets held, want at most 4", n)
 	}
-	clk.add(time.Hour) // every bucket refills, so the sweep frees them
-	if ok, _ := l.Allow("z"); !ok {
-		t.Error("refused after the sweep")
+	if !l.Peek("never-seen") {
+		t.Error("Peek: a new key has no token")
+	}
+	if l.Peek("z") {
+		t.Error("Peek: an empty bucket has a token")
+	}
+	if ok, _ := l.Allow("z"); ok {
+		t.Error("Peek spent nothing, yet the empty bucket now allows")
 	}
 }

@@ -3,6 +3,7 @@ package tracking
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"ombud/server/httpapi"
 	"ombud/shared/trackcode"
@@ -64,6 +65,9 @@ func (h *Handler) handleAPI(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, errUnknown):
 		h.apiNotFound(w, r)
+		return
+	case errors.Is(err, errBusy):
+		h.tooMany(w, r, true, time.Minute)
 		return
 	case err != nil:
 		h.logger.Error("tracking api failed", "err", err)

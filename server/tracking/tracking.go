@@ -26,7 +26,6 @@ import (
 	"hash/fnv"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -81,8 +80,9 @@ const (
 // reloads and a family sharing a phone network, and makes scanning the
 // 40-bit random part of codes hopeless.
 const (
-	DefaultRatePerMinute = 60
-	DefaultBurst         = 20
+	DefaultRatePerMinute   = 60
+	DefaultBurst           = 20
+	DefaultMissesPerMinute = 600
 )
 
 // Options configure a Handler. Zero values take the defaults.
@@ -105,6 +105,13 @@ type Options struct {
 	// every route but the stylesheet.
 	RatePerMinute float64
 	Burst         int
+	// MissesPerMinute is the budget of look-ups of codes that exist
+	// nowhere, over all clients together (DefaultMissesPerMinute). A
+	// customer mistypes a code now and then; a scan of the code space from
+	// many addresses misses all the time, and the per-client limit alone
+	// would let it go on at thousands a minute. Spent, every look-up waits
+	// until it refills, whoever asks.
+	MissesPerMinute float64
 	// ClientIP names the client for rate limiting; the default is the
 	// connection's remote address. Behind a reverse proxy, set it to read
 	// the proxy's header, or every client shares the proxy's bucket.
@@ -128,6 +135,9 @@ type Handler struct {
 	now       func() time.Time
 	clientIP  func(*http.Request) string
 	limit     *ratelimit.Limiter
+	misses    *ratelimit.Limiter // one key: the global budget of failed look-ups
+	refused   atomic.Int64       // 429s since the last report (sampled logging)
+	reported  atomic.Int64       // unix seconds of the last report
 	origins   map[string]bool
 	clock     *hlc.Clock
 	pages     *template.Template
@@ -179,7 +189,7 @@ func New(store Store, opts Options) (*Handler, error) {
 		h.now = time.Now
 	}
 	if h.clientIP == nil {
-		h.clientIP = remoteIP
+		h.clientIP = httpapi.NewClients(nil).Key
 	}
 	for _, o := range opts.Origins {
 		h.origins[o] = true
@@ -191,7 +201,12 @@ func New(store Store, opts Options) (*Handler, error) {
 	if burst <= 0 {
 		burst = DefaultBurst
 	}
-	h.limit = ratelimit.New(rate/60, burst, 10000, h.now)
+	h.limit = ratelimit.New(rate/60, burst, 100_000, h.now)
+	misses := opts.MissesPerMinute
+	if misses <= 0 {
+		misses = DefaultMissesPerMinute
+	}
+	h.misses = ratelimit.New(misses/60, int(misses), 1, h.now)
 	if err := h.initForms(); err != nil {
 		return nil, err
 	}
@@ -247,17 +262,29 @@ func (h *Handler) limited(next http.HandlerFunc, api bool) http.Handler {
 			next(w, r)
 			return
 		}
-		secs := int((wait + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		h.logger.Info("rate limited", "path_kind", pathKind(api), "retry_after_s", secs)
-		lang := h.lang(r)
-		msg := h.words.T(lang, "limited.body", "seconds", secs)
-		if api {
-			h.apiError(w, r, httpapi.CodeRateLimited, msg)
-			return
-		}
-		h.render(w, http.StatusTooManyRequests, "lookup", h.baseView(lang, h.words.T(lang, "limited.title"), msg))
+		h.tooMany(w, r, api, wait)
 	})
+}
+
+// tooMany answers 429 (a plain page or JSON) with Retry-After. Refusals are
+// counted and reported in one log line a minute at most: a flood must not
+// flood the log too.
+func (h *Handler) tooMany(w http.ResponseWriter, r *http.Request, api bool, wait time.Duration) {
+	secs := int((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	n := h.refused.Add(1)
+	now := h.now().Unix()
+	if last := h.reported.Load(); now-last >= 60 && h.reported.CompareAndSwap(last, now) {
+		h.refused.Add(-n)
+		h.logger.Info("rate limited", "refused", n, "since_s", min(now-last, 60), "path_kind", pathKind(api))
+	}
+	lang := h.lang(r)
+	msg := h.words.T(lang, "limited.body", "seconds", secs)
+	if api {
+		h.apiError(w, r, httpapi.CodeRateLimited, msg)
+		return
+	}
+	h.render(w, http.StatusTooManyRequests, "lookup", h.baseView(lang, h.words.T(lang, "limited.title"), msg))
 }
 
 func pathKind(api bool) string {
@@ -274,15 +301,6 @@ func (h *Handler) lock(complaintID string) func() {
 	m := &h.locks[f.Sum32()%uint32(len(h.locks))]
 	m.Lock()
 	return m.Unlock
-}
-
-// remoteIP is the connection's address without the port.
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // SecurityHeaders sets the headers every response of the server should

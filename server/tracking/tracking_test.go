@@ -415,6 +415,39 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// TestFailedLookupsShareOneBudget: unknown codes from many clients spend
+// one budget; once it is spent every look-up, of a real code too, waits
+// (429), so a scan spread over many addresses gains nothing, and the page
+// comes back when the budget refills.
+func TestFailedLookupsShareOneBudget(t *testing.T) {
+	clk := &fakeClock{t: time.Now()}
+	e := newEnv(t, func(o *tracking.Options) {
+		o.MissesPerMinute, o.Now = 3, clk.Now
+		o.ClientIP = func(r *http.Request) string { return r.Header.Get("X-Test-Client") }
+	})
+	c := e.file(t)
+	for i := range 3 {
+		code, err := trackcode.Generate("ZZZ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := e.get(t, "/t/"+string(code), "X-Test-Client", fmt.Sprint("scanner-", i)); r.status != http.StatusNotFound {
+			t.Fatalf("miss %d: %d", i, r.status)
+		}
+	}
+	r := e.get(t, "/t/"+c.Code, "X-Test-Client", "customer")
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Fatalf("a real code after the budget is spent: %d, want 429", r.status)
+	}
+	if r := e.get(t, "/api/v1/track/"+c.Code, "X-Test-Client", "customer"); r.status != http.StatusTooManyRequests {
+		t.Fatalf("api after the budget is spent: %d, want 429", r.status)
+	}
+	clk.Add(time.Minute)
+	if r := e.get(t, "/t/"+c.Code, "X-Test-Client", "customer"); r.status != http.StatusOK {
+		t.Fatalf("after the budget refilled: %d, want 200", r.status)
+	}
+}
+
 func TestAPI(t *testing.T) {
 	e := newEnv(t, nil)
 	c := e.file(t)

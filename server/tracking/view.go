@@ -35,6 +35,10 @@ type loaded struct {
 // the customer.
 var errUnknown = errors.New("no such complaint")
 
+// errBusy: the budget of failed look-ups over all clients is spent (a scan
+// of the code space is under way); every look-up waits for it to refill.
+var errBusy = errors.New("too many failed look-ups: try again in a minute")
+
 // parseCode classifies what a customer typed: a canonical code, a typo
 // (worth telling), or errUnknown (not worth distinguishing).
 func parseCode(s string) (trackcode.Code, error) {
@@ -52,8 +56,12 @@ func parseCode(s string) (trackcode.Code, error) {
 // of its events from the store, on every call, and the folded events from
 // the cache when that version is the one held (see cache.go).
 func (h *Handler) load(ctx context.Context, code trackcode.Code) (*loaded, error) {
+	if !h.misses.Peek("") {
+		return nil, errBusy
+	}
 	row, version, err := h.store.ComplaintHead(ctx, string(code))
 	if storage.ErrorCode(err) == storage.NotFound {
+		h.misses.Allow("")
 		return nil, errUnknown
 	}
 	if err != nil {
@@ -471,6 +479,9 @@ func (h *Handler) loadFromPath(w http.ResponseWriter, r *http.Request) (*loaded,
 	switch {
 	case errors.Is(err, errUnknown):
 		h.notFound(w, r)
+		return nil, false
+	case errors.Is(err, errBusy):
+		h.tooMany(w, r, false, time.Minute)
 		return nil, false
 	case err != nil:
 		h.unavailable(w, r, err)
