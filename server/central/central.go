@@ -159,6 +159,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	s.remindRoles(ctx)
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -360,6 +361,21 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	s.log.Info("stopped")
 	return nil
+}
+
+// remindRoles names in the log every device the upgrade to roles made a
+// kiosk though it recorded staff actions: its staff terminal receives no
+// cases until the operator says what it is.
+func (s *Server) remindRoles(ctx context.Context) {
+	ids, err := s.store.DevicesToReview(ctx)
+	if err != nil {
+		s.log.Warn("devices to review: not read", "err", err)
+		return
+	}
+	for _, id := range ids {
+		s.log.Warn("device recorded staff actions before device roles existed and is now a customer kiosk: if it is a staff terminal, run `server device role --device "+id+" --role staff`",
+			"device", id)
+	}
 }
 
 // release closes what a failed Open opened.

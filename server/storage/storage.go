@@ -75,6 +75,11 @@ type Devices interface {
 	// NotFound if unknown; Invalid as for CreateEnrolment.
 	SetDeviceRole(ctx context.Context, id string, role device.Role, teams []string) error
 
+	// DevicesToReview returns the devices whose role the operator should
+	// confirm: ones that recorded staff actions before roles existed, made
+	// kiosks by the upgrade, until SetDeviceRole is called for them.
+	DevicesToReview(ctx context.Context) ([]string, error)
+
 	// RevokeDevice stops the device from syncing from at onwards. Revoking
 	// again keeps the first time (the audit trail wants when it happened).
 	// NotFound if unknown.

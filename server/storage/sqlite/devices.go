@@ -73,7 +73,12 @@ func (s *Store) SetDeviceRole(ctx context.Context, id string, role device.Role, 
 	if err := checkRole(role, teams); err != nil {
 		return err
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE devices SET role = ?, teams = ? WHERE id = ?`, string(role), strings.Join(teams, ","), id)
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("set role of device %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE devices SET role = ?, teams = ? WHERE id = ?`, string(role), strings.Join(teams, ","), id)
 	if err != nil {
 		return fmt.Errorf("set role of device %s: %w", id, err)
 	}
@@ -82,7 +87,32 @@ func (s *Store) SetDeviceRole(ctx context.Context, id string, role device.Role, 
 	} else if n == 0 {
 		return storage.Errorf(storage.NotFound, "device %s not found", id)
 	}
+	// The operator has said what it is: no more reminders.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM device_role_review WHERE device_id = ?`, id); err != nil {
+		return fmt.Errorf("set role of device %s: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("set role of device %s: %w", id, err)
+	}
 	return nil
+}
+
+// DevicesToReview implements storage.Devices.
+func (s *Store) DevicesToReview(ctx context.Context) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT device_id FROM device_role_review ORDER BY device_id`)
+	if err != nil {
+		return nil, fmt.Errorf("read devices to review: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("read devices to review: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // RedeemEnrolment implements storage.Devices. The code is spent, the prefix

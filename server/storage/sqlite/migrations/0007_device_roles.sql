@@ -17,3 +17,13 @@ ALTER TABLE devices ADD COLUMN teams TEXT NOT NULL DEFAULT '';
 -- stored_at is unix ns.
 UPDATE events SET at = ((stored_at / 1000000) + 300000) * 65536
 	WHERE at < 0 OR at / 65536 > (stored_at / 1000000) + 300000;
+
+-- Devices that recorded staff actions before roles existed were staff
+-- terminals: the upgrade made them kiosks all the same (least privilege),
+-- and the server names them in its log at every start until the operator
+-- says what they are (`server device role`), which removes them from here.
+CREATE TABLE device_role_review (
+	device_id TEXT PRIMARY KEY REFERENCES devices (id)
+) STRICT, WITHOUT ROWID;
+INSERT INTO device_role_review (device_id)
+	SELECT DISTINCT device_id FROM events WHERE device_id IS NOT NULL AND actor_kind = 'staff';
