@@ -15,8 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 
+	"ombud/server/storage"
 	"ombud/shared/complaint"
 	"ombud/shared/device"
 	"ombud/shared/event"
@@ -114,6 +117,7 @@ type Device struct {
 	ID         string
 	Branch     string // a kiosk's or staff terminal's only scope: every event it pushes must be of this branch
 	Role       device.Role
+	Teams      []string  // a team terminal's teams
 	Prefix     string    // the tracking-code prefix it was given
 	EnrolledAt time.Time // codes it filed before this may bear the random prefix it had then
 }
@@ -121,6 +125,7 @@ type Device struct {
 // Account is what the rules need of a staff account an event names.
 type Account struct {
 	Branch    string
+	Teams     []string
 	Role      staff.Role
 	RevokedAt time.Time // zero while active
 }
@@ -171,6 +176,10 @@ type View struct {
 	// Sessions holds, for each of StaffIDs, the sign-ins the server
 	// confirmed on this device (package staffapi).
 	Sessions map[string][]Session
+	// Queues holds where each complaint of ComplaintIDs is queued, where
+	// it has been assigned (storage.QueueMark): a team terminal acts only
+	// on cases in its teams' queues.
+	Queues map[string]storage.QueueMark
 	// MaxOffline bounds how long ago a staff action with no confirmed
 	// session may have been recorded: a terminal signs people in against
 	// its own copy of the directory only while the server is out of reach,
@@ -234,6 +243,7 @@ func (b *Batch) Decide(v *View) []Decision {
 		filed:    make(map[string]bool),
 		codes:    make(map[string]bool),
 		branches: make(map[string]string),
+		queues:   make(map[string]storage.QueueMark),
 	}
 	out := make([]Decision, len(b.Events))
 	for i := range b.Events {
@@ -246,7 +256,8 @@ func (b *Batch) Decide(v *View) []Decision {
 type decider struct {
 	v                    *View
 	stored, filed, codes map[string]bool
-	branches             map[string]string // complaint id -> branch, as judged in this batch
+	branches             map[string]string            // complaint id -> branch, as judged in this batch
+	queues               map[string]storage.QueueMark // complaint id -> queue, after this batch's assignments
 }
 
 func reject(code wire.CloseCode, reason string, record bool) Decision {
@@ -291,7 +302,17 @@ func (d *decider) decide(de *wire.DeviceEvent, ch check) Decision {
 		d.filed[c.ID], d.codes[c.Code] = true, true
 	}
 	d.branches[e.ComplaintID] = e.Branch
+	d.queues[e.ComplaintID], _, _ = storage.Route(d.queue(e.ComplaintID), e)
 	return Decision{Verdict: Store, Attest: attest}
+}
+
+// queue is where complaint id is queued as far as the log and this batch
+// say.
+func (d *decider) queue(id string) storage.QueueMark {
+	if m, ok := d.queues[id]; ok {
+		return m
+	}
+	return d.v.Queues[id]
 }
 
 // attest says how an event that passed every other rule is attributed: a
@@ -332,7 +353,6 @@ func (d *decider) roleForbidden(e *event.Event) string {
 		if e.Type == event.Filed {
 			return "a team terminal does not file complaints"
 		}
-		return "team terminals are not yet served"
 	default:
 		return "the device has no role"
 	}
@@ -343,6 +363,9 @@ func (d *decider) roleForbidden(e *event.Event) string {
 // branch, by its own Branch field, by the complaint it carries, or by the
 // complaint it names being held under another branch.
 func (d *decider) forbidden(e *event.Event, filed *complaint.Complaint) string {
+	if d.v.Device.Role == device.Team {
+		return d.teamForbidden(e)
+	}
 	branch := d.v.Device.Branch
 	if e.Branch != branch {
 		return "event is for another branch than the device's"
@@ -365,6 +388,37 @@ func (d *decider) forbidden(e *event.Event, filed *complaint.Complaint) string {
 	return ""
 }
 
+// teamForbidden is forbidden for a team terminal, which serves cases of any
+// branch while they are in its teams' queues: the complaint must be one the
+// server holds, queued to one of the terminal's teams (before this event:
+// the assignment that sends a case elsewhere is the team's last), and the
+// event must name the complaint's own branch.
+func (d *decider) teamForbidden(e *event.Event) string {
+	b, ok := d.branches[e.ComplaintID]
+	if !ok {
+		if b, ok = d.v.Branches[e.ComplaintID]; !ok {
+			return "a team terminal acts only on cases the server holds"
+		}
+	}
+	if e.Branch != b {
+		return "event is for another branch than the complaint's"
+	}
+	if t := d.caseTeam(e.ComplaintID); t == "" {
+		return "case is not in the queue of a team this terminal serves"
+	}
+	return ""
+}
+
+// caseTeam is the team of the device's teams that complaint id is queued
+// to, or "".
+func (d *decider) caseTeam(id string) string {
+	t, ok := strings.CutPrefix(d.queue(id).Queue, "team:")
+	if ok && slices.Contains(d.v.Device.Teams, t) {
+		return t
+	}
+	return ""
+}
+
 // staffForbidden returns a reason when the event's actor is staff who may
 // not have recorded it: no such account, an account of another branch, one
 // revoked before the event (beyond the grace for terminals that had not yet
@@ -383,10 +437,13 @@ func (d *decider) staffForbidden(e *event.Event) string {
 		return "only a signed-in staff member may record this from a device"
 	}
 	a, ok := d.v.Staff[e.Actor.ID]
+	team := d.v.Device.Role == device.Team
 	switch {
 	case !ok:
 		return "unknown staff account"
-	case a.Branch != d.v.Device.Branch:
+	case team && !slices.Contains(a.Teams, d.caseTeam(e.ComplaintID)):
+		return "staff account not in the case's team"
+	case !team && a.Branch != d.v.Device.Branch:
 		return "staff account of another branch"
 	case !a.RevokedAt.IsZero() && !d.v.ReceivedAt.Before(a.RevokedAt):
 		// Judged by when the server receives the event, never by the

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"ombud/server/admit"
+	"ombud/server/storage"
 	"ombud/shared/complaint"
 	"ombud/shared/device"
 	"ombud/shared/event"
@@ -62,6 +63,7 @@ func view() *admit.View {
 		ReceivedAt:   t0.Add(time.Second),
 		PrefixOwners: map[string]string{"K7Q": "dev-1", "M2X": "dev-2"},
 		Sessions:     map[string][]admit.Session{},
+		Queues:       map[string]storage.QueueMark{},
 		Slots:        map[int64]admit.Slot{},
 		Stored:       map[string]bool{},
 		Branches:     map[string]string{},
@@ -143,6 +145,24 @@ func TestDecide(t *testing.T) {
 			reject(wire.CloseForbiddenEvent, "a customer kiosk may only file complaints")},
 		{"a device with no role", func(v *admit.View) { v.Device.Role = "" }, filed(t, "north"),
 			reject(wire.CloseForbiddenEvent, "the device has no role")},
+		// A team terminal (at head office, branch hq) works the cases in
+		// its teams' queues, from any branch, by its teams' staff.
+		{"a team terminal on a case in its team", teamTerminal(cid, "team:fraud"), note(cid, "north", "fiona"), stored(admit.AttestOffline)},
+		{"a team terminal on a case in another team", teamTerminal(cid, "team:billing"), note(cid, "north", "fiona"),
+			reject(wire.CloseForbiddenEvent, "case is not in the queue of a team this terminal serves")},
+		{"a team terminal on a case in its branch's queue", teamTerminal(cid, "branch:north"), note(cid, "north", "fiona"),
+			reject(wire.CloseForbiddenEvent, "case is not in the queue of a team this terminal serves")},
+		{"a team terminal on a case the server does not hold", teamTerminal(cid, "team:fraud"), note(uid.New(), "north", "fiona"),
+			reject(wire.CloseForbiddenEvent, "a team terminal acts only on cases the server holds")},
+		{"a team terminal lying about the case's branch", teamTerminal(cid, "team:fraud"), note(cid, "hq", "fiona"),
+			reject(wire.CloseForbiddenEvent, "event is for another branch than the complaint's")},
+		{"a team terminal naming branch staff", teamTerminal(cid, "team:fraud"), note(cid, "north", "ann"),
+			reject(wire.CloseForbiddenEvent, "staff account not in the case's team")},
+		{"a team terminal filing", teamTerminal(cid, "team:fraud"), filed(t, "north"),
+			reject(wire.CloseForbiddenEvent, "a team terminal does not file complaints")},
+		{"a team terminal sending a case back to its branch", teamTerminal(cid, "team:fraud"),
+			with(note(cid, "north", "fiona"), func(e *event.Event) { e.Type, e.Data = event.Assigned, []byte(`{"queue":"branch:north"}`) }),
+			stored(admit.AttestOffline)},
 		// Text the device did not clean is refused, not cleaned: the
 		// server's copy must be the device's.
 		{"a note with an escape sequence", nil, with(note(cid, "north", "ann"), func(e *event.Event) {
@@ -265,6 +285,16 @@ func withPrefix(tb testing.TB, e event.Event, p string, at time.Time) event.Even
 		tb.Fatal(err)
 	}
 	return out
+}
+
+// teamTerminal makes the device a team terminal of head office for team
+// fraud, with complaint cid queued to queue and fiona of the fraud team.
+func teamTerminal(cid, queue string) func(*admit.View) {
+	return func(v *admit.View) {
+		v.Device = admit.Device{ID: "dev-9", Branch: "hq", Role: device.Team, Teams: []string{"fraud"}, Prefix: "T3M"}
+		v.Queues[cid] = storage.QueueMark{Queue: queue, At: stamp(t0.Add(-time.Hour)), EventID: "a1"}
+		v.Staff["fiona"] = admit.Account{Branch: "hq", Teams: []string{"fraud"}, Role: staff.Agent}
+	}
 }
 
 func stored(attest string) admit.Decision {

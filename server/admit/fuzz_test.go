@@ -1,10 +1,12 @@
 package admit_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
 	"ombud/server/admit"
+	"ombud/server/storage"
 	"ombud/shared/device"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
@@ -44,6 +46,13 @@ func FuzzDecide(f *testing.F) {
 			v.Codes[c.Code] = true
 		}
 		v.Device.Role = []device.Role{device.Kiosk, device.Staff, device.Team, ""}[r.next()%4]
+		if v.Device.Role == device.Team {
+			v.Device.Teams = []string{"fraud"}
+			v.Staff["fiona"] = admit.Account{Branch: "hq", Teams: []string{"fraud"}, Role: staff.Agent}
+			// One held complaint in the team's queue, the other in its branch's.
+			v.Queues[held[0].ComplaintID] = storage.QueueMark{Queue: "team:fraud", EventID: "a1"}
+			v.Queues[held[1].ComplaintID] = storage.QueueMark{Queue: "branch:south", EventID: "a2"}
+		}
 		if r.next()%2 == 1 {
 			v.MaxOffline = time.Duration(r.next()) * time.Hour
 		}
@@ -98,13 +107,13 @@ func FuzzDecide(f *testing.F) {
 			if taken {
 				t.Fatalf("event %d stored over slot %+v", i, slot)
 			}
-			if e.Branch != "north" {
+			if b, ok := branchOf[e.ComplaintID]; ok && b != e.Branch {
+				t.Fatalf("event %d of branch %q stored on a complaint of %q", i, e.Branch, b)
+			}
+			if v.Device.Role != device.Team && e.Branch != "north" {
 				t.Fatalf("event %d of branch %q stored for a north device", i, e.Branch)
 			}
-			if b, ok := branchOf[e.ComplaintID]; ok && b != "north" {
-				t.Fatalf("event %d on a complaint of %q stored", i, b)
-			}
-			branchOf[e.ComplaintID] = "north"
+			branchOf[e.ComplaintID] = e.Branch
 			if v.Stored[e.ID] || ids[e.ID] {
 				t.Fatalf("event id %s stored twice", e.ID)
 			}
@@ -117,6 +126,11 @@ func FuzzDecide(f *testing.F) {
 					t.Fatalf("a kiosk's event %d (%s by %+v) stored", i, e.Type, e.Actor)
 				}
 			case device.Staff:
+			case device.Team:
+				q := v.Queues[e.ComplaintID].Queue
+				if e.Type == event.Filed || q != "team:fraud" {
+					t.Fatalf("a team terminal's event %d (%s) stored on a case in %q", i, e.Type, q)
+				}
 			default:
 				t.Fatalf("event %d stored for a %q device", i, v.Device.Role)
 			}
@@ -137,10 +151,14 @@ func FuzzDecide(f *testing.F) {
 				}
 			}
 			a, ok := v.Staff[e.Actor.ID]
+			inPlace := a.Branch == "north"
+			if v.Device.Role == device.Team {
+				inPlace = slices.Contains(a.Teams, "fraud")
+			}
 			switch {
 			case e.Actor.Kind != event.ActorStaff || !ok:
 				t.Fatalf("event %d (%s) stored with actor %+v", i, e.Type, e.Actor)
-			case a.Branch != "north" || !staff.Can(a.Role, e.Type):
+			case !inPlace || !staff.Can(a.Role, e.Type):
 				t.Fatalf("event %d (%s) stored for account %+v", i, e.Type, a)
 			case !a.RevokedAt.IsZero() && !v.ReceivedAt.Before(a.RevokedAt):
 				t.Fatalf("event %d stored for an account revoked at %v, received at %v", i, a.RevokedAt, v.ReceivedAt)
@@ -209,7 +227,7 @@ func (r *reader) event(tb testing.TB, held []event.Event, batch []wire.DeviceEve
 				cid = batch[int(r.next())%len(batch)].Event.ComplaintID
 			}
 		}
-		e = note(cid, r.pick("north", "north", "south", ""), r.pick("ann", "sam", "olga", "ghost"))
+		e = note(cid, r.pick("north", "north", "south", ""), r.pick("ann", "sam", "olga", "ghost", "fiona"))
 		e.Type = event.Type(r.pick(string(event.NoteAdded), string(event.Reopened), string(event.Acknowledged)))
 	}
 	e.Actor.Kind = event.ActorKind(r.pick(string(e.Actor.Kind), string(event.ActorStaff), string(event.ActorDevice), string(event.ActorCustomer), string(event.ActorSystem)))

@@ -45,6 +45,11 @@ type Staff interface {
 	// the branch does not exist.
 	StaffDirectory(ctx context.Context, branch string) (staff.Directory, error)
 
+	// TeamDirectory returns every account that works one of teams,
+	// revoked ones included, sorted by id, with a version as
+	// StaffDirectory's: a team terminal's directory. Invalid without teams.
+	TeamDirectory(ctx context.Context, teams []string) (staff.Directory, error)
+
 	// ListStaff returns the accounts of branch, or of every branch when
 	// branch is "", sorted by branch then id. NotFound if a named branch
 	// does not exist.

@@ -10,12 +10,15 @@ import (
 	"time"
 )
 
-// Directory is a branch's staff accounts as the server sends them to its
-// terminals: the whole list each time (a branch has tens of staff, not
-// thousands), revoked accounts included so a terminal learns of the
-// revocation and refuses the next sign-in even while offline afterwards.
+// Directory is the staff accounts a terminal signs people in with, as the
+// server sends them: a branch's (for its staff terminals), or the accounts
+// of some teams (for a team terminal), never both. The whole list each time
+// (tens of people, not thousands), revoked accounts included so a terminal
+// learns of the revocation and refuses the next sign-in even while offline
+// afterwards.
 type Directory struct {
-	Branch string `json:"branch"`
+	Branch string   `json:"branch,omitempty"`
+	Teams  []string `json:"teams,omitempty"`
 	// Version increases with every change to any account of the branch;
 	// a terminal never replaces a directory with an older one.
 	Version  int64     `json:"version"`
@@ -29,11 +32,11 @@ const (
 	MaxDirectoryAccounts = 2000
 )
 
-// Validate checks a directory: every account valid and of the directory's
-// branch, ids unique.
+// Validate checks a directory: a branch's or some teams', every account
+// valid and of that branch or in one of those teams, ids unique.
 func (d Directory) Validate() error {
-	if d.Branch == "" {
-		return errors.New("directory: no branch")
+	if (d.Branch == "") == (len(d.Teams) == 0) {
+		return errors.New("directory: want a branch or teams, one of the two")
 	}
 	if d.Version < 0 {
 		return errors.New("directory: negative version")
@@ -46,8 +49,11 @@ func (d Directory) Validate() error {
 		if err := a.Validate(); err != nil {
 			return fmt.Errorf("directory: %w", err)
 		}
-		if a.Branch != d.Branch {
+		if d.Branch != "" && a.Branch != d.Branch {
 			return fmt.Errorf("directory: account %s is of branch %q, not %q", a.ID, a.Branch, d.Branch)
+		}
+		if len(d.Teams) > 0 && !a.InTeam(d.Teams) {
+			return fmt.Errorf("directory: account %s is in none of the teams %v", a.ID, d.Teams)
 		}
 		if seen[a.ID] {
 			return fmt.Errorf("directory: account %s listed twice", a.ID)

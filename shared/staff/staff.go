@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"ombud/shared/device"
 	"ombud/shared/event"
 	"ombud/shared/textsafe"
 )
@@ -69,14 +70,27 @@ func Why(r Role, t event.Type) string {
 // Account is one staff member. ID is what they type at sign-in and what
 // every event they record names as its actor, so it is never reused.
 type Account struct {
-	ID      string `json:"id"`
-	Name    string `json:"name"`
-	Role    Role   `json:"role"`
-	Branch  string `json:"branch"`
-	PINHash string `json:"pin_hash"` // see HashPIN; never the PIN
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Role   Role   `json:"role"`
+	Branch string `json:"branch"`
+	// Teams are the team queues the person works ("fraud" for team:fraud),
+	// from any branch's team terminal; none for branch staff.
+	Teams   []string `json:"teams,omitempty"`
+	PINHash string   `json:"pin_hash"` // see HashPIN; never the PIN
 	// RevokedAt is when the account was revoked; zero while it may sign in.
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// InTeam reports whether the account works one of teams.
+func (a Account) InTeam(teams []string) bool {
+	for _, t := range a.Teams {
+		if slices.Contains(teams, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // Revoked reports whether the account may no longer sign in.
@@ -119,6 +133,13 @@ func (a Account) Validate() error {
 		return fmt.Errorf("account %s: role %q is not agent or supervisor", a.ID, a.Role)
 	case a.Branch == "":
 		return fmt.Errorf("account %s: a branch is needed", a.ID)
+	case len(a.Teams) > device.MaxTeams:
+		return fmt.Errorf("account %s: at most %d teams", a.ID, device.MaxTeams)
+	}
+	for i, t := range a.Teams {
+		if !device.ValidTeam(t) || slices.Contains(a.Teams[:i], t) {
+			return fmt.Errorf("account %s: team %q is not a team id, or named twice", a.ID, t)
+		}
 	}
 	if _, err := parseHash(a.PINHash); err != nil {
 		return fmt.Errorf("account %s: %w", a.ID, err)

@@ -44,6 +44,7 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 		branches = make(map[string]string) // complaint id -> filed branch
 		storedAt = nanos(time.Now())
 		out      = make([]storage.StoredEvent, len(events))
+		inserted []stored // new ones only, for the team streams
 	)
 	for i := range events {
 		e := &events[i]
@@ -70,6 +71,7 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 		switch {
 		case err == nil:
 			out[i] = storage.StoredEvent{Seq: seq, Event: *e}
+			inserted = append(inserted, stored{seq: seq, e: e})
 		case errors.Is(err, sql.ErrNoRows):
 			// DO NOTHING: the id is stored already. Idempotent: hand back
 			// what is stored, which is what every reader sees.
@@ -80,10 +82,14 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 			return nil, fmt.Errorf("append: insert event %s: %w", e.ID, err)
 		}
 	}
+	teams, err := routeTeams(ctx, tx, inserted)
+	if err != nil {
+		return nil, fmt.Errorf("append: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("append: commit: %w", err)
 	}
-	s.feed.Publish(scopesOf(branches))
+	s.feed.Publish(append(scopesOf(branches), teams...))
 	return out, nil
 }
 

@@ -28,7 +28,7 @@ func (st *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		dst **sql.Stmt
 		sql string
 	}{
-		{&st.pushDevice, `SELECT branch_id, role, prefix, enrolled_at, revoked_at, acked_seq FROM devices WHERE id = ?`},
+		{&st.pushDevice, `SELECT branch_id, role, teams, prefix, enrolled_at, revoked_at, acked_seq FROM devices WHERE id = ?`},
 		// Slots above the highest held are empty, so the common case (new
 		// events) skips the slot lookups.
 		{&st.maxHeld, `SELECT MAX(s) FROM (
@@ -71,7 +71,7 @@ func (st *writeStmts) close() error {
 // readStmts are prepared on the read pool; database/sql prepares each again
 // on whichever pooled connection runs it, once.
 type readStmts struct {
-	device, eventsAfterBranch, eventsAfterAll, complaintByCode, complaintEvents, complaintHead *sql.Stmt
+	device, eventsAfterBranch, eventsAfterTeam, eventsAfterAll, complaintByCode, complaintEvents, complaintHead *sql.Stmt
 }
 
 const eventColumns = `seq, id, complaint_id, branch, type, actor_kind, actor_id, at, data`
@@ -84,6 +84,9 @@ func (st *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&st.device, `SELECT ` + deviceColumns + ` FROM devices WHERE id = ?`},
 		{&st.eventsAfterBranch, `SELECT ` + eventColumns + ` FROM events WHERE branch = ? AND seq > ? ORDER BY seq LIMIT ?`},
 		{&st.eventsAfterAll, `SELECT ` + eventColumns + ` FROM events WHERE seq > ? ORDER BY seq LIMIT ?`},
+		// A team's stream: its positions, not the events' sequences.
+		{&st.eventsAfterTeam, `SELECT l.pos, e.id, e.complaint_id, e.branch, e.type, e.actor_kind, e.actor_id, e.at, e.data
+			FROM scope_log l JOIN events e ON e.seq = l.event_seq WHERE l.scope = ? AND l.pos > ? ORDER BY l.pos LIMIT ?`},
 		{&st.complaintByCode, `SELECT id, code, branch, category, filed_at, filed_event_id FROM complaints WHERE code = ?`},
 		{&st.complaintEvents, `SELECT ` + eventColumns + ` FROM events WHERE complaint_id = ? ORDER BY seq`},
 		// The tracking page runs it on every request (tracking_read.go).
@@ -99,7 +102,7 @@ func (st *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 }
 
 func (st *readStmts) close() error {
-	return closeStmts(st.device, st.eventsAfterBranch, st.eventsAfterAll, st.complaintByCode, st.complaintEvents, st.complaintHead)
+	return closeStmts(st.device, st.eventsAfterBranch, st.eventsAfterTeam, st.eventsAfterAll, st.complaintByCode, st.complaintEvents, st.complaintHead)
 }
 
 func closeStmts(stmts ...*sql.Stmt) error {
@@ -129,14 +132,18 @@ func (s *Store) Resume(ctx context.Context, deviceID string) (int64, error) {
 // OnCommit implements hub.Log: Push and Append publish what they stored.
 func (s *Store) OnCommit(f func(scopes []string)) (cancel func()) { return s.feed.OnCommit(f) }
 
-// EventsAfter implements hub.Log. The scopes are branches' queues
-// (wire.BranchScope).
+// EventsAfter implements hub.Log. A branch's queue (wire.BranchScope) is
+// the events of its complaints, by global sequence; a team's queue
+// (wire.TeamScope) is its stream (storage.Route), by position in it.
 func (s *Store) EventsAfter(ctx context.Context, scope string, after int64, limit int) ([]storage.StoredEvent, error) {
-	kind, branch, ok := wire.ParseScope(scope)
-	if !ok || kind != wire.ScopeBranch {
-		return nil, storage.Errorf(storage.Invalid, "unknown scope %q", scope)
+	kind, id, ok := wire.ParseScope(scope)
+	switch {
+	case ok && kind == wire.ScopeBranch:
+		return s.eventsAfter(ctx, s.read.eventsAfterBranch, after, limit, id)
+	case ok && kind == wire.ScopeTeam:
+		return s.eventsAfter(ctx, s.read.eventsAfterTeam, after, limit, scope)
 	}
-	return s.eventsAfter(ctx, s.read.eventsAfterBranch, after, limit, branch)
+	return nil, storage.Errorf(storage.Invalid, "unknown scope %q", scope)
 }
 
 // AllEventsAfter implements storage.Events.

@@ -14,6 +14,7 @@ import (
 	"ombud/server/admit"
 	"ombud/server/storage"
 	"ombud/shared/device"
+	"ombud/shared/hlc"
 	"ombud/shared/staff"
 	"ombud/sync/hub"
 	"ombud/sync/wire"
@@ -228,7 +229,8 @@ const (
 		UNION ALL SELECT branch FROM events WHERE complaint_id = j.value LIMIT 1) FROM json_each(?) j`
 	filedIDsSQL   = `SELECT id FROM complaints WHERE id IN (SELECT value FROM json_each(?))`
 	filedCodesSQL = `SELECT code FROM complaints WHERE code IN (SELECT value FROM json_each(?))`
-	staffSQL      = `SELECT id, branch_id, role, revoked_at FROM staff WHERE id IN (SELECT value FROM json_each(?))`
+	staffSQL      = `SELECT id, branch_id, role, revoked_at, teams FROM staff WHERE id IN (SELECT value FROM json_each(?))`
+	queuesSQL     = `SELECT complaint_id, queue, at, event_id FROM complaint_queues WHERE complaint_id IN (SELECT value FROM json_each(?))`
 	prefixesSQL   = `SELECT prefix, id FROM devices WHERE prefix IN (SELECT value FROM json_each(?))`
 	// ?1 the device, ?2 the staff ids.
 	sessionsSQL = `SELECT staff_id, id, started_at, expires_at, ended_at FROM staff_sessions
@@ -280,6 +282,7 @@ func (in *pushTx) view(dev admit.Device, maxHeld sql.NullInt64, k admit.Keys) (*
 		Staff:        make(map[string]admit.Account),
 		PrefixOwners: make(map[string]string),
 		Sessions:     make(map[string][]admit.Session),
+		Queues:       make(map[string]storage.QueueMark),
 		MaxOffline:   in.policy.MaxOffline,
 	}
 	if maxHeld.Valid && k.FirstSeq <= maxHeld.Int64 {
@@ -321,12 +324,12 @@ func (in *pushTx) view(dev admit.Device, maxHeld sql.NullInt64, k admit.Keys) (*
 	}
 	if err := in.query(staffSQL, k.StaffIDs, func(r *sql.Rows) error {
 		var (
-			a       admit.Account
-			role    string
-			revoked sql.NullInt64
+			a           admit.Account
+			role, teams string
+			revoked     sql.NullInt64
 		)
-		err := r.Scan(&key, &a.Branch, &role, &revoked)
-		a.Role, a.RevokedAt = staff.Role(role), fromNanos(revoked)
+		err := r.Scan(&key, &a.Branch, &role, &revoked, &teams)
+		a.Role, a.RevokedAt, a.Teams = staff.Role(role), fromNanos(revoked), splitTeams(teams)
 		v.Staff[key] = a
 		return err
 	}); err != nil {
@@ -339,6 +342,18 @@ func (in *pushTx) view(dev admit.Device, maxHeld sql.NullInt64, k admit.Keys) (*
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("push from %s: look up prefixes: %w", in.device, err)
+	}
+	if err := in.query(queuesSQL, k.ComplaintIDs, func(r *sql.Rows) error {
+		var (
+			m  storage.QueueMark
+			at int64
+		)
+		err := r.Scan(&key, &m.Queue, &at, &m.EventID)
+		m.At = hlc.Timestamp(at)
+		v.Queues[key] = m
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("push from %s: look up queues: %w", in.device, err)
 	}
 	if err := in.query(sessionsSQL, k.StaffIDs, func(r *sql.Rows) error {
 		var (
@@ -395,12 +410,12 @@ func (in *pushTx) slots(v *admit.View, k admit.Keys) error {
 // what it stored, for the commit feed.
 func (in *pushTx) run(b *admit.Batch) (hub.PushResult, []string, error) {
 	var (
-		res                  hub.PushResult
-		branch, role, prefix string
-		enrolled             int64
-		revoked              sql.NullInt64
+		res                         hub.PushResult
+		branch, role, prefix, teams string
+		enrolled                    int64
+		revoked                     sql.NullInt64
 	)
-	err := in.stmt(in.st.pushDevice).QueryRowContext(in.ctx, in.device).Scan(&branch, &role, &prefix, &enrolled, &revoked, &res.AckedSeq)
+	err := in.stmt(in.st.pushDevice).QueryRowContext(in.ctx, in.device).Scan(&branch, &role, &teams, &prefix, &enrolled, &revoked, &res.AckedSeq)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return res, nil, &storage.Error{Code: storage.NotFound, Message: fmt.Sprintf("device %s not found", in.device), Err: hub.ErrDeviceRevoked}
@@ -419,7 +434,7 @@ func (in *pushTx) run(b *admit.Batch) (hub.PushResult, []string, error) {
 	if err := in.stmt(in.st.maxHeld).QueryRowContext(in.ctx, in.device).Scan(&maxHeld); err != nil {
 		return res, nil, fmt.Errorf("push from %s: read held seqs: %w", in.device, err)
 	}
-	dev := admit.Device{ID: in.device, Branch: branch, Role: device.Role(role), Prefix: prefix, EnrolledAt: time.Unix(0, enrolled)}
+	dev := admit.Device{ID: in.device, Branch: branch, Role: device.Role(role), Teams: splitTeams(teams), Prefix: prefix, EnrolledAt: time.Unix(0, enrolled)}
 	v, err := in.view(dev, maxHeld, b.Keys())
 	if err != nil {
 		return res, nil, err
@@ -446,8 +461,13 @@ func (in *pushTx) run(b *admit.Batch) (hub.PushResult, []string, error) {
 			}
 		}
 	}
-	if err := in.insert(b, store, attest); err != nil {
+	inserted, err := in.insert(b, store, attest)
+	if err != nil {
 		return res, nil, err
+	}
+	joined, err := routeTeams(in.ctx, in.tx, inserted)
+	if err != nil {
+		return res, nil, fmt.Errorf("push from %s: %w", in.device, err)
 	}
 	res.Stored = len(store)
 
@@ -463,11 +483,13 @@ func (in *pushTx) run(b *admit.Batch) (hub.PushResult, []string, error) {
 			return res, nil, fmt.Errorf("push from %s: record ack: %w", in.device, err)
 		}
 	}
+	// The branches of what was stored (a staff terminal's, or a team
+	// terminal's cases from any branch) and the team streams it joined.
 	var scopes []string
-	if len(store) > 0 {
-		// Every stored event is of the device's branch (admit's rule).
-		scopes = []string{wire.BranchScope(branch)}
+	for _, s := range inserted {
+		scopes = appendNew(scopes, wire.BranchScope(s.e.Branch))
 	}
+	scopes = append(scopes, joined...)
 	return res, scopes, nil
 }
 
@@ -509,8 +531,9 @@ const (
 // insert stores the events of b at the indexes in store, in that order
 // (so their global sequences follow the batch), and the complaints their
 // Filed events carry.
-func (in *pushTx) insert(b *admit.Batch, store []int, attest []string) error {
+func (in *pushTx) insert(b *admit.Batch, store []int, attest []string) ([]stored, error) {
 	var filed []int
+	out := make([]stored, 0, len(store))
 	for chunk := range slices.Chunk(store, insertChunk) {
 		args := make([]any, 0, len(chunk)*12)
 		for _, i := range chunk {
@@ -525,10 +548,19 @@ func (in *pushTx) insert(b *admit.Batch, store []int, attest []string) error {
 		// transaction, so a conflict is a bug and fails the push.
 		r, err := in.exec(eventCols, eventRow, len(chunk), args)
 		if err != nil {
-			return fmt.Errorf("push from %s: insert events: %w", in.device, err)
+			return nil, fmt.Errorf("push from %s: insert events: %w", in.device, err)
 		}
 		if n, err := r.RowsAffected(); err != nil || n != int64(len(chunk)) {
-			return fmt.Errorf("push from %s: insert events: %d rows of %d, %v", in.device, n, len(chunk), err)
+			return nil, fmt.Errorf("push from %s: insert events: %d rows of %d, %v", in.device, n, len(chunk), err)
+		}
+		// One INSERT's rows take consecutive sequences in VALUES order
+		// (one writer, AUTOINCREMENT): the last is the last insert's.
+		last, err := r.LastInsertId()
+		if err != nil {
+			return nil, fmt.Errorf("push from %s: insert events: %w", in.device, err)
+		}
+		for k, i := range chunk {
+			out = append(out, stored{seq: last - int64(len(chunk)-1-k), e: &b.Events[i].Event})
 		}
 	}
 	for chunk := range slices.Chunk(filed, insertChunk) {
@@ -540,12 +572,12 @@ func (in *pushTx) insert(b *admit.Batch, store []int, attest []string) error {
 		_, err := in.exec(complaintCols, complaintRow, len(chunk), args)
 		switch {
 		case isUniqueViolation(err):
-			return storage.Errorf(storage.Conflict, "push from %s: a complaint or tracking code is already filed", in.device)
+			return nil, storage.Errorf(storage.Conflict, "push from %s: a complaint or tracking code is already filed", in.device)
 		case err != nil:
-			return fmt.Errorf("push from %s: project complaints: %w", in.device, err)
+			return nil, fmt.Errorf("push from %s: project complaints: %w", in.device, err)
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // exec runs a multi-row INSERT of rows rows, prepared once per group and

@@ -93,7 +93,7 @@ func TestEventsAfterKeepsBranchesApart(t *testing.T) {
 	}
 	// An empty or unknown scope is refused, never read as "everything": a
 	// forgotten field must not leak another branch's complaints.
-	for _, scope := range []string{"", "A", "branch:", "team:A", "all"} {
+	for _, scope := range []string{"", "A", "branch:", "team:", "queue:A", "all"} {
 		_, err := s.EventsAfter(context.Background(), scope, 0, 10)
 		wantCode(t, err, storage.Invalid)
 	}

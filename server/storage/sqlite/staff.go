@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"ombud/server/storage"
@@ -13,20 +14,20 @@ import (
 
 var _ storage.Staff = (*Store)(nil)
 
-const staffColumns = `id, branch_id, name, role, pin_hash, revoked_at, updated_at, version`
+const staffColumns = `id, branch_id, name, role, pin_hash, revoked_at, updated_at, version, teams`
 
 // scanStaff reads one row of staffColumns.
 func scanStaff(row interface{ Scan(...any) error }) (staff.Account, int64, error) {
 	var (
 		a                staff.Account
-		role             string
+		role, teams      string
 		revoked, updated sql.NullInt64
 		version          int64
 	)
-	if err := row.Scan(&a.ID, &a.Branch, &a.Name, &role, &a.PINHash, &revoked, &updated, &version); err != nil {
+	if err := row.Scan(&a.ID, &a.Branch, &a.Name, &role, &a.PINHash, &revoked, &updated, &version, &teams); err != nil {
 		return staff.Account{}, 0, err
 	}
-	a.Role = staff.Role(role)
+	a.Role, a.Teams = staff.Role(role), splitTeams(teams)
 	a.RevokedAt, a.UpdatedAt = fromNanos(revoked), fromNanos(updated)
 	return a, version, nil
 }
@@ -70,8 +71,8 @@ func (s *Store) CreateStaff(ctx context.Context, a staff.Account) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO staff (`+staffColumns+`) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)`,
-		a.ID, a.Branch, a.Name, string(a.Role), a.PINHash, nanos(a.UpdatedAt), v)
+	_, err = tx.ExecContext(ctx, `INSERT INTO staff (`+staffColumns+`) VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?)`,
+		a.ID, a.Branch, a.Name, string(a.Role), a.PINHash, nanos(a.UpdatedAt), v, strings.Join(a.Teams, ","))
 	switch {
 	case isForeignKeyViolation(err):
 		return storage.Errorf(storage.NotFound, "branch %s not found", a.Branch)
@@ -192,6 +193,32 @@ func (s *Store) StaffDirectory(ctx context.Context, branch string) (staff.Direct
 		})
 	if err != nil {
 		return staff.Directory{}, fmt.Errorf("staff directory of %s: %w", branch, err)
+	}
+	d.IssuedAt = time.Now().UTC()
+	return d, nil
+}
+
+// TeamDirectory implements storage.Staff. Team accounts are few, so the
+// accounts with any team are read and filtered here.
+func (s *Store) TeamDirectory(ctx context.Context, teams []string) (staff.Directory, error) {
+	if len(teams) == 0 {
+		return staff.Directory{}, storage.Errorf(storage.Invalid, "a team directory needs teams")
+	}
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return staff.Directory{}, fmt.Errorf("team directory: %w", err)
+	}
+	defer tx.Rollback()
+	d := staff.Directory{Teams: teams, Accounts: []staff.Account{}}
+	err = queryStaff(ctx, tx, `SELECT `+staffColumns+` FROM staff WHERE teams != '' ORDER BY id`, nil,
+		func(a staff.Account, version int64) {
+			if a.InTeam(teams) {
+				d.Accounts = append(d.Accounts, a)
+				d.Version = max(d.Version, version)
+			}
+		})
+	if err != nil {
+		return staff.Directory{}, fmt.Errorf("team directory: %w", err)
 	}
 	d.IssuedAt = time.Now().UTC()
 	return d, nil
