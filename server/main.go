@@ -8,7 +8,7 @@
 //	server revoke     --data DIR --device ID
 //	server devices    --data DIR
 //	server device role --data DIR --device ID --role kiosk|staff|team [--teams T,...]
-//	server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor  (PIN on stdin)
+//	server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor [--teams T,...]  (PIN on stdin)
 //	server staff pin    --data DIR --id STAFF  (new PIN on stdin)
 //	server staff revoke --data DIR --id STAFF
 //	server staff list   --data DIR [--branch ID]
@@ -72,7 +72,7 @@ const usage = `usage:
   server revoke     --data DIR --device ID
   server devices    --data DIR
   server device role --data DIR --device ID --role kiosk|staff|team [--teams T,...]
-  server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor
+  server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor [--teams T,...]
   server staff pin    --data DIR --id STAFF
   server staff revoke --data DIR --id STAFF
   server staff list   --data DIR [--branch ID]

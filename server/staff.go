@@ -104,6 +104,7 @@ func staffAdd(ctx context.Context, args []string, getenv func(string) string, st
 	idFlag := fs.String("id", "", "the id they sign in with: 2-32 of a-z, 0-9, '.', '-', '_' (e.g. alice or a.martin); never reused")
 	name := fs.String("name", "", "their name, shown on the terminal and in the audit trail")
 	role := fs.String("role", "", "agent (works cases) or supervisor (may also reopen closed cases)")
+	teams := fs.String("teams", "", "team queues they work from team terminals, comma-separated (e.g. fraud); none for branch staff")
 	policy := pinPolicyFlags(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -123,6 +124,9 @@ func staffAdd(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	a := staff.Account{ID: id, Name: strings.TrimSpace(*name), Role: staff.Role(*role), Branch: *branch}
+	if *teams != "" {
+		a.Teams = strings.Split(*teams, ",")
+	}
 	// The account is checked before the PIN is asked for, with a stand-in
 	// hash (cheap at the minimum cost) in place of the one to come.
 	if a.PINHash, err = staff.HashPINWith("stand-in", staff.TestCost); err != nil {
@@ -260,13 +264,17 @@ func staffList(ctx context.Context, args []string, getenv func(string) string, s
 		// Never the PIN hash: it is no use to the operator and would let
 		// anyone who sees the screen or the scrollback start guessing.
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tROLE\tBRANCH\tSTATUS")
+		fmt.Fprintln(tw, "ID\tNAME\tROLE\tBRANCH\tTEAMS\tSTATUS")
 		for _, a := range accounts {
 			status := "active"
 			if a.Revoked() {
 				status = "revoked " + a.RevokedAt.Local().Format(time.DateTime)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ID, a.Name, a.Role, a.Branch, status)
+			teams := "-"
+			if len(a.Teams) > 0 {
+				teams = strings.Join(a.Teams, ",")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Name, a.Role, a.Branch, teams, status)
 		}
 		return tw.Flush()
 	})

@@ -85,7 +85,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	now := h.opts.Now()
 
 	acc, err := h.store.StaffAccount(ctx, id)
-	known := err == nil && acc.Branch == dev.Branch
+	known := err == nil && mayServe(dev, acc)
 	switch {
 	case err == nil, storage.ErrorCode(err) == storage.NotFound:
 	default:

@@ -37,6 +37,7 @@ const PathDirectory = "/api/v1/staff/directory"
 type Store interface {
 	storage.Devices
 	StaffDirectory(ctx context.Context, branch string) (staff.Directory, error)
+	TeamDirectory(ctx context.Context, teams []string) (staff.Directory, error)
 	StaffAccount(ctx context.Context, id string) (staff.Account, error)
 	SetStaffPIN(ctx context.Context, id, pinHash string, at time.Time) error
 	storage.Sessions
@@ -162,7 +163,7 @@ func (h *Handler) directory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	logger := h.log.With(logDevice, dev.ID, logBranch, dev.Branch)
-	d, err := h.store.StaffDirectory(r.Context(), dev.Branch)
+	d, err := directoryOf(r.Context(), h.store, dev)
 	if err != nil {
 		h.unavailable(w, r, "staff directory: read failed", err, logDevice, dev.ID, logBranch, dev.Branch)
 		return
@@ -224,15 +225,33 @@ func (h *Handler) terminal(w http.ResponseWriter, r *http.Request) (storage.Devi
 		h.unavailable(w, r, "staff api: authenticate failed", err)
 		return dev, false
 	}
-	if dev.Role != device.Staff {
+	if dev.Role != device.Staff && dev.Role != device.Team {
 		// A customer kiosk stands in a public lobby: whoever takes it must
 		// not find the PIN hashes of the branch's staff on its disk, nor
 		// sign anyone in with it.
-		h.log.Info("staff api: refused to a device that is not a staff terminal", logDevice, dev.ID, "role", string(dev.Role))
+		h.log.Info("staff api: refused to a device that is not a staff or team terminal", logDevice, dev.ID, "role", string(dev.Role))
 		h.fail(w, r, httpapi.CodeForbidden, "This device is not a staff terminal: only staff terminals serve staff.", nil)
 		return dev, false
 	}
 	return dev, true
+}
+
+// directoryOf is the directory a terminal signs people in with: its
+// branch's staff, or, for a team terminal, its teams'.
+func directoryOf(ctx context.Context, st Store, dev storage.Device) (staff.Directory, error) {
+	if dev.Role == device.Team {
+		return st.TeamDirectory(ctx, dev.Teams)
+	}
+	return st.StaffDirectory(ctx, dev.Branch)
+}
+
+// mayServe reports whether account a signs in at terminal dev: a branch's
+// staff at its staff terminals, a team's at its team terminals.
+func mayServe(dev storage.Device, a staff.Account) bool {
+	if dev.Role == device.Team {
+		return a.InTeam(dev.Teams)
+	}
+	return a.Branch == dev.Branch
 }
 
 // unavailable answers 503 for a failure to check or read, which the device
