@@ -1,13 +1,19 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"ombud/server/httpapi"
+	"ombud/server/storage/sqlite"
 )
 
 func TestClientKey(t *testing.T) {
@@ -114,5 +120,33 @@ func TestCapListener(t *testing.T) {
 		if _, err := proxied.Accept(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestLogsNameRoutesNotPaths: a tracking code in the path is enough to act
+// on a case, so the request log and the error log name the route's
+// pattern, never the path.
+func TestLogsNameRoutesNotPaths(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "server.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	api := httpapi.New(st, httpapi.Options{Logger: logger})
+	api.Handle("GET /api/v1/track/{code}", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpapi.WriteError(w, r, logger, &httpapi.Error{Code: httpapi.CodeUnavailable, Message: "busy"})
+	}))
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	const code = "K7QX4R2M9TQA"
+	resp, err := http.Get(srv.URL + "/api/v1/track/" + code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !strings.Contains(buf.String(), `"route":"GET /api/v1/track/{code}"`) || strings.Contains(buf.String(), code) {
+		t.Fatalf("log:\n%s\nwant the route, never the code", buf.String())
 	}
 }
