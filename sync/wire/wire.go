@@ -108,7 +108,17 @@ type ServerHello struct {
 	// unacknowledged outbox entry, which is at most DeviceSeq+1 (docs/SYNC.md
 	// section 6: it is not an acknowledgement).
 	DeviceSeq int64    `json:"device_seq"`
-	Scopes    []string `json:"scopes,omitempty"` // the scopes the server will stream, each from the device's cursor (0 if it sent none)
+	Scopes    []string `json:"scopes"` // the scopes the server will stream, each from the device's cursor (0 if it sent none); [] when none
+}
+
+// MarshalJSON writes Scopes as [] when there are none: the member is
+// required (docs/SYNC.md), and a customer kiosk is always granted none.
+func (m ServerHello) MarshalJSON() ([]byte, error) {
+	type plain ServerHello // without this method
+	if m.Scopes == nil {
+		m.Scopes = []string{}
+	}
+	return json.Marshal(plain(m))
 }
 
 // DeviceEvent is an event in the device's outbox order.

@@ -367,3 +367,19 @@ func BenchmarkDecodePush(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)*n/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestServerHelloAlwaysNamesScopes: a device granted nothing (every
+// customer kiosk) still gets the required scopes member, as [].
+func TestServerHelloAlwaysNamesScopes(t *testing.T) {
+	frame, err := wire.Encode(&wire.ServerHello{Version: 1, ServerTime: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(frame), `"scopes":[]`) {
+		t.Fatalf("server_hello with no scopes encoded as %s", frame)
+	}
+	m, err := wire.Decode(frame)
+	if err != nil || len(m.(*wire.ServerHello).Scopes) != 0 {
+		t.Fatalf("decoded %+v, %v", m, err)
+	}
+}
