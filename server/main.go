@@ -8,6 +8,7 @@
 //	server revoke     --data DIR --device ID
 //	server devices    --data DIR
 //	server device role --data DIR --device ID --role kiosk|staff|team [--teams T,...]
+//	server device show --data DIR --device ID [--limit 20]
 //	server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor [--teams T,...]  (PIN on stdin)
 //	server staff pin    --data DIR --id STAFF  (new PIN on stdin)
 //	server staff revoke --data DIR --id STAFF
@@ -72,6 +73,7 @@ const usage = `usage:
   server revoke     --data DIR --device ID
   server devices    --data DIR
   server device role --data DIR --device ID --role kiosk|staff|team [--teams T,...]
+  server device show --data DIR --device ID [--limit 20]
   server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor [--teams T,...]
   server staff pin    --data DIR --id STAFF
   server staff revoke --data DIR --id STAFF
@@ -315,6 +317,65 @@ func enrolCode(ctx context.Context, args []string, getenv func(string) string, s
 	})
 }
 
+// deviceShow is `server device show`: what the server holds of a device
+// (its role, its last hello and backlog, its latest events and the
+// rejections it was sent), for an operator answering "did it sync?". No
+// complaint text: event types, actors, times and attribution only.
+func deviceShow(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("device show", stderr)
+	data := fs.String("data", "", "data directory (holds server.db)")
+	id := fs.String("device", "", "device id (see `server devices`)")
+	limit := fs.Int("limit", 20, "how many of its latest events and rejections to list")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if *id == "" {
+		return usageError{"device show: --device is required"}
+	}
+	return withStore(ctx, *data, func(st *sqlite.Store) error {
+		d, err := st.Device(ctx, *id)
+		if err != nil {
+			return fmt.Errorf("device show: %s", storage.ErrorMessage(err))
+		}
+		act, err := st.DeviceActivity(ctx, *id, *limit)
+		if err != nil {
+			return fmt.Errorf("device show: %s", storage.ErrorMessage(err))
+		}
+		when := func(t time.Time) string {
+			if t.IsZero() {
+				return "never"
+			}
+			return t.Local().Format(time.DateTime)
+		}
+		revoked := "not revoked"
+		if d.Revoked() {
+			revoked = "revoked " + when(d.RevokedAt)
+		}
+		fmt.Fprintf(stdout, "Device %s: %s of branch %s%s, prefix %s, enrolled %s, %s.\n",
+			d.ID, d.Role.Describe(), d.Branch, teamsNote(d.Teams), d.Prefix, when(d.EnrolledAt), revoked)
+		if d.LastHelloAt.IsZero() {
+			fmt.Fprintf(stdout, "It has not connected since this server recorded hellos. Acknowledged up to sequence %d.\n", d.AckedSeq)
+		} else {
+			fmt.Fprintf(stdout, "Last connected %s (%s), had assigned sequence %d; acknowledged up to %d: %d waiting then.\n",
+				when(d.LastHelloAt), d.Software, d.LastDeviceSeq, d.AckedSeq, max(0, d.LastDeviceSeq-d.AckedSeq))
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "\nLatest events (newest first)\nSEQ\tSTORED\tTYPE\tACTOR\tATTRIBUTED\tCOMPLAINT\n")
+		for _, e := range act.Events {
+			actor := string(e.Event.Actor.Kind)
+			if e.Event.Actor.ID != "" {
+				actor += ":" + e.Event.Actor.ID
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.DeviceSeq, when(e.StoredAt), e.Event.Type, actor, e.Attest, e.Event.ComplaintID)
+		}
+		fmt.Fprintf(tw, "\nRejections (newest first)\nSEQ\tREJECTED\tCODE\tEVENT\tREASON\n")
+		for _, r := range act.Rejections {
+			fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", r.DeviceSeq, when(r.RejectedAt), r.Code, r.EventID, r.Reason)
+		}
+		return tw.Flush()
+	})
+}
+
 // grantOf reads --role and --teams.
 func grantOf(role, teams string) (enrol.Grant, error) {
 	g := enrol.Grant{Role: device.Role(role)}
@@ -341,8 +402,11 @@ func teamsNote(teams []string) string {
 // enrolled device is (a staff terminal enrolled before roles existed came
 // out of the upgrade as a kiosk, the least privileged role).
 func deviceCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "show" {
+		return deviceShow(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "role" {
-		return usageError{"device: want `server device role --device ID --role kiosk|staff|team [--teams T,...]`"}
+		return usageError{"device: want `server device role --device ID --role kiosk|staff|team [--teams T,...]` or `server device show --device ID`"}
 	}
 	fs := newFlagSet("device role", stderr)
 	data := fs.String("data", "", "data directory (holds server.db)")

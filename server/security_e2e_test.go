@@ -205,6 +205,24 @@ func TestE2ETrustKiosk(t *testing.T) {
 		}
 	}
 
+	// The operator sees what the server holds of the kiosk: its role, its
+	// last hello (written within a few seconds), its filing and the
+	// rejection it was sent, and none of the complaint's text.
+	waitUntil(t, "the kiosk's hello in `server device show`", func() (bool, string) {
+		out := MustRun(t, "device", "show", "--data", s.dir, "--device", kiosk.cred.DeviceID)
+		return strings.Contains(out, "Last connected"), out
+	})
+	out := MustRun(t, "device", "show", "--data", s.dir, "--device", kiosk.cred.DeviceID)
+	for _, want := range []string{"customer kiosk of branch main", "ombud-e2e-raw", "filed", "device:" + kiosk.cred.DeviceID,
+		"a customer kiosk may only file complaints", phish.ID} {
+		if !strings.Contains(out, want) {
+			t.Errorf("device show lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "queue was too long") || strings.Contains(out, "evil.example") {
+		t.Errorf("device show prints complaint text:\n%s", out)
+	}
+
 	// No directory for a kiosk: no PIN hash on a lobby device.
 	req, _ := http.NewRequest(http.MethodGet, s.url+staffapi.PathDirectory, nil)
 	req.Header.Set("Authorization", kiosk.cred.AuthorizationHeader())

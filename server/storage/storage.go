@@ -75,6 +75,11 @@ type Devices interface {
 	// NotFound if unknown; Invalid as for CreateEnrolment.
 	SetDeviceRole(ctx context.Context, id string, role device.Role, teams []string) error
 
+	// DeviceActivity returns a device's latest stored events and recorded
+	// rejections, newest first, at most limit of each, for the operator.
+	// NotFound if the device is unknown.
+	DeviceActivity(ctx context.Context, id string, limit int) (Activity, error)
+
 	// DevicesToReview returns the devices whose role the operator should
 	// confirm: ones that recorded staff actions before roles existed, made
 	// kiosks by the upgrade, until SetDeviceRole is called for them.
@@ -95,6 +100,31 @@ type Devices interface {
 	// RevokedSince (part of hub.Log, see Events) returns the ids of devices
 	// revoked at or after since, in one read, so a sync hub can re-check
 	// every live connection at once instead of one read per device.
+}
+
+// Activity is what a device recently pushed, as the server holds it.
+type Activity struct {
+	Events     []PushedEvent
+	Rejections []RecordedRejection
+}
+
+// PushedEvent is a stored event with its device sequence, when the server
+// stored it and how it attributed it (admit.Decision.Attest).
+type PushedEvent struct {
+	DeviceSeq int64
+	StoredAt  time.Time
+	Attest    string
+	Event     event.Event
+}
+
+// RecordedRejection is a push_reject the server keeps against a device's
+// sequence.
+type RecordedRejection struct {
+	DeviceSeq  int64
+	EventID    string
+	Code       int
+	Reason     string
+	RejectedAt time.Time
 }
 
 // Branch is a branch of the organisation: where devices are enrolled and
@@ -187,6 +217,12 @@ type Device struct {
 	// AckedSeq is the highest contiguous device sequence stored: where the
 	// device's resend starts after a reconnect.
 	AckedSeq int64
+	// What the device said at its last hello (zero time: never connected,
+	// or not yet written): the highest sequence it had assigned then, so
+	// LastDeviceSeq - AckedSeq is its backlog as the server last saw it.
+	LastHelloAt   time.Time
+	LastDeviceSeq int64
+	Software      string
 }
 
 // Revoked reports whether the device has been revoked.

@@ -30,7 +30,7 @@ import (
 // would dominate the benchmark and measure nothing about the hub.
 type benchStore struct{ *sqlite.Store }
 
-func (s benchStore) Resume(ctx context.Context, id string) (int64, error) { return 0, nil }
+func (s benchStore) Resume(ctx context.Context, id string, _ hub.Hello) (int64, error) { return 0, nil }
 
 // BenchmarkIdleConnections measures the server's memory per idle connected
 // device: (HeapInuse+StackInuse with N connections - before) / N.

@@ -321,7 +321,7 @@ func (c *conn) hello(m *wire.ClientHello) error {
 		old.waitCommitted()
 		c.replaced = nil
 	}
-	acked, err := c.h.cfg.Log.Resume(c.h.ctx, c.dev.ID)
+	acked, err := c.h.cfg.Log.Resume(c.h.ctx, c.dev.ID, Hello{At: c.h.cfg.Now(), DeviceSeq: m.DeviceSeq, Software: m.Software})
 	if err != nil {
 		return err
 	}

@@ -19,11 +19,13 @@ import (
 // implementation must keep are docs/SYNC.md sections 6 and 7; the methods
 // say which.
 type Log interface {
-	// Resume returns where a device's resend starts: the highest device
+	// Resume records that a device said hello (h: when, the highest
+	// sequence it has assigned, its software; for the operator's view of
+	// the fleet) and returns where its resend starts: the highest device
 	// sequence up to which every sequence is durably handled (stored or
 	// rejected). An unknown or revoked device is an error wrapping
 	// ErrDeviceRevoked.
-	Resume(ctx context.Context, deviceID string) (ackedSeq int64, err error)
+	Resume(ctx context.Context, deviceID string, h Hello) (ackedSeq int64, err error)
 
 	// Push stores one push (docs/SYNC.md section 6) in one transaction and
 	// answers per event: duplicates skipped, rejections recorded against
@@ -54,6 +56,13 @@ type Log interface {
 	// implementation can see them). f runs on the committer's goroutine
 	// and must not block. cancel stops the calls.
 	OnCommit(f func(scopes []string)) (cancel func())
+}
+
+// Hello is what a device's hello tells the server about it.
+type Hello struct {
+	At        time.Time
+	DeviceSeq int64  // the highest sequence the device has assigned
+	Software  string // its build
 }
 
 // PushResult says what Log.Push did with a batch.

@@ -55,11 +55,11 @@ type env struct {
 // connections.
 type fakeDevices struct{ *sqlite.Store }
 
-func (s fakeDevices) Resume(ctx context.Context, id string) (int64, error) {
+func (s fakeDevices) Resume(ctx context.Context, id string, h hub.Hello) (int64, error) {
 	if strings.HasPrefix(id, "idle-") {
 		return 0, nil
 	}
-	return s.Store.Resume(ctx, id)
+	return s.Store.Resume(ctx, id, h)
 }
 
 func newEnv(ctx context.Context, o options, stderr io.Writer) (*env, error) {

@@ -142,7 +142,7 @@ func testIdempotentPush(t *testing.T, h LogHarness) {
 	if got := mustPush(t, log, d, resend); got.AckedSeq != 9 || got.Stored != 1 || got.Duplicates != 5 {
 		t.Fatalf("resend = %+v, want acked 9, 1 stored, 5 duplicates", got)
 	}
-	if acked, err := log.Resume(ctx, d.ID); err != nil || acked != 9 {
+	if acked, err := log.Resume(ctx, d.ID, hub.Hello{At: time.Now()}); err != nil || acked != 9 {
 		t.Fatalf("Resume = %d, %v; want 9", acked, err)
 	}
 	got := readAll(t, log, wire.BranchScope("north"))
@@ -169,7 +169,7 @@ func testGap(t *testing.T, h LogHarness) {
 	if n := len(readAll(t, log, wire.BranchScope("north"))); n != 2 {
 		t.Fatalf("%d events after a refused push, want 2", n)
 	}
-	if acked, err := log.Resume(context.Background(), d.ID); err != nil || acked != 2 {
+	if acked, err := log.Resume(context.Background(), d.ID, hub.Hello{At: time.Now()}); err != nil || acked != 2 {
 		t.Fatalf("Resume = %d, %v; want 2", acked, err)
 	}
 }
@@ -323,11 +323,11 @@ func testRevoked(t *testing.T, h LogHarness) {
 	if _, err := log.Push(ctx, d.ID, story(t, d, 3, 1)); !errors.Is(err, hub.ErrDeviceRevoked) {
 		t.Errorf("push from a revoked device = %v, want hub.ErrDeviceRevoked", err)
 	}
-	if _, err := log.Resume(ctx, d.ID); !errors.Is(err, hub.ErrDeviceRevoked) {
+	if _, err := log.Resume(ctx, d.ID, hub.Hello{At: time.Now()}); !errors.Is(err, hub.ErrDeviceRevoked) {
 		t.Errorf("Resume of a revoked device = %v, want hub.ErrDeviceRevoked", err)
 	}
 	for _, id := range []string{"no-such-device", ""} {
-		if _, err := log.Resume(ctx, id); !errors.Is(err, hub.ErrDeviceRevoked) {
+		if _, err := log.Resume(ctx, id, hub.Hello{At: time.Now()}); !errors.Is(err, hub.ErrDeviceRevoked) {
 			t.Errorf("Resume(%q) = %v, want hub.ErrDeviceRevoked", id, err)
 		}
 		if _, err := log.Push(ctx, id, story(t, d, 1, 1)); !errors.Is(err, hub.ErrDeviceRevoked) {

@@ -10,6 +10,8 @@ import (
 
 	"ombud/server/storage"
 	"ombud/shared/device"
+	"ombud/shared/event"
+	"ombud/shared/hlc"
 )
 
 // CreateBranch implements storage.Devices.
@@ -276,19 +278,74 @@ func (s *Store) Branch(ctx context.Context, id string) (storage.Branch, error) {
 	return b, nil
 }
 
-const deviceColumns = `id, branch_id, role, teams, credential_hash, prefix, enrolled_at, revoked_at, acked_seq`
+const deviceColumns = `id, branch_id, role, teams, credential_hash, prefix, enrolled_at, revoked_at, acked_seq, last_hello_at, last_device_seq, software`
 
 // scanDevice reads one row of deviceColumns.
 func scanDevice(row interface{ Scan(...any) error }) (storage.Device, error) {
 	var (
-		d                 storage.Device
-		role, teams       string
-		enrolled, revoked sql.NullInt64
+		d                        storage.Device
+		role, teams              string
+		enrolled, revoked, hello sql.NullInt64
 	)
-	if err := row.Scan(&d.ID, &d.Branch, &role, &teams, &d.CredentialHash, &d.Prefix, &enrolled, &revoked, &d.AckedSeq); err != nil {
+	if err := row.Scan(&d.ID, &d.Branch, &role, &teams, &d.CredentialHash, &d.Prefix, &enrolled, &revoked, &d.AckedSeq,
+		&hello, &d.LastDeviceSeq, &d.Software); err != nil {
 		return d, err
 	}
 	d.Role, d.Teams = device.Role(role), splitTeams(teams)
-	d.EnrolledAt, d.RevokedAt = fromNanos(enrolled), fromNanos(revoked)
+	d.EnrolledAt, d.RevokedAt, d.LastHelloAt = fromNanos(enrolled), fromNanos(revoked), fromNanos(hello)
 	return d, nil
+}
+
+// DeviceActivity implements storage.Devices.
+func (s *Store) DeviceActivity(ctx context.Context, id string, limit int) (storage.Activity, error) {
+	var a storage.Activity
+	if _, err := s.Device(ctx, id); err != nil {
+		return a, err
+	}
+	limit = max(1, min(limit, storage.MaxPage))
+	rows, err := s.r.QueryContext(ctx, `SELECT device_seq, stored_at, attest, `+eventColumns+` FROM events
+		WHERE device_id = ? ORDER BY device_seq DESC LIMIT ?`, id, limit)
+	if err != nil {
+		return a, fmt.Errorf("device activity %s: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			p      storage.PushedEvent
+			stored int64
+			se     storage.StoredEvent
+			e      = &se.Event
+			typ    string
+			kind   string
+			at     int64
+			data   []byte
+		)
+		if err := rows.Scan(&p.DeviceSeq, &stored, &p.Attest, &se.Seq, &e.ID, &e.ComplaintID, &e.Branch, &typ, &kind, &e.Actor.ID, &at, &data); err != nil {
+			return a, fmt.Errorf("device activity %s: %w", id, err)
+		}
+		e.Type, e.Actor.Kind, e.At = event.Type(typ), event.ActorKind(kind), hlc.Timestamp(at)
+		p.StoredAt, p.Event = time.Unix(0, stored).UTC(), se.Event
+		a.Events = append(a.Events, p)
+	}
+	if err := rows.Err(); err != nil {
+		return a, fmt.Errorf("device activity %s: %w", id, err)
+	}
+	rrows, err := s.r.QueryContext(ctx, `SELECT device_seq, event_id, code, reason, rejected_at FROM event_rejections
+		WHERE device_id = ? ORDER BY device_seq DESC LIMIT ?`, id, limit)
+	if err != nil {
+		return a, fmt.Errorf("device activity %s: %w", id, err)
+	}
+	defer rrows.Close()
+	for rrows.Next() {
+		var (
+			r  storage.RecordedRejection
+			at int64
+		)
+		if err := rrows.Scan(&r.DeviceSeq, &r.EventID, &r.Code, &r.Reason, &at); err != nil {
+			return a, fmt.Errorf("device activity %s: %w", id, err)
+		}
+		r.RejectedAt = time.Unix(0, at).UTC()
+		a.Rejections = append(a.Rejections, r)
+	}
+	return a, rrows.Err()
 }

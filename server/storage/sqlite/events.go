@@ -115,8 +115,10 @@ func closeStmts(stmts ...*sql.Stmt) error {
 	return errors.Join(errs...)
 }
 
-// Resume implements hub.Log.
-func (s *Store) Resume(ctx context.Context, deviceID string) (int64, error) {
+// Resume implements hub.Log. It only reads: the hello is kept in memory
+// and written with others every few seconds (hellos.go), because a fleet
+// reconnecting after a restart would otherwise cost one fsync per device.
+func (s *Store) Resume(ctx context.Context, deviceID string, h hub.Hello) (int64, error) {
 	d, err := s.Device(ctx, deviceID)
 	switch {
 	case storage.ErrorCode(err) == storage.NotFound:
@@ -126,6 +128,7 @@ func (s *Store) Resume(ctx context.Context, deviceID string) (int64, error) {
 	case d.Revoked():
 		return 0, &storage.Error{Code: storage.Revoked, Message: "device revoked", Err: hub.ErrDeviceRevoked}
 	}
+	s.hellos.note(deviceID, h)
 	return d.AckedSeq, nil
 }
 

@@ -60,6 +60,7 @@ type Store struct {
 	pushes pushGroup    // Push calls waiting to share the next transaction (push.go)
 	feed   storage.Feed // told after every commit that stored events
 	policy admit.Policy
+	hellos hellos // devices' last hellos, written every few seconds (hellos.go)
 }
 
 // Options tune Open. The zero value is the production setting.
@@ -118,6 +119,7 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	s.startHellos()
 	return s, nil
 }
 
@@ -154,6 +156,7 @@ func (s *Store) open(ctx context.Context) error {
 // Close closes the statements and both pools. The writer goes last, so its
 // close checkpoints the WAL into the main file.
 func (s *Store) Close() error {
+	s.stopHellos()
 	var errs []error
 	errs = append(errs, s.read.close(), s.write.close())
 	if s.r != nil {

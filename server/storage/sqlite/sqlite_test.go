@@ -305,7 +305,7 @@ func TestRevokedDeviceIsReported(t *testing.T) {
 	if !errors.Is(err, hub.ErrDeviceRevoked) {
 		t.Fatalf("push from a revoked device = %v, want hub.ErrDeviceRevoked", err)
 	}
-	if _, err := s.Resume(ctx, d.ID); !errors.Is(err, hub.ErrDeviceRevoked) {
+	if _, err := s.Resume(ctx, d.ID, hub.Hello{At: time.Now()}); !errors.Is(err, hub.ErrDeviceRevoked) {
 		t.Fatalf("resume of a revoked device = %v, want hub.ErrDeviceRevoked", err)
 	}
 	wantCode(t, s.RevokeDevice(ctx, "nobody", at), storage.NotFound)
