@@ -18,7 +18,6 @@ const helloFlushInterval = 2 * time.Second
 type hellos struct {
 	mu      sync.Mutex
 	pending map[string]hub.Hello
-	wake    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
 }

@@ -48,7 +48,7 @@ func mustDirectory(tb testing.TB, s storage.Store, branch string) staff.Director
 // sameAccount compares accounts field by field, times by instant.
 func sameAccount(a, b staff.Account) bool {
 	return a.ID == b.ID && a.Name == b.Name && a.Role == b.Role && a.Branch == b.Branch && a.PINHash == b.PINHash &&
-		a.RevokedAt.Equal(b.RevokedAt) && a.UpdatedAt.Equal(b.UpdatedAt)
+		slices.Equal(a.Teams, b.Teams) && a.RevokedAt.Equal(b.RevokedAt) && a.UpdatedAt.Equal(b.UpdatedAt)
 }
 
 func idsOf(accounts []staff.Account) []string {
