@@ -147,6 +147,10 @@ type Slot struct {
 	// Code and Reason of a SlotRejected.
 	Code   wire.CloseCode
 	Reason string
+	// Held is the event a SlotStored holds, to tell a resend from an
+	// outbox entry that changed since it was first sent; nil when the
+	// store did not read it (then a same-id resend is a duplicate).
+	Held *event.Event
 }
 
 // View is what the log holds about a batch's Keys, as of the push's
@@ -274,6 +278,13 @@ func (d *decider) decide(de *wire.DeviceEvent, ch check) Decision {
 			return reject(wire.CloseConflict, "device seq already holds another event", false)
 		case s.Kind == SlotRejected:
 			return reject(s.Code, s.Reason, false)
+		case s.Held != nil && !SameEvent(s.Held, e):
+			// The device's outbox no longer holds what it sent under this
+			// seq: damaged storage or a bug. Acknowledging it as a
+			// duplicate would hide that for ever; the device quarantines
+			// it where staff see it. Not recorded: the slot keeps the
+			// event it stored.
+			return reject(wire.CloseAltered, "device seq already holds this event id with other content", false)
 		default:
 			return Decision{Verdict: Duplicate}
 		}
@@ -580,4 +591,34 @@ func cleanJSON(data []byte) bool {
 		return true
 	}
 	return walk(v)
+}
+
+// SameEvent reports whether a and b are the same event: the same fields,
+// and data that decodes to the same JSON value (a resend may encode it with
+// other spacing). It is what a resend must match the event stored under its
+// device seq.
+func SameEvent(a, b *event.Event) bool {
+	if a.ID != b.ID || a.ComplaintID != b.ComplaintID || a.Type != b.Type || a.Actor != b.Actor ||
+		a.At != b.At || a.Branch != b.Branch {
+		return false
+	}
+	if string(a.Data) == string(b.Data) {
+		return true
+	}
+	da, ea := decodeAny(a.Data)
+	db, eb := decodeAny(b.Data)
+	return ea == nil && eb == nil && reflect.DeepEqual(da, db)
+}
+
+func decodeAny(raw json.RawMessage) (any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var v any
+	d := json.NewDecoder(strings.NewReader(string(raw)))
+	d.UseNumber()
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }

@@ -231,6 +231,25 @@ func TestDecide(t *testing.T) {
 		{"the event an alias slot holds: a duplicate", func(v *admit.View) {
 			v.Slots[2] = admit.Slot{Kind: admit.SlotAlias, EventID: "held"}
 		}, with(note(cid, "north", "ann"), func(e *event.Event) { e.ID = "held" }), admit.Decision{Verdict: admit.Duplicate}},
+		{"the event its slot holds, read back: a duplicate", func(v *admit.View) {
+			held := with(note(cid, "north", "ann"), func(e *event.Event) { e.ID = "held" })
+			v.Slots[2] = admit.Slot{Kind: admit.SlotStored, EventID: "held", Held: &held}
+		}, with(note(cid, "north", "ann"), func(e *event.Event) { e.ID = "held" }), admit.Decision{Verdict: admit.Duplicate}},
+		{"the event its slot holds, data spaced otherwise: a duplicate", func(v *admit.View) {
+			held := with(note(cid, "north", "ann"), func(e *event.Event) { e.ID = "held" })
+			v.Slots[2] = admit.Slot{Kind: admit.SlotStored, EventID: "held", Held: &held}
+		}, with(note(cid, "north", "ann"), func(e *event.Event) { e.ID, e.Data = "held", json.RawMessage(`{ "text" : "called the customer" }`) }),
+			admit.Decision{Verdict: admit.Duplicate}},
+		{"its slot's event id with other data: altered", func(v *admit.View) {
+			held := with(note(cid, "north", "ann"), func(e *event.Event) { e.ID = "held" })
+			v.Slots[2] = admit.Slot{Kind: admit.SlotStored, EventID: "held", Held: &held}
+		}, with(note(cid, "north", "ann"), func(e *event.Event) { e.ID, e.Data = "held", json.RawMessage(`{"text":"never called"}`) }),
+			admit.Decision{Verdict: admit.Reject, Code: wire.CloseAltered, Reason: "device seq already holds this event id with other content"}},
+		{"its slot's event id with another clock: altered", func(v *admit.View) {
+			held := with(note(cid, "north", "ann"), func(e *event.Event) { e.ID = "held" })
+			v.Slots[2] = admit.Slot{Kind: admit.SlotStored, EventID: "held", Held: &held}
+		}, with(note(cid, "north", "ann"), func(e *event.Event) { e.ID, e.At = "held", e.At+1 }),
+			admit.Decision{Verdict: admit.Reject, Code: wire.CloseAltered, Reason: "device seq already holds this event id with other content"}},
 		{"another event at a held slot", func(v *admit.View) {
 			v.Slots[2] = admit.Slot{Kind: admit.SlotStored, EventID: "held"}
 		}, note(cid, "north", "ann"), admit.Decision{Verdict: admit.Reject, Code: wire.CloseConflict, Reason: "device seq already holds another event"}},

@@ -29,7 +29,7 @@ const (
 	CloseTryAgainLater   CloseCode = 1013
 )
 
-// Ombud's close codes. 4003, 4004 and 4006 are never sent as close codes:
+// Ombud's close codes. 4003, 4004, 4006 and 4007 are never sent as close codes:
 // they are PushReject codes, because closing over one event that will be
 // resent after the reconnect would loop forever (see docs/SYNC.md).
 const (
@@ -40,6 +40,7 @@ const (
 	CloseConflict           CloseCode = 4004 // PushReject: the seq or event id is already held for a different event
 	CloseDiverged           CloseCode = 4005 // the server holds device seqs the device does not: restored from a backup; give up, show staff
 	CloseInvalidEvent       CloseCode = 4006 // PushReject: the event is well-formed but the server refuses it
+	CloseAltered            CloseCode = 4007 // PushReject: the seq holds this event id with other content: the device's outbox changed
 	CloseSlowConsumer       CloseCode = 4008 // the device did not keep up: reconnect and resume from its cursors
 	CloseShuttingDown       CloseCode = 4009 // the server is stopping: reconnect with backoff
 	CloseReplaced           CloseCode = 4010 // a newer connection for the same device took over: give up
@@ -69,7 +70,7 @@ func (c CloseCode) Reconnect() bool {
 		return true
 	case 1002, CloseUnsupportedData, CloseInvalidUTF8, 1008, CloseTooBig, 1010,
 		CloseProtocolError, CloseUnsupportedVersion, CloseUnauthorized, CloseForbiddenEvent,
-		CloseConflict, CloseDiverged, CloseInvalidEvent, CloseReplaced:
+		CloseConflict, CloseDiverged, CloseInvalidEvent, CloseAltered, CloseReplaced:
 		return false
 	}
 	if c >= 4000 && c <= 4499 {
@@ -78,9 +79,20 @@ func (c CloseCode) Reconnect() bool {
 	return true
 }
 
-// IsRejectCode reports whether c may appear in a PushReject.
+// IsRejectCode reports whether c may appear in a PushReject: the reject
+// codes this build knows, and any code of 4000-4499 it does not, so that a
+// reject code added later reaches old devices as "quarantine this event"
+// (what every rejection means to a device) rather than as a protocol error.
 func (c CloseCode) IsRejectCode() bool {
-	return c == CloseForbiddenEvent || c == CloseConflict || c == CloseInvalidEvent
+	switch c {
+	case CloseForbiddenEvent, CloseConflict, CloseInvalidEvent, CloseAltered:
+		return true
+	case CloseProtocolError, CloseUnsupportedVersion, CloseUnauthorized, CloseDiverged,
+		CloseSlowConsumer, CloseShuttingDown, CloseReplaced:
+		return false
+	}
+	_, known := codeNames[c]
+	return !known && c >= 4000 && c <= 4499
 }
 
 var codeNames = map[CloseCode]string{
@@ -90,7 +102,7 @@ var codeNames = map[CloseCode]string{
 	CloseTryAgainLater: "try again later", CloseProtocolError: "protocol error",
 	CloseUnsupportedVersion: "unsupported version", CloseUnauthorized: "unauthorized",
 	CloseForbiddenEvent: "forbidden event", CloseConflict: "conflict", CloseDiverged: "diverged",
-	CloseInvalidEvent: "invalid event", CloseSlowConsumer: "slow consumer",
+	CloseInvalidEvent: "invalid event", CloseAltered: "altered", CloseSlowConsumer: "slow consumer",
 	CloseShuttingDown: "shutting down", CloseReplaced: "replaced", CloseOutOfStep: "out of step",
 }
 

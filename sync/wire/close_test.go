@@ -2,10 +2,12 @@ package wire_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"ombud/shared/uid"
 	"ombud/sync/wire"
 )
 
@@ -109,5 +111,26 @@ func TestAsErrorHidesInternalDetail(t *testing.T) {
 	orig := &wire.Error{Code: wire.CloseDiverged, Reason: "x"}
 	if got := wire.AsError(errors.Join(errors.New("ctx"), orig)); got != orig {
 		t.Fatalf("AsError lost the wrapped *Error: %+v", got)
+	}
+}
+
+// A device quarantines the event of any push_reject: codes added later in
+// the reject range must decode on old devices, close-only codes must not.
+func TestRejectCodes(t *testing.T) {
+	for code, want := range map[wire.CloseCode]bool{
+		wire.CloseForbiddenEvent: true, wire.CloseConflict: true, wire.CloseInvalidEvent: true, wire.CloseAltered: true,
+		4011: true, 4499: true, // not assigned yet: a future reject code
+		wire.CloseProtocolError: false, wire.CloseUnauthorized: false, wire.CloseDiverged: false,
+		wire.CloseShuttingDown: false, wire.CloseReplaced: false, wire.CloseOutOfStep: false,
+		4999: false, wire.CloseInternal: false, 1000: false,
+	} {
+		if got := code.IsRejectCode(); got != want {
+			t.Errorf("%d.IsRejectCode() = %v, want %v", int(code), got, want)
+		}
+		frame := fmt.Sprintf(`{"v":1,"type":"push_reject","body":{"seq":1,"event_id":%q,"code":%d,"reason":"r"}}`, uid.New(), int(code))
+		_, err := wire.Decode([]byte(frame))
+		if (err == nil) != want {
+			t.Errorf("decode push_reject with code %d: err = %v, want accepted %v", int(code), err, want)
+		}
 	}
 }

@@ -38,7 +38,7 @@ func (st *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		// What a push's slots hold, one range read per table. Aliases are
 		// only in databases that an earlier importer wrote; they still hold
 		// their slots.
-		{&st.slotsStored, `SELECT device_seq, id FROM events WHERE device_id = ? AND device_seq BETWEEN ? AND ?`},
+		{&st.slotsStored, `SELECT device_seq, id, complaint_id, branch, type, actor_kind, actor_id, at, data FROM events WHERE device_id = ? AND device_seq BETWEEN ? AND ?`},
 		{&st.slotsAliased, `SELECT device_seq, event_id FROM event_aliases WHERE device_id = ? AND device_seq BETWEEN ? AND ?`},
 		{&st.slotsRejected, `SELECT device_seq, event_id, code, reason FROM event_rejections WHERE device_id = ? AND device_seq BETWEEN ? AND ?`},
 		{&st.seqsAfter, `SELECT device_seq FROM events WHERE device_id = ?1 AND device_seq > ?2

@@ -388,6 +388,19 @@ func (in *pushTx) slots(v *admit.View, k admit.Keys) error {
 				slot = admit.Slot{Kind: look.kind}
 				code int64
 			)
+			if look.kind == admit.SlotStored {
+				// The event itself (its device seq read as Seq), so a
+				// resend that differs from it is told apart from a
+				// duplicate.
+				se, err := scanEvent(rows)
+				if err != nil {
+					rows.Close()
+					return fmt.Errorf("push from %s: look up held seqs: %w", in.device, err)
+				}
+				slot.EventID, slot.Held = se.Event.ID, &se.Event
+				v.Slots[se.Seq] = slot
+				continue
+			}
 			dst := []any{&seq, &slot.EventID}
 			if look.kind == admit.SlotRejected {
 				dst = append(dst, &code, &slot.Reason)

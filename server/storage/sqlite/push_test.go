@@ -41,6 +41,35 @@ func TestPushIsIdempotent(t *testing.T) {
 	if dev, _ := s.Device(context.Background(), d.ID); dev.AckedSeq != 8 {
 		t.Fatalf("device acked = %d, want 8", dev.AckedSeq)
 	}
+
+	// The same ids at the same seqs with other content: the device's
+	// outbox changed since it sent them. Refused with their own code, not
+	// acknowledged as duplicates, and the stored events stay as they were.
+	altered := slices.Clone(batch[3:5])
+	altered[0].Event.At++
+	altered[1].Event.Data = []byte(`{"id":"someone else's"}`)
+	got := mustPush(t, s, d, altered)
+	if got.AckedSeq != 8 || got.Stored != 0 || got.Duplicates != 0 || len(got.Rejected) != 2 {
+		t.Fatalf("altered resend = %+v, want 2 rejections", got)
+	}
+	for _, r := range got.Rejected {
+		if r.Code != wire.CloseAltered {
+			t.Errorf("altered resend: seq %d refused with %v, want %v", r.Seq, r.Code, wire.CloseAltered)
+		}
+	}
+	if after := mustStats(t, s); after != before {
+		t.Fatalf("stats after altered resend = %+v, want %+v", after, before)
+	}
+	for _, want := range batch[3:5] {
+		evs, err := s.ComplaintEvents(context.Background(), want.Event.ComplaintID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(evs, func(se storage.StoredEvent) bool { return se.Event.ID == want.Event.ID })
+		if i < 0 || evs[i].Event.At != want.Event.At || string(evs[i].Event.Data) != string(want.Event.Data) {
+			t.Errorf("after the altered resend, event %s is not the one first stored", want.Event.ID)
+		}
+	}
 }
 
 // TestPushRejectsPerEvent: every rule of docs/SYNC.md section 6 rejects only
