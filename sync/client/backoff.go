@@ -14,6 +14,10 @@ type Backoff struct {
 	Base       time.Duration // first interval (1 s when zero); doubles per failed attempt
 	Cap        time.Duration // largest interval (60 s when zero)
 	ResetAfter time.Duration // a connection up this long starts the next failure from Base again (60 s when zero)
+	// Quick bounds the wait after a connection that moved the outbox
+	// forward while more is waiting (Base/10 when zero): a link that drops
+	// every few hundred kilobytes is used, not waited on.
+	Quick time.Duration
 }
 
 // Production values (docs/SYNC.md section 8).
@@ -35,6 +39,9 @@ func (b Backoff) withDefaults() Backoff {
 	}
 	if b.ResetAfter <= 0 {
 		b.ResetAfter = DefaultBackoffReset
+	}
+	if b.Quick <= 0 {
+		b.Quick = b.Base / 10
 	}
 	return b
 }
@@ -58,4 +65,13 @@ func (b Backoff) Delay(attempt int, r *rand.Rand) time.Duration {
 func (b Backoff) ShutdownDelay(r *rand.Rand) time.Duration {
 	b = b.withDefaults()
 	return b.Base + time.Duration(r.Int64N(int64(9*b.Base)+1))
+}
+
+// QuickDelay is the wait after a connection that made progress while more
+// is waiting: uniform in [0, Quick]. Still jittered: a fleet whose
+// connections a server restart cut at once spreads out, and a server that
+// is down refuses the dial, after which Delay applies again.
+func (b Backoff) QuickDelay(r *rand.Rand) time.Duration {
+	b = b.withDefaults()
+	return time.Duration(r.Int64N(int64(b.Quick) + 1))
 }

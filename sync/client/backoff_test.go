@@ -55,3 +55,21 @@ func TestBackoffDeterministic(t *testing.T) {
 		}
 	}
 }
+
+func TestQuickDelay(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var most time.Duration
+	for range 1000 {
+		d := (client.Backoff{}).QuickDelay(r)
+		if d < 0 || d > client.DefaultBackoffBase/10 {
+			t.Fatalf("QuickDelay = %v, want within [0, %v]", d, client.DefaultBackoffBase/10)
+		}
+		most = max(most, d)
+	}
+	if most < client.DefaultBackoffBase/20 {
+		t.Fatalf("QuickDelay never above %v in 1000 draws: not jittered over its range", most)
+	}
+	if d := (client.Backoff{Quick: time.Millisecond}).QuickDelay(r); d > time.Millisecond {
+		t.Fatalf("QuickDelay with Quick 1ms = %v", d)
+	}
+}

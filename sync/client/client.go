@@ -74,6 +74,7 @@ const (
 	logKeyCount     = "events"
 	logKeyScopes    = "scopes"
 	logKeyDeviceSeq = "device_seq"
+	logKeyCarried   = "link_carries_bytes"
 )
 
 // Config configures a Client.
@@ -114,6 +115,8 @@ type Client struct {
 	// dirty tells the status saver there is something to save; one slot.
 	dirty   chan struct{}
 	running atomic.Bool
+
+	flow flow // push sizes by what the link carries (flow.go)
 
 	mu        sync.Mutex
 	status    Status
@@ -229,7 +232,7 @@ func (c *Client) Run(ctx context.Context) error {
 	attempt := 0
 	for {
 		c.setStatus(func(s *Status) { s.State = Connecting })
-		up, err := c.session(ctx, endpoint)
+		out, err := c.session(ctx, endpoint)
 		if ctx.Err() != nil {
 			c.setStatus(func(s *Status) { s.State = Offline })
 			c.log.Info("sync stopped")
@@ -247,19 +250,43 @@ func (c *Client) Run(ctx context.Context) error {
 		} else if lc := (*localClose)(nil); errors.As(err, &lc) {
 			code = lc.Code
 		}
-		c.setStatus(func(s *Status) { s.State, s.LastError, s.CloseCode = Offline, err.Error(), code })
+		healthy := out.up >= c.cfg.Backoff.ResetAfter
+		shrank := c.flow.ended(healthy, out.inflight, out.acked, out.firstBytes)
+		c.setStatus(func(s *Status) {
+			s.State, s.LastError, s.CloseCode = Offline, err.Error(), code
+			if out.inflight > 0 && s.Pending > 0 {
+				s.Drops++
+			}
+		})
 
-		if up >= c.cfg.Backoff.ResetAfter {
-			attempt = 0 // the last connection was healthy: this drop is news, not a pattern
+		// A connection that moved the outbox forward resets the backoff:
+		// this drop is news, not a pattern. If more is waiting, reconnect
+		// at once (after a short jitter), and the same after a drop that
+		// made the pushes smaller (a new try): on a link that drops every
+		// few hundred kilobytes, waiting seconds after each connection
+		// would spend more time waiting than sending. A server that is
+		// down refuses the dial, which moves nothing, so the backoff
+		// still grows for it.
+		progressed := out.acked > 0
+		if healthy || progressed {
+			attempt = 0
 		}
 		c.randMutex.Lock()
 		delay := c.cfg.Backoff.Delay(attempt, c.rnd)
-		if code == wire.CloseShuttingDown && attempt == 0 {
+		switch {
+		case code == wire.CloseShuttingDown && attempt == 0:
 			delay = c.cfg.Backoff.ShutdownDelay(c.rnd)
+		case (progressed || shrank) && c.Status().Pending > 0:
+			delay = c.cfg.Backoff.QuickDelay(c.rnd)
 		}
 		c.randMutex.Unlock()
-		attempt++
-		c.log.Warn("sync connection ended, reconnecting", logKeyErr, err, logKeyDelay, delay, logKeyAttempt, attempt)
+		if !shrank {
+			// Smaller pushes are a new try, not the same one failing again:
+			// the backoff grows only when nothing changed.
+			attempt++
+		}
+		c.log.Warn("sync connection ended, reconnecting", logKeyErr, err, logKeyDelay, delay, logKeyAttempt, attempt,
+			logKeyCarried, c.flow.carriedEstimate())
 		if !c.wait(ctx, delay) {
 			c.setStatus(func(s *Status) { s.State = Offline })
 			c.log.Info("sync stopped")
@@ -295,7 +322,15 @@ func (c *Client) refreshPending(ctx context.Context) {
 		}
 		return
 	}
-	c.setStatus(func(s *Status) { s.Pending = n })
+	c.setStatus(func(s *Status) {
+		switch {
+		case n == 0:
+			s.WaitingSince, s.Drops = time.Time{}, 0
+		case s.WaitingSince.IsZero():
+			s.WaitingSince = time.Now()
+		}
+		s.Pending = n
+	})
 }
 
 // success records a successful exchange with the server.

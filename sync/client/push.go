@@ -61,10 +61,11 @@ const pendingEvery = 250 * time.Millisecond
 func (s *session) push(ctx context.Context) error {
 	c := s.c
 	var next int64             // the next sequence to send; 0 until the first page says where the outbox starts
-	var inflight []int64       // last sequence of each unacknowledged push, ascending
+	var inflight []sentPush    // each unacknowledged push, ascending
 	var buf []wire.DeviceEvent // read from the outbox, not yet sent
 	more := true               // the outbox may hold entries at or after next
-	var counted time.Time      // when Pending was last recounted
+	defer func() { s.inflightAtEnd = len(inflight) }()
+	var counted time.Time // when Pending was last recounted
 
 	// The next outbox page is read while the current one is sent. A wake
 	// (new filings) drops it: it may have been read before they committed.
@@ -161,7 +162,7 @@ func (s *session) push(ctx context.Context) error {
 				s.acked = buf[0].Seq - 1
 			}
 			next = buf[0].Seq
-			n, frame, err := s.batch(buf, next)
+			n, frame, err := s.batch(buf, next, s.c.flow.pushCap(s.ackedBytes))
 			if err != nil {
 				return err
 			}
@@ -171,7 +172,10 @@ func (s *session) push(ctx context.Context) error {
 				return nil
 			}
 			last := buf[n-1].Seq
-			inflight = append(inflight, last)
+			inflight = append(inflight, sentPush{last: last, bytes: len(frame)})
+			if s.firstBytes == 0 {
+				s.firstBytes = len(frame)
+			}
 			next = last + 1
 			buf = buf[n:]
 			continue
@@ -232,14 +236,16 @@ func (s *session) resume(ctx context.Context, seq, next int64) error {
 }
 
 // batch encodes the longest push at the head of buf (which starts at next)
-// that fits the count and frame limits, and returns how many entries it
+// that fits the count and frame limits and maxBytes (the flow control's cap;
+// a push holds one event whatever the cap), and returns how many entries it
 // holds. It stops at a hole: a push's seqs are contiguous.
-func (s *session) batch(buf []wire.DeviceEvent, next int64) (int, []byte, error) {
+func (s *session) batch(buf []wire.DeviceEvent, next int64, maxBytes int) (int, []byte, error) {
 	limit := min(len(buf), s.c.cfg.MaxBatch)
+	maxBytes = min(maxBytes, wire.MaxFrameBytes)
 	size, n := envelopeBytes, 0
 	for n < limit && buf[n].Seq == next+int64(n) {
 		sz := estimate(&buf[n])
-		if n > 0 && size+sz > wire.MaxFrameBytes {
+		if n > 0 && size+sz > maxBytes {
 			break
 		}
 		size += sz
@@ -266,7 +272,7 @@ func (s *session) batch(buf []wire.DeviceEvent, next int64) (int, []byte, error)
 // answer handles a push_ack or push_reject and returns the pushes still
 // unacknowledged. A rejection is quarantined at once; an ack only raises
 // *ackTo, which the caller applies to the outbox once for a run of answers.
-func (s *session) answer(ctx context.Context, m wire.Message, inflight []int64, next int64, ackTo *int64) ([]int64, error) {
+func (s *session) answer(ctx context.Context, m wire.Message, inflight []sentPush, next int64, ackTo *int64) ([]sentPush, error) {
 	c := s.c
 	switch m := m.(type) {
 	case *wire.PushReject:
@@ -306,7 +312,8 @@ func (s *session) answer(ctx context.Context, m wire.Message, inflight []int64, 
 			return inflight, nil // a repeat (e.g. the answer to a replayed push): nothing new
 		}
 		i := 0
-		for i < len(inflight) && inflight[i] <= m.Seq {
+		for i < len(inflight) && inflight[i].last <= m.Seq {
+			s.ackedBytes += inflight[i].bytes
 			i++
 		}
 		inflight = inflight[i:]

@@ -50,22 +50,42 @@ type session struct {
 	serverSeq int64
 	// acked is the highest seq acknowledged in this session (the pusher's).
 	acked int64
+	// The pusher's account of the connection, for the flow control (read
+	// once the pusher has returned): bytes of the pushes acknowledged, of
+	// the first push sent, and how many pushes were in flight at the end.
+	ackedBytes, firstBytes, inflightAtEnd int
 }
 
-// session runs one connection and returns why it ended and how long it was
-// up (from the server's hello; 0 if it never got there).
-func (c *Client) session(ctx context.Context, endpoint string) (time.Duration, error) {
+// sentPush is a push in flight: its last seq and its size on the wire.
+type sentPush struct {
+	last  int64
+	bytes int
+}
+
+// outcome is how a connection went, for Run's backoff and flow control.
+type outcome struct {
+	up time.Duration // from the server's hello; 0 if it never got there
+	// acked is the bytes of pushes acknowledged on it: the connection moved
+	// the outbox forward.
+	acked int
+	// inflight and firstBytes: pushes unacknowledged when it ended, and
+	// the size of its first push.
+	inflight, firstBytes int
+}
+
+// session runs one connection and returns why it ended and how it went.
+func (c *Client) session(ctx context.Context, endpoint string) (outcome, error) {
 	header := http.Header{"Authorization": {"Bearer " + c.cfg.DeviceID + "." + c.cfg.Secret}}
 	conn, resp, err := c.cfg.Dialer.DialContext(ctx, endpoint, header)
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
 			// Reconnecting with the same credential gets the same answer.
-			return 0, &GiveUpError{Code: wire.CloseUnauthorized, HTTPStatus: resp.StatusCode}
+			return outcome{}, &GiveUpError{Code: wire.CloseUnauthorized, HTTPStatus: resp.StatusCode}
 		}
 		if resp != nil {
-			return 0, fmt.Errorf("dial %s: HTTP %d", endpoint, resp.StatusCode)
+			return outcome{}, fmt.Errorf("dial %s: HTTP %d", endpoint, resp.StatusCode)
 		}
-		return 0, fmt.Errorf("dial %s: %w", endpoint, err)
+		return outcome{}, fmt.Errorf("dial %s: %w", endpoint, err)
 	}
 	defer conn.Close()
 	conn.SetReadLimit(wire.MaxFrameBytes)
@@ -90,7 +110,7 @@ func (c *Client) session(ctx context.Context, endpoint string) (time.Duration, e
 		down: make(chan *wire.Events, wire.Window),
 	}
 	if err := s.hello(ctx); err != nil {
-		return 0, s.close(ctx, err, nil)
+		return outcome{}, s.close(ctx, err, nil)
 	}
 	upSince := time.Now()
 	c.setStatus(func(st *Status) { st.State, st.LastError, st.CloseCode = Online, "", 0 })
@@ -134,7 +154,7 @@ func (c *Client) session(ctx context.Context, endpoint string) (time.Duration, e
 	}
 	err = s.close(ctx, err, readerDone)
 	wg.Wait()
-	return time.Since(upSince), err
+	return outcome{up: time.Since(upSince), acked: s.ackedBytes, inflight: s.inflightAtEnd, firstBytes: s.firstBytes}, err
 }
 
 // close ends the connection after err. A failure this side detected (and a

@@ -36,6 +36,55 @@ type Status struct {
 	LastSuccess time.Time      // the last successful exchange; zero if never
 	LastError   string         // why the last connection ended, or why the client gave up; safe to show
 	CloseCode   wire.CloseCode // the close code behind LastError, 0 if none
+	// WaitingSince is when the outbox last went from empty to not empty:
+	// how long complaints have been waiting to be sent. Zero when Pending
+	// is 0.
+	WaitingSince time.Time
+	// Drops counts the connections that ended with pushes unacknowledged
+	// since WaitingSince: the link, not the server, is failing.
+	Drops int
+}
+
+// StallAfter is how long a backlog may wait, with connections dropping
+// mid-push, before Unstable says so.
+const StallAfter = 2 * time.Minute
+
+// Unstable reports whether the device is not catching up because its link
+// keeps dropping: complaints have waited StallAfter or longer and
+// connections have dropped while sending them. Staff see it (Summary); the
+// server sees the same device's backlog in its hellos.
+func (s Status) Unstable(now time.Time) bool {
+	return s.Pending > 0 && s.Drops > 0 && !s.WaitingSince.IsZero() && now.Sub(s.WaitingSince) >= StallAfter
+}
+
+// Summary says in a few words how sync is doing, for staff: e.g. "online",
+// "offline, 3 waiting", "link unstable, 120 waiting for 14 minutes".
+func (s Status) Summary(now time.Time) string {
+	switch {
+	case s.State == GaveUp:
+		return "sync stopped: " + s.LastError
+	case s.Unstable(now):
+		return fmt.Sprintf("link unstable, %d waiting for %s", s.Pending, waited(now.Sub(s.WaitingSince)))
+	case s.Pending > 0:
+		return fmt.Sprintf("%s, %d waiting", s.State, s.Pending)
+	}
+	return s.State.String()
+}
+
+// waited writes a wait in the largest whole unit: "3 minutes", "2 hours",
+// "4 days".
+func waited(d time.Duration) string {
+	n, unit := int(d/time.Minute), "minute"
+	switch {
+	case d >= 48*time.Hour:
+		n, unit = int(d/(24*time.Hour)), "day"
+	case d >= 2*time.Hour:
+		n, unit = int(d/time.Hour), "hour"
+	}
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }
 
 // GiveUpError is what Run returns when reconnecting cannot help: the server
