@@ -213,7 +213,7 @@ func specEnrolAs(tb testing.TB, c *centralServer, role device.Role, branch, id s
 
 // TestSpecDeviceThroughChaos: the second device, a staff terminal written
 // from docs/SYNC.md alone, enrols with a one-time code, files a few hundred
-// complaints (and staff acknowledgements under a confirmed sign-in)
+// complaints (and staff acknowledgements, signed in offline)
 // through a proxy that cuts connections, delays, reorders and replays
 // frames, and keeps its downstream replica. Once the faults stop, every
 // complaint is on the server exactly once, nothing is quarantined, the
@@ -222,16 +222,15 @@ func specEnrolAs(tb testing.TB, c *centralServer, role device.Role, branch, id s
 func TestSpecDeviceThroughChaos(t *testing.T) {
 	t.Parallel()
 	began := time.Now()
-	n := scaled(300, 3000)
+	n := scaled(250, 3000)
 	c := mustCentral(t)
 	c.staffAccount(t, "alice", "north", staff.Agent)
 	frames := &specFrames{}
 	en, enrolledAt := specEnrolAs(t, c, device.Staff, "north", "spec-chaos", frames)
-	session := specSignIn(t, c.base, en.Credential, "alice")
 
 	proxy := MustChaosProxy(t, strings.TrimPrefix(c.base, "http://"), chaosConfig{
 		Seed:    20261202,
-		CutProb: 0.7, CutMin: 200, CutMax: 24 << 10,
+		CutProb: 0.9, CutMin: 200, CutMax: 16 << 10,
 		DelayProb: 0.05, DelayMax: 3e6,
 		HoldProb: 0.1, HoldMax: 20e6,
 		ReplayProb: 0.5,
@@ -273,7 +272,7 @@ func TestSpecDeviceThroughChaos(t *testing.T) {
 		if proxy.cuts.Load() >= 4 && proxy.holds.Load() >= 2 {
 			return true
 		}
-		fileSome(2)
+		fileSome(1)
 		return false
 	})
 	proxy.faults.Store(false)
@@ -350,26 +349,24 @@ func TestSpecDeviceThroughChaos(t *testing.T) {
 		got++
 	}
 	rows.Close()
-	var devEvents, dupSeqs, complaints, sessionActs int
+	var devEvents, dupSeqs, complaints, offlineActs int
 	for q, dst := range map[string]*int{
 		`SELECT COUNT(*) FROM events WHERE device_id = ?`:                                                         &devEvents,
 		`SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE device_id = ? GROUP BY device_seq HAVING COUNT(*) > 1)`: &dupSeqs,
-		`SELECT COUNT(*) FROM events WHERE device_id = ? AND type = 'acknowledged' AND attest = 'session:' || ?`:  &sessionActs,
+		// No sign-in was confirmed with the server (TestSpecDeviceProbes
+		// does that): the actions are kept as signed in offline.
+		`SELECT COUNT(*) FROM events WHERE device_id = ? AND type = 'acknowledged' AND attest = 'offline'`: &offlineActs,
 	} {
-		args := []any{en.DeviceID}
-		if strings.Contains(q, "attest") {
-			args = append(args, session)
-		}
-		if err := db.QueryRow(q, args...).Scan(dst); err != nil {
+		if err := db.QueryRow(q, en.DeviceID).Scan(dst); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := db.QueryRow(`SELECT COUNT(*) FROM complaints`).Scan(&complaints); err != nil {
 		t.Fatal(err)
 	}
-	if got != len(filed) || complaints != len(filed) || devEvents != len(filed)+acked || dupSeqs != 0 || sessionActs != acked {
-		t.Errorf("server holds %d filings (%d complaints), %d events of the device, %d doubled seqs, %d actions of the session; want %d, %d, %d, 0, %d",
-			got, complaints, devEvents, dupSeqs, sessionActs, len(filed), len(filed), len(filed)+acked, acked)
+	if got != len(filed) || complaints != len(filed) || devEvents != len(filed)+acked || dupSeqs != 0 || offlineActs != acked {
+		t.Errorf("server holds %d filings (%d complaints), %d events of the device, %d doubled seqs, %d offline actions; want %d, %d, %d, 0, %d",
+			got, complaints, devEvents, dupSeqs, offlineActs, len(filed), len(filed), len(filed)+acked, acked)
 	}
 
 	seen := frames.validate(t)
@@ -433,8 +430,7 @@ func specTranscript(tb testing.TB, frames []specFrame, secret string) {
 }
 
 // TestSpecDeviceSession: one whole session of a staff terminal, frame by
-// frame, as docs/SYNC.md section 16 shows it: enrolment, a confirmed
-// sign-in, the hellos, a push of a filing, an acknowledgement and an event
+// frame, as docs/SYNC.md section 16 shows it: enrolment, the hellos, a push of a filing, an acknowledgement and an event
 // with a clock ahead of the server's (rejected, before the ack), then the
 // branch's events back (the filing, the acknowledgement and the server's
 // routing of the case), each acknowledged.
@@ -444,7 +440,6 @@ func TestSpecDeviceSession(t *testing.T) {
 	c.staffAccount(t, "alice", "north", staff.Agent)
 	frames := &specFrames{}
 	en, enrolledAt := specEnrolAs(t, c, device.Staff, "north", "lobby-terminal", frames)
-	specSignIn(t, c.base, en.Credential, "alice")
 	d := newSpecDevice(specConfig{Base: c.base, Sync: c.base, Software: "specdevice 1.0", Record: frames.record}, en, enrolledAt)
 	ctx := context.Background()
 	conn, err := d.Dial(ctx)

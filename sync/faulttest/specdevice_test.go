@@ -372,7 +372,9 @@ type specHTTPError struct {
 	Body       []byte
 }
 
-func (e *specHTTPError) Error() string { return fmt.Sprintf("HTTP %d %s: %s", e.Status, e.Code, e.Message) }
+func (e *specHTTPError) Error() string {
+	return fmt.Sprintf("HTTP %d %s: %s", e.Status, e.Code, e.Message)
+}
 
 // specPost sends a JSON body and returns the answer's status, headers and
 // body; a JSON error body is returned as a *specHTTPError.
@@ -551,8 +553,8 @@ type specDevice struct {
 
 	mu         sync.Mutex
 	clock      specClock
-	seq        int64                // highest sequence assigned
-	outbox     map[int64]specEvent  // unacknowledged
+	seq        int64               // highest sequence assigned
+	outbox     map[int64]specEvent // unacknowledged
 	quarantine map[int64]specQuarantined
 	log        map[string]specEvent // every event held: own and received
 	cursors    map[string]int64
@@ -812,6 +814,9 @@ func (c *specConn) Read() (specEnvelope, error) {
 
 // Hello runs section 5 from the device's side and returns the server's hello.
 func (c *specConn) Hello(deviceSeq int64, cursors map[string]int64) (specServerHello, error) {
+	if cursors == nil {
+		cursors = map[string]int64{} // an object, never null (section 6)
+	}
 	h := specClientHello{Versions: []int{1}, DeviceID: c.d.en.DeviceID, Software: c.d.cfg.Software, Cursors: cursors, DeviceSeq: deviceSeq}
 	if err := c.Send("client_hello", h); err != nil {
 		return specServerHello{}, err
