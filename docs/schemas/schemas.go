@@ -1,5 +1,5 @@
 // Package schemas holds the sync protocol's JSON Schemas (draft 2020-12),
-// the published description of every message (docs/SYNC.md section 15),
+// the published description of every message (docs/SYNC.md section 11),
 // and compiles them so tests can hold the code to the text: every frame
 // the Go encoder makes, the test vectors and every frame of a real session
 // (sync/wire, sync/faulttest) are validated against them. It is a package

@@ -35,8 +35,8 @@ const (
 	cmpID = `"018bcfe5-6800-7c55-9a5e-c647e3de77d3"`
 )
 
-// filedData is a complaint as docs/SYNC.md 8.1 describes, with the code of
-// the document's worked example (section 9).
+// filedData is a complaint as docs/SYNC.md 5.2.1 describes, with the code of
+// the document's worked example (section 5.3).
 func filedData(override string) string {
 	fields := map[string]string{
 		"id": cmpID, "code": `"K7QM4XRT9B2Y"`, "branch": `"north"`, "device": `"kiosk-1"`, "channel": `"kiosk"`,

@@ -284,7 +284,7 @@ func TestSpecDeviceThroughChaos(t *testing.T) {
 	})
 	// Downstream: everything of the branch the server held by now, the
 	// server's own routing events included, reaches the device: its
-	// cursor passes the newest of them and it holds each (section 11).
+	// cursor passes the newest of them and it holds each (section 7).
 	// The server goes on routing the rest meanwhile; their turn comes
 	// with the next batches, which this does not wait for.
 	db := c.db(t)
@@ -411,7 +411,7 @@ func TestSpecDeviceTrackingCodes(t *testing.T) {
 	}
 }
 
-// specTranscript writes a session's frames for docs/SYNC.md section 16
+// specTranscript writes a session's frames for docs/SYNC.md section 12
 // when OMBUD_SPEC_TRANSCRIPT names a file; the credential's secret is cut.
 func specTranscript(tb testing.TB, frames []specFrame, secret string) {
 	path := os.Getenv("OMBUD_SPEC_TRANSCRIPT")
@@ -430,7 +430,7 @@ func specTranscript(tb testing.TB, frames []specFrame, secret string) {
 }
 
 // TestSpecDeviceSession: one whole session of a staff terminal, frame by
-// frame, as docs/SYNC.md section 16 shows it: enrolment, the hellos, a push of a filing, an acknowledgement and an event
+// frame, as docs/SYNC.md section 12 shows it: enrolment, the hellos, a push of a filing, an acknowledgement and an event
 // with a clock ahead of the server's (rejected, before the ack), then the
 // branch's events back (the filing, the acknowledgement and the server's
 // routing of the case), each acknowledged.

@@ -33,7 +33,7 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// Limits and timings of sections 1 and 13.
+// Limits and timings of sections 1 and 9.
 const (
 	specMaxFrame     = 1 << 20
 	specMaxBatch     = 1000
@@ -45,7 +45,7 @@ const (
 	specSmallBatch   = 4 // slow start's first push after a connection that got nothing through
 )
 
-// ---- Messages (sections 4 and 6) ----
+// ---- Messages (sections 3 and 5) ----
 
 type specEnvelope struct {
 	V    int             `json:"v"`
@@ -58,7 +58,7 @@ type specActor struct {
 	ID   string `json:"id,omitempty"`
 }
 
-// specEvent is an event as section 7 describes it.
+// specEvent is an event as section 5.1 describes it.
 type specEvent struct {
 	ID          string          `json:"id"`
 	ComplaintID string          `json:"complaint_id"`
@@ -116,7 +116,7 @@ type specEventsAck struct {
 	Cursor int64  `json:"cursor"`
 }
 
-// specEncode writes a frame as section 4 asks: compact, v, type, body, no
+// specEncode writes a frame as section 3 asks: compact, v, type, body, no
 // HTML escaping.
 func specEncode(typ string, body any) ([]byte, error) {
 	b, err := specJSON(body)
@@ -137,7 +137,7 @@ func specJSON(v any) ([]byte, error) {
 }
 
 // specStrict decodes one JSON value with no unknown member and nothing
-// after it (section 4).
+// after it (section 3).
 func specStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -150,7 +150,7 @@ func specStrict(b []byte, v any) error {
 	return nil
 }
 
-// specName is section 6's "name": 1-128 bytes, no Cc, no Cf, no U+2028/9.
+// specName is section 5's "name": 1-128 bytes, no Cc, no Cf, no U+2028/9.
 func specName(s string) bool {
 	if s == "" || len(s) > 128 || !utf8.ValidString(s) {
 		return false
@@ -176,7 +176,7 @@ func specToken(s string) bool {
 	return true
 }
 
-// specCheckEvent applies section 7's member rules to an event received.
+// specCheckEvent applies section 5.1's member rules to an event received.
 func specCheckEvent(e *specEvent) error {
 	switch {
 	case !specUUID7(e.ID), !specUUID7(e.ComplaintID):
@@ -195,9 +195,9 @@ func specCheckEvent(e *specEvent) error {
 	return nil
 }
 
-// ---- Ids, clocks, tracking codes, clean text (sections 7 and 9) ----
+// ---- Ids, clocks, tracking codes, clean text (sections 5.1 and 5.3) ----
 
-// specUUID7 makes a UUIDv7 (7.1).
+// specUUID7 makes a UUIDv7 (5.1.1).
 func specNewUUID7(t time.Time) string {
 	var b [16]byte
 	ms := uint64(t.UnixMilli())
@@ -233,7 +233,7 @@ func specUUID7(s string) bool {
 	return s[14] == '7' && strings.IndexByte("89ab", s[19]) >= 0
 }
 
-// specClock is the hybrid logical clock of 7.2.
+// specClock is the hybrid logical clock of 5.1.2.
 type specClock struct {
 	last uint64
 	now  func() time.Time
@@ -263,7 +263,7 @@ func (c *specClock) Observe(r uint64) bool {
 
 const specAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
-// specCheckSymbol is section 9's Luhn mod 32 over the 11 symbols of body.
+// specCheckSymbol is section 5.3's Luhn mod 32 over the 11 symbols of body.
 func specCheckSymbol(body string) byte {
 	sum, factor := 0, 2
 	for i := len(body) - 1; i >= 0; i-- {
@@ -289,7 +289,7 @@ func specNewCode(prefix string) string {
 	return string(body) + string(specCheckSymbol(string(body)))
 }
 
-// specClean normalises what a person typed into clean text (7.4):
+// specClean normalises what a person typed into clean text (5.1.4):
 // escape sequences and controls gone, line breaks as line feeds (spaces in
 // one-line text), tabs as spaces, format characters gone but a joiner
 // between emoji, surrounding white space trimmed.
@@ -447,7 +447,7 @@ func specEnrol(ctx context.Context, base string, req specEnrolRequest, record fu
 
 // ---- The device ----
 
-// specComplaint is a filed event's data (8.1).
+// specComplaint is a filed event's data (5.2.1).
 type specComplaint struct {
 	ID             string       `json:"id"`
 	Code           string       `json:"code"`
@@ -522,7 +522,7 @@ type specLocal struct {
 
 func (e *specLocal) Error() string { return fmt.Sprintf("closing with %d: %s", e.Code, e.Reason) }
 
-// specGivesUp is section 12's policy for a close code received.
+// specGivesUp is section 8's policy for a close code received.
 func specGivesUp(code int) bool {
 	switch code {
 	case 1003, 1007, 1009, 4000, 4001, 4002, 4005, 4010:
@@ -538,7 +538,7 @@ type specConfig struct {
 	Sync      string // where to dial the websocket: the server or a proxy in front of it
 	Software  string
 	AskScopes []string // the scopes to ask for in the hello
-	// Backoff of section 12; tests shorten it.
+	// Backoff of section 8; tests shorten it.
 	BackoffBase, BackoffCap time.Duration
 	Record                  func(dir string, b []byte) // every frame and HTTP body, for the schemas
 	Now                     func() time.Time
@@ -607,7 +607,7 @@ func (d *specDevice) newEvent(complaintID, typ string, actor specActor, branch s
 	return e
 }
 
-// File records a customer's complaint as section 8.1 says and puts it in
+// File records a customer's complaint as section 5.2.1 says and puts it in
 // the outbox with the next sequence.
 func (d *specDevice) File(dr specDraft) specEvent {
 	c := specComplaint{
@@ -637,7 +637,7 @@ func (d *specDevice) File(dr specDraft) specEvent {
 	return e
 }
 
-// Act records a staff action by staffID (8.2).
+// Act records a staff action by staffID (5.2.2).
 func (d *specDevice) Act(complaintID, branch, typ, staffID string, data any) specEvent {
 	e := d.newEvent(complaintID, typ, specActor{Kind: "staff", ID: staffID}, branch, data)
 	d.Record(e)
@@ -719,7 +719,7 @@ type specConn struct {
 	wmu sync.Mutex
 }
 
-// Dial opens the sync websocket with the device's credential (section 3).
+// Dial opens the sync websocket with the device's credential (section 2.2).
 func (d *specDevice) Dial(ctx context.Context) (*specConn, error) {
 	url := "ws" + strings.TrimPrefix(d.cfg.Sync, "http") + "/api/v1/sync"
 	dialer := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
@@ -812,10 +812,10 @@ func (c *specConn) Read() (specEnvelope, error) {
 	return env, nil
 }
 
-// Hello runs section 5 from the device's side and returns the server's hello.
+// Hello runs section 4 from the device's side and returns the server's hello.
 func (c *specConn) Hello(deviceSeq int64, cursors map[string]int64) (specServerHello, error) {
 	if cursors == nil {
-		cursors = map[string]int64{} // an object, never null (section 6)
+		cursors = map[string]int64{} // an object, never null (section 5)
 	}
 	h := specClientHello{Versions: []int{1}, DeviceID: c.d.en.DeviceID, Software: c.d.cfg.Software, Cursors: cursors, DeviceSeq: deviceSeq}
 	if err := c.Send("client_hello", h); err != nil {
@@ -851,7 +851,7 @@ func (c *specConn) Hello(deviceSeq int64, cursors map[string]int64) (specServerH
 }
 
 // decodeAnswer reads a push_ack, push_reject or events body strictly and
-// checks its rules (section 6).
+// checks its rules (section 5).
 func specDecodeAnswer(env specEnvelope) (any, error) {
 	bad := func(format string, a ...any) error {
 		return &specLocal{Code: 4000, Reason: env.Type + ": " + fmt.Sprintf(format, a...)}
@@ -868,7 +868,7 @@ func specDecodeAnswer(env specEnvelope) (any, error) {
 		if err := specStrict(env.Body, &m); err != nil {
 			return nil, bad("%v", err)
 		}
-		// Any code of 4000-4499 is a rejection, known or not (section 12).
+		// Any code of 4000-4499 is a rejection, known or not (section 8).
 		if m.Seq < 1 || !specUUID7(m.EventID) || m.Code < 4000 || m.Code > 4499 || m.Reason == "" || len(m.Reason) > 123 {
 			return nil, bad("breaks a rule")
 		}
@@ -898,8 +898,8 @@ func specDecodeAnswer(env specEnvelope) (any, error) {
 }
 
 // session is one connection: hello, then the device pushes its outbox
-// (section 10) while a reader takes the answers and the downstream
-// batches (section 11). progress says whether anything got through.
+// (section 6) while a reader takes the answers and the downstream
+// batches (section 7). progress says whether anything got through.
 func (d *specDevice) session(ctx context.Context) (progress bool, err error) {
 	c, err := d.Dial(ctx)
 	if err != nil {
@@ -1126,7 +1126,7 @@ func (d *specDevice) ack(seq int64) {
 }
 
 // quarantineEvent moves a rejected event out of the outbox, by its event
-// id even when an ack already took it out (section 10).
+// id even when an ack already took it out (section 6).
 func (d *specDevice) quarantineEvent(m specPushReject) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

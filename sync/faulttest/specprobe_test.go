@@ -192,8 +192,8 @@ func (d *specDevice) clockNow() uint64 {
 }
 
 // TestSpecDeviceProbes: every reject code and close code of docs/SYNC.md
-// section 12 that a device can provoke arrives as the document says, for
-// the reasons section 8.3 gives, and every frame the server sent matches
+// section 8 that a device can provoke arrives as the document says, for
+// the reasons section 5.2.3 gives, and every frame the server sent matches
 // the published schemas.
 func TestSpecDeviceProbes(t *testing.T) {
 	t.Parallel()

@@ -56,7 +56,7 @@ func TestEncodedFramesMatchTheSchemas(t *testing.T) {
 	}
 }
 
-// TestVectorsMatchTheSchemas: the test vectors of docs/SYNC.md section 15
+// TestVectorsMatchTheSchemas: the test vectors of docs/SYNC.md section 11
 // that every implementation must accept are valid against the schemas, and
 // the refused ones that a schema can describe are refused by them too.
 func TestVectorsMatchTheSchemas(t *testing.T) {
@@ -90,7 +90,7 @@ func TestVectorsMatchTheSchemas(t *testing.T) {
 			}
 		case strings.HasPrefix(name, "accepted_"):
 			// Accepted by the Go decoder but not by the protocol (SYNC.md
-			// section 4, "Known gap"): the schema is the protocol.
+			// section 3, "Known gap"): the schema is the protocol.
 			if err == nil {
 				t.Errorf("%s: the schema accepts what the protocol refuses", name)
 			}
