@@ -1,0 +1,15 @@
+-- Bounded offline sign-in (the trust model): a staff terminal signs people
+-- in against its copy of the staff directory only while its last contact
+-- with the server is recent enough.
+
+-- server_contact is when this terminal last heard from the server (a
+-- staff directory answer, 200 or 304) and the server's bound on offline
+-- sign-in as it stated it then (the Ombud-Max-Offline header): offline
+-- sign-in is refused once the contact is older than the bound, and before
+-- there is any. One row once the server has answered. Owned by
+-- kiosk/store/signin.
+CREATE TABLE server_contact (
+    singleton   INTEGER PRIMARY KEY CHECK (singleton = 1),
+    at          INTEGER NOT NULL,                        -- unix ms
+    max_offline INTEGER NOT NULL CHECK (max_offline > 0) -- seconds
+) STRICT;
