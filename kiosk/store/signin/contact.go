@@ -81,18 +81,19 @@ func Span(d time.Duration) string {
 	return unit(max(int64(d/time.Minute), 1), "minute")
 }
 
-// SaveContact records a successful contact with the server (the directory
-// fetcher's, at every 200 or 304). A bound of zero or less is stored as
+// Reached records that the server answered at at (the directory
+// fetcher's 200 or 304), stating maxOffline as its bound on offline
+// sign-in; zero or less (a server that stated none) is stored as
 // DefaultMaxOffline. Storage faults wrap store.ErrUnavailable.
-func (a *Accounts) SaveContact(ctx context.Context, c Contact) error {
-	if c.MaxOffline <= 0 {
-		c.MaxOffline = DefaultMaxOffline
+func (a *Accounts) Reached(ctx context.Context, at time.Time, maxOffline time.Duration) error {
+	if maxOffline <= 0 {
+		maxOffline = DefaultMaxOffline
 	}
-	secs := max(int64(c.MaxOffline/time.Second), 1)
+	secs := max(int64(maxOffline/time.Second), 1)
 	err := a.db.Update(ctx, func(tx store.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO server_contact (singleton, at, max_offline) VALUES (1, ?, ?)
 			ON CONFLICT (singleton) DO UPDATE SET at = excluded.at, max_offline = excluded.max_offline`,
-			c.At.UnixMilli(), secs)
+			at.UnixMilli(), secs)
 		return err
 	})
 	if err != nil {

@@ -72,7 +72,7 @@ func TestSignInOfflineBound(t *testing.T) {
 		t.Fatalf("right PIN, never reached: got %v, want ErrNeverReached", err)
 	}
 
-	if err := st.SaveContact(ctx, signin.Contact{At: now.Add(-time.Hour), MaxOffline: 48 * time.Hour}); err != nil {
+	if err := st.Reached(ctx, now.Add(-time.Hour), 48*time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	// The wrong PINs above were not counted: ana is not locked.
