@@ -13,3 +13,11 @@ CREATE TABLE server_contact (
     at          INTEGER NOT NULL,                        -- unix ms
     max_offline INTEGER NOT NULL CHECK (max_offline > 0) -- seconds
 ) STRICT;
+
+-- A terminal upgraded to this schema last heard from the server no later
+-- than when it last saved a directory: that is its contact until the
+-- next fetch (stricter than the truth, never looser), with the server's
+-- default bound (72 h), so an upgrade made while the branch is offline
+-- does not lock everyone out at once.
+INSERT INTO server_contact (singleton, at, max_offline)
+    SELECT 1, saved_at, 259200 FROM staff_directory WHERE singleton = 1;

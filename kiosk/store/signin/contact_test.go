@@ -2,6 +2,7 @@ package signin_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"testing"
@@ -144,5 +145,36 @@ func TestOnlineFailuresLockHere(t *testing.T) {
 	}
 	if err := st.Locked(ctx, "carl", now, l); err != nil {
 		t.Fatalf("unlisted id locked: %v", err)
+	}
+}
+
+// A terminal upgraded from the schema before server_contact counts its
+// last saved directory as its last contact.
+func TestUpgradeTakesTheLastDirectoryAsContact(t *testing.T) {
+	ctx := context.Background()
+	old, path := MustOpen(t)
+	before := time.Now().Truncate(time.Millisecond)
+	mustSaveDirectory(t, old, testDirectory(t, 1))
+	after := time.Now()
+	old.Close()
+	// Back to the schema before server_contact, as an older terminal left it.
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TABLE server_contact`, `DELETE FROM schema_migrations WHERE version = 4`} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	st := MustOpenPath(t, path)
+	c, err := st.Contact(ctx)
+	if err != nil || c.At.Before(before) || c.At.After(after) || c.MaxOffline != signin.DefaultMaxOffline {
+		t.Fatalf("contact after the upgrade: %+v, %v; want the directory's save time and the default bound", c, err)
+	}
+	if a, err := st.SignIn(ctx, "ana", anaPIN, after, staff.DefaultLockout); err != nil || a.ID != "ana" {
+		t.Errorf("offline sign-in after the upgrade: %+v, %v", a, err)
 	}
 }
