@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -281,4 +283,39 @@ func TestSessionExpiry(t *testing.T) {
 	k := start(t, e.onlineConfig(c), 80, 24)
 	k.signIn("ann", annPIN)
 	k.waitSaid("Your sign-in has expired: sign in again.", "Staff sign-in")
+}
+
+// TestServerLockout: the server's own lock-out (five wrong PINs at any of
+// its terminals) is shown with the time its Retry-After gives.
+func TestServerLockout(t *testing.T) {
+	e := newEnv(t)
+	c := newCentral(t, staffapi.Options{})
+	cfg := e.onlineConfig(c)
+	cfg.Lockout = staff.Lockout{MaxFailures: 10, Duration: time.Minute} // this terminal's is looser
+	k := start(t, cfg, 80, 24)
+	k.typeText("ann\t")
+	var s string
+	for i := range staff.DefaultLockout.MaxFailures {
+		k.typeText(fmt.Sprintf("99999%d", i))
+		k.waitText("******")
+		k.press(tcell.KeyEnter)
+		s = k.waitFor("an answer", func(s string) bool {
+			return !strings.Contains(s, "******") && !strings.Contains(s, "Checking") &&
+				(strings.Contains(s, "wrong") || strings.Contains(s, "Too many"))
+		})
+	}
+	l, _ := line(s, "Too many wrong PINs")
+	m := regexp.MustCompile(`locked until (\d\d:\d\d:\d\d)\.`).FindStringSubmatch(flat(s))
+	if m == nil || strings.Contains(l, "on this terminal") {
+		t.Fatalf("after %d wrong PINs: want the server's lock-out and its time:\n%s", staff.DefaultLockout.MaxFailures, s)
+	}
+	until, err := time.ParseInLocation("15:04:05", m[1], time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	got := time.Date(now.Year(), now.Month(), now.Day(), until.Hour(), until.Minute(), until.Second(), 0, time.UTC)
+	if d := got.Sub(now); d < staff.DefaultLockout.Duration-time.Minute || d > staff.DefaultLockout.Duration+time.Second {
+		t.Errorf("locked until %s, %v from now; want about %v", m[1], d, staff.DefaultLockout.Duration)
+	}
 }
