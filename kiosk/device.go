@@ -125,7 +125,7 @@ func (d *device) Close() error { return d.logFile.Close() }
 
 // openStore opens the device's database.
 func (d *device) openStore(ctx context.Context, p store.Projection, opts store.Options) (*store.Store, error) {
-	st, err := store.OpenWith(ctx, dbPath(d.dataDir), d.log, p, opts)
+	st, err := store.OpenWith(ctx, dbPath(d.dataDir), d.base, p, opts)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
