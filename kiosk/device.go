@@ -83,6 +83,9 @@ type device struct {
 // customers' text or contact details.
 func openDevice(o deviceOptions, component, logName string) (_ *device, err error) {
 	d := &device{dataDir: o.dataDir}
+	if err := privateDir(o.dataDir); err != nil {
+		return nil, err
+	}
 	if d.logFile, err = openLog(o.logFile, o.dataDir, logName); err != nil {
 		return nil, err
 	}
@@ -121,8 +124,8 @@ func openDevice(o deviceOptions, component, logName string) (_ *device, err erro
 func (d *device) Close() error { return d.logFile.Close() }
 
 // openStore opens the device's database.
-func (d *device) openStore(ctx context.Context, p store.Projection) (*store.Store, error) {
-	st, err := store.Open(ctx, dbPath(d.dataDir), d.log, p)
+func (d *device) openStore(ctx context.Context, p store.Projection, opts store.Options) (*store.Store, error) {
+	st, err := store.OpenWith(ctx, dbPath(d.dataDir), d.base, p, opts)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
@@ -191,14 +194,49 @@ func openPrinter(spec, paper, qrMode string) (printer.Printer, error) {
 	return prn, nil
 }
 
-// openLog opens the log file for appending: path, or name in dataDir.
+// openLog opens the log file for appending: path, or name in dataDir. It
+// is the owner's alone (ids and sync state, but still no one else's
+// business): made 0600, and tightened if others could read it.
 func openLog(path, dataDir, name string) (*os.File, error) {
 	if path == "" {
 		path = filepath.Join(dataDir, name)
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("log file: %w", err)
 	}
+	fi, err := f.Stat()
+	if err == nil {
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			if cerr := f.Chmod(perm &^ 0o077); cerr != nil {
+				err = fmt.Errorf("%s can be read by other users (mode %#o) and could not be made private (%v): run `chmod 600 %s` as its owner", path, perm, cerr, path)
+			}
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("log file: %w", err)
+	}
 	return f, nil
+}
+
+// privateDir makes the data directory, or checks it: the owner's alone
+// (0700), whatever the umask. It holds the database with customers'
+// complaints, the device credential and the log. One that others could
+// read is tightened; when that is not possible (another user's
+// directory) the program refuses to start, saying how to fix it.
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		if err := os.Chmod(dir, perm&^0o077); err != nil {
+			return fmt.Errorf("data directory %s can be read by other users (mode %#o) and could not be made private (%v): run `chmod 700 %s` as its owner", dir, perm, err, dir)
+		}
+	}
+	return nil
 }

@@ -35,6 +35,7 @@ import (
 	"ombud/kiosk/store/cases"
 	"ombud/kiosk/termapp"
 	"ombud/kiosk/tui"
+	devicerole "ombud/shared/device"
 	"ombud/shared/envflag"
 	"ombud/shared/hlc"
 	"ombud/sync/client"
@@ -135,21 +136,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// the live heap is still only tens of megabytes (BENCHMARKS.md).
 		debug.SetGCPercent(400)
 	}
-	if err := os.MkdirAll(o.dataDir, 0o750); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
 	dev, err := openDevice(o.deviceOptions, "kiosk", "kiosk.log")
 	if err != nil {
 		return err
 	}
 	defer dev.Close()
 	base, logger := dev.base, dev.log
-
-	st, err := dev.openStore(ctx, cases.NewProjection(cases.Options{Logger: logger}))
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 
 	// Enrolled kiosks file under the branch id the server gave them and sync in
 	// the background; a kiosk that is not enrolled works alone.
@@ -158,6 +150,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("credential: %w", err)
 	}
+	// A customer kiosk stands in a public lobby: once the server holds a
+	// complaint, the kiosk forgets the customer's words (whoever takes it
+	// finds none). A device enrolled before roles existed is a customer
+	// kiosk to the server too.
+	redact := enrolled && (cred.Role == devicerole.Kiosk || cred.Role == "")
+	st, err := dev.openStore(ctx, cases.NewProjection(cases.Options{Logger: logger}),
+		store.Options{RedactAcknowledged: redact})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 	clock := hlc.New(nil)
 	var syncer *client.Client
 	if enrolled {
@@ -205,14 +208,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		OperatorQuit:    o.allowQuit,
 		StaffStatus:     func() string { return staffStatus(syncer) },
 		OnReceipt: func(f filing.Filed) {
-			// No personal data: the id and code identify the case for staff.
-			logger.Info("receipt shown", "complaint", f.Complaint.ID, "code", string(f.Code))
+			// No personal data, and not the tracking code (enough to act
+			// on the case on its public page): the id names it for staff.
+			logger.Info("receipt shown", "complaint", f.Complaint.ID)
 		},
 	})
-	logger.Info("kiosk started", "branch", branchID, "printer", o.printerSpec, "data", o.dataDir, "enrolled", enrolled)
+	logger.Info("kiosk started", "branch", branchID, "printer", o.printerSpec, "data", o.dataDir, "enrolled", enrolled,
+		"redacts_sent", redact)
 	var tasks []func(context.Context)
 	if syncer != nil {
 		tasks = append(tasks, dev.syncTask(syncer))
+	}
+	if redact {
+		// What was sent before this kiosk redacted on acknowledgement.
+		tasks = append(tasks, func(ctx context.Context) {
+			if _, err := st.RedactSent(ctx); err != nil && ctx.Err() == nil {
+				logger.Error("sent complaints not redacted", "err", err)
+			}
+		})
 	}
 	if err := runScreen(ctx, app, screen, tasks...); err != nil {
 		return err
@@ -256,8 +269,8 @@ func (n notifyingFiler) File(ctx context.Context, d filing.Draft) (filing.Filed,
 // localDeviceID proposes the id this kiosk already stamps on its events, so
 // its history and its enrolment name one device.
 func localDeviceID(ctx context.Context, dataDir string) (string, error) {
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
-		return "", fmt.Errorf("data directory: %w", err)
+	if err := privateDir(dataDir); err != nil {
+		return "", err
 	}
 	st, err := store.Open(ctx, dbPath(dataDir), nil, cases.NewProjection(cases.Options{}))
 	if err != nil {

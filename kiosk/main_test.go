@@ -20,7 +20,6 @@ import (
 
 	"ombud/kiosk/store"
 	"ombud/kiosk/store/cases"
-	"ombud/shared/trackcode"
 )
 
 // TestMain lets the test binary stand in for the kiosk program: a test starts
@@ -189,8 +188,8 @@ func TestReceiptMeansDurable(t *testing.T) {
 	if !strings.Contains(term.screenSince(m), "tracking code") {
 		t.Errorf("the log says the receipt was shown, but the screen never drew it")
 	}
-	var entry struct{ Complaint, Code string }
-	if err := json.Unmarshal([]byte(shown), &entry); err != nil || entry.Code == "" {
+	var entry struct{ Complaint string }
+	if err := json.Unmarshal([]byte(shown), &entry); err != nil || entry.Complaint == "" {
 		t.Fatalf("log line %q: %v", shown, err)
 	}
 
@@ -199,9 +198,9 @@ func TestReceiptMeansDurable(t *testing.T) {
 		t.Fatalf("reopen after SIGKILL: %v", err)
 	}
 	defer st.Close()
-	c, err := st.ByCode(context.Background(), trackcode.Code(entry.Code))
+	c, err := st.Complaint(context.Background(), entry.Complaint)
 	if err != nil {
-		t.Fatalf("the complaint with code %s is not in the database after SIGKILL: %v", entry.Code, err)
+		t.Fatalf("the complaint %s is not in the database after SIGKILL: %v", entry.Complaint, err)
 	}
 	if c.ID != entry.Complaint || c.Category != "billing" || !strings.Contains(c.Description, "charged twice") || c.Branch != "Riverside" {
 		t.Errorf("stored complaint = %+v", c)

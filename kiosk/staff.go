@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -14,7 +15,9 @@ import (
 	"ombud/kiosk/directory"
 	"ombud/kiosk/enrol"
 	"ombud/kiosk/filing"
+	"ombud/kiosk/session"
 	"ombud/kiosk/staffui"
+	"ombud/kiosk/store"
 	"ombud/kiosk/store/cases"
 	"ombud/kiosk/store/signin"
 	devicerole "ombud/shared/device"
@@ -33,7 +36,16 @@ type staffOptions struct {
 	idleSignOut, directoryInterval time.Duration
 	maxFailures                    int
 	lockFor                        time.Duration
+	signInTimeout                  time.Duration
+	purgeClosedAfter               time.Duration
 }
+
+// DefaultPurgeClosedAfter is how long a closed case stays on a staff
+// terminal: long enough to answer a customer who comes back about it.
+const DefaultPurgeClosedAfter = 30 * 24 * time.Hour
+
+// purgeEvery is how often the terminal looks for cases to purge.
+const purgeEvery = time.Hour
 
 func parseStaffOptions(args []string, getenv func(string) string, stderr io.Writer) (staffOptions, error) {
 	var o staffOptions
@@ -54,6 +66,8 @@ func parseStaffOptions(args []string, getenv func(string) string, stderr io.Writ
 	fs.DurationVar(&o.directoryInterval, "directory-interval", directory.DefaultInterval, "how often to fetch the branch's staff accounts from the server (revocations take effect within this)")
 	fs.IntVar(&o.maxFailures, "lockout-failures", staff.DefaultLockout.MaxFailures, "wrong PINs in a row that lock an account on this terminal")
 	fs.DurationVar(&o.lockFor, "lockout-duration", staff.DefaultLockout.Duration, "how long a locked account stays locked")
+	fs.DurationVar(&o.signInTimeout, "sign-in-timeout", session.DefaultTimeout, "how long sign-in waits for the server to check a PIN; past it, or when the server cannot be reached, staff are signed in offline against this terminal's copy of the staff accounts")
+	fs.DurationVar(&o.purgeClosedAfter, "purge-closed-after", DefaultPurgeClosedAfter, "delete from this terminal the cases closed this long ago with nothing recorded since (the server keeps them); 0 keeps them for ever")
 	fs.BoolVar(&o.allowQuit, "allow-quit", true, "let Ctrl-Q stop the terminal")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: kiosk staff [flags]\n\nRuns the staff terminal: sign in, work the branch's queue of cases, file a complaint for a walk-in customer.\nThe terminal must be enrolled first (kiosk enrol --data DIR --server URL --code CODE) and staff accounts made on the server (server staff add).\nEvery flag can also be set as %sSTAFF_<FLAG>.\n\nFlags:\n", envPrefix)
@@ -62,8 +76,11 @@ func parseStaffOptions(args []string, getenv func(string) string, stderr io.Writ
 	if err := parseFlags(fs, args, envPrefix+"STAFF_", getenv, "kiosk staff --help"); err != nil {
 		return o, err
 	}
-	if o.idleSignOut <= 0 || o.directoryInterval <= 0 || o.lockFor <= 0 || o.maxFailures < 1 {
-		return o, errors.New("--idle-sign-out, --directory-interval, --lockout-duration and --lockout-failures must be positive")
+	if o.idleSignOut <= 0 || o.directoryInterval <= 0 || o.lockFor <= 0 || o.maxFailures < 1 || o.signInTimeout <= 0 {
+		return o, errors.New("--idle-sign-out, --directory-interval, --lockout-duration, --lockout-failures and --sign-in-timeout must be positive")
+	}
+	if o.purgeClosedAfter < 0 {
+		return o, errors.New("--purge-closed-after must be 0 (keep closed cases) or positive")
 	}
 	if err := o.check(); err != nil {
 		return o, err
@@ -130,7 +147,8 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	proj := cases.NewProjection(cases.Options{Deadline: deadline, Logger: logger})
-	st, err := dev.openStore(ctx, proj)
+	// A staff terminal keeps the text of its queue: staff work from it.
+	st, err := dev.openStore(ctx, proj, store.Options{})
 	if err != nil {
 		return err
 	}
@@ -157,6 +175,12 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
+	sessions, err := session.New(session.Config{
+		ServerURL: cred.ServerURL, Authorization: cred.AuthorizationHeader(), Timeout: o.signInTimeout,
+	})
+	if err != nil {
+		return err
+	}
 	svc, err := filing.New(st, clock, filing.Config{
 		Branch: cred.Branch, PublicURL: publicURL, AckDays: o.ackDays, RespondDays: o.respondDays,
 		Location: loc, Logger: base,
@@ -169,16 +193,21 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		branchName = cred.Branch
 	}
 	app := staffui.New(staffui.Config{
-		Store:        terminalStore{queue, accounts},
-		Clock:        clock,
-		Branch:       cred.Branch,
-		BranchName:   branchName,
-		Filer:        svc,
-		Printer:      dev.printer,
-		PublicURL:    publicURL,
-		Categories:   dev.categories,
-		Bundle:       dev.bundle,
-		Location:     loc,
+		Store:      terminalStore{queue, accounts},
+		Clock:      clock,
+		Branch:     cred.Branch,
+		BranchName: branchName,
+		Filer:      svc,
+		Printer:    dev.printer,
+		PublicURL:  publicURL,
+		Categories: dev.categories,
+		Bundle:     dev.bundle,
+		Location:   loc,
+		Sessions:   sessions,
+		RefreshDirectory: func(ctx context.Context) error {
+			_, err := dir.Fetch(ctx)
+			return err
+		},
 		Lockout:      staff.Lockout{MaxFailures: o.maxFailures, Duration: o.lockFor},
 		IdleSignOut:  o.idleSignOut,
 		Logger:       base,
@@ -186,7 +215,8 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		OnAct:        syncer.Notify,
 		SyncStatus:   func() string { return staffSyncLine(syncer, dir) },
 	})
-	logger.Info("staff terminal started", "branch", cred.Branch, "device", cred.DeviceID, "data", o.dataDir)
+	logger.Info("staff terminal started", "branch", cred.Branch, "device", cred.DeviceID, "data", o.dataDir,
+		"purge_closed_after", o.purgeClosedAfter.String())
 	rebuild := func(ctx context.Context) {
 		// Rows keep the due time computed when they were last written; the
 		// deadline flags (--sla-config, --timezone, the business days) may
@@ -200,11 +230,40 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		}
 		logger.Info("case deadlines recomputed", "cases", n, "took", time.Since(began).Round(time.Millisecond))
 	}
-	if err := runScreen(ctx, app, screen, dev.syncTask(syncer), dir.Run, rebuild); err != nil {
+	tasks := []func(context.Context){dev.syncTask(syncer), dir.Run, rebuild}
+	if o.purgeClosedAfter > 0 {
+		tasks = append(tasks, purgeTask(queue, o.purgeClosedAfter, logger))
+	}
+	if err := runScreen(ctx, app, screen, tasks...); err != nil {
 		return err
 	}
 	logger.Info("staff terminal stopped")
 	return nil
+}
+
+// purgeTask deletes from the terminal, at start and every purgeEvery (or
+// every after, when that is shorter), the cases closed longer than after
+// ago (cases.Queue.PurgeClosed): a stolen terminal holds only the
+// customers' words still being worked.
+func purgeTask(queue *cases.Queue, after time.Duration, logger *slog.Logger) func(context.Context) {
+	return func(ctx context.Context) {
+		tick := time.NewTicker(min(purgeEvery, max(after, time.Second)))
+		defer tick.Stop()
+		for {
+			n, err := queue.PurgeClosed(ctx, time.Now().Add(-after))
+			switch {
+			case err != nil && ctx.Err() == nil:
+				logger.Error("closed cases not purged", "err", err)
+			case n > 0:
+				logger.Info("closed cases purged", "cases", n, "closed_before", time.Now().Add(-after).UTC().Format(time.RFC3339))
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}
 }
 
 // terminalStore is what the staff screens read and write: the case queue

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +96,32 @@ func TestStaffTakesCaseToClosure(t *testing.T) {
 		if strings.Contains(strings.ToLower(string(raw)), internal) {
 			t.Errorf("the customer's timeline mentions %q: %s", internal, raw)
 		}
+	}
+
+	// Closed, and the server holds all of it: a terminal that keeps closed
+	// cases for a second deletes it, with the customer's words, when it
+	// next starts. The server keeps everything.
+	aside := openStoreAside(t, dir)
+	waitForTB(t, "the terminal to have sent everything", 20*time.Second, func() bool {
+		n, err := aside.OutboxCount(context.Background())
+		return err == nil && n == 0
+	})
+	aside.Close()
+	if err := k.stop(); err != nil {
+		t.Fatal(err)
+	}
+	startStaff(t, dir, "--purge-closed-after", "1s")
+	waitForTB(t, "the closed case purged from the terminal", 20*time.Second, func() bool { return !hasCase(dir, code) })
+	if line := logLine(filepath.Join(dir, "staff.log"), "closed cases purged"); line == "" {
+		t.Error("the log does not say the case was purged")
+	}
+	for _, p := range []string{dbPath(dir), dbPath(dir) + "-wal"} {
+		if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, []byte("Charged twice for one coffee.")) {
+			t.Errorf("%s still holds the purged case's description", filepath.Base(p))
+		}
+	}
+	if state, _ := s.trackTimeline(code); state != "closed" {
+		t.Errorf("the server's case after the purge: %q, want closed", state)
 	}
 }
 

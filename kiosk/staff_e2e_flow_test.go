@@ -68,14 +68,14 @@ type staffTerm struct {
 	err  error
 }
 
-func startStaff(t *testing.T, dir string) *staffTerm {
+func startStaff(t *testing.T, dir string, extra ...string) *staffTerm {
 	t.Helper()
 	scr := &staffScreen{SimulationScreen: tcell.NewSimulationScreen("UTF-8"), w: 100, h: 30}
 	ctx, cancel := context.WithCancel(context.Background())
 	k := &staffTerm{t: t, scr: scr, done: make(chan error, 1)}
+	args := append([]string{"staff", "--data", dir, "--directory-interval", "200ms", "--timezone", "UTC"}, extra...)
 	go func() {
-		k.done <- run(ctx, []string{"staff", "--data", dir, "--directory-interval", "200ms", "--timezone", "UTC"},
-			func(string) string { return "" }, io.Discard, io.Discard, scr)
+		k.done <- run(ctx, args, func(string) string { return "" }, io.Discard, io.Discard, scr)
 	}()
 	k.stop = func() error {
 		k.once.Do(func() {

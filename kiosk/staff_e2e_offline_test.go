@@ -91,7 +91,8 @@ func TestStaffActionSurvivesKill(t *testing.T) {
 	})
 	s.stopServer()
 
-	term.step("Showing", "ann", keyTab, "482913", keyEnter)
+	// The server is down: signed in offline, and told so.
+	term.step("Signed in offline", "ann", keyTab, "482913", keyEnter)
 	term.step("Actions:", "/"+code, keyEnter, keyEnter)
 	term.step("Acknowledge receipt", "a")
 	term.send("\x13") // Ctrl-S

@@ -4,6 +4,9 @@
 // when woken, and stores it (Store; kiosk/store/signin is the terminal's)
 // so sign-in works offline with what was last received. A revocation reaches the terminal
 // with the next fetch, and from then on refuses that account even offline.
+// Every answer (200 or 304) is also the terminal's contact with the
+// server, recorded with the bound on offline sign-in the server states
+// (HeaderMaxOffline): past it, the terminal signs nobody in offline.
 package directory
 
 import (
@@ -31,6 +34,11 @@ const Path = "/api/v1/staff/directory"
 // can sign in at an online terminal for at most about this long.
 const DefaultInterval = 30 * time.Second
 
+// HeaderMaxOffline is the directory answer's header that states, in
+// seconds, how long after its last contact with the server a terminal may
+// go on signing people in offline (the server's --max-offline).
+const HeaderMaxOffline = "Ombud-Max-Offline"
+
 // Store keeps the directory this terminal signs staff in against;
 // *signin.Accounts (kiosk/store/signin) is the real one.
 type Store interface {
@@ -39,6 +47,10 @@ type Store interface {
 	// SaveDirectory replaces the stored directory with d unless the stored
 	// one is newer (then replaced is false).
 	SaveDirectory(ctx context.Context, d staff.Directory) (replaced bool, err error)
+	// Reached records that the server answered at at, stating maxOffline
+	// (0 when it stated none): the bound on offline sign-in runs from the
+	// last such contact.
+	Reached(ctx context.Context, at time.Time, maxOffline time.Duration) error
 }
 
 // Config configures a Fetcher.
@@ -173,7 +185,7 @@ func (f *Fetcher) Fetch(ctx context.Context) (changed bool, err error) {
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotModified:
-		return false, nil
+		return false, f.reached(ctx, resp)
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return false, fmt.Errorf("%w (HTTP %d)", ErrRefused, resp.StatusCode)
 	case resp.StatusCode != http.StatusOK:
@@ -204,5 +216,29 @@ func (f *Fetcher) Fetch(ctx context.Context) (changed bool, err error) {
 		f.version.Store(d.Version)
 		f.log.Info("staff directory updated", "version", d.Version, "accounts", len(d.Accounts))
 	}
-	return replaced, nil
+	// A directory of a lower version (above) is not a contact: that
+	// server's word on revocations is not to be trusted.
+	return replaced, f.reached(ctx, resp)
 }
+
+// reached records the contact a 200 or 304 is, with the bound the answer
+// states; a missing or unreadable one is stored as the terminal's default.
+func (f *Fetcher) reached(ctx context.Context, resp *http.Response) error {
+	var bound time.Duration
+	if v := resp.Header.Get(HeaderMaxOffline); v != "" {
+		secs, err := strconv.ParseInt(v, 10, 64)
+		if err == nil && secs > 0 && secs <= int64(maxBound/time.Second) {
+			bound = time.Duration(secs) * time.Second
+		} else {
+			f.log.Warn("unreadable bound on offline sign-in from the server", "value", v)
+		}
+	}
+	if err := f.cfg.Store.Reached(ctx, time.Now(), bound); err != nil {
+		return fmt.Errorf("record the contact with the server: %w", err)
+	}
+	return nil
+}
+
+// maxBound is the longest bound on offline sign-in taken from a server:
+// a year, far above any sensible --max-offline, and far from overflowing.
+const maxBound = 366 * 24 * time.Hour

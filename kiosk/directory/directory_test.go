@@ -283,3 +283,54 @@ func TestOlderServerDirectoryIsReported(t *testing.T) {
 		t.Fatal("Status shows no error")
 	}
 }
+
+// Every answer, a new directory or a 304, is a contact with the server,
+// recorded with the bound on offline sign-in the server states; a refusal
+// is not.
+func TestFetchRecordsTheContact(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	contact := func() signin.Contact {
+		t.Helper()
+		c, err := f.kiosk.Contact(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if c := contact(); !c.At.IsZero() {
+		t.Fatalf("contact before any fetch: %+v", c)
+	}
+	refused := f.newFetcher(t, f.auth+"x", "north")
+	if _, err := refused.Fetch(ctx); !errors.Is(err, directory.ErrRefused) {
+		t.Fatalf("refused fetch: %v", err)
+	}
+	if c := contact(); !c.At.IsZero() {
+		t.Fatalf("a refusal recorded a contact: %+v", c)
+	}
+
+	before := time.Now()
+	if _, err := f.fetcher.Fetch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := contact()
+	if first.At.Before(before.Truncate(time.Millisecond)) || first.MaxOffline != 72*time.Hour {
+		t.Fatalf("contact after a 200: %+v; want now and the server's default 72h", first)
+	}
+	// The server's operator sets another bound; a 304 brings it, and is a
+	// contact too.
+	mux := http.NewServeMux()
+	staffapi.NewWith(f.server, staffapi.Options{MaxOffline: 5 * time.Hour}).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	fe, err := directory.New(directory.Config{ServerURL: srv.URL, Authorization: f.auth, Branch: "north", Store: f.kiosk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := fe.Fetch(ctx); err != nil || changed {
+		t.Fatalf("Fetch = %v, %v; want a 304", changed, err)
+	}
+	if c := contact(); c.MaxOffline != 5*time.Hour || c.At.Before(first.At) {
+		t.Fatalf("contact after the 304: %+v; want the new bound, no earlier than %v", c, first.At)
+	}
+}

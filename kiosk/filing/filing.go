@@ -73,12 +73,12 @@ var ErrUnavailable = store.ErrUnavailable
 // random bits a second collision in a row means something else is wrong.
 const codeAttempts = 5
 
-// Attribute keys of the service's log records. Never add customer text or
-// contact details: logs leave the branch.
+// Attribute keys of the service's log records. Never add customer text,
+// contact details or a tracking code (enough to act on a case on its
+// public page): logs leave the branch. A complaint is named by its id.
 const (
 	logKeyComponent = "component"
 	logKeyComplaint = "complaint"
-	logKeyCode      = "code"
 	logKeyAttempt   = "attempt"
 	logKeyTransient = "transient"
 	logKeyErr       = "err"
@@ -208,12 +208,12 @@ func (s *Service) File(ctx context.Context, d Draft) (Filed, error) {
 			break
 		}
 		if !errors.Is(err, store.ErrCodeTaken) || attempt == codeAttempts {
-			// err names ids, codes and SQLite's message, never customer text.
-			s.log.Error("complaint not stored", logKeyComplaint, c.ID, logKeyCode, c.Code,
+			// err names ids and SQLite's message, never customer text.
+			s.log.Error("complaint not stored", logKeyComplaint, c.ID,
 				logKeyTransient, store.Unavailable(err), logKeyErr, err)
 			return Filed{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
-		s.log.Warn("tracking code taken, drawing another", logKeyCode, c.Code, logKeyAttempt, attempt)
+		s.log.Warn("tracking code taken, drawing another", logKeyComplaint, c.ID, logKeyAttempt, attempt)
 		if code, err = s.newCode(s.device.Prefix); err != nil {
 			return Filed{}, fmt.Errorf("tracking code: %w", err)
 		}

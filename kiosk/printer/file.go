@@ -13,7 +13,9 @@ import (
 
 // filePrinter writes each receipt to a directory, for tests and demos:
 // <name>.escpos (the printer bytes), <name>.png (the QR code) and
-// <name>.txt (the text as on paper), <name> being <UTC time>-<code>.
+// <name>.txt (the text as on paper), <name> being <UTC time>-<code>. A
+// receipt's code is enough to act on its case on the public page, so the
+// directory is the owner's alone (0700) and the files are 0600.
 type filePrinter struct {
 	dir  string
 	opts Options
@@ -37,7 +39,7 @@ func (p *filePrinter) Print(ctx context.Context, r Receipt) error {
 			return fault(target, "encode", err)
 		}
 	}
-	if err := os.MkdirAll(p.dir, 0o750); err != nil {
+	if err := os.MkdirAll(p.dir, 0o700); err != nil {
 		return fault(target, "mkdir", err)
 	}
 
@@ -122,11 +124,29 @@ func writeAtomic(path string, data []byte) (err error) {
 	if _, err = f.Write(data); err != nil {
 		return err
 	}
-	if err = f.Chmod(0o640); err != nil {
+	if err = f.Chmod(0o600); err != nil {
 		return err
 	}
 	if err = f.Close(); err != nil {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// privateDir makes an existing receipt directory the owner's alone; one
+// that does not exist yet is made so at the first receipt.
+func privateDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("receipt directory: %w", err)
+	}
+	if perm := fi.Mode().Perm(); fi.IsDir() && perm&0o077 != 0 {
+		if err := os.Chmod(dir, perm&^0o077); err != nil {
+			return fmt.Errorf("receipt directory %s can be read by other users (mode %#o) and could not be made private (%v): run `chmod 700 %s` as its owner", dir, perm, err, dir)
+		}
+	}
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -149,12 +150,17 @@ func (e *Error) Unwrap() error { return e.Err }
 // Is makes errors.Is(err, ErrFault) true for every printer error.
 func (e *Error) Is(target error) bool { return target == ErrFault }
 
-// fault builds an *Error. A *fs.PathError is unwrapped because Error already
-// names the path; keeping it would print the path twice.
+// fault builds an *Error. A *fs.PathError or *os.LinkError is unwrapped
+// because Error already names the printer, and the file names of a file:
+// printer hold the tracking code, which must not reach the log.
 func fault(printer, op string, err error) error {
 	var pe *fs.PathError
-	if errors.As(err, &pe) {
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
 		err = pe.Err
+	case errors.As(err, &le):
+		err = le.Err
 	}
 	return &Error{Printer: printer, Op: op, Err: err}
 }
@@ -183,6 +189,9 @@ func Open(spec string, opts Options) (Printer, error) {
 		dir := strings.TrimPrefix(spec, "file:")
 		if dir == "" {
 			return nil, fmt.Errorf("printer spec %q: missing directory after file: (%s)", spec, specHelp)
+		}
+		if err := privateDir(dir); err != nil {
+			return nil, err
 		}
 		return &filePrinter{dir: dir, opts: opts}, nil
 	case strings.HasPrefix(spec, "/"):

@@ -109,7 +109,7 @@ func (a *App) submitFiling(fv *formView, d filing.Draft, contactDropped bool) {
 		a.tv.Update(func() {
 			if gen != a.gen {
 				if err == nil {
-					a.log.Warn("complaint filed after sign-out", logKeyComplaint, f.Complaint.ID, logKeyCode, string(f.Code))
+					a.log.Warn("complaint filed after sign-out", logKeyComplaint, f.Complaint.ID)
 				}
 				return
 			}
@@ -121,7 +121,7 @@ func (a *App) submitFiling(fv *formView, d filing.Draft, contactDropped bool) {
 				a.say(msg, styleError)
 				return
 			}
-			a.log.Info("complaint filed for a customer", logKeyStaff, d.Staff, logKeyComplaint, f.Complaint.ID, logKeyCode, string(f.Code))
+			a.log.Info("complaint filed for a customer", logKeyStaff, d.Staff, logKeyComplaint, f.Complaint.ID)
 			a.closeOverlay(model.Form)
 			a.queue.SelectID(f.Complaint.ID)
 			a.refresh()
@@ -172,7 +172,7 @@ func (a *App) showResult(f filing.Filed, contactDropped bool) {
 	} else {
 		r.print = sp("Printing the receipt…", styleText)
 		gen := a.gen
-		a.printReceipt(a.paperReceipt(f.Complaint, f.URL, f.AcknowledgeBy, f.RespondBy), func(err error) {
+		a.printReceipt(f.Complaint.ID, a.paperReceipt(f.Complaint, f.URL, f.AcknowledgeBy, f.RespondBy), func(err error) {
 			if gen != a.gen || a.w.resultState != r {
 				return
 			}
@@ -238,7 +238,7 @@ func (a *App) reprint() {
 	code := model.DisplayCode(c.Code)
 	a.say("Printing the receipt of "+code+"…", styleText)
 	gen := a.gen
-	a.printReceipt(r, func(err error) {
+	a.printReceipt(c.ID, r, func(err error) {
 		if gen != a.gen {
 			return
 		}
@@ -250,16 +250,18 @@ func (a *App) reprint() {
 	})
 }
 
-// printReceipt prints r in the background and reports on the UI
-// goroutine.
-func (a *App) printReceipt(r printer.Receipt, done func(error)) {
+// printReceipt prints r, complaint complaintID's receipt, in the
+// background and reports on the UI goroutine. The log names the
+// complaint, never the code the receipt carries: a tracking code is
+// enough to act on a case on its public page.
+func (a *App) printReceipt(complaintID string, r printer.Receipt, done func(error)) {
 	p := a.cfg.Printer
 	a.tv.Go(func() {
 		ctx, cancel := context.WithTimeout(a.tv.Context(), printTimeout)
 		err := p.Print(ctx, r)
 		cancel()
 		if err != nil {
-			a.log.Error("receipt not printed", logKeyCode, r.Code, logKeyErr, err)
+			a.log.Error("receipt not printed", logKeyComplaint, complaintID, logKeyErr, err)
 		}
 		a.tv.Update(func() { done(err) })
 	})

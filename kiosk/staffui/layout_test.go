@@ -34,7 +34,7 @@ func TestScreensFit(t *testing.T) {
 			k.signIn("sam", samPIN)
 			s := k.waitText(late.Code.String(), mid.Code.String(), "1 OVERDUE")
 			lines := strings.Split(s, "\n")
-			if !strings.Contains(lines[0], "Sam Super (supervisor)") || !strings.Contains(lines[0], "offline · 0 waiting") {
+			if !strings.Contains(lines[0], "Sam Super (supervisor, offline)") || !strings.Contains(lines[0], "offline · 0 waiting") {
 				t.Errorf("header %q", lines[0])
 			}
 			if !strings.Contains(lines[1], "received 2") {

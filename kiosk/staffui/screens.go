@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
+	"ombud/kiosk/session"
 	"ombud/kiosk/staffui/model"
 	"ombud/kiosk/store/cases"
+	"ombud/kiosk/store/signin"
 	"ombud/kiosk/termapp/keys"
 	"ombud/shared/staff"
 	"ombud/shared/textsafe"
@@ -35,6 +39,7 @@ type widgets struct {
 	root                  *tview.Flex
 	header, counts, hints *bar
 	message               *docView // one to three rows: a message is never cut
+	offline               *bar     // while signed in offline, what that means; else no row
 
 	signin  *tview.Form
 	id, pin *tview.InputField
@@ -59,6 +64,7 @@ func (a *App) build() {
 		header:  newBar(styleBar),
 		counts:  newBar(styleText),
 		message: newDocView(),
+		offline: newBar(styleHeading),
 		hints:   newBar(styleDim),
 	}
 	a.w = w
@@ -84,6 +90,7 @@ func (a *App) build() {
 		AddItem(w.header, 1, 0, false).
 		AddItem(w.counts, 1, 0, false).
 		AddItem(w.pages, 0, 1, true).
+		AddItem(w.offline, 0, 0, false).
 		AddItem(w.message, 1, 0, false).
 		AddItem(w.hints, 1, 0, false)
 	a.tv.SetRoot(w.root, true)
@@ -102,6 +109,13 @@ func newOverlayDoc(title string) *docView {
 // the counts line is shortened to the screen's width.
 func (a *App) layout(width int) {
 	a.w.root.ResizeItem(a.w.message, max(1, min(3, a.w.message.rowsAt(width))), 0)
+	// A form needs every row at 80x24 (the consent box is its last): the
+	// header's "offline" stays meanwhile.
+	offline := 0
+	if a.offline && a.top() != model.Form {
+		offline = 1
+	}
+	a.w.root.ResizeItem(a.w.offline, offline, 0)
 	if a.acct == nil || a.counts == nil {
 		a.w.counts.set()
 		return
@@ -115,7 +129,11 @@ func (a *App) drawHeader() {
 	left := []span{sp(" Ombud staff", styleBarBold), sp(" · "+a.cfg.BranchName, styleBar)}
 	short := []span{sp(" "+a.cfg.BranchName, styleBarBold)}
 	if a.acct != nil {
-		who := sp(fmt.Sprintf(" · %s (%s)", a.acct.Name, a.acct.Role), styleBar)
+		mode := ""
+		if a.offline {
+			mode = ", offline"
+		}
+		who := sp(fmt.Sprintf(" · %s (%s%s)", a.acct.Name, a.acct.Role, mode), styleBar)
 		left, short = append(left, who), append(short, who)
 	}
 	a.w.header.set(left...)
@@ -266,8 +284,31 @@ func (a *App) buildSignIn() tview.Primitive {
 		AddItem(nil, 0, 1, false)
 }
 
-// submitSignIn checks the id and PIN in the background: the PIN hash is
-// deliberately slow (about a fifth of a second).
+// offlineNotice is shown under the screens for as long as a person is
+// signed in offline: the server will not attribute their actions to a
+// confirmed sign-in, and refuses them once older than its bound.
+const (
+	offlineNotice = " Signed in offline: the server is out of reach; your actions will be marked as offline."
+	// offlineShort is the notice on an 80-column screen.
+	offlineShort = " Signed in offline: the server is out of reach; actions will be marked offline."
+)
+
+// errNotListed refuses a sign-in the server confirmed for an account the
+// terminal's directory does not hold yet: the screens need the person's
+// name and role.
+var errNotListed = errors.New("your account is not on this terminal yet: wait a minute and sign in again")
+
+// signInResult is what checking a sign-in ends in.
+type signInResult struct {
+	acct    staff.Account
+	session *session.Session // the server confirmed it; nil: offline
+	err     error
+	server  bool // err is the server's answer (a lock-out there, a refusal)
+}
+
+// submitSignIn checks the id and PIN in the background: with the server
+// when it can be reached, else against the stored directory (the PIN hash
+// is deliberately slow, about a fifth of a second).
 func (a *App) submitSignIn() {
 	if a.top() != model.SignIn {
 		return
@@ -291,30 +332,115 @@ func (a *App) submitSignIn() {
 	gen, now := a.gen, a.cfg.Now()
 	a.tv.Go(func() {
 		ctx, cancel := context.WithTimeout(a.tv.Context(), writeTimeout)
-		acct, err := a.cfg.Store.SignIn(ctx, id, pin, now, a.cfg.Lockout)
+		res := a.checkSignIn(ctx, id, pin, now)
 		cancel()
+		var taken atomic.Bool
 		a.tv.Update(func() {
 			if gen != a.gen {
 				return
 			}
+			taken.Store(true)
 			a.busy = false
-			if err != nil {
-				a.signInFailed(id, err)
+			if res.err != nil {
+				a.signInFailed(id, res)
 				return
 			}
-			a.signedIn(acct)
+			a.signedIn(res.acct, res.session)
 		})
+		if res.session != nil && !taken.Load() {
+			// Signed out, or stopped, while the server was answering.
+			a.endSession(res.session.ID)
+		}
 	})
 }
 
-func (a *App) signInFailed(id string, err error) {
-	var msg string
-	locked, isLocked := errors.AsType[*staff.LockedError](err)
+// checkSignIn asks the server first; only when it cannot be reached does
+// it sign the person in against the stored directory. Either way this
+// terminal's lock-out holds.
+func (a *App) checkSignIn(ctx context.Context, id, pin string, now time.Time) signInResult {
+	st, l := a.cfg.Store, a.cfg.Lockout
+	offline := func() signInResult {
+		acct, err := st.SignIn(ctx, id, pin, now, l)
+		return signInResult{acct: acct, err: err}
+	}
+	if a.cfg.Sessions == nil {
+		return offline()
+	}
+	if err := st.Locked(ctx, id, now, l); err != nil {
+		return signInResult{err: err}
+	}
+	s, err := a.cfg.Sessions.SignIn(ctx, id, pin)
 	switch {
+	case err == nil:
+		return a.confirmed(ctx, s)
+	case errors.Is(err, staff.ErrWrongCredentials):
+		// Counted here too, so the lock-out is the same when the server
+		// is next out of reach.
+		if err := st.Refused(ctx, id, now, l); err != nil {
+			if _, locked := errors.AsType[*staff.LockedError](err); locked {
+				return signInResult{err: err}
+			}
+			a.log.Error("wrong PIN not counted on this terminal", logKeyErr, err)
+		}
+		return signInResult{err: staff.ErrWrongCredentials}
+	case errors.Is(err, session.ErrUnreachable):
+		a.log.Warn("server out of reach: signing in offline", logKeyErr, err)
+		return offline()
+	}
+	return signInResult{err: err, server: true}
+}
+
+// confirmed is a sign-in the server confirmed: the person's name and role
+// come from the stored directory, fetched again if it does not list them
+// (new) or lists them revoked (the server says otherwise).
+func (a *App) confirmed(ctx context.Context, s session.Session) signInResult {
+	find := func() (staff.Account, bool) {
+		d, err := a.cfg.Store.Directory(ctx)
+		if err != nil {
+			a.log.Error("staff directory not read", logKeyErr, err)
+			return staff.Account{}, false
+		}
+		acct, ok := d.Find(s.StaffID)
+		return acct, ok && !acct.Revoked()
+	}
+	acct, ok := find()
+	if !ok && a.cfg.RefreshDirectory != nil {
+		if err := a.cfg.RefreshDirectory(ctx); err != nil {
+			a.log.Warn("staff directory not fetched", logKeyErr, err)
+		}
+		acct, ok = find()
+	}
+	if !ok {
+		a.endSession(s.ID)
+		return signInResult{err: errNotListed}
+	}
+	if err := a.cfg.Store.Confirmed(ctx, acct.ID); err != nil {
+		a.log.Error("wrong PINs not cleared on this terminal", logKeyErr, err)
+	}
+	return signInResult{acct: acct, session: &s}
+}
+
+func (a *App) signInFailed(id string, res signInResult) {
+	var msg string
+	err := res.err
+	locked, isLocked := errors.AsType[*staff.LockedError](err)
+	refused, isRefused := errors.AsType[*session.Error](err)
+	_, outOfReach := errors.AsType[*signin.OutOfReachError](err)
+	switch {
+	case isLocked && res.server:
+		msg = "Too many wrong PINs: this id is locked until " +
+			locked.Until.In(a.cfg.Location).Format("15:04:05") + "."
 	case isLocked:
 		msg = "Too many wrong PINs: this id is locked on this terminal until " +
 			locked.Until.In(a.cfg.Location).Format("15:04:05") + "."
-	case errors.Is(err, staff.ErrWrongCredentials), errors.Is(err, staff.ErrRevoked), errors.Is(err, staff.ErrOtherBranch):
+	case isRefused:
+		// The server's words, for staff; nothing of the customer's.
+		msg = "The server refused the sign-in: " + textsafe.Line(refused.Error())
+		if r := []rune(msg); len(r) > 200 {
+			msg = string(r[:199]) + "…"
+		}
+	case errors.Is(err, staff.ErrWrongCredentials), errors.Is(err, staff.ErrRevoked), errors.Is(err, staff.ErrOtherBranch),
+		errors.Is(err, signin.ErrNeverReached), outOfReach, errors.Is(err, errNotListed):
 		msg = err.Error()
 		msg = strings.ToUpper(msg[:1]) + msg[1:] + "."
 	default:
@@ -460,7 +586,7 @@ func (a *App) showHelp() {
 // applied; the notice stays until dismissed, and more are added to it.
 func (a *App) showNotices(rs []cases.RefusedAction) {
 	for _, r := range rs {
-		a.log.Info("refused action shown", logKeyStaff, a.acct.ID, logKeyEvent, r.Rejection.EventID, logKeyCode, r.Code)
+		a.log.Info("refused action shown", logKeyStaff, a.acct.ID, logKeyEvent, r.Rejection.EventID, logKeyComplaint, r.ComplaintID)
 		a.w.noticeLines = append(a.w.noticeLines, model.NoticeText(r))
 	}
 	var d doc

@@ -15,8 +15,8 @@ func TestSignIn(t *testing.T) {
 		want          string // on screen afterwards
 		signedIn      bool
 	}{
-		{"agent", "ann", annPIN, "Ann Agent (agent)", true},
-		{"id typed loosely", "  SAM ", samPIN, "Sam Super (supervisor)", true},
+		{"agent", "ann", annPIN, "Ann Agent (agent, offline)", true},
+		{"id typed loosely", "  SAM ", samPIN, "Sam Super (supervisor, offline)", true},
 		{"wrong PIN", "ann", "000000", "The staff id or PIN is wrong.", false},
 		{"unknown id", "nobody", annPIN, "The staff id or PIN is wrong.", false},
 		{"revoked", "rex", rexPIN, "This staff account has been revoked; ask a supervisor.", false},

@@ -14,10 +14,16 @@
 // actions are offered, the queue's filter and selection, the timeline's
 // text) is in package model; this package draws it and reacts to input.
 //
-// Concurrency: tview widgets belong to the UI goroutine. Sign-in (a slow
-// PIN hash), actions, filing, printing, store notifications and the idle
-// clock run in goroutines and change the screen only through the shell's
-// Update (package termapp).
+// Sign-in is confirmed by the central server while it can be reached
+// (Sessions: a session the server attributes the person's actions to,
+// ended at sign-out); only when it cannot be is the person signed in
+// against the stored directory, within the server's bound on offline
+// sign-in, and the screen then says they are signed in offline.
+//
+// Concurrency: tview widgets belong to the UI goroutine. Sign-in (the
+// server, or a slow PIN hash), actions, filing, printing, store
+// notifications and the idle clock run in goroutines and change the
+// screen only through the shell's Update (package termapp).
 package staffui
 
 import (
@@ -33,6 +39,7 @@ import (
 
 	"ombud/kiosk/i18n"
 	"ombud/kiosk/printer"
+	"ombud/kiosk/session"
 	"ombud/kiosk/staffui/model"
 	"ombud/kiosk/store"
 	"ombud/kiosk/store/cases"
@@ -80,6 +87,16 @@ type Config struct {
 	// when nil).
 	Location *time.Location
 
+	// Sessions confirms sign-ins with the central server: only when it
+	// cannot be reached is a person signed in offline, against the stored
+	// directory, and the screen then says so for as long as they are
+	// signed in. Nil: every sign-in is offline.
+	Sessions Sessions
+	// RefreshDirectory fetches the staff directory at once (optional): a
+	// person the server has just confirmed whom the stored directory does
+	// not list yet is looked up again after it.
+	RefreshDirectory func(context.Context) error
+
 	// Lockout is the wrong-PIN rule (staff.DefaultLockout when zero).
 	Lockout staff.Lockout
 	// IdleSignOut signs the person out after this long without a key or a
@@ -112,18 +129,25 @@ const (
 	readTimeout  = 3 * time.Second
 	writeTimeout = 30 * time.Second
 	printTimeout = 20 * time.Second
+	// signOutTimeout bounds telling the server of a sign-out, which is
+	// best effort: a session the server is not told of ends when it
+	// expires.
+	signOutTimeout = 3 * time.Second
 )
 
-// Attribute keys of the terminal's log records: ids and codes only.
+// Attribute keys of the terminal's log records: ids only, never a
+// tracking code (enough to act on a case on its public page) nor
+// customer text.
 const (
 	logKeyComponent = "component"
 	logKeyStaff     = "staff"
 	logKeyComplaint = "complaint"
-	logKeyCode      = "code"
 	logKeyEvent     = "event"
 	logKeyType      = "type"
 	logKeyReason    = "reason"
 	logKeyErr       = "err"
+	logKeySession   = "session"
+	logKeyOnline    = "online"
 )
 
 // App is the staff terminal.
@@ -136,8 +160,10 @@ type App struct {
 	w         *widgets
 	gen       uint64 // bumped at every sign-out: results for an earlier session are dropped
 	acct      *staff.Account
-	screen    model.Screen   // SignIn, Queue or Case
-	overlays  []model.Screen // Form, Search, Help, Notice, Result, topmost last
+	online    *session.Session // the server confirmed acct's sign-in; nil: offline, or nobody
+	offline   bool             // acct was signed in offline
+	screen    model.Screen     // SignIn, Queue or Case
+	overlays  []model.Screen   // Form, Search, Help, Notice, Result, topmost last
 	queue     model.Cases
 	counts    map[lifecycle.State]int
 	detail    *cases.Detail // the open case
@@ -214,7 +240,14 @@ func New(cfg Config) *App {
 func (a *App) Run(screen tcell.Screen) error {
 	changes, unsubscribe := a.cfg.Store.Changes()
 	defer unsubscribe()
-	return a.tv.Run(screen, a.idleClock(), func() { a.watchChanges(changes) })
+	err := a.tv.Run(screen, a.idleClock(), func() { a.watchChanges(changes) })
+	// Quitting signs the person out: the server is told, so that it
+	// attributes nothing more to their session. (The UI goroutine has
+	// ended: a.online is this goroutine's to read.)
+	if a.online != nil {
+		a.endSession(a.online.ID)
+	}
+	return err
 }
 
 // Stop ends Run. It is safe to call from any goroutine, more than once,
@@ -232,6 +265,12 @@ func (a *App) idleClock() func() {
 func (a *App) tick(now time.Time) (changed bool) {
 	if a.acct != nil && !a.busy && now.Sub(a.lastInput) >= a.cfg.IdleSignOut {
 		a.signOut(fmt.Sprintf("Signed out after %s without input.", roundDuration(a.cfg.IdleSignOut)))
+		return true
+	}
+	if a.online != nil && !a.busy && !now.Before(a.online.ExpiresAt) {
+		// The server attributes nothing to a session past its end: sign
+		// in again rather than go on as if confirmed.
+		a.signOut("Your sign-in has expired: sign in again.")
 		return true
 	}
 	if a.updateSyncText() {
@@ -457,8 +496,12 @@ func (a *App) signOut(reason string) {
 	if a.acct != nil {
 		a.log.Info("signed out", logKeyStaff, a.acct.ID, logKeyReason, reason)
 	}
+	if a.online != nil {
+		id := a.online.ID
+		a.tv.Go(func() { a.endSession(id) })
+	}
 	a.gen++
-	a.acct, a.detail, a.counts = nil, nil, nil
+	a.acct, a.online, a.offline, a.detail, a.counts = nil, nil, false, nil, nil
 	a.queue = model.Cases{}
 	a.revoked, a.busy = false, false
 	a.build()
@@ -466,16 +509,37 @@ func (a *App) signOut(reason string) {
 	a.say(reason, styleBold)
 }
 
-// signedIn starts a session for acct.
-func (a *App) signedIn(acct staff.Account) {
-	a.log.Info("signed in", logKeyStaff, acct.ID)
+// endSession tells the server that session id ended, best effort: one it
+// is not told of ends when it expires. It blocks for at most
+// signOutTimeout, whatever the app's state (it runs as the app stops).
+func (a *App) endSession(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), signOutTimeout)
+	defer cancel()
+	if err := a.cfg.Sessions.SignOut(ctx, id); err != nil {
+		a.log.Warn("sign-out not confirmed by the server: the session ends when it expires", logKeySession, id, logKeyErr, err)
+	}
+}
+
+// signedIn starts a session for acct: confirmed by the server (s), or
+// offline (s nil).
+func (a *App) signedIn(acct staff.Account, s *session.Session) {
+	if s != nil {
+		a.log.Info("signed in", logKeyStaff, acct.ID, logKeyOnline, true, logKeySession, s.ID)
+	} else {
+		a.log.Info("signed in", logKeyStaff, acct.ID, logKeyOnline, false)
+	}
 	a.acct = &acct
+	a.online, a.offline = s, s == nil
 	a.revoked = false
 	// A revocation saved while the PIN was being checked sent its change
 	// notice before anyone was signed in: look again now.
 	a.checkDirectory()
 	a.queue = model.Cases{Filter: model.DefaultFilter()}
 	a.build() // the sign-in form's PIN is dropped with its widget
+	if a.offline {
+		a.w.offline.set(sp(offlineNotice, styleHeading))
+		a.w.offline.short = []span{sp(offlineShort, styleHeading)}
+	}
 	a.show(model.Queue)
 	a.refresh()
 	if a.top() != model.Notice {

@@ -57,8 +57,10 @@ type Projection interface {
 	// applies, after its SQL: a table the migration made is filled there,
 	// so its rows exist exactly when it does. Prepare has not run yet.
 	Migrated(ctx context.Context, tx Tx, version int) error
-	// Logged is called after events of the complaints ids were added to
-	// the log (File, Record, ApplyRemote): each id once, in no order.
+	// Logged is called after the logs of the complaints ids changed:
+	// events were added (File, Record, ApplyRemote), a Filed event's
+	// customer text was redacted (AckOutbox, RedactSent), or every event
+	// was deleted (Forget). Each id once, in no order.
 	Logged(ctx context.Context, tx Tx, ids []string) error
 	// Unqueuing is called before the outbox entries with first <= seq <=
 	// last leave the outbox (acknowledged upstream, or quarantined), while

@@ -18,6 +18,13 @@
 // their own tables in this file (kiosk/store/signin) read and write them
 // through View and Update; the log and the outbox are written only here.
 //
+// The files are the owner's alone (0600), and what the store deletes is
+// overwritten, not left in free pages or the WAL (secure_delete, and a
+// truncating checkpoint after each deletion: forget.go): a customer
+// kiosk deletes the customer's words of each complaint once the server
+// acknowledges it (Options.RedactAcknowledged), a staff terminal deletes
+// cases it no longer needs (Forget).
+//
 // One connection writes (SQLite allows one writer at a time, and serialising
 // in Go means our own writes never wait on each other's locks); a small pool of
 // query-only connections reads concurrently, which WAL allows.
@@ -34,6 +41,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -84,6 +92,17 @@ type Options struct {
 	// process (DefaultBusyTimeout when zero). Tests use a few milliseconds.
 	BusyTimeout time.Duration
 
+	// RedactAcknowledged makes AckOutbox delete the customer's words (the
+	// description, the desired outcome and the contact details) of each
+	// complaint filed here once the server acknowledges it, from the
+	// complaints table and from the Filed event's data alike, and then
+	// checkpoint the WAL, so the bytes leave the files too. What sync and
+	// idempotency need stays: the ids, the tracking code, the category, the
+	// language, the filing time, the event row itself. For customer kiosks,
+	// which stand in a public lobby: whoever takes one finds nothing of the
+	// customers it has sent on. A staff terminal keeps its queue's text.
+	RedactAcknowledged bool
+
 	// upTo stops the migrations at a version, for tests that make the
 	// database an older kiosk left behind; 0 applies all.
 	upTo int
@@ -91,10 +110,15 @@ type Options struct {
 
 // Store is the kiosk's database. It is safe for concurrent use.
 type Store struct {
-	w    *sql.DB // the one writer: MaxOpenConns 1
-	r    *sql.DB // query-only readers
-	log  *slog.Logger
-	proj Projection
+	w           *sql.DB // the one writer: MaxOpenConns 1
+	r           *sql.DB // query-only readers
+	log         *slog.Logger
+	proj        Projection
+	redactOnAck bool // Options.RedactAcknowledged
+	// unswept is set while text deleted by a redaction or a purge may
+	// still be in the WAL (a checkpoint that readers kept from finishing):
+	// the next write that deletes tries again, and Close checkpoints.
+	unswept atomic.Bool
 	// stmts are what proj prepared on the writer, closed with the store.
 	stmts []*sql.Stmt
 
@@ -116,6 +140,10 @@ type Settings struct {
 	Synchronous int    // 2 = FULL: every commit is fsynced
 	ForeignKeys bool
 	BusyTimeout time.Duration
+	// SecureDelete: deleted content is overwritten with zeros, in the
+	// pages and in the free list, instead of staying in the file until the
+	// space is reused (redaction and purges rely on it).
+	SecureDelete bool
 }
 
 // Open opens (creating if needed) the database at path with the production
@@ -139,6 +167,9 @@ func OpenWith(ctx context.Context, path string, logger *slog.Logger, p Projectio
 	if p == nil {
 		return nil, errors.New("open db: no projection: the case rows must be kept with the log (kiosk/store/cases)")
 	}
+	if err := private(path); err != nil {
+		return nil, fmt.Errorf("open db: %w", err)
+	}
 	if err := writable(path); err != nil {
 		return nil, fmt.Errorf("open db: not writable: %w", err)
 	}
@@ -152,9 +183,11 @@ func OpenWith(ctx context.Context, path string, logger *slog.Logger, p Projectio
 	busyMS := max(busy.Milliseconds(), 1)
 	// Pragmas go in the DSN so that every pooled connection gets them, including
 	// ones database/sql opens later to replace a broken one.
+	// secure_delete: what is deleted (a redacted complaint's text, a purged
+	// case) is overwritten in the file, not left in free space.
 	base := "file:" + escapePath(path) + fmt.Sprintf(
-		"?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)", busyMS)
-	s := &Store{log: logger.With(logKeyComponent, "store"), proj: p}
+		"?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=secure_delete(1)", busyMS)
+	s := &Store{log: logger.With(logKeyComponent, "store"), proj: p, redactOnAck: opts.RedactAcknowledged}
 
 	var err error
 	// synchronous(FULL) fsyncs the WAL on every commit: the receipt promises
@@ -189,6 +222,44 @@ func OpenWith(ctx context.Context, path string, logger *slog.Logger, p Projectio
 	s.r.SetMaxOpenConns(readers)
 	s.r.SetMaxIdleConns(readers)
 	return s, nil
+}
+
+// private makes the database's files readable and writable by their owner
+// only, whatever the umask: they hold customers' complaints. A missing
+// database file is created 0600 here, before SQLite opens it, because
+// SQLite gives the -wal and -shm files it creates the database file's
+// mode; existing files that others may read are tightened, and when that
+// is not possible (another user's files) Open refuses, saying how to fix it.
+func private(path string) error {
+	// When the file cannot be made (an unwritable directory), writable and
+	// SQLite say what is wrong.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		// The umask may have taken bits the owner needs.
+		err = f.Chmod(0o600)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("create %s: %w", path, err)
+		}
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		perm := fi.Mode().Perm()
+		if perm&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(p, perm&^0o077); err != nil {
+			return fmt.Errorf("%s can be read by other users (mode %#o) and could not be made private (%v): run `chmod 600 %s*` as its owner", p, perm, err, path)
+		}
+	}
+	return nil
 }
 
 // writable fails when the database files exist but cannot be opened for
@@ -227,6 +298,8 @@ func (s *Store) init(ctx context.Context, busy time.Duration, upTo int) error {
 		return errors.New("foreign_keys is off")
 	case got.BusyTimeout != busy:
 		return fmt.Errorf("busy_timeout is %v, want %v", got.BusyTimeout, busy)
+	case !got.SecureDelete:
+		return errors.New("secure_delete is off")
 	}
 	// The Go part of a migration is the projection's: a table it derives
 	// from the log is filled in the migration that makes it, in the same
@@ -243,14 +316,14 @@ func (s *Store) Settings(ctx context.Context) (Settings, error) {
 }
 
 func settings(ctx context.Context, db *sql.DB) (Settings, error) {
-	// One pinned connection, so all four answers describe the same connection.
+	// One pinned connection, so all the answers describe the same connection.
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return Settings{}, fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close()
 	var st Settings
-	var fk int
+	var fk, secure int
 	var busyMS int64
 	for _, q := range []struct {
 		pragma string
@@ -260,6 +333,7 @@ func settings(ctx context.Context, db *sql.DB) (Settings, error) {
 		{"synchronous", &st.Synchronous},
 		{"foreign_keys", &fk},
 		{"busy_timeout", &busyMS},
+		{"secure_delete", &secure},
 	} {
 		if err := conn.QueryRowContext(ctx, "PRAGMA "+q.pragma).Scan(q.dst); err != nil {
 			return Settings{}, fmt.Errorf("read pragma %s: %w", q.pragma, err)
@@ -267,6 +341,7 @@ func settings(ctx context.Context, db *sql.DB) (Settings, error) {
 	}
 	st.JournalMode = strings.ToLower(st.JournalMode)
 	st.ForeignKeys = fk == 1
+	st.SecureDelete = secure == 1
 	st.BusyTimeout = time.Duration(busyMS) * time.Millisecond
 	return st, nil
 }
@@ -274,6 +349,13 @@ func settings(ctx context.Context, db *sql.DB) (Settings, error) {
 // Close closes the database. The last connection to close checkpoints the WAL
 // into the main file.
 func (s *Store) Close() error {
+	if s.unswept.Load() {
+		// Closing checkpoints too, but deletes the WAL only when this is
+		// the file's last connection: another process may hold it open.
+		ctx, cancel := context.WithTimeout(context.Background(), DefaultBusyTimeout)
+		s.sweep(ctx)
+		cancel()
+	}
 	errs := []error{s.closeStmts()}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
@@ -378,11 +460,13 @@ func (s *Store) File(ctx context.Context, c complaint.Complaint, e event.Event) 
 	if err != nil {
 		if constraint(err) {
 			// Ask rather than parse the message: the failed statement was
-			// rolled back but the transaction is still usable.
+			// rolled back but the transaction is still usable. The error
+			// names no code: errors reach logs, and a tracking code is
+			// enough to act on a case.
 			var taken bool
 			if qerr := tx.QueryRowContext(ctx,
 				`SELECT EXISTS (SELECT 1 FROM complaints WHERE code = ?)`, c.Code).Scan(&taken); qerr == nil && taken {
-				return fmt.Errorf("file complaint %s: code %s: %w", c.ID, c.Code, ErrCodeTaken)
+				return fmt.Errorf("file complaint %s: %w", c.ID, ErrCodeTaken)
 			}
 		}
 		return fmt.Errorf("file complaint %s: insert complaint: %w", c.ID, err)
@@ -441,7 +525,7 @@ func (s *Store) ByCode(ctx context.Context, code trackcode.Code) (complaint.Comp
 	c, err := ScanComplaint(s.r.QueryRowContext(ctx,
 		`SELECT `+ComplaintColumns+` FROM complaints WHERE code = ?`, string(code)))
 	if err != nil {
-		return complaint.Complaint{}, fmt.Errorf("complaint with code %s: %w", code, err)
+		return complaint.Complaint{}, fmt.Errorf("complaint by tracking code: %w", err)
 	}
 	return c, nil
 }

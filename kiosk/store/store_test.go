@@ -288,7 +288,7 @@ func TestSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := store.Settings{JournalMode: "wal", Synchronous: 2, ForeignKeys: true, BusyTimeout: 50 * time.Millisecond}
+	want := store.Settings{JournalMode: "wal", Synchronous: 2, ForeignKeys: true, BusyTimeout: 50 * time.Millisecond, SecureDelete: true}
 	if got != want {
 		t.Errorf("settings: got %+v, want %+v", got, want)
 	}

@@ -45,12 +45,25 @@ func (s *Store) HighestSeq(ctx context.Context) (int64, error) {
 // Acknowledging again, or past the last entry, is harmless. The projection
 // sees the entries leave in the same transaction (the Unsynced counts of
 // the cases concerned drop).
+//
+// Under Options.RedactAcknowledged the complaints whose Filed events are
+// among the entries lose the customer's words in the same transaction,
+// and the WAL is then checkpointed and truncated (see forget.go). An
+// entry quarantined before its acknowledgement (the server refused it)
+// has left the outbox already and keeps its text: the server does not
+// hold it.
 func (s *Store) AckOutbox(ctx context.Context, upTo int64) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("ack outbox up to %d: begin: %w", upTo, err)
 	}
 	defer tx.Rollback()
+	var filed []filing
+	if s.redactOnAck {
+		if filed, err = acknowledgedFilings(ctx, tx, upTo); err != nil {
+			return fmt.Errorf("ack outbox up to %d: %w", upTo, err)
+		}
+	}
 	// Sequences start at 1 (AUTOINCREMENT).
 	if err := s.proj.Unqueuing(ctx, tx, 1, upTo); err != nil {
 		return fmt.Errorf("ack outbox up to %d: %w", upTo, err)
@@ -59,8 +72,16 @@ func (s *Store) AckOutbox(ctx context.Context, upTo int64) error {
 	if err != nil {
 		return fmt.Errorf("ack outbox up to %d: %w", upTo, err)
 	}
+	if len(filed) > 0 {
+		if _, err := s.redact(ctx, tx, filed); err != nil {
+			return fmt.Errorf("ack outbox up to %d: %w", upTo, err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("ack outbox up to %d: commit: %w", upTo, err)
+	}
+	if len(filed) > 0 || s.unswept.Load() {
+		s.sweep(ctx)
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
 		s.Changed()

@@ -140,13 +140,13 @@ func (a *App) printJob(f filing.Filed) func() {
 	setMessage(r.status, a.t("print.printing"), styleText)
 	r.again.SetDisabled(true)
 	receipt := a.paperReceipt(f)
-	code := string(f.Code)
+	id := f.Complaint.ID
 	return func() {
 		ctx, cancel := context.WithTimeout(a.tv.Context(), printTimeout)
 		err := p.Print(ctx, receipt)
 		cancel()
 		if err != nil && !errors.Is(err, printer.ErrDisabled) {
-			a.log.Error("receipt not printed", logKeyCode, code, logKeyErr, err)
+			a.log.Error("receipt not printed", logKeyComplaint, id, logKeyErr, err)
 		}
 		a.tv.Update(func() { a.printed(seq, err) })
 	}

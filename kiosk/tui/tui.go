@@ -84,13 +84,14 @@ const fileTimeout = 30 * time.Second
 // costs a message on screen.
 const printTimeout = 20 * time.Second
 
-// Attribute keys of the screens' log records.
+// Attribute keys of the screens' log records. A complaint is named by its
+// id, never by its tracking code: the code is enough to act on the case
+// on its public page, and logs leave the branch.
 const (
 	logKeyComponent = "component"
 	logKeyStep      = "step"
 	logKeyLang      = "lang"
 	logKeyComplaint = "complaint"
-	logKeyCode      = "code"
 	logKeyField     = "field"
 	logKeyProblem   = "problem"
 	logKeyErr       = "err"
@@ -360,7 +361,7 @@ func (a *App) filed(gen uint64, f filing.Filed, symbol *qr.Matrix, err error) (s
 		// The visit was cleared meanwhile. The complaint (if stored) stays
 		// stored; only staff can now tell the customer its code.
 		if err == nil {
-			a.log.Warn("complaint filed after its visit was cleared", logKeyComplaint, f.Complaint.ID, logKeyCode, string(f.Code))
+			a.log.Warn("complaint filed after its visit was cleared", logKeyComplaint, f.Complaint.ID)
 		}
 		return false, nil
 	}
@@ -368,7 +369,7 @@ func (a *App) filed(gen uint64, f filing.Filed, symbol *qr.Matrix, err error) (s
 	var fe *complaint.FieldError
 	switch {
 	case err == nil:
-		a.log.Info("complaint filed", logKeyComplaint, f.Complaint.ID, logKeyCode, string(f.Code))
+		a.log.Info("complaint filed", logKeyComplaint, f.Complaint.ID)
 		a.visit.Filed(f)
 		a.build() // drop every widget that held the customer's text
 		return true, a.showReceipt(f, symbol)

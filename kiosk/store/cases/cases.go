@@ -13,6 +13,10 @@
 // migrations (one ordered set for the one file); the migration that made
 // them filled them in its own transaction (Projection.Migrated).
 //
+// A staff terminal deletes the cases closed long ago (Queue.PurgeClosed,
+// through store.Forget): it holds customers' words only while they are
+// worked.
+//
 // Every program that opens the database gives the store a Projection, the
 // customer kiosk too: its filings are cases a staff terminal on the same
 // file would list.

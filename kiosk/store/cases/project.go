@@ -333,10 +333,23 @@ func (w caseWriter) write(ctx context.Context, r caseRecord) error {
 	return nil
 }
 
+// drop deletes a case's row and search text: its log holds no filing. A
+// no-op for a case whose events came before its filing.
+func (w caseWriter) drop(ctx context.Context, tx store.Tx, id string) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM cases WHERE complaint_id = ?`, id); err != nil {
+		return fmt.Errorf("drop case %s: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM case_search WHERE complaint_id = ?`, id); err != nil {
+		return fmt.Errorf("drop case %s: search text: %w", id, err)
+	}
+	return nil
+}
+
 // refresh rewrites the rows of the given complaints from their events,
 // inside tx: each complaint is folded once, however many of its events the
-// caller wrote. A complaint without a valid Filed event here has no row yet
-// (its events arrived first) and gets one when the Filed event arrives.
+// caller wrote. A complaint without a valid Filed event here has no row:
+// either its events arrived first (it gets one when the Filed event
+// arrives) or its log was deleted (store.Forget), and then its row goes.
 func (p *Projection) refresh(ctx context.Context, tx store.Tx, ids []string) error {
 	if len(ids) == 0 {
 		return nil
@@ -355,6 +368,9 @@ func (p *Projection) refresh(ctx context.Context, tx store.Tx, ids []string) err
 		}
 		c, err := lifecycle.Fold(l.events)
 		if errors.Is(err, lifecycle.ErrNotFiled) {
+			if err := w.drop(ctx, tx, id); err != nil {
+				return fmt.Errorf("refresh cases: %w", err)
+			}
 			continue
 		}
 		if err != nil {

@@ -2,10 +2,13 @@
 // directory (shared/staff) in the kiosk database, and sign-in against it
 // with a lock-out after wrong PINs that a restart does not lift: staff sign
 // in while the branch is offline with what the server last sent
-// (kiosk/directory fetches it). Its tables (staff_directory,
-// staff_accounts, signin_failures) are made by kiosk/store's migrations,
-// one ordered set for the one file, and read and written through
-// store.Store.View and Update.
+// (kiosk/directory fetches it), for as long as the server allows after the
+// terminal's last contact with it (contact.go). When the server can be
+// reached it checks the PIN itself (kiosk/session), and this package only
+// keeps the lock-out in step (Locked, Refused, Confirmed). Its tables
+// (staff_directory, staff_accounts, signin_failures, server_contact) are
+// made by kiosk/store's migrations, one ordered set for the one file, and
+// read and written through store.Store.View and Update.
 package signin
 
 import (
@@ -157,11 +160,15 @@ func scanAccount(row store.Scanner) (staff.Account, error) {
 }
 
 // SignIn checks a staff id and PIN against the stored directory at now,
-// applying l. Errors: staff.ErrWrongCredentials (unknown id or wrong PIN;
-// the same message and about the same time either way), *staff.LockedError
-// (too many failures: the PIN is not checked), staff.ErrRevoked (right PIN,
-// revoked account). Failures are counted in the database, so a restart does
-// not reset a lock-out; a success clears them.
+// applying l: the offline sign-in, for when the server cannot be reached.
+// Errors: ErrNeverReached or *OutOfReachError (the terminal's last contact
+// with the server is too old, or there was none: nothing is checked, see
+// OfflineAllowed), staff.ErrWrongCredentials (unknown id or wrong PIN;
+// the same message and about the same time either way),
+// *staff.LockedError (too many failures: the PIN is not checked),
+// staff.ErrRevoked (right PIN, revoked account). Failures are counted in
+// the database, so a restart does not reset a lock-out; a success clears
+// them.
 //
 // A zero l is staff.DefaultLockout. Failures are counted for listed
 // accounts only. Storage faults wrap store.ErrUnavailable.
@@ -178,12 +185,16 @@ func (a *Accounts) SignIn(ctx context.Context, id, pin string, now time.Time, l 
 	defer a.signIn.Unlock()
 
 	var acc staff.Account
+	var contact Contact
 	var failures int
 	var last int64
 	var decoy string
 	found := true
 	err := a.db.View(ctx, func(tx store.Tx) error {
 		var err error
+		if contact, err = readContact(ctx, tx); err != nil {
+			return fmt.Errorf("read server contact: %w", err)
+		}
 		acc, err = scanAccount(tx.QueryRowContext(ctx,
 			`SELECT `+accountColumns+` FROM staff_accounts WHERE id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -197,15 +208,14 @@ func (a *Accounts) SignIn(ctx context.Context, id, pin string, now time.Time, l 
 		if err != nil {
 			return fmt.Errorf("read account: %w", err)
 		}
-		err = tx.QueryRowContext(ctx, `SELECT failures, last_at FROM signin_failures
-			WHERE account_id = ?`, id).Scan(&failures, &last)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("read failures: %w", err)
-		}
-		return nil
+		failures, last, err = readFailures(ctx, tx, id)
+		return err
 	})
 	if err != nil {
 		return staff.Account{}, fmt.Errorf("sign in: %w: %w", store.ErrUnavailable, err)
+	}
+	if err := OfflineAllowed(contact, now); err != nil {
+		return staff.Account{}, err
 	}
 	if !found {
 		// Spend what checking a real PIN costs, so the time taken does not
@@ -218,14 +228,11 @@ func (a *Accounts) SignIn(ctx context.Context, id, pin string, now time.Time, l 
 	}
 
 	if !staff.VerifyPIN(acc.PINHash, pin) {
-		if err := a.db.Update(ctx, func(tx store.Tx) error {
-			return tx.QueryRowContext(ctx, `INSERT INTO signin_failures (account_id, failures, last_at)
-				VALUES (?, 1, ?) ON CONFLICT (account_id) DO UPDATE SET failures = failures + 1,
-				last_at = excluded.last_at RETURNING failures`, id, now.UnixMilli()).Scan(&failures)
-		}); err != nil {
+		n, err := a.countFailure(ctx, id, now)
+		if err != nil {
 			return staff.Account{}, unavailable("count failure", err)
 		}
-		if locked, until := l.Locked(failures, time.UnixMilli(now.UnixMilli()), now); locked {
+		if locked, until := l.Locked(n, time.UnixMilli(now.UnixMilli()), now); locked {
 			return staff.Account{}, &staff.LockedError{Until: until}
 		}
 		return staff.Account{}, staff.ErrWrongCredentials
@@ -234,14 +241,111 @@ func (a *Accounts) SignIn(ctx context.Context, id, pin string, now time.Time, l 
 		return staff.Account{}, staff.ErrRevoked
 	}
 	if failures > 0 {
-		if err := a.db.Update(ctx, func(tx store.Tx) error {
-			_, err := tx.ExecContext(ctx, `DELETE FROM signin_failures WHERE account_id = ?`, id)
-			return err
-		}); err != nil {
+		if err := a.clearFailures(ctx, id); err != nil {
 			return staff.Account{}, unavailable("clear failures", err)
 		}
 	}
 	return acc, nil
+}
+
+// Online sign-in (the server checks the PIN) keeps this terminal's
+// lock-out in step: Locked is asked before a PIN is sent, Refused counts
+// a PIN the server refused, Confirmed clears the count. So a person
+// locked out here is locked out whether the server answers or not, and
+// wrong PINs typed online count when the server later cannot be reached.
+
+// Locked returns a *staff.LockedError when id is locked on this terminal
+// at now under l (staff.DefaultLockout when zero), else nil. Storage
+// faults wrap store.ErrUnavailable.
+func (a *Accounts) Locked(ctx context.Context, id string, now time.Time, l staff.Lockout) error {
+	if l.MaxFailures <= 0 {
+		l = staff.DefaultLockout
+	}
+	id = staff.NormalizeID(id)
+	var failures int
+	var last int64
+	err := a.db.View(ctx, func(tx store.Tx) error {
+		var err error
+		failures, last, err = readFailures(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sign in: %w: %w", store.ErrUnavailable, err)
+	}
+	if locked, until := l.Locked(failures, time.UnixMilli(last), now); locked {
+		return &staff.LockedError{Until: until}
+	}
+	return nil
+}
+
+// Refused counts a wrong PIN the server refused for id at now, as SignIn
+// counts its own, and returns a *staff.LockedError when this failure
+// locks id under l. An id not in the directory is not counted (as in
+// SignIn). Storage faults wrap store.ErrUnavailable.
+func (a *Accounts) Refused(ctx context.Context, id string, now time.Time, l staff.Lockout) error {
+	if l.MaxFailures <= 0 {
+		l = staff.DefaultLockout
+	}
+	id = staff.NormalizeID(id)
+	a.signIn.Lock()
+	defer a.signIn.Unlock()
+	n, err := a.countFailure(ctx, id, now)
+	if err != nil {
+		return fmt.Errorf("sign in: count failure: %w: %w", store.ErrUnavailable, err)
+	}
+	if locked, until := l.Locked(n, time.UnixMilli(now.UnixMilli()), now); locked {
+		return &staff.LockedError{Until: until}
+	}
+	return nil
+}
+
+// Confirmed clears id's failures: the server confirmed a sign-in. Storage
+// faults wrap store.ErrUnavailable.
+func (a *Accounts) Confirmed(ctx context.Context, id string) error {
+	a.signIn.Lock()
+	defer a.signIn.Unlock()
+	if err := a.clearFailures(ctx, staff.NormalizeID(id)); err != nil {
+		return fmt.Errorf("sign in: clear failures: %w: %w", store.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// readFailures reads id's wrong PINs in a row and when the last was.
+func readFailures(ctx context.Context, tx store.Tx, id string) (failures int, last int64, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT failures, last_at FROM signin_failures
+		WHERE account_id = ?`, id).Scan(&failures, &last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("read failures: %w", err)
+	}
+	return failures, last, nil
+}
+
+// countFailure adds a wrong PIN of id at now and returns the count, 0
+// when id is not a listed account. Call it holding signIn.
+func (a *Accounts) countFailure(ctx context.Context, id string, now time.Time) (int, error) {
+	var n int
+	err := a.db.Update(ctx, func(tx store.Tx) error {
+		err := tx.QueryRowContext(ctx, `INSERT INTO signin_failures (account_id, failures, last_at)
+			SELECT id, 1, ? FROM staff_accounts WHERE id = ?
+			ON CONFLICT (account_id) DO UPDATE SET failures = failures + 1,
+			last_at = excluded.last_at RETURNING failures`, now.UnixMilli(), id).Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // not listed
+		}
+		return err
+	})
+	return n, err
+}
+
+// clearFailures forgets id's wrong PINs. Call it holding signIn.
+func (a *Accounts) clearFailures(ctx context.Context, id string) error {
+	return a.db.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM signin_failures WHERE account_id = ?`, id)
+		return err
+	})
 }
 
 // decoyHash is a hash no PIN matches at the cost of the first stored

@@ -79,6 +79,15 @@ func testDirectory(tb testing.TB, version int64) staff.Directory {
 	}
 }
 
+// mustReach records a contact with the server at at, with the default
+// bound, as the directory fetcher does: offline sign-in needs one.
+func mustReach(tb testing.TB, st accounts, at time.Time) {
+	tb.Helper()
+	if err := st.Reached(context.Background(), at, 0); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 func mustSaveDirectory(tb testing.TB, st accounts, d staff.Directory) {
 	tb.Helper()
 	if ok, err := st.SaveDirectory(context.Background(), d); err != nil || !ok {
@@ -136,6 +145,7 @@ func TestSignIn(t *testing.T) {
 	d := testDirectory(t, 1)
 	mustSaveDirectory(t, st, d)
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	mustReach(t, st, now.Add(-time.Hour))
 	for _, tc := range []struct {
 		name, id, pin string
 		want          error // nil: signed in as want id
@@ -172,6 +182,7 @@ func TestSignInLockout(t *testing.T) {
 	mustSaveDirectory(t, st, testDirectory(t, 1))
 	l := staff.Lockout{MaxFailures: 3, Duration: time.Minute}
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	mustReach(t, st, now)
 
 	for i := range 2 {
 		if _, err := st.SignIn(ctx, "ana", "000000", now.Add(time.Duration(i)*time.Second), l); !errors.Is(err, staff.ErrWrongCredentials) {
@@ -220,6 +231,7 @@ func TestSignInFailuresPruned(t *testing.T) {
 	mustSaveDirectory(t, st, d)
 	l := staff.Lockout{MaxFailures: 2, Duration: time.Hour}
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	mustReach(t, st, now)
 	for range 2 {
 		st.SignIn(ctx, "ana", "000000", now, l)
 	}
