@@ -196,7 +196,18 @@ type View struct {
 type Session struct {
 	ID         string
 	Start, End time.Time
+	// SignedOut: End is the person's sign-out, not the session's expiry.
+	// After a sign-out the terminal's clock is trusted only to
+	// SignOutSlack, not hlc.MaxAhead: an action recorded a minute after
+	// someone signed out was not done in that sign-in.
+	SignedOut bool
 }
+
+// SignOutSlack is how far past a sign-out an action's clock may fall and
+// still count in the session: the terminal's clock follows the server's
+// (it observes the server's time on every connection), so seconds cover
+// the difference.
+const SignOutSlack = 30 * time.Second
 
 // Verdict is what to do with one event.
 type Verdict int
@@ -339,7 +350,11 @@ func (d *decider) attest(e *event.Event) (attest, reason string) {
 	// A session the clock falls in, else one it falls near.
 	for _, slack := range []time.Duration{0, hlc.MaxAhead} {
 		for _, s := range d.v.Sessions[e.Actor.ID] {
-			if !at.Before(s.Start.Add(-slack)) && !at.After(s.End.Add(slack)) {
+			after := slack
+			if s.SignedOut {
+				after = min(slack, SignOutSlack)
+			}
+			if !at.Before(s.Start.Add(-slack)) && !at.After(s.End.Add(after)) {
 				return AttestSession + s.ID, ""
 			}
 		}

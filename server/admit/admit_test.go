@@ -190,6 +190,12 @@ func TestDecide(t *testing.T) {
 		{"an action long after its session ended", func(v *admit.View) {
 			v.Sessions["ann"] = []admit.Session{{ID: "s1", Start: t0.Add(-time.Hour), End: t0.Add(-hlc.MaxAhead - time.Millisecond)}}
 		}, note(cid, "north", "ann"), stored(admit.AttestOffline)},
+		{"an action just after a sign-out", func(v *admit.View) {
+			v.Sessions["ann"] = []admit.Session{{ID: "s1", Start: t0.Add(-time.Hour), End: t0.Add(-admit.SignOutSlack), SignedOut: true}}
+		}, note(cid, "north", "ann"), stored(admit.AttestSession + "s1")},
+		{"an action a minute after a sign-out: offline, not the ended session", func(v *admit.View) {
+			v.Sessions["ann"] = []admit.Session{{ID: "s1", Start: t0.Add(-time.Hour), End: t0.Add(-time.Minute), SignedOut: true}}
+		}, note(cid, "north", "ann"), stored(admit.AttestOffline)},
 		{"another person's session does not cover", func(v *admit.View) {
 			v.Sessions["sam"] = []admit.Session{{ID: "s3", Start: t0.Add(-time.Hour), End: t0.Add(time.Hour)}}
 		}, note(cid, "north", "ann"), stored(admit.AttestOffline)},

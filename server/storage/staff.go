@@ -95,8 +95,14 @@ type Session struct {
 // End is when the session stopped covering actions: its sign-out, else its
 // expiry.
 func (s Session) End() time.Time {
-	if !s.EndedAt.IsZero() && s.EndedAt.Before(s.ExpiresAt) {
+	if s.SignedOut() {
 		return s.EndedAt
 	}
 	return s.ExpiresAt
+}
+
+// SignedOut reports whether the session was ended by a sign-out before it
+// expired.
+func (s Session) SignedOut() bool {
+	return !s.EndedAt.IsZero() && s.EndedAt.Before(s.ExpiresAt)
 }

@@ -363,7 +363,7 @@ func (in *pushTx) view(dev admit.Device, maxHeld sql.NullInt64, k admit.Keys) (*
 		)
 		err := r.Scan(&key, &ss.ID, &started, &expires, &ended)
 		ss.StartedAt, ss.ExpiresAt, ss.EndedAt = time.Unix(0, started), time.Unix(0, expires), fromNanos(ended)
-		v.Sessions[key] = append(v.Sessions[key], admit.Session{ID: ss.ID, Start: ss.StartedAt, End: ss.End()})
+		v.Sessions[key] = append(v.Sessions[key], admit.Session{ID: ss.ID, Start: ss.StartedAt, End: ss.End(), SignedOut: ss.SignedOut()})
 		return err
 	}, in.device); err != nil {
 		return nil, fmt.Errorf("push from %s: look up sessions: %w", in.device, err)
