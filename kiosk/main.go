@@ -245,6 +245,9 @@ func staffStatus(syncer *client.Client) string {
 		last = st.LastSuccess.Local().Format("2006-01-02 15:04:05")
 	}
 	text := fmt.Sprintf("Sync: %s\nWaiting to be sent: %d\nLast success: %s", st.State, st.Pending, last)
+	if now := time.Now(); st.Unstable(now) {
+		text += "\nThe link keeps dropping: " + st.Summary(now) + ". Tell IT if it lasts."
+	}
 	if st.LastError != "" {
 		text += "\nLast error: " + st.LastError
 	}

@@ -277,7 +277,10 @@ type terminalStore struct {
 func staffSyncLine(syncer *client.Client, dir *directory.Fetcher) string {
 	st := syncer.Status()
 	line := fmt.Sprintf("Sync: %s", st.State)
-	if st.Pending > 0 {
+	switch now := time.Now(); {
+	case st.Unstable(now):
+		line = "Sync: " + st.Summary(now)
+	case st.Pending > 0:
 		line += fmt.Sprintf(", %d not sent yet", st.Pending)
 	}
 	if ds := dir.Status(); ds.Err != "" {
