@@ -20,6 +20,7 @@ import (
 	"ombud/kiosk/store"
 	"ombud/kiosk/store/cases"
 	"ombud/kiosk/store/signin"
+	"ombud/kiosk/termapp"
 	devicerole "ombud/shared/device"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
@@ -112,8 +113,21 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		// The server would give it neither cases nor accounts, and would
 		// refuse every staff action from it.
 		return fmt.Errorf("this device is enrolled as a customer kiosk, which receives no cases and no staff accounts: enrol it as a staff terminal with a code from `server enrol-code --branch %s --role staff`", cred.Branch)
-	case devicerole.Team:
-		return errors.New("this device is enrolled as a team terminal; this build of the staff terminal serves a branch only")
+	}
+	// A staff terminal works its branch's cases; a team terminal the cases
+	// queued to its teams, from any branch, and files nothing itself (the
+	// server would refuse a filing from it).
+	scopes, header := []string{"branch:" + cred.Branch}, cred.BranchName
+	if header == "" {
+		header = cred.Branch
+	}
+	team := cred.Role == devicerole.Team
+	if team {
+		scopes = scopes[:0]
+		for _, t := range cred.Teams {
+			scopes = append(scopes, "team:"+t)
+		}
+		header = "Team " + strings.Join(cred.Teams, ", ")
 	}
 	dev, err := openDevice(o.deviceOptions, "staff", "staff.log")
 	if err != nil {
@@ -162,15 +176,15 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 	clock := hlc.New(nil)
 	syncer := client.New(st, clock, client.Config{
 		URL: cred.ServerURL, DeviceID: cred.DeviceID, Secret: cred.Secret,
-		// The branch's cases come down to this terminal: staff work them
-		// offline from the local copy.
-		Scopes:   []string{"branch:" + cred.Branch},
+		// The branch's (or the teams') cases come down to this terminal:
+		// staff work them offline from the local copy.
+		Scopes:   scopes,
 		Software: "ombud-staff",
 		Logger:   base,
 	})
 	dir, err := directory.New(directory.Config{
 		ServerURL: cred.ServerURL, Authorization: cred.AuthorizationHeader(), Branch: cred.Branch,
-		Store: accounts, Interval: o.directoryInterval, Logger: base,
+		Teams: cred.Teams, Store: accounts, Interval: o.directoryInterval, Logger: base,
 	})
 	if err != nil {
 		return err
@@ -188,16 +202,16 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return fmt.Errorf("filing: %w", err)
 	}
-	branchName := cred.BranchName
-	if branchName == "" {
-		branchName = cred.Branch
+	var filer termapp.Filer = svc
+	if team {
+		filer = nil // `n` says filing is not available here
 	}
 	app := staffui.New(staffui.Config{
 		Store:      terminalStore{queue, accounts},
 		Clock:      clock,
 		Branch:     cred.Branch,
-		BranchName: branchName,
-		Filer:      svc,
+		BranchName: header,
+		Filer:      filer,
 		Printer:    dev.printer,
 		PublicURL:  publicURL,
 		Categories: dev.categories,

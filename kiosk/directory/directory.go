@@ -18,6 +18,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -58,10 +59,14 @@ type Config struct {
 	ServerURL     string // the server's base URL, http(s)://host[:port][/prefix]
 	Authorization string // the device's Authorization header value (enrol.Credential.AuthorizationHeader)
 	Branch        string // the terminal's branch: a directory of another branch is refused
-	Store         Store
-	Interval      time.Duration // DefaultInterval when zero
-	HTTPClient    *http.Client  // a client with a 15 s timeout when nil
-	Logger        *slog.Logger
+	// Teams are a team terminal's teams: its directory is theirs (their
+	// accounts, whatever their branch), and one for other teams or for a
+	// branch is refused. Empty for a branch's staff terminal.
+	Teams      []string
+	Store      Store
+	Interval   time.Duration // DefaultInterval when zero
+	HTTPClient *http.Client  // a client with a 15 s timeout when nil
+	Logger     *slog.Logger
 }
 
 // Fetcher fetches and stores the directory. Safe for concurrent use.
@@ -199,7 +204,12 @@ func (f *Fetcher) Fetch(ctx context.Context) (changed bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if d.Branch != f.cfg.Branch {
+	switch {
+	case len(f.cfg.Teams) > 0:
+		if !sameSet(d.Teams, f.cfg.Teams) {
+			return false, fmt.Errorf("%w: it is for teams %q, this terminal serves %q", ErrInvalid, d.Teams, f.cfg.Teams)
+		}
+	case d.Branch != f.cfg.Branch:
 		return false, fmt.Errorf("%w: it is for branch %q, this terminal is at %q", ErrInvalid, d.Branch, f.cfg.Branch)
 	}
 	replaced, err := f.cfg.Store.SaveDirectory(ctx, d)
@@ -242,3 +252,14 @@ func (f *Fetcher) reached(ctx context.Context, resp *http.Response) error {
 // maxBound is the longest bound on offline sign-in taken from a server:
 // a year, far above any sensible --max-offline, and far from overflowing.
 const maxBound = 366 * 24 * time.Hour
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}

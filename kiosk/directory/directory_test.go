@@ -334,3 +334,56 @@ func TestFetchRecordsTheContact(t *testing.T) {
 		t.Fatalf("contact after the 304: %+v; want the new bound, no earlier than %v", c, first.At)
 	}
 }
+
+// A team terminal's directory is its teams' accounts, whatever their
+// branch; one for other teams, or a branch's, is refused.
+func TestTeamTerminalStoresItsTeamsDirectory(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, a := range []staff.Account{
+		{ID: "fay", Name: "Fay", Role: staff.Agent, Branch: "north", Teams: []string{"fraud"}, PINHash: pinHash()},
+		{ID: "gus", Name: "Gus", Role: staff.Supervisor, Branch: "south", Teams: []string{"fraud", "billing"}, PINHash: pinHash()},
+		{ID: "hal", Name: "Hal", Role: staff.Agent, Branch: "south", Teams: []string{"billing"}, PINHash: pinHash()},
+	} {
+		if err := f.server.CreateStaff(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, _, err := enrol.Issue(ctx, f.server, enrol.Grant{Branch: "north", Role: device.Team, Teams: []string{"fraud"}}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := enrol.Redeem(ctx, f.server, enrol.Request{Code: code, DeviceName: "Fraud desk"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := "Bearer " + en.Credential
+
+	// Configured for other teams: refused, nothing stored.
+	wrong, err := directory.New(directory.Config{ServerURL: f.url, Authorization: auth, Branch: "north", Teams: []string{"billing"}, Store: f.kiosk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := wrong.Fetch(ctx); !errors.Is(err, directory.ErrInvalid) || changed {
+		t.Fatalf("fraud's directory at a terminal set up for billing: %v, %v; want ErrInvalid", changed, err)
+	}
+	// A branch terminal's fetcher with the team credential: refused too.
+	if changed, err := f.newFetcher(t, auth, "north").Fetch(ctx); !errors.Is(err, directory.ErrInvalid) || changed {
+		t.Fatalf("a team directory at a branch terminal: %v, %v; want ErrInvalid", changed, err)
+	}
+	if got := f.stored(t); len(got.Accounts) != 0 {
+		t.Fatalf("refused directories stored %d accounts", len(got.Accounts))
+	}
+
+	fe, err := directory.New(directory.Config{ServerURL: f.url, Authorization: auth, Branch: "north", Teams: []string{"fraud"}, Store: f.kiosk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := fe.Fetch(ctx); err != nil || !changed {
+		t.Fatalf("Fetch = %v, %v; want the fraud team's directory stored", changed, err)
+	}
+	ids := accountIDs(f.stored(t))
+	if len(ids) != 2 || ids["fay"].ID == "" || ids["gus"].ID == "" {
+		t.Fatalf("stored accounts %v, want fay (north) and gus (south), the fraud team's", ids)
+	}
+}
