@@ -72,7 +72,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.printerSpec, "printer", "none", "receipt printer: a device file such as /dev/usb/lp0, a network printer tcp:HOST:9100 (or HOST:9100), file:DIR to write each receipt to DIR (ESC/POS, PNG of the QR, text), or none")
 	fs.StringVar(&o.paper, "paper", "80mm", "receipt paper width: 80mm or 58mm")
 	fs.StringVar(&o.qrMode, "printer-qr", "raster", "how the printer draws the QR code: raster (an image; works on most printers) or native (the printer's own QR command)")
-	fs.StringVar(&o.publicURL, "public-url", "http://localhost:8080", "base of the tracking URL the QR code opens: <public-url>/t/<code>")
+	fs.StringVar(&o.publicURL, "public-url", "", "base of the tracking URL the QR code opens, <public-url>/t/<code> (default: the address the server announced at enrolment, else the server's; "+defaultPublicURL+" when not enrolled)")
 	fs.StringVar(&o.branch, "branch", "Main branch", "branch name stamped on complaints and printed on receipts")
 	fs.StringVar(&o.language, "lang", "en", "language the welcome screen starts in (en, fr, or one added with --catalogs)")
 	fs.StringVar(&o.timezone, "timezone", "Local", "the branch's time zone (IANA name such as Europe/Paris) for dates on receipts")
@@ -102,7 +102,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	if err := o.check(); err != nil {
 		return o, err
 	}
-	if !strings.HasPrefix(o.publicURL, "https://") && !strings.HasPrefix(o.publicURL, "http://") {
+	if o.publicURL != "" && !strings.HasPrefix(o.publicURL, "https://") && !strings.HasPrefix(o.publicURL, "http://") {
 		return o, fmt.Errorf("--public-url %q: want an http:// or https:// address", o.publicURL)
 	}
 	return o, nil
@@ -179,9 +179,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			Logger: base,
 		})
 	}
+	publicURL := trackingBase(o.publicURL, cred, enrolled)
 	svc, err := filing.New(st, clock, filing.Config{
 		Branch:      branchID,
-		PublicURL:   o.publicURL,
+		PublicURL:   publicURL,
 		AckDays:     o.ackDays,
 		RespondDays: o.respondDays,
 		Location:    dev.loc,
@@ -364,4 +365,25 @@ func statusCommand(ctx context.Context, args []string, getenv func(string) strin
 		}
 	}
 	return nil
+}
+
+// defaultPublicURL is the tracking base of a kiosk that is not enrolled: a
+// server on this machine, as in the demo.
+const defaultPublicURL = "http://localhost:8080"
+
+// trackingBase is the base of the tracking links a device prints: the
+// --public-url flag if given, else what the server announced at enrolment
+// (its own --public-url), else the address the device enrolled through. A
+// link the customer's phone cannot open is worse than none, so the server's
+// word comes before a guess.
+func trackingBase(flag string, cred enrol.Credential, enrolled bool) string {
+	switch {
+	case flag != "":
+		return strings.TrimSuffix(flag, "/")
+	case enrolled && cred.TrackingURL != "":
+		return cred.TrackingURL
+	case enrolled:
+		return strings.TrimSuffix(cred.ServerURL, "/")
+	}
+	return defaultPublicURL
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"ombud/kiosk/enrol"
 	"ombud/kiosk/store"
 	"ombud/kiosk/store/cases"
 )
@@ -211,5 +212,25 @@ func TestReceiptMeansDurable(t *testing.T) {
 	}
 	if len(out) != 1 || out[0].Event.ComplaintID != c.ID {
 		t.Fatalf("outbox = %+v, want exactly the filed event of %s", out, c.ID)
+	}
+}
+
+func TestTrackingBase(t *testing.T) {
+	cred := enrol.Credential{ServerURL: "http://10.0.0.5:8080/", TrackingURL: "https://track.example.org"}
+	old := enrol.Credential{ServerURL: "http://10.0.0.5:8080/"} // enrolled with a server that announced none
+	for _, tc := range []struct {
+		name, flag string
+		cred       enrol.Credential
+		enrolled   bool
+		want       string
+	}{
+		{"the flag wins", "https://other.example/", cred, true, "https://other.example"},
+		{"the server's announced address", "", cred, true, "https://track.example.org"},
+		{"the address enrolled through", "", old, true, "http://10.0.0.5:8080"},
+		{"not enrolled", "", enrol.Credential{}, false, defaultPublicURL},
+	} {
+		if got := trackingBase(tc.flag, tc.cred, tc.enrolled); got != tc.want {
+			t.Errorf("%s: trackingBase = %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

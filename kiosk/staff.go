@@ -56,7 +56,7 @@ func parseStaffOptions(args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&o.printerSpec, "printer", "none", "receipt printer for assisted filing and reprints: a device file, tcp:HOST:9100, file:DIR, or none")
 	fs.StringVar(&o.paper, "paper", "80mm", "receipt paper width: 80mm or 58mm")
 	fs.StringVar(&o.qrMode, "printer-qr", "raster", "how the printer draws the QR code: raster or native")
-	fs.StringVar(&o.publicURL, "public-url", "", "base of the tracking URL printed on receipts (default: the server this terminal is enrolled with)")
+	fs.StringVar(&o.publicURL, "public-url", "", "base of the tracking URL printed on receipts (default: the address the server announced at enrolment, else the server this terminal is enrolled with)")
 	fs.StringVar(&o.timezone, "timezone", "Local", "the branch's time zone (IANA name) for deadlines and dates")
 	fs.StringVar(&o.categoriesFile, "categories", "", "JSON file with the complaint categories (as for the kiosk); built-in list when empty")
 	fs.StringVar(&o.slaConfig, "sla-config", "", "the server's SLA file (calendars and targets), so the queue shows the server's deadlines; without it, the receipt's business days (--ack-days, --respond-days)")
@@ -169,10 +169,7 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 	defer st.Close()
 	queue, accounts := cases.New(st, proj), signin.New(st)
 
-	publicURL := o.publicURL
-	if publicURL == "" {
-		publicURL = strings.TrimSuffix(cred.ServerURL, "/")
-	}
+	publicURL := trackingBase(o.publicURL, cred, true)
 	clock := hlc.New(nil)
 	syncer := client.New(st, clock, client.Config{
 		URL: cred.ServerURL, DeviceID: cred.DeviceID, Secret: cred.Secret,

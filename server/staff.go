@@ -160,8 +160,12 @@ func staffAdd(ctx context.Context, args []string, getenv func(string) string, st
 			return storeError(cmd, err)
 		}
 		fmt.Fprintf(stdout, "Staff %s (%s, %s) added to branch %s.\n", a.ID, a.Name, a.Role, a.Branch)
-		fmt.Fprintf(stdout, "They sign in with the id %s and their PIN at any staff terminal of branch %s\n"+
-			"once it has synced (within a minute). Change a forgotten PIN with `server staff pin --id %s`.\n", a.ID, a.Branch, a.ID)
+		where := "any staff terminal of branch " + a.Branch
+		if len(a.Teams) > 0 {
+			where += " or team terminal of " + strings.Join(a.Teams, ", ")
+		}
+		fmt.Fprintf(stdout, "They sign in with the id %s and their PIN at %s\n"+
+			"once it has synced (within a minute). Change a forgotten PIN with `server staff pin --id %s`.\n", a.ID, where, a.ID)
 		return nil
 	})
 }

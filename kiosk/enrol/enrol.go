@@ -37,9 +37,12 @@ type Credential struct {
 	// with the code): a customer kiosk, a staff or a team terminal. "" for a
 	// credential from before roles existed. The server enforces it; the
 	// device uses it to refuse what it is not, and to ask for its scopes.
-	Role       device.Role
-	Teams      []string // the teams a team terminal serves
-	EnrolledAt time.Time
+	Role  device.Role
+	Teams []string // the teams a team terminal serves
+	// TrackingURL is the base of the tracking links the device prints, as
+	// the server announced it at enrolment; "" from an older server.
+	TrackingURL string
+	EnrolledAt  time.Time
 }
 
 // AuthorizationHeader is the value of the Authorization header for the
@@ -133,13 +136,14 @@ func EnrolAs(ctx context.Context, client *http.Client, serverURL, code, deviceNa
 		return Credential{}, refusal(resp, raw)
 	}
 	var ok struct {
-		DeviceID   string   `json:"device_id"`
-		Credential string   `json:"credential"`
-		Branch     string   `json:"branch"`
-		BranchName string   `json:"branch_name"`
-		CodePrefix string   `json:"code_prefix"`
-		Role       string   `json:"role"`
-		Teams      []string `json:"teams"`
+		DeviceID    string   `json:"device_id"`
+		Credential  string   `json:"credential"`
+		Branch      string   `json:"branch"`
+		BranchName  string   `json:"branch_name"`
+		CodePrefix  string   `json:"code_prefix"`
+		Role        string   `json:"role"`
+		Teams       []string `json:"teams"`
+		TrackingURL string   `json:"tracking_url"`
 	}
 	if err := json.Unmarshal(raw, &ok); err != nil {
 		return Credential{}, fmt.Errorf("the server at %s sent an answer this kiosk does not understand (%v): is the address right?", base, err)
@@ -155,6 +159,9 @@ func EnrolAs(ctx context.Context, client *http.Client, serverURL, code, deviceNa
 		Role:       device.Role(ok.Role),
 		Teams:      ok.Teams,
 		EnrolledAt: time.Now().UTC(),
+	}
+	if u, err := url.Parse(ok.TrackingURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+		c.TrackingURL = strings.TrimSuffix(ok.TrackingURL, "/")
 	}
 	if !found || id != ok.DeviceID {
 		return Credential{}, fmt.Errorf("the server at %s sent a credential that does not name device %q", base, ok.DeviceID)

@@ -36,7 +36,7 @@ func MustServer(tb testing.TB) *server {
 	if err := st.CreateBranch(context.Background(), "main", "Main Street"); err != nil {
 		tb.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.New(st, httpapi.Options{EnrolBurst: 100}))
+	srv := httptest.NewServer(httpapi.New(st, httpapi.Options{EnrolBurst: 100, PublicURL: "https://track.example.org/"}))
 	tb.Cleanup(srv.Close)
 	return &server{url: srv.URL, st: st}
 }
@@ -58,7 +58,8 @@ func TestEnrol(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Enrol: %v", err)
 	}
-	if c.ServerURL != s.url || c.Branch != "main" || c.BranchName != "Main Street" || c.Role != device.Kiosk || len(c.CodePrefix) != 3 || c.Secret == "" {
+	if c.ServerURL != s.url || c.Branch != "main" || c.BranchName != "Main Street" || c.Role != device.Kiosk || len(c.CodePrefix) != 3 || c.Secret == "" ||
+		c.TrackingURL != "https://track.example.org" {
 		t.Errorf("credential = %+v", c)
 	}
 	if _, err := serverenrol.Authenticate(ctx, s.st, c.AuthorizationHeader()); err != nil {
@@ -160,6 +161,7 @@ func sample() enrol.Credential {
 	return enrol.Credential{
 		ServerURL: "https://ombud.example", DeviceID: "dev-1", Secret: "c2VjcmV0",
 		Branch: "main", BranchName: "Main Street", CodePrefix: "K7Q", Role: device.Team, Teams: []string{"fraud", "billing"},
+		TrackingURL: "https://track.example.org",
 		EnrolledAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 	}
 }

@@ -22,16 +22,19 @@ const FileName = "credential.json"
 const fileVersion = 1
 
 type credentialFile struct {
-	Version    int       `json:"version"`
-	ServerURL  string    `json:"server_url"`
-	DeviceID   string    `json:"device_id"`
-	Secret     string    `json:"secret"`
-	Branch     string    `json:"branch"`
-	BranchName string    `json:"branch_name"`
-	CodePrefix string    `json:"code_prefix"`
-	Role       string    `json:"role,omitempty"`
-	Teams      []string  `json:"teams,omitempty"`
-	EnrolledAt time.Time `json:"enrolled_at"`
+	Version    int      `json:"version"`
+	ServerURL  string   `json:"server_url"`
+	DeviceID   string   `json:"device_id"`
+	Secret     string   `json:"secret"`
+	Branch     string   `json:"branch"`
+	BranchName string   `json:"branch_name"`
+	CodePrefix string   `json:"code_prefix"`
+	Role       string   `json:"role,omitempty"`
+	Teams      []string `json:"teams,omitempty"`
+	// TrackingURL: optional in version 1 (credentials saved before it
+	// existed have none).
+	TrackingURL string    `json:"tracking_url,omitempty"`
+	EnrolledAt  time.Time `json:"enrolled_at"`
 }
 
 // Save writes c to dataDir/credential.json, readable by the owner only, and
@@ -45,7 +48,7 @@ func Save(dataDir string, c Credential) (err error) {
 	b, err := json.MarshalIndent(credentialFile{
 		Version: fileVersion, ServerURL: c.ServerURL, DeviceID: c.DeviceID, Secret: c.Secret,
 		Branch: c.Branch, BranchName: c.BranchName, CodePrefix: c.CodePrefix,
-		Role: string(c.Role), Teams: c.Teams, EnrolledAt: c.EnrolledAt,
+		Role: string(c.Role), Teams: c.Teams, TrackingURL: c.TrackingURL, EnrolledAt: c.EnrolledAt,
 	}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save credential: %w", err)
@@ -126,7 +129,7 @@ func Load(dataDir string) (c Credential, ok bool, err error) {
 	c = Credential{
 		ServerURL: cf.ServerURL, DeviceID: cf.DeviceID, Secret: cf.Secret, Branch: cf.Branch,
 		BranchName: cf.BranchName, CodePrefix: cf.CodePrefix, EnrolledAt: cf.EnrolledAt,
-		Role: device.Role(cf.Role), Teams: cf.Teams,
+		Role: device.Role(cf.Role), Teams: cf.Teams, TrackingURL: cf.TrackingURL,
 	}
 	if err := c.validate(); err != nil {
 		return Credential{}, false, fmt.Errorf("credential file %s is damaged (%v): delete it and enrol this kiosk again", path, err)

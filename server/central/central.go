@@ -294,7 +294,7 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		RevokeCheckInterval: s.cfg.RevocationInterval, Logger: base,
 	})
 
-	router := httpapi.New(s.store, httpapi.Options{Logger: base, ClientIP: clients.Key})
+	router := httpapi.New(s.store, httpapi.Options{Logger: base, ClientIP: clients.Key, PublicURL: s.cfg.PublicURL})
 	router.Handle(httpapi.PathSync, s.hub)
 	// The staff directory staff terminals sign people in with offline, and
 	// the sign-in the server confirms while they are online (docs/API.md);

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"ombud/server/enrol"
@@ -55,6 +56,10 @@ type Options struct {
 	ClientIP func(*http.Request) string
 	// HealthTimeout bounds the health check's database query; default 2 s.
 	HealthTimeout time.Duration
+	// PublicURL is how phones reach the server (its --public-url): the
+	// enrolment answer gives it to devices as the base of the tracking
+	// links they print. Empty: not sent.
+	PublicURL string
 }
 
 // Server is the HTTP handler of the central server.
@@ -66,6 +71,8 @@ type Server struct {
 	limit    *ratelimit.Limiter
 	healthTO time.Duration
 	mux      *http.ServeMux
+	// trackingURL is Options.PublicURL without a trailing slash.
+	trackingURL string
 }
 
 // New returns the handler serving /healthz and /api/v1/enrol from store.
@@ -77,6 +84,8 @@ func New(store storage.Devices, opts Options) *Server {
 		clientIP: opts.ClientIP,
 		healthTO: opts.HealthTimeout,
 		mux:      http.NewServeMux(),
+
+		trackingURL: strings.TrimSuffix(opts.PublicURL, "/"),
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -167,6 +176,10 @@ type enrolResponse struct {
 	// staff or team; Teams the teams a team terminal serves.
 	Role  string   `json:"role"`
 	Teams []string `json:"teams,omitempty"`
+	// TrackingURL is the base of the tracking links the device prints
+	// (<tracking_url>/t/<code>): the server's public address, which may
+	// differ from the one the device enrolled through.
+	TrackingURL string `json:"tracking_url,omitempty"`
 }
 
 func (s *Server) handleEnrol(w http.ResponseWriter, r *http.Request) {
@@ -204,13 +217,14 @@ func (s *Server) handleEnrol(w http.ResponseWriter, r *http.Request) {
 	s.logger.Info("device enrolled", "device", d.ID, "device_name", req.DeviceName,
 		"branch", d.Branch, "role", string(d.Role), "prefix", d.Prefix, "client", s.clientIP(r))
 	WriteJSON(w, http.StatusOK, enrolResponse{
-		DeviceID:   d.ID,
-		Credential: en.Credential,
-		Branch:     d.Branch,
-		BranchName: name,
-		CodePrefix: d.Prefix,
-		Role:       string(d.Role),
-		Teams:      d.Teams,
+		DeviceID:    d.ID,
+		Credential:  en.Credential,
+		Branch:      d.Branch,
+		BranchName:  name,
+		CodePrefix:  d.Prefix,
+		Role:        string(d.Role),
+		Teams:       d.Teams,
+		TrackingURL: s.trackingURL,
 	})
 }
 

@@ -122,7 +122,7 @@ func TestHealthz(t *testing.T) {
 }
 
 func TestEnrol(t *testing.T) {
-	f := MustServe(t, httpapi.Options{})
+	f := MustServe(t, httpapi.Options{PublicURL: "https://track.example.org/"})
 	url := f.srv.URL + httpapi.PathEnrol
 	code := f.code(t, time.Hour)
 	r := do(t, http.MethodPost, url, `{"code":"`+code+`","device_name":"Front desk"}`)
@@ -133,6 +133,9 @@ func TestEnrol(t *testing.T) {
 	cred, _ := r.body["credential"].(string)
 	if !strings.HasPrefix(cred, id+".") || r.body["branch"] != "main" || r.body["branch_name"] != "Main Street" || len(r.body["code_prefix"].(string)) != 3 {
 		t.Errorf("enrol body = %s", r.raw)
+	}
+	if got := r.body["tracking_url"]; got != "https://track.example.org" {
+		t.Errorf("tracking_url = %v, want the server's public URL without its trailing slash", got)
 	}
 	if got := r.header.Get("Cache-Control"); got != "no-store" {
 		t.Errorf("Cache-Control = %q, want no-store", got)
