@@ -208,6 +208,7 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		Clock:      clock,
 		Branch:     cred.Branch,
 		BranchName: header,
+		Teams:      cred.Teams,
 		Filer:      filer,
 		Printer:    dev.printer,
 		PublicURL:  publicURL,

@@ -270,7 +270,11 @@ func (a *App) buildSignIn() tview.Primitive {
 
 	intro := newDocView()
 	var d doc
-	d.line(sp("Branch "+a.cfg.BranchName, styleBold))
+	place := "Branch " + a.cfg.BranchName
+	if len(a.cfg.Teams) > 0 {
+		place = "Team terminal: " + strings.Join(a.cfg.Teams, ", ")
+	}
+	d.line(sp(place, styleBold))
 	d.line(sp("Sign in with your staff id and PIN. Your actions are recorded under your id.", styleText))
 	intro.SetDoc(d, false)
 	col := tview.NewFlex().SetDirection(tview.FlexRow).

@@ -61,6 +61,10 @@ type Config struct {
 	// what the header shows.
 	Branch, BranchName string
 
+	// Teams are a team terminal's teams (nil on a branch's terminal): the
+	// sign-in screen names them instead of the branch.
+	Teams []string
+
 	// Filer files complaints for walk-in customers (nil: `n` says filing
 	// is not available here).
 	Filer termapp.Filer
