@@ -464,7 +464,10 @@ func devices(ctx context.Context, args []string, getenv func(string) string, std
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tBRANCH\tROLE\tPREFIX\tENROLLED\tREVOKED")
+		// LAST SEEN and WAITING are from the device's last hello: a device
+		// seen recently with events still waiting is not catching up (a
+		// link that keeps dropping); `server device show` says more.
+		fmt.Fprintln(tw, "ID\tBRANCH\tROLE\tPREFIX\tENROLLED\tLAST SEEN\tWAITING\tREVOKED")
 		for _, d := range ds {
 			revoked := "-"
 			if d.Revoked() {
@@ -474,7 +477,12 @@ func devices(ctx context.Context, args []string, getenv func(string) string, std
 			if len(d.Teams) > 0 {
 				role += ":" + strings.Join(d.Teams, ",")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Branch, role, d.Prefix, d.EnrolledAt.Local().Format(time.DateTime), revoked)
+			seen := "never"
+			if !d.LastHelloAt.IsZero() {
+				seen = d.LastHelloAt.Local().Format(time.DateTime)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", d.ID, d.Branch, role, d.Prefix,
+				d.EnrolledAt.Local().Format(time.DateTime), seen, max(0, d.LastDeviceSeq-d.AckedSeq), revoked)
 		}
 		return tw.Flush()
 	})

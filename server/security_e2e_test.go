@@ -222,6 +222,16 @@ func TestE2ETrustKiosk(t *testing.T) {
 	if strings.Contains(out, "queue was too long") || strings.Contains(out, "evil.example") {
 		t.Errorf("device show prints complaint text:\n%s", out)
 	}
+	// The fleet list shows when it was last seen and what waits: this raw
+	// device's hello claims 1,000 seqs beyond what it pushes, so they show
+	// as waiting, as a kiosk stuck behind a bad link would.
+	for _, l := range strings.Split(MustRun(t, "devices", "--data", s.dir), "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == kiosk.cred.DeviceID {
+			if strings.Contains(l, "never") || len(f) < 9 || f[len(f)-2] == "0" {
+				t.Errorf("devices line of a kiosk seen with events waiting: %q", l)
+			}
+		}
+	}
 
 	// No directory for a kiosk: no PIN hash on a lobby device.
 	req, _ := http.NewRequest(http.MethodGet, s.url+staffapi.PathDirectory, nil)

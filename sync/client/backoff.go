@@ -15,7 +15,7 @@ type Backoff struct {
 	Cap        time.Duration // largest interval (60 s when zero)
 	ResetAfter time.Duration // a connection up this long starts the next failure from Base again (60 s when zero)
 	// Quick bounds the wait after a connection that moved the outbox
-	// forward while more is waiting (Base/10 when zero): a link that drops
+	// forward while more is waiting (Base/20 when zero): a link that drops
 	// every few hundred kilobytes is used, not waited on.
 	Quick time.Duration
 }
@@ -41,7 +41,7 @@ func (b Backoff) withDefaults() Backoff {
 		b.ResetAfter = DefaultBackoffReset
 	}
 	if b.Quick <= 0 {
-		b.Quick = b.Base / 10
+		b.Quick = b.Base / 20
 	}
 	return b
 }

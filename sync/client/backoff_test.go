@@ -61,12 +61,12 @@ func TestQuickDelay(t *testing.T) {
 	var most time.Duration
 	for range 1000 {
 		d := (client.Backoff{}).QuickDelay(r)
-		if d < 0 || d > client.DefaultBackoffBase/10 {
-			t.Fatalf("QuickDelay = %v, want within [0, %v]", d, client.DefaultBackoffBase/10)
+		if d < 0 || d > client.DefaultBackoffBase/20 {
+			t.Fatalf("QuickDelay = %v, want within [0, %v]", d, client.DefaultBackoffBase/20)
 		}
 		most = max(most, d)
 	}
-	if most < client.DefaultBackoffBase/20 {
+	if most < client.DefaultBackoffBase/40 {
 		t.Fatalf("QuickDelay never above %v in 1000 draws: not jittered over its range", most)
 	}
 	if d := (client.Backoff{Quick: time.Millisecond}).QuickDelay(r); d > time.Millisecond {

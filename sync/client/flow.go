@@ -12,9 +12,10 @@ import (
 // never gets through however often it is resent. The pusher therefore
 // sizes its pushes by what the link has been seen to carry:
 //
-//   - While no connection has dropped with pushes in flight, pushes are as
-//     large as the frame limit allows: a clean link catches up at full
-//     speed.
+//   - While no connection has dropped with pushes in flight, the first push
+//     of a connection is 64 KB and pushes double with every acknowledgement
+//     up to the frame limit: a clean link reaches full speed within a few
+//     round trips, and a link never tried is not bet on one megabyte.
 //   - A connection that drops with pushes in flight tells how much the link
 //     carries: the bytes acknowledged on it. The pusher keeps a moving
 //     average of that (carried) and makes pushes an eighth of it, so the
@@ -39,6 +40,8 @@ const (
 	// minCarried floors the estimate: pushes of a kilobyte (one complaint,
 	// and a push always holds at least one event) on the worst link.
 	minCarried = pushShare << 10
+	// firstPush bounds the first push on a link with no drop seen.
+	firstPush = 64 << 10
 	// carriedWeight is the weight of the newest connection in the moving
 	// average, as 1/carriedWeight.
 	carriedWeight = 4
@@ -58,7 +61,11 @@ func (f *flow) pushCap(ackedBytes int) int {
 	carried := f.carried
 	f.mu.Unlock()
 	if carried == 0 {
-		return wire.MaxFrameBytes
+		// No drop seen: start at firstPush and double with every
+		// acknowledgement, so a link never tried before is not bet on one
+		// frame-sized push, and a clean one reaches full frames within a
+		// few round trips.
+		return min(firstPush+ackedBytes, wire.MaxFrameBytes)
 	}
 	return min(max(carried, ackedBytes)/pushShare, wire.MaxFrameBytes)
 }

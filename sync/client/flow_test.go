@@ -10,8 +10,14 @@ import (
 // the size of the next pushes.
 func TestFlowSizesPushesByWhatTheLinkCarries(t *testing.T) {
 	var f flow
-	if got := f.pushCap(0); got != wire.MaxFrameBytes {
-		t.Fatalf("before any drop: cap %d, want the frame limit %d", got, wire.MaxFrameBytes)
+	if got := f.pushCap(0); got != firstPush {
+		t.Fatalf("before any drop: first push %d, want %d", got, firstPush)
+	}
+	if got := f.pushCap(3 * firstPush); got != 4*firstPush {
+		t.Fatalf("before any drop, %d acknowledged: cap %d, want %d (doubling)", 3*firstPush, got, 4*firstPush)
+	}
+	if got := f.pushCap(wire.MaxFrameBytes); got != wire.MaxFrameBytes {
+		t.Fatalf("before any drop, a frame acknowledged: cap %d, want the frame limit", got)
 	}
 	// A connection drops before its first push (a full frame) got through:
 	// the next first push is an eighth of it, and ended says it shrank.
@@ -53,7 +59,7 @@ func TestFlowSizesPushesByWhatTheLinkCarries(t *testing.T) {
 	}
 	// A connection that stayed up long enough forgets the drops.
 	f.ended(true, 2, 10<<10, 1<<10)
-	if got := f.pushCap(0); got != wire.MaxFrameBytes {
-		t.Fatalf("after a healthy connection: cap %d, want the frame limit", got)
+	if got := f.pushCap(0); got != firstPush {
+		t.Fatalf("after a healthy connection: cap %d, want a fresh start at %d", got, firstPush)
 	}
 }

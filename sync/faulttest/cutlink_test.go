@@ -136,13 +136,16 @@ func waitForWithin(tb testing.TB, what string, limit time.Duration, cond func() 
 // against the same line without drops. goodput_share is the time without
 // drops over the time with them: the share of the link's goodput the
 // catch-up achieves (1 is as fast as an unbroken link). Run with
-// -benchtime 1x; OMBUD_FAULT_SCALE=full for the 2,000-complaint backlog.
+// -benchtime Nx for N draws of the cuts; OMBUD_FAULT_SCALE=full for the
+// 2,000-complaint backlog. events_resent counts events the server already
+// held (their acks were lost with a connection); bytes_vs_clean is what the
+// link carried against the same backlog without drops.
 //
-//	go test -run '^$' -bench CatchUpCuttingLink -benchtime 1x ./sync/faulttest/
+//	OMBUD_FAULT_SCALE=full go test -run '^$' -bench CatchUpCuttingLink -benchtime 3x -timeout 1h ./sync/faulttest/
 func BenchmarkCatchUpCuttingLink(b *testing.B) {
 	n := scaled(500, 2000)
 	const rate, delay = 256 << 10, 30 * time.Millisecond // about 2 Mbit/s, 60-90 ms round trips
-	run := func(b *testing.B, cfg linkConfig) (time.Duration, *linkProxy) {
+	run := func(b *testing.B, cfg linkConfig) (time.Duration, *linkProxy, int64) {
 		srv := MustServer(b)
 		link := MustLinkProxy(b, srv.http.Listener.Addr().String(), cfg)
 		k := MustKiosk(b, srv.st, "north", link.URL(), func(c *client.Config) {
@@ -158,24 +161,27 @@ func BenchmarkCatchUpCuttingLink(b *testing.B) {
 		took := time.Since(start)
 		stop()
 		checkExactlyOnce(b, readDB(b, srv.path), []*kiosk{k})
-		return took, link
+		return took, link, srv.hub.Load().Stats().Duplicates
 	}
 	for _, cutMax := range []int64{256 << 10, 32 << 10} {
 		b.Run(fmt.Sprintf("cuts_4-%dKB", cutMax>>10), func(b *testing.B) {
 			// Each iteration is another draw of the cuts (-benchtime 3x: three);
 			// the figures are over all of them.
 			var clean, cut time.Duration
-			var conns int64
+			var conns, resent, cleanBytes, cutBytes int64
 			for i := range b.N {
-				c, _ := run(b, cutLink(uint64(i), 0, rate, delay))
-				d, link := run(b, cutLink(uint64(1000*i)+uint64(cutMax), cutMax, rate, delay))
-				clean, cut, conns = clean+c, cut+d, conns+link.accepted.Load()
+				c, cl, _ := run(b, cutLink(uint64(i), 0, rate, delay))
+				d, link, dup := run(b, cutLink(uint64(1000*i)+uint64(cutMax), cutMax, rate, delay))
+				clean, cut, conns, resent = clean+c, cut+d, conns+link.accepted.Load(), resent+dup
+				cleanBytes, cutBytes = cleanBytes+cl.carried.Load(), cutBytes+link.carried.Load()
 			}
 			runs := float64(b.N)
 			b.ReportMetric(runs*float64(n)/clean.Seconds(), "clean_complaints/s")
 			b.ReportMetric(runs*float64(n)/cut.Seconds(), "cut_complaints/s")
 			b.ReportMetric(clean.Seconds()/cut.Seconds(), "goodput_share")
 			b.ReportMetric(float64(conns)/runs, "connections")
+			b.ReportMetric(float64(resent)/runs, "events_resent")
+			b.ReportMetric(float64(cutBytes)/float64(cleanBytes), "bytes_vs_clean")
 		})
 	}
 }
