@@ -66,7 +66,8 @@ type Store interface {
 
 	// Claim leases up to limit pending jobs of queue due at now (NextAt
 	// not after now, and no lease held past now), earliest first, until
-	// now+lease: no other Claim returns them meanwhile. A job whose
+	// now+lease: no other Claim returns them meanwhile. Order: by NextAt,
+	// then Seq (the order the events were stored), then Key. A job whose
 	// previous lease ran out with no Record (its worker stopped
 	// mid-attempt) gets an Interrupted row in the audit trail and one
 	// more attempt counted before it is returned. limit below 1 is

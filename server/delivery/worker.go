@@ -141,12 +141,18 @@ func (w *Worker) RunDue(ctx context.Context) (int, error) {
 			mu   sync.Mutex
 			errs []error
 		)
-		for _, j := range jobs {
+		// One goroutine per subject, its jobs in order: a customer hears
+		// of the acknowledgement before the answer, a webhook gets a
+		// case's events as they were stored, and a rate limit counts
+		// what the same subject was just sent.
+		for _, group := range bySubject(jobs) {
 			wg.Go(func() {
-				if err := w.attempt(ctx, j); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
+				for _, j := range group {
+					if err := w.attempt(ctx, j); err != nil {
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+					}
 				}
 			})
 		}
@@ -161,15 +167,37 @@ func (w *Worker) RunDue(ctx context.Context) (int, error) {
 	}
 }
 
+// bySubject splits a claim into its subjects' jobs, keeping their order.
+func bySubject(jobs []Job) [][]Job {
+	var groups [][]Job
+	index := map[string]int{}
+	for _, j := range jobs {
+		i, ok := index[j.Subject]
+		if !ok {
+			i = len(groups)
+			index[j.Subject] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], j)
+	}
+	return groups
+}
+
 // attempt sends one claimed job and records what came of it.
 func (w *Worker) attempt(ctx context.Context, j Job) error {
+	if ctx.Err() != nil {
+		return nil // stopping: the claim's lease runs out
+	}
 	start := w.cfg.Now()
 	err := w.cfg.Send(ctx, j)
-	if ctx.Err() != nil {
-		// Stopping: whether it arrived is unknown. Recording nothing
-		// leaves the lease to run out, and the next claim says so.
+	if err != nil && ctx.Err() != nil {
+		// Stopping mid-send: whether it arrived is unknown. Recording
+		// nothing leaves the lease to run out, and the next claim says
+		// so in the audit trail.
 		return nil
 	}
+	// A send that finished is recorded even while stopping.
+	ctx = context.WithoutCancel(ctx)
 	now := w.cfg.Now()
 	a, u := w.judge(j, err, now)
 	a.Took = now.Sub(start)

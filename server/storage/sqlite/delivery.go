@@ -110,7 +110,7 @@ func (s *Store) Claim(ctx context.Context, queue string, now time.Time, lease ti
 	defer tx.Rollback()
 	rows, err := tx.QueryContext(ctx, `SELECT `+jobColumns+` FROM delivery_jobs
 		WHERE queue = ? AND state = 'pending' AND next_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-		ORDER BY next_at, key LIMIT ?`, queue, nanos(now), nanos(now), limit)
+		ORDER BY next_at, seq, key LIMIT ?`, queue, nanos(now), nanos(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim: %w", err)
 	}
