@@ -67,4 +67,3 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
-
