@@ -13,6 +13,9 @@
 //	server staff pin    --data DIR --id STAFF  (new PIN on stdin)
 //	server staff revoke --data DIR --id STAFF
 //	server staff list   --data DIR [--branch ID]
+//	server webhook add  --data DIR --url URL [--events T,...] [--include-text] [--allow-private-webhooks]
+//	server webhook list|remove|deliveries --data DIR [--id ID]
+//	server notifications --data DIR [--complaint ID] [--limit 50]
 //
 // Every flag can also be set from the environment as OMBUD_SERVER_<FLAG>
 // (upper case, dashes as underscores, e.g. OMBUD_SERVER_TLS_CERT); a flag on
@@ -68,6 +71,7 @@ func main() {
 const usage = `usage:
   server serve      --data DIR [--listen 127.0.0.1:8080] [--tls-cert F --tls-key F] [--public-url URL]
                     [--timezone ZONE --ack-days 2 --respond-days 15] [--catalogs DIR]
+                    [--smtp-addr HOST:PORT --smtp-from ADDR] [--sms-gateway-url URL] [--allow-private-webhooks]
   server branch add --data DIR --id ID --name NAME
   server enrol-code --data DIR --branch ID [--role kiosk|staff|team] [--teams T,...] [--ttl 24h] [--public-url URL]
   server revoke     --data DIR --device ID
@@ -78,6 +82,11 @@ const usage = `usage:
   server staff pin    --data DIR --id STAFF
   server staff revoke --data DIR --id STAFF
   server staff list   --data DIR [--branch ID]
+  server webhook add  --data DIR --url URL [--events T,...] [--include-text] [--allow-private-webhooks]
+  server webhook list --data DIR
+  server webhook remove     --data DIR --id ID
+  server webhook deliveries --data DIR --id ID [--limit 50]
+  server notifications --data DIR [--complaint ID] [--limit 50]
   (staff add and staff pin read the PIN from the terminal, or one line of standard input)
 Flags may be set as OMBUD_SERVER_<FLAG> in the environment (e.g. OMBUD_SERVER_DATA).`
 
@@ -112,6 +121,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return deviceCommand(ctx, rest, getenv, stdout, stderr)
 	case "staff":
 		return staffCommand(ctx, rest, getenv, stdin, stdout, stderr)
+	case "webhook":
+		return webhookCommand(ctx, rest, getenv, stdout, stderr)
+	case "notifications":
+		return notifications(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -178,7 +191,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&slaConfig, "sla-config", "", "SLA calendars and policies (JSON, see shared/sla); without it cases get no deadlines and nothing escalates, and the tracking page shows the receipt's dates")
 	fs.StringVar(&cfg.EscalationQueue, "escalation-queue", "", "queue an overdue case moves to: team:<id> (declared in the dispatch config), branch, or empty to leave it in its queue")
 	fs.DurationVar(&cfg.EscalationInterval, "escalation-interval", time.Minute, "how often overdue cases are looked for")
+	outbound := outboundFlags(fs, &cfg)
 	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	if err := outbound.apply(&cfg); err != nil {
 		return err
 	}
 	var err error

@@ -6,11 +6,15 @@
 // Server in-process.
 //
 // The parts never call each other: each learns of new events from the
-// storage's commit feed (hub.Log's OnCommit), whoever stored them.
+// storage's commit feed (hub.Log's OnCommit), whoever stored them. The
+// customer notifications and the integration webhooks follow it too, each
+// with its own cursor and queue in the database (package delivery).
 package central
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -26,13 +30,18 @@ import (
 
 	"ombud/server/admit"
 	"ombud/server/cases"
+	"ombud/server/delivery"
 	"ombud/server/dispatch"
 	"ombud/server/enrol"
 	"ombud/server/httpapi"
+	"ombud/server/notify"
+	"ombud/server/notify/email"
+	"ombud/server/notify/sms"
 	"ombud/server/staffapi"
 	"ombud/server/storage/sqlite"
 	"ombud/server/tracking"
 	"ombud/server/tracking/i18n"
+	"ombud/server/webhook"
 	"ombud/shared/lifecycle"
 	"ombud/shared/sla"
 	"ombud/sync/hub"
@@ -91,6 +100,36 @@ type Config struct {
 	SLA                *sla.Config
 	EscalationQueue    string
 	EscalationInterval time.Duration
+
+	// Notify configures the customer notifications; with no channel,
+	// nothing is sent.
+	Notify NotifyConfig
+	// AllowPrivateWebhooks lets webhooks reach loopback, private and
+	// link-local addresses (a receiver on the organisation's own
+	// network); otherwise they are refused (server-side request forgery).
+	AllowPrivateWebhooks bool
+	// Delivery tunes the notification and webhook queues (tests shorten
+	// them); zero values take package delivery's defaults.
+	Delivery DeliveryConfig
+}
+
+// NotifyConfig says how customers are notified (package notify).
+type NotifyConfig struct {
+	SMTP *email.Config // nil: no e-mail
+	SMS  *sms.Config   // nil: no SMS
+	// Catalogs is a directory of extra or corrected message catalogs
+	// (xx.json); "" uses the embedded ones.
+	Catalogs string
+	// RateLimit notifications per RateWindow to one contact.
+	RateLimit  int
+	RateWindow time.Duration
+}
+
+// DeliveryConfig tunes the outbound queues.
+type DeliveryConfig struct {
+	Backoff delivery.Backoff
+	Lease   time.Duration
+	Poll    time.Duration
 }
 
 // Defaults for Config.
@@ -111,6 +150,8 @@ type Server struct {
 	hub      *hub.Hub
 	engine   *cases.Engine
 	dispatch *dispatch.Watcher // nil without a dispatch config
+	notifier *notify.Notifier
+	webhooks *webhook.Dispatcher
 	http     *http.Server
 	ln       net.Listener
 
@@ -201,6 +242,10 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if s.dispatch != nil {
 		s.wg.Go(func() { s.dispatch.Run(bg) })
 	}
+	// Safe on several servers sharing a database: the followers'
+	// cursors are compare-and-set and the workers lease their jobs.
+	s.wg.Go(func() { s.notifier.Run(bg) })
+	s.wg.Go(func() { s.webhooks.Run(bg) })
 	s.wg.Go(func() {
 		if tlsConfig != nil {
 			s.served <- s.http.ServeTLS(s.ln, "", "")
@@ -294,6 +339,10 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		RevokeCheckInterval: s.cfg.RevocationInterval, Logger: base,
 	})
 
+	if err := s.buildOutbound(secret); err != nil {
+		return nil, err
+	}
+
 	router := httpapi.New(s.store, httpapi.Options{Logger: base, ClientIP: clients.Key, PublicURL: s.cfg.PublicURL})
 	router.Handle(httpapi.PathSync, s.hub)
 	// The staff directory staff terminals sign people in with offline, and
@@ -301,7 +350,55 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	// the same device credentials as sync.
 	staffapi.NewWith(s.store, staffapi.Options{Logger: base, SessionTTL: s.cfg.SessionTTL, MaxOffline: s.cfg.MaxOffline}).Register(router)
 	track.Register(router)
+	s.notifier.Register(router)
 	return router, nil
+}
+
+// buildOutbound makes the customer notifier and the webhook dispatcher.
+// The notifier's key (contact keys, unsubscribe tokens) is derived from the
+// tracking page's secret, so every server sharing that secret agrees.
+func (s *Server) buildOutbound(secret []byte) error {
+	n := s.cfg.Notify
+	channels := map[string]notify.Channel{}
+	if n.SMTP != nil {
+		ch, err := email.New(*n.SMTP)
+		if err != nil {
+			return err
+		}
+		channels[notify.Email] = ch
+	}
+	if n.SMS != nil {
+		ch, err := sms.New(*n.SMS)
+		if err != nil {
+			return err
+		}
+		channels[notify.SMS] = ch
+	}
+	catalogs, err := notify.LoadCatalogs(n.Catalogs)
+	if err != nil {
+		return fmt.Errorf("notification catalogs: %w", err)
+	}
+	key := hmac.New(sha256.New, secret)
+	key.Write([]byte("ombud/notify/v1"))
+	publicURL := s.cfg.PublicURL
+	if publicURL == "" && len(channels) == 0 {
+		// Nothing is sent, but the unsubscribe route still answers.
+		publicURL = "http://localhost"
+	}
+	d := s.cfg.Delivery
+	s.notifier, err = notify.New(notify.Config{
+		Log: s.store, Store: s.store, Channels: channels, Key: key.Sum(nil), PublicURL: publicURL,
+		Catalogs: catalogs, RateLimit: n.RateLimit, RateWindow: n.RateWindow,
+		Backoff: d.Backoff, Lease: d.Lease, Poll: d.Poll, Logger: s.cfg.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	s.webhooks, err = webhook.New(webhook.Config{
+		Log: s.store, Store: s.store, Client: webhook.NewClient(webhook.ClientOptions{AllowPrivate: s.cfg.AllowPrivateWebhooks}),
+		Backoff: d.Backoff, Lease: d.Lease, Poll: d.Poll, Logger: s.cfg.Logger,
+	})
+	return err
 }
 
 // Addr is the address the server listens on (after Open).
