@@ -162,7 +162,7 @@ func sample() enrol.Credential {
 		ServerURL: "https://ombud.example", DeviceID: "dev-1", Secret: "c2VjcmV0",
 		Branch: "main", BranchName: "Main Street", CodePrefix: "K7Q", Role: device.Team, Teams: []string{"fraud", "billing"},
 		TrackingURL: "https://track.example.org",
-		EnrolledAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		EnrolledAt:  time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 	}
 }
 
