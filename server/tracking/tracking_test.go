@@ -24,7 +24,7 @@ func TestPageShowsStatusAndPublicTimelineOnly(t *testing.T) {
 		t.Fatalf("status %d:\n%s", r.status, r.body)
 	}
 	for _, want := range []string{"We have your complaint and will confirm we are handling it by", "High Street",
-		trackcode.Code(c.Code).String(), "Complaint received at High Street", "the date promised on your receipt"} {
+		trackcode.Code(c.Code).String(), "Complaint received at High Street", "This date follows our published time limits"} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("received page lacks %q", want)
 		}
@@ -473,7 +473,7 @@ func TestAPI(t *testing.T) {
 		got.Branch != "High Street" || !got.CanAddInfo || got.CanAccept || got.CanRate {
 		t.Errorf("status = %+v", got)
 	}
-	if got.NextStep == nil || got.NextStep.Kind != "respond" || got.NextStep.Basis != "receipt" {
+	if got.NextStep == nil || got.NextStep.Kind != "respond" || got.NextStep.Basis != "policy" {
 		t.Errorf("next step = %+v", got.NextStep)
 	}
 	var seen []string
