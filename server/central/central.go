@@ -194,7 +194,22 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if s.store, err = OpenStore(ctx, s.cfg.Data, sqlite.Options{Admission: admit.Policy{MaxOffline: s.cfg.MaxOffline}}); err != nil {
+	if s.cfg.SLA == nil {
+		// One source of dates even without a file: the receipts, the
+		// page, the staff screens and the engine all use this config.
+		ack, respond := s.cfg.AckDays, s.cfg.RespondDays
+		if ack == 0 && respond == 0 {
+			ack, respond = 2, 15
+		}
+		cfg, err := sla.Fallback(ack, respond, s.cfg.Location)
+		if err != nil {
+			return err
+		}
+		s.cfg.SLA = cfg
+	}
+	if s.store, err = OpenStore(ctx, s.cfg.Data, sqlite.Options{Admission: admit.Policy{
+		MaxOffline: s.cfg.MaxOffline, AcceptWithin: s.cfg.SLA.AcceptWithin(),
+	}}); err != nil {
 		return err
 	}
 	clients := httpapi.NewClients(s.cfg.TrustedProxies)
@@ -293,19 +308,6 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 // build makes every part on the open store and mounts them on one router.
 func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	base := s.cfg.Logger
-	if s.cfg.SLA == nil {
-		// One source of dates even without a file: the receipts, the
-		// page, the staff screens and the engine all use this config.
-		ack, respond := s.cfg.AckDays, s.cfg.RespondDays
-		if ack == 0 && respond == 0 {
-			ack, respond = 2, 15
-		}
-		cfg, err := sla.Fallback(ack, respond, s.cfg.Location)
-		if err != nil {
-			return nil, err
-		}
-		s.cfg.SLA = cfg
-	}
 	rules := dispatch.Default
 	if s.cfg.DispatchConfig != "" {
 		w, err := dispatch.NewWatcher(s.cfg.DispatchConfig, 0, base)
