@@ -182,13 +182,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.DurationVar(&cfg.MaxOffline, "max-offline", admit.DefaultMaxOffline, "how long ago a staff action signed in offline (the server out of reach) may have been recorded; older ones are refused")
 	fs.DurationVar(&cfg.SessionTTL, "staff-session", staffapi.DefaultSessionTTL, "how long a staff sign-in the server confirmed lasts on its terminal")
 	fs.StringVar(&timezone, "timezone", "Local", "time zone (IANA name such as Europe/Paris) for dates on the tracking page; as the kiosks' --timezone")
-	fs.IntVar(&cfg.AckDays, "ack-days", 2, "business days to acknowledge, as promised on receipts (the kiosks' --ack-days)")
-	fs.IntVar(&cfg.RespondDays, "respond-days", 15, "business days to respond, as promised on receipts (the kiosks' --respond-days)")
+	fs.IntVar(&cfg.AckDays, "ack-days", 2, "business days to acknowledge, without --sla-config")
+	fs.IntVar(&cfg.RespondDays, "respond-days", 15, "business days to respond, without --sla-config")
 	fs.StringVar(&catalogs, "catalogs", "", "directory of extra or corrected tracking-page catalogs (xx.json)")
 	fs.Float64Var(&cfg.TrackRate, "tracking-rate", tracking.DefaultRatePerMinute, "tracking page and API requests per minute per client IP")
 	fs.IntVar(&cfg.TrackBurst, "tracking-burst", tracking.DefaultBurst, "tracking requests a client may make at once before the rate applies")
 	fs.StringVar(&cfg.DispatchConfig, "dispatch-config", "", "dispatch rules (JSON, see server/dispatch); re-read when the file changes or on SIGHUP; without it every case goes to its filing branch's queue")
-	fs.StringVar(&slaConfig, "sla-config", "", "SLA calendars and policies (JSON, see shared/sla); without it cases get no deadlines and nothing escalates, and the tracking page shows the receipt's dates")
+	fs.StringVar(&slaConfig, "sla-config", "", "SLA calendars, policies and the customer's time to answer a decision (JSON, see shared/sla); sent to kiosks and staff terminals for their receipts and queues; without it, --ack-days and --respond-days business days (Monday to Friday, 09:00-17:00, --timezone)")
 	fs.StringVar(&cfg.EscalationQueue, "escalation-queue", "", "queue an overdue case moves to: team:<id> (declared in the dispatch config), branch, or empty to leave it in its queue")
 	fs.DurationVar(&cfg.EscalationInterval, "escalation-interval", time.Minute, "how often overdue cases are looked for")
 	outbound := outboundFlags(fs, &cfg)
@@ -202,8 +202,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if cfg.Location, err = time.LoadLocation(timezone); err != nil {
 		return usageError{fmt.Sprintf("--timezone %q: %v", timezone, err)}
 	}
-	if cfg.AckDays < 0 || cfg.RespondDays < cfg.AckDays {
-		return usageError{"--ack-days must be 0 or more and --respond-days at least --ack-days"}
+	if cfg.AckDays < 1 || cfg.RespondDays < cfg.AckDays {
+		return usageError{"--ack-days must be 1 or more and --respond-days at least --ack-days"}
 	}
 	if cfg.Catalogs, err = i18n.Load(catalogs); err != nil {
 		return usageError{fmt.Sprintf("--catalogs: %v", err)}

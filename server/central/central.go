@@ -37,6 +37,7 @@ import (
 	"ombud/server/notify"
 	"ombud/server/notify/email"
 	"ombud/server/notify/sms"
+	"ombud/server/slaapi"
 	"ombud/server/staffapi"
 	"ombud/server/storage/sqlite"
 	"ombud/server/tracking"
@@ -84,8 +85,9 @@ type Config struct {
 	// the server confirmed lasts.
 	MaxOffline, SessionTTL time.Duration
 
-	// The tracking page: dates shown in Location; without an SLA config,
-	// the receipt's promise of AckDays and RespondDays business days.
+	// The tracking page: dates shown in Location. Without an SLA config,
+	// the SLA is sla.Fallback: AckDays and RespondDays business days
+	// (2 and 15 when zero) in Location.
 	Location             *time.Location
 	AckDays, RespondDays int
 	Catalogs             *i18n.Bundle
@@ -94,7 +96,7 @@ type Config struct {
 
 	// The case engine: routing rules (a file, re-read when it changes and
 	// on ReloadDispatch; "" routes every case to its filing branch), SLA
-	// policies (nil: no deadlines, no escalation), where overdue cases go
+	// policies (nil: sla.Fallback, above), where overdue cases go
 	// and how often they are looked for.
 	DispatchConfig     string
 	SLA                *sla.Config
@@ -291,6 +293,19 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 // build makes every part on the open store and mounts them on one router.
 func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	base := s.cfg.Logger
+	if s.cfg.SLA == nil {
+		// One source of dates even without a file: the receipts, the
+		// page, the staff screens and the engine all use this config.
+		ack, respond := s.cfg.AckDays, s.cfg.RespondDays
+		if ack == 0 && respond == 0 {
+			ack, respond = 2, 15
+		}
+		cfg, err := sla.Fallback(ack, respond, s.cfg.Location)
+		if err != nil {
+			return nil, err
+		}
+		s.cfg.SLA = cfg
+	}
 	rules := dispatch.Default
 	if s.cfg.DispatchConfig != "" {
 		w, err := dispatch.NewWatcher(s.cfg.DispatchConfig, 0, base)
@@ -317,10 +332,7 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	if u, err := url.Parse(s.cfg.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
 		origins = append(origins, u.Scheme+"://"+u.Host)
 	}
-	var deadlines tracking.Deadlines = tracking.ReceiptPromise{AckDays: s.cfg.AckDays, RespondDays: s.cfg.RespondDays, Location: s.cfg.Location}
-	if s.cfg.SLA != nil {
-		deadlines = engineDeadlines{engine}
-	}
+	var deadlines tracking.Deadlines = engineDeadlines{engine}
 	track, err := tracking.New(s.store, tracking.Options{
 		Logger: base, Secret: secret, Branches: s.store, Catalogs: s.cfg.Catalogs, Location: s.cfg.Location,
 		Deadlines:     deadlines,
@@ -349,6 +361,8 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	// the sign-in the server confirms while they are online (docs/API.md);
 	// the same device credentials as sync.
 	staffapi.NewWith(s.store, staffapi.Options{Logger: base, SessionTTL: s.cfg.SessionTTL, MaxOffline: s.cfg.MaxOffline}).Register(router)
+	// The SLA rules every device dates receipts and queues by.
+	slaapi.New(s.store, s.cfg.SLA, base).Register(router)
 	track.Register(router)
 	s.notifier.Register(router)
 	return router, nil
