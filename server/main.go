@@ -72,6 +72,7 @@ const usage = `usage:
   server serve      --data DIR [--listen 127.0.0.1:8080] [--tls-cert F --tls-key F] [--public-url URL]
                     [--timezone ZONE --ack-days 2 --respond-days 15] [--catalogs DIR]
                     [--smtp-addr HOST:PORT --smtp-from ADDR] [--sms-gateway-url URL] [--allow-private-webhooks]
+                    [--metrics-addr 127.0.0.1:9464 [--metrics-token-file F]]
   server branch add --data DIR --id ID --name NAME
   server enrol-code --data DIR --branch ID [--role kiosk|staff|team] [--teams T,...] [--ttl 24h] [--public-url URL]
   server revoke     --data DIR --device ID
@@ -166,6 +167,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	var (
 		cfg                                                   central.Config
 		logLevel, timezone, catalogs, slaConfig, trustedProxy string
+		metricsTokenFile                                      string
 	)
 	fs := newFlagSet("serve", stderr)
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
@@ -191,6 +193,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&slaConfig, "sla-config", "", "SLA calendars and policies (JSON, see shared/sla); without it cases get no deadlines and nothing escalates, and the tracking page shows the receipt's dates")
 	fs.StringVar(&cfg.EscalationQueue, "escalation-queue", "", "queue an overdue case moves to: team:<id> (declared in the dispatch config), branch, or empty to leave it in its queue")
 	fs.DurationVar(&cfg.EscalationInterval, "escalation-interval", time.Minute, "how often overdue cases are looked for")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "address of a separate listener serving /metrics (Prometheus), e.g. 127.0.0.1:9464; keep it off the public network; empty: no metrics")
+	fs.StringVar(&metricsTokenFile, "metrics-token-file", "", "file holding a bearer token that scrapes of /metrics must present (Authorization: Bearer ...)")
 	outbound := outboundFlags(fs, &cfg)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -216,6 +220,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	if cfg.TrustedProxies, err = httpapi.ParseTrusted(trustedProxy); err != nil {
 		return usageError{fmt.Sprintf("--trusted-proxy %q: %v", trustedProxy, err)}
+	}
+	if metricsTokenFile != "" {
+		if cfg.MetricsAddr == "" {
+			return usageError{"--metrics-token-file needs --metrics-addr"}
+		}
+		if cfg.MetricsToken, err = readToken(metricsTokenFile); err != nil {
+			return usageError{fmt.Sprintf("--metrics-token-file: %v", err)}
+		}
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -254,6 +266,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 		return srv.Close(context.Background())
 	}
+}
+
+// readToken reads a secret from a file: its first line, trimmed. An empty
+// one is refused rather than taken as "no token".
+func readToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	tok, _, _ := strings.Cut(string(b), "\n")
+	tok = strings.TrimSpace(tok)
+	if len(tok) < 16 {
+		return "", errors.New("the token must be at least 16 characters on the file's first line")
+	}
+	return tok, nil
 }
 
 // closeInto closes c and reports its error through *err unless an earlier
