@@ -16,6 +16,8 @@
 //	server webhook add  --data DIR --url URL [--events T,...] [--include-text] [--allow-private-webhooks]
 //	server webhook list|remove|deliveries --data DIR [--id ID]
 //	server notifications --data DIR [--complaint ID] [--limit 50]
+//	server backup  --data DIR --to FILE
+//	server restore --data DIR --from FILE
 //
 // Every flag can also be set from the environment as OMBUD_SERVER_<FLAG>
 // (upper case, dashes as underscores, e.g. OMBUD_SERVER_TLS_CERT); a flag on
@@ -88,6 +90,8 @@ const usage = `usage:
   server webhook remove     --data DIR --id ID
   server webhook deliveries --data DIR --id ID [--limit 50]
   server notifications --data DIR [--complaint ID] [--limit 50]
+  server backup  --data DIR --to FILE    (online: while the server runs)
+  server restore --data DIR --from FILE  (with the server stopped)
   (staff add and staff pin read the PIN from the terminal, or one line of standard input)
 Flags may be set as OMBUD_SERVER_<FLAG> in the environment (e.g. OMBUD_SERVER_DATA).`
 
@@ -126,6 +130,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return webhookCommand(ctx, rest, getenv, stdout, stderr)
 	case "notifications":
 		return notifications(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		return backup(ctx, rest, getenv, stdout, stderr)
+	case "restore":
+		return restore(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -165,6 +165,8 @@ type Server struct {
 	metricsHTTP *http.Server     // nil without Config.MetricsAddr
 	metricsLn   net.Listener
 
+	unlock func() // releases the data directory's shared lock (LockData)
+
 	stop   context.CancelFunc // ends the background work
 	wg     sync.WaitGroup     // the background work and the HTTP server
 	served chan error         // the HTTP server's end: nil after a Close
@@ -201,6 +203,16 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	tlsConfig, err := s.tlsConfig()
 	if err != nil {
 		return err
+	}
+	if s.cfg.Data != "" {
+		if err := os.MkdirAll(s.cfg.Data, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		if s.unlock, err = LockData(s.cfg.Data, false); errors.Is(err, ErrLocked) {
+			return fmt.Errorf("data directory %s is being restored (`server restore` holds it): start the server when it has finished", s.cfg.Data)
+		} else if err != nil {
+			return err
+		}
 	}
 	if s.store, err = OpenStore(ctx, s.cfg.Data, sqlite.Options{Admission: admit.Policy{MaxOffline: s.cfg.MaxOffline}}); err != nil {
 		return err
@@ -477,6 +489,9 @@ func (s *Server) Close(ctx context.Context) error {
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, err)
 	}
+	if s.unlock != nil {
+		s.unlock()
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -509,6 +524,9 @@ func (s *Server) release() {
 	}
 	if s.store != nil {
 		s.store.Close()
+	}
+	if s.unlock != nil {
+		s.unlock()
 	}
 }
 
