@@ -16,6 +16,8 @@
 //	server webhook add  --data DIR --url URL [--events T,...] [--include-text] [--allow-private-webhooks]
 //	server webhook list|remove|deliveries --data DIR [--id ID]
 //	server notifications --data DIR [--complaint ID] [--limit 50]
+//	server backup  --data DIR --to FILE
+//	server restore --data DIR --from FILE
 //
 // Every flag can also be set from the environment as OMBUD_SERVER_<FLAG>
 // (upper case, dashes as underscores, e.g. OMBUD_SERVER_TLS_CERT); a flag on
@@ -72,6 +74,7 @@ const usage = `usage:
   server serve      --data DIR [--listen 127.0.0.1:8080] [--tls-cert F --tls-key F] [--public-url URL]
                     [--timezone ZONE --ack-days 2 --respond-days 15] [--catalogs DIR]
                     [--smtp-addr HOST:PORT --smtp-from ADDR] [--sms-gateway-url URL] [--allow-private-webhooks]
+                    [--metrics-addr 127.0.0.1:9464 [--metrics-token-file F]]
   server branch add --data DIR --id ID --name NAME
   server enrol-code --data DIR --branch ID [--role kiosk|staff|team] [--teams T,...] [--ttl 24h] [--public-url URL]
   server revoke     --data DIR --device ID
@@ -87,6 +90,8 @@ const usage = `usage:
   server webhook remove     --data DIR --id ID
   server webhook deliveries --data DIR --id ID [--limit 50]
   server notifications --data DIR [--complaint ID] [--limit 50]
+  server backup  --data DIR --to FILE    (online: while the server runs)
+  server restore --data DIR --from FILE  (with the server stopped)
   (staff add and staff pin read the PIN from the terminal, or one line of standard input)
 Flags may be set as OMBUD_SERVER_<FLAG> in the environment (e.g. OMBUD_SERVER_DATA).`
 
@@ -125,6 +130,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return webhookCommand(ctx, rest, getenv, stdout, stderr)
 	case "notifications":
 		return notifications(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		return backup(ctx, rest, getenv, stdout, stderr)
+	case "restore":
+		return restore(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -166,6 +175,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	var (
 		cfg                                                   central.Config
 		logLevel, timezone, catalogs, slaConfig, trustedProxy string
+		metricsTokenFile                                      string
 	)
 	fs := newFlagSet("serve", stderr)
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
@@ -191,6 +201,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&slaConfig, "sla-config", "", "SLA calendars, policies and the customer's time to answer a decision (JSON, see shared/sla); sent to kiosks and staff terminals for their receipts and queues; without it, --ack-days and --respond-days business days (Monday to Friday, 09:00-17:00, --timezone)")
 	fs.StringVar(&cfg.EscalationQueue, "escalation-queue", "", "queue an overdue case moves to: team:<id> (declared in the dispatch config), branch, or empty to leave it in its queue")
 	fs.DurationVar(&cfg.EscalationInterval, "escalation-interval", time.Minute, "how often overdue cases are looked for")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "address of a separate listener serving /metrics (Prometheus), e.g. 127.0.0.1:9464; keep it off the public network; empty: no metrics")
+	fs.StringVar(&metricsTokenFile, "metrics-token-file", "", "file holding a bearer token that scrapes of /metrics must present (Authorization: Bearer ...)")
 	outbound := outboundFlags(fs, &cfg)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -216,6 +228,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	if cfg.TrustedProxies, err = httpapi.ParseTrusted(trustedProxy); err != nil {
 		return usageError{fmt.Sprintf("--trusted-proxy %q: %v", trustedProxy, err)}
+	}
+	if metricsTokenFile != "" {
+		if cfg.MetricsAddr == "" {
+			return usageError{"--metrics-token-file needs --metrics-addr"}
+		}
+		if cfg.MetricsToken, err = readToken(metricsTokenFile); err != nil {
+			return usageError{fmt.Sprintf("--metrics-token-file: %v", err)}
+		}
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -254,6 +274,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 		return srv.Close(context.Background())
 	}
+}
+
+// readToken reads a secret from a file: its first line, trimmed. An empty
+// one is refused rather than taken as "no token".
+func readToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	tok, _, _ := strings.Cut(string(b), "\n")
+	tok = strings.TrimSpace(tok)
+	if len(tok) < 16 {
+		return "", errors.New("the token must be at least 16 characters on the file's first line")
+	}
+	return tok, nil
 }
 
 // closeInto closes c and reports its error through *err unless an earlier

@@ -34,6 +34,7 @@ import (
 	"ombud/server/dispatch"
 	"ombud/server/enrol"
 	"ombud/server/httpapi"
+	"ombud/server/metrics"
 	"ombud/server/notify"
 	"ombud/server/notify/email"
 	"ombud/server/notify/sms"
@@ -113,6 +114,11 @@ type Config struct {
 	// Delivery tunes the notification and webhook queues (tests shorten
 	// them); zero values take package delivery's defaults.
 	Delivery DeliveryConfig
+
+	// MetricsAddr is where /metrics is served (metrics.go), on a listener
+	// of its own; "" serves no metrics. MetricsToken, if set, is the
+	// bearer token a scrape must present.
+	MetricsAddr, MetricsToken string
 }
 
 // NotifyConfig says how customers are notified (package notify).
@@ -157,6 +163,12 @@ type Server struct {
 	http     *http.Server
 	ln       net.Listener
 
+	metrics     *metrics.Metrics // the server's own registry
+	metricsHTTP *http.Server     // nil without Config.MetricsAddr
+	metricsLn   net.Listener
+
+	unlock func() // releases the data directory's shared lock (LockData)
+
 	stop   context.CancelFunc // ends the background work
 	wg     sync.WaitGroup     // the background work and the HTTP server
 	served chan error         // the HTTP server's end: nil after a Close
@@ -179,7 +191,7 @@ func New(cfg Config) *Server {
 	if cfg.MaxConnsPerClient == 0 {
 		cfg.MaxConnsPerClient = DefaultMaxConnsPerClient
 	}
-	return &Server{cfg: cfg, log: cfg.Logger.With("component", "server"), served: make(chan error, 1)}
+	return &Server{cfg: cfg, log: cfg.Logger.With("component", "server"), served: make(chan error, 1), metrics: metrics.New()}
 }
 
 // Open opens the storage, builds every part, listens and starts serving.
@@ -194,6 +206,16 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if s.cfg.Data != "" {
+		if err := os.MkdirAll(s.cfg.Data, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		if s.unlock, err = LockData(s.cfg.Data, false); errors.Is(err, ErrLocked) {
+			return fmt.Errorf("data directory %s is being restored (`server restore` holds it): start the server when it has finished", s.cfg.Data)
+		} else if err != nil {
+			return err
+		}
+	}
 	if s.store, err = OpenStore(ctx, s.cfg.Data, sqlite.Options{Admission: admit.Policy{MaxOffline: s.cfg.MaxOffline}}); err != nil {
 		return err
 	}
@@ -203,6 +225,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return err
 	}
 	s.remindRoles(ctx)
+	if err := s.startMetrics(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -211,7 +236,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.http = &http.Server{
 		// Security headers (CSP, nosniff, no-referrer, HSTS on TLS) on
 		// every response, not only the tracking page's.
-		Handler:           tracking.SecurityHeaders(router),
+		Handler:           s.metrics.Instrument(tracking.SecurityHeaders(router)),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		// Whole requests, bodies included, must arrive in time: a slow
@@ -317,7 +342,7 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	engine, err := cases.New(cases.Config{
 		Store: s.store, Dispatch: rules, SLA: s.cfg.SLA,
 		EscalationQueue: s.cfg.EscalationQueue, Interval: s.cfg.EscalationInterval,
-		Logger: base,
+		Logger: base, Observer: s.metrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("case engine: %w", err)
@@ -349,7 +374,16 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	s.hub = hub.New(hub.Config{
 		Log: s.store, Auth: enrol.SyncAuth{Store: s.store},
 		RevokeCheckInterval: s.cfg.RevocationInterval, Logger: base,
+		Observer: s.metrics,
 	})
+	writer, reader := s.store.Pools()
+	s.metrics.AddDB("writer", writer)
+	s.metrics.AddDB("reader", reader)
+	var overdue metrics.Overdue
+	if s.cfg.SLA != nil {
+		overdue = s.store
+	}
+	s.metrics.AddStore(s.store, overdue, time.Now)
 
 	if err := s.buildOutbound(secret); err != nil {
 		return nil, err
@@ -400,8 +434,9 @@ func (s *Server) buildOutbound(secret []byte) error {
 		publicURL = "http://localhost"
 	}
 	d := s.cfg.Delivery
+	store := countingStore{outboundStore: s.store, observe: s.metrics.Delivered}
 	s.notifier, err = notify.New(notify.Config{
-		Log: s.store, Store: s.store, Channels: channels, Key: key.Sum(nil), PublicURL: publicURL,
+		Log: s.store, Store: store, Channels: channels, Key: key.Sum(nil), PublicURL: publicURL,
 		Catalogs: catalogs, RateLimit: n.RateLimit, RateWindow: n.RateWindow,
 		Backoff: d.Backoff, Lease: d.Lease, Poll: d.Poll, Logger: s.cfg.Logger,
 	})
@@ -409,7 +444,7 @@ func (s *Server) buildOutbound(secret []byte) error {
 		return err
 	}
 	s.webhooks, err = webhook.New(webhook.Config{
-		Log: s.store, Store: s.store, Client: webhook.NewClient(webhook.ClientOptions{AllowPrivate: s.cfg.AllowPrivateWebhooks}),
+		Log: s.store, Store: store, Client: webhook.NewClient(webhook.ClientOptions{AllowPrivate: s.cfg.AllowPrivateWebhooks}),
 		Backoff: d.Backoff, Lease: d.Lease, Poll: d.Poll, Logger: s.cfg.Logger,
 	})
 	return err
@@ -456,6 +491,7 @@ func (s *Server) Close(ctx context.Context) error {
 		s.http.Close()
 	}
 	s.stop()
+	s.stopMetrics(ctx)
 	s.wg.Wait()
 	select {
 	case err := <-s.served:
@@ -466,6 +502,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, err)
+	}
+	if s.unlock != nil {
+		s.unlock()
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -494,8 +533,14 @@ func (s *Server) release() {
 	if s.ln != nil {
 		s.ln.Close()
 	}
+	if s.metricsHTTP != nil {
+		s.metricsHTTP.Close()
+	}
 	if s.store != nil {
 		s.store.Close()
+	}
+	if s.unlock != nil {
+		s.unlock()
 	}
 }
 
