@@ -25,11 +25,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"ombud/server/admit"
 	"ombud/server/cases"
+	"ombud/server/console"
 	"ombud/server/delivery"
 	"ombud/server/dispatch"
 	"ombud/server/enrol"
@@ -111,6 +113,9 @@ type Config struct {
 	// Delivery tunes the notification and webhook queues (tests shorten
 	// them); zero values take package delivery's defaults.
 	Delivery DeliveryConfig
+	// Console tunes the web console (package console); its Key, Secure,
+	// ClientIP, TrackingURL and Logger are set by the server.
+	Console console.Options
 }
 
 // NotifyConfig says how customers are notified (package notify).
@@ -351,6 +356,20 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	staffapi.NewWith(s.store, staffapi.Options{Logger: base, SessionTTL: s.cfg.SessionTTL, MaxOffline: s.cfg.MaxOffline}).Register(router)
 	track.Register(router)
 	s.notifier.Register(router)
+
+	// The web console: its CSRF key derived from the tracking secret,
+	// cookies Secure whenever browsers reach the server over HTTPS.
+	co := s.cfg.Console
+	ck := hmac.New(sha256.New, secret)
+	ck.Write([]byte("ombud/console/v1"))
+	co.Key, co.Logger, co.ClientIP = ck.Sum(nil), base, clients.Key
+	co.Secure = s.cfg.TLSCert != "" || strings.HasPrefix(s.cfg.PublicURL, "https://")
+	co.TrackingURL = s.cfg.PublicURL
+	desk, err := console.New(s.store, co)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	desk.Register(router)
 	return router, nil
 }
 
