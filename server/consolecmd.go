@@ -214,5 +214,3 @@ func consoleAudit(ctx context.Context, args []string, getenv func(string) string
 		return nil
 	})
 }
-
-

@@ -420,6 +420,10 @@ func (s *Server) buildOutbound(secret []byte) error {
 	return err
 }
 
+// Store is the server's open storage (after Open), for tests and tools
+// in the same process: writes through it reach the commit feed.
+func (s *Server) Store() *sqlite.Store { return s.store }
+
 // Addr is the address the server listens on (after Open).
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 

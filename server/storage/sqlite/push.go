@@ -231,8 +231,8 @@ const (
 	filedCodesSQL = `SELECT code FROM complaints WHERE code IN (SELECT value FROM json_each(?))`
 	staffSQL      = `SELECT s.id, s.branch_id, s.role, s.revoked_at, s.teams, coalesce(c.branches, '') FROM staff s
 		LEFT JOIN console_accounts c ON c.staff_id = s.id WHERE s.id IN (SELECT value FROM json_each(?))`
-	queuesSQL     = `SELECT complaint_id, queue, at, event_id FROM complaint_queues WHERE complaint_id IN (SELECT value FROM json_each(?))`
-	prefixesSQL   = `SELECT prefix, id FROM devices WHERE prefix IN (SELECT value FROM json_each(?))`
+	queuesSQL   = `SELECT complaint_id, queue, at, event_id FROM complaint_queues WHERE complaint_id IN (SELECT value FROM json_each(?))`
+	prefixesSQL = `SELECT prefix, id FROM devices WHERE prefix IN (SELECT value FROM json_each(?))`
 	// ?1 the device, ?2 the staff ids.
 	sessionsSQL = `SELECT staff_id, id, started_at, expires_at, ended_at FROM staff_sessions
 		WHERE device_id = ?1 AND staff_id IN (SELECT value FROM json_each(?2)) ORDER BY started_at`
