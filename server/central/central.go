@@ -157,6 +157,7 @@ type Server struct {
 	dispatch *dispatch.Watcher // nil without a dispatch config
 	notifier *notify.Notifier
 	webhooks *webhook.Dispatcher
+	desk     *console.Handler
 	http     *http.Server
 	ln       net.Listener
 
@@ -370,6 +371,7 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		return nil, fmt.Errorf("console: %w", err)
 	}
 	desk.Register(router)
+	s.desk = desk
 	return router, nil
 }
 
@@ -460,6 +462,8 @@ func (s *Server) Close(ctx context.Context) error {
 	if err := s.hub.Shutdown(ctx); err != nil {
 		s.log.Warn("sync hub shutdown", "err", err)
 	}
+	// The console's live streams never end by themselves.
+	s.desk.Close()
 	if err := s.http.Shutdown(ctx); err != nil {
 		s.log.Warn("shutdown timed out: closing remaining connections", "err", err)
 		s.http.Close()

@@ -110,7 +110,7 @@ func (h *Handler) handleQueues(w http.ResponseWriter, r *http.Request) {
 	}
 	v := queuesView{baseView: h.baseFor(r, wh, "Queues"), Counts: counts, Cases: h.items(rows, now), Total: total, F: shown,
 		States: lifecycle.States()}
-	v.Live = true
+	v.Live = "reload"
 	v.Branches = wh.scope.Branches
 	h.render(w, r, http.StatusOK, "queues", v)
 }
@@ -276,7 +276,7 @@ func (h *Handler) caseView(r *http.Request, wh *who, l *loaded) (*caseView, erro
 	now := h.opts.Now()
 	v := &caseView{baseView: h.baseFor(r, wh, "Case "+l.c.Code), Case: l.c, Item: h.items([]storage.CaseRow{l.row}, now)[0],
 		Seq: l.seq, Actions: map[string]bool{}, Paused: l.c.WaitingOnCustomer, Input: map[string]string{}}
-	v.Live = true
+	v.Live = "banner"
 	rejected := map[string]string{}
 	for _, rj := range l.c.Rejected {
 		rejected[rj.EventID] = rj.Reason

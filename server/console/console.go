@@ -104,7 +104,15 @@ type Handler struct {
 	locks  sync.Map // complaint id -> *sync.Mutex
 	devMu  sync.Mutex
 	static map[string][]byte
+	// done ends the live streams when the server shuts down
+	// (http.Server.Shutdown waits for them, and does not cancel them).
+	done      chan struct{}
+	closeOnce sync.Once
 }
+
+// Close ends every live stream; the pages still work until the server
+// stops.
+func (h *Handler) Close() { h.closeOnce.Do(func() { close(h.done) }) }
 
 //go:embed templates/*.html
 var templateFS embed.FS
@@ -165,6 +173,7 @@ func New(store Store, opts Options) (*Handler, error) {
 		clock:  hlc.New(opts.Now),
 		limit:  ratelimit.New(opts.SignInRate/60, opts.SignInBurst, 100_000, opts.Now),
 		static: map[string][]byte{},
+		done:   make(chan struct{}),
 	}
 	for _, name := range []string{"console.css", "console.js"} {
 		b, err := staticFS.ReadFile("static/" + name)

@@ -52,6 +52,8 @@ func (h *Handler) handleEvents(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-h.done:
+			return
 		case <-check.C:
 			if s, err := h.session(r); err != nil || s == nil || s.sess.ID != wh.sess.ID {
 				w.Write([]byte("event: signedout\ndata: x\n\n"))

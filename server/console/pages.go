@@ -15,8 +15,9 @@ type baseView struct {
 	Title string
 	CSRF  string
 	Who   *storage.ConsoleAccount
-	// Live turns the live-refresh script on for the page.
-	Live bool
+	// Live turns the live-refresh script on for the page: "reload" (the
+	// page reloads on a change) or "banner" (it offers to).
+	Live string
 	Now  time.Time
 }
 
