@@ -491,10 +491,9 @@ func (d *decider) staffForbidden(e *event.Event) string {
 		return "unknown staff account"
 	case console && !ConsoleCovers(a, d.v.Device.Branch, d.queue(e.ComplaintID).Queue):
 		return "case outside the staff account's scope"
-	case console:
 	case team && !slices.Contains(a.Teams, d.caseTeam(e.ComplaintID)):
 		return "staff account not in the case's team"
-	case !team && a.Branch != d.v.Device.Branch:
+	case !team && !console && a.Branch != d.v.Device.Branch:
 		return "staff account of another branch"
 	case !a.RevokedAt.IsZero() && !d.v.ReceivedAt.Before(a.RevokedAt):
 		// Judged by when the server receives the event, never by the
