@@ -9,7 +9,7 @@
 //	server devices    --data DIR
 //	server device role --data DIR --device ID --role kiosk|staff|team [--teams T,...]
 //	server device show --data DIR --device ID [--limit 20]
-//	server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor [--teams T,...]  (PIN on stdin)
+//	server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor|manager|administrator [--teams T,...]  (PIN on stdin)
 //	server staff pin    --data DIR --id STAFF  (new PIN on stdin)
 //	server staff revoke --data DIR --id STAFF
 //	server staff list   --data DIR [--branch ID]
@@ -81,10 +81,15 @@ const usage = `usage:
   server devices    --data DIR
   server device role --data DIR --device ID --role kiosk|staff|team [--teams T,...]
   server device show --data DIR --device ID [--limit 20]
-  server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor [--teams T,...]
+  server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor|manager|administrator [--teams T,...]
   server staff pin    --data DIR --id STAFF
   server staff revoke --data DIR --id STAFF
   server staff list   --data DIR [--branch ID]
+  server console set-password --data DIR --id STAFF      (password from the terminal or one line of stdin)
+  server console totp   --data DIR --id STAFF [--reset]  (prints the key and recovery codes; --reset: enrol at next sign-in)
+  server console scope  --data DIR --id STAFF --branches B,...|*
+  server console signout --data DIR --id STAFF           (ends every console session of the account)
+  server console audit  --data DIR [--limit 50]
   server webhook add  --data DIR --url URL [--events T,...] [--include-text] [--allow-private-webhooks]
   server webhook list --data DIR
   server webhook remove     --data DIR --id ID
@@ -126,6 +131,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return deviceCommand(ctx, rest, getenv, stdout, stderr)
 	case "staff":
 		return staffCommand(ctx, rest, getenv, stdin, stdout, stderr)
+	case "console":
+		return consoleCommand(ctx, rest, getenv, stdin, stdout, stderr)
 	case "webhook":
 		return webhookCommand(ctx, rest, getenv, stdout, stderr)
 	case "notifications":

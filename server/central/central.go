@@ -25,11 +25,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"ombud/server/admit"
 	"ombud/server/cases"
+	"ombud/server/console"
 	"ombud/server/delivery"
 	"ombud/server/dispatch"
 	"ombud/server/enrol"
@@ -119,6 +121,10 @@ type Config struct {
 	// of its own; "" serves no metrics. MetricsToken, if set, is the
 	// bearer token a scrape must present.
 	MetricsAddr, MetricsToken string
+
+	// Console tunes the web console (package console); its Key, Secure,
+	// ClientIP, TrackingURL and Logger are set by the server.
+	Console console.Options
 }
 
 // NotifyConfig says how customers are notified (package notify).
@@ -160,6 +166,7 @@ type Server struct {
 	dispatch *dispatch.Watcher // nil without a dispatch config
 	notifier *notify.Notifier
 	webhooks *webhook.Dispatcher
+	desk     *console.Handler
 	http     *http.Server
 	ln       net.Listener
 
@@ -399,6 +406,21 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	slaapi.New(s.store, s.cfg.SLA, base).Register(router)
 	track.Register(router)
 	s.notifier.Register(router)
+
+	// The web console: its CSRF key derived from the tracking secret,
+	// cookies Secure whenever browsers reach the server over HTTPS.
+	co := s.cfg.Console
+	ck := hmac.New(sha256.New, secret)
+	ck.Write([]byte("ombud/console/v1"))
+	co.Key, co.Logger, co.ClientIP = ck.Sum(nil), base, clients.Key
+	co.Secure = s.cfg.TLSCert != "" || strings.HasPrefix(s.cfg.PublicURL, "https://")
+	co.TrackingURL = s.cfg.PublicURL
+	desk, err := console.New(s.store, co)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	desk.Register(router)
+	s.desk = desk
 	return router, nil
 }
 
@@ -450,6 +472,10 @@ func (s *Server) buildOutbound(secret []byte) error {
 	return err
 }
 
+// Store is the server's open storage (after Open), for tests and tools
+// in the same process: writes through it reach the commit feed.
+func (s *Server) Store() *sqlite.Store { return s.store }
+
 // Addr is the address the server listens on (after Open).
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
@@ -486,6 +512,8 @@ func (s *Server) Close(ctx context.Context) error {
 	if err := s.hub.Shutdown(ctx); err != nil {
 		s.log.Warn("sync hub shutdown", "err", err)
 	}
+	// The console's live streams never end by themselves.
+	s.desk.Close()
 	if err := s.http.Shutdown(ctx); err != nil {
 		s.log.Warn("shutdown timed out: closing remaining connections", "err", err)
 		s.http.Close()
