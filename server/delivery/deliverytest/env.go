@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"ombud/server/admit"
-	"ombud/server/storage"
 	"ombud/server/notify"
+	"ombud/server/storage"
 	"ombud/server/storage/postgres"
 	"ombud/server/storage/postgres/pgtest"
 	"ombud/server/storage/sqlite"

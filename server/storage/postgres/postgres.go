@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -180,14 +181,21 @@ func connect(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return &Store{pool: pool, policy: opts.Admission, log: opts.Logger.With("component", "postgres"), id: fmt.Sprintf("%x", id)}, nil
 }
 
-// safeConnErr keeps a connection error's reason and drops anything that
-// could carry a credential.
+// safeConnErr keeps a connection error's reason, on one line (pgx lists
+// each address and TLS mode it tried on a line of its own), and drops
+// anything that could carry a credential.
 func safeConnErr(err error) error {
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) {
-		return errors.New(ce.Unwrap().Error())
+		err = ce.Unwrap()
 	}
-	return err
+	var lines []string
+	for l := range strings.SplitSeq(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !slices.Contains(lines, l) {
+			lines = append(lines, l)
+		}
+	}
+	return errors.New(strings.Join(lines, "; "))
 }
 
 // Close stops the watcher and the hello flusher and closes the pool.
