@@ -167,6 +167,9 @@ func (e *Engine) escalateCase(ctx context.Context, id string, now time.Time) (es
 		return false, fmt.Errorf("escalate case %s: %w", id, err)
 	}
 	e.log.Info("sla: case escalated", logComplaint, cs.ID, logLevel, level, logTarget, strings.Join(targets, ","))
+	for _, t := range targets {
+		e.cfg.Observer.Escalated(t)
+	}
 	return true, nil
 }
 
