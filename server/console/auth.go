@@ -431,14 +431,24 @@ func (h *Handler) renderSecond(w http.ResponseWriter, r *http.Request, wh *who, 
 	h.render(w, r, status, "second", v)
 }
 
-// validCode checks a TOTP code against secret, a step either side.
-func (h *Handler) validCode(secret, code string) bool {
+// validCode checks a TOTP code against secret, a step either side, and
+// spends its step: a code accepted once (seen over a shoulder, or sent
+// twice) is refused after, as is any code of an earlier step.
+func (h *Handler) validCode(ctx context.Context, staffID, secret, code string) (bool, error) {
 	code = strings.ReplaceAll(strings.TrimSpace(code), " ", "")
 	if len(code) != 6 || secret == "" {
-		return false
+		return false, nil
 	}
-	ok, err := totp.ValidateCustom(code, secret, h.opts.Now().UTC(), totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	return err == nil && ok
+	now := h.opts.Now().UTC()
+	opts := totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+	for _, skew := range []int64{0, -1, 1} {
+		at := now.Add(time.Duration(skew*30) * time.Second)
+		if ok, err := totp.ValidateCustom(code, secret, at, opts); err != nil || !ok {
+			continue
+		}
+		return h.store.UseTOTPStep(ctx, staffID, at.Unix()/30)
+	}
+	return false, nil
 }
 
 // handleSecond checks the code (or a recovery code) and upgrades the
@@ -459,9 +469,12 @@ func (h *Handler) handleSecond(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	how := "totp"
-	ok := h.validCode(wh.acct.TOTPSecret, r.PostForm.Get("code"))
+	ok, err := h.validCode(r.Context(), wh.acct.ID, wh.acct.TOTPSecret, r.PostForm.Get("code"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	if !ok && r.PostForm.Get("recovery") != "" {
-		var err error
 		if ok, err = h.store.UseRecoveryCode(r.Context(), wh.acct.ID, recoveryHash(r.PostForm.Get("recovery")), now); err != nil {
 			h.fail(w, r, err)
 			return
@@ -508,7 +521,12 @@ func (h *Handler) handleEnrol(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+"2fa", http.StatusSeeOther)
 		return
 	}
-	if !h.validCode(wh.acct.TOTPSecret, r.PostForm.Get("code")) {
+	ok, err := h.validCode(r.Context(), wh.acct.ID, wh.acct.TOTPSecret, r.PostForm.Get("code"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !ok {
 		h.failure(r, wh.acct.ID, "wrong code at enrolment")
 		h.renderSecond(w, r, wh, http.StatusUnauthorized, "That code is not right: type the 6 digits your app shows now.")
 		return

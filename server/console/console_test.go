@@ -95,8 +95,16 @@ func TestSignIn(t *testing.T) {
 	}
 
 	// Another browser, then sign-out everywhere from the first.
+	// A code is good once: replayed in another browser, refused.
+	replay := e.client(t)
+	replay.get("/console/signin")
+	replay.post("/console/signin", url.Values{"id": {"ana"}, "password": {password}})
+	replay.get("/console/2fa")
+	if st, _, _ := replay.post("/console/2fa", url.Values{"code": {code}}); st != http.StatusUnauthorized {
+		t.Errorf("the same code again: %d, want 401", st)
+	}
 	other := e.client(t)
-	other.signIn("ana")
+	other.signInAt("ana", 30*time.Second)
 	c.get("/console/")
 	if st, _, _ := c.post("/console/signout-all", nil); st != http.StatusSeeOther {
 		t.Fatalf("sign out everywhere: %d", st)
@@ -131,6 +139,26 @@ func TestSignIn(t *testing.T) {
 		if seen[want] == 0 {
 			t.Errorf("audit trail has no %q entry: %v", want, seen)
 		}
+	}
+}
+
+// TestSignInThrottled: sign-in attempts from one address beyond the
+// burst are refused before any password is checked, and audited.
+func TestSignInThrottled(t *testing.T) {
+	e := newEnv(t, func(o *console.Options) { o.SignInBurst, o.SignInRate = 3, 1 })
+	e.person(t, "ana", staff.Agent, "main")
+	c := e.client(t)
+	c.get("/console/signin")
+	var last int
+	for range 4 {
+		last, _, _ = c.post("/console/signin", url.Values{"id": {"ana"}, "password": {password}})
+	}
+	if last != http.StatusTooManyRequests {
+		t.Errorf("fourth attempt: %d, want 429", last)
+	}
+	audit, _ := e.st.ConsoleAudit(context.Background(), 10)
+	if len(audit) == 0 || audit[0].Action != "signin_throttled" {
+		t.Errorf("newest audit entry = %+v, want signin_throttled", audit)
 	}
 }
 

@@ -30,6 +30,10 @@ type Console interface {
 	// SetConsoleBranches sets the branches the account sees beyond its
 	// home branch ("*": all). NotFound for an unknown account or branch.
 	SetConsoleBranches(ctx context.Context, staffID string, branches []string, at time.Time) error
+	// UseTOTPStep records that a code of time step step was accepted:
+	// true if no code of this step or a later one was accepted before
+	// (a code is good once).
+	UseTOTPStep(ctx context.Context, staffID string, step int64) (bool, error)
 	// UseRecoveryCode spends the unused recovery code with this hash:
 	// true if it was there and unused (and is now used).
 	UseRecoveryCode(ctx context.Context, staffID string, hash []byte, at time.Time) (bool, error)

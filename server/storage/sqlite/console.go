@@ -120,6 +120,16 @@ func (s *Store) SetConsoleBranches(ctx context.Context, staffID string, branches
 	})
 }
 
+// UseTOTPStep implements storage.Console.
+func (s *Store) UseTOTPStep(ctx context.Context, staffID string, step int64) (bool, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE console_accounts SET totp_step = ? WHERE staff_id = ? AND totp_step < ?`, step, staffID, step)
+	if err != nil {
+		return false, fmt.Errorf("use TOTP step: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // UseRecoveryCode implements storage.Console.
 func (s *Store) UseRecoveryCode(ctx context.Context, staffID string, hash []byte, at time.Time) (bool, error) {
 	res, err := s.w.ExecContext(ctx, `UPDATE console_recovery_codes SET used_at = ? WHERE staff_id = ? AND code_hash = ? AND used_at IS NULL`,
