@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"html/template"
 	"image/png"
 	"net/http"
 	"net/url"
@@ -387,7 +388,7 @@ type secondView struct {
 	baseView
 	Enrol    bool
 	Secret   string
-	QR       string // data: URL of the PNG
+	QR       template.URL // data: URL of the PNG we made
 	URI      string
 	Recovery []string
 	Error    string
@@ -423,7 +424,7 @@ func (h *Handler) renderSecond(w http.ResponseWriter, r *http.Request, wh *who, 
 			if img, err := key.Image(240, 240); err == nil {
 				var b bytes.Buffer
 				if png.Encode(&b, img) == nil {
-					v.QR = "data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Bytes())
+					v.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Bytes()))
 				}
 			}
 		}

@@ -39,10 +39,9 @@ type Store interface {
 	storage.Events
 	storage.Cases
 	storage.Console
-	StaffAccount(ctx context.Context, id string) (staff.Account, error)
+	storage.Staff
+	storage.Devices
 	StartSession(ctx context.Context, s storage.Session) error
-	Device(ctx context.Context, id string) (storage.Device, error)
-	Branch(ctx context.Context, id string) (storage.Branch, error)
 }
 
 // Options configure a Handler. Zero values take the defaults.
@@ -215,6 +214,14 @@ func Routes() []Route {
 		{"POST", Prefix + "case/{id}/{action}", staff.Agent, full, (*Handler).handleAction},
 		{"GET", Prefix + "events", staff.Agent, full, (*Handler).handleEvents},
 		{"GET", Prefix + "audit", staff.Administrator, full, (*Handler).handleAudit},
+		{"GET", Prefix + "admin/staff", staff.Administrator, full, (*Handler).handleStaffList},
+		{"POST", Prefix + "admin/staff", staff.Administrator, full, (*Handler).handleStaffAdd},
+		{"POST", Prefix + "admin/staff/{id}/{change}", staff.Administrator, full, (*Handler).handleStaffChange},
+		{"GET", Prefix + "admin/devices", staff.Administrator, full, (*Handler).handleDevices},
+		{"POST", Prefix + "admin/devices/enrol", staff.Administrator, full, (*Handler).handleEnrolCode},
+		{"POST", Prefix + "admin/devices/{id}/revoke", staff.Administrator, full, (*Handler).handleDeviceRevoke},
+		{"GET", Prefix + "admin/branches", staff.Administrator, full, (*Handler).handleBranches},
+		{"POST", Prefix + "admin/branches", staff.Administrator, full, (*Handler).handleBranchAdd},
 	}
 }
 
