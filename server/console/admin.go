@@ -211,6 +211,10 @@ func (h *Handler) handleStaffChange(w http.ResponseWriter, r *http.Request) {
 		_, err = h.store.EndConsoleSessions(ctx, id, nil, now)
 		detail = id + ": signed out everywhere"
 	case "revoke":
+		if f.Get("confirm") != "on" {
+			refuse("tick 'sure' to revoke: a revoked account is never restored")
+			return
+		}
 		if id == wh.acct.ID {
 			refuse("you cannot revoke your own account")
 			return
@@ -307,6 +311,12 @@ func (h *Handler) handleDeviceRevoke(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.fail(w, r, err)
+		return
+	}
+	if r.PostForm.Get("confirm") != "on" {
+		v := h.adminBase(r, "Devices")
+		v.Error = "Tick 'sure' to revoke " + id + ": a revoked device is never restored."
+		h.renderDevices(w, r, http.StatusUnprocessableEntity, v)
 		return
 	}
 	if err := h.store.RevokeDevice(r.Context(), id, h.opts.Now()); err != nil {

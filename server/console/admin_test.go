@@ -1,12 +1,21 @@
 package console_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"html"
+	"image/png"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 
 	"ombud/server/enrol"
 	"ombud/shared/device"
@@ -42,8 +51,38 @@ func TestAdministration(t *testing.T) {
 	if st, _, loc := z.post("/console/signin", url.Values{"id": {"zoe"}, "password": {password}}); st != http.StatusSeeOther || loc != "/console/2fa" {
 		t.Errorf("new account's sign-in: %d %s", st, loc)
 	}
-	if _, body := z.get("/console/2fa"); !strings.Contains(body, "Set up your second step") || !strings.Contains(body, "data:image/png;base64,") {
-		t.Errorf("first sign-in does not offer TOTP enrolment with a QR code")
+	_, body := z.get("/console/2fa")
+	if !strings.Contains(body, "Set up your second step") || strings.Contains(body, `href="/console/admin`) {
+		t.Errorf("first sign-in does not offer TOTP enrolment, or shows the console's links half-way")
+	}
+	// The QR code is the otpauth URL of the key shown beside it: read it
+	// as a phone would, and answer with its code.
+	uri := decodeQR(t, between(body, `src="data:image/png;base64,`, `"`))
+	key, err := otp.NewKeyFromURL(uri)
+	if err != nil || key.Secret() != between(body, `<code id="secret">`, "<") || key.AccountName() != "zoe" {
+		t.Fatalf("QR holds %q (%v), want the shown key for zoe", uri, err)
+	}
+	code, _ := totp.GenerateCode(key.Secret(), time.Now())
+	if st, _, _ := z.post("/console/enrol", url.Values{"code": {"123456"}}); st != http.StatusUnauthorized {
+		t.Errorf("enrolment with a wrong code: %d", st)
+	}
+	st, body, _ := z.post("/console/enrol", url.Values{"code": {code}})
+	recovery := between(body, `<ol id="codes" class="codes"><li><code>`, "<")
+	if st != http.StatusOK || recovery == "" {
+		t.Fatalf("enrolment: %d, no recovery codes", st)
+	}
+	if st, _ := z.get("/console/"); st != http.StatusOK {
+		t.Errorf("queues after enrolment: %d", st)
+	}
+	// Later, with a recovery code instead of the phone; once only.
+	for i, want := range []int{http.StatusSeeOther, http.StatusUnauthorized} {
+		r := e.client(t)
+		r.get("/console/signin")
+		r.post("/console/signin", url.Values{"id": {"zoe"}, "password": {password}})
+		r.get("/console/2fa")
+		if st, _, _ := r.post("/console/2fa", url.Values{"recovery": {strings.ToUpper(recovery)}}); st != want {
+			t.Errorf("recovery code, use %d: %d, want %d", i+1, st, want)
+		}
 	}
 
 	c.get("/console/admin/staff")
@@ -61,10 +100,13 @@ func TestAdministration(t *testing.T) {
 	}
 
 	c.get("/console/admin/devices")
-	st, body, _ := c.post("/console/admin/devices/enrol", url.Values{"branch": {"main"}, "role": {"team"}, "teams": {"fraud"}, "ttl": {"1h"}})
-	code := between(body, `<code id="code" class="big">`, "<")
-	if st != http.StatusOK || code == "" || !strings.Contains(body, "data:image/png;base64,") {
+	st, body, _ = c.post("/console/admin/devices/enrol", url.Values{"branch": {"main"}, "role": {"team"}, "teams": {"fraud"}, "ttl": {"1h"}})
+	code = between(body, `<code id="code" class="big">`, "<")
+	if st != http.StatusOK || code == "" {
 		t.Fatalf("enrolment code: %d %q", st, code)
+	}
+	if uri := decodeQR(t, between(body, `src="data:image/png;base64,`, `"`)); !strings.Contains(uri, "code="+code) || !strings.HasPrefix(uri, "ombud-enrol:?") {
+		t.Errorf("enrolment QR holds %q", uri)
 	}
 	got, err := enrol.Redeem(ctx, e.st, enrol.Request{Code: code, DeviceName: "fraud-desk"}, time.Now())
 	if err != nil || got.Device.Role != device.Team {
@@ -72,7 +114,10 @@ func TestAdministration(t *testing.T) {
 	}
 
 	c.get("/console/admin/staff")
-	if st, _, _ := c.post("/console/admin/staff/zoe/revoke", nil); st != http.StatusSeeOther {
+	if st, _, _ := c.post("/console/admin/staff/zoe/revoke", nil); st != http.StatusUnprocessableEntity {
+		t.Errorf("revoke without confirming: %d, want 422", st)
+	}
+	if st, _, _ := c.post("/console/admin/staff/zoe/revoke", url.Values{"confirm": {"on"}}); st != http.StatusSeeOther {
 		t.Errorf("revoke: %d", st)
 	}
 	if acct, _ := e.st.StaffAccount(ctx, "zoe"); !acct.Revoked() {
@@ -98,4 +143,26 @@ func TestAdministration(t *testing.T) {
 			t.Errorf("audit lacks %s", want)
 		}
 	}
+}
+
+// decodeQR reads the QR code in a base64 PNG as a phone's camera would.
+func decodeQR(t *testing.T, b64 string) string {
+	t.Helper()
+	raw, err := base64.StdEncoding.DecodeString(html.UnescapeString(b64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.GetText()
 }
