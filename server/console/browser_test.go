@@ -89,7 +89,10 @@ func TestBrowserDesk(t *testing.T) {
 		}
 		b.Do(chromedp.SendKeys(chromedp.CSS("#code"), code), chromedp.Click(chromedp.CSS("#verify")), chromedp.WaitVisible(chromedp.CSS("#counts")))
 	}
-	signOut := func() { t.Helper(); b.Do(chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#id"))) }
+	signOut := func() {
+		t.Helper()
+		b.Do(chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#id")))
+	}
 	signOut()
 	signIn("sam")
 	desk(e.base + "/console/case/" + cp.ID)
