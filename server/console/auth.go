@@ -284,9 +284,6 @@ func (h *Handler) handleSignInPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "signin", v)
 }
 
-// dummyHash is verified against when the id is unknown, so an unknown id
-// takes as long to refuse as a wrong password.
-var dummyHash, _ = staff.HashPINWith("not a password at all", staff.DefaultCost)
 
 func (h *Handler) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
@@ -315,7 +312,7 @@ func (h *Handler) handleSignIn(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, err)
 			return
 		}
-		staff.VerifyPIN(dummyHash, r.PostForm.Get("password"))
+		staff.VerifyPIN(h.dummy, r.PostForm.Get("password"))
 		h.audit(r, "", "signin_failed", "unknown staff id")
 		refuse(http.StatusUnauthorized, wrong)
 		return
@@ -330,7 +327,7 @@ func (h *Handler) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	hash := a.PasswordHash
 	if hash == "" {
-		hash = dummyHash
+		hash = h.dummy
 	}
 	ok := staff.VerifyPIN(hash, r.PostForm.Get("password"))
 	switch {

@@ -107,6 +107,10 @@ type Handler struct {
 	// (http.Server.Shutdown waits for them, and does not cancel them).
 	done      chan struct{}
 	closeOnce sync.Once
+	// dummy is verified against when the id is unknown or has no
+	// password, so such a sign-in takes as long to refuse as a wrong
+	// password (at the same cost).
+	dummy string
 }
 
 // Close ends every live stream; the pages still work until the server
@@ -173,6 +177,9 @@ func New(store Store, opts Options) (*Handler, error) {
 		limit:  ratelimit.New(opts.SignInRate/60, opts.SignInBurst, 100_000, opts.Now),
 		static: map[string][]byte{},
 		done:   make(chan struct{}),
+	}
+	if h.dummy, err = staff.HashPINWith("not anyone's password", opts.PasswordCost); err != nil {
+		return nil, err
 	}
 	for _, name := range []string{"console.css", "console.js"} {
 		b, err := staticFS.ReadFile("static/" + name)
