@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/term"
 
+	"ombud/server/central"
 	"ombud/server/console"
-	"ombud/server/storage/sqlite"
 )
 
 // consoleCommand runs `server console ...`: the web console's side of
@@ -41,7 +41,7 @@ func consoleCommand(ctx context.Context, args []string, getenv func(string) stri
 func consolePassword(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stderr io.Writer) error {
 	const cmd = "console set-password"
 	fs := newFlagSet(cmd, stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	idFlag := fs.String("id", "", "staff id")
 	policy := pinPolicyFlags(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -55,7 +55,7 @@ func consolePassword(ctx context.Context, args []string, getenv func(string) str
 	if err != nil {
 		return err
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withConsoleStore(ctx, *data, func(st console.Store) error {
 		if _, err := st.StaffAccount(ctx, id); err != nil {
 			return storeError(cmd, err)
 		}
@@ -104,7 +104,7 @@ func readPassword(stdin io.Reader, prompt io.Writer) (string, error) {
 func consoleTOTP(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	const cmd = "console totp"
 	fs := newFlagSet(cmd, stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	idFlag := fs.String("id", "", "staff id")
 	reset := fs.Bool("reset", false, "remove the second factor instead: the person sets it up again at their next sign-in")
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -114,7 +114,7 @@ func consoleTOTP(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withConsoleStore(ctx, *data, func(st console.Store) error {
 		if _, err := st.StaffAccount(ctx, id); err != nil {
 			return storeError(cmd, err)
 		}
@@ -148,7 +148,7 @@ func consoleTOTP(ctx context.Context, args []string, getenv func(string) string,
 func consoleScope(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	const cmd = "console scope"
 	fs := newFlagSet(cmd, stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	idFlag := fs.String("id", "", "staff id")
 	branches := fs.String("branches", "", "branches the person sees at the console besides their own, comma-separated, or * for all; empty: their own only")
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -164,7 +164,7 @@ func consoleScope(ctx context.Context, args []string, getenv func(string) string
 			list = append(list, b)
 		}
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withConsoleStore(ctx, *data, func(st console.Store) error {
 		if err := st.SetConsoleBranches(ctx, id, list, time.Now()); err != nil {
 			return storeError(cmd, err)
 		}
@@ -176,7 +176,7 @@ func consoleScope(ctx context.Context, args []string, getenv func(string) string
 func consoleSignOut(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	const cmd = "console signout"
 	fs := newFlagSet(cmd, stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	idFlag := fs.String("id", "", "staff id")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -185,7 +185,7 @@ func consoleSignOut(ctx context.Context, args []string, getenv func(string) stri
 	if err != nil {
 		return err
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withConsoleStore(ctx, *data, func(st console.Store) error {
 		ids, err := st.EndConsoleSessions(ctx, id, nil, time.Now())
 		if err != nil {
 			return storeError(cmd, err)
@@ -198,12 +198,12 @@ func consoleSignOut(ctx context.Context, args []string, getenv func(string) stri
 func consoleAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	const cmd = "console audit"
 	fs := newFlagSet(cmd, stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	limit := fs.Int("limit", 50, "entries, newest first")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withConsoleStore(ctx, *data, func(st console.Store) error {
 		es, err := st.ConsoleAudit(ctx, *limit)
 		if err != nil {
 			return storeError(cmd, err)
@@ -212,5 +212,17 @@ func consoleAudit(ctx context.Context, args []string, getenv func(string) string
 			fmt.Fprintf(stdout, "%s  %-16s %-18s %s  (%s)\n", e.At.Local().Format(time.DateTime), e.StaffID, e.Action, e.Detail, e.Client)
 		}
 		return nil
+	})
+}
+
+// withConsoleStore is withStore for the console's commands: the console's
+// storage exists on SQLite only so far, so on PostgreSQL they say so.
+func withConsoleStore(ctx context.Context, d central.Database, fn func(console.Store) error) error {
+	return withStore(ctx, d, func(st central.Store) error {
+		cs, ok := st.(console.Store)
+		if !ok {
+			return errors.New("the web console's accounts are kept on SQLite only so far; this database has none")
+		}
+		return fn(cs)
 	})
 }

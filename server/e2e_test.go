@@ -28,11 +28,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
 	"github.com/gorilla/websocket"
 	"github.com/makiuchi-d/gozxing"
 	gzqr "github.com/makiuchi-d/gozxing/qrcode"
-	"ombud/server/tracking/phonetest"
 
 	kioskenrol "ombud/kiosk/enrol"
 	"ombud/kiosk/filing"
@@ -42,6 +40,7 @@ import (
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/server/tracking/i18n"
+	"ombud/server/tracking/phonetest"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/sla"

@@ -18,6 +18,10 @@
 //	server notifications --data DIR [--complaint ID] [--limit 50]
 //	server backup  --data DIR --to FILE
 //	server restore --data DIR --from FILE
+//	server migrate    --data DIR
+//
+// Every command takes --db postgres://... instead of --data DIR to use a
+// PostgreSQL database, which several `server serve` replicas may share.
 //
 // Every flag can also be set from the environment as OMBUD_SERVER_<FLAG>
 // (upper case, dashes as underscores, e.g. OMBUD_SERVER_TLS_CERT); a flag on
@@ -45,7 +49,6 @@ import (
 	"ombud/server/httpapi"
 	"ombud/server/staffapi"
 	"ombud/server/storage"
-	"ombud/server/storage/sqlite"
 	"ombud/server/tracking"
 	"ombud/server/tracking/i18n"
 	"ombud/shared/device"
@@ -97,6 +100,9 @@ const usage = `usage:
   server notifications --data DIR [--complaint ID] [--limit 50]
   server backup  --data DIR --to FILE    (online: while the server runs)
   server restore --data DIR --from FILE  (with the server stopped)
+  server migrate    --data DIR
+  Every command takes --db postgres://USER@HOST:5432/DB instead of --data DIR to use PostgreSQL
+  (OMBUD_SERVER_DB); several servers may then serve one database.
   (staff add and staff pin read the PIN from the terminal, or one line of standard input)
 Flags may be set as OMBUD_SERVER_<FLAG> in the environment (e.g. OMBUD_SERVER_DATA).`
 
@@ -141,6 +147,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return backup(ctx, rest, getenv, stdout, stderr)
 	case "restore":
 		return restore(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -170,12 +178,20 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// openStore opens the database in dir (central.OpenStore) for a command.
-func openStore(ctx context.Context, dir string) (*sqlite.Store, error) {
-	if dir == "" {
-		return nil, usageError{"--data DIR is required"}
+// databaseFlags registers --data and --db on fs: where the database is.
+func databaseFlags(fs *flag.FlagSet) *central.Database {
+	var d central.Database
+	fs.StringVar(&d.Data, "data", "", "data directory (holds server.db, the embedded SQLite database)")
+	fs.StringVar(&d.DB, "db", "", "PostgreSQL database URL (postgres://user@host:5432/db?sslmode=...) instead of SQLite in --data; several servers may share it")
+	return &d
+}
+
+// openStore opens the database (central.OpenDatabase) for a command.
+func openStore(ctx context.Context, d central.Database) (central.Store, error) {
+	if d.Data == "" && d.DB == "" {
+		return nil, usageError{"--data DIR or --db postgres://... is required"}
 	}
-	return central.OpenStore(ctx, dir, sqlite.Options{})
+	return central.OpenDatabase(ctx, d, central.StoreOptions{})
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -186,7 +202,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	)
 	fs := newFlagSet("serve", stderr)
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
-	fs.StringVar(&cfg.Data, "data", "", "data directory (holds server.db)")
+	fs.StringVar(&cfg.Data, "data", "", "data directory (holds server.db, the embedded SQLite database, and the tracking secret)")
+	fs.StringVar(&cfg.DB, "db", "", "PostgreSQL database URL (postgres://user@host:5432/db?sslmode=...) instead of SQLite in --data; several servers (replicas) may share it")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key, serve HTTPS")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "the address devices and phones use to reach this server, e.g. https://ombud.example.org")
@@ -230,8 +247,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return usageError{"--tls-cert and --tls-key go together"}
 	}
-	if cfg.Data == "" {
-		return usageError{"--data DIR is required"}
+	if cfg.Data == "" && cfg.DB == "" {
+		return usageError{"--data DIR or --db postgres://... is required"}
 	}
 	if cfg.TrustedProxies, err = httpapi.ParseTrusted(trustedProxy); err != nil {
 		return usageError{fmt.Sprintf("--trusted-proxy %q: %v", trustedProxy, err)}
@@ -308,8 +325,8 @@ func closeInto(err *error, c io.Closer) {
 
 // withStore runs fn on the store at dir and closes it, reporting a failed
 // close (the final WAL checkpoint) as the command's error.
-func withStore(ctx context.Context, dir string, fn func(*sqlite.Store) error) (err error) {
-	st, err := openStore(ctx, dir)
+func withStore(ctx context.Context, d central.Database, fn func(central.Store) error) (err error) {
+	st, err := openStore(ctx, d)
 	if err != nil {
 		return err
 	}
@@ -319,7 +336,7 @@ func withStore(ctx context.Context, dir string, fn func(*sqlite.Store) error) (e
 
 func branchAdd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("branch add", stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	id := fs.String("id", "", "branch id, short and stable (e.g. main)")
 	name := fs.String("name", "", "branch name shown to staff and customers")
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -328,7 +345,7 @@ func branchAdd(ctx context.Context, args []string, getenv func(string) string, s
 	if *id == "" || *name == "" {
 		return usageError{"branch add: --id and --name are required"}
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		if err := st.CreateBranch(ctx, *id, *name); err != nil {
 			return fmt.Errorf("branch add: %s", storage.ErrorMessage(err))
 		}
@@ -339,7 +356,7 @@ func branchAdd(ctx context.Context, args []string, getenv func(string) string, s
 
 func enrolCode(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("enrol-code", stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	branch := fs.String("branch", "", "branch the device will belong to")
 	role := fs.String("role", string(device.Kiosk), "what the device is: kiosk (a customer kiosk: files complaints, receives nothing), staff (a branch's staff terminal) or team (a team terminal, with --teams)")
 	teams := fs.String("teams", "", "for --role team: the teams it serves, comma-separated (ids of the dispatch config's team:<id> queues)")
@@ -356,7 +373,7 @@ func enrolCode(ctx context.Context, args []string, getenv func(string) string, s
 		return usageError{"enrol-code: " + err.Error()}
 	}
 	g.Branch = *branch
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		code, expires, err := enrol.Issue(ctx, st, g, *ttl, time.Now())
 		var ee *enrol.Error
 		switch {
@@ -382,7 +399,7 @@ func enrolCode(ctx context.Context, args []string, getenv func(string) string, s
 // complaint text: event types, actors, times and attribution only.
 func deviceShow(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("device show", stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	id := fs.String("device", "", "device id (see `server devices`)")
 	limit := fs.Int("limit", 20, "how many of its latest events and rejections to list")
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -391,7 +408,7 @@ func deviceShow(ctx context.Context, args []string, getenv func(string) string, 
 	if *id == "" {
 		return usageError{"device show: --device is required"}
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		d, err := st.Device(ctx, *id)
 		if err != nil {
 			return fmt.Errorf("device show: %s", storage.ErrorMessage(err))
@@ -468,7 +485,7 @@ func deviceCommand(ctx context.Context, args []string, getenv func(string) strin
 		return usageError{"device: want `server device role --device ID --role kiosk|staff|team [--teams T,...]` or `server device show --device ID`"}
 	}
 	fs := newFlagSet("device role", stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	id := fs.String("device", "", "device id (see `server devices`)")
 	role := fs.String("role", "", "kiosk, staff or team")
 	teams := fs.String("teams", "", "for --role team: the teams it serves, comma-separated")
@@ -482,7 +499,7 @@ func deviceCommand(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return usageError{"device role: " + err.Error()}
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		if err := st.SetDeviceRole(ctx, *id, g.Role, g.Teams); err != nil {
 			return fmt.Errorf("device role: %s", storage.ErrorMessage(err))
 		}
@@ -493,7 +510,7 @@ func deviceCommand(ctx context.Context, args []string, getenv func(string) strin
 
 func revoke(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("revoke", stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	device := fs.String("device", "", "device id to revoke (see `server devices`)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -501,7 +518,7 @@ func revoke(ctx context.Context, args []string, getenv func(string) string, stdo
 	if *device == "" {
 		return usageError{"revoke: --device is required"}
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		if err := enrol.Revoke(ctx, st, *device, time.Now()); err != nil {
 			return fmt.Errorf("revoke: %s", storage.ErrorMessage(err))
 		}
@@ -513,11 +530,11 @@ func revoke(ctx context.Context, args []string, getenv func(string) string, stdo
 
 func devices(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("devices", stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		ds, err := st.ListDevices(ctx)
 		if err != nil {
 			return err
@@ -544,5 +561,21 @@ func devices(ctx context.Context, args []string, getenv func(string) string, std
 				d.EnrolledAt.Local().Format(time.DateTime), seen, max(0, d.LastDeviceSeq-d.AckedSeq), revoked)
 		}
 		return tw.Flush()
+	})
+}
+
+// migrate applies the pending schema migrations and says where the schema
+// is. serve migrates at start-up too; this lets an operator do it first (an
+// upgrade's migrations before any new replica starts). Replicas starting at
+// once are safe either way: migrations take a lock.
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("migrate", stderr)
+	data := databaseFlags(fs)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	return withStore(ctx, *data, func(st central.Store) error {
+		fmt.Fprintf(stdout, "Database %s is migrated to the latest schema.\n", data)
+		return nil
 	})
 }

@@ -57,7 +57,7 @@ func newEnv(t *testing.T, change ...func(*console.Options)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close(context.Background()) })
-	e := &env{srv: srv, st: srv.Store(), base: "http://" + srv.Addr().String(), clock: hlc.New(nil),
+	e := &env{srv: srv, st: srv.Store().(*sqlite.Store), base: "http://" + srv.Addr().String(), clock: hlc.New(nil),
 		kiosk: map[string]storage.Device{}, seq: map[string]*atomic.Int64{}, secrets: map[string]string{}}
 	for _, b := range []string{"main", "north"} {
 		if err := e.st.CreateBranch(ctx, b, strings.ToUpper(b[:1])+b[1:]+" branch"); err != nil {
