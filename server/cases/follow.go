@@ -216,12 +216,18 @@ func (e *Engine) row(cs lifecycle.Case, events []event.Event, seq int64) storage
 		return r
 	}
 	ids := idSet(events)
-	for _, ts := range []sla.TargetStatus{st.Acknowledge, st.Respond} {
+	for _, ts := range st.Targets() {
 		if ts.Condition == sla.Met || ts.Paused || ids[escalationID(cs, ts.Target)] {
 			continue
 		}
 		if r.NextDue.IsZero() || ts.Deadline.Before(r.NextDue) {
-			r.NextDue, r.NextTarget = ts.Deadline.UTC(), string(ts.Target)
+			// A reopened case's new answer is, to everyone reading the
+			// row, an answer due.
+			target := ts.Target
+			if target == sla.Reanswer {
+				target = sla.Respond
+			}
+			r.NextDue, r.NextTarget = ts.Deadline.UTC(), string(target)
 		}
 	}
 	return r
