@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,4 +112,5 @@ func TestE2EMetricsTwoReplicasOnPostgreSQL(t *testing.T) {
 			t.Errorf("replica %s reports SQLite pools on PostgreSQL", on)
 		}
 	}
+	checkDeployMetricNames(t, sa, func(name string) bool { return strings.HasPrefix(name, "ombud_pg_pool_") })
 }
