@@ -99,14 +99,26 @@ func TestDeploySystemdUnits(t *testing.T) {
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
-	for _, u := range units {
-		b, _ := os.ReadFile(u)
-		if strings.Contains(u, "ombud-server.service") {
-			for _, want := range []string{"DynamicUser=yes", "ProtectSystem=strict", "NoNewPrivileges=yes", "StateDirectory=ombud",
-				"PrivateTmp=yes", "ProtectHome=yes", "CapabilityBoundingSet=\n", "SystemCallFilter=@system-service", "RestrictAddressFamilies="} {
-				if !strings.Contains(string(b), want) {
-					t.Errorf("%s lacks %q", u, want)
-				}
+	// What the threat model counts on (docs/SECURITY.md): the server
+	// sandboxed, and a branch terminal's program the only thing on its
+	// screen, back at once if it exits, as a user with no login shell.
+	hardened := []string{"NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes", "ProtectHome=yes",
+		"CapabilityBoundingSet=\n", "SystemCallFilter=@system-service", "RestrictAddressFamilies="}
+	want := map[string][]string{
+		"ombud-server.service": append([]string{"DynamicUser=yes", "StateDirectory=ombud"}, hardened...),
+		"ombud-kiosk@.service": append([]string{"User=ombud-kiosk", "Conflicts=getty@%i.service", "Restart=always", "StartLimitIntervalSec=0", "TTYPath=/dev/%I", "DevicePolicy=closed"}, hardened...),
+		"ombud-staff@.service": append([]string{"User=ombud-staff", "Conflicts=getty@%i.service", "Restart=always", "StartLimitIntervalSec=0", "TTYPath=/dev/%I", "DevicePolicy=closed"}, hardened...),
+		"ombud-backup.service": {"User=ombud-server", "StateDirectory=ombud ombud-backups", "PrivateNetwork=yes", "UMask=0077"},
+	}
+	for name, lines := range want {
+		b, err := os.ReadFile(filepath.Join("../deploy/systemd", name))
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		for _, l := range lines {
+			if !strings.Contains(string(b), l) {
+				t.Errorf("%s lacks %q", name, l)
 			}
 		}
 	}
