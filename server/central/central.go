@@ -31,6 +31,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"ombud/server/admit"
 	"ombud/server/cases"
 	"ombud/server/console"
@@ -475,13 +477,16 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		RevokeCheckInterval: s.cfg.RevocationInterval, Logger: base,
 		Observer: s.metrics,
 	})
-	// database/sql pools (SQLite); PostgreSQL's pgx pool reports its own.
-	if p, ok := s.store.(interface {
+	// The connection pools: database/sql's (SQLite) or pgx's (PostgreSQL).
+	switch p := s.store.(type) {
+	case interface {
 		Pools() (writer, reader *sql.DB)
-	}); ok {
+	}:
 		writer, reader := p.Pools()
 		s.metrics.AddDB("writer", writer)
 		s.metrics.AddDB("reader", reader)
+	case interface{ Pool() *pgxpool.Pool }:
+		s.metrics.AddPGPool(p.Pool())
 	}
 	var overdue metrics.Overdue
 	if s.cfg.SLA != nil {
