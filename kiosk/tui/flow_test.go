@@ -258,3 +258,29 @@ func TestCtrlCDoesNotQuit(t *testing.T) {
 	k.press(tcell.KeyEnter)
 	k.waitStep("category") // still running and answering keys
 }
+
+// TestTextScreenHintsAt80x24: on the text screens Enter is listed once
+// ("new line / press button"), and the French hint row fits one line at
+// 80 columns.
+func TestTextScreenHintsAt80x24(t *testing.T) {
+	for _, tc := range []struct{ lang, start, title, enter string }{
+		{"English", "Start", "What happened?", "Enter new line / press button"},
+		{"Français", "Commencer", "Que s'est-il passé ?", "Entrée à la ligne / valider"},
+		{"Español", "Empezar", "¿Qué ha pasado?", "Enter nueva línea / pulsar"},
+	} {
+		k := startKiosk(t, tui.Config{Filer: &fakeFiler{}}, 80, 24)
+		k.click(tc.lang)
+		k.click(tc.start)
+		k.press(tcell.KeyDown, tcell.KeyEnter)
+		s := k.waitText(tc.title)
+		lines := strings.Split(s, "\n")
+		last := strings.ReplaceAll(lines[len(lines)-1], "\u00a0", " ")
+		above := lines[len(lines)-2]
+		if !strings.Contains(last, tc.enter) || strings.Count(last, strings.Fields(tc.enter)[0]) != 1 {
+			t.Errorf("%s: hint row %q, want Enter once as %q", tc.lang, last, tc.enter)
+		}
+		if strings.Contains(above, "Tab") {
+			t.Errorf("%s: the hint row wraps:\n%s\n%s", tc.lang, above, last)
+		}
+	}
+}
