@@ -284,3 +284,20 @@ func TestTextScreenHintsAt80x24(t *testing.T) {
 		}
 	}
 }
+
+// TestCounterAtTheLimitIsWhole: at the limit the counter says so in full
+// at 80x24 ("limit reached", not "limit reach"), in English and French.
+func TestCounterAtTheLimitIsWhole(t *testing.T) {
+	for _, tc := range []struct{ lang, start, want string }{
+		{"English", "Start", "2000 / 2000: limit reached"},
+		{"Français", "Commencer", "2000 / 2000 : limite atteinte"},
+	} {
+		k := startKiosk(t, tui.Config{Filer: &fakeFiler{}}, 80, 24)
+		k.click(tc.lang)
+		k.click(tc.start)
+		k.press(tcell.KeyDown, tcell.KeyEnter)
+		k.waitText("0 / 2000")
+		k.typeText(strings.Repeat("a", 2000))
+		k.waitText(tc.want)
+	}
+}

@@ -411,9 +411,12 @@ func (a *App) buildText(step flow.Step) *screen {
 	})
 	next := a.button(a.t("button.next"), a.next)
 	back := a.button(a.t("button.back"), a.back)
+	// As wide as the counter's longest text in this language ("2000 /
+	// 2000: limit reached"), so it is never cut; the message gets the rest.
+	counterWidth := tview.TaggedStringWidth(a.t("counter.full", "count", limit, "limit", limit)) + 1
 	status := tview.NewFlex().
 		AddItem(msg, 0, 1, false).
-		AddItem(counter, 24, 0, false)
+		AddItem(counter, counterWidth, 0, false)
 	body := tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(newText(a.t(helpKey)), 2, 0, false).
 		AddItem(area, 0, 1, true).
