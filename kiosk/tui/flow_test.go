@@ -301,3 +301,26 @@ func TestCounterAtTheLimitIsWhole(t *testing.T) {
 		k.waitText(tc.want)
 	}
 }
+
+// TestEmailAndPhoneErrorsTogether: a mistyped e-mail and a mistyped phone
+// are both pointed out at once, the focus on the first.
+func TestEmailAndPhoneErrorsTogether(t *testing.T) {
+	k := startKiosk(t, tui.Config{Filer: &fakeFiler{}}, 80, 24)
+	toDescription(k)
+	k.typeText("x")
+	k.press(tcell.KeyTab, tcell.KeyEnter)
+	k.waitStep("outcome")
+	k.press(tcell.KeyTab, tcell.KeyEnter)
+	k.waitStep("contact")
+	k.press(tcell.KeyTab)
+	k.typeText("ann-at-example")
+	k.press(tcell.KeyTab)
+	k.typeText("12")
+	k.press(tcell.KeyTab)
+	k.typeText(" ") // consent
+	k.press(tcell.KeyTab, tcell.KeyEnter)
+	k.waitText("Please check this email address.", "Please check this phone number.")
+	if k.step() != "contact" {
+		t.Fatalf("moved on with an invalid email and phone")
+	}
+}
