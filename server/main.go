@@ -87,6 +87,8 @@ const usage = `usage:
   server webhook remove     --data DIR --id ID
   server webhook deliveries --data DIR --id ID [--limit 50]
   server notifications --data DIR [--complaint ID] [--limit 50]
+  server audit head   --data DIR
+  server audit verify --data DIR [--head SEQ:HASH]
   (staff add and staff pin read the PIN from the terminal, or one line of standard input)
 Flags may be set as OMBUD_SERVER_<FLAG> in the environment (e.g. OMBUD_SERVER_DATA).`
 
@@ -125,6 +127,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return webhookCommand(ctx, rest, getenv, stdout, stderr)
 	case "notifications":
 		return notifications(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		return auditCommand(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"ombud/server/audit"
 	"ombud/server/storage"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
@@ -46,6 +47,10 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 		out      = make([]storage.StoredEvent, len(events))
 		inserted []stored // new ones only, for the team streams
 	)
+	chain, err := readChain(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("append: %w", err)
+	}
 	for i := range events {
 		e := &events[i]
 		b, ok := branches[e.ComplaintID]
@@ -65,9 +70,17 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 		if e.Branch != b {
 			return nil, storage.Errorf(storage.Invalid, "event %s: branch %q is not the complaint's", e.ID, e.Branch)
 		}
+		// The link is computed for the next sequence; a repeat (DO
+		// NOTHING) takes neither, so the chain is only moved on success.
+		rec := audit.Record{Seq: chain.next, ID: e.ID, ComplaintID: e.ComplaintID, Branch: e.Branch, Type: string(e.Type),
+			ActorKind: string(e.Actor.Kind), ActorID: e.Actor.ID, At: int64(e.At), PayloadHash: audit.PayloadHash(e.Data)}
+		hash := audit.Link(chain.chain.Prev(), &rec)
 		var seq int64
-		err := insert.QueryRowContext(ctx, e.ID, e.ComplaintID, e.Branch, string(e.Type),
-			string(e.Actor.Kind), e.Actor.ID, int64(e.At), []byte(e.Data), storedAt).Scan(&seq)
+		err := insert.QueryRowContext(ctx, rec.Seq, e.ID, e.ComplaintID, e.Branch, string(e.Type),
+			string(e.Actor.Kind), e.Actor.ID, int64(e.At), []byte(e.Data), storedAt, hash[:], rec.PayloadHash[:]).Scan(&seq)
+		if err == nil {
+			chain.link(&rec)
+		}
 		switch {
 		case err == nil:
 			out[i] = storage.StoredEvent{Seq: seq, Event: *e}

@@ -132,6 +132,9 @@ func (s *Store) open(ctx context.Context) error {
 	if err := migrate(ctx, s.w); err != nil {
 		return fmt.Errorf("open db %s: %w", s.path, err)
 	}
+	if err := backfillChain(ctx, s.w); err != nil {
+		return fmt.Errorf("open db %s: %w", s.path, err)
+	}
 	var err error
 	if s.r, err = sql.Open("sqlite", DSN(s.path, true)); err != nil {
 		return fmt.Errorf("open db %s: readers: %w", s.path, err)
