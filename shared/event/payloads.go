@@ -109,3 +109,18 @@ func (r Rating) Validate() error {
 	}
 	return nil
 }
+
+// Redaction reasons.
+const (
+	RedactRetention = "retention" // the retention period after closure ran out
+	RedactErasure   = "erasure"   // the customer asked, two supervisors agreed
+)
+
+// Redaction is the payload of an event.Redacted event. It names why, never
+// whom: no contact detail, no text.
+type Redaction struct {
+	Reason string `json:"reason"` // RedactRetention or RedactErasure
+	// Policy names the rule applied, e.g. "retention: 12 months after
+	// closure (category billing)", or the erasure request's id.
+	Policy string `json:"policy"`
+}
