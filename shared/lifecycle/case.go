@@ -10,8 +10,8 @@ import (
 
 	"ombud/shared/complaint"
 	"ombud/shared/event"
-	"ombud/shared/redact"
 	"ombud/shared/hlc"
+	"ombud/shared/redact"
 )
 
 // Case is a complaint as it stands now: the fold of its events. It is the
