@@ -33,6 +33,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -48,6 +49,7 @@ import (
 	"ombud/server/tracking/i18n"
 	"ombud/shared/device"
 	"ombud/shared/envflag"
+	"ombud/shared/retention"
 	"ombud/shared/sla"
 	"ombud/sync/hub"
 )
@@ -72,6 +74,7 @@ const usage = `usage:
   server serve      --data DIR [--listen 127.0.0.1:8080] [--tls-cert F --tls-key F] [--public-url URL]
                     [--timezone ZONE --ack-days 2 --respond-days 15] [--catalogs DIR]
                     [--smtp-addr HOST:PORT --smtp-from ADDR] [--sms-gateway-url URL] [--allow-private-webhooks]
+                    [--retention-config FILE]
   server branch add --data DIR --id ID --name NAME
   server enrol-code --data DIR --branch ID [--role kiosk|staff|team] [--teams T,...] [--ttl 24h] [--public-url URL]
   server revoke     --data DIR --device ID
@@ -91,6 +94,11 @@ const usage = `usage:
   server audit verify --data DIR [--head SEQ:HASH]
   (staff add and staff pin read the PIN from the terminal, or one line of standard input)
 Flags may be set as OMBUD_SERVER_<FLAG> in the environment (e.g. OMBUD_SERVER_DATA).`
+
+// serveClock is the served program's retention clock: nil (the wall
+// clock) except in this package's tests, which move it past a retention
+// period without waiting a year.
+var serveClock atomic.Pointer[func() time.Time]
 
 // usageError is a mistake on the command line (exit status 2).
 type usageError struct{ msg string }
@@ -170,6 +178,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	var (
 		cfg                                                   central.Config
 		logLevel, timezone, catalogs, slaConfig, trustedProxy string
+		retentionConfig                                       string
 	)
 	fs := newFlagSet("serve", stderr)
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
@@ -195,6 +204,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&slaConfig, "sla-config", "", "SLA calendars and policies (JSON, see shared/sla); without it cases get no deadlines and nothing escalates, and the tracking page shows the receipt's dates")
 	fs.StringVar(&cfg.EscalationQueue, "escalation-queue", "", "queue an overdue case moves to: team:<id> (declared in the dispatch config), branch, or empty to leave it in its queue")
 	fs.DurationVar(&cfg.EscalationInterval, "escalation-interval", time.Minute, "how often overdue cases are looked for")
+	fs.StringVar(&retentionConfig, "retention-config", "", "retention policy (JSON: default_months, categories; see shared/retention): personal data of a closed case is redacted once its period runs out; without it, 12 months after closure, as the kiosks say (give the kiosks the same file)")
 	outbound := outboundFlags(fs, &cfg)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -225,6 +235,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return usageError{fmt.Sprintf("--log-level %q: %v", logLevel, err)}
 	}
+	if cfg.Retention, err = retention.Load(retentionConfig); err != nil {
+		return usageError{fmt.Sprintf("--retention-config: %v", err)}
+	}
 	if slaConfig != "" {
 		if cfg.SLA, err = sla.Load(slaConfig); err != nil {
 			return fmt.Errorf("--sla-config: %w", err)
@@ -235,6 +248,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	logger := cfg.Logger.With("component", "server")
 
+	if c := serveClock.Load(); c != nil {
+		cfg.Now = *c
+	}
 	srv := central.New(cfg)
 	if err := srv.Open(ctx); err != nil {
 		return err

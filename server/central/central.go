@@ -37,12 +37,14 @@ import (
 	"ombud/server/notify"
 	"ombud/server/notify/email"
 	"ombud/server/notify/sms"
+	"ombud/server/privacy"
 	"ombud/server/staffapi"
 	"ombud/server/storage/sqlite"
 	"ombud/server/tracking"
 	"ombud/server/tracking/i18n"
 	"ombud/server/webhook"
 	"ombud/shared/lifecycle"
+	"ombud/shared/retention"
 	"ombud/shared/sla"
 	"ombud/sync/hub"
 )
@@ -101,6 +103,14 @@ type Config struct {
 	EscalationQueue    string
 	EscalationInterval time.Duration
 
+	// Retention is the retention policy (shared/retention): the privacy
+	// service redacts closed cases past it on the case engine's schedule
+	// (EscalationInterval). The zero value is the default policy.
+	Retention retention.Policy
+	// Now is the privacy service's wall clock (retention); nil is
+	// time.Now. Tests move it to a year past closure.
+	Now func() time.Time
+
 	// Notify configures the customer notifications; with no channel,
 	// nothing is sent.
 	Notify NotifyConfig
@@ -149,6 +159,7 @@ type Server struct {
 	store    *sqlite.Store
 	hub      *hub.Hub
 	engine   *cases.Engine
+	privacy  *privacy.Service
 	dispatch *dispatch.Watcher // nil without a dispatch config
 	notifier *notify.Notifier
 	webhooks *webhook.Dispatcher
@@ -239,6 +250,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	s.wg.Go(func() { s.engine.Run(bg) })
+	s.wg.Go(func() { s.privacy.Run(bg, s.cfg.EscalationInterval) })
 	if s.dispatch != nil {
 		s.wg.Go(func() { s.dispatch.Run(bg) })
 	}
@@ -308,6 +320,7 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		return nil, fmt.Errorf("case engine: %w", err)
 	}
 	s.engine = engine
+	s.privacy = privacy.New(privacy.Config{Store: s.store, Policy: s.cfg.Retention, Ledger: privacy.OpenLedger(s.cfg.Data), Now: s.cfg.Now, Logger: base})
 
 	secret, err := tracking.LoadOrCreateSecret(s.cfg.Data)
 	if err != nil {
@@ -495,3 +508,10 @@ func (d engineDeadlines) NextStep(ctx context.Context, c *lifecycle.Case) (track
 	}
 	return tracking.NextStep{Kind: tracking.StepKind(st.Name), Due: st.Due, Basis: tracking.BasisPolicy}, nil
 }
+
+// Privacy is the privacy service (retention, erasure, the ledger), for
+// tests and tools that drive it with their own clock.
+func (s *Server) Privacy() *privacy.Service { return s.privacy }
+
+// Store is the server's store, for tests.
+func (s *Server) Store() *sqlite.Store { return s.store }

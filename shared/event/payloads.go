@@ -123,4 +123,7 @@ type Redaction struct {
 	// Policy names the rule applied, e.g. "retention: 12 months after
 	// closure (category billing)", or the erasure request's id.
 	Policy string `json:"policy"`
+	// Months is the retention period applied (retention only), so the
+	// tracking page can say it in the customer's language.
+	Months int `json:"months,omitempty"`
 }

@@ -81,6 +81,9 @@ func DSN(path string, readOnly bool) string {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
+	// What a redaction replaces is overwritten in the file, not left in
+	// free space (Sweep clears the WAL).
+	q.Add("_pragma", "secure_delete(1)")
 	if readOnly {
 		q.Add("_query_only", "1")
 	} else {
@@ -188,6 +191,7 @@ func checkPragmas(ctx context.Context, db *sql.DB, readOnly bool) error {
 		{"synchronous", "2"}, // FULL
 		{"busy_timeout", strconv.FormatInt(busyTimeout.Milliseconds(), 10)},
 		{"foreign_keys", "1"},
+		{"secure_delete", "1"},
 	}
 	if readOnly {
 		want = append(want, struct{ pragma, value string }{"query_only", "1"})
