@@ -59,6 +59,7 @@ func parseStaffOptions(args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&o.publicURL, "public-url", "", "base of the tracking URL printed on receipts (default: the address the server announced at enrolment, else the server this terminal is enrolled with)")
 	fs.StringVar(&o.timezone, "timezone", "Local", "the branch's time zone (IANA name) for deadlines and dates")
 	fs.StringVar(&o.categoriesFile, "categories", "", "JSON file with the complaint categories (as for the kiosk); built-in list when empty")
+	fs.StringVar(&o.retentionFile, "retention-config", "", "the server's retention policy file, so the privacy notice read to customers states the period the server enforces; without it, 12 months")
 	fs.StringVar(&o.slaConfig, "sla-config", "", "the server's SLA file (calendars and targets), so the queue shows the server's deadlines; without it, the receipt's business days (--ack-days, --respond-days)")
 	fs.StringVar(&o.logFile, "log", "", "log file (default: staff.log in the data directory); never holds customers' text")
 	fs.IntVar(&o.ackDays, "ack-days", 2, "business days to acknowledge, when there is no --sla-config (as printed on receipts)")
@@ -213,6 +214,7 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		Printer:    dev.printer,
 		PublicURL:  publicURL,
 		Categories: dev.categories,
+		Retention:  dev.retention,
 		Bundle:     dev.bundle,
 		Location:   loc,
 		Sessions:   sessions,
