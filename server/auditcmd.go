@@ -6,8 +6,21 @@ import (
 	"io"
 
 	"ombud/server/audit"
-	"ombud/server/storage/sqlite"
+	"ombud/server/central"
+	"ombud/server/storage"
 )
+
+// withAudit runs fn on the store's audit chain; a backend without one says
+// so.
+func withAudit(ctx context.Context, d central.Database, fn func(storage.Audit) error) error {
+	return withStore(ctx, d, func(cs central.Store) error {
+		st, ok := cs.(storage.Audit)
+		if !ok {
+			return fmt.Errorf("this database (%s) does not keep the audit chain yet: SQLite does", d)
+		}
+		return fn(st)
+	})
+}
 
 // The audit commands: the event log's tamper evidence (package
 // server/audit). `server audit head` prints the chain's head for the
@@ -24,11 +37,11 @@ func auditCommand(ctx context.Context, args []string, getenv func(string) string
 	switch args[0] {
 	case "head":
 		fs := newFlagSet("audit head", stderr)
-		data := fs.String("data", "", "data directory (holds server.db)")
+		data := databaseFlags(fs)
 		if err := parseFlags(fs, args[1:], getenv); err != nil {
 			return err
 		}
-		return withStore(ctx, *data, func(st *sqlite.Store) error {
+		return withAudit(ctx, *data, func(st storage.Audit) error {
 			h, err := st.AuditHead(ctx)
 			if err != nil {
 				return err
@@ -42,7 +55,7 @@ func auditCommand(ctx context.Context, args []string, getenv func(string) string
 		})
 	case "verify":
 		fs := newFlagSet("audit verify", stderr)
-		data := fs.String("data", "", "data directory (holds server.db)")
+		data := databaseFlags(fs)
 		headFlag := fs.String("head", "", "a head recorded earlier (SEQ:HASH, as `server audit head` printed it): the log must still hold it")
 		if err := parseFlags(fs, args[1:], getenv); err != nil {
 			return err
@@ -55,7 +68,7 @@ func auditCommand(ctx context.Context, args []string, getenv func(string) string
 			}
 			head = &h
 		}
-		return withStore(ctx, *data, func(st *sqlite.Store) error {
+		return withAudit(ctx, *data, func(st storage.Audit) error {
 			rep, err := st.AuditVerify(ctx, head)
 			if err != nil {
 				return err

@@ -28,11 +28,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
 	"github.com/gorilla/websocket"
 	"github.com/makiuchi-d/gozxing"
 	gzqr "github.com/makiuchi-d/gozxing/qrcode"
-	"ombud/server/tracking/phonetest"
 
 	kioskenrol "ombud/kiosk/enrol"
 	"ombud/kiosk/filing"
@@ -42,6 +40,7 @@ import (
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/server/tracking/i18n"
+	"ombud/server/tracking/phonetest"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/sla"
@@ -230,7 +229,7 @@ func MustE2EKiosk(tb testing.TB, s *e2eServer, name string) *e2eKiosk {
 		tb.Fatal(err)
 	}
 	clock := hlc.New(nil)
-	svc, err := filing.New(st, clock, filing.Config{Branch: cred.Branch, PublicURL: s.url, AckDays: 2, RespondDays: 15})
+	svc, err := filing.New(st, clock, filing.Config{Branch: cred.Branch, PublicURL: s.url})
 	if err != nil {
 		tb.Fatal(err)
 	}

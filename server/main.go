@@ -9,13 +9,19 @@
 //	server devices    --data DIR
 //	server device role --data DIR --device ID --role kiosk|staff|team [--teams T,...]
 //	server device show --data DIR --device ID [--limit 20]
-//	server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor [--teams T,...]  (PIN on stdin)
+//	server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor|manager|administrator [--teams T,...]  (PIN on stdin)
 //	server staff pin    --data DIR --id STAFF  (new PIN on stdin)
 //	server staff revoke --data DIR --id STAFF
 //	server staff list   --data DIR [--branch ID]
 //	server webhook add  --data DIR --url URL [--events T,...] [--include-text] [--allow-private-webhooks]
 //	server webhook list|remove|deliveries --data DIR [--id ID]
 //	server notifications --data DIR [--complaint ID] [--limit 50]
+//	server backup  --data DIR --to FILE
+//	server restore --data DIR --from FILE
+//	server migrate    --data DIR
+//
+// Every command takes --db postgres://... instead of --data DIR to use a
+// PostgreSQL database, which several `server serve` replicas may share.
 //
 // Every flag can also be set from the environment as OMBUD_SERVER_<FLAG>
 // (upper case, dashes as underscores, e.g. OMBUD_SERVER_TLS_CERT); a flag on
@@ -44,7 +50,6 @@ import (
 	"ombud/server/httpapi"
 	"ombud/server/staffapi"
 	"ombud/server/storage"
-	"ombud/server/storage/sqlite"
 	"ombud/server/tracking"
 	"ombud/server/tracking/i18n"
 	"ombud/shared/device"
@@ -75,16 +80,22 @@ const usage = `usage:
                     [--timezone ZONE --ack-days 2 --respond-days 15] [--catalogs DIR]
                     [--smtp-addr HOST:PORT --smtp-from ADDR] [--sms-gateway-url URL] [--allow-private-webhooks]
                     [--retention-config FILE]
+                    [--metrics-addr 127.0.0.1:9464 [--metrics-token-file F]]
   server branch add --data DIR --id ID --name NAME
   server enrol-code --data DIR --branch ID [--role kiosk|staff|team] [--teams T,...] [--ttl 24h] [--public-url URL]
   server revoke     --data DIR --device ID
   server devices    --data DIR
   server device role --data DIR --device ID --role kiosk|staff|team [--teams T,...]
   server device show --data DIR --device ID [--limit 20]
-  server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor [--teams T,...]
+  server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor|manager|administrator [--teams T,...]
   server staff pin    --data DIR --id STAFF
   server staff revoke --data DIR --id STAFF
   server staff list   --data DIR [--branch ID]
+  server console set-password --data DIR --id STAFF      (password from the terminal or one line of stdin)
+  server console totp   --data DIR --id STAFF [--reset]  (prints the key and recovery codes; --reset: enrol at next sign-in)
+  server console scope  --data DIR --id STAFF --branches B,...|*
+  server console signout --data DIR --id STAFF           (ends every console session of the account)
+  server console audit  --data DIR [--limit 50]
   server webhook add  --data DIR --url URL [--events T,...] [--include-text] [--allow-private-webhooks]
   server webhook list --data DIR
   server webhook remove     --data DIR --id ID
@@ -92,6 +103,11 @@ const usage = `usage:
   server notifications --data DIR [--complaint ID] [--limit 50]
   server audit head   --data DIR
   server audit verify --data DIR [--head SEQ:HASH]
+  server backup  --data DIR --to FILE    (online: while the server runs)
+  server restore --data DIR --from FILE  (with the server stopped)
+  server migrate    --data DIR
+  Every command takes --db postgres://USER@HOST:5432/DB instead of --data DIR to use PostgreSQL
+  (OMBUD_SERVER_DB); several servers may then serve one database.
   (staff add and staff pin read the PIN from the terminal, or one line of standard input)
 Flags may be set as OMBUD_SERVER_<FLAG> in the environment (e.g. OMBUD_SERVER_DATA).`
 
@@ -131,12 +147,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return deviceCommand(ctx, rest, getenv, stdout, stderr)
 	case "staff":
 		return staffCommand(ctx, rest, getenv, stdin, stdout, stderr)
+	case "console":
+		return consoleCommand(ctx, rest, getenv, stdin, stdout, stderr)
 	case "webhook":
 		return webhookCommand(ctx, rest, getenv, stdout, stderr)
 	case "notifications":
 		return notifications(ctx, rest, getenv, stdout, stderr)
 	case "audit":
 		return auditCommand(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		return backup(ctx, rest, getenv, stdout, stderr)
+	case "restore":
+		return restore(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -166,12 +190,20 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// openStore opens the database in dir (central.OpenStore) for a command.
-func openStore(ctx context.Context, dir string) (*sqlite.Store, error) {
-	if dir == "" {
-		return nil, usageError{"--data DIR is required"}
+// databaseFlags registers --data and --db on fs: where the database is.
+func databaseFlags(fs *flag.FlagSet) *central.Database {
+	var d central.Database
+	fs.StringVar(&d.Data, "data", "", "data directory (holds server.db, the embedded SQLite database)")
+	fs.StringVar(&d.DB, "db", "", "PostgreSQL database URL (postgres://user@host:5432/db?sslmode=...) instead of SQLite in --data; several servers may share it")
+	return &d
+}
+
+// openStore opens the database (central.OpenDatabase) for a command.
+func openStore(ctx context.Context, d central.Database) (central.Store, error) {
+	if d.Data == "" && d.DB == "" {
+		return nil, usageError{"--data DIR or --db postgres://... is required"}
 	}
-	return central.OpenStore(ctx, dir, sqlite.Options{})
+	return central.OpenDatabase(ctx, d, central.StoreOptions{})
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
@@ -179,10 +211,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		cfg                                                   central.Config
 		logLevel, timezone, catalogs, slaConfig, trustedProxy string
 		retentionConfig                                       string
+		metricsTokenFile                                      string
 	)
 	fs := newFlagSet("serve", stderr)
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
-	fs.StringVar(&cfg.Data, "data", "", "data directory (holds server.db)")
+	fs.StringVar(&cfg.Data, "data", "", "data directory (holds server.db, the embedded SQLite database, and the tracking secret)")
+	fs.StringVar(&cfg.DB, "db", "", "PostgreSQL database URL (postgres://user@host:5432/db?sslmode=...) instead of SQLite in --data; several servers (replicas) may share it")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate file (PEM); with --tls-key, serve HTTPS")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "the address devices and phones use to reach this server, e.g. https://ombud.example.org")
@@ -195,16 +229,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.DurationVar(&cfg.MaxOffline, "max-offline", admit.DefaultMaxOffline, "how long ago a staff action signed in offline (the server out of reach) may have been recorded; older ones are refused")
 	fs.DurationVar(&cfg.SessionTTL, "staff-session", staffapi.DefaultSessionTTL, "how long a staff sign-in the server confirmed lasts on its terminal")
 	fs.StringVar(&timezone, "timezone", "Local", "time zone (IANA name such as Europe/Paris) for dates on the tracking page; as the kiosks' --timezone")
-	fs.IntVar(&cfg.AckDays, "ack-days", 2, "business days to acknowledge, as promised on receipts (the kiosks' --ack-days)")
-	fs.IntVar(&cfg.RespondDays, "respond-days", 15, "business days to respond, as promised on receipts (the kiosks' --respond-days)")
+	fs.IntVar(&cfg.AckDays, "ack-days", 2, "business days to acknowledge, without --sla-config")
+	fs.IntVar(&cfg.RespondDays, "respond-days", 15, "business days to respond, without --sla-config")
 	fs.StringVar(&catalogs, "catalogs", "", "directory of extra or corrected tracking-page catalogs (xx.json)")
 	fs.Float64Var(&cfg.TrackRate, "tracking-rate", tracking.DefaultRatePerMinute, "tracking page and API requests per minute per client IP")
 	fs.IntVar(&cfg.TrackBurst, "tracking-burst", tracking.DefaultBurst, "tracking requests a client may make at once before the rate applies")
 	fs.StringVar(&cfg.DispatchConfig, "dispatch-config", "", "dispatch rules (JSON, see server/dispatch); re-read when the file changes or on SIGHUP; without it every case goes to its filing branch's queue")
-	fs.StringVar(&slaConfig, "sla-config", "", "SLA calendars and policies (JSON, see shared/sla); without it cases get no deadlines and nothing escalates, and the tracking page shows the receipt's dates")
+	fs.StringVar(&slaConfig, "sla-config", "", "SLA calendars, policies and the customer's time to answer a decision (JSON, see shared/sla); sent to kiosks and staff terminals for their receipts and queues; without it, --ack-days and --respond-days business days (Monday to Friday, 09:00-17:00, --timezone)")
 	fs.StringVar(&cfg.EscalationQueue, "escalation-queue", "", "queue an overdue case moves to: team:<id> (declared in the dispatch config), branch, or empty to leave it in its queue")
 	fs.DurationVar(&cfg.EscalationInterval, "escalation-interval", time.Minute, "how often overdue cases are looked for")
 	fs.StringVar(&retentionConfig, "retention-config", "", "retention policy (JSON: default_months, categories; see shared/retention): personal data of a closed case is redacted once its period runs out; without it, 12 months after closure, as the kiosks say (give the kiosks the same file)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "address of a separate listener serving /metrics (Prometheus), e.g. 127.0.0.1:9464; keep it off the public network; empty: no metrics")
+	fs.StringVar(&metricsTokenFile, "metrics-token-file", "", "file holding a bearer token that scrapes of /metrics must present (Authorization: Bearer ...)")
 	outbound := outboundFlags(fs, &cfg)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -216,8 +252,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if cfg.Location, err = time.LoadLocation(timezone); err != nil {
 		return usageError{fmt.Sprintf("--timezone %q: %v", timezone, err)}
 	}
-	if cfg.AckDays < 0 || cfg.RespondDays < cfg.AckDays {
-		return usageError{"--ack-days must be 0 or more and --respond-days at least --ack-days"}
+	if cfg.AckDays < 1 || cfg.RespondDays < cfg.AckDays {
+		return usageError{"--ack-days must be 1 or more and --respond-days at least --ack-days"}
 	}
 	if cfg.Catalogs, err = i18n.Load(catalogs); err != nil {
 		return usageError{fmt.Sprintf("--catalogs: %v", err)}
@@ -225,11 +261,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return usageError{"--tls-cert and --tls-key go together"}
 	}
-	if cfg.Data == "" {
-		return usageError{"--data DIR is required"}
+	if cfg.Data == "" && cfg.DB == "" {
+		return usageError{"--data DIR or --db postgres://... is required"}
 	}
 	if cfg.TrustedProxies, err = httpapi.ParseTrusted(trustedProxy); err != nil {
 		return usageError{fmt.Sprintf("--trusted-proxy %q: %v", trustedProxy, err)}
+	}
+	if metricsTokenFile != "" {
+		if cfg.MetricsAddr == "" {
+			return usageError{"--metrics-token-file needs --metrics-addr"}
+		}
+		if cfg.MetricsToken, err = readToken(metricsTokenFile); err != nil {
+			return usageError{fmt.Sprintf("--metrics-token-file: %v", err)}
+		}
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -276,6 +320,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 }
 
+// readToken reads a secret from a file: its first line, trimmed. An empty
+// one is refused rather than taken as "no token".
+func readToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	tok, _, _ := strings.Cut(string(b), "\n")
+	tok = strings.TrimSpace(tok)
+	if len(tok) < 16 {
+		return "", errors.New("the token must be at least 16 characters on the file's first line")
+	}
+	return tok, nil
+}
+
 // closeInto closes c and reports its error through *err unless an earlier
 // error is there already.
 func closeInto(err *error, c io.Closer) {
@@ -286,8 +345,8 @@ func closeInto(err *error, c io.Closer) {
 
 // withStore runs fn on the store at dir and closes it, reporting a failed
 // close (the final WAL checkpoint) as the command's error.
-func withStore(ctx context.Context, dir string, fn func(*sqlite.Store) error) (err error) {
-	st, err := openStore(ctx, dir)
+func withStore(ctx context.Context, d central.Database, fn func(central.Store) error) (err error) {
+	st, err := openStore(ctx, d)
 	if err != nil {
 		return err
 	}
@@ -297,7 +356,7 @@ func withStore(ctx context.Context, dir string, fn func(*sqlite.Store) error) (e
 
 func branchAdd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("branch add", stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	id := fs.String("id", "", "branch id, short and stable (e.g. main)")
 	name := fs.String("name", "", "branch name shown to staff and customers")
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -306,7 +365,7 @@ func branchAdd(ctx context.Context, args []string, getenv func(string) string, s
 	if *id == "" || *name == "" {
 		return usageError{"branch add: --id and --name are required"}
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		if err := st.CreateBranch(ctx, *id, *name); err != nil {
 			return fmt.Errorf("branch add: %s", storage.ErrorMessage(err))
 		}
@@ -317,7 +376,7 @@ func branchAdd(ctx context.Context, args []string, getenv func(string) string, s
 
 func enrolCode(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("enrol-code", stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	branch := fs.String("branch", "", "branch the device will belong to")
 	role := fs.String("role", string(device.Kiosk), "what the device is: kiosk (a customer kiosk: files complaints, receives nothing), staff (a branch's staff terminal) or team (a team terminal, with --teams)")
 	teams := fs.String("teams", "", "for --role team: the teams it serves, comma-separated (ids of the dispatch config's team:<id> queues)")
@@ -334,7 +393,7 @@ func enrolCode(ctx context.Context, args []string, getenv func(string) string, s
 		return usageError{"enrol-code: " + err.Error()}
 	}
 	g.Branch = *branch
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		code, expires, err := enrol.Issue(ctx, st, g, *ttl, time.Now())
 		var ee *enrol.Error
 		switch {
@@ -360,7 +419,7 @@ func enrolCode(ctx context.Context, args []string, getenv func(string) string, s
 // complaint text: event types, actors, times and attribution only.
 func deviceShow(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("device show", stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	id := fs.String("device", "", "device id (see `server devices`)")
 	limit := fs.Int("limit", 20, "how many of its latest events and rejections to list")
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -369,7 +428,7 @@ func deviceShow(ctx context.Context, args []string, getenv func(string) string, 
 	if *id == "" {
 		return usageError{"device show: --device is required"}
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		d, err := st.Device(ctx, *id)
 		if err != nil {
 			return fmt.Errorf("device show: %s", storage.ErrorMessage(err))
@@ -446,7 +505,7 @@ func deviceCommand(ctx context.Context, args []string, getenv func(string) strin
 		return usageError{"device: want `server device role --device ID --role kiosk|staff|team [--teams T,...]` or `server device show --device ID`"}
 	}
 	fs := newFlagSet("device role", stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	id := fs.String("device", "", "device id (see `server devices`)")
 	role := fs.String("role", "", "kiosk, staff or team")
 	teams := fs.String("teams", "", "for --role team: the teams it serves, comma-separated")
@@ -460,7 +519,7 @@ func deviceCommand(ctx context.Context, args []string, getenv func(string) strin
 	if err != nil {
 		return usageError{"device role: " + err.Error()}
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		if err := st.SetDeviceRole(ctx, *id, g.Role, g.Teams); err != nil {
 			return fmt.Errorf("device role: %s", storage.ErrorMessage(err))
 		}
@@ -471,7 +530,7 @@ func deviceCommand(ctx context.Context, args []string, getenv func(string) strin
 
 func revoke(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("revoke", stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	device := fs.String("device", "", "device id to revoke (see `server devices`)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -479,7 +538,7 @@ func revoke(ctx context.Context, args []string, getenv func(string) string, stdo
 	if *device == "" {
 		return usageError{"revoke: --device is required"}
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		if err := enrol.Revoke(ctx, st, *device, time.Now()); err != nil {
 			return fmt.Errorf("revoke: %s", storage.ErrorMessage(err))
 		}
@@ -491,11 +550,11 @@ func revoke(ctx context.Context, args []string, getenv func(string) string, stdo
 
 func devices(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("devices", stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		ds, err := st.ListDevices(ctx)
 		if err != nil {
 			return err
@@ -522,5 +581,21 @@ func devices(ctx context.Context, args []string, getenv func(string) string, std
 				d.EnrolledAt.Local().Format(time.DateTime), seen, max(0, d.LastDeviceSeq-d.AckedSeq), revoked)
 		}
 		return tw.Flush()
+	})
+}
+
+// migrate applies the pending schema migrations and says where the schema
+// is. serve migrates at start-up too; this lets an operator do it first (an
+// upgrade's migrations before any new replica starts). Replicas starting at
+// once are safe either way: migrations take a lock.
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("migrate", stderr)
+	data := databaseFlags(fs)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	return withStore(ctx, *data, func(st central.Store) error {
+		fmt.Fprintf(stdout, "Database %s is migrated to the latest schema.\n", data)
+		return nil
 	})
 }

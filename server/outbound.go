@@ -17,7 +17,6 @@ import (
 	"ombud/server/notify/email"
 	"ombud/server/notify/sms"
 	"ombud/server/storage"
-	"ombud/server/storage/sqlite"
 	"ombud/server/webhook"
 	"ombud/shared/event"
 )
@@ -77,7 +76,7 @@ func parseEventTypes(s string) ([]event.Type, error) {
 
 func webhookAdd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("webhook add", stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	rawURL := fs.String("url", "", "where to POST the events (https://...)")
 	events := fs.String("events", "", "only these event types, comma-separated (default: every event)")
 	includeText := fs.Bool("include-text", false, "include free text (the complaint's description and desired outcome, messages, notes, decisions, comments); needs an https URL. Contact details are never sent")
@@ -99,7 +98,7 @@ func webhookAdd(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return usageError{"webhook add: " + err.Error()}
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		h, err := st.AddWebhook(ctx, webhook.Webhook{
 			ID: webhook.NewID(), URL: u.String(), Secret: webhook.NewSecret(), Events: types,
 			IncludeText: *includeText, CreatedAt: time.Now(),
@@ -118,11 +117,11 @@ func webhookAdd(ctx context.Context, args []string, getenv func(string) string, 
 
 func webhookList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("webhook list", stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		hooks, err := st.Webhooks(ctx)
 		if err != nil {
 			return err
@@ -153,7 +152,7 @@ func webhookList(ctx context.Context, args []string, getenv func(string) string,
 
 func webhookRemove(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("webhook remove", stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	id := fs.String("id", "", "webhook id (see `server webhook list`)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -161,7 +160,7 @@ func webhookRemove(ctx context.Context, args []string, getenv func(string) strin
 	if *id == "" {
 		return usageError{"webhook remove: --id is required"}
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		now := time.Now()
 		if err := st.RemoveWebhook(ctx, *id, now); err != nil {
 			return fmt.Errorf("webhook remove: %s", storage.ErrorMessage(err))
@@ -177,7 +176,7 @@ func webhookRemove(ctx context.Context, args []string, getenv func(string) strin
 
 func webhookDeliveries(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("webhook deliveries", stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	id := fs.String("id", "", "webhook id (see `server webhook list`)")
 	limit := fs.Int("limit", 50, "how many of the latest attempts to list")
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -186,7 +185,7 @@ func webhookDeliveries(ctx context.Context, args []string, getenv func(string) s
 	if *id == "" {
 		return usageError{"webhook deliveries: --id is required"}
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		hooks, err := st.Webhooks(ctx)
 		if err != nil {
 			return err
@@ -206,13 +205,13 @@ func webhookDeliveries(ctx context.Context, args []string, getenv func(string) s
 // newest first. It names contacts by their key, never by address.
 func notifications(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("notifications", stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	complaintID := fs.String("complaint", "", "only this complaint's notifications (its id)")
 	limit := fs.Int("limit", 50, "how many of the latest attempts to list")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		as, err := st.Attempts(ctx, delivery.Filter{Queue: notify.Queue, ComplaintID: *complaintID, Limit: *limit})
 		if err != nil {
 			return err

@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/term"
 
+	"ombud/server/central"
 	"ombud/server/storage"
-	"ombud/server/storage/sqlite"
 	"ombud/shared/staff"
 )
 
@@ -99,11 +99,11 @@ func storeError(cmd string, err error) error {
 func staffAdd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	const cmd = "staff add"
 	fs := newFlagSet(cmd, stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	branch := fs.String("branch", "", "branch the staff member works at (one made with server branch add)")
 	idFlag := fs.String("id", "", "the id they sign in with: 2-32 of a-z, 0-9, '.', '-', '_' (e.g. alice or a.martin); never reused")
 	name := fs.String("name", "", "their name, shown on the terminal and in the audit trail")
-	role := fs.String("role", "", "agent (works cases) or supervisor (may also reopen closed cases)")
+	role := fs.String("role", "", "agent (works cases), supervisor (may also reopen closed cases), manager (a supervisor, often over several branches at the console) or administrator (also manages accounts and devices at the console)")
 	teams := fs.String("teams", "", "team queues they work from team terminals, comma-separated (e.g. fraud); none for branch staff")
 	policy := pinPolicyFlags(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -117,7 +117,7 @@ func staffAdd(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if r := staff.Role(*role); !r.Valid() {
-		return usageError{fmt.Sprintf("%s: --role %q: want agent or supervisor", cmd, *role)}
+		return usageError{fmt.Sprintf("%s: --role %q: want agent, supervisor, manager or administrator", cmd, *role)}
 	}
 	cost, err := policy.cost(cmd)
 	if err != nil {
@@ -135,7 +135,7 @@ func staffAdd(ctx context.Context, args []string, getenv func(string) string, st
 	if err := a.Validate(); err != nil {
 		return usageError{fmt.Sprintf("%s: %v", cmd, err)}
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		// Checked before asking for the PIN, so a typo in the branch or a
 		// taken id does not cost the operator a PIN typed twice.
 		if _, err := st.ListStaff(ctx, a.Branch); err != nil {
@@ -173,7 +173,7 @@ func staffAdd(ctx context.Context, args []string, getenv func(string) string, st
 func staffPIN(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	const cmd = "staff pin"
 	fs := newFlagSet(cmd, stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	idFlag := fs.String("id", "", "staff id whose PIN to replace")
 	policy := pinPolicyFlags(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -187,7 +187,7 @@ func staffPIN(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		a, err := st.StaffAccount(ctx, id)
 		switch {
 		case err != nil:
@@ -217,7 +217,7 @@ func staffPIN(ctx context.Context, args []string, getenv func(string) string, st
 func staffRevoke(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	const cmd = "staff revoke"
 	fs := newFlagSet(cmd, stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	idFlag := fs.String("id", "", "staff id to revoke (server staff list shows them)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -226,7 +226,7 @@ func staffRevoke(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		before, err := st.StaffAccount(ctx, id)
 		if err != nil {
 			return storeError(cmd, err)
@@ -251,12 +251,12 @@ func staffRevoke(ctx context.Context, args []string, getenv func(string) string,
 func staffList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	const cmd = "staff list"
 	fs := newFlagSet(cmd, stderr)
-	data := fs.String("data", "", "data directory (holds server.db)")
+	data := databaseFlags(fs)
 	branch := fs.String("branch", "", "only this branch's accounts (default: every branch)")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
-	return withStore(ctx, *data, func(st *sqlite.Store) error {
+	return withStore(ctx, *data, func(st central.Store) error {
 		accounts, err := st.ListStaff(ctx, *branch)
 		if err != nil {
 			return storeError(cmd, err)

@@ -16,6 +16,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/tls"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,20 +26,27 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"ombud/server/admit"
 	"ombud/server/cases"
+	"ombud/server/console"
 	"ombud/server/delivery"
 	"ombud/server/dispatch"
 	"ombud/server/enrol"
 	"ombud/server/httpapi"
+	"ombud/server/metrics"
 	"ombud/server/notify"
 	"ombud/server/notify/email"
 	"ombud/server/notify/sms"
 	"ombud/server/privacy"
+	"ombud/server/slaapi"
 	"ombud/server/staffapi"
+	"ombud/server/storage"
+	"ombud/server/storage/postgres"
 	"ombud/server/storage/sqlite"
 	"ombud/server/tracking"
 	"ombud/server/tracking/i18n"
@@ -52,12 +60,78 @@ import (
 // DBFile is the database's name in the data directory.
 const DBFile = "server.db"
 
+// Store is everything the server keeps, whichever backend keeps it.
+type Store interface {
+	storage.Store
+	storage.Cases
+	storage.Tracking
+	notify.Store
+	webhook.Store
+	// Ping checks that the database answers (readiness).
+	Ping(ctx context.Context) error
+}
+
+var (
+	_ Store = (*sqlite.Store)(nil)
+	_ Store = (*postgres.Store)(nil)
+)
+
+// Database says where the server's data lives: an embedded SQLite file in
+// Data (the default), or the PostgreSQL database at DB (a postgres:// URL),
+// which several replicas can share.
+type Database struct {
+	Data string
+	DB   string
+}
+
+// String names the database for messages, without credentials.
+func (d Database) String() string {
+	if d.DB != "" {
+		return postgres.Redact(d.DB)
+	}
+	return filepath.Join(d.Data, DBFile)
+}
+
+// StoreOptions tune OpenDatabase.
+type StoreOptions struct {
+	Admission admit.Policy
+	Logger    *slog.Logger
+	// PollInterval: see postgres.Options.
+	PollInterval time.Duration
+}
+
+// OpenDatabase opens (creating and migrating as needed) the database d
+// names. The administrative commands use it too.
+func OpenDatabase(ctx context.Context, d Database, opts StoreOptions) (Store, error) {
+	if d.DB != "" {
+		if !postgres.IsDSN(d.DB) {
+			return nil, errors.New("--db must be a postgres:// or postgresql:// URL (SQLite lives in --data)")
+		}
+		st, err := postgres.OpenWith(ctx, d.DB, postgres.Options{Admission: opts.Admission, Logger: opts.Logger, PollInterval: opts.PollInterval})
+		if err != nil {
+			return nil, fmt.Errorf("open storage: %w", err)
+		}
+		return st, nil
+	}
+	return OpenStore(ctx, d.Data, sqlite.Options{Admission: opts.Admission})
+}
+
 // Config is everything a Server is made from. Zero values take the
 // defaults the server program documents.
 type Config struct {
-	// Data is the data directory: the database and the tracking page's
-	// secret. Created 0700 if missing. Required.
+	// Data is the data directory: the SQLite database and the tracking
+	// page's secret. Created 0700 if missing. Required unless DB is set.
 	Data string
+	// DB is a PostgreSQL database URL (postgres://...): the data, and the
+	// secrets every replica shares, live there instead, and several
+	// servers may share it. "" uses SQLite in Data.
+	DB string
+	// LeaseRetry is how often a replica without the once-only work's
+	// lease tries to take it (PostgreSQL only; postgres.DefaultLeaseRetry).
+	LeaseRetry time.Duration
+	// PollInterval bounds how late another replica's commit reaches this
+	// replica's devices when its notification is lost (PostgreSQL only).
+	PollInterval time.Duration
 	// Listen is the address to listen on; port 0 picks a free one.
 	Listen string
 	// TLSCert and TLSKey, together, serve HTTPS.
@@ -86,8 +160,9 @@ type Config struct {
 	// the server confirmed lasts.
 	MaxOffline, SessionTTL time.Duration
 
-	// The tracking page: dates shown in Location; without an SLA config,
-	// the receipt's promise of AckDays and RespondDays business days.
+	// The tracking page: dates shown in Location. Without an SLA config,
+	// the SLA is sla.Fallback: AckDays and RespondDays business days
+	// (2 and 15 when zero) in Location.
 	Location             *time.Location
 	AckDays, RespondDays int
 	Catalogs             *i18n.Bundle
@@ -96,7 +171,7 @@ type Config struct {
 
 	// The case engine: routing rules (a file, re-read when it changes and
 	// on ReloadDispatch; "" routes every case to its filing branch), SLA
-	// policies (nil: no deadlines, no escalation), where overdue cases go
+	// policies (nil: sla.Fallback, above), where overdue cases go
 	// and how often they are looked for.
 	DispatchConfig     string
 	SLA                *sla.Config
@@ -121,6 +196,15 @@ type Config struct {
 	// Delivery tunes the notification and webhook queues (tests shorten
 	// them); zero values take package delivery's defaults.
 	Delivery DeliveryConfig
+
+	// MetricsAddr is where /metrics is served (metrics.go), on a listener
+	// of its own; "" serves no metrics. MetricsToken, if set, is the
+	// bearer token a scrape must present.
+	MetricsAddr, MetricsToken string
+
+	// Console tunes the web console (package console); its Key, Secure,
+	// ClientIP, TrackingURL and Logger are set by the server.
+	Console console.Options
 }
 
 // NotifyConfig says how customers are notified (package notify).
@@ -156,15 +240,24 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 
-	store    *sqlite.Store
+	store    Store
+	ready    atomic.Bool // serving, and not shutting down: /readyz
+	leader   atomic.Bool // running the once-only work
 	hub      *hub.Hub
 	engine   *cases.Engine
 	privacy  *privacy.Service
 	dispatch *dispatch.Watcher // nil without a dispatch config
 	notifier *notify.Notifier
 	webhooks *webhook.Dispatcher
+	desk     *console.Handler
 	http     *http.Server
 	ln       net.Listener
+
+	metrics     *metrics.Metrics // the server's own registry
+	metricsHTTP *http.Server     // nil without Config.MetricsAddr
+	metricsLn   net.Listener
+
+	unlock func() // releases the data directory's shared lock (LockData)
 
 	stop   context.CancelFunc // ends the background work
 	wg     sync.WaitGroup     // the background work and the HTTP server
@@ -188,7 +281,7 @@ func New(cfg Config) *Server {
 	if cfg.MaxConnsPerClient == 0 {
 		cfg.MaxConnsPerClient = DefaultMaxConnsPerClient
 	}
-	return &Server{cfg: cfg, log: cfg.Logger.With("component", "server"), served: make(chan error, 1)}
+	return &Server{cfg: cfg, log: cfg.Logger.With("component", "server"), served: make(chan error, 1), metrics: metrics.New()}
 }
 
 // Open opens the storage, builds every part, listens and starts serving.
@@ -203,7 +296,22 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if s.store, err = OpenStore(ctx, s.cfg.Data, sqlite.Options{Admission: admit.Policy{MaxOffline: s.cfg.MaxOffline}}); err != nil {
+	if s.cfg.Data == "" && s.cfg.DB == "" {
+		return errors.New("a data directory or a database URL is required")
+	}
+	if s.cfg.Data != "" && s.cfg.DB == "" {
+		if err := os.MkdirAll(s.cfg.Data, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		if s.unlock, err = LockData(s.cfg.Data, false); errors.Is(err, ErrLocked) {
+			return fmt.Errorf("data directory %s is being restored (`server restore` holds it): start the server when it has finished", s.cfg.Data)
+		} else if err != nil {
+			return err
+		}
+	}
+	if s.store, err = OpenDatabase(ctx, Database{Data: s.cfg.Data, DB: s.cfg.DB}, StoreOptions{
+		Admission: admit.Policy{MaxOffline: s.cfg.MaxOffline}, Logger: s.cfg.Logger, PollInterval: s.cfg.PollInterval,
+	}); err != nil {
 		return err
 	}
 	clients := httpapi.NewClients(s.cfg.TrustedProxies)
@@ -212,6 +320,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return err
 	}
 	s.remindRoles(ctx)
+	if err := s.startMetrics(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -220,7 +331,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.http = &http.Server{
 		// Security headers (CSP, nosniff, no-referrer, HSTS on TLS) on
 		// every response, not only the tracking page's.
-		Handler:           tracking.SecurityHeaders(router),
+		Handler:           s.metrics.Instrument(tracking.SecurityHeaders(router)),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		// Whole requests, bodies included, must arrive in time: a slow
@@ -238,7 +349,8 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if tlsConfig != nil {
 		scheme = "https"
 	}
-	s.log.Info("listening", "addr", s.ln.Addr().String(), "scheme", scheme, "public_url", s.cfg.PublicURL, "data", s.cfg.Data)
+	s.log.Info("listening", "addr", s.ln.Addr().String(), "scheme", scheme, "public_url", s.cfg.PublicURL,
+		"database", Database{Data: s.cfg.Data, DB: s.cfg.DB}.String())
 	if tlsConfig == nil {
 		if ap, err := netip.ParseAddrPort(s.ln.Addr().String()); err == nil && !ap.Addr().IsLoopback() {
 			// Enrolment answers carry credentials: in the clear only if a
@@ -249,15 +361,31 @@ func (s *Server) Open(ctx context.Context) (err error) {
 
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
-	s.wg.Go(func() { s.engine.Run(bg) })
-	s.wg.Go(func() { s.privacy.Run(bg, s.cfg.EscalationInterval) })
 	if s.dispatch != nil {
 		s.wg.Go(func() { s.dispatch.Run(bg) })
 	}
-	// Safe on several servers sharing a database: the followers'
-	// cursors are compare-and-set and the workers lease their jobs.
-	s.wg.Go(func() { s.notifier.Run(bg) })
-	s.wg.Go(func() { s.webhooks.Run(bg) })
+	// The once-only work: the case engine (projection, dispatch, the
+	// escalation clock) and the outbound followers and workers. On a
+	// shared PostgreSQL, one replica at a time runs it, under a lease that
+	// moves when its holder dies; each part is also safe if two briefly
+	// overlap (compare-and-set cursors, derived event ids, leased jobs).
+	once := func(ctx context.Context) {
+		var wg sync.WaitGroup
+		wg.Go(func() { s.engine.Run(ctx) })
+		if s.privacy != nil {
+			wg.Go(func() { s.privacy.Run(ctx, s.cfg.EscalationInterval) })
+		}
+		wg.Go(func() { s.notifier.Run(ctx) })
+		wg.Go(func() { s.webhooks.Run(ctx) })
+		wg.Wait()
+	}
+	if l, ok := s.store.(leaser); ok {
+		s.wg.Go(func() { l.Lead(bg, s.cfg.LeaseRetry, once, s.leader.Store) })
+	} else {
+		s.leader.Store(true)
+		s.wg.Go(func() { once(bg) })
+	}
+	s.ready.Store(true)
 	s.wg.Go(func() {
 		if tlsConfig != nil {
 			s.served <- s.http.ServeTLS(s.ln, "", "")
@@ -303,6 +431,19 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 // build makes every part on the open store and mounts them on one router.
 func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	base := s.cfg.Logger
+	if s.cfg.SLA == nil {
+		// One source of dates even without a file: the receipts, the
+		// page, the staff screens and the engine all use this config.
+		ack, respond := s.cfg.AckDays, s.cfg.RespondDays
+		if ack == 0 && respond == 0 {
+			ack, respond = 2, 15
+		}
+		cfg, err := sla.Fallback(ack, respond, s.cfg.Location)
+		if err != nil {
+			return nil, err
+		}
+		s.cfg.SLA = cfg
+	}
 	rules := dispatch.Default
 	if s.cfg.DispatchConfig != "" {
 		w, err := dispatch.NewWatcher(s.cfg.DispatchConfig, 0, base)
@@ -314,15 +455,22 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	engine, err := cases.New(cases.Config{
 		Store: s.store, Dispatch: rules, SLA: s.cfg.SLA,
 		EscalationQueue: s.cfg.EscalationQueue, Interval: s.cfg.EscalationInterval,
-		Logger: base,
+		Logger: base, Observer: s.metrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("case engine: %w", err)
 	}
 	s.engine = engine
-	s.privacy = privacy.New(privacy.Config{Store: s.store, Policy: s.cfg.Retention, Ledger: privacy.OpenLedger(s.cfg.Data), Now: s.cfg.Now, Logger: base})
+	// Retention and erasure (package privacy) need storage.Privacy, which
+	// only the SQLite store implements so far: on PostgreSQL the server
+	// says so and nothing is redacted.
+	if ps, ok := s.store.(privacy.Store); ok {
+		s.privacy = privacy.New(privacy.Config{Store: ps, Policy: s.cfg.Retention, Ledger: privacy.OpenLedger(s.cfg.Data), Now: s.cfg.Now, Logger: base})
+	} else {
+		s.log.Warn("retention, erasure and the audit chain are not implemented on this database yet: nothing is redacted (docs/SECURITY.md)")
+	}
 
-	secret, err := tracking.LoadOrCreateSecret(s.cfg.Data)
+	secret, err := s.trackingSecret()
 	if err != nil {
 		return nil, err
 	}
@@ -330,10 +478,7 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	if u, err := url.Parse(s.cfg.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
 		origins = append(origins, u.Scheme+"://"+u.Host)
 	}
-	var deadlines tracking.Deadlines = tracking.ReceiptPromise{AckDays: s.cfg.AckDays, RespondDays: s.cfg.RespondDays, Location: s.cfg.Location}
-	if s.cfg.SLA != nil {
-		deadlines = engineDeadlines{engine}
-	}
+	var deadlines tracking.Deadlines = engineDeadlines{engine}
 	track, err := tracking.New(s.store, tracking.Options{
 		Logger: base, Secret: secret, Branches: s.store, Catalogs: s.cfg.Catalogs, Location: s.cfg.Location,
 		Deadlines:     deadlines,
@@ -350,7 +495,21 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	s.hub = hub.New(hub.Config{
 		Log: s.store, Auth: enrol.SyncAuth{Store: s.store},
 		RevokeCheckInterval: s.cfg.RevocationInterval, Logger: base,
+		Observer: s.metrics,
 	})
+	// database/sql pools (SQLite); PostgreSQL's pgx pool reports its own.
+	if p, ok := s.store.(interface {
+		Pools() (writer, reader *sql.DB)
+	}); ok {
+		writer, reader := p.Pools()
+		s.metrics.AddDB("writer", writer)
+		s.metrics.AddDB("reader", reader)
+	}
+	var overdue metrics.Overdue
+	if s.cfg.SLA != nil {
+		overdue = s.store
+	}
+	s.metrics.AddStore(s.store, overdue, time.Now)
 
 	if err := s.buildOutbound(secret); err != nil {
 		return nil, err
@@ -362,9 +521,86 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	// the sign-in the server confirms while they are online (docs/API.md);
 	// the same device credentials as sync.
 	staffapi.NewWith(s.store, staffapi.Options{Logger: base, SessionTTL: s.cfg.SessionTTL, MaxOffline: s.cfg.MaxOffline}).Register(router)
+	// The SLA rules every device dates receipts and queues by.
+	slaapi.New(s.store, s.cfg.SLA, base).Register(router)
 	track.Register(router)
 	s.notifier.Register(router)
+
+	// The web console: its CSRF key derived from the tracking secret,
+	// cookies Secure whenever browsers reach the server over HTTPS.
+	co := s.cfg.Console
+	ck := hmac.New(sha256.New, secret)
+	ck.Write([]byte("ombud/console/v1"))
+	co.Key, co.Logger, co.ClientIP = ck.Sum(nil), base, clients.Key
+	co.Secure = s.cfg.TLSCert != "" || strings.HasPrefix(s.cfg.PublicURL, "https://")
+	co.TrackingURL = s.cfg.PublicURL
+	// The console's storage exists on SQLite only so far: on PostgreSQL
+	// /console/ is not served (and the server says so at start).
+	if cs, ok := s.store.(console.Store); ok {
+		desk, err := console.New(cs, co)
+		if err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+		desk.Register(router)
+		s.desk = desk
+	} else {
+		base.Warn("the web console is not available on this database yet: /console/ is not served")
+	}
+	router.Handle(PathReady, http.HandlerFunc(s.readyz))
 	return router, nil
+}
+
+// PathReady is the readiness check a load balancer polls.
+const PathReady = "/readyz"
+
+// readyz answers 200 while this server can take traffic: it is open (its
+// migrations done) and not shutting down, and its database answers now;
+// else 503, so a load balancer sends devices to another replica. /healthz
+// stays the liveness check. The body says whether this replica runs the
+// once-only work, for operators.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if !s.ready.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, `{"status":"starting or stopping"}`)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("readiness: the database does not answer", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, `{"status":"database unavailable"}`)
+		return
+	}
+	fmt.Fprintf(w, "{\"status\":\"ready\",\"leader\":%t}\n", s.leader.Load())
+}
+
+// Leader reports whether this server runs the once-only work now.
+func (s *Server) Leader() bool { return s.leader.Load() }
+
+// leaser is a store that elects one server to run the once-only work
+// (postgres.Store.Lead).
+type leaser interface {
+	Lead(ctx context.Context, retry time.Duration, work func(ctx context.Context), held func(bool))
+}
+
+// secretStore is a store that keeps secrets every replica shares.
+type secretStore interface {
+	Secret(ctx context.Context, name string, size int) ([]byte, error)
+}
+
+// trackingSecret is the tracking page's key (and, derived, the
+// notifier's): in the shared database when it can hold one, so every
+// replica agrees, else in the data directory.
+func (s *Server) trackingSecret() ([]byte, error) {
+	if ss, ok := s.store.(secretStore); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return ss.Secret(ctx, "tracking", tracking.SecretLen)
+	}
+	return tracking.LoadOrCreateSecret(s.cfg.Data)
 }
 
 // buildOutbound makes the customer notifier and the webhook dispatcher.
@@ -399,8 +635,9 @@ func (s *Server) buildOutbound(secret []byte) error {
 		publicURL = "http://localhost"
 	}
 	d := s.cfg.Delivery
+	store := countingStore{outboundStore: s.store, observe: s.metrics.Delivered}
 	s.notifier, err = notify.New(notify.Config{
-		Log: s.store, Store: s.store, Channels: channels, Key: key.Sum(nil), PublicURL: publicURL,
+		Log: s.store, Store: store, Channels: channels, Key: key.Sum(nil), PublicURL: publicURL,
 		Catalogs: catalogs, RateLimit: n.RateLimit, RateWindow: n.RateWindow,
 		Backoff: d.Backoff, Lease: d.Lease, Poll: d.Poll, Logger: s.cfg.Logger,
 	})
@@ -408,11 +645,15 @@ func (s *Server) buildOutbound(secret []byte) error {
 		return err
 	}
 	s.webhooks, err = webhook.New(webhook.Config{
-		Log: s.store, Store: s.store, Client: webhook.NewClient(webhook.ClientOptions{AllowPrivate: s.cfg.AllowPrivateWebhooks}),
+		Log: s.store, Store: store, Client: webhook.NewClient(webhook.ClientOptions{AllowPrivate: s.cfg.AllowPrivateWebhooks}),
 		Backoff: d.Backoff, Lease: d.Lease, Poll: d.Poll, Logger: s.cfg.Logger,
 	})
 	return err
 }
+
+// Store is the server's open storage (after Open), for tests and tools
+// in the same process: writes through it reach the commit feed.
+func (s *Server) Store() Store { return s.store }
 
 // Addr is the address the server listens on (after Open).
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
@@ -444,17 +685,23 @@ func (s *Server) Close(ctx context.Context) error {
 		defer cancel()
 	}
 	s.log.Info("shutting down")
+	s.ready.Store(false)
 	var errs []error
 	// http.Server.Shutdown neither closes nor waits for hijacked
 	// (websocket) connections: the hub stops its own first.
 	if err := s.hub.Shutdown(ctx); err != nil {
 		s.log.Warn("sync hub shutdown", "err", err)
 	}
+	// The console's live streams never end by themselves.
+	if s.desk != nil {
+		s.desk.Close()
+	}
 	if err := s.http.Shutdown(ctx); err != nil {
 		s.log.Warn("shutdown timed out: closing remaining connections", "err", err)
 		s.http.Close()
 	}
 	s.stop()
+	s.stopMetrics(ctx)
 	s.wg.Wait()
 	select {
 	case err := <-s.served:
@@ -465,6 +712,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, err)
+	}
+	if s.unlock != nil {
+		s.unlock()
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -493,8 +743,14 @@ func (s *Server) release() {
 	if s.ln != nil {
 		s.ln.Close()
 	}
+	if s.metricsHTTP != nil {
+		s.metricsHTTP.Close()
+	}
 	if s.store != nil {
 		s.store.Close()
+	}
+	if s.unlock != nil {
+		s.unlock()
 	}
 }
 
@@ -512,6 +768,3 @@ func (d engineDeadlines) NextStep(ctx context.Context, c *lifecycle.Case) (track
 // Privacy is the privacy service (retention, erasure, the ledger), for
 // tests and tools that drive it with their own clock.
 func (s *Server) Privacy() *privacy.Service { return s.privacy }
-
-// Store is the server's store, for tests.
-func (s *Server) Store() *sqlite.Store { return s.store }

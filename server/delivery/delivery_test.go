@@ -77,7 +77,13 @@ func mustJobs(tb testing.TB, st delivery.Store, now time.Time) []delivery.Job {
 // stored before it existed; each event is queued once, even when a page is
 // planned again (a crash before the commit) or a stale follower commits.
 func TestFollowerStartsAtTheEndAndQueuesOnce(t *testing.T) {
-	v := deliverytest.New(t)
+	for _, b := range deliverytest.Backends {
+		t.Run(b.Name, func(t *testing.T) { testFollowerStartsAtTheEndAndQueuesOnce(t, b) })
+	}
+}
+
+func testFollowerStartsAtTheEndAndQueuesOnce(t *testing.T, b deliverytest.Backend) {
+	v := deliverytest.NewOn(t, b)
 	ctx := context.Background()
 	old := v.File("en", "Old complaint.", nil)
 	f, err := delivery.NewFollower(delivery.FollowerConfig{Log: v.Store, Store: v.Store, Name: "test", Plan: oneJobPerEvent})
@@ -127,7 +133,13 @@ func TestFollowerStartsAtTheEndAndQueuesOnce(t *testing.T) {
 // TestWorkerRetriesWithBackoffThenSends: a failing receiver is retried no
 // sooner than the schedule says; each attempt is in the audit trail.
 func TestWorkerRetriesWithBackoffThenSends(t *testing.T) {
-	v := deliverytest.New(t)
+	for _, b := range deliverytest.Backends {
+		t.Run(b.Name, func(t *testing.T) { testWorkerRetriesWithBackoffThenSends(t, b) })
+	}
+}
+
+func testWorkerRetriesWithBackoffThenSends(t *testing.T, b deliverytest.Backend) {
+	v := deliverytest.NewOn(t, b)
 	ctx := context.Background()
 	clk := &clock{now: time.Now().Add(time.Second)} // after the jobs are made
 	f, _ := delivery.NewFollower(delivery.FollowerConfig{Log: v.Store, Store: v.Store, Name: "test", Plan: oneJobPerEvent})
@@ -186,7 +198,13 @@ func TestWorkerRetriesWithBackoffThenSends(t *testing.T) {
 
 // TestWorkerGivesUpAndHonoursPermanentSkipAndDefer: the other verdicts.
 func TestWorkerGivesUpAndHonoursPermanentSkipAndDefer(t *testing.T) {
-	v := deliverytest.New(t)
+	for _, b := range deliverytest.Backends {
+		t.Run(b.Name, func(t *testing.T) { testWorkerGivesUpAndHonoursPermanentSkipAndDefer(t, b) })
+	}
+}
+
+func testWorkerGivesUpAndHonoursPermanentSkipAndDefer(t *testing.T, b deliverytest.Backend) {
+	v := deliverytest.NewOn(t, b)
 	ctx := context.Background()
 	clk := &clock{now: time.Now().Add(time.Second)} // after the jobs are made
 	f, _ := delivery.NewFollower(delivery.FollowerConfig{Log: v.Store, Store: v.Store, Name: "test", Plan: oneJobPerEvent})
@@ -257,7 +275,13 @@ func TestWorkerGivesUpAndHonoursPermanentSkipAndDefer(t *testing.T) {
 // out the next claim says so in the audit trail and sends again, and a
 // claim before then gets nothing.
 func TestInterruptedAttemptIsAuditedAndSentAgain(t *testing.T) {
-	v := deliverytest.New(t)
+	for _, b := range deliverytest.Backends {
+		t.Run(b.Name, func(t *testing.T) { testInterruptedAttemptIsAuditedAndSentAgain(t, b) })
+	}
+}
+
+func testInterruptedAttemptIsAuditedAndSentAgain(t *testing.T, b deliverytest.Backend) {
+	v := deliverytest.NewOn(t, b)
 	ctx := context.Background()
 	f, _ := delivery.NewFollower(delivery.FollowerConfig{Log: v.Store, Store: v.Store, Name: "test", Plan: oneJobPerEvent})
 	f.CatchUp(ctx)

@@ -13,8 +13,12 @@ import (
 	"time"
 
 	"ombud/server/admit"
+	"ombud/server/notify"
 	"ombud/server/storage"
+	"ombud/server/storage/postgres"
+	"ombud/server/storage/postgres/pgtest"
 	"ombud/server/storage/sqlite"
+	"ombud/server/webhook"
 	"ombud/shared/complaint"
 	"ombud/shared/device"
 	"ombud/shared/event"
@@ -28,21 +32,64 @@ import (
 // Staff is the agent every staff event names.
 var Staff = event.Actor{Kind: event.ActorStaff, ID: "agent-1"}
 
-// Env is one branch's staff terminal pushing into a real SQLite file.
-type Env struct {
-	tb    testing.TB
-	Path  string
-	Store *sqlite.Store
-	Dev   storage.Device
-	seq   int64
-	clock *hlc.Clock
+// Store is what the outbound packages need of the server's storage.
+type Store interface {
+	storage.Store
+	notify.Store
+	webhook.Store
 }
 
-// New opens a store in tb's temp dir, with branch "main", a staff terminal
-// and its agent. The store is closed at cleanup (whichever is open then).
-func New(tb testing.TB) *Env {
+// Backend is a storage backend the tests can run on.
+type Backend struct {
+	Name string
+	// New returns the location of a fresh database, removed at cleanup.
+	New func(tb testing.TB) string
+	// Open opens the database at loc.
+	Open func(ctx context.Context, loc string, policy admit.Policy) (Store, error)
+}
+
+// SQLite is the embedded default: a file in the test's temp dir.
+var SQLite = Backend{
+	Name: "sqlite",
+	New:  func(tb testing.TB) string { return filepath.Join(tb.TempDir(), "server.db") },
+	Open: func(ctx context.Context, path string, policy admit.Policy) (Store, error) {
+		return sqlite.OpenWith(ctx, path, sqlite.Options{Admission: policy})
+	},
+}
+
+// Postgres is a fresh schema on the test PostgreSQL (package pgtest: a test
+// without one is skipped, or fails under CI=true).
+var Postgres = Backend{
+	Name: "postgres",
+	New:  pgtest.DSN,
+	Open: func(ctx context.Context, dsn string, policy admit.Policy) (Store, error) {
+		return postgres.OpenWith(ctx, dsn, postgres.Options{Admission: policy})
+	},
+}
+
+// Backends are every backend, for tests that run on each.
+var Backends = []Backend{SQLite, Postgres}
+
+// Env is one branch's staff terminal pushing into a real database.
+type Env struct {
+	tb      testing.TB
+	backend Backend
+	Path    string // the database's location
+	Store   Store
+	Dev     storage.Device
+	seq     int64
+	clock   *hlc.Clock
+}
+
+// New is NewOn(tb, SQLite).
+func New(tb testing.TB) *Env { return NewOn(tb, SQLite) }
+
+// NewOn opens a store on a fresh database of backend b, with branch
+// "main", a staff terminal and its agent. The store is closed at cleanup
+// (whichever is open then).
+func NewOn(tb testing.TB, b Backend) *Env {
 	tb.Helper()
-	v := &Env{tb: tb, Path: filepath.Join(tb.TempDir(), "server.db"), clock: hlc.New(nil)}
+	v := &Env{tb: tb, backend: b, Path: b.New(tb), clock: hlc.New(nil)}
 	v.open()
 	tb.Cleanup(func() {
 		if v.Store != nil {
@@ -74,7 +121,7 @@ func New(tb testing.TB) *Env {
 
 func (v *Env) open() {
 	v.tb.Helper()
-	s, err := sqlite.OpenWith(context.Background(), v.Path, sqlite.Options{Admission: admit.Policy{MaxOffline: 24 * time.Hour}})
+	s, err := v.backend.Open(context.Background(), v.Path, admit.Policy{MaxOffline: 24 * time.Hour})
 	if err != nil {
 		v.tb.Fatal(err)
 	}
@@ -90,7 +137,7 @@ func (v *Env) Close() {
 	v.Store = nil
 }
 
-// Reopen opens the file again: the server restarts.
+// Reopen opens the database again: the server restarts.
 func (v *Env) Reopen() {
 	v.tb.Helper()
 	if v.Store != nil {

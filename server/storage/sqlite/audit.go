@@ -52,7 +52,7 @@ func (c *chainState) link(r *audit.Record) (int64, audit.Hash) {
 	return r.Seq, c.chain.Next(r)
 }
 
-// backfillChain chains the events stored before migration 0012 (or by any
+// backfillChain chains the events stored before migration 0013 (or by any
 // writer that left hash NULL), in sequence order, in one transaction.
 func backfillChain(ctx context.Context, db *sql.DB) error {
 	tx, err := db.BeginTx(ctx, nil)

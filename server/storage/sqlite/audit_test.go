@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"ombud/server/audit"
 	"ombud/server/storage/sqlite"
 	"ombud/shared/event"
+	"ombud/shared/hlc"
+	"ombud/shared/uid"
 	"ombud/sync/wire"
 )
 
@@ -173,7 +176,7 @@ func TestAuditChainAcrossGroupsAndRollbacks(t *testing.T) {
 }
 
 // TestAuditBackfill: a database whose events have no hashes (stored before
-// migration 0012) is chained when the store opens, to the very same head.
+// migration 0013) is chained when the store opens, to the very same head.
 func TestAuditBackfill(t *testing.T) {
 	path, head := auditLog(t)
 	cp := tamper(t, path, `UPDATE events SET hash = NULL, payload_hash = NULL WHERE seq >= 9`)
@@ -181,5 +184,16 @@ func TestAuditBackfill(t *testing.T) {
 	rep, err := s.AuditVerify(context.Background(), &head)
 	if err != nil || rep.Break != nil || rep.Head != head {
 		t.Fatalf("after backfill: %+v, %v; want head %v", rep, err, head)
+	}
+}
+
+// customerEvent is a customer's event of typ on filed's complaint, as the
+// tracking page appends it.
+func customerEvent(filed event.Event, typ event.Type, text string) event.Event {
+	data, _ := json.Marshal(event.Text{Text: text})
+	return event.Event{
+		ID: uid.New(), ComplaintID: filed.ComplaintID, Type: typ,
+		Actor: event.Actor{Kind: event.ActorCustomer}, At: hlc.New(nil).Now(),
+		Branch: filed.Branch, Data: data,
 	}
 }

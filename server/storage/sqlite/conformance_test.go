@@ -2,10 +2,14 @@ package sqlite_test
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"ombud/server/admit"
 	"ombud/server/storage"
+	"ombud/server/storage/sqlite"
+	"ombud/server/storage/storetest"
 	"ombud/sync/hub"
 	"ombud/sync/synctest"
 )
@@ -24,6 +28,24 @@ func TestLogConformance(t *testing.T) {
 			if err := log.(storage.Store).RevokeDevice(context.Background(), deviceID, time.Now()); err != nil {
 				t.Fatal(err)
 			}
+		},
+	})
+}
+
+// TestStorageConformance runs the storage conformance suite on SQLite
+// files.
+func TestStorageConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, storetest.Harness{
+		New: func(tb testing.TB) string { return filepath.Join(tb.TempDir(), "ombud.db") },
+		Open: func(tb testing.TB, path string, policy admit.Policy) storetest.Store {
+			tb.Helper()
+			s, err := sqlite.OpenWith(context.Background(), path, sqlite.Options{Admission: policy})
+			if err != nil {
+				tb.Fatalf("open %s: %v", path, err)
+			}
+			tb.Cleanup(func() { s.Close() })
+			return s
 		},
 	})
 }

@@ -22,6 +22,7 @@ import (
 	"ombud/shared/staff"
 	"ombud/shared/trackcode"
 	"ombud/shared/uid"
+	"ombud/sync/hub"
 	"ombud/sync/wire"
 )
 
@@ -217,4 +218,29 @@ func mkdir(dir string) error { return os.MkdirAll(dir, 0o755) }
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+func mustPush(tb testing.TB, s storage.Store, d storage.Device, batch []wire.DeviceEvent) hub.PushResult {
+	tb.Helper()
+	res, err := s.Push(context.Background(), d.ID, batch)
+	if err != nil {
+		tb.Fatalf("push %d events from %s: %v", len(batch), d.ID, err)
+	}
+	return res
+}
+
+func checkRejections(tb testing.TB, got, want []wire.PushReject) {
+	tb.Helper()
+	if len(got) != len(want) {
+		tb.Fatalf("rejections = %+v, want %d: %+v", got, len(want), want)
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.Seq != w.Seq || g.EventID != w.EventID || g.Code != w.Code {
+			tb.Errorf("rejection %d = %+v, want seq %d event %s code %d", i, g, w.Seq, w.EventID, w.Code)
+		}
+		if g.Reason == "" || len(g.Reason) > 123 {
+			tb.Errorf("rejection %d reason %q: want 1-123 bytes", i, g.Reason)
+		}
+	}
 }

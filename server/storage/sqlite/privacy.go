@@ -76,6 +76,11 @@ func (s *Store) Redact(ctx context.Context, complaintID string, marker event.Eve
 			return false, fmt.Errorf("redact %s: event %d: %w", complaintID, c.seq, err)
 		}
 	}
+	// The console's full-text index (migration 0012) holds the words too;
+	// Sweep merges its segments so no old one keeps their tokens.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM case_text WHERE complaint_id = ?`, complaintID); err != nil {
+		return false, fmt.Errorf("redact %s: text index: %w", complaintID, err)
+	}
 	// Outbound jobs may carry text (a webhook added with --include-text):
 	// their history stays, their payloads go, and what was still to send
 	// is not sent.
@@ -318,6 +323,11 @@ func (s *Store) PrivacyLog(ctx context.Context, limit int) ([]storage.PrivacyEnt
 // replaced leave the WAL. A reader mid-read makes it partial (done false):
 // try again later.
 func (s *Store) Sweep(ctx context.Context) (bool, error) {
+	// An FTS5 delete only adds a tombstone segment: 'optimize' merges
+	// them all, dropping the deleted rows' tokens from the index.
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO case_text (case_text) VALUES ('optimize')`); err != nil {
+		return false, fmt.Errorf("sweep: text index: %w", err)
+	}
 	var busy, frames, moved int
 	if err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &moved); err != nil {
 		return false, fmt.Errorf("sweep: %w", err)

@@ -159,6 +159,11 @@ func (s *Store) open(ctx context.Context) error {
 	return nil
 }
 
+// Pools returns the writer's pool (one connection) and the readers', for
+// their statistics (database/sql DBStats on /metrics). Callers must not
+// close them or change their settings.
+func (s *Store) Pools() (writer, reader *sql.DB) { return s.w, s.r }
+
 // Close closes the statements and both pools. The writer goes last, so its
 // close checkpoints the WAL into the main file.
 func (s *Store) Close() error {
@@ -379,4 +384,10 @@ func fromNanos(n sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, n.Int64).UTC()
+}
+
+// Ping checks that the database answers: /readyz asks it.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one)
 }

@@ -1,16 +1,14 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"ombud/server/admit"
 	"ombud/server/storage"
-	"ombud/server/storage/sqlite"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
@@ -36,14 +34,13 @@ func actedBy(e event.Event, kind event.ActorKind, id string) event.Event {
 	return e
 }
 
-// TestPushChecksStaffActor: an event by staff is stored only when its
+// testPushChecksStaffActor: an event by staff is stored only when its
 // account exists, is of the device's branch, was not revoked (beyond the
 // grace) before the event, and its role may record it; each refusal is
 // 4003 for that event alone, and a resend gets the same answers even after
 // the accounts change.
-func TestPushChecksStaffActor(t *testing.T) {
-	t.Parallel()
-	s := MustOpen(t)
+func testPushChecksStaffActor(t *testing.T, h Harness) {
+	s := h.MustOpen(t)
 	ctx := context.Background()
 	a := MustDevice(t, s, "A") // with agent staff-a
 	MustDevice(t, s, "B")      // with agent staff-b
@@ -53,7 +50,7 @@ func TestPushChecksStaffActor(t *testing.T) {
 	if err := s.RevokeStaff(ctx, "gone", revokedAt); err != nil {
 		t.Fatal(err)
 	}
-	filed := batchOf(t, a, 1)
+	filed := BatchOf(t, a, 1)
 	mustPush(t, s, a, filed)
 	cid := filed[0].Event.ComplaintID
 	now := time.Now()
@@ -66,7 +63,7 @@ func TestPushChecksStaffActor(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.Channel = complaint.ChannelStaff
-		if byStaff, err = event.NewFiled(c, event.Actor{Kind: event.ActorStaff, ID: staffOf("A")}, clock.Now()); err != nil {
+		if byStaff, err = event.NewFiled(c, event.Actor{Kind: event.ActorStaff, ID: StaffOf("A")}, clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -76,15 +73,15 @@ func TestPushChecksStaffActor(t *testing.T) {
 	}
 	steps := []step{
 		{staffEventAt(a, cid, event.NoteAdded, "nobody", now), "unknown staff account"},
-		{staffEventAt(a, cid, event.NoteAdded, staffOf("B"), now), "staff account of another branch"},
+		{staffEventAt(a, cid, event.NoteAdded, StaffOf("B"), now), "staff account of another branch"},
 		{staffEventAt(a, cid, event.NoteAdded, "Staff-A", now), "unknown staff account"}, // ids are exact
 		{staffEventAt(a, cid, event.NoteAdded, "", now), "unknown staff account"},
 		// Not claiming to be staff does not skip the checks.
 		{actedBy(staffEventAt(a, cid, event.Reopened, "", now), event.ActorDevice, a.ID), "only a signed-in staff member may record this from a device"},
 		{actedBy(staffEventAt(a, cid, event.Acknowledged, "", now), event.ActorSystem, "dispatch"), "only a signed-in staff member may record this from a device"},
 		{actedBy(staffEventAt(a, cid, event.SatisfactionRated, "", now), event.ActorCustomer, ""), "only a signed-in staff member may record this from a device"},
-		{staffEventAt(a, cid, event.Acknowledged, staffOf("A"), now), ""},
-		{staffEventAt(a, cid, event.Reopened, staffOf("A"), now), staff.Why(staff.Agent, event.Reopened)},
+		{staffEventAt(a, cid, event.Acknowledged, StaffOf("A"), now), ""},
+		{staffEventAt(a, cid, event.Reopened, StaffOf("A"), now), staff.Why(staff.Agent, event.Reopened)},
 		{staffEventAt(a, cid, event.Reopened, "sup-a", now), ""},
 		// Revoked before the push arrived: refused whatever the event's own
 		// clock says, so backdating an action to before the revocation
@@ -133,7 +130,7 @@ func TestPushChecksStaffActor(t *testing.T) {
 
 	// The accounts change; the resend still gets the first answers.
 	MustCreateStaff(t, s, "nobody", "A", staff.Supervisor)
-	if err := s.RevokeStaff(ctx, staffOf("A"), now.Add(-24*time.Hour)); err != nil {
+	if err := s.RevokeStaff(ctx, StaffOf("A"), now.Add(-24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	again := mustPush(t, s, a, batch)
@@ -146,7 +143,7 @@ func TestPushChecksStaffActor(t *testing.T) {
 	// New events see the new accounts.
 	next := []wire.DeviceEvent{
 		{Seq: last + 1, Event: staffEventAt(a, cid, event.NoteAdded, "nobody", time.Now())},
-		{Seq: last + 2, Event: staffEventAt(a, cid, event.NoteAdded, staffOf("A"), time.Now())},
+		{Seq: last + 2, Event: staffEventAt(a, cid, event.NoteAdded, StaffOf("A"), time.Now())},
 	}
 	res := mustPush(t, s, a, next)
 	if res.Stored != 1 || len(res.Rejected) != 1 || res.Rejected[0].Seq != last+2 || res.Rejected[0].Reason != "staff account revoked" {
@@ -163,22 +160,17 @@ func mustCode(tb testing.TB, e event.Event) string {
 	return c.Code
 }
 
-// TestPushAttributesStaffActions: a staff action dated inside a sign-in the
+// testPushAttributesStaffActions: a staff action dated inside a sign-in the
 // server confirmed on the device is kept with that session's id; one with
 // no session is kept as offline, unless older than the policy allows; a
 // kiosk-style filing by the device is the device's. What each event was
 // kept as is in the log for the audit trail.
-func TestPushAttributesStaffActions(t *testing.T) {
-	t.Parallel()
-	s, err := sqlite.OpenWith(context.Background(), filepath.Join(t.TempDir(), "ombud.db"), sqlite.Options{Admission: admit.Policy{MaxOffline: 24 * time.Hour}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+func testPushAttributesStaffActions(t *testing.T, h Harness) {
+	s := h.Open(t, h.New(t), admit.Policy{MaxOffline: 24 * time.Hour})
 	ctx := context.Background()
 	a := MustDevice(t, s, "A")
 	now := time.Now()
-	if err := s.StartSession(ctx, storage.Session{ID: "sess-1", DeviceID: a.ID, StaffID: staffOf("A"),
+	if err := s.StartSession(ctx, storage.Session{ID: "sess-1", DeviceID: a.ID, StaffID: StaffOf("A"),
 		StartedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
@@ -188,30 +180,36 @@ func TestPushAttributesStaffActions(t *testing.T) {
 	if err := s.EndSession(ctx, "another-device", "sess-1", now); storage.ErrorCode(err) != storage.NotFound {
 		t.Fatalf("ending another device's session = %v, want NotFound", err)
 	}
-	filed := batchOf(t, a, 1)[0].Event
+	filed := BatchOf(t, a, 1)[0].Event
 	cid := filed.ComplaintID
-	inSession := staffEventAt(a, cid, event.NoteAdded, staffOf("A"), now.Add(-90*time.Minute))
-	afterSignOut := staffEventAt(a, cid, event.NoteAdded, staffOf("A"), now.Add(-30*time.Minute))
-	tooOld := staffEventAt(a, cid, event.NoteAdded, staffOf("A"), now.Add(-25*time.Hour))
+	inSession := staffEventAt(a, cid, event.NoteAdded, StaffOf("A"), now.Add(-90*time.Minute))
+	afterSignOut := staffEventAt(a, cid, event.NoteAdded, StaffOf("A"), now.Add(-30*time.Minute))
+	tooOld := staffEventAt(a, cid, event.NoteAdded, StaffOf("A"), now.Add(-25*time.Hour))
 	res := mustPush(t, s, a, []wire.DeviceEvent{{Seq: 1, Event: filed}, {Seq: 2, Event: inSession}, {Seq: 3, Event: afterSignOut}, {Seq: 4, Event: tooOld}})
 	if res.Stored != 3 || len(res.Rejected) != 1 || res.Rejected[0].Seq != 4 || res.Rejected[0].Code != wire.CloseForbiddenEvent {
 		t.Fatalf("push = %+v, want 3 stored and the 25-hour-old offline action refused", res)
 	}
 	want := map[string]string{filed.ID: "device", inSession.ID: "session:sess-1", afterSignOut.ID: "offline"}
+	act, err := s.DeviceActivity(ctx, a.ID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(map[string]string)
+	for _, p := range act.Events {
+		got[p.Event.ID] = p.Attest
+	}
 	for id, attest := range want {
-		var got string
-		if err := sqlite.WriterDB(s).QueryRowContext(ctx, `SELECT attest FROM events WHERE id = ?`, id).Scan(&got); err != nil || got != attest {
-			t.Errorf("event %s kept as %q (%v), want %q", id, got, err, attest)
+		if got[id] != attest {
+			t.Errorf("event %s kept as %q, want %q", id, got[id], attest)
 		}
 	}
 }
 
-func TestSignInFailures(t *testing.T) {
-	t.Parallel()
-	s := MustOpen(t)
+func testSignInFailures(t *testing.T, h Harness) {
+	s := h.MustOpen(t)
 	ctx := context.Background()
 	MustDevice(t, s, "A")
-	id := staffOf("A")
+	id := StaffOf("A")
 	if n, last, err := s.SignInFailures(ctx, id); err != nil || n != 0 || !last.IsZero() {
 		t.Fatalf("no failures yet = %d, %v, %v", n, last, err)
 	}

@@ -1,14 +1,14 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
+	"ombud/server/admit"
 	"ombud/server/storage"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
@@ -27,9 +27,9 @@ func caseRow(id string, nextDue time.Time) storage.CaseRow {
 	}
 }
 
-func TestCasesRoundTripAndCursor(t *testing.T) {
+func testCasesRoundTripAndCursor(t *testing.T, h Harness) {
 	ctx := context.Background()
-	s := MustOpen(t)
+	s := h.MustOpen(t)
 	if got, err := s.CasesCursor(ctx); err != nil || got != 0 {
 		t.Fatalf("new cursor = %d, %v; want 0", got, err)
 	}
@@ -69,9 +69,9 @@ func TestCasesRoundTripAndCursor(t *testing.T) {
 	}
 }
 
-func TestCasesDueAndPaging(t *testing.T) {
+func testCasesDueAndPaging(t *testing.T, h Harness) {
 	ctx := context.Background()
-	s := MustOpen(t)
+	s := h.MustOpen(t)
 	t0 := time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC)
 	var rows []storage.CaseRow
 	for i, off := range []int{3, 1, 2, -1, 1} { // -1: nothing due
@@ -166,10 +166,10 @@ func TestCasesDueAndPaging(t *testing.T) {
 
 // The projection and its cursor survive a reopen: the engine resumes where
 // its last commit left off.
-func TestCasesSurviveReopen(t *testing.T) {
+func testCasesSurviveReopen(t *testing.T, h Harness) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "ombud.db")
-	s := MustOpenPath(t, path)
+	path := h.New(t)
+	s := h.Open(t, path, admit.Policy{})
 	row := caseRow("a", time.Date(2026, 3, 10, 15, 0, 0, 0, time.UTC))
 	if err := s.SaveCases(ctx, 0, 3, []storage.CaseRow{row}); err != nil {
 		t.Fatal(err)
@@ -177,7 +177,7 @@ func TestCasesSurviveReopen(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s2 := MustOpenPath(t, path)
+	s2 := h.Open(t, path, admit.Policy{})
 	if c, _ := s2.CasesCursor(ctx); c != 3 {
 		t.Errorf("cursor after reopen = %d, want 3", c)
 	}
@@ -193,7 +193,7 @@ func TestCasesSurviveReopen(t *testing.T) {
 	if err := s2.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s3 := MustOpenPath(t, path)
+	s3 := h.Open(t, path, admit.Policy{})
 	if fp, err := s3.CasesConfig(ctx); err != nil || fp != "v1 sla:abc" {
 		t.Errorf("config after reopen = %q, %v; want \"v1 sla:abc\"", fp, err)
 	}

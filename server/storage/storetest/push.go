@@ -1,4 +1,4 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
@@ -24,11 +24,10 @@ func mustPush(tb testing.TB, s storage.Store, d storage.Device, batch []wire.Dev
 	return res
 }
 
-func TestPushIsIdempotent(t *testing.T) {
-	t.Parallel()
-	s := MustOpen(t)
+func testPushIsIdempotent(t *testing.T, h Harness) {
+	s := h.MustOpen(t)
 	d := MustDevice(t, s, "A")
-	batch := batchOf(t, d, seqRange(1, 8)...)
+	batch := BatchOf(t, d, seqRange(1, 8)...)
 	if got := mustPush(t, s, d, batch); got.AckedSeq != 8 || got.Stored != 8 || got.Duplicates != 0 || len(got.Rejected) != 0 {
 		t.Fatalf("first push = %+v, want acked 8, stored 8", got)
 	}
@@ -73,16 +72,15 @@ func TestPushIsIdempotent(t *testing.T) {
 	}
 }
 
-// TestPushRejectsPerEvent: every rule of docs/SYNC.md section 6 rejects only
+// testPushRejectsPerEvent: every rule of docs/SYNC.md section 6 rejects only
 // its own event, the rest of the push is stored, the ack passes the rejected
 // seqs, and a resend gets the same answers without storing anything.
-func TestPushRejectsPerEvent(t *testing.T) {
-	t.Parallel()
-	s := MustOpen(t)
+func testPushRejectsPerEvent(t *testing.T, h Harness) {
+	s := h.MustOpen(t)
 	a, b := MustDevice(t, s, "A"), MustDevice(t, s, "B")
-	aFiled := batchOf(t, a, 1)
+	aFiled := BatchOf(t, a, 1)
 	mustPush(t, s, a, aFiled)
-	bFiled := batchOf(t, b, 1)
+	bFiled := BatchOf(t, b, 1)
 	mustPush(t, s, b, bFiled)
 	bComplaint := bFiled[0].Event.ComplaintID
 
@@ -168,19 +166,18 @@ func checkRejections(tb testing.TB, got, want []wire.PushReject) {
 	}
 }
 
-func TestPushRefusals(t *testing.T) {
-	t.Parallel()
-	s := MustOpen(t)
+func testPushRefusals(t *testing.T, h Harness) {
+	s := h.MustOpen(t)
 	d := MustDevice(t, s, "A")
 	revoked := MustDevice(t, s, "A")
 	ctx := context.Background()
 	if err := s.RevokeDevice(ctx, revoked.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	mustPush(t, s, d, batchOf(t, d, 1, 2))
+	mustPush(t, s, d, BatchOf(t, d, 1, 2))
 	before := mustStats(t, s)
 
-	_, err := s.Push(ctx, d.ID, batchOf(t, d, 4, 5))
+	_, err := s.Push(ctx, d.ID, BatchOf(t, d, 4, 5))
 	wantCode(t, err, storage.Invalid)
 	if !errors.Is(err, hub.ErrGap) {
 		t.Fatalf("gap error = %v, want ErrGap", err)
@@ -191,11 +188,11 @@ func TestPushRefusals(t *testing.T) {
 		batch  []wire.DeviceEvent
 		want   storage.Code
 	}{
-		{"unknown device", "nobody", batchOf(t, d, 1), storage.NotFound},
-		{"revoked device", revoked.ID, batchOf(t, d, 1), storage.Revoked},
+		{"unknown device", "nobody", BatchOf(t, d, 1), storage.NotFound},
+		{"revoked device", revoked.ID, BatchOf(t, d, 1), storage.Revoked},
 		{"empty", d.ID, nil, storage.Invalid},
-		{"not contiguous", d.ID, batchOf(t, d, 3, 5), storage.Invalid},
-		{"seq zero", d.ID, batchOf(t, d, 0), storage.Invalid},
+		{"not contiguous", d.ID, BatchOf(t, d, 3, 5), storage.Invalid},
+		{"seq zero", d.ID, BatchOf(t, d, 0), storage.Invalid},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := s.Push(ctx, tt.device, tt.batch)
@@ -207,9 +204,8 @@ func TestPushRefusals(t *testing.T) {
 	}
 }
 
-func TestRevokedSince(t *testing.T) {
-	t.Parallel()
-	s := MustOpen(t)
+func testRevokedSince(t *testing.T, h Harness) {
+	s := h.MustOpen(t)
 	ctx := context.Background()
 	old, recent, live := MustDevice(t, s, "A"), MustDevice(t, s, "A"), MustDevice(t, s, "A")
 	_ = live
@@ -229,14 +225,13 @@ func TestRevokedSince(t *testing.T) {
 	}
 }
 
-// TestConcurrentPushesShareCommits: pushes from many devices at once are
+// testConcurrentPushesShareCommits: pushes from many devices at once are
 // grouped into shared transactions, yet each stays atomic and answered on
 // its own: a push that fails (a gap) stores nothing and fails alone, and
 // two events of one group that clash (the same event id from two devices)
 // are decided in order, one stored and one rejected.
-func TestConcurrentPushesShareCommits(t *testing.T) {
-	t.Parallel()
-	s := MustOpen(t)
+func testConcurrentPushesShareCommits(t *testing.T, h Harness) {
+	s := h.MustOpen(t)
 	ctx := context.Background()
 	const devices = 16
 	devs := make([]storage.Device, devices)
@@ -257,10 +252,10 @@ func TestConcurrentPushesShareCommits(t *testing.T) {
 	done := make(chan int)
 	for i, d := range devs {
 		go func() {
-			batch := batchOf(t, d, seqRange(1, 20)...)
+			batch := BatchOf(t, d, seqRange(1, 20)...)
 			switch {
 			case d.ID == gapped.ID:
-				batch = batchOf(t, d, seqRange(5, 20)...)
+				batch = BatchOf(t, d, seqRange(5, 20)...)
 			case i < 2:
 				batch[19].Event = shared // devices 0 and 1 both push it
 			}
@@ -307,13 +302,12 @@ func TestConcurrentPushesShareCommits(t *testing.T) {
 	}
 }
 
-// TestCommitFeed: the store tells its subscribers the scope of what each
+// testCommitFeed: the store tells its subscribers the scope of what each
 // commit stored (a push, an append), after the commit, so a reader woken
 // by it finds the events; a push that stored nothing tells nobody; a
 // cancelled subscription hears nothing more.
-func TestCommitFeed(t *testing.T) {
-	t.Parallel()
-	s := MustOpen(t)
+func testCommitFeed(t *testing.T, h Harness) {
+	s := h.MustOpen(t)
 	ctx := context.Background()
 	a, b := MustDevice(t, s, "A"), MustDevice(t, s, "B")
 	type heard struct {
@@ -328,18 +322,18 @@ func TestCommitFeed(t *testing.T) {
 		}
 		got = append(got, heard{scopes, len(page)})
 	})
-	aFiled := batchOf(t, a, 1, 2)
+	aFiled := BatchOf(t, a, 1, 2)
 	mustPush(t, s, a, aFiled)
-	mustPush(t, s, b, batchOf(t, b, 1))
+	mustPush(t, s, b, BatchOf(t, b, 1))
 	mustPush(t, s, a, aFiled) // duplicates only
-	lying := batchOf(t, a, 3)
+	lying := BatchOf(t, a, 3)
 	lying[0].Event.Branch = "B"
 	mustPush(t, s, a, lying) // rejected only
 	if _, err := s.Append(ctx, []event.Event{customerEvent(aFiled[0].Event, event.InfoProvided, "more")}); err != nil {
 		t.Fatal(err)
 	}
 	cancel()
-	mustPush(t, s, b, batchOf(t, b, 2))
+	mustPush(t, s, b, BatchOf(t, b, 2))
 
 	want := []heard{
 		{[]string{wire.BranchScope("A")}, 2},

@@ -1,12 +1,12 @@
-package sqlite_test
+package storetest
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"ombud/server/admit"
 	"ombud/server/storage"
 	"ombud/shared/staff"
 )
@@ -59,9 +59,8 @@ func idsOf(accounts []staff.Account) []string {
 	return out
 }
 
-func TestCreateStaff(t *testing.T) {
-	t.Parallel()
-	s := MustOpen(t)
+func testCreateStaff(t *testing.T, h Harness) {
+	s := h.MustOpen(t)
 	ctx := context.Background()
 	MustBranch(t, s, "main")
 	at := time.Date(2026, 11, 27, 9, 30, 0, 123456789, time.UTC)
@@ -111,9 +110,8 @@ func TestCreateStaff(t *testing.T) {
 	wantCode(t, s.CreateStaff(ctx, MustAccount(t, "alice", "main", staff.Agent)), storage.Conflict)
 }
 
-func TestStaffDirectoryVersion(t *testing.T) {
-	t.Parallel()
-	s := MustOpen(t)
+func testStaffDirectoryVersion(t *testing.T, h Harness) {
+	s := h.MustOpen(t)
 	ctx := context.Background()
 	MustBranch(t, s, "north")
 	MustBranch(t, s, "south")
@@ -177,15 +175,15 @@ func TestStaffDirectoryVersion(t *testing.T) {
 	}
 
 	// The version survives a restart: it is stored, not counted in memory.
-	path := filepath.Join(t.TempDir(), "reopen.db")
-	a := MustOpenPath(t, path)
+	path := h.New(t)
+	a := h.Open(t, path, admit.Policy{})
 	MustBranch(t, a, "x")
 	MustCreateStaff(t, a, "xavier", "x", staff.Agent)
 	before := mustDirectory(t, a, "x").Version
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b := MustOpenPath(t, path)
+	b := h.Open(t, path, admit.Policy{})
 	if got := mustDirectory(t, b, "x").Version; got != before {
 		t.Fatalf("version after reopen = %d, want %d", got, before)
 	}
@@ -195,9 +193,8 @@ func TestStaffDirectoryVersion(t *testing.T) {
 	}
 }
 
-func TestSetStaffPIN(t *testing.T) {
-	t.Parallel()
-	s := MustOpen(t)
+func testSetStaffPIN(t *testing.T, h Harness) {
+	s := h.MustOpen(t)
 	ctx := context.Background()
 	MustBranch(t, s, "main")
 	old := MustCreateStaff(t, s, "alice", "main", staff.Agent)
@@ -243,9 +240,8 @@ func TestSetStaffPIN(t *testing.T) {
 	}
 }
 
-func TestRevokeStaff(t *testing.T) {
-	t.Parallel()
-	s := MustOpen(t)
+func testRevokeStaff(t *testing.T, h Harness) {
+	s := h.MustOpen(t)
 	ctx := context.Background()
 	MustBranch(t, s, "main")
 	MustCreateStaff(t, s, "alice", "main", staff.Agent)
@@ -269,9 +265,8 @@ func TestRevokeStaff(t *testing.T) {
 	wantCode(t, err, storage.NotFound)
 }
 
-func TestListStaff(t *testing.T) {
-	t.Parallel()
-	s := MustOpen(t)
+func testListStaff(t *testing.T, h Harness) {
+	s := h.MustOpen(t)
 	ctx := context.Background()
 	MustBranch(t, s, "north")
 	MustBranch(t, s, "south")
