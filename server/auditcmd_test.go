@@ -51,7 +51,7 @@ func fileComplaints(t *testing.T, dir string, n int, contact *complaint.Contact)
 			t.Fatal(err)
 		}
 		c := complaint.Complaint{ID: uid.New(), Code: string(tc), Branch: "main", Device: d.ID, Channel: complaint.ChannelKiosk,
-			Category: "billing", Description: "Charged twice for the same ticket", Language: "en",
+			Category: "billing", Description: "Charged twice for the same ticket, case " + uid.New(), Language: "en",
 			Contact: contact, FiledAt: time.Now().UTC().Truncate(time.Millisecond)}
 		e, err := event.NewFiled(c, event.Actor{Kind: event.ActorDevice, ID: d.ID}, hlc.Make(time.Now().UnixMilli(), uint16(i)))
 		if err != nil {

@@ -103,6 +103,15 @@ const usage = `usage:
   server notifications --data DIR [--complaint ID] [--limit 50]
   server audit head   --data DIR
   server audit verify --data DIR [--head SEQ:HASH]
+  server erasure request --data DIR --by SUPERVISOR (--code C | --email E | --phone P) --reason TEXT
+  server erasure approve --data DIR --by OTHER-SUPERVISOR --id ID
+  server erasure list    --data DIR
+  server erasure reapply --data DIR      (after restoring an older copy of server.db)
+  server hold set   --data DIR --by SUPERVISOR --code C --reason TEXT
+  server hold clear --data DIR --by SUPERVISOR --code C
+  server hold list  --data DIR
+  server subject-access --data DIR --by SUPERVISOR (--code C | --email E | --phone P) [--json F] [--html F]
+  server privacy-log --data DIR [--limit 50]
   server backup  --data DIR --to FILE    (online: while the server runs)
   server restore --data DIR --from FILE  (with the server stopped)
   server migrate    --data DIR
@@ -155,6 +164,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return notifications(ctx, rest, getenv, stdout, stderr)
 	case "audit":
 		return auditCommand(ctx, rest, getenv, stdout, stderr)
+	case "erasure":
+		return erasureCommand(ctx, rest, getenv, stdout, stderr)
+	case "hold":
+		return holdCommand(ctx, rest, getenv, stdout, stderr)
+	case "subject-access":
+		return subjectAccess(ctx, rest, getenv, stdout, stderr)
+	case "privacy-log":
+		return privacyLog(ctx, rest, getenv, stdout, stderr)
 	case "backup":
 		return backup(ctx, rest, getenv, stdout, stderr)
 	case "restore":

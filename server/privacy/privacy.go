@@ -25,6 +25,7 @@ import (
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/retention"
+	"ombud/shared/staff"
 	"ombud/shared/uid"
 )
 
@@ -33,6 +34,7 @@ type Store interface {
 	storage.Privacy
 	ComplaintEvents(ctx context.Context, complaintID string) ([]storage.StoredEvent, error)
 	ComplaintByCode(ctx context.Context, code string) (storage.Complaint, error)
+	StaffAccount(ctx context.Context, id string) (staff.Account, error)
 }
 
 // Config configures a Service. Store is required.
@@ -89,6 +91,17 @@ var ErrHeld = errors.New("under a legal hold")
 // complaint was redacted already.
 func (s *Service) Redact(ctx context.Context, complaintID, reason, policy string, months int, actor string) (done bool, err error) {
 	now := s.cfg.Now()
+	// A held case is refused before the ledger hears of it: the ledger
+	// lists only what must stay redacted.
+	holds, err := s.cfg.Store.Holds(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, h := range holds {
+		if h.ComplaintID == complaintID {
+			return false, fmt.Errorf("%w: %s", ErrHeld, h.Reason)
+		}
+	}
 	if s.cfg.Ledger != nil {
 		if err := s.cfg.Ledger.Append(LedgerEntry{ComplaintID: complaintID, Reason: reason, Policy: policy, Months: months, At: now.UTC()}); err != nil {
 			return false, err
@@ -97,6 +110,7 @@ func (s *Service) Redact(ctx context.Context, complaintID, reason, policy string
 	done, err = s.redact(ctx, complaintID, reason, policy, months, now)
 	switch {
 	case storage.ErrorCode(err) == storage.Conflict:
+		// A hold set in the meantime.
 		return false, fmt.Errorf("%w: %s", ErrHeld, storage.ErrorMessage(err))
 	case err != nil:
 		return false, err
