@@ -84,8 +84,7 @@ if [ "$mode" = staff ]; then
   fi
   echo "Sign in as demo (PIN 482913), or boss (PIN 735102) to reopen cases. Ctrl-Q quits."
   "$data/bin/kiosk" staff --data "$data/staff" --printer "file:$data/receipts" --public-url "$url" \
-    --sla-config deploy/sla.example.json --timezone "$timezone" --ack-days 1 --respond-days 10 \
-    --directory-interval 5s "$@" || true
+    --timezone "$timezone" --directory-interval 5s "$@" || true
   echo "Staff terminal stopped. Its sync state:"
   "$data/bin/kiosk" status --data "$data/staff" || true
   exit 0
@@ -94,7 +93,7 @@ fi
 enrol "$data/kiosk" "demo kiosk" kiosk
 
 "$data/bin/kiosk" --data "$data/kiosk" --printer "file:$data/receipts" --public-url "$url" --allow-quit \
-  --timezone "$timezone" --ack-days 1 --respond-days 10 "$@" || true
+  --timezone "$timezone" "$@" || true
 
 echo
 echo "Kiosk stopped. What the server holds:"

@@ -6,6 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"ombud/kiosk/enrol"
+	"ombud/kiosk/slarules"
+	"ombud/shared/sla"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,8 +46,8 @@ type deviceOptions struct {
 // check refuses the options neither program can work with.
 func (o deviceOptions) check() error {
 	switch {
-	case o.ackDays < 0 || o.respondDays < o.ackDays:
-		return errors.New("--ack-days must be 0 or more and --respond-days at least --ack-days")
+	case o.ackDays < 1 || o.respondDays < o.ackDays:
+		return errors.New("--ack-days must be 1 or more and --respond-days at least --ack-days")
 	case o.paper != "80mm" && o.paper != "58mm":
 		return fmt.Errorf("--paper %q: want 80mm or 58mm", o.paper)
 	case o.qrMode != "raster" && o.qrMode != "native":
@@ -118,6 +121,22 @@ func openDevice(o deviceOptions, component, logName string) (_ *device, err erro
 		return nil, err
 	}
 	return d, nil
+}
+
+// slaRules loads the SLA rules this device dates receipts and queues by:
+// the server's as last received (kiosk/slarules), else the fallback from
+// the device's --ack-days, --respond-days and --timezone. A device that is
+// not enrolled keeps the fallback.
+func (d *device) slaRules(ctx context.Context, o deviceOptions, st *store.Store, cred enrol.Credential, enrolled bool, onChange func(context.Context)) (*slarules.Rules, error) {
+	fallback, err := sla.Fallback(o.ackDays, o.respondDays, d.loc)
+	if err != nil {
+		return nil, err
+	}
+	cfg := slarules.Config{Store: st, Fallback: fallback, OnChange: onChange, Logger: d.base}
+	if enrolled {
+		cfg.ServerURL, cfg.Authorization = cred.ServerURL, cred.AuthorizationHeader()
+	}
+	return slarules.New(ctx, cfg)
 }
 
 // Close closes the log.

@@ -83,8 +83,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.DurationVar(&o.idleWarning, "idle-warning", 20*time.Second, "how long the 'are you still there?' warning shows before clearing")
 	fs.DurationVar(&o.receiptTimeout, "receipt-timeout", 90*time.Second, "how long the receipt stays on screen before returning to the welcome screen")
 	fs.BoolVar(&o.allowQuit, "allow-quit", false, "let Ctrl-Q stop the kiosk (for trials and demos; in a branch, stop it with a signal so customers cannot quit it)")
-	fs.IntVar(&o.ackDays, "ack-days", 2, "business days within which staff acknowledge a complaint (promised on the receipt)")
-	fs.IntVar(&o.respondDays, "respond-days", 15, "business days within which the customer gets a response (promised on the receipt)")
+	fs.IntVar(&o.ackDays, "ack-days", 2, "business days (Monday to Friday, 09:00-17:00 in --timezone) to acknowledge, printed on receipts until the server's SLA rules are received (then the server's)")
+	fs.IntVar(&o.respondDays, "respond-days", 15, "business days to answer, as --ack-days")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: kiosk [flags]\n\nRuns the branch kiosk where customers file complaints.\nEvery flag can also be set as an environment variable %s<FLAG> (e.g. %sPRINTER=/dev/usb/lp0).\n\nFlags:\n", envPrefix, envPrefix)
 		fs.PrintDefaults()
@@ -180,13 +180,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		})
 	}
 	publicURL := trackingBase(o.publicURL, cred, enrolled)
+	rules, err := dev.slaRules(ctx, o.deviceOptions, st, cred, enrolled, nil)
+	if err != nil {
+		return err
+	}
 	svc, err := filing.New(st, clock, filing.Config{
-		Branch:      branchID,
-		PublicURL:   publicURL,
-		AckDays:     o.ackDays,
-		RespondDays: o.respondDays,
-		Location:    dev.loc,
-		Logger:      base,
+		Branch:    branchID,
+		PublicURL: publicURL,
+		SLA:       rules.Current,
+		Logger:    base,
 	})
 	if err != nil {
 		return fmt.Errorf("filing: %w", err)
@@ -218,7 +220,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		"redacts_sent", redact)
 	var tasks []func(context.Context)
 	if syncer != nil {
-		tasks = append(tasks, dev.syncTask(syncer))
+		tasks = append(tasks, dev.syncTask(syncer), rules.Run)
 	}
 	if redact {
 		// What was sent before this kiosk redacted on acknowledgement.

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"ombud/kiosk/slarules"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gdamore/tcell/v2"
@@ -22,9 +24,7 @@ import (
 	"ombud/kiosk/store/signin"
 	"ombud/kiosk/termapp"
 	devicerole "ombud/shared/device"
-	"ombud/shared/event"
 	"ombud/shared/hlc"
-	"ombud/shared/lifecycle"
 	"ombud/shared/sla"
 	"ombud/shared/staff"
 	"ombud/sync/client"
@@ -33,7 +33,6 @@ import (
 // staffOptions configure `kiosk staff`, the staff terminal.
 type staffOptions struct {
 	deviceOptions
-	slaConfig                      string
 	idleSignOut, directoryInterval time.Duration
 	maxFailures                    int
 	lockFor                        time.Duration
@@ -59,10 +58,9 @@ func parseStaffOptions(args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&o.publicURL, "public-url", "", "base of the tracking URL printed on receipts (default: the address the server announced at enrolment, else the server this terminal is enrolled with)")
 	fs.StringVar(&o.timezone, "timezone", "Local", "the branch's time zone (IANA name) for deadlines and dates")
 	fs.StringVar(&o.categoriesFile, "categories", "", "JSON file with the complaint categories (as for the kiosk); built-in list when empty")
-	fs.StringVar(&o.slaConfig, "sla-config", "", "the server's SLA file (calendars and targets), so the queue shows the server's deadlines; without it, the receipt's business days (--ack-days, --respond-days)")
 	fs.StringVar(&o.logFile, "log", "", "log file (default: staff.log in the data directory); never holds customers' text")
-	fs.IntVar(&o.ackDays, "ack-days", 2, "business days to acknowledge, when there is no --sla-config (as printed on receipts)")
-	fs.IntVar(&o.respondDays, "respond-days", 15, "business days to respond, when there is no --sla-config")
+	fs.IntVar(&o.ackDays, "ack-days", 2, "business days (Monday to Friday, 09:00-17:00 in --timezone) to acknowledge, until the server's SLA rules are received (then the server's)")
+	fs.IntVar(&o.respondDays, "respond-days", 15, "business days to answer, as --ack-days")
 	fs.DurationVar(&o.idleSignOut, "idle-sign-out", 5*time.Minute, "sign staff out after this long without a key or click")
 	fs.DurationVar(&o.directoryInterval, "directory-interval", directory.DefaultInterval, "how often to fetch the branch's staff accounts from the server (revocations take effect within this)")
 	fs.IntVar(&o.maxFailures, "lockout-failures", staff.DefaultLockout.MaxFailures, "wrong PINs in a row that lock an account on this terminal")
@@ -136,27 +134,20 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 	defer dev.Close()
 	base, logger, loc := dev.base, dev.log, dev.loc
 
-	deadline := func(c *lifecycle.Case, _ []event.Event) (sla.Step, time.Time) {
-		return sla.Promise{AckDays: o.ackDays, RespondDays: o.respondDays, Location: loc}.Next(c)
+	// The queue's dates come from the server's SLA rules (kiosk/slarules),
+	// set once the store is open; until then, and before the first answer,
+	// the fallback from --ack-days, --respond-days and --timezone.
+	fallback, err := sla.Fallback(o.ackDays, o.respondDays, loc)
+	if err != nil {
+		return err
 	}
-	if o.slaConfig != "" {
-		cfg, err := sla.Load(o.slaConfig)
-		if err != nil {
-			return fmt.Errorf("--sla-config: %w", err)
+	var rules atomic.Pointer[slarules.Rules]
+	deadline := cases.SLADeadline(func() *sla.Config {
+		if r := rules.Load(); r != nil {
+			return r.Current()
 		}
-		deadline = func(c *lifecycle.Case, events []event.Event) (sla.Step, time.Time) {
-			now := time.Now()
-			if t := c.LastEventAt.Time(); t.After(now) {
-				now = t
-			}
-			step, due, err := cfg.Next(c, events, now)
-			if err != nil {
-				logger.Error("sla: no deadline for case", "complaint", c.ID, "err", err)
-				return sla.StepNone, time.Time{}
-			}
-			return step, due
-		}
-	}
+		return fallback
+	}, logger)
 	if err := adoptCredential(ctx, o.dataDir, cred); err != nil {
 		return err
 	}
@@ -168,6 +159,24 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 	}
 	defer st.Close()
 	queue, accounts := cases.New(st, proj), signin.New(st)
+	rebuild := func(ctx context.Context) {
+		// Rows keep the due time computed when they were last written; the
+		// rules (the server's, --timezone, the business days) may have
+		// changed since, so recompute them all, a few hundred per
+		// transaction, while staff already work.
+		began := time.Now()
+		n, err := queue.RebuildCases(ctx)
+		if err != nil && ctx.Err() == nil {
+			logger.Error("case deadlines not recomputed", "err", err)
+			return
+		}
+		logger.Info("case deadlines recomputed", "cases", n, "took", time.Since(began).Round(time.Millisecond))
+	}
+	r, err := dev.slaRules(ctx, o.deviceOptions, st, cred, true, rebuild)
+	if err != nil {
+		return err
+	}
+	rules.Store(r)
 
 	publicURL := trackingBase(o.publicURL, cred, true)
 	clock := hlc.New(nil)
@@ -193,8 +202,7 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	svc, err := filing.New(st, clock, filing.Config{
-		Branch: cred.Branch, PublicURL: publicURL, AckDays: o.ackDays, RespondDays: o.respondDays,
-		Location: loc, Logger: base,
+		Branch: cred.Branch, PublicURL: publicURL, SLA: r.Current, Logger: base,
 	})
 	if err != nil {
 		return fmt.Errorf("filing: %w", err)
@@ -215,6 +223,7 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		Categories: dev.categories,
 		Bundle:     dev.bundle,
 		Location:   loc,
+		SLA:        r.Current,
 		Sessions:   sessions,
 		RefreshDirectory: func(ctx context.Context) error {
 			_, err := dir.Fetch(ctx)
@@ -229,20 +238,7 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 	})
 	logger.Info("staff terminal started", "branch", cred.Branch, "device", cred.DeviceID, "data", o.dataDir,
 		"purge_closed_after", o.purgeClosedAfter.String())
-	rebuild := func(ctx context.Context) {
-		// Rows keep the due time computed when they were last written; the
-		// deadline flags (--sla-config, --timezone, the business days) may
-		// have changed since the last start, so recompute them all, a few
-		// hundred per transaction, while staff already work.
-		began := time.Now()
-		n, err := queue.RebuildCases(ctx)
-		if err != nil && ctx.Err() == nil {
-			logger.Error("case deadlines not recomputed", "err", err)
-			return
-		}
-		logger.Info("case deadlines recomputed", "cases", n, "took", time.Since(began).Round(time.Millisecond))
-	}
-	tasks := []func(context.Context){dev.syncTask(syncer), dir.Run, rebuild}
+	tasks := []func(context.Context){dev.syncTask(syncer), dir.Run, rebuild, r.Run}
 	if o.purgeClosedAfter > 0 {
 		tasks = append(tasks, purgeTask(queue, o.purgeClosedAfter, logger))
 	}

@@ -183,7 +183,7 @@ func (s *e2eServer) startCustomerKiosk() *customerKiosk {
 		s.t.Fatal(err)
 	}
 	clock := hlc.New(nil)
-	svc, err := filing.New(st, clock, filing.Config{Branch: cred.Branch, PublicURL: s.url, AckDays: 2, RespondDays: 15})
+	svc, err := filing.New(st, clock, filing.Config{Branch: cred.Branch, PublicURL: s.url})
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -227,7 +227,7 @@ func MustE2EKiosk(tb testing.TB, s *e2eServer, name string) *e2eKiosk {
 		tb.Fatal(err)
 	}
 	clock := hlc.New(nil)
-	svc, err := filing.New(st, clock, filing.Config{Branch: cred.Branch, PublicURL: s.url, AckDays: 2, RespondDays: 15})
+	svc, err := filing.New(st, clock, filing.Config{Branch: cred.Branch, PublicURL: s.url})
 	if err != nil {
 		tb.Fatal(err)
 	}

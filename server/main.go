@@ -9,13 +9,15 @@
 //	server devices    --data DIR
 //	server device role --data DIR --device ID --role kiosk|staff|team [--teams T,...]
 //	server device show --data DIR --device ID [--limit 20]
-//	server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor [--teams T,...]  (PIN on stdin)
+//	server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor|manager|administrator [--teams T,...]  (PIN on stdin)
 //	server staff pin    --data DIR --id STAFF  (new PIN on stdin)
 //	server staff revoke --data DIR --id STAFF
 //	server staff list   --data DIR [--branch ID]
 //	server webhook add  --data DIR --url URL [--events T,...] [--include-text] [--allow-private-webhooks]
 //	server webhook list|remove|deliveries --data DIR [--id ID]
 //	server notifications --data DIR [--complaint ID] [--limit 50]
+//	server backup  --data DIR --to FILE
+//	server restore --data DIR --from FILE
 //	server migrate    --data DIR
 //
 // Every command takes --db postgres://... instead of --data DIR to use a
@@ -75,21 +77,29 @@ const usage = `usage:
   server serve      --data DIR [--listen 127.0.0.1:8080] [--tls-cert F --tls-key F] [--public-url URL]
                     [--timezone ZONE --ack-days 2 --respond-days 15] [--catalogs DIR]
                     [--smtp-addr HOST:PORT --smtp-from ADDR] [--sms-gateway-url URL] [--allow-private-webhooks]
+                    [--metrics-addr 127.0.0.1:9464 [--metrics-token-file F]]
   server branch add --data DIR --id ID --name NAME
   server enrol-code --data DIR --branch ID [--role kiosk|staff|team] [--teams T,...] [--ttl 24h] [--public-url URL]
   server revoke     --data DIR --device ID
   server devices    --data DIR
   server device role --data DIR --device ID --role kiosk|staff|team [--teams T,...]
   server device show --data DIR --device ID [--limit 20]
-  server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor [--teams T,...]
+  server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor|manager|administrator [--teams T,...]
   server staff pin    --data DIR --id STAFF
   server staff revoke --data DIR --id STAFF
   server staff list   --data DIR [--branch ID]
+  server console set-password --data DIR --id STAFF      (password from the terminal or one line of stdin)
+  server console totp   --data DIR --id STAFF [--reset]  (prints the key and recovery codes; --reset: enrol at next sign-in)
+  server console scope  --data DIR --id STAFF --branches B,...|*
+  server console signout --data DIR --id STAFF           (ends every console session of the account)
+  server console audit  --data DIR [--limit 50]
   server webhook add  --data DIR --url URL [--events T,...] [--include-text] [--allow-private-webhooks]
   server webhook list --data DIR
   server webhook remove     --data DIR --id ID
   server webhook deliveries --data DIR --id ID [--limit 50]
   server notifications --data DIR [--complaint ID] [--limit 50]
+  server backup  --data DIR --to FILE    (online: while the server runs)
+  server restore --data DIR --from FILE  (with the server stopped)
   server migrate    --data DIR
   Every command takes --db postgres://USER@HOST:5432/DB instead of --data DIR to use PostgreSQL
   (OMBUD_SERVER_DB); several servers may then serve one database.
@@ -127,10 +137,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return deviceCommand(ctx, rest, getenv, stdout, stderr)
 	case "staff":
 		return staffCommand(ctx, rest, getenv, stdin, stdout, stderr)
+	case "console":
+		return consoleCommand(ctx, rest, getenv, stdin, stdout, stderr)
 	case "webhook":
 		return webhookCommand(ctx, rest, getenv, stdout, stderr)
 	case "notifications":
 		return notifications(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		return backup(ctx, rest, getenv, stdout, stderr)
+	case "restore":
+		return restore(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
@@ -182,6 +198,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	var (
 		cfg                                                   central.Config
 		logLevel, timezone, catalogs, slaConfig, trustedProxy string
+		metricsTokenFile                                      string
 	)
 	fs := newFlagSet("serve", stderr)
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
@@ -199,16 +216,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.DurationVar(&cfg.MaxOffline, "max-offline", admit.DefaultMaxOffline, "how long ago a staff action signed in offline (the server out of reach) may have been recorded; older ones are refused")
 	fs.DurationVar(&cfg.SessionTTL, "staff-session", staffapi.DefaultSessionTTL, "how long a staff sign-in the server confirmed lasts on its terminal")
 	fs.StringVar(&timezone, "timezone", "Local", "time zone (IANA name such as Europe/Paris) for dates on the tracking page; as the kiosks' --timezone")
-	fs.IntVar(&cfg.AckDays, "ack-days", 2, "business days to acknowledge, as promised on receipts (the kiosks' --ack-days)")
-	fs.IntVar(&cfg.RespondDays, "respond-days", 15, "business days to respond, as promised on receipts (the kiosks' --respond-days)")
+	fs.IntVar(&cfg.AckDays, "ack-days", 2, "business days to acknowledge, without --sla-config")
+	fs.IntVar(&cfg.RespondDays, "respond-days", 15, "business days to respond, without --sla-config")
 	fs.StringVar(&catalogs, "catalogs", "", "directory of extra or corrected tracking-page catalogs (xx.json)")
 	fs.Float64Var(&cfg.TrackRate, "tracking-rate", tracking.DefaultRatePerMinute, "tracking page and API requests per minute per client IP")
 	fs.IntVar(&cfg.TrackBurst, "tracking-burst", tracking.DefaultBurst, "tracking requests a client may make at once before the rate applies")
 	fs.StringVar(&cfg.DispatchConfig, "dispatch-config", "", "dispatch rules (JSON, see server/dispatch); re-read when the file changes or on SIGHUP; without it every case goes to its filing branch's queue")
-	fs.StringVar(&slaConfig, "sla-config", "", "SLA calendars and policies (JSON, see shared/sla); without it cases get no deadlines and nothing escalates, and the tracking page shows the receipt's dates")
+	fs.StringVar(&slaConfig, "sla-config", "", "SLA calendars, policies and the customer's time to answer a decision (JSON, see shared/sla); sent to kiosks and staff terminals for their receipts and queues; without it, --ack-days and --respond-days business days (Monday to Friday, 09:00-17:00, --timezone)")
 	fs.StringVar(&cfg.EscalationQueue, "escalation-queue", "", "queue an overdue case moves to: team:<id> (declared in the dispatch config), branch, or empty to leave it in its queue")
 	fs.DurationVar(&cfg.EscalationInterval, "escalation-interval", time.Minute, "how often overdue cases are looked for")
 	fs.DurationVar(&cfg.LeaseRetry, "lease-retry", 2*time.Second, "with --db: how often a replica that does not run the case engine and the outbound queues tries to take them over (when the replica running them has died)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "address of a separate listener serving /metrics (Prometheus), e.g. 127.0.0.1:9464; keep it off the public network; empty: no metrics")
+	fs.StringVar(&metricsTokenFile, "metrics-token-file", "", "file holding a bearer token that scrapes of /metrics must present (Authorization: Bearer ...)")
 	outbound := outboundFlags(fs, &cfg)
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
@@ -220,8 +239,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if cfg.Location, err = time.LoadLocation(timezone); err != nil {
 		return usageError{fmt.Sprintf("--timezone %q: %v", timezone, err)}
 	}
-	if cfg.AckDays < 0 || cfg.RespondDays < cfg.AckDays {
-		return usageError{"--ack-days must be 0 or more and --respond-days at least --ack-days"}
+	if cfg.AckDays < 1 || cfg.RespondDays < cfg.AckDays {
+		return usageError{"--ack-days must be 1 or more and --respond-days at least --ack-days"}
 	}
 	if cfg.Catalogs, err = i18n.Load(catalogs); err != nil {
 		return usageError{fmt.Sprintf("--catalogs: %v", err)}
@@ -234,6 +253,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	if cfg.TrustedProxies, err = httpapi.ParseTrusted(trustedProxy); err != nil {
 		return usageError{fmt.Sprintf("--trusted-proxy %q: %v", trustedProxy, err)}
+	}
+	if metricsTokenFile != "" {
+		if cfg.MetricsAddr == "" {
+			return usageError{"--metrics-token-file needs --metrics-addr"}
+		}
+		if cfg.MetricsToken, err = readToken(metricsTokenFile); err != nil {
+			return usageError{fmt.Sprintf("--metrics-token-file: %v", err)}
+		}
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -272,6 +299,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 		return srv.Close(context.Background())
 	}
+}
+
+// readToken reads a secret from a file: its first line, trimmed. An empty
+// one is refused rather than taken as "no token".
+func readToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	tok, _, _ := strings.Cut(string(b), "\n")
+	tok = strings.TrimSpace(tok)
+	if len(tok) < 16 {
+		return "", errors.New("the token must be at least 16 characters on the file's first line")
+	}
+	return tok, nil
 }
 
 // closeInto closes c and reports its error through *err unless an earlier

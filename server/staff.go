@@ -103,7 +103,7 @@ func staffAdd(ctx context.Context, args []string, getenv func(string) string, st
 	branch := fs.String("branch", "", "branch the staff member works at (one made with server branch add)")
 	idFlag := fs.String("id", "", "the id they sign in with: 2-32 of a-z, 0-9, '.', '-', '_' (e.g. alice or a.martin); never reused")
 	name := fs.String("name", "", "their name, shown on the terminal and in the audit trail")
-	role := fs.String("role", "", "agent (works cases) or supervisor (may also reopen closed cases)")
+	role := fs.String("role", "", "agent (works cases), supervisor (may also reopen closed cases), manager (a supervisor, often over several branches at the console) or administrator (also manages accounts and devices at the console)")
 	teams := fs.String("teams", "", "team queues they work from team terminals, comma-separated (e.g. fraud); none for branch staff")
 	policy := pinPolicyFlags(fs)
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -117,7 +117,7 @@ func staffAdd(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	if r := staff.Role(*role); !r.Valid() {
-		return usageError{fmt.Sprintf("%s: --role %q: want agent or supervisor", cmd, *role)}
+		return usageError{fmt.Sprintf("%s: --role %q: want agent, supervisor, manager or administrator", cmd, *role)}
 	}
 	cost, err := policy.cost(cmd)
 	if err != nil {

@@ -82,7 +82,7 @@ func TestStaffCommands(t *testing.T) {
 		{"short PIN", "4829\n", add("bob", "agent", "main"), "6 to 64 characters", false},
 		{"no PIN", "", add("bob", "agent", "main"), "no PIN on standard input", false},
 		{"unknown branch", "482913\n", add("bob", "agent", "nowhere"), "branch nowhere not found", false},
-		{"unknown role", "482913\n", add("bob", "manager", "main"), "want agent or supervisor", true},
+		{"unknown role", "482913\n", add("bob", "boss", "main"), "want agent, supervisor, manager or administrator", true},
 		{"bad id", "482913\n", add("b", "agent", "main"), "a staff id is 2 to 32 characters", true},
 		{"hash cost too low", "482913\n", append(add("bob", "agent", "main"), "--pin-memory", "8"), "out of range", true},
 		{"shorter than the operator's minimum", "48291375\n", append(add("bob", "agent", "main"), "--min-pin", "10"), "a PIN is 10 to 64 characters", false},

@@ -88,12 +88,13 @@ const (
 type Config struct {
 	Branch    string // branch id/name stamped on complaints
 	PublicURL string // base of the tracking URL, e.g. https://track.example.org
-	// AckDays and RespondDays are the business days (Monday to Friday)
-	// promised on the receipt; 0 means the day of filing.
-	AckDays, RespondDays int
-	Location             *time.Location   // branch time zone for the promised dates (time.Local when nil)
-	Now                  func() time.Time // time.Now when nil
-	Logger               *slog.Logger
+	// SLA returns the rules in force (kiosk/slarules: the server's, as
+	// last received): the receipt's dates are sla.Config.Promise, the
+	// dates the server's engine computes for the same filing. Nil is
+	// sla.Fallback(2, 15, time.Local).
+	SLA    func() *sla.Config
+	Now    func() time.Time // time.Now when nil
+	Logger *slog.Logger
 }
 
 // Service files complaints at one kiosk. It is safe for concurrent use.
@@ -123,12 +124,12 @@ func New(st Store, clock *hlc.Clock, cfg Config) (*Service, error) {
 		u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("filing: public URL %q: want http(s)://host[/path]", cfg.PublicURL)
 	}
-	if cfg.AckDays < 0 || cfg.RespondDays < cfg.AckDays {
-		return nil, fmt.Errorf("filing: business days ack %d, respond %d: want 0 <= ack <= respond",
-			cfg.AckDays, cfg.RespondDays)
-	}
-	if cfg.Location == nil {
-		cfg.Location = time.Local
+	if cfg.SLA == nil {
+		fallback, err := sla.Fallback(2, 15, time.Local)
+		if err != nil {
+			return nil, fmt.Errorf("filing: %w", err)
+		}
+		cfg.SLA = func() *sla.Config { return fallback }
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -198,6 +199,7 @@ func (s *Service) File(ctx context.Context, d Draft) (Filed, error) {
 		return Filed{}, err // a *complaint.FieldError, as is
 	}
 
+	var filedAt time.Time // the Filed event's clock: what the server times the case from
 	for attempt := 1; ; attempt++ {
 		e, err := event.NewFiled(c, actor, s.clock.Now())
 		if err != nil {
@@ -205,6 +207,7 @@ func (s *Service) File(ctx context.Context, d Draft) (Filed, error) {
 		}
 		err = s.st.File(ctx, c, e)
 		if err == nil {
+			filedAt = e.At.Time()
 			break
 		}
 		if !errors.Is(err, store.ErrCodeTaken) || attempt == codeAttempts {
@@ -219,11 +222,16 @@ func (s *Service) File(ctx context.Context, d Draft) (Filed, error) {
 		}
 		c.Code = string(code)
 	}
-	return Filed{
-		Complaint:     c,
-		Code:          code,
-		URL:           s.baseURL + "/t/" + string(code),
-		AcknowledgeBy: sla.BusinessDeadline(now, s.cfg.AckDays, s.cfg.Location),
-		RespondBy:     sla.BusinessDeadline(now, s.cfg.RespondDays, s.cfg.Location),
-	}, nil
+	f := Filed{Complaint: c, Code: code, URL: s.baseURL + "/t/" + string(code)}
+	// Stored already: a date the rules cannot give must not lose the
+	// receipt; it is logged and the receipt says nothing about dates.
+	rules := s.cfg.SLA()
+	ack, respond, err := rules.Promise(c.Branch, c.Category, filedAt)
+	if err != nil {
+		s.log.Error("no promised dates for the receipt", logKeyComplaint, c.ID, logKeyErr, err)
+		return f, nil
+	}
+	loc := rules.Location(c.Branch)
+	f.AcknowledgeBy, f.RespondBy = ack.In(loc), respond.In(loc)
+	return f, nil
 }

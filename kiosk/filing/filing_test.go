@@ -19,6 +19,7 @@ import (
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
+	"ombud/shared/sla"
 	"ombud/shared/trackcode"
 	"ombud/shared/uid"
 )
@@ -65,14 +66,19 @@ func MustService(tb testing.TB, edit func(*filing.Config)) env {
 	}
 	tb.Cleanup(func() { st.Close() })
 	logs := &syncBuffer{}
+	rules, err := sla.Fallback(2, 15, time.UTC)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	cfg := filing.Config{
-		Branch: "Main", PublicURL: "https://track.example.org/", AckDays: 2, RespondDays: 15,
-		Location: time.UTC, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		Branch: "Main", PublicURL: "https://track.example.org/", SLA: func() *sla.Config { return rules },
+		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 	}
 	if edit != nil {
 		edit(&cfg)
 	}
-	svc, err := filing.New(st, hlc.New(nil), cfg)
+	// The event's clock reads the same (test) time as the service.
+	svc, err := filing.New(st, hlc.New(cfg.Now), cfg)
 	if err != nil {
 		tb.Fatalf("new service: %v", err)
 	}
@@ -135,10 +141,12 @@ func TestFile(t *testing.T) {
 			c.Channel != complaint.ChannelKiosk || !c.FiledAt.Equal(now.Truncate(time.Millisecond)) {
 			t.Errorf("complaint: got %+v", c)
 		}
-		if want := time.Date(2025, 3, 11, 23, 59, 59, 0, time.UTC); !f.AcknowledgeBy.Equal(want) {
+		// The rules' business days (09:00-17:00, Monday to Friday) from
+		// the Filed event's clock, to the millisecond.
+		if want := time.Date(2025, 3, 11, 10, 30, 0, 987000000, time.UTC); !f.AcknowledgeBy.Equal(want) {
 			t.Errorf("AcknowledgeBy: got %v, want %v (Friday + 2 business days)", f.AcknowledgeBy, want)
 		}
-		if want := time.Date(2025, 3, 28, 23, 59, 59, 0, time.UTC); !f.RespondBy.Equal(want) {
+		if want := time.Date(2025, 3, 28, 10, 30, 0, 987000000, time.UTC); !f.RespondBy.Equal(want) {
 			t.Errorf("RespondBy: got %v, want %v", f.RespondBy, want)
 		}
 
@@ -344,7 +352,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	good := filing.Config{Branch: "Main", PublicURL: "https://track.example.org", AckDays: 2, RespondDays: 15}
+	good := filing.Config{Branch: "Main", PublicURL: "https://track.example.org"}
 	if _, err := filing.New(st, hlc.New(nil), good); err != nil {
 		t.Fatalf("good config: %v", err)
 	}
@@ -354,8 +362,6 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		"relative URL":   func(c *filing.Config) { c.PublicURL = "track.example.org" },
 		"ftp URL":        func(c *filing.Config) { c.PublicURL = "ftp://track.example.org" },
 		"URL with query": func(c *filing.Config) { c.PublicURL = "https://track.example.org/?x=1" },
-		"negative days":  func(c *filing.Config) { c.AckDays = -1 },
-		"respond < ack":  func(c *filing.Config) { c.RespondDays = 1 },
 	} {
 		cfg := good
 		edit(&cfg)

@@ -83,7 +83,10 @@ func (f *fixture) enrolDevice(t *testing.T, role device.Role) string {
 
 func (f *fixture) client(t *testing.T, auth string) *session.Client {
 	t.Helper()
-	c, err := session.New(session.Config{ServerURL: f.url, Authorization: auth})
+	// A generous bound: these tests are about what the server answers, and
+	// a loaded CI machine under -race can take seconds to answer (the 4 s
+	// default once timed out there).
+	c, err := session.New(session.Config{ServerURL: f.url, Authorization: auth, Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

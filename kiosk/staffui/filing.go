@@ -15,7 +15,6 @@ import (
 	"ombud/kiosk/store"
 	"ombud/kiosk/tui/flow"
 	"ombud/shared/complaint"
-	"ombud/shared/sla"
 	"ombud/shared/textsafe"
 	"ombud/shared/trackcode"
 )
@@ -232,9 +231,17 @@ func (a *App) reprint() {
 			url = strings.TrimRight(a.cfg.PublicURL, "/") + "/t/" + string(code)
 		}
 	}
-	p := a.cfg.Promise
-	r := a.paperReceipt(c, url, sla.BusinessDeadline(c.FiledAt, p.AckDays, p.Location),
-		sla.BusinessDeadline(c.FiledAt, p.RespondDays, p.Location))
+	// The dates the first receipt printed: the rules' promise from the
+	// Filed event's clock (none if the rules cannot date it).
+	rules := a.cfg.SLA()
+	ack, respond, err := rules.Promise(c.Branch, c.Category, d.Case.FiledAt.Time())
+	if err == nil {
+		loc := rules.Location(c.Branch)
+		ack, respond = ack.In(loc), respond.In(loc)
+	} else {
+		ack, respond = time.Time{}, time.Time{}
+	}
+	r := a.paperReceipt(c, url, ack, respond)
 	code := model.DisplayCode(c.Code)
 	a.say("Printing the receipt of "+code+"…", styleText)
 	gen := a.gen
@@ -278,6 +285,10 @@ func (a *App) paperReceipt(c complaint.Complaint, url string, ack, respond time.
 	if tc, err := trackcode.Parse(c.Code); err == nil {
 		code = tc.String()
 	}
+	var dates []string
+	if !ack.IsZero() {
+		dates = []string{b.T(lang, "receipt.ack", "date", b.Date(lang, ack)), b.T(lang, "receipt.respond", "date", b.Date(lang, respond))}
+	}
 	return printer.Receipt{
 		Title: b.T(lang, "receipt.title"),
 		Lines: []string{
@@ -287,10 +298,6 @@ func (a *App) paperReceipt(c complaint.Complaint, url string, ack, respond time.
 		CodeLabel: b.T(lang, "receipt.code_label"),
 		Code:      code,
 		URL:       url,
-		Footer: []string{
-			b.T(lang, "receipt.ack", "date", b.Date(lang, ack)),
-			b.T(lang, "receipt.respond", "date", b.Date(lang, respond)),
-			b.T(lang, "receipt.follow"),
-		},
+		Footer:    append(dates, b.T(lang, "receipt.follow")),
 	}
 }

@@ -3,6 +3,7 @@ package staffui_test
 import (
 	"context"
 	"encoding/json"
+	"ombud/shared/sla"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -110,8 +111,10 @@ func (e *env) saveDirectory(version int64, revoke []string) {
 // file files a complaint at this terminal as filed at filedAt.
 func (e *env) file(category, desc string, filedAt time.Time) filing.Filed {
 	e.t.Helper()
-	svc, err := filing.New(e.st, e.clock, filing.Config{Branch: branch, PublicURL: "https://track.example.org",
-		AckDays: 2, RespondDays: 15, Location: time.UTC, Now: func() time.Time { return filedAt }})
+	// Filed then by the event's clock too: the SLA clock times a case from
+	// its Filed event.
+	svc, err := filing.New(e.st, hlc.New(func() time.Time { return filedAt }), filing.Config{Branch: branch, PublicURL: "https://track.example.org",
+		SLA: utcRules, Now: func() time.Time { return filedAt }})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -126,7 +129,7 @@ func (e *env) file(category, desc string, filedAt time.Time) filing.Filed {
 func (e *env) filer() *filing.Service {
 	e.t.Helper()
 	svc, err := filing.New(e.st, e.clock, filing.Config{Branch: branch, PublicURL: "https://track.example.org",
-		AckDays: 2, RespondDays: 15, Location: time.UTC})
+		SLA: utcRules})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -398,4 +401,13 @@ func (k *term) rowSelected(text string) bool {
 	cells, w, _ := k.cells()
 	_, bg, _ := cells[y*w].Style.Decompose()
 	return bg == tcell.ColorYellow
+}
+
+// utcRules are the fallback rules (2 and 15 business days) in UTC.
+func utcRules() *sla.Config {
+	cfg, err := sla.Fallback(2, 15, time.UTC)
+	if err != nil {
+		panic(err)
+	}
+	return cfg
 }

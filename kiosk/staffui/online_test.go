@@ -92,7 +92,7 @@ func (c *central) enrol(role device.Role) string {
 // sessions is the terminal's client for this server, as auth.
 func (c *central) sessions(auth string) *session.Client {
 	c.t.Helper()
-	s, err := session.New(session.Config{ServerURL: c.srv.URL, Authorization: auth, Timeout: 2 * time.Second})
+	s, err := session.New(session.Config{ServerURL: c.srv.URL, Authorization: auth, Timeout: time.Minute}) // what the server answers, not how fast
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -84,9 +84,10 @@ type Config struct {
 	// PublicURL is the base of the tracking URL printed on receipts, as in
 	// filing.Config; empty prints no URL and no QR code.
 	PublicURL string
-	// Promise gives the dates on a reprinted receipt (the zero value: 2
-	// and 15 business days, as filing's defaults).
-	Promise sla.Promise
+	// SLA returns the rules in force (kiosk/slarules), which date a
+	// reprinted receipt as the original was; nil is sla.Fallback(2, 15)
+	// in Location.
+	SLA func() *sla.Config
 	// Location is the branch's time zone for every date shown (time.Local
 	// when nil).
 	Location *time.Location
@@ -197,14 +198,15 @@ func New(cfg Config) *App {
 	if cfg.Language == "" || !cfg.Bundle.Has(cfg.Language) {
 		cfg.Language = i18n.Fallback
 	}
-	if cfg.Promise.AckDays == 0 && cfg.Promise.RespondDays == 0 {
-		cfg.Promise.AckDays, cfg.Promise.RespondDays = 2, 15
-	}
 	if cfg.Location == nil {
 		cfg.Location = time.Local
 	}
-	if cfg.Promise.Location == nil {
-		cfg.Promise.Location = cfg.Location
+	if cfg.SLA == nil {
+		fallback, err := sla.Fallback(2, 15, cfg.Location)
+		if err != nil {
+			panic(err) // constant days
+		}
+		cfg.SLA = func() *sla.Config { return fallback }
 	}
 	if cfg.Lockout == (staff.Lockout{}) {
 		cfg.Lockout = staff.DefaultLockout

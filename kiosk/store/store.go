@@ -647,3 +647,26 @@ func nullString(s string) sql.NullString {
 func escapePath(p string) string {
 	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
 }
+
+// SLARules returns the SLA rules last saved (the server's configuration
+// file), or nil when none has been received yet.
+func (s *Store) SLARules(ctx context.Context) ([]byte, error) {
+	var body []byte
+	err := s.r.QueryRowContext(ctx, `SELECT body FROM sla_rules WHERE singleton = 1`).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load sla rules: %w", err)
+	}
+	return body, nil
+}
+
+// SaveSLARules replaces the saved SLA rules with body, received at at.
+func (s *Store) SaveSLARules(ctx context.Context, body []byte, at time.Time) error {
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO sla_rules (singleton, body, received_at) VALUES (1, ?, ?)
+		ON CONFLICT (singleton) DO UPDATE SET body = excluded.body, received_at = excluded.received_at`, body, at.UnixMilli()); err != nil {
+		return fmt.Errorf("save sla rules: %w", err)
+	}
+	return nil
+}

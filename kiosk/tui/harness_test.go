@@ -15,7 +15,6 @@ import (
 	"ombud/kiosk/screentest"
 	"ombud/kiosk/tui"
 	"ombud/shared/complaint"
-	"ombud/shared/sla"
 	"ombud/shared/trackcode"
 )
 
@@ -193,8 +192,8 @@ func (f *fakeFiler) File(_ context.Context, d filing.Draft) (filing.Filed, error
 		Complaint:     complaint.Complaint{ID: "0196c0de-0000-7000-8000-000000000001", Code: string(testCode), FiledAt: now},
 		Code:          testCode,
 		URL:           "https://track.example.org/t/" + string(testCode),
-		AcknowledgeBy: sla.BusinessDeadline(now, 2, time.UTC),
-		RespondBy:     sla.BusinessDeadline(now, 15, time.UTC),
+		AcknowledgeBy: time.Date(2026, time.May, 14, 14, 5, 0, 0, time.UTC), // 2 business days
+		RespondBy:     time.Date(2026, time.June, 2, 14, 5, 0, 0, time.UTC), // 15
 	}, nil
 }
 

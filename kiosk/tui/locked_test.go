@@ -28,7 +28,7 @@ func TestLockedDatabaseThenRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	svc, err := filing.New(st, hlc.New(nil), filing.Config{Branch: "Main Street", PublicURL: "https://track.example.org", AckDays: 2, RespondDays: 15})
+	svc, err := filing.New(st, hlc.New(nil), filing.Config{Branch: "Main Street", PublicURL: "https://track.example.org"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,8 +64,10 @@ func (a *App) buildReceipt(f filing.Filed, symbol *qr.Matrix) *receiptView {
 	line(a.t("receipt.branch", "branch", a.cfg.BranchName))
 	line(a.t("receipt.date", "date", a.cfg.Bundle.DateTime(a.visit.Lang, f.Complaint.FiledAt.In(loc))))
 	info.WriteString("\n[::b]" + escapeMarkup(a.t("receipt.next")) + "[::-]\n")
-	line(a.t("receipt.ack", "date", a.cfg.Bundle.Date(a.visit.Lang, f.AcknowledgeBy)))
-	line(a.t("receipt.respond", "date", a.cfg.Bundle.Date(a.visit.Lang, f.RespondBy)))
+	if !f.AcknowledgeBy.IsZero() { // the rules could date it (filing logs why not)
+		line(a.t("receipt.ack", "date", a.cfg.Bundle.Date(a.visit.Lang, f.AcknowledgeBy)))
+		line(a.t("receipt.respond", "date", a.cfg.Bundle.Date(a.visit.Lang, f.RespondBy)))
+	}
 	line(a.t("receipt.follow"))
 	text := newMarkup(info.String())
 
@@ -178,6 +180,11 @@ func (a *App) printed(seq uint64, err error) {
 func (a *App) paperReceipt(f filing.Filed) printer.Receipt {
 	lang, b := a.visit.Lang, a.cfg.Bundle
 	loc := f.AcknowledgeBy.Location()
+	var footer []string
+	if !f.AcknowledgeBy.IsZero() {
+		footer = append(footer, a.t("receipt.ack", "date", b.Date(lang, f.AcknowledgeBy)),
+			a.t("receipt.respond", "date", b.Date(lang, f.RespondBy)))
+	}
 	return printer.Receipt{
 		Title: a.t("receipt.title"),
 		Lines: []string{
@@ -187,11 +194,7 @@ func (a *App) paperReceipt(f filing.Filed) printer.Receipt {
 		CodeLabel: a.t("receipt.code_label"),
 		Code:      f.Code.String(),
 		URL:       f.URL,
-		Footer: []string{
-			a.t("receipt.ack", "date", b.Date(lang, f.AcknowledgeBy)),
-			a.t("receipt.respond", "date", b.Date(lang, f.RespondBy)),
-			a.t("receipt.follow"),
-		},
+		Footer:    append(footer, a.t("receipt.follow")),
 	}
 }
 

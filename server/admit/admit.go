@@ -124,8 +124,11 @@ type Device struct {
 
 // Account is what the rules need of a staff account an event names.
 type Account struct {
-	Branch    string
-	Teams     []string
+	Branch string
+	Teams  []string
+	// Branches widen the account's scope at the web console beyond its
+	// home branch ("*": every branch); terminals ignore them.
+	Branches  []string
 	Role      staff.Role
 	RevokedAt time.Time // zero while active
 }
@@ -359,6 +362,11 @@ func (d *decider) attest(e *event.Event) (attest, reason string) {
 			}
 		}
 	}
+	if d.v.Device.Role == device.Console {
+		// The console has no offline: its actions are made by the server
+		// while the person is signed in.
+		return "", "no console sign-in covers this action: sign in again"
+	}
 	if d.v.MaxOffline > 0 && at.Before(d.v.ReceivedAt.Add(-d.v.MaxOffline)) {
 		return "", "recorded while signed in offline longer ago than the server allows: sign in while online"
 	}
@@ -379,6 +387,10 @@ func (d *decider) roleForbidden(e *event.Event) string {
 		if e.Type == event.Filed {
 			return "a team terminal does not file complaints"
 		}
+	case device.Console:
+		if e.Type == event.Filed {
+			return "the web console does not file complaints"
+		}
 	default:
 		return "the device has no role"
 	}
@@ -393,6 +405,15 @@ func (d *decider) forbidden(e *event.Event, filed *complaint.Complaint) string {
 		return d.teamForbidden(e)
 	}
 	branch := d.v.Device.Branch
+	if d.v.Device.Role == device.Console {
+		// The console acts on cases the server holds, each through its
+		// branch's console device.
+		if _, ok := d.branches[e.ComplaintID]; !ok {
+			if _, ok := d.v.Branches[e.ComplaintID]; !ok {
+				return "the web console acts only on cases the server holds"
+			}
+		}
+	}
 	if e.Branch != branch {
 		return "event is for another branch than the device's"
 	}
@@ -464,12 +485,15 @@ func (d *decider) staffForbidden(e *event.Event) string {
 	}
 	a, ok := d.v.Staff[e.Actor.ID]
 	team := d.v.Device.Role == device.Team
+	console := d.v.Device.Role == device.Console
 	switch {
 	case !ok:
 		return "unknown staff account"
+	case console && !ConsoleCovers(a, d.v.Device.Branch, d.queue(e.ComplaintID).Queue):
+		return "case outside the staff account's scope"
 	case team && !slices.Contains(a.Teams, d.caseTeam(e.ComplaintID)):
 		return "staff account not in the case's team"
-	case !team && a.Branch != d.v.Device.Branch:
+	case !team && !console && a.Branch != d.v.Device.Branch:
 		return "staff account of another branch"
 	case !a.RevokedAt.IsZero() && !d.v.ReceivedAt.Before(a.RevokedAt):
 		// Judged by when the server receives the event, never by the
@@ -480,6 +504,19 @@ func (d *decider) staffForbidden(e *event.Event) string {
 		return staff.Why(a.Role, e.Type)
 	}
 	return ""
+}
+
+// ConsoleCovers reports whether account a may see and work, at the web
+// console, a case of branch queued to queue: one of its branches (its home
+// branch, those its console scope adds, or every branch for "*"), or a
+// case in the queue of one of its teams, from any branch. The console's
+// pages and its pushes ask this same question.
+func ConsoleCovers(a Account, branch, queue string) bool {
+	if branch != "" && (a.Branch == branch || slices.Contains(a.Branches, branch) || slices.Contains(a.Branches, "*")) {
+		return true
+	}
+	t, ok := strings.CutPrefix(queue, "team:")
+	return ok && t != "" && slices.Contains(a.Teams, t)
 }
 
 // invalid returns a reason when the domain refuses the event: the stateless

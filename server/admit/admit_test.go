@@ -386,3 +386,71 @@ func TestKeys(t *testing.T) {
 		t.Errorf("Filed(0) = %v, Filed(1) = %v", b.Filed(0), b.Filed(1))
 	}
 }
+
+// TestDecideConsole: the web console's device for branch north acts for
+// the signed-in person within their console scope (home branch, the
+// branches their scope adds, their teams' queues), only under a session,
+// and files nothing.
+func TestDecideConsole(t *testing.T) {
+	cid := uid.New()
+	console := func(queue string) *admit.View {
+		v := view()
+		v.Device = admit.Device{ID: "console.north", Branch: "north", Role: device.Console, Prefix: "console:north"}
+		v.Branches[cid] = "north"
+		v.Queues[cid] = storage.QueueMark{Queue: queue, At: stamp(t0.Add(-time.Hour)), EventID: "a1"}
+		v.Staff["rita"] = admit.Account{Branch: "hq", Branches: []string{"north", "east"}, Role: staff.Manager}
+		v.Staff["all"] = admit.Account{Branch: "hq", Branches: []string{"*"}, Role: staff.Administrator}
+		v.Staff["fiona"] = admit.Account{Branch: "hq", Teams: []string{"fraud"}, Role: staff.Agent}
+		for _, who := range []string{"ann", "olga", "rita", "all", "fiona", "sam"} {
+			v.Sessions[who] = []admit.Session{{ID: "c-" + who + "@north", Start: t0.Add(-time.Hour), End: t0.Add(time.Hour)}}
+		}
+		return v
+	}
+	reopen := func(who string) event.Event {
+		return with(note(cid, "north", who), func(e *event.Event) { e.Type, e.Data = event.Reopened, []byte(`{"text":"again"}`) })
+	}
+	tests := []struct {
+		name  string
+		queue string
+		edit  func(*admit.View)
+		e     event.Event
+		want  admit.Decision
+	}{
+		{"an agent of the branch", "branch:north", nil, note(cid, "north", "ann"), stored(admit.AttestSession + "c-ann@north")},
+		{"a manager whose scope adds the branch", "branch:north", nil, note(cid, "north", "rita"), stored(admit.AttestSession + "c-rita@north")},
+		{"an administrator over every branch", "branch:north", nil, note(cid, "north", "all"), stored(admit.AttestSession + "c-all@north")},
+		{"a team member on a case in the team's queue", "team:fraud", nil, note(cid, "north", "fiona"), stored(admit.AttestSession + "c-fiona@north")},
+		{"a team member on a case in the branch's queue", "branch:north", nil, note(cid, "north", "fiona"),
+			reject(wire.CloseForbiddenEvent, "case outside the staff account's scope")},
+		{"an agent of another branch", "branch:north", nil, note(cid, "north", "olga"),
+			reject(wire.CloseForbiddenEvent, "case outside the staff account's scope")},
+		{"without a session", "branch:north", func(v *admit.View) { delete(v.Sessions, "ann") }, note(cid, "north", "ann"),
+			reject(wire.CloseForbiddenEvent, "no console sign-in covers this action: sign in again")},
+		{"an agent reopening", "branch:north", nil, reopen("ann"), reject(wire.CloseForbiddenEvent, "only a supervisor may do this")},
+		{"a supervisor reopening", "branch:north", nil, reopen("sam"), stored(admit.AttestSession + "c-sam@north")},
+		{"a case the server does not hold", "branch:north", nil, note(uid.New(), "north", "ann"),
+			reject(wire.CloseForbiddenEvent, "the web console acts only on cases the server holds")},
+		{"another branch's case through this device", "branch:north", func(v *admit.View) { v.Branches[cid] = "south" }, note(cid, "north", "all"),
+			reject(wire.CloseForbiddenEvent, "complaint belongs to another branch")},
+		{"filing", "branch:north", nil, with(filed(t, "north"), func(e *event.Event) { e.Actor = event.Actor{Kind: event.ActorStaff, ID: "ann"} }),
+			reject(wire.CloseForbiddenEvent, "the web console does not file complaints")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := console(tc.queue)
+			if tc.edit != nil {
+				tc.edit(v)
+			}
+			got := admit.Prepare(numbered(tc.e)).Decide(v)[0]
+			got.Record = false
+			want := tc.want
+			want.Record = false
+			if got != want {
+				t.Errorf("got %+v, want %+v", got, want)
+			}
+		})
+	}
+	if !admit.ConsoleCovers(admit.Account{Branch: "north"}, "north", "") || admit.ConsoleCovers(admit.Account{Branch: "north", Teams: []string{"fraud"}}, "south", "team:") {
+		t.Error("ConsoleCovers: home branch not covered, or an empty team id matched")
+	}
+}

@@ -63,7 +63,24 @@ type Config struct {
 	// Now is the wall clock; tests inject one.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Observer, if set, is told of every assignment the dispatch rules
+	// made and every target escalated, once each is stored (metrics).
+	Observer Observer
 }
+
+// Observer is told what the engine stored, for the server's metrics. Its
+// methods must not block.
+type Observer interface {
+	// Assigned: a case was assigned (or re-routed) by the named rule.
+	Assigned(rule string)
+	// Escalated: a breached target (acknowledge, respond) was escalated.
+	Escalated(target string)
+}
+
+type noObserver struct{}
+
+func (noObserver) Assigned(string)  {}
+func (noObserver) Escalated(string) {}
 
 // Log attribute keys.
 const (
@@ -117,6 +134,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval

@@ -124,7 +124,7 @@ func (e *Engine) escalateCase(ctx context.Context, id string, now time.Time) (es
 		out     []event.Event
 		targets []string
 	)
-	for _, ts := range []sla.TargetStatus{st.Acknowledge, st.Respond} {
+	for _, ts := range st.Targets() {
 		eid := escalationID(cs, ts.Target)
 		if ts.Condition != sla.Breached || ts.Paused || ids[eid] {
 			continue
@@ -162,6 +162,9 @@ func (e *Engine) escalateCase(ctx context.Context, id string, now time.Time) (es
 		return false, fmt.Errorf("escalate case %s: %w", id, err)
 	}
 	e.log.Info("sla: case escalated", logComplaint, cs.ID, logLevel, level, logTarget, strings.Join(targets, ","))
+	for _, t := range targets {
+		e.cfg.Observer.Escalated(t)
+	}
 	return true, nil
 }
 

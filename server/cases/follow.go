@@ -98,11 +98,15 @@ func (e *Engine) refresh(ctx context.Context, id string, inPage map[string]bool)
 	if err != nil {
 		return storage.CaseRow{}, false, fmt.Errorf("fold case %s: %w", id, err)
 	}
-	if ev, ok := e.route(cs, events, inPage); ok {
+	if ev, d, ok := e.route(cs, events, inPage); ok {
 		got, err := e.cfg.Store.Append(ctx, []event.Event{ev})
 		if err != nil {
 			return storage.CaseRow{}, false, fmt.Errorf("case %s: append assignment: %w", id, err)
 		}
+		// One line per case is DEBUG: at ingest rates it would be most of
+		// the log. ombud_dispatch_cases_assigned_total counts them.
+		e.log.Debug("dispatch: case assigned", logComplaint, cs.ID, logQueue, d.Queue, logRule, d.Rule)
+		e.cfg.Observer.Assigned(d.Rule)
 		stored = append(stored, got...)
 		events = eventsOf(stored)
 		if cs, err = lifecycle.Fold(events); err != nil {
@@ -121,9 +125,9 @@ func (e *Engine) refresh(ctx context.Context, id string, inPage map[string]bool)
 // follows. A case whose assessment routes to the queue it is in gets no
 // event; meeting the assessment again (a replay) just routes again, which
 // is pure.
-func (e *Engine) route(cs lifecycle.Case, events []event.Event, inPage map[string]bool) (event.Event, bool) {
+func (e *Engine) route(cs lifecycle.Case, events []event.Event, inPage map[string]bool) (event.Event, dispatch.Decision, bool) {
 	if !cs.State.Open() {
-		return event.Event{}, false
+		return event.Event{}, dispatch.Decision{}, false
 	}
 	applied := appliedInOrder(cs, events)
 	assigned := lastOf(applied, event.Assigned)
@@ -140,29 +144,28 @@ func (e *Engine) route(cs lifecycle.Case, events []event.Event, inPage map[strin
 		// the escalation clock's assignment is never overridden.
 		assessed := lastOf(applied, event.Assessed)
 		if assessed == nil || !inPage[assessed.ID] {
-			return event.Event{}, false
+			return event.Event{}, dispatch.Decision{}, false
 		}
 		cause, purpose = assessed, "reroute"
 	default:
-		return event.Event{}, false
+		return event.Event{}, dispatch.Decision{}, false
 	}
 	if cause == nil {
-		return event.Event{}, false
+		return event.Event{}, dispatch.Decision{}, false
 	}
 	d := e.cfg.Dispatch().Route(cs.Complaint, assessmentOf(cs))
 	if assigned != nil && d.Queue == cs.Queue {
-		return event.Event{}, false
+		return event.Event{}, dispatch.Decision{}, false
 	}
 	ev, err := dispatch.Event(d, cs.Complaint, e.stamp(cs.LastEventAt), actorDispatch)
 	if err != nil {
 		// The rules produced a queue dispatch.Event refuses: a bug in
 		// the config's validation, not something a retry fixes.
 		e.log.Error("dispatch: no assignment made", logComplaint, cs.ID, logRule, d.Rule, logErr, err)
-		return event.Event{}, false
+		return event.Event{}, dispatch.Decision{}, false
 	}
 	ev.ID = derivedID(cause.At.Time(), cs.ID, purpose, cause.ID)
-	e.log.Info("dispatch: case assigned", logComplaint, cs.ID, logQueue, d.Queue, logRule, d.Rule)
-	return ev, true
+	return ev, d, true
 }
 
 // assessmentOf is the case's latest assessment for Route, nil before one.
@@ -213,12 +216,18 @@ func (e *Engine) row(cs lifecycle.Case, events []event.Event, seq int64) storage
 		return r
 	}
 	ids := idSet(events)
-	for _, ts := range []sla.TargetStatus{st.Acknowledge, st.Respond} {
+	for _, ts := range st.Targets() {
 		if ts.Condition == sla.Met || ts.Paused || ids[escalationID(cs, ts.Target)] {
 			continue
 		}
 		if r.NextDue.IsZero() || ts.Deadline.Before(r.NextDue) {
-			r.NextDue, r.NextTarget = ts.Deadline.UTC(), string(ts.Target)
+			// A reopened case's new answer is, to everyone reading the
+			// row, an answer due.
+			target := ts.Target
+			if target == sla.Reanswer {
+				target = sla.Respond
+			}
+			r.NextDue, r.NextTarget = ts.Deadline.UTC(), string(target)
 		}
 	}
 	return r

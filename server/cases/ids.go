@@ -3,6 +3,7 @@ package cases
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"strconv"
 	"time"
 
 	"ombud/shared/lifecycle"
@@ -44,6 +45,12 @@ func derivedID(at time.Time, parts ...string) string {
 // the policy, an operator edits holidays and restarts — and keying by it
 // would escalate the same lateness again, for every breached case at once
 // after such an edit.
+//
+// A reopen's new answer (sla.Reanswer) is owed once per reopen, so its key
+// adds the reopen's number.
 func escalationID(cs lifecycle.Case, target sla.Target) string {
+	if target == sla.Reanswer {
+		return derivedID(cs.FiledAt.Time(), cs.ID, "escalate", string(target), strconv.Itoa(cs.ReopenCount))
+	}
 	return derivedID(cs.FiledAt.Time(), cs.ID, "escalate", string(target))
 }

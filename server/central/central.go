@@ -16,6 +16,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/tls"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,19 +26,23 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"ombud/server/admit"
 	"ombud/server/cases"
+	"ombud/server/console"
 	"ombud/server/delivery"
 	"ombud/server/dispatch"
 	"ombud/server/enrol"
 	"ombud/server/httpapi"
+	"ombud/server/metrics"
 	"ombud/server/notify"
 	"ombud/server/notify/email"
 	"ombud/server/notify/sms"
+	"ombud/server/slaapi"
 	"ombud/server/staffapi"
 	"ombud/server/storage"
 	"ombud/server/storage/postgres"
@@ -153,8 +158,9 @@ type Config struct {
 	// the server confirmed lasts.
 	MaxOffline, SessionTTL time.Duration
 
-	// The tracking page: dates shown in Location; without an SLA config,
-	// the receipt's promise of AckDays and RespondDays business days.
+	// The tracking page: dates shown in Location. Without an SLA config,
+	// the SLA is sla.Fallback: AckDays and RespondDays business days
+	// (2 and 15 when zero) in Location.
 	Location             *time.Location
 	AckDays, RespondDays int
 	Catalogs             *i18n.Bundle
@@ -163,7 +169,7 @@ type Config struct {
 
 	// The case engine: routing rules (a file, re-read when it changes and
 	// on ReloadDispatch; "" routes every case to its filing branch), SLA
-	// policies (nil: no deadlines, no escalation), where overdue cases go
+	// policies (nil: sla.Fallback, above), where overdue cases go
 	// and how often they are looked for.
 	DispatchConfig     string
 	SLA                *sla.Config
@@ -180,6 +186,15 @@ type Config struct {
 	// Delivery tunes the notification and webhook queues (tests shorten
 	// them); zero values take package delivery's defaults.
 	Delivery DeliveryConfig
+
+	// MetricsAddr is where /metrics is served (metrics.go), on a listener
+	// of its own; "" serves no metrics. MetricsToken, if set, is the
+	// bearer token a scrape must present.
+	MetricsAddr, MetricsToken string
+
+	// Console tunes the web console (package console); its Key, Secure,
+	// ClientIP, TrackingURL and Logger are set by the server.
+	Console console.Options
 }
 
 // NotifyConfig says how customers are notified (package notify).
@@ -223,8 +238,15 @@ type Server struct {
 	dispatch *dispatch.Watcher // nil without a dispatch config
 	notifier *notify.Notifier
 	webhooks *webhook.Dispatcher
+	desk     *console.Handler
 	http     *http.Server
 	ln       net.Listener
+
+	metrics     *metrics.Metrics // the server's own registry
+	metricsHTTP *http.Server     // nil without Config.MetricsAddr
+	metricsLn   net.Listener
+
+	unlock func() // releases the data directory's shared lock (LockData)
 
 	stop   context.CancelFunc // ends the background work
 	wg     sync.WaitGroup     // the background work and the HTTP server
@@ -248,7 +270,7 @@ func New(cfg Config) *Server {
 	if cfg.MaxConnsPerClient == 0 {
 		cfg.MaxConnsPerClient = DefaultMaxConnsPerClient
 	}
-	return &Server{cfg: cfg, log: cfg.Logger.With("component", "server"), served: make(chan error, 1)}
+	return &Server{cfg: cfg, log: cfg.Logger.With("component", "server"), served: make(chan error, 1), metrics: metrics.New()}
 }
 
 // Open opens the storage, builds every part, listens and starts serving.
@@ -266,6 +288,16 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if s.cfg.Data == "" && s.cfg.DB == "" {
 		return errors.New("a data directory or a database URL is required")
 	}
+	if s.cfg.Data != "" && s.cfg.DB == "" {
+		if err := os.MkdirAll(s.cfg.Data, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		if s.unlock, err = LockData(s.cfg.Data, false); errors.Is(err, ErrLocked) {
+			return fmt.Errorf("data directory %s is being restored (`server restore` holds it): start the server when it has finished", s.cfg.Data)
+		} else if err != nil {
+			return err
+		}
+	}
 	if s.store, err = OpenDatabase(ctx, Database{Data: s.cfg.Data, DB: s.cfg.DB}, StoreOptions{
 		Admission: admit.Policy{MaxOffline: s.cfg.MaxOffline}, Logger: s.cfg.Logger, PollInterval: s.cfg.PollInterval,
 	}); err != nil {
@@ -277,6 +309,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		return err
 	}
 	s.remindRoles(ctx)
+	if err := s.startMetrics(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -285,7 +320,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	s.http = &http.Server{
 		// Security headers (CSP, nosniff, no-referrer, HSTS on TLS) on
 		// every response, not only the tracking page's.
-		Handler:           tracking.SecurityHeaders(router),
+		Handler:           s.metrics.Instrument(tracking.SecurityHeaders(router)),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		// Whole requests, bodies included, must arrive in time: a slow
@@ -382,6 +417,19 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 // build makes every part on the open store and mounts them on one router.
 func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	base := s.cfg.Logger
+	if s.cfg.SLA == nil {
+		// One source of dates even without a file: the receipts, the
+		// page, the staff screens and the engine all use this config.
+		ack, respond := s.cfg.AckDays, s.cfg.RespondDays
+		if ack == 0 && respond == 0 {
+			ack, respond = 2, 15
+		}
+		cfg, err := sla.Fallback(ack, respond, s.cfg.Location)
+		if err != nil {
+			return nil, err
+		}
+		s.cfg.SLA = cfg
+	}
 	rules := dispatch.Default
 	if s.cfg.DispatchConfig != "" {
 		w, err := dispatch.NewWatcher(s.cfg.DispatchConfig, 0, base)
@@ -393,7 +441,7 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	engine, err := cases.New(cases.Config{
 		Store: s.store, Dispatch: rules, SLA: s.cfg.SLA,
 		EscalationQueue: s.cfg.EscalationQueue, Interval: s.cfg.EscalationInterval,
-		Logger: base,
+		Logger: base, Observer: s.metrics,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("case engine: %w", err)
@@ -408,10 +456,7 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	if u, err := url.Parse(s.cfg.PublicURL); err == nil && u.Scheme != "" && u.Host != "" {
 		origins = append(origins, u.Scheme+"://"+u.Host)
 	}
-	var deadlines tracking.Deadlines = tracking.ReceiptPromise{AckDays: s.cfg.AckDays, RespondDays: s.cfg.RespondDays, Location: s.cfg.Location}
-	if s.cfg.SLA != nil {
-		deadlines = engineDeadlines{engine}
-	}
+	var deadlines tracking.Deadlines = engineDeadlines{engine}
 	track, err := tracking.New(s.store, tracking.Options{
 		Logger: base, Secret: secret, Branches: s.store, Catalogs: s.cfg.Catalogs, Location: s.cfg.Location,
 		Deadlines:     deadlines,
@@ -428,7 +473,21 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	s.hub = hub.New(hub.Config{
 		Log: s.store, Auth: enrol.SyncAuth{Store: s.store},
 		RevokeCheckInterval: s.cfg.RevocationInterval, Logger: base,
+		Observer: s.metrics,
 	})
+	// database/sql pools (SQLite); PostgreSQL's pgx pool reports its own.
+	if p, ok := s.store.(interface {
+		Pools() (writer, reader *sql.DB)
+	}); ok {
+		writer, reader := p.Pools()
+		s.metrics.AddDB("writer", writer)
+		s.metrics.AddDB("reader", reader)
+	}
+	var overdue metrics.Overdue
+	if s.cfg.SLA != nil {
+		overdue = s.store
+	}
+	s.metrics.AddStore(s.store, overdue, time.Now)
 
 	if err := s.buildOutbound(secret); err != nil {
 		return nil, err
@@ -440,8 +499,31 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	// the sign-in the server confirms while they are online (docs/API.md);
 	// the same device credentials as sync.
 	staffapi.NewWith(s.store, staffapi.Options{Logger: base, SessionTTL: s.cfg.SessionTTL, MaxOffline: s.cfg.MaxOffline}).Register(router)
+	// The SLA rules every device dates receipts and queues by.
+	slaapi.New(s.store, s.cfg.SLA, base).Register(router)
 	track.Register(router)
 	s.notifier.Register(router)
+
+	// The web console: its CSRF key derived from the tracking secret,
+	// cookies Secure whenever browsers reach the server over HTTPS.
+	co := s.cfg.Console
+	ck := hmac.New(sha256.New, secret)
+	ck.Write([]byte("ombud/console/v1"))
+	co.Key, co.Logger, co.ClientIP = ck.Sum(nil), base, clients.Key
+	co.Secure = s.cfg.TLSCert != "" || strings.HasPrefix(s.cfg.PublicURL, "https://")
+	co.TrackingURL = s.cfg.PublicURL
+	// The console's storage exists on SQLite only so far: on PostgreSQL
+	// /console/ is not served (and the server says so at start).
+	if cs, ok := s.store.(console.Store); ok {
+		desk, err := console.New(cs, co)
+		if err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+		desk.Register(router)
+		s.desk = desk
+	} else {
+		base.Warn("the web console is not available on this database yet: /console/ is not served")
+	}
 	router.Handle(PathReady, http.HandlerFunc(s.readyz))
 	return router, nil
 }
@@ -531,8 +613,9 @@ func (s *Server) buildOutbound(secret []byte) error {
 		publicURL = "http://localhost"
 	}
 	d := s.cfg.Delivery
+	store := countingStore{outboundStore: s.store, observe: s.metrics.Delivered}
 	s.notifier, err = notify.New(notify.Config{
-		Log: s.store, Store: s.store, Channels: channels, Key: key.Sum(nil), PublicURL: publicURL,
+		Log: s.store, Store: store, Channels: channels, Key: key.Sum(nil), PublicURL: publicURL,
 		Catalogs: catalogs, RateLimit: n.RateLimit, RateWindow: n.RateWindow,
 		Backoff: d.Backoff, Lease: d.Lease, Poll: d.Poll, Logger: s.cfg.Logger,
 	})
@@ -540,11 +623,15 @@ func (s *Server) buildOutbound(secret []byte) error {
 		return err
 	}
 	s.webhooks, err = webhook.New(webhook.Config{
-		Log: s.store, Store: s.store, Client: webhook.NewClient(webhook.ClientOptions{AllowPrivate: s.cfg.AllowPrivateWebhooks}),
+		Log: s.store, Store: store, Client: webhook.NewClient(webhook.ClientOptions{AllowPrivate: s.cfg.AllowPrivateWebhooks}),
 		Backoff: d.Backoff, Lease: d.Lease, Poll: d.Poll, Logger: s.cfg.Logger,
 	})
 	return err
 }
+
+// Store is the server's open storage (after Open), for tests and tools
+// in the same process: writes through it reach the commit feed.
+func (s *Server) Store() Store { return s.store }
 
 // Addr is the address the server listens on (after Open).
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
@@ -583,11 +670,16 @@ func (s *Server) Close(ctx context.Context) error {
 	if err := s.hub.Shutdown(ctx); err != nil {
 		s.log.Warn("sync hub shutdown", "err", err)
 	}
+	// The console's live streams never end by themselves.
+	if s.desk != nil {
+		s.desk.Close()
+	}
 	if err := s.http.Shutdown(ctx); err != nil {
 		s.log.Warn("shutdown timed out: closing remaining connections", "err", err)
 		s.http.Close()
 	}
 	s.stop()
+	s.stopMetrics(ctx)
 	s.wg.Wait()
 	select {
 	case err := <-s.served:
@@ -598,6 +690,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	if err := s.store.Close(); err != nil {
 		errs = append(errs, err)
+	}
+	if s.unlock != nil {
+		s.unlock()
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -626,8 +721,14 @@ func (s *Server) release() {
 	if s.ln != nil {
 		s.ln.Close()
 	}
+	if s.metricsHTTP != nil {
+		s.metricsHTTP.Close()
+	}
 	if s.store != nil {
 		s.store.Close()
+	}
+	if s.unlock != nil {
+		s.unlock()
 	}
 }
 

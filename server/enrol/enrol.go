@@ -354,7 +354,7 @@ func (a SyncAuth) Authenticate(r *http.Request) (hub.Device, error) {
 	case err != nil:
 		return hub.Device{}, err
 	}
-	return hub.Device{ID: d.ID, Scopes: Scopes(d)}, nil
+	return hub.Device{ID: d.ID, Scopes: Scopes(d), Role: string(d.Role)}, nil
 }
 
 // Scopes is what a device may receive, by its role: a customer kiosk

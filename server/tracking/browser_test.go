@@ -89,3 +89,31 @@ func TestBrowserPhoneFlow(t *testing.T) {
 		t.Errorf("last event = %s by %s, want the customer's rating", last.Type, last.Actor.Kind)
 	}
 }
+
+// TestBrowserClosingNoteIsShown: the note staff write when closing, which
+// their form labels public, is on the customer's page (phone size) and in
+// the API; a reopening's reason, the customer's own words, is not.
+func TestBrowserClosingNoteIsShown(t *testing.T) {
+	phone := phonetest.Open(t, 30*time.Second, "")
+	e := newEnv(t, nil)
+	c := e.file(t)
+	e.staff(t, c, event.Acknowledged, nil)
+	e.staff(t, c, event.Assessed, event.Assessment{Severity: event.SeverityLow, Priority: 3})
+	e.staff(t, c, event.Responded, event.Text{Text: "We refunded the fee."})
+	yes := true
+	const note = "The 12 euros are back on your account since Monday."
+	e.staff(t, c, event.Closed, event.Closure{CustomerAccepted: &yes, Text: note})
+
+	ctx := phone.Ctx()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(phonetest.Width, phonetest.Height), chromedp.Navigate(e.srv.URL+"/t/"+c.Code)); err != nil {
+		t.Fatal(err)
+	}
+	if got := phone.Text("#timeline ol li:first-child"); !strings.Contains(got, note) {
+		t.Errorf("newest timeline entry = %q, want the closing note", got)
+	}
+	phone.Shot("closing-note")
+	api := e.get(t, "/api/v1/track/"+c.Code)
+	if !strings.Contains(api.body, note) {
+		t.Errorf("the API's timeline lacks the closing note:\n%s", api.body)
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"ombud/shared/sla"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -92,8 +93,8 @@ type Options struct {
 	Secret []byte
 	// Branches names branches; nil shows the branch id.
 	Branches BranchNames
-	// Deadlines gives the next step's date; nil is ReceiptPromise with the
-	// kiosk's defaults (2 and 15 business days) in Location.
+	// Deadlines gives the next step's date; nil is SLA with sla.Fallback
+	// (2 and 15 business days) in Location.
 	Deadlines Deadlines
 	// Catalogs are the page's words; nil loads the embedded ones.
 	Catalogs *i18n.Bundle
@@ -179,14 +180,18 @@ func New(store Store, opts Options) (*Handler, error) {
 	if h.loc == nil {
 		h.loc = time.Local
 	}
-	if h.deadlines == nil {
-		h.deadlines = ReceiptPromise{AckDays: 2, RespondDays: 15, Location: h.loc}
-	}
 	if h.words == nil {
 		h.words = i18n.MustLoad()
 	}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	if h.deadlines == nil {
+		cfg, err := sla.Fallback(2, 15, h.loc)
+		if err != nil {
+			return nil, err
+		}
+		h.deadlines = SLA{Config: cfg, Now: h.now}
 	}
 	if h.clientIP == nil {
 		h.clientIP = httpapi.NewClients(nil).Key

@@ -24,7 +24,7 @@ func TestPageShowsStatusAndPublicTimelineOnly(t *testing.T) {
 		t.Fatalf("status %d:\n%s", r.status, r.body)
 	}
 	for _, want := range []string{"We have your complaint and will confirm we are handling it by", "High Street",
-		trackcode.Code(c.Code).String(), "Complaint received at High Street", "the date promised on your receipt"} {
+		trackcode.Code(c.Code).String(), "Complaint received at High Street", "This date follows our published time limits"} {
 		if !strings.Contains(r.body, want) {
 			t.Errorf("received page lacks %q", want)
 		}
@@ -473,7 +473,7 @@ func TestAPI(t *testing.T) {
 		got.Branch != "High Street" || !got.CanAddInfo || got.CanAccept || got.CanRate {
 		t.Errorf("status = %+v", got)
 	}
-	if got.NextStep == nil || got.NextStep.Kind != "respond" || got.NextStep.Basis != "receipt" {
+	if got.NextStep == nil || got.NextStep.Kind != "respond" || got.NextStep.Basis != "policy" {
 		t.Errorf("next step = %+v", got.NextStep)
 	}
 	var seen []string
@@ -499,5 +499,27 @@ func TestSecretIsKeptAcrossRestarts(t *testing.T) {
 	b, err := tracking.LoadOrCreateSecret(dir)
 	if err != nil || string(a) != string(b) || len(a) != tracking.SecretLen {
 		t.Errorf("second load: %v, equal %v, len %d", err, string(a) == string(b), len(a))
+	}
+}
+
+// TestNotSatisfiedShowsTheNextStep: after "not satisfied" the reopened case
+// owes a new answer, and the page and the API say by when.
+func TestNotSatisfiedShowsTheNextStep(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.file(t)
+	e.respond(t, c, "Here is our answer.")
+	path, form := formOf(t, e.get(t, "/t/"+c.Code).body, "reject")
+	form.Set("reason", "The refund is too small.")
+	if r := e.post(t, path, form, "Origin", "null", "Sec-Fetch-Site", "same-origin"); r.status != http.StatusSeeOther {
+		t.Fatalf("POST: %d\n%s", r.status, r.body)
+	}
+	if page := e.get(t, "/t/"+c.Code); !strings.Contains(page.body, "You get our answer by") {
+		t.Errorf("the reopened case's page gives no date for the new answer:\n%s", page.body)
+	}
+	var got struct {
+		NextStep *struct{ Kind, Due string } `json:"next_step"`
+	}
+	if err := json.Unmarshal([]byte(e.get(t, "/api/v1/track/"+c.Code).body), &got); err != nil || got.NextStep == nil || got.NextStep.Kind != "respond" {
+		t.Errorf("API next step %+v, %v: want respond", got.NextStep, err)
 	}
 }

@@ -331,11 +331,15 @@ func (h *Handler) entryOf(lang, branch string, e *event.Event) entry {
 			en.Text = text()
 		}
 	case event.Closed:
-		// A closure's text and a reopening's reason are staff notes or the
-		// customer's words: the title says what happened, the text stays
-		// inside.
+		// The closing note staff write is for the customer: the close form
+		// says "Public: the customer sees this on the tracking page". A
+		// reopening's reason is the customer's own words and stays inside,
+		// as added information does.
 		var cl event.Closure
 		_ = json.Unmarshal(e.Data, &cl)
+		if e.Actor.Kind == event.ActorStaff {
+			en.Text = cl.Text
+		}
 		if cl.CustomerAccepted != nil {
 			en.Title = T("event.closed.refused")
 			if *cl.CustomerAccepted {

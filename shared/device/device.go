@@ -30,6 +30,13 @@ const (
 	Team Role = "team"
 )
 
+// Console is the server's own web console acting on one branch's cases
+// (one such device per branch, made by the server, never enrolled: it is
+// not in Roles, so no enrolment code can name it). Its events are judged
+// by the same admission rules as a terminal's, with the signed-in
+// person's console scope in place of the device's.
+const Console Role = "console"
+
 // Roles lists every role, least privileged first.
 var Roles = []Role{Kiosk, Staff, Team}
 
@@ -45,6 +52,8 @@ func (r Role) Describe() string {
 		return "staff terminal"
 	case Team:
 		return "team terminal"
+	case Console:
+		return "web console"
 	}
 	return string(r)
 }

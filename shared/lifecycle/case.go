@@ -40,12 +40,17 @@ type Case struct {
 	WaitingSince      hlc.Timestamp // the first unanswered request
 
 	ReopenCount int
+	// ReopenedAt is the latest reopen: a reopened case owes the customer a
+	// new answer, and the SLA clock times it from here.
+	ReopenedAt hlc.Timestamp
 
 	FiledAt        hlc.Timestamp
 	AcknowledgedAt hlc.Timestamp
 	// RespondedAt is the first response: "time to respond" (9.4) counts to
 	// it, and a reopened case that is answered again does not reset it.
 	RespondedAt hlc.Timestamp
+	// AnsweredAt is the latest response: after a reopen, the new answer.
+	AnsweredAt hlc.Timestamp
 	// ClosedAt is the latest closure; zero while the case is open, including
 	// after a reopen, so a reopened case never looks closed.
 	ClosedAt hlc.Timestamp
@@ -224,6 +229,7 @@ func Apply(c *Case, e event.Event) error {
 		if n.RespondedAt == 0 {
 			n.RespondedAt = e.At
 		}
+		n.AnsweredAt = e.At
 		// A decision answers any open question to the customer.
 		n.WaitingOnCustomer, n.WaitingSince = false, 0
 	case event.Closed:
@@ -240,6 +246,7 @@ func Apply(c *Case, e event.Event) error {
 		n.WaitingOnCustomer, n.WaitingSince = false, 0
 	case event.Reopened:
 		n.ReopenCount++
+		n.ReopenedAt = e.At
 		n.ClosedAt, n.CustomerAccepted = 0, nil
 	case event.SatisfactionRated:
 		var r event.Rating

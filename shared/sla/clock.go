@@ -158,6 +158,10 @@ type Target string
 const (
 	Acknowledge Target = "acknowledge" // met by the Acknowledged event
 	Respond     Target = "respond"     // met by the first Responded event
+	// Reanswer is a reopened case's new answer: the policy's respond
+	// target counted from the latest reopen, met by a Responded event
+	// after it. A customer who said "not satisfied" is owed a date too.
+	Reanswer Target = "reanswer"
 )
 
 // Condition is where a target stands.
@@ -193,6 +197,19 @@ type TargetStatus struct {
 type Status struct {
 	Acknowledge TargetStatus
 	Respond     TargetStatus
+	// Reanswer is the latest reopen's target; zero (empty Target) when
+	// the case was never reopened.
+	Reanswer TargetStatus
+}
+
+// Targets lists the case's targets in order: acknowledge, respond, and
+// the reopen's new answer when there is one.
+func (s Status) Targets() []TargetStatus {
+	out := []TargetStatus{s.Acknowledge, s.Respond}
+	if s.Reanswer.Target != "" {
+		out = append(out, s.Reanswer)
+	}
+	return out
 }
 
 // Clock holds what decides a case's deadlines. Build it with Config.Clock
@@ -206,6 +223,10 @@ type Clock struct {
 	// while not yet.
 	AcknowledgedAt time.Time
 	RespondedAt    time.Time
+	// ReopenedAt is the latest reopen (zero: never reopened) and
+	// AnsweredAt the latest response: the new answer once after it.
+	ReopenedAt time.Time
+	AnsweredAt time.Time
 }
 
 // Clock builds the SLA clock of a case from its folded state and its events
@@ -229,6 +250,12 @@ func (c *Config) Clock(cs lifecycle.Case, events []event.Event) (Clock, error) {
 	if cs.RespondedAt != 0 {
 		k.RespondedAt = cs.RespondedAt.Time()
 	}
+	if cs.ReopenedAt != 0 {
+		k.ReopenedAt = cs.ReopenedAt.Time()
+	}
+	if cs.AnsweredAt != 0 {
+		k.AnsweredAt = cs.AnsweredAt.Time()
+	}
 	return k, nil
 }
 
@@ -249,26 +276,36 @@ func (k Clock) Status(now time.Time) (Status, error) {
 	if k.Calendar == nil || k.FiledAt.IsZero() {
 		return Status{}, errors.New("sla: the clock needs a calendar and a filing time")
 	}
-	ack, err := k.target(Acknowledge, k.Policy.Acknowledge, k.AcknowledgedAt, now)
+	ack, err := k.target(Acknowledge, k.Policy.Acknowledge, k.FiledAt, k.AcknowledgedAt, now)
 	if err != nil {
 		return Status{}, err
 	}
-	resp, err := k.target(Respond, k.Policy.Respond, k.RespondedAt, now)
+	resp, err := k.target(Respond, k.Policy.Respond, k.FiledAt, k.RespondedAt, now)
 	if err != nil {
 		return Status{}, err
 	}
-	return Status{Acknowledge: ack, Respond: resp}, nil
+	st := Status{Acknowledge: ack, Respond: resp}
+	if !k.ReopenedAt.IsZero() && !k.ReopenedAt.After(now) {
+		var answered time.Time
+		if k.AnsweredAt.After(k.ReopenedAt) {
+			answered = k.AnsweredAt
+		}
+		if st.Reanswer, err = k.target(Reanswer, k.Policy.Respond, k.ReopenedAt, answered, now); err != nil {
+			return Status{}, err
+		}
+	}
+	return st, nil
 }
 
-func (k Clock) target(t Target, goal time.Duration, metAt, now time.Time) (TargetStatus, error) {
+func (k Clock) target(t Target, goal time.Duration, start, metAt, now time.Time) (TargetStatus, error) {
 	met := !metAt.IsZero() && !metAt.After(now)
 	limit := now
 	if met {
 		// Pauses after the target was met cannot move its deadline.
 		limit = metAt
 	}
-	pauses := clip(k.Pauses, k.FiledAt, limit)
-	due, err := deadline(k.Calendar, k.FiledAt, goal, pauses)
+	pauses := clip(k.Pauses, start, limit)
+	due, err := deadline(k.Calendar, start, goal, pauses)
 	if err != nil {
 		return TargetStatus{}, fmt.Errorf("sla: %s deadline: %w", t, err)
 	}
@@ -284,7 +321,7 @@ func (k Clock) target(t Target, goal time.Duration, metAt, now time.Time) (Targe
 		s.Overdue = running(k.Calendar, due, now, pauses)
 	default:
 		s.Condition = Due
-		s.Left = max(goal-running(k.Calendar, k.FiledAt, now, pauses), 0)
+		s.Left = max(goal-running(k.Calendar, start, now, pauses), 0)
 	}
 	if !met {
 		for _, p := range k.Pauses {

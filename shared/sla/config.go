@@ -48,6 +48,11 @@ type fileConfig struct {
 	Calendars map[string]fileCalendar `json:"calendars"`
 	Holidays  map[string][]Holiday    `json:"holidays"`
 	Policies  []filePolicy            `json:"policies"`
+	// AcceptWithin is how long the customer has, after the decision, to
+	// accept it or say they are not satisfied before the case closes on
+	// its own (ISO 10002 8.9); wall-clock time, DefaultAcceptWithin when
+	// left out.
+	AcceptWithin string `json:"accept_within"`
 }
 
 type fileCalendar struct {
@@ -101,6 +106,7 @@ func Parse(data []byte) (*Config, error) {
 		return nil, err
 	}
 	cfg.digest = digest(data)
+	cfg.raw = bytes.Clone(data)
 	return cfg, nil
 }
 
@@ -212,6 +218,17 @@ func (l *locator) build(fc fileConfig) (*Config, error) {
 	}
 	if _, ok := cfg.index[policyKey{}]; !ok {
 		return nil, l.fail("/policies", "there is no default policy (one with no category and no priority), needed for cases no other policy matches")
+	}
+	cfg.acceptWithin = DefaultAcceptWithin
+	if fc.AcceptWithin != "" {
+		d, err := time.ParseDuration(fc.AcceptWithin)
+		switch {
+		case err != nil:
+			return nil, l.fail("/accept_within", "accept_within %q is not a duration such as \"336h\" (14 days)", fc.AcceptWithin)
+		case d < time.Hour || d > MaxTarget:
+			return nil, l.fail("/accept_within", "accept_within %q must be from 1h to %s: the customer needs time to read the decision", fc.AcceptWithin, MaxTarget)
+		}
+		cfg.acceptWithin = d
 	}
 	return cfg, nil
 }

@@ -1,6 +1,7 @@
 package sla
 
 import (
+	"bytes"
 	"strings"
 	"time"
 )
@@ -41,7 +42,24 @@ type Config struct {
 	policies  []Policy
 	index     map[policyKey]int
 	digest    string
+	raw       []byte // the file as Parse read it: what the server sends devices
+	// acceptWithin is the customer's time to answer a decision (8.9).
+	acceptWithin time.Duration
 }
+
+// DefaultAcceptWithin is the customer's time to accept a decision or say
+// they are not satisfied when the configuration names none: 14 days.
+const DefaultAcceptWithin = 14 * 24 * time.Hour
+
+// AcceptWithin is how long after a decision the customer may accept it or
+// say they are not satisfied; when it has passed with no answer, the case
+// closes (ISO 10002 8.9). Wall-clock time: the customer's evenings count.
+func (c *Config) AcceptWithin() time.Duration { return c.acceptWithin }
+
+// JSON is the configuration file exactly as parsed: the server sends it to
+// devices (docs/API.md), which Parse it again and keep it for offline use,
+// so every side computes dates from the same rules.
+func (c *Config) JSON() []byte { return bytes.Clone(c.raw) }
 
 // Digest identifies the configuration's content: a hex SHA-256 of the file
 // Parse read, ignoring insignificant whitespace. Two configs with one

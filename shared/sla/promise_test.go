@@ -1,48 +1,149 @@
 package sla_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
+	"ombud/shared/event"
+	"ombud/shared/hlc"
+	"ombud/shared/lifecycle"
 	"ombud/shared/sla"
 )
 
-func TestBusinessDeadline(t *testing.T) {
+// The fallback (no SLA file) counts Monday to Friday in the branch's zone,
+// and the receipt's promise is what the clock later says.
+func TestFallbackPromise(t *testing.T) {
 	paris, err := time.LoadLocation("Europe/Paris")
 	if err != nil {
 		t.Skipf("no tz database: %v", err)
 	}
-	eod := func(y int, m time.Month, d int, loc *time.Location) time.Time {
-		return time.Date(y, m, d, 23, 59, 59, 0, loc)
+	cfg, err := sla.Fallback(2, 15, paris)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name string
-		from time.Time
-		days int
-		loc  *time.Location
-		want time.Time
+		name          string
+		filed         time.Time
+		wantAck, want string // dates in Paris
 	}{
-		{"Friday + 2 is Tuesday", time.Date(2025, 3, 7, 10, 0, 0, 0, time.UTC), 2, time.UTC, eod(2025, 3, 11, time.UTC)},
-		{"Monday + 2 is Wednesday", time.Date(2025, 3, 10, 10, 0, 0, 0, time.UTC), 2, time.UTC, eod(2025, 3, 12, time.UTC)},
-		{"Saturday + 1 is Monday", time.Date(2025, 3, 8, 10, 0, 0, 0, time.UTC), 1, time.UTC, eod(2025, 3, 10, time.UTC)},
-		{"Sunday + 2 is Tuesday", time.Date(2025, 3, 9, 10, 0, 0, 0, time.UTC), 2, time.UTC, eod(2025, 3, 11, time.UTC)},
-		{"0 days is today", time.Date(2025, 3, 8, 10, 0, 0, 0, time.UTC), 0, time.UTC, eod(2025, 3, 8, time.UTC)},
-		{"Friday + 5 is next Friday", time.Date(2025, 3, 7, 10, 0, 0, 0, time.UTC), 5, time.UTC, eod(2025, 3, 14, time.UTC)},
-		{"across a month end", time.Date(2025, 1, 30, 9, 0, 0, 0, time.UTC), 2, time.UTC, eod(2025, 2, 3, time.UTC)},
-		{"across a year end", time.Date(2025, 12, 31, 9, 0, 0, 0, time.UTC), 1, time.UTC, eod(2026, 1, 1, time.UTC)},
-		{"Thursday + 15 is three weeks on", time.Date(2025, 3, 6, 9, 0, 0, 0, time.UTC), 15, time.UTC, eod(2025, 3, 27, time.UTC)},
-		// 23:30 UTC on Friday is already Saturday in Paris: the count starts there.
-		{"branch time zone decides the day", time.Date(2025, 3, 7, 23, 30, 0, 0, time.UTC), 1, paris, eod(2025, 3, 10, paris)},
-		{"same instant in UTC", time.Date(2025, 3, 7, 23, 30, 0, 0, time.UTC), 1, time.UTC, eod(2025, 3, 10, time.UTC)},
-		{"Thursday 23:30 UTC is Friday in Paris", time.Date(2025, 3, 6, 23, 30, 0, 0, time.UTC), 1, paris, eod(2025, 3, 10, paris)},
-		// Clocks go forward on Sunday 30 March 2025 in Paris.
-		{"across a DST change", time.Date(2025, 3, 28, 12, 0, 0, 0, paris), 1, paris, eod(2025, 3, 31, paris)},
+		{"Wednesday + 2 is Friday, + 15 three weeks on", time.Date(2026, 12, 2, 10, 0, 0, 0, paris), "2026-12-04", "2026-12-23"},
+		{"Friday + 2 is Tuesday", time.Date(2026, 12, 4, 10, 0, 0, 0, paris), "2026-12-08", "2026-12-25"},
+		{"Saturday counts from Monday", time.Date(2026, 12, 5, 10, 0, 0, 0, paris), "2026-12-08", "2026-12-25"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := sla.BusinessDeadline(tc.from, tc.days, tc.loc)
-			if !got.Equal(tc.want) || got.Location() != tc.loc {
-				t.Errorf("got %v, want %v", got, tc.want)
+			ack, resp, err := cfg.Promise("any-branch", "billing", tc.filed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ack.In(paris).Format(time.DateOnly); got != tc.wantAck {
+				t.Errorf("acknowledge by %s, want %s", got, tc.wantAck)
+			}
+			if got := resp.In(paris).Format(time.DateOnly); got != tc.want {
+				t.Errorf("answer by %s, want %s", got, tc.want)
 			}
 		})
 	}
+	if cfg.Location("x") != nil && cfg.Location("x").String() != "Europe/Paris" {
+		t.Errorf("location %v", cfg.Location("x"))
+	}
+	// The file a device receives parses to the same rules.
+	again, err := sla.Parse(cfg.JSON())
+	if err != nil || again.Digest() != cfg.Digest() {
+		t.Fatalf("reparse: %v, digest %s vs %s", err, again.Digest(), cfg.Digest())
+	}
+	if _, err := sla.Fallback(0, 15, paris); err == nil {
+		t.Error("0 days to acknowledge accepted")
+	}
+}
+
+// The receipt's dates, the clock's deadlines for the filed case and Next
+// agree: one rule.
+func TestPromiseMatchesClock(t *testing.T) {
+	cfg, err := sla.Load("testdata/sla.example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	filed := time.Date(2026, 12, 2, 16, 30, 0, 0, time.UTC)
+	ack, resp, err := cfg.Promise("lyon", "billing", filed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := []event.Event{filedEvent(t, "c1", filed, "billing")}
+	cs, err := lifecycle.Fold(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step, due, err := cfg.Next(&cs, events, filed.Add(time.Minute))
+	if err != nil || step != sla.StepAcknowledge || !due.Equal(ack) {
+		t.Fatalf("Next = %s %v %v, want acknowledge %v", step, due, err, ack)
+	}
+	k, _ := cfg.Clock(cs, events)
+	_, r, _ := k.Deadlines(filed)
+	if !r.Equal(resp) {
+		t.Fatalf("respond %v, promise %v", r, resp)
+	}
+}
+
+// A reopened case ("not satisfied") owes a new answer: Next gives the
+// policy's respond target counted from the reopen, and a new response
+// meets it.
+func TestReopenedCaseHasANewDeadline(t *testing.T) {
+	cfg, err := sla.Fallback(2, 15, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filed := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) // a Tuesday
+	at := func(d int) time.Time { return filed.Add(time.Duration(d) * time.Hour) }
+	yes := false
+	events := []event.Event{
+		filedEvent(t, "c1", filed, "billing"),
+		ev(t, "e2", at(1), event.Acknowledged, nil),
+		ev(t, "e3", at(2), event.Assessed, event.Assessment{Severity: event.SeverityLow, Priority: 3}),
+		ev(t, "e4", at(3), event.Responded, event.Text{Text: "no"}),
+		ev(t, "e5", at(48), event.Closed, event.Closure{CustomerAccepted: &yes}),
+		ev(t, "e6", at(48), event.Reopened, event.Text{Text: "not satisfied"}),
+	}
+	cs, err := lifecycle.Fold(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step, due, err := cfg.Next(&cs, events, at(50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Reopened Thursday 3 December 09:00 + 15 business days = Wednesday 23 at 17:00.
+	if step != sla.StepRespond || due.Format(time.DateOnly) != "2026-12-23" {
+		t.Fatalf("after the reopen: %q %v, want respond by 2026-12-23", step, due)
+	}
+	events = append(events, ev(t, "e7", at(60), event.Responded, event.Text{Text: "yes"}))
+	cs, _ = lifecycle.Fold(events)
+	if step, _, _ := cfg.Next(&cs, events, at(61)); step != sla.StepNone {
+		t.Fatalf("answered again, still %q due", step)
+	}
+}
+
+func filedEvent(tb testing.TB, id string, at time.Time, category string) event.Event {
+	tb.Helper()
+	data, err := json.Marshal(map[string]any{"id": id, "code": "K7QM4XRT9B2C", "branch": "lyon", "category": category,
+		"description": "x", "filed_at": at, "language": "en"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return event.Event{ID: id + "-filed", ComplaintID: id, Type: event.Filed, Actor: event.Actor{Kind: event.ActorCustomer},
+		At: hlc.Make(at.UnixMilli(), 0), Branch: "lyon", Data: data}
+}
+
+func ev(tb testing.TB, id string, at time.Time, typ event.Type, payload any) event.Event {
+	tb.Helper()
+	var data json.RawMessage
+	if payload != nil {
+		b, err := json.Marshal(payload)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		data = b
+	}
+	return event.Event{ID: id, ComplaintID: "c1", Type: typ, Actor: event.Actor{Kind: event.ActorStaff, ID: "s1"},
+		At: hlc.Make(at.UnixMilli(), 0), Branch: "lyon", Data: data}
 }

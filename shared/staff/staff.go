@@ -31,10 +31,21 @@ const (
 	// Supervisor does what an agent does and may also reopen a closed case:
 	// revisiting a decision the customer was given is a management call.
 	Supervisor Role = "supervisor"
+	// Manager does what a supervisor does; at the web console a manager
+	// is usually given several branches (a region) to oversee.
+	Manager Role = "manager"
+	// Administrator does what a manager does and, at the web console,
+	// also manages staff accounts, devices, branches and teams.
+	Administrator Role = "administrator"
 )
 
 // Roles lists the roles in order of increasing power.
-func Roles() []Role { return []Role{Agent, Supervisor} }
+func Roles() []Role { return []Role{Agent, Supervisor, Manager, Administrator} }
+
+// AtLeast reports whether r is at least as powerful as o (both known).
+func (r Role) AtLeast(o Role) bool {
+	return r.Valid() && o.Valid() && slices.Index(Roles(), r) >= slices.Index(Roles(), o)
+}
 
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool { return slices.Contains(Roles(), r) }
@@ -48,7 +59,7 @@ var supervisorOnly = map[event.Type]bool{
 // may do nothing. It does not consult the lifecycle: the caller checks both.
 func Can(r Role, t event.Type) bool {
 	switch r {
-	case Supervisor:
+	case Supervisor, Manager, Administrator:
 		return true
 	case Agent:
 		return !supervisorOnly[t]
@@ -130,7 +141,7 @@ func (a Account) Validate() error {
 	case !textsafe.IsName(a.Name):
 		return fmt.Errorf("account %s: the name holds control or invisible format characters", a.ID)
 	case !a.Role.Valid():
-		return fmt.Errorf("account %s: role %q is not agent or supervisor", a.ID, a.Role)
+		return fmt.Errorf("account %s: role %q is not agent, supervisor, manager or administrator", a.ID, a.Role)
 	case a.Branch == "":
 		return fmt.Errorf("account %s: a branch is needed", a.ID)
 	case len(a.Teams) > device.MaxTeams:

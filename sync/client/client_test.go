@@ -214,8 +214,7 @@ func (s *server) MustKiosk(tb testing.TB, branch string, tune ...func(*client.Co
 		tb.Fatal(err)
 	}
 	clock := hlc.New(nil)
-	fs, err := filing.New(st, clock, filing.Config{Branch: branch, PublicURL: "https://track.example.org",
-		AckDays: 2, RespondDays: 15})
+	fs, err := filing.New(st, clock, filing.Config{Branch: branch, PublicURL: "https://track.example.org"})
 	if err != nil {
 		tb.Fatal(err)
 	}

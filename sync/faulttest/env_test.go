@@ -201,8 +201,7 @@ func newKiosk(tb testing.TB, path string, st *store.Store, dev storage.Device, s
 
 func mustFiling(tb testing.TB, st *store.Store, clock *hlc.Clock, branch string) *filing.Service {
 	tb.Helper()
-	fs, err := filing.New(st, clock, filing.Config{Branch: branch, PublicURL: "https://track.example.org",
-		AckDays: 2, RespondDays: 15})
+	fs, err := filing.New(st, clock, filing.Config{Branch: branch, PublicURL: "https://track.example.org"})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -28,9 +28,12 @@ type outItem struct {
 // pageLimit are the writer's alone; dirty is set by the commit feed under
 // conn.mu.
 type stream struct {
-	scope     string
-	cursor    int64
-	dirty     bool // a commit touched the scope since the last read
+	scope  string
+	cursor int64
+	dirty  bool // a commit touched the scope since the last read
+	// dirtyAt is when a commit first made the scope dirty since the last
+	// read (zero if none did), for the fan-out latency.
+	dirtyAt   time.Time
 	more      bool // the last page was cut short: read on without waiting for a commit
 	pageLimit int
 }
@@ -122,6 +125,9 @@ func (c *conn) markDirty(scope string) {
 	c.mu.Lock()
 	for _, st := range c.streams {
 		if st.scope == scope {
+			if !st.dirty && st.dirtyAt.IsZero() {
+				st.dirtyAt = time.Now()
+			}
 			st.dirty = true
 		}
 	}
@@ -419,7 +425,9 @@ func (c *conn) commit(m *wire.Push) error {
 	if first := m.Events[0].Seq; first > c.acked+1 {
 		return outOfStep("push starts at seq %d after a gap: server holds %d", first, c.acked)
 	}
+	start := time.Now()
 	res, err := c.h.cfg.Log.Push(c.h.ctx, c.dev.ID, m.Events)
+	c.h.cfg.Observer.Pushed(c.dev, res, time.Since(start), err)
 	if err != nil {
 		return err
 	}
@@ -619,9 +627,11 @@ func (c *conn) pump() error {
 				break
 			}
 		}
+		var dirtyAt time.Time
 		if st != nil {
 			// Cleared before reading: a commit after this read sets it again.
 			st.dirty = false
+			dirtyAt, st.dirtyAt = st.dirtyAt, time.Time{}
 		}
 		c.mu.Unlock()
 		if st == nil {
@@ -656,6 +666,11 @@ func (c *conn) pump() error {
 		}
 		st.cursor = msg.Next
 		c.h.sent.Add(int64(n))
+		var since time.Duration
+		if !dirtyAt.IsZero() {
+			since = time.Since(dirtyAt)
+		}
+		c.h.cfg.Observer.Streamed(c.dev, n, since)
 	}
 	return nil
 }

@@ -90,6 +90,9 @@ type Config struct {
 	SendQueue           int // push answers queued for the writer; full means a slow consumer (4008)
 	ReadBufferSize      int
 	WriteBufferSize     int
+	// Observer, if set, is told of connections, pushes and streamed
+	// events (metrics).
+	Observer Observer
 }
 
 func (cfg *Config) setDefaults() {
@@ -122,7 +125,18 @@ func (cfg *Config) setDefaults() {
 	if cfg.WriteBufferSize <= 0 {
 		cfg.WriteBufferSize = DefaultWriteBufferSize
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
+	}
 }
+
+// noObserver is the Observer when none is configured.
+type noObserver struct{}
+
+func (noObserver) Connected(Device)                                {}
+func (noObserver) Disconnected(Device)                             {}
+func (noObserver) Pushed(Device, PushResult, time.Duration, error) {}
+func (noObserver) Streamed(Device, int, time.Duration)             {}
 
 // AuthenticateFunc adapts a function to Authenticator.
 type AuthenticateFunc func(r *http.Request) (Device, error)
@@ -257,6 +271,7 @@ func (h *Hub) register(c *conn) bool {
 	h.conns[c.dev.ID] = c
 	h.mu.Unlock()
 	h.connections.Add(1)
+	h.cfg.Observer.Connected(c.dev)
 
 	if old != nil {
 		c.replaced = old
@@ -299,6 +314,7 @@ func (h *Hub) unregister(c *conn) {
 	}
 	h.mu.Unlock()
 	h.connections.Add(-1)
+	h.cfg.Observer.Disconnected(c.dev)
 }
 
 // notify wakes every connection streaming one of scopes after a commit.

@@ -80,6 +80,26 @@ type Device struct {
 	// server from its enrolment, never from what it asks for. The hub
 	// streams those it asks for and may have.
 	Scopes []string
+	// Role is what the device is (kiosk, staff, team), only to label what
+	// the Observer is told; the hub decides nothing on it.
+	Role string
+}
+
+// Observer is told what the hub does, for the server's metrics. Its
+// methods run on the connections' goroutines and must not block.
+type Observer interface {
+	// Connected and Disconnected bracket a registered connection.
+	Connected(d Device)
+	Disconnected(d Device)
+	// Pushed reports a push storage answered: what it did with it and how
+	// long the call took (the commit, fsync included), or the error it
+	// failed with (the connection is then closed and the device resends).
+	Pushed(d Device, res PushResult, took time.Duration, err error)
+	// Streamed reports an events message written to a device: how many
+	// events, and the time from the commit that made its scope dirty to
+	// the write (the fan-out latency; zero when the write was not caused
+	// by a commit this process saw, such as a catch-up at connect).
+	Streamed(d Device, events int, sinceCommit time.Duration)
 }
 
 // Authenticator checks a sync upgrade request's credential.

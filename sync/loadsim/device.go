@@ -268,7 +268,7 @@ func newSQLiteDeviceAs(ctx context.Context, st *store.Store, cfg deviceConfig, c
 		return nil, err
 	}
 	clock := hlc.New(nil)
-	svc, err := filing.New(st, clock, filing.Config{Branch: cred.Branch, PublicURL: "http://127.0.0.1/", AckDays: 2, RespondDays: 10})
+	svc, err := filing.New(st, clock, filing.Config{Branch: cred.Branch, PublicURL: "http://127.0.0.1/"})
 	if err != nil {
 		return nil, err
 	}

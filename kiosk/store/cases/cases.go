@@ -43,7 +43,7 @@ import (
 
 // DeadlineFunc computes a case's next step and when it is due, from the
 // fold and the events it was folded from. Options.Deadline; nil is
-// sla.Promise{AckDays: 2, RespondDays: 15, Location: time.Local}.Next.
+// SLADeadline of sla.Fallback(2, 15, time.Local).
 type DeadlineFunc func(c *lifecycle.Case, events []event.Event) (sla.Step, time.Time)
 
 // Row is one line of the staff queue: the projection of a case,

@@ -110,7 +110,7 @@ func TestFileMakesRow(t *testing.T) {
 	want := cases.Row{
 		ComplaintID: c.ID, Code: c.Code, State: lifecycle.Received, Category: "billing",
 		FiledAt: c.FiledAt, NextStep: sla.StepAcknowledge,
-		DueAt:    sla.BusinessDeadline(c.FiledAt, 2, time.Local),
+		DueAt:    mustPromise(t, e.At.Time(), c.Category)[0],
 		Unsynced: 1, UpdatedAt: e.At.Time(),
 	}
 	if !got.DueAt.Equal(want.DueAt) {
@@ -267,7 +267,7 @@ func TestActRecordsAndRefreshes(t *testing.T) {
 	awaitChange(t, changes)
 	row := mustRow(t, st, c.ID)
 	if row.State != lifecycle.Acknowledged || row.Unsynced != 2 || row.NextStep != sla.StepRespond ||
-		!row.DueAt.Equal(sla.BusinessDeadline(c.FiledAt, 15, time.Local)) || !row.UpdatedAt.Equal(ack.At.Time()) {
+		!row.DueAt.Equal(mustPromise(t, e.At.Time(), c.Category)[1]) || !row.UpdatedAt.Equal(ack.At.Time()) {
 		t.Errorf("row: got %+v", row)
 	}
 	out, err := st.OutboxAfter(ctx, 0, 10)
@@ -712,4 +712,19 @@ func TestRebuildCases(t *testing.T) {
 			t.Errorf("row after rebuild: got %+v, want nothing due", r)
 		}
 	}
+}
+
+// mustPromise is the default rules' receipt dates for a filing at filed:
+// acknowledge by, answer by.
+func mustPromise(tb testing.TB, filed time.Time, category string) [2]time.Time {
+	tb.Helper()
+	cfg, err := sla.Fallback(2, 15, time.Local)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ack, resp, err := cfg.Promise("", category, filed)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return [2]time.Time{ack, resp}
 }

@@ -142,11 +142,36 @@ const noDue = math.MaxInt64
 // summaryRunes bounds Row.Summary.
 const summaryRunes = 120
 
-// defaultDeadline is the receipt's promise in the kiosk's own zone: what
-// the customer was told, for a terminal that was given no SLA policy.
+// defaultDeadline is sla.Fallback's 2 and 15 business days in the
+// kiosk's own zone, for a terminal that was given no rules.
 func defaultDeadline() DeadlineFunc {
-	p := sla.Promise{AckDays: 2, RespondDays: 15, Location: time.Local}
-	return func(c *lifecycle.Case, _ []event.Event) (sla.Step, time.Time) { return p.Next(c) }
+	cfg, err := sla.Fallback(2, 15, time.Local)
+	if err != nil {
+		panic(err) // constant arguments
+	}
+	return SLADeadline(func() *sla.Config { return cfg }, nil)
+}
+
+// SLADeadline is the DeadlineFunc of the SLA rules rules returns at each
+// call (the server's, as last received): sla.Config.Next, the rule the
+// server's engine and the tracking page use, at now or at the case's last
+// event when a device clock ran ahead. A case the rules cannot date is
+// logged and gets none.
+func SLADeadline(rules func() *sla.Config, logger *slog.Logger) DeadlineFunc {
+	return func(c *lifecycle.Case, events []event.Event) (sla.Step, time.Time) {
+		now := time.Now()
+		if t := c.LastEventAt.Time(); t.After(now) {
+			now = t
+		}
+		step, due, err := rules().Next(c, events, now)
+		if err != nil {
+			if logger != nil {
+				logger.Error("sla: no deadline for case", "complaint", c.ID, "err", err)
+			}
+			return sla.StepNone, time.Time{}
+		}
+		return step, due
+	}
 }
 
 // queryer is what reading a case's events needs: a transaction, or the

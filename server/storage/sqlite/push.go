@@ -229,9 +229,10 @@ const (
 		UNION ALL SELECT branch FROM events WHERE complaint_id = j.value LIMIT 1) FROM json_each(?) j`
 	filedIDsSQL   = `SELECT id FROM complaints WHERE id IN (SELECT value FROM json_each(?))`
 	filedCodesSQL = `SELECT code FROM complaints WHERE code IN (SELECT value FROM json_each(?))`
-	staffSQL      = `SELECT id, branch_id, role, revoked_at, teams FROM staff WHERE id IN (SELECT value FROM json_each(?))`
-	queuesSQL     = `SELECT complaint_id, queue, at, event_id FROM complaint_queues WHERE complaint_id IN (SELECT value FROM json_each(?))`
-	prefixesSQL   = `SELECT prefix, id FROM devices WHERE prefix IN (SELECT value FROM json_each(?))`
+	staffSQL      = `SELECT s.id, s.branch_id, s.role, s.revoked_at, s.teams, coalesce(c.branches, '') FROM staff s
+		LEFT JOIN console_accounts c ON c.staff_id = s.id WHERE s.id IN (SELECT value FROM json_each(?))`
+	queuesSQL   = `SELECT complaint_id, queue, at, event_id FROM complaint_queues WHERE complaint_id IN (SELECT value FROM json_each(?))`
+	prefixesSQL = `SELECT prefix, id FROM devices WHERE prefix IN (SELECT value FROM json_each(?))`
 	// ?1 the device, ?2 the staff ids.
 	sessionsSQL = `SELECT staff_id, id, started_at, expires_at, ended_at FROM staff_sessions
 		WHERE device_id = ?1 AND staff_id IN (SELECT value FROM json_each(?2)) ORDER BY started_at`
@@ -328,8 +329,9 @@ func (in *pushTx) view(dev admit.Device, maxHeld sql.NullInt64, k admit.Keys) (*
 			role, teams string
 			revoked     sql.NullInt64
 		)
-		err := r.Scan(&key, &a.Branch, &role, &revoked, &teams)
-		a.Role, a.RevokedAt, a.Teams = staff.Role(role), fromNanos(revoked), splitTeams(teams)
+		var branches string
+		err := r.Scan(&key, &a.Branch, &role, &revoked, &teams, &branches)
+		a.Role, a.RevokedAt, a.Teams, a.Branches = staff.Role(role), fromNanos(revoked), splitTeams(teams), splitTeams(branches)
 		v.Staff[key] = a
 		return err
 	}); err != nil {

@@ -153,6 +153,11 @@ func (s *Store) open(ctx context.Context) error {
 	return nil
 }
 
+// Pools returns the writer's pool (one connection) and the readers', for
+// their statistics (database/sql DBStats on /metrics). Callers must not
+// close them or change their settings.
+func (s *Store) Pools() (writer, reader *sql.DB) { return s.w, s.r }
+
 // Close closes the statements and both pools. The writer goes last, so its
 // close checkpoints the WAL into the main file.
 func (s *Store) Close() error {

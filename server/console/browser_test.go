@@ -1,0 +1,76 @@
+package console_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/pquerna/otp/totp"
+
+	"ombud/server/tracking/phonetest"
+	"ombud/shared/staff"
+)
+
+// TestBrowserDesk drives the console in headless Chromium at a desk's
+// size (1366x768), as a head-office officer would: sign in with a
+// password and a TOTP code, find a case by an accent-free search,
+// acknowledge it, message the customer, and see the message on the
+// customer's tracking page; then the queue at a phone's size (390x844).
+// Screenshots go to $OMBUD_ARTIFACTS (or a temp dir).
+func TestBrowserDesk(t *testing.T) {
+	b := phonetest.Open(t, 60*time.Second, "console-")
+	e := newEnv(t)
+	e.person(t, "olga", staff.Manager, "main")
+	e.file(t, "main", "billing", "Frais de tenue de compte prélevés deux fois.")
+	cp := e.file(t, "main", "cards", "Ma carte a été volée et quelqu'un a retiré 300 €.")
+	ctx := b.Ctx()
+	desk := func(url string) {
+		t.Helper()
+		b.Do(chromedp.EmulateViewport(1366, 768), chromedp.Navigate(url))
+	}
+	desk(e.base + "/console/")
+	b.Do(
+		chromedp.WaitVisible(chromedp.CSS("#id")),
+		chromedp.SendKeys(chromedp.CSS("#id"), "olga"),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+	)
+	b.Shot("1-signin")
+	b.Do(chromedp.Click(chromedp.CSS("#signin")), chromedp.WaitVisible(chromedp.CSS("#code")))
+	code, err := totp.GenerateCode(e.secrets["olga"], time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Do(chromedp.SendKeys(chromedp.CSS("#code"), code), chromedp.Click(chromedp.CSS("#verify")), chromedp.WaitVisible(chromedp.CSS("#counts")))
+	if got := b.Text("#total"); !strings.Contains(got, "2 cases") {
+		t.Errorf("queue total = %q", got)
+	}
+	b.Shot("2-queues")
+
+	b.Do(chromedp.SendKeys(chromedp.CSS("#q"), "carte volee"), chromedp.Submit(chromedp.CSS("#q")), chromedp.WaitVisible(chromedp.CSS("#found")))
+	if got := b.Text("#results"); !strings.Contains(got, cp.Code) || strings.Count(got, "\n") > 3 {
+		t.Errorf("search results = %q, want only %s", got, cp.Code)
+	}
+	b.Shot("3-search")
+	b.Do(chromedp.Click(chromedp.CSS(`#results a`)), chromedp.WaitVisible(chromedp.CSS("#do-acknowledge")))
+	b.Do(chromedp.Click(chromedp.CSS("#do-acknowledge")), chromedp.WaitVisible(chromedp.CSS("#notice")))
+	if got := b.Text("#state"); got != "Acknowledged" {
+		t.Errorf("state = %q", got)
+	}
+	const msg = "Nous avons bloqué votre carte et ouvert une enquête."
+	b.Do(chromedp.SendKeys(chromedp.CSS("#message-text"), msg), chromedp.Click(chromedp.CSS("#do-message")), chromedp.WaitVisible(chromedp.CSS("#notice")))
+	if got := b.Text("#timeline li:first-child"); !strings.Contains(got, msg) || !strings.Contains(got, "olga") || !strings.Contains(got, "web console") {
+		t.Errorf("newest timeline entry = %q", got)
+	}
+	b.Shot("4-case")
+
+	desk(e.base + "/t/" + cp.Code)
+	if got := b.Text("#timeline"); !strings.Contains(got, msg) {
+		t.Errorf("tracking page timeline = %q, want the message", got)
+	}
+	b.Shot("5-tracking")
+
+	b.Do(chromedp.EmulateViewport(phonetest.Width, phonetest.Height), chromedp.Navigate(e.base+"/console/"), chromedp.WaitVisible(chromedp.CSS("#counts")))
+	b.Shot("6-queues-phone")
+	_ = ctx
+}

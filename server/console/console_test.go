@@ -1,0 +1,291 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+
+	"ombud/server/admit"
+	"ombud/server/console"
+	"ombud/server/storage"
+	"ombud/shared/event"
+	"ombud/shared/lifecycle"
+	"ombud/shared/staff"
+)
+
+func TestPasswordPolicy(t *testing.T) {
+	for _, c := range []struct {
+		p    string
+		ok   bool
+		want string
+	}{
+		{"short", false, "12 to 128"},
+		{"password", false, "12 to 128"},
+		{"Password2024!", false, "most common"},
+		{"qwertyuiop123", false, "most common"},
+		{"alice-rocks-hard", false, "staff id"},
+		{"correct horse battery staple", true, ""},
+		{"bad\x07password-long", false, "control"},
+	} {
+		err := console.ValidatePassword("alice", c.p)
+		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("ValidatePassword(%q) = %v, want ok=%v (%q)", c.p, err, c.ok, c.want)
+		}
+	}
+}
+
+// TestSignIn: password then TOTP; wrong ones refused and audited; the
+// cookie's attributes; five failures lock the account even for the right
+// password; sign-out everywhere ends other browsers' sessions.
+func TestSignIn(t *testing.T) {
+	e := newEnv(t)
+	e.person(t, "ana", staff.Agent, "main")
+	c := e.client(t)
+	c.get("/console/signin")
+	st, body, _ := c.post("/console/signin", url.Values{"id": {"ana"}, "password": {"wrong password here"}})
+	if st != http.StatusUnauthorized || !strings.Contains(body, "The staff id or password is wrong.") {
+		t.Fatalf("wrong password: %d %s", st, body)
+	}
+	st, body, _ = c.post("/console/signin", url.Values{"id": {"nobody"}, "password": {password}})
+	if st != http.StatusUnauthorized || !strings.Contains(body, "The staff id or password is wrong.") {
+		t.Fatalf("unknown id: %d", st)
+	}
+	// Without the form's token: refused before anything is checked.
+	if st, _, _ := c.post("/console/signin", url.Values{"id": {"ana"}, "password": {password}, "csrf": {"forged"}}); st != http.StatusForbidden {
+		t.Errorf("forged sign-in form: %d, want 403", st)
+	}
+
+	// Password right: a half session, which opens nothing but the second step.
+	st, _, loc := c.post("/console/signin", url.Values{"id": {"ana"}, "password": {password}})
+	if st != http.StatusSeeOther || loc != "/console/2fa" {
+		t.Fatalf("right password: %d %s", st, loc)
+	}
+	if st, _ := c.get("/console/"); st != http.StatusSeeOther {
+		t.Errorf("queues before the second factor: %d, want a redirect to sign in", st)
+	}
+	c.get("/console/2fa")
+	if st, _, _ := c.post("/console/2fa", url.Values{"code": {"000000"}}); st != http.StatusUnauthorized {
+		t.Errorf("wrong code: %d", st)
+	}
+	code, _ := totp.GenerateCode(e.secrets["ana"], time.Now())
+	res, err := c.http.PostForm(e.base+"/console/2fa", url.Values{"code": {code}, "csrf": {c.csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("right code: %d", res.StatusCode)
+	}
+	var ck *http.Cookie
+	for _, k := range res.Cookies() {
+		if k.Name == "ombud_console" {
+			ck = k
+		}
+	}
+	if ck == nil || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Value == "" {
+		t.Fatalf("session cookie = %+v, want HttpOnly SameSite=Strict", ck)
+	}
+	if st, body := c.get("/console/"); st != http.StatusOK || !strings.Contains(body, "Person ana") {
+		t.Fatalf("queues: %d", st)
+	}
+
+	// Another browser, then sign-out everywhere from the first.
+	other := e.client(t)
+	other.signIn("ana")
+	c.get("/console/")
+	if st, _, _ := c.post("/console/signout-all", nil); st != http.StatusSeeOther {
+		t.Fatalf("sign out everywhere: %d", st)
+	}
+	if st, _ := other.get("/console/"); st != http.StatusSeeOther {
+		t.Errorf("other browser after sign-out everywhere: %d, want redirect to sign in", st)
+	}
+
+	// Lock-out: five wrong passwords, then the right one is refused too.
+	l := e.client(t)
+	l.get("/console/signin")
+	for range staff.DefaultLockout.MaxFailures {
+		l.post("/console/signin", url.Values{"id": {"ana"}, "password": {"not the password!"}})
+	}
+	st, body, _ = l.post("/console/signin", url.Values{"id": {"ana"}, "password": {password}})
+	if st != http.StatusTooManyRequests || !strings.Contains(body, "locked") {
+		t.Errorf("after %d failures: %d, want locked", staff.DefaultLockout.MaxFailures, st)
+	}
+
+	audit, err := e.st.ConsoleAudit(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, a := range audit {
+		seen[a.Action]++
+		if strings.Contains(a.Detail, password) || strings.Contains(a.Detail, "nobody") {
+			t.Errorf("audit entry holds what was typed: %+v", a)
+		}
+	}
+	for _, want := range []string{"signin", "signin_failed", "signin_password", "signout_all", "locked", "signin_locked"} {
+		if seen[want] == 0 {
+			t.Errorf("audit trail has no %q entry: %v", want, seen)
+		}
+	}
+}
+
+// TestCaseWork: acknowledge and message through the console; the events
+// are in the log as pushed by the branch's console device under the
+// sign-in's session; the message is on the customer's page; a second
+// person acting on the page they loaded earlier is told.
+func TestCaseWork(t *testing.T) {
+	e := newEnv(t)
+	e.person(t, "ana", staff.Agent, "main")
+	e.person(t, "bea", staff.Agent, "main")
+	cp := e.file(t, "main", "billing", "On m'a volé ma carte à l'agence.")
+	a, b := e.client(t), e.client(t)
+	a.signIn("ana")
+	b.signIn("bea")
+	a.get("/console/case/" + cp.ID)
+	b.get("/console/case/" + cp.ID)
+	bForm := b.csrf
+	_, page := b.get("/console/case/" + cp.ID)
+	seq := between(page, `name="seq" value="`, `"`)
+
+	st, _, loc := a.post("/console/case/"+cp.ID+"/acknowledge", url.Values{})
+	if st != http.StatusSeeOther || !strings.HasPrefix(loc, "/console/case/"+cp.ID) {
+		t.Fatalf("acknowledge: %d %s", st, loc)
+	}
+	// Bea acknowledges from the page she loaded before: told, not recorded twice.
+	st, body, _ := b.post("/console/case/"+cp.ID+"/acknowledge", url.Values{"seq": {seq}, "csrf": {bForm}})
+	if st != http.StatusConflict || !strings.Contains(body, "Someone acted on this case while you had it open") || !strings.Contains(body, "ana: acknowledged") {
+		t.Errorf("second acknowledgement: %d, want 409 naming ana", st)
+	}
+	const msg = "Nous avons bloqué la carte <b>et</b> vous rappelons demain."
+	if st, body, _ := a.post("/console/case/"+cp.ID+"/message", url.Values{"text": {msg}}); st != http.StatusSeeOther {
+		t.Fatalf("message: %d %s", st, body)
+	}
+	evs, err := e.st.ComplaintEvents(context.Background(), cp.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	origins, _ := e.st.EventOrigins(context.Background(), cp.ID)
+	var acks, msgs int
+	for _, se := range evs {
+		o := origins[se.Event.ID]
+		switch se.Event.Type {
+		case event.Acknowledged:
+			acks++
+		case event.MessageSent:
+			msgs++
+		default:
+			continue
+		}
+		if se.Event.Actor != (event.Actor{Kind: event.ActorStaff, ID: "ana"}) || o.DeviceID != "console.main" || !strings.HasPrefix(o.Attest, admit.AttestSession) {
+			t.Errorf("%s: actor %+v origin %+v, want ana through console.main in a session", se.Event.Type, se.Event.Actor, o)
+		}
+	}
+	if acks != 1 || msgs != 1 {
+		t.Errorf("acknowledgements %d, messages %d; want 1 and 1", acks, msgs)
+	}
+	// The case page escapes what people wrote, and shows who and from where.
+	_, page = a.get("/console/case/" + cp.ID)
+	if strings.Contains(page, "<b>et</b>") || !strings.Contains(page, "&lt;b&gt;et&lt;/b&gt;") || !strings.Contains(page, "from web console") {
+		t.Errorf("case page does not escape the message or name the console")
+	}
+	// The customer's page shows the message.
+	res, err := http.Get(e.base + "/t/" + cp.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var sb strings.Builder
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := res.Body.Read(buf)
+		sb.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	if !strings.Contains(sb.String(), "Nous avons bloqué la carte") {
+		t.Errorf("tracking page lacks the console's message")
+	}
+	// A closed case cannot be acknowledged, noted as refused by the table.
+	if st, body, _ := a.post("/console/case/"+cp.ID+"/close", url.Values{}); st != http.StatusConflict || !strings.Contains(body, "after a response") {
+		t.Errorf("close before a response: %d, want 409 with the lifecycle's reason", st)
+	}
+}
+
+func between(s, a, b string) string {
+	_, rest, ok := strings.Cut(s, a)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, b)
+	return v
+}
+
+// TestSearch: accent- and case-free words find accented text, within the
+// person's scope only; a tracking code opens its case.
+func TestSearch(t *testing.T) {
+	e := newEnv(t)
+	e.person(t, "ana", staff.Agent, "main")
+	mine := e.file(t, "main", "cards", "Ma carte a été VOLÉE au distributeur.")
+	other := e.file(t, "north", "cards", "Carte volée à Lille.")
+	c := e.client(t)
+	c.signIn("ana")
+	st, body := c.get("/console/search?q=" + url.QueryEscape("vole carte"))
+	if st != http.StatusOK || !strings.Contains(body, mine.Code) {
+		t.Errorf("search 'vole carte': %d, want %s", st, mine.Code)
+	}
+	if strings.Contains(body, other.Code) {
+		t.Errorf("search shows a case of another branch")
+	}
+	st, _ = c.get("/console/search?q=" + strings.ToLower(mine.Code))
+	if st != http.StatusSeeOther {
+		t.Errorf("search by code: %d, want a redirect to the case", st)
+	}
+	if _, body := c.get("/console/search?q=" + other.Code); strings.Contains(body, other.Code+"</a>") {
+		t.Errorf("code of another branch's case found")
+	}
+	// FTS syntax in the query is only words.
+	if st, _ := c.get("/console/search?q=" + url.QueryEscape(`"NEAR( OR *`)); st != http.StatusOK {
+		t.Errorf("FTS syntax in the query: %d", st)
+	}
+}
+
+// TestReassignToTeam: a supervisor reassigns a case to team:fraud; a
+// fraud team member of another branch sees it in their queue and may act
+// on it (the admission rules' console scope), an agent of that other
+// branch outside the team may not even open it.
+func TestReassignToTeam(t *testing.T) {
+	e := newEnv(t)
+	e.person(t, "sam", staff.Supervisor, "main")
+	e.person(t, "fred", staff.Agent, "north", "fraud")
+	e.person(t, "nina", staff.Agent, "north")
+	cp := e.file(t, "main", "cards", "Paiement inconnu sur mon compte.")
+	s := e.client(t)
+	s.signIn("sam")
+	s.get("/console/case/" + cp.ID)
+	if st, body, _ := s.post("/console/case/"+cp.ID+"/assign", url.Values{"queue": {"team:fraud"}}); st != http.StatusSeeOther {
+		t.Fatalf("assign: %d %s", st, body)
+	}
+	e.waitCase(t, cp.ID, func(r storage.CaseRow) bool { return r.Queue == "team:fraud" })
+	f := e.client(t)
+	f.signIn("fred")
+	if _, body := f.get("/console/?queue=team:fraud"); !strings.Contains(body, cp.Code) {
+		t.Errorf("fraud team's queue lacks the case")
+	}
+	f.get("/console/case/" + cp.ID)
+	if st, body, _ := f.post("/console/case/"+cp.ID+"/acknowledge", nil); st != http.StatusSeeOther {
+		t.Errorf("fraud team member acknowledging: %d %s", st, between(body, `id="error"`, "</p>"))
+	}
+	n := e.client(t)
+	n.signIn("nina")
+	if st, _ := n.get("/console/case/" + cp.ID); st != http.StatusNotFound {
+		t.Errorf("agent of another branch opening the case by URL: %d, want 404", st)
+	}
+	row := e.waitCase(t, cp.ID, func(r storage.CaseRow) bool { return r.State == lifecycle.Acknowledged })
+	_ = row
+}
