@@ -268,3 +268,25 @@ func TestPushAfterTheDatabaseDropsConnections(t *testing.T) {
 		t.Fatalf("stats = %+v, %v; want 4 events, each once", st, err)
 	}
 }
+
+// The tracking secret is made once and every replica reads the same.
+func TestSecretIsSharedByReplicas(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.DSN(t)
+	a, b := open(t, dsn, admitZero), open(t, dsn, admitZero)
+	ctx := context.Background()
+	sa, err := a.Secret(ctx, "tracking", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := b.Secret(ctx, "tracking", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sa) != 32 || string(sa) != string(sb) {
+		t.Fatalf("replicas got different secrets (%x, %x)", sa, sb)
+	}
+	if _, err := a.Secret(ctx, "tracking", 16); err == nil {
+		t.Fatal("a secret of another size was accepted")
+	}
+}
