@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -199,5 +201,28 @@ func TestE2EReplicas(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("replica B log:\n%s", b.log)
+	}
+}
+
+// A wrong or unreachable --db: one line naming the database without its
+// password, an error (non-zero exit), no panic; for serve and a command.
+func TestBadDatabaseIsOneLine(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--listen", "127.0.0.1:0", "--db", "postgres://ombud:s3cret@127.0.0.1:1/ombud?sslmode=disable"},
+		{"migrate", "--db", "postgres://ombud:s3cret@127.0.0.1:1/ombud?sslmode=disable"},
+		{"devices", "--db", "mysql://ombud:s3cret@localhost/ombud"},
+	} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), args, noEnv, nil, &out, &errOut)
+		if err == nil {
+			t.Fatalf("run %q succeeded", args)
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "s3cret") || strings.Contains(errOut.String(), "s3cret") || strings.Contains(msg, "\n") {
+			t.Errorf("run %q: error %q (log %q) shows the password or spans lines", args, msg, errOut.String())
+		}
+		if !strings.Contains(msg, "postgres") {
+			t.Errorf("run %q: error %q does not say which database", args, msg)
+		}
 	}
 }
