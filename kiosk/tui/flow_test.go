@@ -324,3 +324,21 @@ func TestEmailAndPhoneErrorsTogether(t *testing.T) {
 		t.Fatalf("moved on with an invalid email and phone")
 	}
 }
+
+// TestReviewMarksCutText: a description longer than the review has room
+// for ends its section with "…", so the customer knows there is more.
+func TestReviewMarksCutText(t *testing.T) {
+	k := startKiosk(t, tui.Config{Filer: &fakeFiler{}}, 80, 24)
+	toDescription(k)
+	long := strings.Repeat("The machine kept my card and nobody could help. ", 30)
+	k.typeText(long)
+	k.press(tcell.KeyTab, tcell.KeyEnter)
+	k.waitStep("outcome")
+	k.press(tcell.KeyTab, tcell.KeyEnter)
+	k.waitStep("contact")
+	k.press(tcell.KeyTab, tcell.KeyTab, tcell.KeyTab, tcell.KeyTab, tcell.KeyEnter)
+	s := k.waitText("Check your complaint")
+	if !strings.Contains(s, "…") {
+		t.Errorf("the cut description has no … mark:\n%s", s)
+	}
+}

@@ -534,6 +534,7 @@ func (a *App) buildReview() *screen {
 	catRow, catText, catEdit := section("review.category", flow.Category)
 	descRow, descText, descEdit := section("review.description", flow.Description)
 	outRow, outText, outEdit := section("review.outcome", flow.Outcome)
+	descBox, outBox := moreText{descText}, moreText{outText}
 	conRow, conText, conEdit := section("review.contact", flow.Contact)
 	a.w.reviewCategory, a.w.reviewDesc, a.w.reviewOutcome, a.w.reviewContact = catText, descText, outText, conText
 	a.w.reviewMsg = newText("")
@@ -544,15 +545,32 @@ func (a *App) buildReview() *screen {
 		AddItem(catRow, 1, 0, false).
 		AddItem(catText, 1, 0, false).
 		AddItem(descRow, 1, 0, false).
-		AddItem(descText, 0, 3, false).
+		AddItem(descBox, 0, 3, false).
 		AddItem(outRow, 1, 0, false).
-		AddItem(outText, 0, 2, false).
+		AddItem(outBox, 0, 2, false).
 		AddItem(conRow, 1, 0, false).
 		AddItem(conText, 2, 0, false).
 		AddItem(a.w.reviewMsg, 3, 0, false)
 	return a.frame(flow.Review, a.stepTitle(flow.Review, a.t("review.title")), body,
 		buttonRow([]*tview.Button{back}, []*tview.Button{a.w.submit}),
 		[]tview.Primitive{a.w.submit, catEdit, descEdit, outEdit, conEdit, back})
+}
+
+// moreText is a review section's text that says when it does not fit: the
+// last cell of its last row becomes "…" (Edit shows it all), so a long
+// complaint is never silently cut.
+type moreText struct{ *tview.TextView }
+
+func (m moreText) Draw(screen tcell.Screen) {
+	m.TextView.Draw(screen)
+	x, y, w, h := m.GetInnerRect()
+	if w <= 0 || h <= 0 {
+		return
+	}
+	if lines := tview.WordWrap(m.GetText(false), w); len(lines) > h {
+		_, _, style, _ := screen.GetContent(x+w-1, y+h-1)
+		screen.SetContent(x+w-1, y+h-1, '…', nil, style.Bold(true))
+	}
 }
 
 // safe makes customer text inert for a plain (non-markup) view: textsafe
