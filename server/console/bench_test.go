@@ -212,7 +212,7 @@ func benchServer(b *testing.B, s *benchSet, who staff.Account, branches []string
 type oneCookie struct{ c *http.Cookie }
 
 func (o *oneCookie) SetCookies(*url.URL, []*http.Cookie) {}
-func (o *oneCookie) Cookies(*url.URL) []*http.Cookie  { return []*http.Cookie{o.c} }
+func (o *oneCookie) Cookies(*url.URL) []*http.Cookie     { return []*http.Cookie{o.c} }
 
 // measure GETs each path in turn b.N times and reports p50 and p99.
 func measure(b *testing.B, c *http.Client, base string, paths func(i int) string, want int) {
