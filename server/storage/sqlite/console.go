@@ -370,6 +370,11 @@ func scopeFrom(sc storage.Scope) (string, []any) {
 	}
 	b, _ := json.Marshal(append([]string{}, sc.Branches...))
 	q, _ := json.Marshal(queues)
+	if len(queues) == 0 {
+		// No teams: the branches alone (?2 stays, unused, so the
+		// numbering is the same either way).
+		return `(SELECT * FROM cases WHERE branch IN (SELECT value FROM json_each(?1)) AND ?2 IS NOT NULL) c`, []any{string(b), string(q)}
+	}
 	return `(SELECT * FROM cases WHERE branch IN (SELECT value FROM json_each(?1))
 		UNION ALL SELECT * FROM cases WHERE queue IN (SELECT value FROM json_each(?2)) AND branch NOT IN (SELECT value FROM json_each(?1))) c`,
 		[]any{string(b), string(q)}
