@@ -72,11 +72,13 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.printerSpec, "printer", "none", "receipt printer: a device file such as /dev/usb/lp0, a network printer tcp:HOST:9100 (or HOST:9100), file:DIR to write each receipt to DIR (ESC/POS, PNG of the QR, text), or none")
 	fs.StringVar(&o.paper, "paper", "80mm", "receipt paper width: 80mm or 58mm")
 	fs.StringVar(&o.qrMode, "printer-qr", "raster", "how the printer draws the QR code: raster (an image; works on most printers) or native (the printer's own QR command)")
+	fs.StringVar(&o.codePage, "printer-codepage", "cp858", "the printer's character table for accented letters: cp858 (PC858, ESC t 19; most printers), wpc1252 (ESC t 16) or ascii (letters printed without accents)")
 	fs.StringVar(&o.publicURL, "public-url", "", "base of the tracking URL the QR code opens, <public-url>/t/<code> (default: the address the server announced at enrolment, else the server's; "+defaultPublicURL+" when not enrolled)")
 	fs.StringVar(&o.branch, "branch", "Main branch", "branch name stamped on complaints and printed on receipts")
 	fs.StringVar(&o.language, "lang", "en", "language the welcome screen starts in (en, fr, or one added with --catalogs)")
 	fs.StringVar(&o.timezone, "timezone", "Local", "the branch's time zone (IANA name such as Europe/Paris) for dates on receipts")
 	fs.StringVar(&o.categoriesFile, "categories", "", "JSON file with the complaint categories offered (id and a label per language); built-in list when empty")
+	fs.StringVar(&o.retentionFile, "retention-config", "", "the server's retention policy file (shared/retention), so the privacy notice states the period the server enforces; without it, 12 months after closure, the server's default")
 	fs.StringVar(&o.catalogsDir, "catalogs", "", "directory of extra or corrected message catalogs (xx.json) for translators; built-in English and French when empty")
 	fs.StringVar(&o.logFile, "log", "", "log file for staff (default: kiosk.log in the data directory); never holds customers' text or contact details")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "with no key or touch for this long, warn and then clear everything for the next customer")
@@ -203,6 +205,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Bundle:          dev.bundle,
 		DefaultLanguage: o.language,
 		Categories:      dev.categories,
+		Retention:       dev.retention,
 		BranchName:      branchName,
 		IdleTimeout:     o.idleTimeout,
 		IdleWarning:     o.idleWarning,

@@ -31,6 +31,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"ombud/server/admit"
 	"ombud/server/cases"
 	"ombud/server/console"
@@ -42,6 +44,7 @@ import (
 	"ombud/server/notify"
 	"ombud/server/notify/email"
 	"ombud/server/notify/sms"
+	"ombud/server/privacy"
 	"ombud/server/slaapi"
 	"ombud/server/staffapi"
 	"ombud/server/storage"
@@ -51,6 +54,7 @@ import (
 	"ombud/server/tracking/i18n"
 	"ombud/server/webhook"
 	"ombud/shared/lifecycle"
+	"ombud/shared/retention"
 	"ombud/shared/sla"
 	"ombud/sync/hub"
 )
@@ -176,6 +180,14 @@ type Config struct {
 	EscalationQueue    string
 	EscalationInterval time.Duration
 
+	// Retention is the retention policy (shared/retention): the privacy
+	// service redacts closed cases past it on the case engine's schedule
+	// (EscalationInterval). The zero value is the default policy.
+	Retention retention.Policy
+	// Now is the privacy service's wall clock (retention); nil is
+	// time.Now. Tests move it to a year past closure.
+	Now func() time.Time
+
 	// Notify configures the customer notifications; with no channel,
 	// nothing is sent.
 	Notify NotifyConfig
@@ -235,6 +247,7 @@ type Server struct {
 	leader   atomic.Bool // running the once-only work
 	hub      *hub.Hub
 	engine   *cases.Engine
+	privacy  *privacy.Service
 	dispatch *dispatch.Watcher // nil without a dispatch config
 	notifier *notify.Notifier
 	webhooks *webhook.Dispatcher
@@ -285,6 +298,19 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if s.cfg.SLA == nil {
+		// One source of dates even without a file: the receipts, the
+		// page, the staff screens and the engine all use this config.
+		ack, respond := s.cfg.AckDays, s.cfg.RespondDays
+		if ack == 0 && respond == 0 {
+			ack, respond = 2, 15
+		}
+		cfg, err := sla.Fallback(ack, respond, s.cfg.Location)
+		if err != nil {
+			return err
+		}
+		s.cfg.SLA = cfg
+	}
 	if s.cfg.Data == "" && s.cfg.DB == "" {
 		return errors.New("a data directory or a database URL is required")
 	}
@@ -299,7 +325,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		}
 	}
 	if s.store, err = OpenDatabase(ctx, Database{Data: s.cfg.Data, DB: s.cfg.DB}, StoreOptions{
-		Admission: admit.Policy{MaxOffline: s.cfg.MaxOffline}, Logger: s.cfg.Logger, PollInterval: s.cfg.PollInterval,
+		Admission: admit.Policy{MaxOffline: s.cfg.MaxOffline, AcceptWithin: s.cfg.SLA.AcceptWithin()}, Logger: s.cfg.Logger, PollInterval: s.cfg.PollInterval,
 	}); err != nil {
 		return err
 	}
@@ -361,6 +387,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	once := func(ctx context.Context) {
 		var wg sync.WaitGroup
 		wg.Go(func() { s.engine.Run(ctx) })
+		if s.privacy != nil {
+			wg.Go(func() { s.privacy.Run(ctx, s.cfg.EscalationInterval) })
+		}
 		wg.Go(func() { s.notifier.Run(ctx) })
 		wg.Go(func() { s.webhooks.Run(ctx) })
 		wg.Wait()
@@ -417,19 +446,6 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 // build makes every part on the open store and mounts them on one router.
 func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	base := s.cfg.Logger
-	if s.cfg.SLA == nil {
-		// One source of dates even without a file: the receipts, the
-		// page, the staff screens and the engine all use this config.
-		ack, respond := s.cfg.AckDays, s.cfg.RespondDays
-		if ack == 0 && respond == 0 {
-			ack, respond = 2, 15
-		}
-		cfg, err := sla.Fallback(ack, respond, s.cfg.Location)
-		if err != nil {
-			return nil, err
-		}
-		s.cfg.SLA = cfg
-	}
 	rules := dispatch.Default
 	if s.cfg.DispatchConfig != "" {
 		w, err := dispatch.NewWatcher(s.cfg.DispatchConfig, 0, base)
@@ -447,6 +463,14 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		return nil, fmt.Errorf("case engine: %w", err)
 	}
 	s.engine = engine
+	// Retention and erasure (package privacy) need storage.Privacy, which
+	// only the SQLite store implements so far: on PostgreSQL the server
+	// says so and nothing is redacted.
+	if ps, ok := s.store.(privacy.Store); ok {
+		s.privacy = privacy.New(privacy.Config{Store: ps, Policy: s.cfg.Retention, Ledger: privacy.OpenLedger(s.cfg.Data), Now: s.cfg.Now, Logger: base})
+	} else {
+		s.log.Warn("retention, erasure and the audit chain are not implemented on this database yet: nothing is redacted (docs/SECURITY.md)")
+	}
 
 	secret, err := s.trackingSecret()
 	if err != nil {
@@ -475,13 +499,16 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		RevokeCheckInterval: s.cfg.RevocationInterval, Logger: base,
 		Observer: s.metrics,
 	})
-	// database/sql pools (SQLite); PostgreSQL's pgx pool reports its own.
-	if p, ok := s.store.(interface {
+	// The connection pools: database/sql's (SQLite) or pgx's (PostgreSQL).
+	switch p := s.store.(type) {
+	case interface {
 		Pools() (writer, reader *sql.DB)
-	}); ok {
+	}:
 		writer, reader := p.Pools()
 		s.metrics.AddDB("writer", writer)
 		s.metrics.AddDB("reader", reader)
+	case interface{ Pool() *pgxpool.Pool }:
+		s.metrics.AddPGPool(p.Pool())
 	}
 	var overdue metrics.Overdue
 	if s.cfg.SLA != nil {
@@ -742,3 +769,7 @@ func (d engineDeadlines) NextStep(ctx context.Context, c *lifecycle.Case) (track
 	}
 	return tracking.NextStep{Kind: tracking.StepKind(st.Name), Due: st.Due, Basis: tracking.BasisPolicy}, nil
 }
+
+// Privacy is the privacy service (retention, erasure, the ledger), for
+// tests and tools that drive it with their own clock.
+func (s *Server) Privacy() *privacy.Service { return s.privacy }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // The payloads of events that carry more than one message. Their JSON names
@@ -108,4 +109,36 @@ func (r Rating) Validate() error {
 		return fmt.Errorf("a rating needs from %d to %d stars, not %d", MinStars, MaxStars, r.Stars)
 	}
 	return nil
+}
+
+// Decision is the payload of an event.Responded event (8.7, 8.8). It is a
+// superset of event.Text (same "text" key), so decisions written with
+// event.Text still read.
+type Decision struct {
+	Text string `json:"text"`
+	// AnswerBy is until when the customer may accept the decision or say
+	// they are not satisfied (8.9): the case closes on its own then, and
+	// staff may not close it before unless the customer accepted. Set by
+	// the device that records the decision from the SLA rules
+	// (sla.Config.AcceptWithin); zero on older events, which then give
+	// the customer lifecycle.DefaultAcceptWithin.
+	AnswerBy time.Time `json:"answer_by,omitzero"`
+}
+
+// Redaction reasons.
+const (
+	RedactRetention = "retention" // the retention period after closure ran out
+	RedactErasure   = "erasure"   // the customer asked, two supervisors agreed
+)
+
+// Redaction is the payload of an event.Redacted event. It names why, never
+// whom: no contact detail, no text.
+type Redaction struct {
+	Reason string `json:"reason"` // RedactRetention or RedactErasure
+	// Policy names the rule applied, e.g. "retention: 12 months after
+	// closure (category billing)", or the erasure request's id.
+	Policy string `json:"policy"`
+	// Months is the retention period applied (retention only), so the
+	// tracking page can say it in the customer's language.
+	Months int `json:"months,omitempty"`
 }

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
+	"ombud/shared/redact"
 )
 
 // Case is a complaint as it stands now: the fold of its events. It is the
@@ -51,6 +53,12 @@ type Case struct {
 	RespondedAt hlc.Timestamp
 	// AnsweredAt is the latest response: after a reopen, the new answer.
 	AnsweredAt hlc.Timestamp
+	// AnswerBy is, while the case is Responded, until when the customer
+	// may accept the decision or say they are not satisfied (8.9): the
+	// decision's event.Decision.AnswerBy, else AnsweredAt plus
+	// DefaultAcceptWithin. Staff may not close the case before it unless
+	// the customer accepted; the server's case engine closes it then.
+	AnswerBy time.Time
 	// ClosedAt is the latest closure; zero while the case is open, including
 	// after a reopen, so a reopened case never looks closed.
 	ClosedAt hlc.Timestamp
@@ -60,6 +68,9 @@ type Case struct {
 
 	Rating    *event.Rating // the latest satisfaction rating; nil until rated
 	RootCause string        // the latest root cause (9.2)
+	// Redaction is why the complaint's personal data was removed (the
+	// first Redacted event); nil while it is held.
+	Redaction *event.Redaction
 
 	// LastEventAt and LastEventID identify the last event applied; Apply
 	// accepts only events that sort after it.
@@ -82,6 +93,10 @@ type Rejection struct {
 	Code    Code
 	Reason  string // plain words, from Error.Message
 }
+
+// DefaultAcceptWithin is the customer's time to answer a decision that
+// names none (event.Decision.AnswerBy): 14 days, sla.DefaultAcceptWithin.
+const DefaultAcceptWithin = 14 * 24 * time.Hour
 
 // ErrNotFiled is returned by Fold when no event in the log files a complaint.
 var ErrNotFiled = errors.New("lifecycle: no valid filed event in the log")
@@ -226,10 +241,18 @@ func Apply(c *Case, e event.Event) error {
 		n.Escalated = true
 		n.EscalationLevel = max(n.EscalationLevel, level)
 	case event.Responded:
+		var d event.Decision
+		if err := decode(e.Data, &d, true); err != nil {
+			return fail(InvalidData, "the decision could not be read")
+		}
 		if n.RespondedAt == 0 {
 			n.RespondedAt = e.At
 		}
 		n.AnsweredAt = e.At
+		n.AnswerBy = e.At.Time().Add(DefaultAcceptWithin)
+		if !d.AnswerBy.IsZero() {
+			n.AnswerBy = d.AnswerBy.UTC()
+		}
 		// A decision answers any open question to the customer.
 		n.WaitingOnCustomer, n.WaitingSince = false, 0
 	case event.Closed:
@@ -237,7 +260,15 @@ func Apply(c *Case, e event.Event) error {
 		if err := decode(e.Data, &cl, true); err != nil {
 			return fail(InvalidData, "the closure could not be read")
 		}
-		n.ClosedAt = e.At
+		if c.State == Responded && e.At.Time().Before(c.AnswerBy) && e.Actor.Kind != event.ActorCustomer &&
+			(cl.CustomerAccepted == nil || !*cl.CustomerAccepted) {
+			// The customer's recourse stays open until AnswerBy: only
+			// their own answer, or their acceptance recorded by staff,
+			// closes the case before.
+			return fail(NotAllowed, "the customer has until "+c.AnswerBy.UTC().Format("2 Jan 2006 15:04 MST")+
+				" to accept the decision or say they are not satisfied; close it before only with their acceptance")
+		}
+		n.ClosedAt, n.AnswerBy = e.At, time.Time{}
 		n.CustomerAccepted = nil
 		if cl.CustomerAccepted != nil {
 			accepted := *cl.CustomerAccepted
@@ -266,6 +297,17 @@ func Apply(c *Case, e event.Event) error {
 			return fail(InvalidData, "a root cause needs a description")
 		}
 		n.RootCause = t.Text
+	case event.Redacted:
+		var r event.Redaction
+		if err := decode(e.Data, &r, false); err != nil {
+			return fail(InvalidData, "the redaction could not be read")
+		}
+		if n.Redaction == nil {
+			n.Redaction = &r
+		}
+		// The copy the fold holds goes too: the case's folded complaint
+		// is what staff screens and the tracking page read.
+		n.Complaint = redact.Complaint(n.Complaint)
 	}
 	n.State = to
 	n.LastEventAt, n.LastEventID = e.At, e.ID
