@@ -200,6 +200,7 @@ func mustFreeAddr(tb testing.TB) string {
 // receives nothing (TestE2ETrust...).
 type e2eKiosk struct {
 	name string
+	path string // its database file
 	st   *store.Store
 	svc  *filing.Service
 	sync *client.Client
@@ -211,7 +212,8 @@ type e2eKiosk struct {
 func MustE2EKiosk(tb testing.TB, s *e2eServer, name string) *e2eKiosk {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(tb.TempDir(), "kiosk.db"), nil, cases.NewProjection(cases.Options{}))
+	path := filepath.Join(tb.TempDir(), "kiosk.db")
+	st, err := store.Open(ctx, path, nil, cases.NewProjection(cases.Options{}))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -231,7 +233,7 @@ func MustE2EKiosk(tb testing.TB, s *e2eServer, name string) *e2eKiosk {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	k := &e2eKiosk{name: name, st: st, svc: svc, cred: cred}
+	k := &e2eKiosk{name: name, path: path, st: st, svc: svc, cred: cred}
 	k.sync = client.New(st, clock, client.Config{
 		URL: cred.ServerURL, DeviceID: cred.DeviceID, Secret: cred.Secret,
 		Scopes: []string{"branch:" + cred.Branch}, Software: "ombud-e2e-kiosk",
