@@ -53,6 +53,9 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	fmt.Fprintf(stdout, "Backup written to %s in %s and verified: %d events up to sequence %d, %d devices, schema version %d.\n",
 		*to, time.Since(start).Round(time.Millisecond), info.Events, info.MaxSeq, info.Devices, info.SchemaVersion)
+	if info.Chain.Seq > 0 {
+		fmt.Fprintf(stdout, "Its event log's hash chain verifies up to %s (compare with `server audit head` on the live server).\n", info.Chain)
+	}
 	fmt.Fprintln(stdout, "Keep it as private as the server: it holds complaints, contact details, credential hashes and the tracking page's secret.")
 	return nil
 }
@@ -119,6 +122,9 @@ func restore(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	fmt.Fprintf(stdout, "Restored %s (%s): %d events up to sequence %d, %d devices; %s.\n",
 		*from, taken, info.Events, info.MaxSeq, info.Devices, secretNote)
+	if info.Chain.Seq > 0 {
+		fmt.Fprintf(stdout, "The event log's hash chain verifies up to %s.\n", info.Chain)
+	}
 	if kept != "" {
 		fmt.Fprintf(stdout, "The previous database is kept as %s.\n", kept)
 	}
