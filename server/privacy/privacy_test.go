@@ -132,7 +132,7 @@ func TestRetentionTick(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	billing, closed := w.closedCase(t, "billing") // 24 months
-	cards, _ := w.closedCase(t, "cards")         // the default, 12
+	cards, _ := w.closedCase(t, "cards")          // the default, 12
 	heldCase, _ := w.closedCase(t, "cards")
 	if err := w.st.SetHold(ctx, storage.Hold{ComplaintID: heldCase.ID, Reason: "court order", SetBy: "sup", SetAt: time.Now()}); err != nil {
 		t.Fatal(err)

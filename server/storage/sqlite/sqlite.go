@@ -60,7 +60,7 @@ type Store struct {
 	pushes pushGroup    // Push calls waiting to share the next transaction (push.go)
 	feed   storage.Feed // told after every commit that stored events
 	policy admit.Policy
-	hellos hellos // devices' last hellos, written every few seconds (hellos.go)
+	hellos hellos                             // devices' last hellos, written every few seconds (hellos.go)
 	watch  struct{ stop, done chan struct{} } // other processes' events (watch.go)
 }
 
