@@ -206,13 +206,6 @@ func allEvents(tb testing.TB, s storage.Store, scope string) []storage.StoredEve
 	}
 }
 
-func wantCode(tb testing.TB, err error, want storage.Code) {
-	tb.Helper()
-	if got := storage.ErrorCode(err); got != want {
-		tb.Fatalf("error = %v (code %q), want code %q", err, got, want)
-	}
-}
-
 func mkdir(dir string) error { return os.MkdirAll(dir, 0o755) }
 
 func exists(path string) bool {
