@@ -230,8 +230,11 @@ func TestE2EMetrics(t *testing.T) {
 		assigned := after.value("ombud_dispatch_cases_assigned_total")
 		sent := after.value("ombud_deliveries_total", "queue", "webhook", "outcome", "sent")
 		got := hooks.count()
-		return esc == 3 && assigned == 3 && got >= 3 && sent == float64(got),
-			fmt.Sprintf("escalations %v, assigned %v, webhooks sent %v (receiver got %d)", esc, assigned, sent, got)
+		// The escalation is counted when it is appended; the case leaves
+		// the overdue gauge when the engine has folded it, a moment later.
+		overdue := after.value("ombud_sla_overdue_cases")
+		return esc == 3 && assigned == 3 && got >= 3 && sent == float64(got) && overdue == 0,
+			fmt.Sprintf("escalations %v, assigned %v, webhooks sent %v (receiver got %d), overdue %v", esc, assigned, sent, got, overdue)
 	})
 
 	want := []struct {
