@@ -93,7 +93,8 @@ func (w *world) closedCase(t *testing.T, category string) (complaint.Complaint, 
 	staffEv(event.Acknowledged, nil)
 	staffEv(event.Assessed, event.Assessment{Severity: event.SeverityLow, Priority: 3})
 	staffEv(event.Responded, event.Text{Text: "answer for " + category})
-	staffEv(event.Closed, event.Closure{Text: "closing words"})
+	yes := true
+	staffEv(event.Closed, event.Closure{CustomerAccepted: &yes, Text: "closing words"})
 	for i := range batch {
 		w.seq++
 		batch[i].Seq = w.seq
