@@ -109,12 +109,6 @@ func TestE2ERetentionRedactsEverywhere(t *testing.T) {
 	waitUntil(t, "the branch device to receive the redaction", func() (bool, string) {
 		return len(ofType(k.events(t, f.Complaint.ID), event.Redacted)) == 1, ""
 	})
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(s.dir, "server.db"))
-			os.WriteFile("/tmp/privacy-debug.db", b, 0o600)
-		}
-	})
 	waitUntil(t, "the words to leave the server's and the device's files", func() (bool, string) {
 		found := append(filesHold(t, filepath.Join(s.dir, "server.db"), secrets...), filesHold(t, k.path, secrets...)...)
 		return len(found) == 0, strings.Join(found, "; ")
