@@ -22,9 +22,12 @@ func (s *Store) startWatch() {
 	go func() {
 		defer close(s.watch.done)
 		ctx := context.Background()
-		var seen int64
-		if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&seen); err != nil {
-			seen = 0
+		// Where the log and the team streams end (both primary keys, so
+		// each read is one index seek).
+		const ends = `SELECT (SELECT COALESCE(MAX(seq), 0) FROM events), (SELECT COALESCE(MAX(pos), 0) FROM scope_log)`
+		var seen, seenPos int64
+		if err := s.r.QueryRowContext(ctx, ends).Scan(&seen, &seenPos); err != nil {
+			seen, seenPos = 0, 0
 		}
 		t := time.NewTicker(watchInterval)
 		defer t.Stop()
@@ -34,8 +37,8 @@ func (s *Store) startWatch() {
 				return
 			case <-t.C:
 			}
-			var last int64
-			if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events`).Scan(&last); err != nil || last <= seen {
+			var last, lastPos int64
+			if err := s.r.QueryRowContext(ctx, ends).Scan(&last, &lastPos); err != nil || last <= seen {
 				continue
 			}
 			var scopes []string
@@ -50,7 +53,7 @@ func (s *Store) startWatch() {
 				}
 			}
 			rows.Close()
-			if rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT scope FROM scope_log WHERE event_seq > ?1 AND event_seq <= ?2`, seen, last); err == nil {
+			if rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT scope FROM scope_log WHERE pos > ?1 AND pos <= ?2`, seenPos, lastPos); err == nil {
 				for rows.Next() {
 					var sc string
 					if rows.Scan(&sc) == nil {
@@ -59,7 +62,7 @@ func (s *Store) startWatch() {
 				}
 				rows.Close()
 			}
-			seen = last
+			seen, seenPos = last, lastPos
 			if len(scopes) > 0 {
 				s.feed.Publish(scopes)
 			}
