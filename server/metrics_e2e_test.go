@@ -224,15 +224,16 @@ func TestE2EMetrics(t *testing.T) {
 	}
 
 	var after scrape
-	waitUntil(t, "escalations, assignments and webhooks counted", func() (bool, string) {
+	// The escalation counter moves when the engine records an escalation;
+	// the overdue gauge is read from the cases once their projection has
+	// folded it, a moment later: wait for both.
+	waitUntil(t, "escalations, assignments and webhooks counted, the overdue backlog empty", func() (bool, string) {
 		after = mustScrape(t, murl, token)
+		overdue := after.value("ombud_sla_overdue_cases")
 		esc := after.value("ombud_sla_escalations_total", "target", "acknowledge")
 		assigned := after.value("ombud_dispatch_cases_assigned_total")
 		sent := after.value("ombud_deliveries_total", "queue", "webhook", "outcome", "sent")
 		got := hooks.count()
-		// The escalation is counted when it is appended; the case leaves
-		// the overdue gauge when the engine has folded it, a moment later.
-		overdue := after.value("ombud_sla_overdue_cases")
 		return esc == 3 && assigned == 3 && got >= 3 && sent == float64(got) && overdue == 0,
 			fmt.Sprintf("escalations %v, assigned %v, webhooks sent %v (receiver got %d), overdue %v", esc, assigned, sent, got, overdue)
 	})
