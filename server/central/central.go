@@ -539,6 +539,9 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	co.Key, co.Logger, co.ClientIP = ck.Sum(nil), base, clients.Key
 	co.Secure = s.cfg.TLSCert != "" || strings.HasPrefix(s.cfg.PublicURL, "https://")
 	co.TrackingURL = s.cfg.PublicURL
+	if s.cfg.SLA != nil {
+		co.AcceptWithin = s.cfg.SLA.AcceptWithin()
+	}
 	// The console's storage exists on SQLite only so far: on PostgreSQL
 	// /console/ is not served (and the server says so at start).
 	if cs, ok := s.store.(console.Store); ok {

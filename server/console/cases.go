@@ -557,6 +557,23 @@ func (h *Handler) push(r *http.Request, wh *who, l *loaded, typ event.Type, data
 		h.clock.Observe(e.Event.At)
 	}
 	at := h.clock.Now()
+	if typ == event.Responded {
+		// The decision says until when the customer may answer, from the
+		// server's SLA rules, as a terminal's does (the server refuses a
+		// shorter period than configured).
+		var d event.Decision
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return err
+		}
+		within := h.opts.AcceptWithin
+		if within <= 0 {
+			within = lifecycle.DefaultAcceptWithin
+		}
+		d.AnswerBy = at.Time().Add(within)
+		if raw, err = json.Marshal(d); err != nil {
+			return err
+		}
+	}
 	e := event.Event{ID: uid.NewAt(at.Time()), ComplaintID: l.c.ID, Type: typ, Actor: event.Actor{Kind: event.ActorStaff, ID: wh.acct.ID},
 		At: at, Branch: l.c.Branch, Data: raw}
 	// One push at a time per device: its sequence is the next after the

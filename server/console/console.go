@@ -47,6 +47,11 @@ type Store interface {
 // Options configure a Handler. Zero values take the defaults.
 type Options struct {
 	Logger *slog.Logger
+	// AcceptWithin is how long the customer has to answer a decision
+	// (ISO 10002 8.9), from the server's SLA rules (sla.Config's
+	// AcceptWithin): a decision recorded here carries its answer_by date
+	// as the terminals' do; lifecycle.DefaultAcceptWithin when zero.
+	AcceptWithin time.Duration
 	// Key signs the CSRF tokens (derived from the server's secret).
 	Key []byte
 	// Secure marks the cookies Secure: set when the server is reached

@@ -3,6 +3,7 @@ package console_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -412,5 +413,55 @@ func TestLiveAndTerminal(t *testing.T) {
 	}
 	if want := []event.Type{event.Filed, event.Assigned, event.Acknowledged, event.NoteAdded}; !slices.Equal(types, want) {
 		t.Errorf("log = %v, want %v", types, want)
+	}
+}
+
+// TestDecisionSaysUntilWhenTheCustomerMayAnswer: a decision recorded in the
+// console carries its answer_by date from the server's SLA rules, as a
+// terminal's does (ISO 10002 8.9), so the customer's page states the
+// period and staff cannot close before it.
+func TestDecisionSaysUntilWhenTheCustomerMayAnswer(t *testing.T) {
+	e := newEnv(t)
+	e.person(t, "ana", staff.Agent, "main")
+	cp := e.file(t, "main", "billing", "The machine kept my card.")
+	a := e.client(t)
+	a.signIn("ana")
+	for _, step := range []struct {
+		action string
+		form   url.Values
+	}{
+		{"acknowledge", url.Values{}},
+		{"assess", url.Values{"severity": {string(event.SeverityMedium)}, "priority": {"3"}}},
+		{"respond", url.Values{"text": {"We returned your card."}}},
+	} {
+		a.get("/console/case/" + cp.ID)
+		if st, body, _ := a.post("/console/case/"+cp.ID+"/"+step.action, step.form); st != http.StatusSeeOther {
+			t.Fatalf("%s: %d %s", step.action, st, body)
+		}
+	}
+	evs, err := e.st.ComplaintEvents(context.Background(), cp.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, se := range evs {
+		if se.Event.Type != event.Responded {
+			continue
+		}
+		found = true
+		var d event.Decision
+		if err := json.Unmarshal(se.Event.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		want := se.Event.At.Time().Add(lifecycle.DefaultAcceptWithin)
+		if d.AnswerBy.IsZero() || d.AnswerBy.Sub(want).Abs() > time.Second {
+			t.Errorf("decision answer_by = %v, want %v (recorded at %v plus the SLA's accept_within)", d.AnswerBy, want, se.Event.At.Time())
+		}
+		if d.Text != "We returned your card." {
+			t.Errorf("decision text = %q", d.Text)
+		}
+	}
+	if !found {
+		t.Fatal("no decision in the log")
 	}
 }
