@@ -78,6 +78,9 @@ type Options struct {
 	// (staff.DefaultCost); tests use staff.TestCost.
 	PasswordCost staff.Cost
 	Now          func() time.Time
+	// Location dates the improvement figures' days and periods
+	// (time.Local when nil); the server's --timezone.
+	Location *time.Location
 	// Poll is how often the live feed checks the case projection after a
 	// commit (DefaultPoll).
 	Poll time.Duration
