@@ -35,6 +35,7 @@ import (
 type deviceOptions struct {
 	dataDir, logFile                      string
 	printerSpec, paper, qrMode, publicURL string
+	codePage                              string
 	timezone, categoriesFile              string
 	// catalogsDir and language are the kiosk's --catalogs and --lang; the
 	// staff terminal leaves them empty and has the built-in catalogs.
@@ -52,6 +53,9 @@ func (o deviceOptions) check() error {
 		return fmt.Errorf("--paper %q: want 80mm or 58mm", o.paper)
 	case o.qrMode != "raster" && o.qrMode != "native":
 		return fmt.Errorf("--printer-qr %q: want raster or native", o.qrMode)
+	}
+	if _, err := printer.ParseCodePage(o.codePage); err != nil {
+		return fmt.Errorf("--printer-codepage: %w", err)
 	}
 	return nil
 }
@@ -117,7 +121,7 @@ func openDevice(o deviceOptions, component, logName string) (_ *device, err erro
 	}
 	// nil: printing disabled; the kiosk's receipt screen says to take a
 	// photo, the staff terminal to write the code down.
-	if d.printer, err = openPrinter(o.printerSpec, o.paper, o.qrMode); err != nil {
+	if d.printer, err = openPrinter(o.printerSpec, o.paper, o.qrMode, o.codePage); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -195,11 +199,11 @@ func runScreen(ctx context.Context, app screenApp, screen tcell.Screen, tasks ..
 func dbPath(dataDir string) string { return filepath.Join(dataDir, "kiosk.db") }
 
 // openPrinter opens the receipt printer the flags name; nil for "none".
-func openPrinter(spec, paper, qrMode string) (printer.Printer, error) {
+func openPrinter(spec, paper, qrMode, codePage string) (printer.Printer, error) {
 	if spec == "none" {
 		return nil, nil
 	}
-	opts := printer.Options{QR: printer.QRRaster}
+	opts := printer.Options{QR: printer.QRRaster, CodePage: printer.CodePage(codePage)}
 	if qrMode == "native" {
 		opts.QR = printer.QRNative
 	}

@@ -72,6 +72,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.printerSpec, "printer", "none", "receipt printer: a device file such as /dev/usb/lp0, a network printer tcp:HOST:9100 (or HOST:9100), file:DIR to write each receipt to DIR (ESC/POS, PNG of the QR, text), or none")
 	fs.StringVar(&o.paper, "paper", "80mm", "receipt paper width: 80mm or 58mm")
 	fs.StringVar(&o.qrMode, "printer-qr", "raster", "how the printer draws the QR code: raster (an image; works on most printers) or native (the printer's own QR command)")
+	fs.StringVar(&o.codePage, "printer-codepage", "cp858", "the printer's character table for accented letters: cp858 (PC858, ESC t 19; most printers), wpc1252 (ESC t 16) or ascii (letters printed without accents)")
 	fs.StringVar(&o.publicURL, "public-url", "", "base of the tracking URL the QR code opens, <public-url>/t/<code> (default: the address the server announced at enrolment, else the server's; "+defaultPublicURL+" when not enrolled)")
 	fs.StringVar(&o.branch, "branch", "Main branch", "branch name stamped on complaints and printed on receipts")
 	fs.StringVar(&o.language, "lang", "en", "language the welcome screen starts in (en, fr, or one added with --catalogs)")

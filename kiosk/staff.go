@@ -55,6 +55,7 @@ func parseStaffOptions(args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&o.printerSpec, "printer", "none", "receipt printer for assisted filing and reprints: a device file, tcp:HOST:9100, file:DIR, or none")
 	fs.StringVar(&o.paper, "paper", "80mm", "receipt paper width: 80mm or 58mm")
 	fs.StringVar(&o.qrMode, "printer-qr", "raster", "how the printer draws the QR code: raster or native")
+	fs.StringVar(&o.codePage, "printer-codepage", "cp858", "the printer's character table for accented letters: cp858 (PC858, ESC t 19; most printers), wpc1252 (ESC t 16) or ascii (letters printed without accents)")
 	fs.StringVar(&o.publicURL, "public-url", "", "base of the tracking URL printed on receipts (default: the address the server announced at enrolment, else the server this terminal is enrolled with)")
 	fs.StringVar(&o.timezone, "timezone", "Local", "the branch's time zone (IANA name) for deadlines and dates")
 	fs.StringVar(&o.categoriesFile, "categories", "", "JSON file with the complaint categories (as for the kiosk); built-in list when empty")

@@ -25,8 +25,12 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stdo
 	fs := newFlagSet("backup", stderr)
 	data := fs.String("data", "", "data directory (holds server.db)")
 	to := fs.String("to", "", "file to write the backup to (must not exist)")
+	db := fs.String("db", "", "a PostgreSQL URL here is refused: PostgreSQL is backed up with its own tools")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
+	}
+	if *db != "" {
+		return usageError{"backup: the database is PostgreSQL (--db or OMBUD_SERVER_DB): back it up with pg_dump, or pg_basebackup and WAL archiving (deploy/README.md, Backups)"}
 	}
 	if *data == "" || *to == "" {
 		return usageError{"backup: --data and --to are required"}
@@ -60,8 +64,12 @@ func restore(ctx context.Context, args []string, getenv func(string) string, std
 	fs := newFlagSet("restore", stderr)
 	data := fs.String("data", "", "data directory to restore into (created if missing)")
 	from := fs.String("from", "", "backup file written by `server backup`")
+	db := fs.String("db", "", "a PostgreSQL URL here is refused: PostgreSQL is backed up with its own tools")
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
+	}
+	if *db != "" {
+		return usageError{"restore: the database is PostgreSQL (--db or OMBUD_SERVER_DB): back it up with pg_dump, or pg_basebackup and WAL archiving (deploy/README.md, Backups)"}
 	}
 	if *data == "" || *from == "" {
 		return usageError{"restore: --data and --from are required"}

@@ -160,7 +160,10 @@ func TestE2ENotificationsAndWebhooks(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("POST %s = %d", unsub, resp.StatusCode)
 	}
-	staff.push(t, f, staffEvent{event.Closed, event.Closure{}})
+	// The customer accepted at the branch: staff may close before the
+	// customer's time to answer ends only with that acceptance.
+	accepted := true
+	staff.push(t, f, staffEvent{event.Closed, event.Closure{CustomerAccepted: &accepted}})
 	waitUntil(t, "the closure by SMS, and its e-mail skipped", func() (bool, string) {
 		audit := MustRun(t, "notifications", "--data", s.dir, "--complaint", f.Complaint.ID)
 		return len(gw.Accepted()) == 3 && strings.Contains(audit, "the contact unsubscribed"), audit

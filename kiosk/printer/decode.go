@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"image"
+
+	"golang.org/x/text/encoding/charmap"
 )
 
 // Limits on what DecodeRaster accepts, so hostile or corrupt input cannot
@@ -40,6 +42,17 @@ func DecodeRaster(b []byte) ([]*image.Gray, []string, error) {
 func Decode(b []byte) (*Decoded, error) {
 	d := &Decoded{}
 	var line []byte
+	var table *charmap.Charmap // selected by ESC t; nil: ASCII only
+	text := func() string {
+		if table == nil {
+			return string(line)
+		}
+		out := make([]rune, 0, len(line))
+		for _, c := range line {
+			out = append(out, table.DecodeByte(c))
+		}
+		return string(out)
+	}
 	var stored []byte
 	hasStored := false
 	need := func(i, n int, what string) error {
@@ -52,10 +65,10 @@ func Decode(b []byte) (*Decoded, error) {
 		c := b[i]
 		switch {
 		case c == lf:
-			d.Lines = append(d.Lines, string(line))
+			d.Lines = append(d.Lines, text())
 			line = line[:0]
 			i++
-		case c >= 0x20 && c < 0x7f:
+		case c >= 0x20 && c < 0x7f, c >= 0x80 && table != nil:
 			line = append(line, c)
 			i++
 		case c == esc:
@@ -69,6 +82,16 @@ func Decode(b []byte) (*Decoded, error) {
 				if err := need(i, 3, "ESC command"); err != nil {
 					return nil, err
 				}
+				i += 3
+			case 't':
+				if err := need(i, 3, "ESC t"); err != nil {
+					return nil, err
+				}
+				t, ok := byNumber(b[i+2])
+				if !ok {
+					return nil, fmt.Errorf("escpos: unknown code page %d at offset %d", b[i+2], i)
+				}
+				table = t
 				i += 3
 			default:
 				return nil, fmt.Errorf("escpos: unknown command ESC %#02x at offset %d", b[i+1], i)

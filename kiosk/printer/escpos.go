@@ -7,6 +7,7 @@ import (
 	"image"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"ombud/kiosk/qr"
 )
@@ -74,11 +75,16 @@ func Encode(r Receipt, opts Options) ([]byte, error) {
 }
 
 func render(r Receipt, opts Options) (*rendered, error) {
-	w := &layout{cols: opts.Columns}
+	cp := codePages[opts.CodePage]
+	w := &layout{cols: opts.Columns, cp: cp}
 	w.raw(cmdInit)
 	// ESC @ restores the DIP-switch defaults, which on printers sold
 	// abroad may map # $ @ [ \ ] ^ ` { | } ~ to national letters.
 	w.raw(cmdCharsetUSA)
+	if cp.enc != nil {
+		w.raw([]byte{esc, 't', cp.n}) // the table the text below is encoded in
+	}
+	printable := func(s string) string { return printableIn(s, cp) }
 
 	w.align(alignCenter)
 	if title := printable(r.Title); title != "" {
@@ -167,6 +173,7 @@ type layout struct {
 	lines []string
 	cols  int
 	al    alignment
+	cp    codePage
 }
 
 func (w *layout) raw(b []byte) { w.buf.Write(b) }
@@ -181,14 +188,15 @@ func (w *layout) blank() {
 	w.lines = append(w.lines, "")
 }
 
-// text prints s (already printable ASCII) wrapped to width characters.
+// text prints s (already printable in the code page) wrapped to width
+// characters, encoded in the code page.
 func (w *layout) text(s string, width int) {
 	for _, l := range wrap(s, width) {
-		w.buf.WriteString(l)
+		w.buf.Write(w.cp.encode(l))
 		w.buf.WriteByte(lf)
 		plain := l
-		if w.al == alignCenter && len(l) < w.cols {
-			plain = strings.Repeat(" ", (w.cols-len(l))/2) + l
+		if n := utf8.RuneCountInString(l); w.al == alignCenter && n < w.cols {
+			plain = strings.Repeat(" ", (w.cols-n)/2) + l
 		}
 		w.lines = append(w.lines, plain)
 	}
@@ -261,46 +269,50 @@ func centre(s string, cols int) string {
 	return strings.Repeat(" ", (cols-len(s))/2) + s
 }
 
-// wrap splits s at spaces into lines of at most width characters, cutting
-// words longer than a line. s must be ASCII.
+// wrap splits s at spaces into lines of at most width characters (runes:
+// each prints as one byte of the code page), cutting words longer than a
+// line.
 func wrap(s string, width int) []string {
 	var lines []string
-	var cur strings.Builder
-	for _, word := range strings.Fields(s) {
+	var cur []rune
+	for _, w := range strings.Fields(s) {
+		word := []rune(w)
 		for len(word) > width {
-			if cur.Len() > 0 {
-				lines = append(lines, cur.String())
-				cur.Reset()
+			if len(cur) > 0 {
+				lines = append(lines, string(cur))
+				cur = cur[:0]
 			}
-			lines = append(lines, word[:width])
+			lines = append(lines, string(word[:width]))
 			word = word[width:]
 		}
-		if word == "" {
+		if len(word) == 0 {
 			continue
 		}
-		if cur.Len() > 0 && cur.Len()+1+len(word) > width {
-			lines = append(lines, cur.String())
-			cur.Reset()
+		if len(cur) > 0 && len(cur)+1+len(word) > width {
+			lines = append(lines, string(cur))
+			cur = cur[:0]
 		}
-		if cur.Len() > 0 {
-			cur.WriteByte(' ')
+		if len(cur) > 0 {
+			cur = append(cur, ' ')
 		}
-		cur.WriteString(word)
+		cur = append(cur, word...)
 	}
-	if cur.Len() > 0 {
-		lines = append(lines, cur.String())
+	if len(cur) > 0 {
+		lines = append(lines, string(cur))
 	}
 	return lines
 }
 
-// printable reduces s to printable ASCII. Printers' code pages vary
-// (CP437, CP858, WPC1252, Katakana...) and selecting one is model-specific,
-// so the receipt stays in the 95 characters every ESC/POS printer has:
-// Latin letters lose their accents (é → e, ß → ss), typographic punctuation
-// becomes its ASCII look-alike, anything else becomes '?'. Control
-// characters never pass: a stray ESC or GS in translated text would be a
-// printer command. Tabs and line breaks become spaces; wrap re-flows them.
-func printable(s string) string {
+// printable reduces s to printable ASCII (see printableIn).
+func printable(s string) string { return printableIn(s, codePages[ASCII]) }
+
+// printableIn reduces s to what prints in the code page: its letters stay
+// (é, ñ, ß in CP858 and WPC1252), others lose their accents (ő → o),
+// typographic punctuation missing from the table becomes its ASCII
+// look-alike, anything else becomes '?'. Control characters never pass: a
+// stray ESC or GS in translated text would be a printer command. Tabs and
+// line breaks become spaces; wrap re-flows them.
+func printableIn(s string, cp codePage) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
@@ -315,6 +327,8 @@ func printable(s string) string {
 			// width space, bidi overrides): dropped.
 		case unicode.IsSpace(r):
 			b.WriteByte(' ')
+		case cp.encodes(r):
+			b.WriteRune(r)
 		default:
 			if t, ok := transliterations[r]; ok {
 				b.WriteString(t)

@@ -84,6 +84,9 @@ type Options struct {
 	Columns int
 	// QR chooses raster (default) or native QR codes.
 	QR QRMode
+	// CodePage is the character table text is printed in: CP858 (the
+	// default), WPC1252, or ASCII (no accents).
+	CodePage CodePage
 	// Timeout bounds a Print whose context has no deadline. Default
 	// DefaultTimeout.
 	Timeout time.Duration
@@ -113,6 +116,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.QR != QRRaster && o.QR != QRNative {
 		return o, fmt.Errorf("printer: unknown QR mode %v: want raster or native", o.QR)
+	}
+	if o.CodePage == "" {
+		o.CodePage = CP858
+	}
+	if _, err := ParseCodePage(string(o.CodePage)); err != nil {
+		return o, fmt.Errorf("printer: %w", err)
 	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout

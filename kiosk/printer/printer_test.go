@@ -319,6 +319,9 @@ func TestDisabled(t *testing.T) {
 	}
 }
 
+// TestTextIsSanitised: with the ASCII table (a printer with no Latin-1
+// table), text loses its accents, and nothing but printable ASCII and the
+// package's own commands reaches the printer.
 func TestTextIsSanitised(t *testing.T) {
 	tests := []struct {
 		name, title, want string
@@ -339,7 +342,7 @@ func TestTextIsSanitised(t *testing.T) {
 			r := sampleReceipt()
 			r.Title = tt.title
 			r.Lines = []string{"Branch: " + tt.title}
-			stream := MustEncode(t, r, printer.Options{QR: printer.QRNative})
+			stream := MustEncode(t, r, printer.Options{QR: printer.QRNative, CodePage: printer.ASCII})
 			// Outside the one GS ( k store command (which carries the URL),
 			// every byte is a known command or printable ASCII: Decode
 			// rejects anything else.
@@ -362,6 +365,47 @@ func TestTextIsSanitised(t *testing.T) {
 				t.Errorf("%d ESC @ in the stream, want only the initial one", got)
 			}
 		})
+	}
+}
+
+// TestAccentsInCodePage: the default table (CP858) and WPC1252 keep French,
+// Spanish and German letters on paper: the stream selects the table (ESC t)
+// and the bytes, decoded with it, read as the text; what the table lacks
+// loses its accent, and controls never pass.
+func TestAccentsInCodePage(t *testing.T) {
+	for _, tc := range []struct {
+		cp         printer.CodePage
+		n          byte
+		title, want string
+	}{
+		{"", 19, "Votre réclamation est enregistrée, décembre", "Votre réclamation est enregistrée, décembre"},
+		{printer.CP858, 19, "Reclamación recibida: Straße, 12 €", "Reclamación recibida: Straße, 12 €"},
+		{printer.CP858, 19, "Złożono “reklamację”\x1b@", "Zlozono \"reklamacje\"@"},
+		{printer.WPC1252, 16, "Réclamation reçue “ici” – 5 €", "Réclamation reçue “ici” – 5 €"},
+	} {
+		r := sampleReceipt()
+		r.Title = tc.title
+		r.Footer = []string{"Accusé de réception d'ici le jeudi 3 décembre 2026."}
+		stream := MustEncode(t, r, printer.Options{QR: printer.QRNative, CodePage: tc.cp})
+		if !bytes.Contains(stream, []byte{0x1b, 't', tc.n}) {
+			t.Errorf("%s: no ESC t %d in the stream", tc.cp, tc.n)
+		}
+		d, err := printer.Decode(stream)
+		if err != nil {
+			t.Fatalf("%s: Decode: %v", tc.cp, err)
+		}
+		if d.Lines[0] != tc.want {
+			t.Errorf("%s: title printed as %q, want %q", tc.cp, d.Lines[0], tc.want)
+		}
+		if !slices.Contains(d.Lines, "Accusé de réception d'ici le jeudi 3 décembre") {
+			t.Errorf("%s: lines %q lack the accented footer", tc.cp, d.Lines)
+		}
+		if got := bytes.Count(stream, []byte{0x1b, '@'}); got != 1 {
+			t.Errorf("%s: %d ESC @ in the stream, want only the initial one", tc.cp, got)
+		}
+	}
+	if _, err := printer.ParseCodePage("cp437"); err == nil {
+		t.Error("an unknown code page was accepted")
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"ombud/shared/event"
 	"ombud/shared/lifecycle"
+	"ombud/shared/sla"
 )
 
 // TestEveryActionThroughTheKeys works one case from receipt to closure
@@ -119,7 +120,7 @@ func TestForbiddenHotkeySaysWhy(t *testing.T) {
 		data any
 	}{
 		{event.Acknowledged, nil}, {event.Assessed, event.Assessment{Severity: event.SeverityLow, Priority: 4}},
-		{event.Responded, event.Text{Text: "No fault found."}}, {event.Closed, event.Closure{}},
+		{event.Responded, event.Text{Text: "No fault found."}}, {event.Closed, event.Closure{CustomerAccepted: new(true)}},
 	} {
 		e.act(closed.Complaint.ID, step.typ, "sam", step.data)
 	}
@@ -183,4 +184,42 @@ func TestStoreRefusalKeepsTheForm(t *testing.T) {
 	k.press(tcell.KeyEsc)
 	k.waitText("Cancelled: nothing was recorded.")
 	k.waitTop("case")
+}
+
+// TestCloseWaitsForTheCustomer (ISO 10002 8.9): once the decision is
+// recorded, the case screen says until when the customer may answer, and
+// closing before then without their acceptance is refused with that date,
+// what was typed kept.
+func TestCloseWaitsForTheCustomer(t *testing.T) {
+	e := newEnv(t)
+	f := e.file("billing", "Charged twice for one coffee.", time.Now().Add(-2*time.Hour))
+	e.act(f.Complaint.ID, event.Acknowledged, "sam", nil)
+	e.act(f.Complaint.ID, event.Assessed, "sam", event.Assessment{Severity: event.SeverityLow, Priority: 3})
+	k := start(t, e.config(), 80, 24)
+	k.signIn("ann", annPIN)
+	k.openCase(string(f.Code))
+	k.typeText("d")
+	k.waitTop("form")
+	k.typeText("Refund of 3.50.")
+	k.press(tcell.KeyCtrlS)
+	k.waitText("Recorded: decision on case")
+	k.waitTop("case")
+
+	d := e.detail(f.Complaint.ID)
+	ev := d.Events[len(d.Events)-1]
+	var dec event.Decision
+	if err := json.Unmarshal(ev.Data, &dec); err != nil || !dec.AnswerBy.Equal(ev.At.Time().Add(sla.DefaultAcceptWithin)) {
+		t.Fatalf("decision %+v (%v): want AnswerBy 14 days after it", dec, err)
+	}
+	k.waitSaid("the customer may accept or say not satisfied until")
+
+	k.typeText("c")
+	k.waitTop("form")
+	k.press(tcell.KeyTab) // accepted: not said
+	k.typeText("Closing.")
+	k.press(tcell.KeyCtrlS)
+	k.waitSaid("Not recorded: the customer has until", "What you typed is kept")
+	if got := e.detail(f.Complaint.ID).Case.State; got != lifecycle.Responded {
+		t.Errorf("state %s after a refused close, want responded", got)
+	}
 }

@@ -277,7 +277,8 @@ func (a *App) submitAction(act model.CaseAction, c lifecycle.Case, fv *formView,
 	if branch == "" {
 		branch = a.cfg.Branch
 	}
-	e, err := model.NewEvent(act, in, model.Meta{ComplaintID: c.ID, Branch: branch, Actor: a.acct.ID, At: a.cfg.Clock.Now()})
+	e, err := model.NewEvent(act, in, model.Meta{ComplaintID: c.ID, Branch: branch, Actor: a.acct.ID, At: a.cfg.Clock.Now(),
+		AcceptWithin: a.cfg.SLA().AcceptWithin()})
 	if err != nil {
 		fv.say(err.Error(), styleError)
 		return

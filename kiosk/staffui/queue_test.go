@@ -7,7 +7,6 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 
-	"ombud/kiosk/filing"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 )
@@ -208,35 +207,32 @@ func noStyle(k *term, where string) {
 }
 
 // TestReopenedCaseHasADueDate: a case the customer reopened ("not
-// satisfied") owes a new answer: it sorts by that date, above an answered
-// case that has nothing due, and its screen says when the answer is due.
+// satisfied") owes a new answer: it sorts by that date, above a case whose
+// answer is due later, and its screen says when the answer is due.
 func TestReopenedCaseHasADueDate(t *testing.T) {
 	e := newEnv(t)
 	now := time.Now()
 	at := func(d time.Duration) hlc.Timestamp { return hlc.Make(now.Add(d).UnixMilli(), 0) }
 	day := 24 * time.Hour
-	answered := e.file("billing", "Answered, waiting for the customer.", now.Add(-20*day))
+	fresh := e.file("billing", "Acknowledged today.", now.Add(-time.Hour))
+	e.remote(staffEvent(fresh.Complaint.ID, event.Acknowledged, "bob", at(-time.Minute), nil))
 	reopened := e.file("billing", "Reopened by the customer.", now.Add(-10*day))
-	for _, c := range []struct {
-		f    filing.Filed
-		from time.Duration
-	}{{answered, -19 * day}, {reopened, -9 * day}} {
-		id := c.f.Complaint.ID
-		e.remote(staffEvent(id, event.Acknowledged, "bob", at(c.from), nil))
-		e.remote(staffEvent(id, event.Assessed, "bob", at(c.from+time.Minute), event.Assessment{Severity: event.SeverityLow, Priority: 3}))
-		e.remote(staffEvent(id, event.Responded, "bob", at(c.from+2*time.Minute), event.Text{Text: "No fault."}))
-	}
+	id := reopened.Complaint.ID
+	e.remote(staffEvent(id, event.Acknowledged, "bob", at(-9*day), nil))
+	e.remote(staffEvent(id, event.Assessed, "bob", at(-9*day+time.Minute), event.Assessment{Severity: event.SeverityLow, Priority: 3}))
+	e.remote(staffEvent(id, event.Responded, "bob", at(-9*day+2*time.Minute), event.Text{Text: "No fault."}))
+	byCustomer := func(ev event.Event) event.Event { ev.Actor = event.Actor{Kind: event.ActorCustomer}; return ev }
 	no := false
-	e.remote(staffEvent(reopened.Complaint.ID, event.Closed, "bob", at(-day), event.Closure{CustomerAccepted: &no}))
-	e.remote(staffEvent(reopened.Complaint.ID, event.Reopened, "customer", at(-day+time.Millisecond), event.Text{Text: "Not satisfied."}))
+	e.remote(byCustomer(staffEvent(id, event.Closed, "", at(-day), event.Closure{CustomerAccepted: &no})))
+	e.remote(byCustomer(staffEvent(id, event.Reopened, "", at(-day+time.Millisecond), event.Text{Text: "Not satisfied."})))
 
 	k := start(t, e.config(), 80, 24)
 	k.signIn("ann", annPIN)
-	s := k.waitText(answered.Code.String(), reopened.Code.String())
-	_, yAnswered := line(s, answered.Code.String())
+	s := k.waitText(fresh.Code.String(), reopened.Code.String())
+	_, yFresh := line(s, fresh.Code.String())
 	_, yReopened := line(s, reopened.Code.String())
-	if yReopened > yAnswered {
-		t.Errorf("the reopened case (a new answer due) sorts below the answered one (nothing due):\n%s", s)
+	if yReopened > yFresh {
+		t.Errorf("the reopened case (answer due from yesterday) sorts below the one acknowledged today:\n%s", s)
 	}
 	k.openCase(reopened.Code.String())
 	k.waitSaid("Next: respond (decision) by")

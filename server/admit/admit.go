@@ -106,6 +106,11 @@ type Policy struct {
 	// MaxOffline bounds how long ago a staff action with no confirmed
 	// sign-in may have been recorded (View.MaxOffline).
 	MaxOffline time.Duration
+	// AcceptWithin is the customer's time to answer a decision (the SLA
+	// rules' accept_within): a staff decision that gives less
+	// (event.Decision.AnswerBy) is refused, so no terminal can shorten
+	// the customer's recourse (ISO 10002 8.9). Zero: not checked.
+	AcceptWithin time.Duration
 }
 
 // DefaultMaxOffline is three days: a branch that loses its network on a
@@ -192,6 +197,8 @@ type View struct {
 	// its own copy of the directory only while the server is out of reach,
 	// and not for ever. Zero: no bound.
 	MaxOffline time.Duration
+	// AcceptWithin is Policy.AcceptWithin.
+	AcceptWithin time.Duration
 }
 
 // Session is a sign-in the server confirmed: the staff member typed their
@@ -528,6 +535,16 @@ func (d *decider) invalid(e *event.Event, ch check) string {
 	}
 	if hlc.Ahead(e.At, d.v.ReceivedAt) {
 		return "event clock reading is ahead of the server's: set the device's clock"
+	}
+	if e.Type == event.Responded && d.v.AcceptWithin > 0 {
+		var dec event.Decision
+		// A decision without AnswerBy gives the lifecycle's default; one
+		// with it must give at least the configured time (a minute's
+		// slack for clocks).
+		if json.Unmarshal(e.Data, &dec) == nil && !dec.AnswerBy.IsZero() &&
+			dec.AnswerBy.Before(e.At.Time().Add(d.v.AcceptWithin-time.Minute)) {
+			return fmt.Sprintf("decision gives the customer less than the %s the server's rules give to answer it", d.v.AcceptWithin)
+		}
 	}
 	if ch.filed == nil {
 		return ""

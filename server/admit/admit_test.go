@@ -138,6 +138,13 @@ func TestDecide(t *testing.T) {
 		{"a filing from before enrolment, under the random prefix it had then", nil,
 			withPrefix(t, filed(t, "north"), "ZZ9", t0.Add(-60*24*time.Hour)), stored(admit.AttestDevice)},
 		{"a kiosk's filing", func(v *admit.View) { v.Device.Role = device.Kiosk }, filed(t, "north"), stored(admit.AttestDevice)},
+		{"a decision giving the customer the configured time", func(v *admit.View) { v.AcceptWithin = 14 * 24 * time.Hour },
+			decision(note(cid, "north", "ann"), 14*24*time.Hour), stored(admit.AttestOffline)},
+		{"a decision shortening the customer's time to answer", func(v *admit.View) { v.AcceptWithin = 14 * 24 * time.Hour },
+			decision(note(cid, "north", "ann"), time.Hour),
+			reject(wire.CloseInvalidEvent, "decision gives the customer less than the 336h0m0s the server's rules give to answer it")},
+		{"a decision written without a date (the default period)", func(v *admit.View) { v.AcceptWithin = 14 * 24 * time.Hour },
+			with(note(cid, "north", "ann"), func(e *event.Event) { e.Type = event.Responded }), stored(admit.AttestOffline)},
 		{"a kiosk speaking for staff", func(v *admit.View) { v.Device.Role = device.Kiosk }, note(cid, "north", "ann"),
 			reject(wire.CloseForbiddenEvent, "a customer kiosk may only file complaints")},
 		{"a kiosk filing in a staff member's name", func(v *admit.View) { v.Device.Role = device.Kiosk },
@@ -385,6 +392,18 @@ func TestKeys(t *testing.T) {
 	if b.Filed(0) == nil || b.Filed(0).Code != c.Code || b.Filed(1) != nil {
 		t.Errorf("Filed(0) = %v, Filed(1) = %v", b.Filed(0), b.Filed(1))
 	}
+}
+
+// decision turns e into a staff decision giving the customer within to
+// answer.
+func decision(e event.Event, within time.Duration) event.Event {
+	e.Type = event.Responded
+	b, err := json.Marshal(event.Decision{Text: "No fault.", AnswerBy: e.At.Time().Add(within)})
+	if err != nil {
+		panic(err)
+	}
+	e.Data = b
+	return e
 }
 
 // TestDecideConsole: the web console's device for branch north acts for

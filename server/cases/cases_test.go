@@ -488,3 +488,40 @@ func TestRunFollowsTheCommitFeed(t *testing.T) {
 		t.Fatal("Run did not stop")
 	}
 }
+
+// TestUnansweredDecisionClosesOnce (ISO 10002 8.9): a decided case the
+// customer did not answer closes when the decision's AnswerBy passes, once,
+// whatever ticks and restarts follow; not before.
+func TestUnansweredDecisionClosesOnce(t *testing.T) {
+	v := newEnv(t)
+	e := v.engine()
+	id := v.file(at(6, 10, 0), "service", "The queue was long")
+	v.act(id, event.Acknowledged, at(6, 11, 0), nil)
+	v.act(id, event.Assessed, at(6, 11, 5), event.Assessment{Severity: event.SeverityLow, Priority: 3})
+	answerBy := at(20, 11, 10)
+	v.act(id, event.Responded, at(6, 11, 10), event.Decision{Text: "Sorry.", AnswerBy: answerBy})
+	mustCatchUp(t, e)
+	if r := v.row(e, id); !r.NextDue.Equal(answerBy) || r.NextTarget != "close" {
+		t.Fatalf("row next %s %q, want the close at AnswerBy", fmtTimes(r.NextDue), r.NextTarget)
+	}
+	closed := func() []event.Event { return v.eventsOf(id, event.Closed) }
+	mustTick(t, e, answerBy.Add(-time.Minute))
+	if n := len(closed()); n != 0 {
+		t.Fatalf("closed before AnswerBy: %d events", n)
+	}
+	mustTick(t, e, answerBy.Add(time.Minute))
+	mustTick(t, e, answerBy.Add(2*time.Minute))
+	v.reopen()
+	e = v.engine()
+	mustTick(t, e, answerBy.Add(time.Hour))
+	got := closed()
+	if len(got) != 1 || got[0].Actor != (event.Actor{Kind: event.ActorSystem, ID: "closure"}) {
+		t.Fatalf("closures %+v, want one by system/closure", got)
+	}
+	if cl := decode[event.Closure](t, got[0]); cl.CustomerAccepted != nil {
+		t.Errorf("closure %+v records an answer the customer did not give", cl)
+	}
+	if r := v.row(e, id); r.State != lifecycle.Closed {
+		t.Errorf("row state %s, want closed", r.State)
+	}
+}

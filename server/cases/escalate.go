@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"ombud/server/dispatch"
 	"ombud/server/storage"
 	"ombud/shared/event"
+	"ombud/shared/hlc"
 	"ombud/shared/lifecycle"
 	"ombud/shared/sla"
 )
@@ -114,6 +116,9 @@ func (e *Engine) escalateCase(ctx context.Context, id string, now time.Time) (es
 	if t := clockTime(cs.LastEventAt); t.After(now) {
 		now = t
 	}
+	if cs.State == lifecycle.Responded {
+		return e.closeUnanswered(ctx, cs, events, now)
+	}
 	st, ok := e.status(cs, events, now)
 	if !ok {
 		return false, nil
@@ -205,4 +210,48 @@ func overdueText(ts sla.TargetStatus, cal *sla.Calendar) string {
 		due = due.In(cal.Location())
 	}
 	return fmt.Sprintf("%s overdue since %s", what, due.Format("Mon 2 Jan 2006 15:04 MST"))
+}
+
+// actorClosure closes a decided case when the customer's time to answer
+// has passed (ISO 10002 8.9: closed after a stated time with no answer).
+var actorClosure = event.Actor{Kind: event.ActorSystem, ID: "closure"}
+
+// closeUnanswered closes a decided case whose customer did not answer by
+// the decision's AnswerBy: one Closed event, with no acceptance recorded,
+// whose id is derived from the decision it closes, so however many ticks
+// or servers race, the log holds it once (a second Append of the same id
+// is a duplicate). A customer who answered in time closed or reopened the
+// case already and it is not Responded here.
+func (e *Engine) closeUnanswered(ctx context.Context, cs lifecycle.Case, events []event.Event, now time.Time) (bool, error) {
+	if cs.AnswerBy.IsZero() || now.Before(cs.AnswerBy) {
+		return false, nil
+	}
+	id := derivedID(cs.FiledAt.Time(), cs.ID, "close unanswered", strconv.FormatUint(uint64(cs.AnsweredAt), 10))
+	if idSet(events)[id] {
+		return false, nil
+	}
+	// Never stamped before AnswerBy, which the lifecycle would refuse
+	// (whole milliseconds, rounded up).
+	at := e.stamp(cs.LastEventAt)
+	if at.Time().Before(cs.AnswerBy) {
+		ms := cs.AnswerBy.UnixMilli()
+		if time.UnixMilli(ms).Before(cs.AnswerBy) {
+			ms++
+		}
+		at = hlc.Make(ms, 0)
+		e.clock.Observe(at)
+	}
+	data, err := json.Marshal(event.Closure{})
+	if err != nil {
+		return false, err
+	}
+	ev := event.Event{ID: id, ComplaintID: cs.ID, Type: event.Closed, Actor: actorClosure, At: at, Branch: cs.Branch, Data: data}
+	if err := lifecycle.Apply(&cs, ev); err != nil {
+		return false, fmt.Errorf("close case %s: %w", cs.ID, err)
+	}
+	if _, err := e.cfg.Store.Append(ctx, []event.Event{ev}); err != nil {
+		return false, fmt.Errorf("close case %s: %w", cs.ID, err)
+	}
+	e.log.Info("case closed: the customer did not answer the decision in time", logComplaint, cs.ID)
+	return true, nil
 }

@@ -230,6 +230,11 @@ func (e *Engine) row(cs lifecycle.Case, events []event.Event, seq int64) storage
 			r.NextDue, r.NextTarget = ts.Deadline.UTC(), string(target)
 		}
 	}
+	if cs.State == lifecycle.Responded && !cs.AnswerBy.IsZero() && r.NextDue.IsZero() {
+		// Decided: the case closes on its own when the customer's time
+		// to answer ends (Tick, closeUnanswered).
+		r.NextDue, r.NextTarget = cs.AnswerBy.UTC(), string(sla.StepClose)
+	}
 	return r
 }
 

@@ -11,7 +11,7 @@ import (
 // projectionVersion names how row turns a folded case into a row. Bump it
 // with any change to what row computes: every projection is then refolded
 // at the next start, as after an SLA edit.
-const projectionVersion = "cases/v2" // v2: a reopened case owes a new answer (sla.Reanswer)
+const projectionVersion = "cases/v3" // v2: a reopened case owes a new answer (sla.Reanswer); v3: a decided case is due to close (AnswerBy)
 
 // projectionFingerprint names everything besides the log that a row depends
 // on: the fold (projectionVersion) and the SLA config (its deadlines, and

@@ -31,6 +31,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"ombud/server/admit"
 	"ombud/server/cases"
 	"ombud/server/console"
@@ -287,6 +289,19 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if s.cfg.SLA == nil {
+		// One source of dates even without a file: the receipts, the
+		// page, the staff screens and the engine all use this config.
+		ack, respond := s.cfg.AckDays, s.cfg.RespondDays
+		if ack == 0 && respond == 0 {
+			ack, respond = 2, 15
+		}
+		cfg, err := sla.Fallback(ack, respond, s.cfg.Location)
+		if err != nil {
+			return err
+		}
+		s.cfg.SLA = cfg
+	}
 	if s.cfg.Data == "" && s.cfg.DB == "" {
 		return errors.New("a data directory or a database URL is required")
 	}
@@ -301,7 +316,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		}
 	}
 	if s.store, err = OpenDatabase(ctx, Database{Data: s.cfg.Data, DB: s.cfg.DB}, StoreOptions{
-		Admission: admit.Policy{MaxOffline: s.cfg.MaxOffline}, Logger: s.cfg.Logger, PollInterval: s.cfg.PollInterval,
+		Admission: admit.Policy{MaxOffline: s.cfg.MaxOffline, AcceptWithin: s.cfg.SLA.AcceptWithin()}, Logger: s.cfg.Logger, PollInterval: s.cfg.PollInterval,
 	}); err != nil {
 		return err
 	}
@@ -422,19 +437,6 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 // build makes every part on the open store and mounts them on one router.
 func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	base := s.cfg.Logger
-	if s.cfg.SLA == nil {
-		// One source of dates even without a file: the receipts, the
-		// page, the staff screens and the engine all use this config.
-		ack, respond := s.cfg.AckDays, s.cfg.RespondDays
-		if ack == 0 && respond == 0 {
-			ack, respond = 2, 15
-		}
-		cfg, err := sla.Fallback(ack, respond, s.cfg.Location)
-		if err != nil {
-			return nil, err
-		}
-		s.cfg.SLA = cfg
-	}
 	rules := dispatch.Default
 	if s.cfg.DispatchConfig != "" {
 		w, err := dispatch.NewWatcher(s.cfg.DispatchConfig, 0, base)
@@ -480,13 +482,16 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		RevokeCheckInterval: s.cfg.RevocationInterval, Logger: base,
 		Observer: s.metrics,
 	})
-	// database/sql pools (SQLite); PostgreSQL's pgx pool reports its own.
-	if p, ok := s.store.(interface {
+	// The connection pools: database/sql's (SQLite) or pgx's (PostgreSQL).
+	switch p := s.store.(type) {
+	case interface {
 		Pools() (writer, reader *sql.DB)
-	}); ok {
+	}:
 		writer, reader := p.Pools()
 		s.metrics.AddDB("writer", writer)
 		s.metrics.AddDB("reader", reader)
+	case interface{ Pool() *pgxpool.Pool }:
+		s.metrics.AddPGPool(p.Pool())
 	}
 	var overdue metrics.Overdue
 	if s.cfg.SLA != nil {

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"html/template"
 	"image/png"
 	"net/http"
 	"net/url"
@@ -283,10 +284,6 @@ func (h *Handler) handleSignInPage(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "signin", v)
 }
 
-// dummyHash is verified against when the id is unknown, so an unknown id
-// takes as long to refuse as a wrong password.
-var dummyHash, _ = staff.HashPINWith("not a password at all", staff.DefaultCost)
-
 func (h *Handler) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	r.ParseForm()
@@ -314,7 +311,7 @@ func (h *Handler) handleSignIn(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, err)
 			return
 		}
-		staff.VerifyPIN(dummyHash, r.PostForm.Get("password"))
+		staff.VerifyPIN(h.dummy, r.PostForm.Get("password"))
 		h.audit(r, "", "signin_failed", "unknown staff id")
 		refuse(http.StatusUnauthorized, wrong)
 		return
@@ -329,7 +326,7 @@ func (h *Handler) handleSignIn(w http.ResponseWriter, r *http.Request) {
 	}
 	hash := a.PasswordHash
 	if hash == "" {
-		hash = dummyHash
+		hash = h.dummy
 	}
 	ok := staff.VerifyPIN(hash, r.PostForm.Get("password"))
 	switch {
@@ -387,7 +384,7 @@ type secondView struct {
 	baseView
 	Enrol    bool
 	Secret   string
-	QR       string // data: URL of the PNG
+	QR       template.URL // data: URL of the PNG we made
 	URI      string
 	Recovery []string
 	Error    string
@@ -423,7 +420,7 @@ func (h *Handler) renderSecond(w http.ResponseWriter, r *http.Request, wh *who, 
 			if img, err := key.Image(240, 240); err == nil {
 				var b bytes.Buffer
 				if png.Encode(&b, img) == nil {
-					v.QR = "data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Bytes())
+					v.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b.Bytes()))
 				}
 			}
 		}
@@ -431,14 +428,24 @@ func (h *Handler) renderSecond(w http.ResponseWriter, r *http.Request, wh *who, 
 	h.render(w, r, status, "second", v)
 }
 
-// validCode checks a TOTP code against secret, a step either side.
-func (h *Handler) validCode(secret, code string) bool {
+// validCode checks a TOTP code against secret, a step either side, and
+// spends its step: a code accepted once (seen over a shoulder, or sent
+// twice) is refused after, as is any code of an earlier step.
+func (h *Handler) validCode(ctx context.Context, staffID, secret, code string) (bool, error) {
 	code = strings.ReplaceAll(strings.TrimSpace(code), " ", "")
 	if len(code) != 6 || secret == "" {
-		return false
+		return false, nil
 	}
-	ok, err := totp.ValidateCustom(code, secret, h.opts.Now().UTC(), totp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	return err == nil && ok
+	now := h.opts.Now().UTC()
+	opts := totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+	for _, skew := range []int64{0, -1, 1} {
+		at := now.Add(time.Duration(skew*30) * time.Second)
+		if ok, err := totp.ValidateCustom(code, secret, at, opts); err != nil || !ok {
+			continue
+		}
+		return h.store.UseTOTPStep(ctx, staffID, at.Unix()/30)
+	}
+	return false, nil
 }
 
 // handleSecond checks the code (or a recovery code) and upgrades the
@@ -459,9 +466,12 @@ func (h *Handler) handleSecond(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	how := "totp"
-	ok := h.validCode(wh.acct.TOTPSecret, r.PostForm.Get("code"))
+	ok, err := h.validCode(r.Context(), wh.acct.ID, wh.acct.TOTPSecret, r.PostForm.Get("code"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	if !ok && r.PostForm.Get("recovery") != "" {
-		var err error
 		if ok, err = h.store.UseRecoveryCode(r.Context(), wh.acct.ID, recoveryHash(r.PostForm.Get("recovery")), now); err != nil {
 			h.fail(w, r, err)
 			return
@@ -508,7 +518,12 @@ func (h *Handler) handleEnrol(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+"2fa", http.StatusSeeOther)
 		return
 	}
-	if !h.validCode(wh.acct.TOTPSecret, r.PostForm.Get("code")) {
+	ok, err := h.validCode(r.Context(), wh.acct.ID, wh.acct.TOTPSecret, r.PostForm.Get("code"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !ok {
 		h.failure(r, wh.acct.ID, "wrong code at enrolment")
 		h.renderSecond(w, r, wh, http.StatusUnauthorized, "That code is not right: type the 6 digits your app shows now.")
 		return

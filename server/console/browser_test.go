@@ -22,6 +22,9 @@ func TestBrowserDesk(t *testing.T) {
 	b := phonetest.Open(t, 60*time.Second, "console-")
 	e := newEnv(t)
 	e.person(t, "olga", staff.Manager, "main")
+	e.person(t, "sam", staff.Supervisor, "main")
+	e.person(t, "nina", staff.Agent, "north")
+	e.person(t, "fred", staff.Agent, "north", "fraud")
 	e.file(t, "main", "billing", "Frais de tenue de compte prélevés deux fois.")
 	cp := e.file(t, "main", "cards", "Ma carte a été volée et quelqu'un a retiré 300 €.")
 	ctx := b.Ctx()
@@ -72,5 +75,43 @@ func TestBrowserDesk(t *testing.T) {
 
 	b.Do(chromedp.EmulateViewport(phonetest.Width, phonetest.Height), chromedp.Navigate(e.base+"/console/"), chromedp.WaitVisible(chromedp.CSS("#counts")))
 	b.Shot("6-queues-phone")
+
+	// A supervisor sends the case to the fraud team; an agent of another
+	// branch cannot open it by its URL; the fraud team's queue shows it.
+	signIn := func(id string) {
+		t.Helper()
+		desk(e.base + "/console/signin")
+		b.Do(chromedp.WaitVisible(chromedp.CSS("#id")), chromedp.SendKeys(chromedp.CSS("#id"), id),
+			chromedp.SendKeys(chromedp.CSS("#password"), password), chromedp.Click(chromedp.CSS("#signin")), chromedp.WaitVisible(chromedp.CSS("#code")))
+		code, err := totp.GenerateCode(e.secrets[id], time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Do(chromedp.SendKeys(chromedp.CSS("#code"), code), chromedp.Click(chromedp.CSS("#verify")), chromedp.WaitVisible(chromedp.CSS("#counts")))
+	}
+	signOut := func() {
+		t.Helper()
+		b.Do(chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#id")))
+	}
+	signOut()
+	signIn("sam")
+	desk(e.base + "/console/case/" + cp.ID)
+	b.Do(chromedp.SendKeys(chromedp.CSS("#assign-queue"), "team:fraud"), chromedp.Click(chromedp.CSS("#do-assign")), chromedp.WaitVisible(chromedp.CSS("#notice")))
+	if got := b.Text("#queue"); got != "team:fraud" {
+		t.Errorf("queue after reassigning = %q", got)
+	}
+	signOut()
+	signIn("nina")
+	desk(e.base + "/console/case/" + cp.ID)
+	if got := b.Text("#error"); !strings.Contains(got, "no such case") {
+		t.Errorf("agent of another branch at the case's URL sees %q", got)
+	}
+	b.Shot("7-out-of-scope")
+	signOut()
+	signIn("fred")
+	if got := b.Text("#cases"); !strings.Contains(got, cp.Code) || !strings.Contains(got, "team:fraud") {
+		t.Errorf("fraud team's queue = %q, want %s", got, cp.Code)
+	}
+	b.Shot("8-fraud-queue")
 	_ = ctx
 }

@@ -39,7 +39,9 @@ func (h *Handler) items(rows []storage.CaseRow, now time.Time) []caseItem {
 				it.Due = c.RespondDue
 			}
 		}
-		if c.State.Open() && !it.Due.IsZero() {
+		// A decided case's date is the customer's time to answer, not a
+		// deadline of ours: never overdue (the engine closes it then).
+		if c.State.Open() && !it.Due.IsZero() && c.NextTarget != "close" {
 			it.Overdue = it.Due.Before(now)
 			it.AtRisk = !it.Overdue && it.Due.Before(now.Add(h.opts.AtRisk))
 		}

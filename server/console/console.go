@@ -39,10 +39,9 @@ type Store interface {
 	storage.Events
 	storage.Cases
 	storage.Console
-	StaffAccount(ctx context.Context, id string) (staff.Account, error)
+	storage.Staff
+	storage.Devices
 	StartSession(ctx context.Context, s storage.Session) error
-	Device(ctx context.Context, id string) (storage.Device, error)
-	Branch(ctx context.Context, id string) (storage.Branch, error)
 }
 
 // Options configure a Handler. Zero values take the defaults.
@@ -111,6 +110,10 @@ type Handler struct {
 	// (http.Server.Shutdown waits for them, and does not cancel them).
 	done      chan struct{}
 	closeOnce sync.Once
+	// dummy is verified against when the id is unknown or has no
+	// password, so such a sign-in takes as long to refuse as a wrong
+	// password (at the same cost).
+	dummy string
 }
 
 // Close ends every live stream; the pages still work until the server
@@ -178,6 +181,9 @@ func New(store Store, opts Options) (*Handler, error) {
 		static: map[string][]byte{},
 		done:   make(chan struct{}),
 	}
+	if h.dummy, err = staff.HashPINWith("not anyone's password", opts.PasswordCost); err != nil {
+		return nil, err
+	}
 	for _, name := range []string{"console.css", "console.js"} {
 		b, err := staticFS.ReadFile("static/" + name)
 		if err != nil {
@@ -218,6 +224,14 @@ func Routes() []Route {
 		{"POST", Prefix + "case/{id}/{action}", staff.Agent, full, (*Handler).handleAction},
 		{"GET", Prefix + "events", staff.Agent, full, (*Handler).handleEvents},
 		{"GET", Prefix + "audit", staff.Administrator, full, (*Handler).handleAudit},
+		{"GET", Prefix + "admin/staff", staff.Administrator, full, (*Handler).handleStaffList},
+		{"POST", Prefix + "admin/staff", staff.Administrator, full, (*Handler).handleStaffAdd},
+		{"POST", Prefix + "admin/staff/{id}/{change}", staff.Administrator, full, (*Handler).handleStaffChange},
+		{"GET", Prefix + "admin/devices", staff.Administrator, full, (*Handler).handleDevices},
+		{"POST", Prefix + "admin/devices/enrol", staff.Administrator, full, (*Handler).handleEnrolCode},
+		{"POST", Prefix + "admin/devices/{id}/revoke", staff.Administrator, full, (*Handler).handleDeviceRevoke},
+		{"GET", Prefix + "admin/branches", staff.Administrator, full, (*Handler).handleBranches},
+		{"POST", Prefix + "admin/branches", staff.Administrator, full, (*Handler).handleBranchAdd},
 	}
 }
 

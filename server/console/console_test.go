@@ -1,9 +1,11 @@
 package console_test
 
 import (
+	"bufio"
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,9 +15,12 @@ import (
 	"ombud/server/admit"
 	"ombud/server/console"
 	"ombud/server/storage"
+	"ombud/shared/device"
 	"ombud/shared/event"
 	"ombud/shared/lifecycle"
 	"ombud/shared/staff"
+	"ombud/shared/uid"
+	"ombud/sync/wire"
 )
 
 func TestPasswordPolicy(t *testing.T) {
@@ -95,8 +100,16 @@ func TestSignIn(t *testing.T) {
 	}
 
 	// Another browser, then sign-out everywhere from the first.
+	// A code is good once: replayed in another browser, refused.
+	replay := e.client(t)
+	replay.get("/console/signin")
+	replay.post("/console/signin", url.Values{"id": {"ana"}, "password": {password}})
+	replay.get("/console/2fa")
+	if st, _, _ := replay.post("/console/2fa", url.Values{"code": {code}}); st != http.StatusUnauthorized {
+		t.Errorf("the same code again: %d, want 401", st)
+	}
 	other := e.client(t)
-	other.signIn("ana")
+	other.signInAt("ana", 30*time.Second)
 	c.get("/console/")
 	if st, _, _ := c.post("/console/signout-all", nil); st != http.StatusSeeOther {
 		t.Fatalf("sign out everywhere: %d", st)
@@ -131,6 +144,26 @@ func TestSignIn(t *testing.T) {
 		if seen[want] == 0 {
 			t.Errorf("audit trail has no %q entry: %v", want, seen)
 		}
+	}
+}
+
+// TestSignInThrottled: sign-in attempts from one address beyond the
+// burst are refused before any password is checked, and audited.
+func TestSignInThrottled(t *testing.T) {
+	e := newEnv(t, func(o *console.Options) { o.SignInBurst, o.SignInRate = 3, 1 })
+	e.person(t, "ana", staff.Agent, "main")
+	c := e.client(t)
+	c.get("/console/signin")
+	var last int
+	for range 4 {
+		last, _, _ = c.post("/console/signin", url.Values{"id": {"ana"}, "password": {password}})
+	}
+	if last != http.StatusTooManyRequests {
+		t.Errorf("fourth attempt: %d, want 429", last)
+	}
+	audit, _ := e.st.ConsoleAudit(context.Background(), 10)
+	if len(audit) == 0 || audit[0].Action != "signin_throttled" {
+		t.Errorf("newest audit entry = %+v, want signin_throttled", audit)
 	}
 }
 
@@ -288,4 +321,96 @@ func TestReassignToTeam(t *testing.T) {
 	}
 	row := e.waitCase(t, cp.ID, func(r storage.CaseRow) bool { return r.State == lifecycle.Acknowledged })
 	_ = row
+}
+
+// TestLiveAndTerminal: the live feed says "change" once a case is filed in
+// the person's scope and folded (not for another branch's), and a staff
+// terminal acknowledging a case while a console user has it open makes
+// the console's acknowledgement a conflict that names the terminal's
+// staff member; the console's note then goes through and both are in the
+// one log.
+func TestLiveAndTerminal(t *testing.T) {
+	e := newEnv(t)
+	e.person(t, "ana", staff.Agent, "main")
+	c := e.client(t)
+	c.signIn("ana")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", e.base+"/console/events", nil)
+	res, err := c.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("events: %d %s", res.StatusCode, ct)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	waitChange := func(what string) {
+		t.Helper()
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("%s: stream ended", what)
+				}
+				if l == "event: change" {
+					return
+				}
+			case <-ctx.Done():
+				t.Fatalf("%s: no change event", what)
+			}
+		}
+	}
+	e.file(t, "north", "billing", "Another branch's case.")
+	cp := e.file(t, "main", "billing", "Frais prélevés deux fois.")
+	waitChange("a case filed in main")
+	if _, body := c.get("/console/"); !strings.Contains(body, cp.Code) {
+		t.Errorf("queue after the change event lacks %s", cp.Code)
+	}
+
+	// A staff terminal of main, with its own staff member.
+	ctxb := context.Background()
+	pin, _ := staff.HashPINWith("482913", staff.TestCost)
+	if err := e.st.CreateStaff(ctxb, staff.Account{ID: "tom", Name: "Tom", Role: staff.Agent, Branch: "main", PINHash: pin}); err != nil {
+		t.Fatal(err)
+	}
+	code := hash("terminal main")
+	if err := e.st.CreateEnrolment(ctxb, storage.Enrolment{Branch: "main", CodeHash: code, ExpiresAt: time.Now().Add(time.Hour), Role: device.Staff}); err != nil {
+		t.Fatal(err)
+	}
+	term, err := e.st.RedeemEnrolment(ctxb, code, time.Now(), "terminal-main", hash("cred terminal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, page := c.get("/console/case/" + cp.ID)
+	seq := between(page, `name="seq" value="`, `"`)
+	ack := event.Event{ID: uid.New(), ComplaintID: cp.ID, Type: event.Acknowledged, Actor: event.Actor{Kind: event.ActorStaff, ID: "tom"},
+		At: e.clock.Now(), Branch: "main"}
+	if r, err := e.st.Push(ctxb, term.ID, []wire.DeviceEvent{{Seq: 1, Event: ack}}); err != nil || r.Stored != 1 {
+		t.Fatalf("terminal push: %+v %v", r, err)
+	}
+	st, body, _ := c.post("/console/case/"+cp.ID+"/acknowledge", url.Values{"seq": {seq}})
+	if st != http.StatusConflict || !strings.Contains(body, "tom: acknowledged") {
+		t.Errorf("console acknowledging after the terminal: %d, want 409 naming tom", st)
+	}
+	if st, _, _ := c.post("/console/case/"+cp.ID+"/note", url.Values{"seq": {seq}, "text": {"Appelé le client."}}); st != http.StatusSeeOther {
+		t.Errorf("note after the terminal's acknowledgement: %d", st)
+	}
+	evs, _ := e.st.ComplaintEvents(ctxb, cp.ID)
+	var types []event.Type
+	for _, se := range evs {
+		types = append(types, se.Event.Type)
+	}
+	if want := []event.Type{event.Filed, event.Assigned, event.Acknowledged, event.NoteAdded}; !slices.Equal(types, want) {
+		t.Errorf("log = %v, want %v", types, want)
+	}
 }

@@ -45,11 +45,14 @@ type env struct {
 
 const password = "correct horse battery staple"
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, change ...func(*console.Options)) *env {
 	t.Helper()
 	ctx := context.Background()
-	srv := central.New(central.Config{Data: t.TempDir(), Listen: "127.0.0.1:0",
-		Console: console.Options{PasswordCost: staff.TestCost}})
+	opts := console.Options{PasswordCost: staff.TestCost, SignInBurst: 1000}
+	for _, f := range change {
+		f(&opts)
+	}
+	srv := central.New(central.Config{Data: t.TempDir(), Listen: "127.0.0.1:0", Console: opts})
 	if err := srv.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +197,12 @@ func (c *client) post(path string, form url.Values) (int, string, string) {
 }
 
 // signIn signs id in with password and a current TOTP code.
-func (c *client) signIn(id string) {
+func (c *client) signIn(id string) { c.t.Helper(); c.signInAt(id, 0) }
+
+// signInAt signs in with the code of the time step at now+ahead: a code
+// is good once, so a second sign-in of the same person within 30 s uses
+// the next step's (the server accepts one step either side).
+func (c *client) signInAt(id string, ahead time.Duration) {
 	c.t.Helper()
 	c.get("/console/signin")
 	st, body, loc := c.post("/console/signin", url.Values{"id": {id}, "password": {password}})
@@ -202,7 +210,7 @@ func (c *client) signIn(id string) {
 		c.t.Fatalf("sign-in of %s: %d %s %s", id, st, loc, body)
 	}
 	c.get("/console/2fa")
-	code, err := totp.GenerateCode(c.e.secrets[id], time.Now())
+	code, err := totp.GenerateCode(c.e.secrets[id], time.Now().Add(ahead))
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -28,7 +28,12 @@ func (h *Handler) base(r *http.Request, title string) baseView {
 func (h *Handler) baseFor(r *http.Request, wh *who, title string) baseView {
 	b := h.base(r, title)
 	if wh != nil {
-		b.CSRF, b.Who = wh.csrf, &wh.acct
+		b.CSRF = wh.csrf
+		// The header's links only once fully signed in: half-way, the
+		// page offers the second step and nothing else.
+		if wh.sess.Stage == storage.StageFull {
+			b.Who = &wh.acct
+		}
 	}
 	return b
 }

@@ -29,6 +29,7 @@ func TestEveryRouteEveryRole(t *testing.T) {
 		p = strings.ReplaceAll(p, "{$}", "")
 		p = strings.ReplaceAll(p, "{id}", cp.ID)
 		p = strings.ReplaceAll(p, "{action}", "note")
+		p = strings.ReplaceAll(p, "{change}", "signout")
 		return strings.ReplaceAll(p, "{name}", "console.css")
 	}
 	type who struct {

@@ -62,7 +62,8 @@ type Metrics struct {
 
 // Names lists every metric this package defines (without the _bucket,
 // _sum and _count of histograms), besides the Go runtime's go_*, the
-// process's process_* and the database pools' go_sql_*.
+// process's process_* and the SQLite pools' go_sql_* (PostgreSQL's pool is
+// ombud_pg_pool_*, present only on that storage).
 var Names = []string{
 	"ombud_sync_connected_devices",
 	"ombud_sync_connections_total",
@@ -86,6 +87,12 @@ var Names = []string{
 	"ombud_http_request_duration_seconds",
 	"ombud_tracking_requests_total",
 	"ombud_metrics_scrape_errors_total",
+	"ombud_pg_pool_max_conns",
+	"ombud_pg_pool_conns",
+	"ombud_pg_pool_acquires_total",
+	"ombud_pg_pool_empty_acquires_total",
+	"ombud_pg_pool_canceled_acquires_total",
+	"ombud_pg_pool_acquire_seconds_total",
 }
 
 // latencyBuckets suit a durable commit (an fsync is about 0.25 ms here, a

@@ -27,9 +27,18 @@ type Console interface {
 	// An empty secret removes the second factor (the next sign-in enrols
 	// again). NotFound for an unknown account.
 	SetConsoleTOTP(ctx context.Context, staffID, secret string, on bool, recoveryHashes [][]byte, at time.Time) error
+	// SetStaffRole changes an account's role and teams (an
+	// administrator's decision at the console), as a change the terminals'
+	// directories pick up. NotFound for an unknown account; Invalid for a
+	// revoked one or a role or teams the account may not have.
+	SetStaffRole(ctx context.Context, staffID string, role staff.Role, teams []string, at time.Time) error
 	// SetConsoleBranches sets the branches the account sees beyond its
 	// home branch ("*": all). NotFound for an unknown account or branch.
 	SetConsoleBranches(ctx context.Context, staffID string, branches []string, at time.Time) error
+	// UseTOTPStep records that a code of time step step was accepted:
+	// true if no code of this step or a later one was accepted before
+	// (a code is good once).
+	UseTOTPStep(ctx context.Context, staffID string, step int64) (bool, error)
 	// UseRecoveryCode spends the unused recovery code with this hash:
 	// true if it was there and unused (and is now used).
 	UseRecoveryCode(ctx context.Context, staffID string, hash []byte, at time.Time) (bool, error)

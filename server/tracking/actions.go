@@ -186,6 +186,20 @@ func (h *Handler) action(a act) http.HandlerFunc {
 			for _, k := range []string{"text", "reason", "comment", "stars"} {
 				v.Input[k] = r.PostForm.Get(k)
 			}
+			if !v.FormShown(a.name) {
+				// The form is gone (the case closed while the page was
+				// open): say so plainly and show the text where it can
+				// be copied.
+				for _, k := range []string{"reason", "text", "comment"} {
+					if t := strings.TrimSpace(r.PostForm.Get(k)); t != "" {
+						v.Kept = t
+						break
+					}
+				}
+				if rf.key == "error.not_allowed" && l.c.State == lifecycle.Closed {
+					v.Error = h.words.T(lang, "error.closed", "date", h.words.Date(lang, l.c.ClosedAt.Time().In(h.loc)))
+				}
+			}
 			h.render(w, rf.status, "page", v)
 		}
 		nonce := r.PostForm.Get("nonce")

@@ -117,3 +117,45 @@ func TestBrowserClosingNoteIsShown(t *testing.T) {
 		t.Errorf("the API's timeline lacks the closing note:\n%s", api.body)
 	}
 }
+
+// TestBrowserClosureRespectsTheCustomer (ISO 10002 8.9), at phone size:
+// the answered page says until when the customer may answer before the
+// case closes; a customer who types "not satisfied" after the case closed
+// meanwhile is told so plainly and keeps their text; the closure without
+// their answer says so on the timeline.
+func TestBrowserClosureRespectsTheCustomer(t *testing.T) {
+	phone := phonetest.Open(t, 30*time.Second, "")
+	e := newEnv(t, nil)
+	c := e.file(t)
+	e.respond(t, c, "We found no fault in the charge.")
+	url := e.srv.URL + "/t/" + c.Code
+	ctx := phone.Ctx()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(phonetest.Width, phonetest.Height), chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+	if got := phone.Text("#next"); !strings.Contains(got, "If we have not heard from you by") || !strings.Contains(got, "your complaint will be closed then") {
+		t.Errorf("next = %q, want the date the case closes without an answer", got)
+	}
+	phone.Shot("answered-closes-on")
+
+	// The page stays open; the case closes meanwhile; the customer types.
+	e.closeUnanswered(t, c)
+	const reason = "The charge appears twice on my statement of 3 December, please look again."
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.CSS("#reject-reason"), reason),
+		chromedp.Click(chromedp.CSS("#reject-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#error")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if got := phone.Text("#error"); !strings.Contains(got, "Your complaint was closed on") {
+		t.Errorf("error = %q, want the plain reason", got)
+	}
+	if kept, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#kept-text"))); err != nil || kept != reason {
+		t.Errorf("kept text %q (%v), want what was typed", kept, err)
+	}
+	phone.Shot("closed-meanwhile-text-kept")
+	if got := phone.Text("#timeline ol li:first-child"); !strings.Contains(got, "we had no answer from you") {
+		t.Errorf("newest timeline entry = %q", got)
+	}
+}

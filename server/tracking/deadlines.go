@@ -23,6 +23,9 @@ type StepKind string
 const (
 	StepAcknowledge StepKind = "acknowledge" // staff confirm they handle it (8.4)
 	StepRespond     StepKind = "respond"     // the decision (8.7, 8.8), first or after a reopen
+	// StepClose: the decision is given; the customer may accept it or
+	// say they are not satisfied until Due, when the case closes (8.9).
+	StepClose StepKind = "close"
 )
 
 // Basis says where a date comes from, so the page can say it honestly.

@@ -28,6 +28,7 @@ import (
 	"ombud/shared/device"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
+	"ombud/shared/lifecycle"
 	"ombud/shared/staff"
 	"ombud/shared/trackcode"
 	"ombud/shared/uid"
@@ -286,4 +287,20 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
+}
+
+// closeUnanswered closes a decided case as the server's case engine does
+// once the customer's time to answer has passed: a system event just after
+// the decision's AnswerBy.
+func (e *env) closeUnanswered(tb testing.TB, c complaint.Complaint) {
+	tb.Helper()
+	cs, err := lifecycle.Fold(e.events(tb, c))
+	if err != nil || cs.AnswerBy.IsZero() {
+		tb.Fatalf("no decision to close: %v", err)
+	}
+	ev := event.Event{ID: uid.New(), ComplaintID: c.ID, Type: event.Closed, Actor: event.Actor{Kind: event.ActorSystem, ID: "closure"},
+		At: hlc.Make(cs.AnswerBy.UnixMilli()+1, 0), Branch: c.Branch, Data: json.RawMessage(`{}`)}
+	if _, err := e.st.Append(context.Background(), []event.Event{ev}); err != nil {
+		tb.Fatal(err)
+	}
 }

@@ -96,7 +96,7 @@ func TestStatusWordsPerState(t *testing.T) {
 	if fr := e.get(t, "/t/"+c.Code, "Accept-Language", "fr-CA,fr;q=0.9,en;q=0.5"); !strings.Contains(fr.body, `<html lang="fr">`) {
 		t.Error("Accept-Language fr did not give French")
 	}
-	e.staff(t, c, event.Closed, event.Closure{})
+	e.closeUnanswered(t, c)
 	if r := e.get(t, "/t/"+c.Code); !strings.Contains(r.body, "Your complaint is closed.") || strings.Contains(r.body, "I accept this answer") {
 		t.Error("closed page: want the closed words and no answer buttons")
 	}
@@ -331,11 +331,13 @@ func TestNotAllowedHasAPlainMessage(t *testing.T) {
 	e.respond(t, c, "answer")
 	page := e.get(t, "/t/"+c.Code).body
 	path, form := formOf(t, page, "accept")
-	// Staff close the case meanwhile: the page's accept button is stale.
-	e.staff(t, c, event.Closed, event.Closure{})
+	// Staff close the case meanwhile (the customer accepted at the
+	// branch): the page's accept button is stale.
+	yes := true
+	e.staff(t, c, event.Closed, event.Closure{CustomerAccepted: &yes})
 	before := len(e.events(t, c))
 	r := e.post(t, path, form)
-	if r.status != http.StatusConflict || !strings.Contains(r.body, "This cannot be done now") {
+	if r.status != http.StatusConflict || !strings.Contains(r.body, "Your complaint was closed on") {
 		t.Errorf("stale accept: %d, want 409 and the plain message", r.status)
 	}
 	if n := len(e.events(t, c)) - before; n != 0 {

@@ -160,6 +160,10 @@ type view struct {
 	ShowRecourse                bool
 	Forms                       map[string]form
 	Input                       map[string]string
+	// Kept is what the customer typed into a form the page no longer
+	// offers (the case closed while their page was open): shown read-only
+	// so they never lose it.
+	Kept                        string
 	MaxInfo, MaxReason, MaxNote int
 	Stars                       []int
 	words                       func(key string, args ...any) string
@@ -230,7 +234,7 @@ func (h *Handler) caseView(lang, done string, l *loaded, now time.Time) *view {
 	}
 	if !l.next.Due.IsZero() {
 		date := h.words.Date(lang, l.next.Due.In(h.loc))
-		if now.After(l.next.Due) {
+		if now.After(l.next.Due) && l.next.Kind != StepClose {
 			v.Next = T("next.overdue", "date", date)
 		} else {
 			v.Next = T("next."+string(l.next.Kind), "date", date)
@@ -339,6 +343,9 @@ func (h *Handler) entryOf(lang, branch string, e *event.Event) entry {
 		_ = json.Unmarshal(e.Data, &cl)
 		if e.Actor.Kind == event.ActorStaff {
 			en.Text = cl.Text
+		}
+		if e.Actor.Kind == event.ActorSystem {
+			en.Title = T("event.closed.expired")
 		}
 		if cl.CustomerAccepted != nil {
 			en.Title = T("event.closed.refused")

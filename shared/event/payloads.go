@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // The payloads of events that carry more than one message. Their JSON names
@@ -108,4 +109,18 @@ func (r Rating) Validate() error {
 		return fmt.Errorf("a rating needs from %d to %d stars, not %d", MinStars, MaxStars, r.Stars)
 	}
 	return nil
+}
+
+// Decision is the payload of an event.Responded event (8.7, 8.8). It is a
+// superset of event.Text (same "text" key), so decisions written with
+// event.Text still read.
+type Decision struct {
+	Text string `json:"text"`
+	// AnswerBy is until when the customer may accept the decision or say
+	// they are not satisfied (8.9): the case closes on its own then, and
+	// staff may not close it before unless the customer accepted. Set by
+	// the device that records the decision from the SLA rules
+	// (sla.Config.AcceptWithin); zero on older events, which then give
+	// the customer lifecycle.DefaultAcceptWithin.
+	AnswerBy time.Time `json:"answer_by,omitzero"`
 }

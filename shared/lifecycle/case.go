@@ -7,6 +7,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"ombud/shared/complaint"
 	"ombud/shared/event"
@@ -51,6 +52,12 @@ type Case struct {
 	RespondedAt hlc.Timestamp
 	// AnsweredAt is the latest response: after a reopen, the new answer.
 	AnsweredAt hlc.Timestamp
+	// AnswerBy is, while the case is Responded, until when the customer
+	// may accept the decision or say they are not satisfied (8.9): the
+	// decision's event.Decision.AnswerBy, else AnsweredAt plus
+	// DefaultAcceptWithin. Staff may not close the case before it unless
+	// the customer accepted; the server's case engine closes it then.
+	AnswerBy time.Time
 	// ClosedAt is the latest closure; zero while the case is open, including
 	// after a reopen, so a reopened case never looks closed.
 	ClosedAt hlc.Timestamp
@@ -82,6 +89,10 @@ type Rejection struct {
 	Code    Code
 	Reason  string // plain words, from Error.Message
 }
+
+// DefaultAcceptWithin is the customer's time to answer a decision that
+// names none (event.Decision.AnswerBy): 14 days, sla.DefaultAcceptWithin.
+const DefaultAcceptWithin = 14 * 24 * time.Hour
 
 // ErrNotFiled is returned by Fold when no event in the log files a complaint.
 var ErrNotFiled = errors.New("lifecycle: no valid filed event in the log")
@@ -226,10 +237,18 @@ func Apply(c *Case, e event.Event) error {
 		n.Escalated = true
 		n.EscalationLevel = max(n.EscalationLevel, level)
 	case event.Responded:
+		var d event.Decision
+		if err := decode(e.Data, &d, true); err != nil {
+			return fail(InvalidData, "the decision could not be read")
+		}
 		if n.RespondedAt == 0 {
 			n.RespondedAt = e.At
 		}
 		n.AnsweredAt = e.At
+		n.AnswerBy = e.At.Time().Add(DefaultAcceptWithin)
+		if !d.AnswerBy.IsZero() {
+			n.AnswerBy = d.AnswerBy.UTC()
+		}
 		// A decision answers any open question to the customer.
 		n.WaitingOnCustomer, n.WaitingSince = false, 0
 	case event.Closed:
@@ -237,7 +256,15 @@ func Apply(c *Case, e event.Event) error {
 		if err := decode(e.Data, &cl, true); err != nil {
 			return fail(InvalidData, "the closure could not be read")
 		}
-		n.ClosedAt = e.At
+		if c.State == Responded && e.At.Time().Before(c.AnswerBy) && e.Actor.Kind != event.ActorCustomer &&
+			(cl.CustomerAccepted == nil || !*cl.CustomerAccepted) {
+			// The customer's recourse stays open until AnswerBy: only
+			// their own answer, or their acceptance recorded by staff,
+			// closes the case before.
+			return fail(NotAllowed, "the customer has until "+c.AnswerBy.UTC().Format("2 Jan 2006 15:04 MST")+
+				" to accept the decision or say they are not satisfied; close it before only with their acceptance")
+		}
+		n.ClosedAt, n.AnswerBy = e.At, time.Time{}
 		n.CustomerAccepted = nil
 		if cl.CustomerAccepted != nil {
 			accepted := *cl.CustomerAccepted

@@ -21,7 +21,7 @@ import (
 // request along the way.
 func story(tb testing.TB) []event.Event {
 	tb.Helper()
-	no := false
+	no, yes := false, true
 	return []event.Event{
 		MustFiled(tb, "e01", 100),
 		MustEvent(tb, "e02", 110, event.Acknowledged, nil),
@@ -33,11 +33,13 @@ func story(tb testing.TB) []event.Event {
 		MustEvent(tb, "e08", 170, event.NoteAdded, event.Text{Text: "double charge confirmed"}),
 		MustEvent(tb, "e09", 180, event.Escalated, event.Escalation{Text: "amount over limit"}),
 		MustEvent(tb, "e10", 190, event.Responded, event.Text{Text: "Refund issued"}),
-		MustEvent(tb, "e11", 200, event.Closed, nil),
+		MustEvent(tb, "e11", 200, event.Closed, event.Closure{CustomerAccepted: &yes}),
 		MustEvent(tb, "e12", 210, event.Reopened, event.Text{Text: "refund not received"}),
 		MustEvent(tb, "e13", 220, event.Assessed, event.Assessment{Severity: event.SeverityHigh, Priority: 1}),
 		MustEvent(tb, "e14", 230, event.MessageSent, event.Text{Text: "Looking into it"}),
-		MustEvent(tb, "e15", 240, event.Responded, event.Text{Text: "Refund re-sent"}),
+		// The customer had until 245 to answer: the refusal staff record
+		// at 250 may close the case.
+		MustEvent(tb, "e15", 240, event.Responded, event.Decision{Text: "Refund re-sent", AnswerBy: hlc.Timestamp(245).Time()}),
 		MustEvent(tb, "e16", 250, event.Closed, event.Closure{CustomerAccepted: &no, Text: "recourse: ombudsman"}),
 		MustEvent(tb, "e17", 260, event.SatisfactionRated, event.Rating{Stars: 2}),
 		MustEvent(tb, "e18", 270, event.RootCauseSet, event.Text{Text: "payment gateway retry"}),
@@ -502,4 +504,57 @@ func FuzzFold(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCustomerKeepsRecourseUntilAnswerBy (ISO 10002 8.9): after the
+// decision staff may close only with the customer's acceptance until the
+// decision's AnswerBy; the customer may answer any time; after AnswerBy
+// anyone may close (the server's engine does, once).
+func TestCustomerKeepsRecourseUntilAnswerBy(t *testing.T) {
+	ms := func(m int64) hlc.Timestamp { return hlc.Make(m, 0) }
+	answerBy := ms(10_000).Time()
+	base := func() []event.Event {
+		return []event.Event{
+			MustFiled(t, "e1", ms(1000)),
+			MustEvent(t, "e2", ms(2000), event.Acknowledged, nil),
+			MustEvent(t, "e3", ms(3000), event.Assessed, event.Assessment{Severity: event.SeverityLow, Priority: 3}),
+			MustEvent(t, "e4", ms(4000), event.Responded, event.Decision{Text: "No fault.", AnswerBy: answerBy}),
+		}
+	}
+	yes, no := true, false
+	customer := func(e event.Event) event.Event { e.Actor = event.Actor{Kind: event.ActorCustomer}; return e }
+	system := func(e event.Event) event.Event { e.Actor = event.Actor{Kind: event.ActorSystem, ID: "sla"}; return e }
+	for _, tc := range []struct {
+		name  string
+		close event.Event
+		want  lifecycle.State
+	}{
+		{"staff close without the customer's word, before", MustEvent(t, "c", ms(5000), event.Closed, event.Closure{Text: "done"}), lifecycle.Responded},
+		{"staff record a refusal, before", MustEvent(t, "c", ms(5000), event.Closed, event.Closure{CustomerAccepted: &no}), lifecycle.Responded},
+		{"staff record the customer's acceptance, before", MustEvent(t, "c", ms(5000), event.Closed, event.Closure{CustomerAccepted: &yes}), lifecycle.Closed},
+		{"the customer accepts, before", customer(MustEvent(t, "c", ms(5000), event.Closed, event.Closure{CustomerAccepted: &yes})), lifecycle.Closed},
+		{"the engine closes, before", system(MustEvent(t, "c", ms(9999), event.Closed, nil)), lifecycle.Responded},
+		{"the engine closes, at AnswerBy", system(MustEvent(t, "c", ms(10_000), event.Closed, nil)), lifecycle.Closed},
+		{"staff close, after", MustEvent(t, "c", ms(10_001), event.Closed, nil), lifecycle.Closed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := lifecycle.Fold(append(base(), tc.close))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.State != tc.want {
+				t.Fatalf("state %s, want %s (rejected %+v)", c.State, tc.want, c.Rejected)
+			}
+			if c.State == lifecycle.Responded && !c.AnswerBy.Equal(answerBy) {
+				t.Errorf("AnswerBy %v, want %v", c.AnswerBy, answerBy)
+			}
+		})
+	}
+	// A decision written without AnswerBy gives the default period.
+	events := base()[:3]
+	events = append(events, MustEvent(t, "e4", ms(4000), event.Responded, event.Text{Text: "No fault."}))
+	c, _ := lifecycle.Fold(events)
+	if want := ms(4000).Time().Add(lifecycle.DefaultAcceptWithin); !c.AnswerBy.Equal(want) {
+		t.Errorf("default AnswerBy %v, want %v", c.AnswerBy, want)
+	}
 }

@@ -437,7 +437,7 @@ func TestConfigNext(t *testing.T) {
 		t.Fatalf("waiting on the customer: %s %v", step, due)
 	}
 	c.add("e4", 120, event.Responded, event.Text{Text: "refunded"})
-	if step, _ := next(c.minutes(130)); step != sla.StepNone {
-		t.Fatalf("responded: %s", step)
+	if step, due := next(c.minutes(130)); step != sla.StepClose || !due.Equal(c.minutes(120).Add(lifecycle.DefaultAcceptWithin)) {
+		t.Fatalf("responded: %s %v, want the close when the customer's time to answer ends", step, due)
 	}
 }

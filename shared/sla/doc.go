@@ -41,7 +41,8 @@
 //	    {"priority": 1, "acknowledge": "2h", "respond": "16h"},
 //	    {"category": "billing", "priority": 1, "acknowledge": "1h", "respond": "8h"},
 //	    {"category": "safety", "acknowledge": "30m", "respond": "4h", "calendar": "round-the-clock"}
-//	  ]
+//	  ],
+//	  "accept_within": "336h"
 //	}
 //
 // Calendars are keyed by branch id; a branch with none uses "default", which
@@ -53,6 +54,13 @@
 // default. Categories compare case-insensitively. Targets are Go durations
 // ("30m", "4h", "1h30m") of business time. A policy's "calendar" overrides
 // the case's branch calendar.
+//
+// "accept_within" (optional, 1h to a year, default 336h: 14 days) is the
+// customer's time, in wall-clock time, to accept a decision or say they are
+// not satisfied (ISO 10002 8.9). A staff terminal records it on the decision
+// (event.Decision.AnswerBy); staff may close before it only with the
+// customer's acceptance, and the server's case engine closes the case when
+// it passes with no answer. Next gives StepClose with that date.
 //
 // Parse refuses, with the line number and a plain reason: invalid JSON,
 // unknown or repeated fields, values of the wrong type, an unknown time

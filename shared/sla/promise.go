@@ -18,6 +18,9 @@ const (
 	StepNone        Step = ""            // nothing is due: answered, closed, or waiting on the customer
 	StepAcknowledge Step = "acknowledge" // staff confirm they handle it (8.4)
 	StepRespond     Step = "respond"     // the decision (8.7, 8.8), first or after a reopen
+	// StepClose: the decision is given; the case closes on its own at the
+	// date unless the customer answers first (8.9).
+	StepClose Step = "close"
 )
 
 // Fallback is the configuration of a server started without an SLA file,
@@ -82,10 +85,14 @@ func (c *Config) Location(branch string) *time.Location {
 // now, the one rule the server's case engine, the tracking page and the
 // staff terminals use: the first target not yet met (after a reopen, the
 // new answer), and no date while the clock is paused (it would move every
-// minute) or once the case is answered or closed.
+// minute) or once the case is closed. An answered case's next step is
+// its closing, at the decision's AnswerBy, unless the customer answers.
 func (c *Config) Next(cs *lifecycle.Case, events []event.Event, now time.Time) (Step, time.Time, error) {
 	if !cs.State.Open() {
 		return StepNone, time.Time{}, nil
+	}
+	if cs.State == lifecycle.Responded && !cs.AnswerBy.IsZero() {
+		return StepClose, cs.AnswerBy, nil
 	}
 	k, err := c.Clock(*cs, events)
 	if err != nil {

@@ -95,14 +95,15 @@ func TestReopenedCaseHasANewDeadline(t *testing.T) {
 	}
 	filed := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) // a Tuesday
 	at := func(d int) time.Time { return filed.Add(time.Duration(d) * time.Hour) }
-	yes := false
+	no := false
+	byCustomer := func(e event.Event) event.Event { e.Actor = event.Actor{Kind: event.ActorCustomer}; return e }
 	events := []event.Event{
 		filedEvent(t, "c1", filed, "billing"),
 		ev(t, "e2", at(1), event.Acknowledged, nil),
 		ev(t, "e3", at(2), event.Assessed, event.Assessment{Severity: event.SeverityLow, Priority: 3}),
 		ev(t, "e4", at(3), event.Responded, event.Text{Text: "no"}),
-		ev(t, "e5", at(48), event.Closed, event.Closure{CustomerAccepted: &yes}),
-		ev(t, "e6", at(48), event.Reopened, event.Text{Text: "not satisfied"}),
+		byCustomer(ev(t, "e5", at(48), event.Closed, event.Closure{CustomerAccepted: &no})),
+		byCustomer(ev(t, "e6", at(48), event.Reopened, event.Text{Text: "not satisfied"})),
 	}
 	cs, err := lifecycle.Fold(events)
 	if err != nil {
@@ -118,8 +119,10 @@ func TestReopenedCaseHasANewDeadline(t *testing.T) {
 	}
 	events = append(events, ev(t, "e7", at(60), event.Responded, event.Text{Text: "yes"}))
 	cs, _ = lifecycle.Fold(events)
-	if step, _, _ := cfg.Next(&cs, events, at(61)); step != sla.StepNone {
-		t.Fatalf("answered again, still %q due", step)
+	// Answered again: the next step is the case closing on its own when
+	// the customer's time to answer ends.
+	if step, due, _ := cfg.Next(&cs, events, at(61)); step != sla.StepClose || !due.Equal(at(60).Add(lifecycle.DefaultAcceptWithin)) {
+		t.Fatalf("answered again: %q %v, want close at the end of the customer's time", step, due)
 	}
 }
 

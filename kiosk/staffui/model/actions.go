@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"ombud/shared/event"
@@ -237,6 +238,12 @@ type Meta struct {
 	Branch      string // the complaint's branch
 	Actor       string // the signed-in staff id
 	At          hlc.Timestamp
+	// AcceptWithin is the customer's time to answer a decision (the SLA
+	// rules' sla.Config.AcceptWithin): a decision records AnswerBy =
+	// At + AcceptWithin, until which only the customer's answer (or their
+	// acceptance recorded here) closes the case. Zero: the lifecycle's
+	// default.
+	AcceptWithin time.Duration
 }
 
 // NewEvent builds the event that records action a with input in. Errors
@@ -245,6 +252,15 @@ func NewEvent(a CaseAction, in Input, m Meta) (event.Event, error) {
 	data, err := a.Payload(in)
 	if err != nil {
 		return event.Event{}, err
+	}
+	if a.Type == event.Responded && m.AcceptWithin > 0 {
+		var t event.Text
+		if err := json.Unmarshal(data, &t); err != nil {
+			return event.Event{}, err
+		}
+		if data, err = json.Marshal(event.Decision{Text: t.Text, AnswerBy: m.At.Time().Add(m.AcceptWithin).UTC()}); err != nil {
+			return event.Event{}, err
+		}
 	}
 	return event.Event{
 		ID:          uid.NewAt(m.At.Time()),

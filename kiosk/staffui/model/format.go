@@ -137,6 +137,11 @@ func Deadline(step sla.Step, due time.Time, waiting bool, now time.Time, loc *ti
 		return "Next: nothing due: waiting on the customer (the deadline is paused)", false
 	case step == sla.StepNone || due.IsZero():
 		return "Next: nothing due", false
+	case step == sla.StepClose:
+		// Not a deadline of ours: the customer's time to answer. Closing
+		// before it takes their acceptance (the lifecycle refuses else).
+		return "Next: the customer may accept or say not satisfied until " + due.In(loc).Format("Mon 02 Jan 2006 15:04") +
+			"; then the case closes by itself", false
 	}
 	text = "Next: " + StepName(step) + " by " + due.In(loc).Format("Mon 02 Jan 2006 15:04")
 	if now.After(due) {

@@ -68,7 +68,12 @@ type Row struct {
 }
 
 // Overdue reports whether something is due and the time has passed.
-func (r Row) Overdue(now time.Time) bool { return !r.DueAt.IsZero() && now.After(r.DueAt) }
+//
+// A decided case waiting for the customer's answer (sla.StepClose) is never
+// overdue: the date is the customer's, and the server closes it then.
+func (r Row) Overdue(now time.Time) bool {
+	return !r.DueAt.IsZero() && now.After(r.DueAt) && r.NextStep != sla.StepClose
+}
 
 // Filter selects queue rows. Zero fields select everything.
 type Filter struct {

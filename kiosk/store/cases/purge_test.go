@@ -63,7 +63,7 @@ func (f *branchFeed) closedCase(desc string, closedAt time.Time) complaint.Compl
 		staffAt(f.t, c.ID, event.Acknowledged, ana, closedAt.Add(-2*time.Hour), nil),
 		staffAt(f.t, c.ID, event.Assessed, ana, closedAt.Add(-90*time.Minute), event.Assessment{Severity: event.SeverityLow, Priority: 3}),
 		staffAt(f.t, c.ID, event.Responded, ana, closedAt.Add(-time.Hour), event.Text{Text: "Refunded."}),
-		staffAt(f.t, c.ID, event.Closed, ana, closedAt, event.Closure{}))
+		staffAt(f.t, c.ID, event.Closed, ana, closedAt, event.Closure{CustomerAccepted: new(true)}))
 	return c
 }
 

@@ -151,7 +151,10 @@ func seedCase(i int, code string, now time.Time) ([]event.Event, error) {
 		errs = append(errs, add(event.Responded, staffID, event.Text{Text: "Refunded."}))
 	}
 	if stage == 5 {
-		errs = append(errs, add(event.Closed, staffID, event.Closure{}))
+		// Staff may close a decided case before the customer's time to
+		// answer ends only with their acceptance (lifecycle).
+		accepted := true
+		errs = append(errs, add(event.Closed, staffID, event.Closure{CustomerAccepted: &accepted}))
 	}
 	if i%11 == 0 && stage < 4 {
 		errs = append(errs, add(event.Escalated, staffID, event.Escalation{Text: "slow"}))

@@ -237,6 +237,7 @@ func (in *pushTx) view(dev admit.Device, maxHeld *int64, k admit.Keys) (*admit.V
 		Sessions:     make(map[string][]admit.Session),
 		Queues:       make(map[string]storage.QueueMark),
 		MaxOffline:   in.policy.MaxOffline,
+		AcceptWithin: in.policy.AcceptWithin,
 	}
 	if maxHeld != nil && k.FirstSeq <= *maxHeld {
 		if err := in.slots(v, k); err != nil {

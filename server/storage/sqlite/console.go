@@ -14,6 +14,7 @@ import (
 	"ombud/server/storage"
 	"ombud/shared/device"
 	"ombud/shared/lifecycle"
+	"ombud/shared/staff"
 )
 
 var _ storage.Console = (*Store)(nil)
@@ -118,6 +119,50 @@ func (s *Store) SetConsoleBranches(ctx context.Context, staffID string, branches
 		_, err := tx.ExecContext(ctx, `UPDATE console_accounts SET branches = ? WHERE staff_id = ?`, strings.Join(branches, ","), staffID)
 		return err
 	})
+}
+
+// SetStaffRole implements storage.Console.
+func (s *Store) SetStaffRole(ctx context.Context, id string, role staff.Role, teams []string, at time.Time) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("set staff role %s: begin: %w", id, err)
+	}
+	defer tx.Rollback()
+	a, _, err := scanStaff(tx.QueryRowContext(ctx, `SELECT `+staffColumns+` FROM staff WHERE id = ?`, id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return storage.Errorf(storage.NotFound, "staff account %s not found", id)
+	case err != nil:
+		return fmt.Errorf("set staff role %s: %w", id, err)
+	case a.Revoked():
+		return storage.Errorf(storage.Invalid, "staff account %s is revoked", id)
+	}
+	a.Role, a.Teams = role, teams
+	if err := a.Validate(); err != nil {
+		return &storage.Error{Code: storage.Invalid, Message: err.Error(), Err: err}
+	}
+	v, err := nextStaffVersion(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE staff SET role = ?, teams = ?, updated_at = ?, version = ? WHERE id = ?`,
+		string(role), strings.Join(teams, ","), nanos(at), v, id); err != nil {
+		return fmt.Errorf("set staff role %s: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("set staff role %s: commit: %w", id, err)
+	}
+	return nil
+}
+
+// UseTOTPStep implements storage.Console.
+func (s *Store) UseTOTPStep(ctx context.Context, staffID string, step int64) (bool, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE console_accounts SET totp_step = ? WHERE staff_id = ? AND totp_step < ?`, step, staffID, step)
+	if err != nil {
+		return false, fmt.Errorf("use TOTP step: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // UseRecoveryCode implements storage.Console.

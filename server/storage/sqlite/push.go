@@ -285,6 +285,7 @@ func (in *pushTx) view(dev admit.Device, maxHeld sql.NullInt64, k admit.Keys) (*
 		Sessions:     make(map[string][]admit.Session),
 		Queues:       make(map[string]storage.QueueMark),
 		MaxOffline:   in.policy.MaxOffline,
+		AcceptWithin: in.policy.AcceptWithin,
 	}
 	if maxHeld.Valid && k.FirstSeq <= maxHeld.Int64 {
 		if err := in.slots(v, k); err != nil {

@@ -85,7 +85,7 @@ func testCreateStaff(t *testing.T, h Harness) {
 	}{
 		{"upper-case id", func(a *staff.Account) { a.ID = "Bob" }, storage.Invalid},
 		{"no name", func(a *staff.Account) { a.Name = "  " }, storage.Invalid},
-		{"unknown role", func(a *staff.Account) { a.Role = "manager" }, storage.Invalid},
+		{"unknown role", func(a *staff.Account) { a.Role = "boss" }, storage.Invalid},
 		{"a PIN, not a hash", func(a *staff.Account) { a.PINHash = "482913" }, storage.Invalid},
 		{"already revoked", func(a *staff.Account) { a.RevokedAt = at }, storage.Invalid},
 		{"no branch", func(a *staff.Account) { a.Branch = "" }, storage.Invalid},

@@ -5,13 +5,15 @@
 -- password_hash is staff.HashPIN's argon2id text of the password, never the
 -- password; totp_secret is the base32 secret ('' until enrolled), kept in the
 -- clear because the server must compute the codes; totp_on is 1 once the
--- person proved they hold it. branches widens the account's console scope
+-- person proved they hold it; totp_step
+-- stops a code seen over a shoulder from being used twice. branches widens the account's console scope
 -- beyond its home branch (comma-separated ids, '*' for every branch).
 CREATE TABLE console_accounts (
 	staff_id      TEXT PRIMARY KEY REFERENCES staff (id),
 	password_hash TEXT NOT NULL DEFAULT '',
 	totp_secret   TEXT NOT NULL DEFAULT '',
 	totp_on       INTEGER NOT NULL DEFAULT 0,
+	totp_step     INTEGER NOT NULL DEFAULT 0, -- the last 30 s step a code was accepted for: no replay
 	branches      TEXT NOT NULL DEFAULT '',
 	updated_at    INTEGER NOT NULL
 ) STRICT;
