@@ -224,6 +224,8 @@ func Routes() []Route {
 		{"POST", Prefix + "case/{id}/{action}", staff.Agent, full, (*Handler).handleAction},
 		{"GET", Prefix + "events", staff.Agent, full, (*Handler).handleEvents},
 		{"GET", Prefix + "audit", staff.Administrator, full, (*Handler).handleAudit},
+		{"GET", Prefix + "improve", staff.Supervisor, full, (*Handler).handleImprove},
+		{"GET", Prefix + "improve/export", staff.Supervisor, full, (*Handler).handleImproveExport},
 		{"GET", Prefix + "admin/staff", staff.Administrator, full, (*Handler).handleStaffList},
 		{"POST", Prefix + "admin/staff", staff.Administrator, full, (*Handler).handleStaffAdd},
 		{"POST", Prefix + "admin/staff/{id}/{change}", staff.Administrator, full, (*Handler).handleStaffChange},
