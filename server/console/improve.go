@@ -242,7 +242,7 @@ func (h *Handler) improveCharts(r *http.Request, kr kpi.Reader, f improveFilter,
 	labels := make([]string, len(trend))
 	shares := make([]kpi.Ratio, len(trend))
 	for i, t := range trend {
-		labels[i], shares[i] = t.Period.Label(), t.RespondOnTime()
+		labels[i], shares[i] = t.Period.Short(), t.RespondOnTime()
 	}
 	v.SLA = kpi.Percent(labels, shares)
 	last := trend[len(trend)-1]

@@ -64,9 +64,17 @@ func niceMax(m int64) int64 {
 
 func (c *Chart) yTicks(max int64, format func(int64) string) {
 	x0, y0, _, h := c.plot()
-	for i := int64(0); i <= 4; i++ {
-		v := max * i / 4
-		c.YTicks = append(c.YTicks, Tick{X: x0 - 4, Y: y0 + h - int(int64(h)*i/4), Label: format(v)})
+	// Whole-number steps only: four when they divide evenly, else two or one.
+	n := int64(1)
+	switch {
+	case max%4 == 0:
+		n = 4
+	case max%2 == 0:
+		n = 2
+	}
+	for i := int64(0); i <= n; i++ {
+		v := max * i / n
+		c.YTicks = append(c.YTicks, Tick{X: x0 - 4, Y: y0 + h - int(int64(h)*i/n), Label: format(v)})
 	}
 }
 

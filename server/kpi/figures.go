@@ -62,6 +62,19 @@ func (p Period) Label() string {
 	return p.From.Format("2006-01")
 }
 
+// Short names p in few characters, for a chart's axis: "W48", "Nov 26",
+// "Q4 26".
+func (p Period) Short() string {
+	switch p.Kind {
+	case "week":
+		_, w := p.From.ISOWeek()
+		return fmt.Sprintf("W%02d", w)
+	case "quarter":
+		return fmt.Sprintf("Q%d %02d", (int(p.From.Month())-1)/3+1, p.From.Year()%100)
+	}
+	return p.From.Format("Jan 06")
+}
+
 // In is q limited to p's days.
 func (q Query) In(p Period) Query {
 	q.From, q.To = p.From.Format(DayLayout), p.To.Format(DayLayout)

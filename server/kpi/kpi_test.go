@@ -173,14 +173,15 @@ var assess = event.Assessment{Severity: event.SeverityMedium, Priority: 3}
 // seed files three complaints in the first week of March 2026 whose
 // figures are worked out by hand in TestFiguresByHand.
 func (v *env) seed() {
-	no, yes := false, true
+	yes := true
 	// A: acknowledged in 2 h, answered in 48 h, closed with the customer's
-	// refusal, rated 2 stars.
+	// acceptance but rated 2 stars (not satisfied). (The lifecycle refuses
+	// closing over a refusal before the customer's time to answer is up.)
 	a := v.file(at(2, 10, 0), "payments")
 	v.act(a, event.Acknowledged, at(2, 12, 0), nil)
 	v.act(a, event.Assessed, at(2, 12, 5), assess)
 	v.act(a, event.Responded, at(4, 10, 0), event.Text{Text: "refund"})
-	v.act(a, event.Closed, at(4, 11, 0), event.Closure{CustomerAccepted: &no})
+	v.act(a, event.Closed, at(4, 11, 0), event.Closure{CustomerAccepted: &yes})
 	v.rate(a, at(4, 12, 0), 2)
 	// B: acknowledged after 72 h (late: due Wednesday 11:00), escalated,
 	// not answered, still open.
