@@ -21,6 +21,7 @@ import (
 	"ombud/kiosk/printer"
 	"ombud/kiosk/store"
 	"ombud/shared/envflag"
+	"ombud/shared/retention"
 	"ombud/sync/client"
 )
 
@@ -37,6 +38,9 @@ type deviceOptions struct {
 	printerSpec, paper, qrMode, publicURL string
 	codePage                              string
 	timezone, categoriesFile              string
+	// retentionFile is the server's retention policy file: the contact
+	// notice states its period (shared/retention).
+	retentionFile string
 	// catalogsDir and language are the kiosk's --catalogs and --lang; the
 	// staff terminal leaves them empty and has the built-in catalogs.
 	catalogsDir, language string
@@ -81,6 +85,7 @@ type device struct {
 	loc        *time.Location
 	bundle     *i18n.Bundle
 	categories []i18n.Category
+	retention  retention.Policy
 	printer    printer.Printer // nil: printing disabled
 }
 
@@ -112,6 +117,9 @@ func openDevice(o deviceOptions, component, logName string) (_ *device, err erro
 	}
 	if o.language != "" && !d.bundle.Has(o.language) {
 		return nil, fmt.Errorf("--lang %q: no catalog for it (have %s)", o.language, strings.Join(d.bundle.Tags(), ", "))
+	}
+	if d.retention, err = retention.Load(o.retentionFile); err != nil {
+		return nil, fmt.Errorf("--retention-config: %w", err)
 	}
 	d.categories = i18n.DefaultCategories()
 	if o.categoriesFile != "" {

@@ -78,6 +78,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.language, "lang", "en", "language the welcome screen starts in (en, fr, or one added with --catalogs)")
 	fs.StringVar(&o.timezone, "timezone", "Local", "the branch's time zone (IANA name such as Europe/Paris) for dates on receipts")
 	fs.StringVar(&o.categoriesFile, "categories", "", "JSON file with the complaint categories offered (id and a label per language); built-in list when empty")
+	fs.StringVar(&o.retentionFile, "retention-config", "", "the server's retention policy file (shared/retention), so the privacy notice states the period the server enforces; without it, 12 months after closure, the server's default")
 	fs.StringVar(&o.catalogsDir, "catalogs", "", "directory of extra or corrected message catalogs (xx.json) for translators; built-in English and French when empty")
 	fs.StringVar(&o.logFile, "log", "", "log file for staff (default: kiosk.log in the data directory); never holds customers' text or contact details")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "with no key or touch for this long, warn and then clear everything for the next customer")
@@ -204,6 +205,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Bundle:          dev.bundle,
 		DefaultLanguage: o.language,
 		Categories:      dev.categories,
+		Retention:       dev.retention,
 		BranchName:      branchName,
 		IdleTimeout:     o.idleTimeout,
 		IdleWarning:     o.idleWarning,

@@ -59,6 +59,7 @@ func parseStaffOptions(args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&o.publicURL, "public-url", "", "base of the tracking URL printed on receipts (default: the address the server announced at enrolment, else the server this terminal is enrolled with)")
 	fs.StringVar(&o.timezone, "timezone", "Local", "the branch's time zone (IANA name) for deadlines and dates")
 	fs.StringVar(&o.categoriesFile, "categories", "", "JSON file with the complaint categories (as for the kiosk); built-in list when empty")
+	fs.StringVar(&o.retentionFile, "retention-config", "", "the server's retention policy file, so the privacy notice read to customers states the period the server enforces; without it, 12 months")
 	fs.StringVar(&o.logFile, "log", "", "log file (default: staff.log in the data directory); never holds customers' text")
 	fs.IntVar(&o.ackDays, "ack-days", 2, "business days (Monday to Friday, 09:00-17:00 in --timezone) to acknowledge, until the server's SLA rules are received (then the server's)")
 	fs.IntVar(&o.respondDays, "respond-days", 15, "business days to answer, as --ack-days")
@@ -222,6 +223,7 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		Printer:    dev.printer,
 		PublicURL:  publicURL,
 		Categories: dev.categories,
+		Retention:  dev.retention,
 		Bundle:     dev.bundle,
 		Location:   loc,
 		SLA:        r.Current,

@@ -39,6 +39,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -53,6 +54,7 @@ import (
 	"ombud/server/tracking/i18n"
 	"ombud/shared/device"
 	"ombud/shared/envflag"
+	"ombud/shared/retention"
 	"ombud/shared/sla"
 	"ombud/sync/hub"
 )
@@ -77,6 +79,7 @@ const usage = `usage:
   server serve      --data DIR [--listen 127.0.0.1:8080] [--tls-cert F --tls-key F] [--public-url URL]
                     [--timezone ZONE --ack-days 2 --respond-days 15] [--catalogs DIR]
                     [--smtp-addr HOST:PORT --smtp-from ADDR] [--sms-gateway-url URL] [--allow-private-webhooks]
+                    [--retention-config FILE]
                     [--metrics-addr 127.0.0.1:9464 [--metrics-token-file F]]
   server branch add --data DIR --id ID --name NAME
   server enrol-code --data DIR --branch ID [--role kiosk|staff|team] [--teams T,...] [--ttl 24h] [--public-url URL]
@@ -98,6 +101,17 @@ const usage = `usage:
   server webhook remove     --data DIR --id ID
   server webhook deliveries --data DIR --id ID [--limit 50]
   server notifications --data DIR [--complaint ID] [--limit 50]
+  server audit head   --data DIR
+  server audit verify --data DIR [--head SEQ:HASH]
+  server erasure request --data DIR --by SUPERVISOR (--code C | --email E | --phone P) --reason TEXT
+  server erasure approve --data DIR --by OTHER-SUPERVISOR --id ID
+  server erasure list    --data DIR
+  server erasure reapply --data DIR      (after restoring an older copy of server.db)
+  server hold set   --data DIR --by SUPERVISOR --code C --reason TEXT
+  server hold clear --data DIR --by SUPERVISOR --code C
+  server hold list  --data DIR
+  server subject-access --data DIR --by SUPERVISOR (--code C | --email E | --phone P) [--json F] [--html F]
+  server privacy-log --data DIR [--limit 50]
   server backup  --data DIR --to FILE    (online: while the server runs)
   server restore --data DIR --from FILE  (with the server stopped)
   server migrate    --data DIR
@@ -107,6 +121,11 @@ const usage = `usage:
   (OMBUD_SERVER_DB); several servers may then serve one database.
   (staff add and staff pin read the PIN from the terminal, or one line of standard input)
 Flags may be set as OMBUD_SERVER_<FLAG> in the environment (e.g. OMBUD_SERVER_DATA).`
+
+// serveClock is the served program's retention clock: nil (the wall
+// clock) except in this package's tests, which move it past a retention
+// period without waiting a year.
+var serveClock atomic.Pointer[func() time.Time]
 
 // usageError is a mistake on the command line (exit status 2).
 type usageError struct{ msg string }
@@ -145,6 +164,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return webhookCommand(ctx, rest, getenv, stdout, stderr)
 	case "notifications":
 		return notifications(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		return auditCommand(ctx, rest, getenv, stdout, stderr)
+	case "erasure":
+		return erasureCommand(ctx, rest, getenv, stdout, stderr)
+	case "hold":
+		return holdCommand(ctx, rest, getenv, stdout, stderr)
+	case "subject-access":
+		return subjectAccess(ctx, rest, getenv, stdout, stderr)
+	case "privacy-log":
+		return privacyLog(ctx, rest, getenv, stdout, stderr)
 	case "backup":
 		return backup(ctx, rest, getenv, stdout, stderr)
 	case "restore":
@@ -202,6 +231,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	var (
 		cfg                                                   central.Config
 		logLevel, timezone, catalogs, slaConfig, trustedProxy string
+		retentionConfig                                       string
 		metricsTokenFile                                      string
 	)
 	fs := newFlagSet("serve", stderr)
@@ -229,6 +259,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&slaConfig, "sla-config", "", "SLA calendars, policies and the customer's time to answer a decision (JSON, see shared/sla); sent to kiosks and staff terminals for their receipts and queues; without it, --ack-days and --respond-days business days (Monday to Friday, 09:00-17:00, --timezone)")
 	fs.StringVar(&cfg.EscalationQueue, "escalation-queue", "", "queue an overdue case moves to: team:<id> (declared in the dispatch config), branch, or empty to leave it in its queue")
 	fs.DurationVar(&cfg.EscalationInterval, "escalation-interval", time.Minute, "how often overdue cases are looked for")
+	fs.DurationVar(&cfg.LeaseRetry, "lease-retry", 2*time.Second, "with --db: how often a replica that does not run the case engine and the outbound queues tries to take them over (when the replica running them has died)")
+	fs.StringVar(&retentionConfig, "retention-config", "", "retention policy (JSON: default_months, categories; see shared/retention): personal data of a closed case is redacted once its period runs out; without it, 12 months after closure, as the kiosks say (give the kiosks the same file)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "address of a separate listener serving /metrics (Prometheus), e.g. 127.0.0.1:9464; keep it off the public network; empty: no metrics")
 	fs.StringVar(&metricsTokenFile, "metrics-token-file", "", "file holding a bearer token that scrapes of /metrics must present (Authorization: Bearer ...)")
 	outbound := outboundFlags(fs, &cfg)
@@ -269,6 +301,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return usageError{fmt.Sprintf("--log-level %q: %v", logLevel, err)}
 	}
+	if cfg.Retention, err = retention.Load(retentionConfig); err != nil {
+		return usageError{fmt.Sprintf("--retention-config: %v", err)}
+	}
 	if slaConfig != "" {
 		if cfg.SLA, err = sla.Load(slaConfig); err != nil {
 			return fmt.Errorf("--sla-config: %w", err)
@@ -279,6 +314,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	logger := cfg.Logger.With("component", "server")
 
+	if c := serveClock.Load(); c != nil {
+		cfg.Now = *c
+	}
 	srv := central.New(cfg)
 	if err := srv.Open(ctx); err != nil {
 		return err

@@ -29,6 +29,7 @@ import (
 
 	kioskenrol "ombud/kiosk/enrol"
 	"ombud/server/enrol"
+	"ombud/server/storage/postgres"
 	"ombud/server/storage/sqlite"
 )
 
@@ -158,9 +159,15 @@ func MustRunInput(tb testing.TB, input string, args ...string) string {
 
 var codeRE = regexp.MustCompile(`[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}`)
 
+// MustCode makes an enrolment code for branch main of the database in dir,
+// or at dir when it is a PostgreSQL URL.
 func MustCode(tb testing.TB, dir string, extra ...string) string {
 	tb.Helper()
-	out := MustRun(tb, append([]string{"enrol-code", "--data", dir, "--branch", "main", "--public-url", "https://ombud.example"}, extra...)...)
+	loc := []string{"--data", dir}
+	if postgres.IsDSN(dir) {
+		loc = []string{"--db", dir}
+	}
+	out := MustRun(tb, append(append([]string{"enrol-code"}, loc...), append([]string{"--branch", "main", "--public-url", "https://ombud.example"}, extra...)...)...)
 	code := codeRE.FindString(out)
 	if code == "" || !strings.Contains(out, "kiosk enrol --server https://ombud.example --code "+code) {
 		tb.Fatalf("enrol-code printed no code and instructions:\n%s", out)

@@ -374,8 +374,8 @@ func TestTextIsSanitised(t *testing.T) {
 // loses its accent, and controls never pass.
 func TestAccentsInCodePage(t *testing.T) {
 	for _, tc := range []struct {
-		cp         printer.CodePage
-		n          byte
+		cp          printer.CodePage
+		n           byte
 		title, want string
 	}{
 		{"", 19, "Votre réclamation est enregistrée, décembre", "Votre réclamation est enregistrée, décembre"},

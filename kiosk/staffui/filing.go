@@ -54,7 +54,7 @@ func (a *App) openFilingForm() {
 	f.AddInputField(labelName, "", 40, acceptTyped, nil)
 	f.AddInputField(labelEmail, "", 40, acceptTyped, nil)
 	f.AddInputField(labelPhone, "", 24, acceptTyped, nil)
-	f.AddTextView(labelNotice, "Read it to the customer: "+textsafe.Clean(a.cfg.Bundle.T(a.cfg.Language, "contact.notice")),
+	f.AddTextView(labelNotice, "Read it to the customer: "+textsafe.Clean(a.cfg.Bundle.T(a.cfg.Language, "contact.notice", "months", a.cfg.Retention.Months(""))),
 		0, 2, false, true)
 	f.AddCheckbox(labelConsent, false, nil)
 	f.AddButton("File", func() { fv.submit() })

@@ -47,6 +47,7 @@ import (
 	"ombud/kiosk/termapp/keys"
 	"ombud/shared/hlc"
 	"ombud/shared/lifecycle"
+	"ombud/shared/retention"
 	"ombud/shared/sla"
 	"ombud/shared/staff"
 )
@@ -78,6 +79,9 @@ type Config struct {
 	// Categories are offered when filing and assessing (the default list
 	// when empty).
 	Categories []i18n.Category
+	// Retention is the server's retention policy, whose period the
+	// privacy notice states (the zero value: its default).
+	Retention retention.Policy
 	// Language is the language of complaints filed here for walk-in
 	// customers (i18n.Fallback when empty or unknown).
 	Language string

@@ -2,7 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+
+	"ombud/shared/event"
+	"ombud/shared/redact"
 )
 
 // What the store deletes, and how the deleted bytes leave the files: the
@@ -207,4 +211,47 @@ func (s *Store) sweep(ctx context.Context) {
 	}
 	s.unswept.Store(true)
 	s.log.Warn("WAL not truncated after deleting customer text: trying again later", logKeyBusy, busy, logKeyErr, err)
+}
+
+// redactReceived applies Redacted events received from the server (its
+// retention policy ran out, or an approved erasure request) in tx: every
+// event of each complaint loses its personal data as the server's copy did
+// (shared/redact, the same bytes), and the complaints row its text and
+// contact. The caller tells the projection and sweeps after the commit.
+func redactReceived(ctx context.Context, tx Tx, ids []string) error {
+	for _, id := range ids {
+		rows, err := tx.QueryContext(ctx, `SELECT id, type, data FROM events WHERE complaint_id = ? AND data IS NOT NULL`, id)
+		if err != nil {
+			return fmt.Errorf("redact %s: %w", id, err)
+		}
+		type change struct {
+			id   string
+			data sql.NullString
+		}
+		var changes []change
+		for rows.Next() {
+			var (
+				eid, typ, data string
+			)
+			if err := rows.Scan(&eid, &typ, &data); err != nil {
+				rows.Close()
+				return fmt.Errorf("redact %s: %w", id, err)
+			}
+			if nd, changed := redact.Payload(event.Type(typ), []byte(data)); changed {
+				changes = append(changes, change{eid, sql.NullString{String: string(nd), Valid: len(nd) > 0}})
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("redact %s: %w", id, err)
+		}
+		for _, c := range changes {
+			if _, err := tx.ExecContext(ctx, `UPDATE events SET data = ? WHERE id = ?`, c.data, c.id); err != nil {
+				return fmt.Errorf("redact %s: event %s: %w", id, c.id, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, redactComplaint, id); err != nil {
+			return fmt.Errorf("redact complaint %s: %w", id, err)
+		}
+	}
+	return nil
 }

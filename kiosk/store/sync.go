@@ -229,9 +229,12 @@ func (s *Store) ApplyRemote(ctx context.Context, scope string, from, next int64,
 		return &client.CursorError{Scope: scope, Stored: stored, From: from}
 	}
 
-	var touched []string
+	var touched, redacted []string
 	if len(events) > 0 {
-		if touched, err = applyEvents(ctx, tx, events, s.log); err != nil {
+		if touched, redacted, err = applyEvents(ctx, tx, events, s.log); err != nil {
+			return fmt.Errorf("apply %q: %w", scope, err)
+		}
+		if err := redactReceived(ctx, tx, redacted); err != nil {
 			return fmt.Errorf("apply %q: %w", scope, err)
 		}
 		if len(touched) > 0 {
@@ -248,6 +251,12 @@ func (s *Store) ApplyRemote(ctx context.Context, scope string, from, next int64,
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("apply %q: commit: %w", scope, err)
 	}
+	if len(redacted) > 0 {
+		// The replaced text leaves the WAL and the free pages now, not at
+		// the next deletion.
+		s.unswept.Store(true)
+		s.sweep(ctx)
+	}
 	if len(touched) > 0 {
 		s.Changed()
 	}
@@ -262,22 +271,22 @@ const (
 )
 
 // applyEvents stores the events new here and returns the ids of the
-// complaints they belong to, each once, whose cases must be refreshed.
-func applyEvents(ctx context.Context, tx *sql.Tx, events []event.Event, log *slog.Logger) ([]string, error) {
+// complaints they belong to, each once, whose cases must be refreshed, and
+// of those a Redacted event new here names.
+func applyEvents(ctx context.Context, tx *sql.Tx, events []event.Event, log *slog.Logger) (touched, redacted []string, err error) {
 	// Prepared once per batch: a catch-up batch holds up to 1,000 events.
 	insEvent, err := tx.PrepareContext(ctx, `INSERT INTO events (id, complaint_id, type, actor_kind,
 		actor_id, at, branch, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 	if err != nil {
-		return nil, fmt.Errorf("prepare: %w", err)
+		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
 	defer insEvent.Close()
-	var touched []string
 	seen := make(map[string]bool)
 	for i := range events {
 		e := &events[i]
 		at, err := hlcInt(e.At)
 		if err != nil {
-			return nil, fmt.Errorf("event %s: %w", e.ID, err)
+			return nil, nil, fmt.Errorf("event %s: %w", e.ID, err)
 		}
 		var data sql.NullString
 		if len(e.Data) > 0 {
@@ -286,7 +295,7 @@ func applyEvents(ctx context.Context, tx *sql.Tx, events []event.Event, log *slo
 		res, err := insEvent.ExecContext(ctx, e.ID, e.ComplaintID, string(e.Type), string(e.Actor.Kind),
 			e.Actor.ID, at, e.Branch, data)
 		if err != nil {
-			return nil, fmt.Errorf("insert event %s: %w", e.ID, err)
+			return nil, nil, fmt.Errorf("insert event %s: %w", e.ID, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			continue // held already: our own, or a replay
@@ -295,18 +304,21 @@ func applyEvents(ctx context.Context, tx *sql.Tx, events []event.Event, log *slo
 			seen[e.ComplaintID] = true
 			touched = append(touched, e.ComplaintID)
 		}
+		if e.Type == event.Redacted {
+			redacted = append(redacted, e.ComplaintID)
+		}
 		if e.Type != event.Filed {
 			continue
 		}
 		if err := projectFiled(ctx, tx, e); err != nil {
 			if !constraint(err) && !errors.Is(err, errNotProjectable) {
-				return nil, err // storage failed: the whole batch is retried
+				return nil, nil, err // storage failed: the whole batch is retried
 			}
 			log.Warn("filed event kept without its complaint row",
 				logKeyEvent, e.ID, logKeyComplaint, e.ComplaintID, logKeyErr, err)
 		}
 	}
-	return touched, nil
+	return touched, redacted, nil
 }
 
 var errNotProjectable = errors.New("complaint not projectable")

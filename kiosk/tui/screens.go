@@ -54,6 +54,7 @@ type widgets struct {
 	nameMsg, emailMsg, phoneMsg *tview.TextView
 	consent                     *tview.Checkbox
 	consentMsg                  *tview.TextView
+	notice                      *tview.TextView // the privacy notice, with the category's retention period
 
 	reviewCategory, reviewDesc, reviewOutcome, reviewContact, reviewMsg *tview.TextView
 	submit                                                              *tview.Button
@@ -343,6 +344,9 @@ func (a *App) buildCategory() *screen {
 		id := c.ID
 		list.AddItem(" "+escapeMarkup(textsafe.Line(c.Label(a.visit.Lang))), "", 0, func() {
 			a.visit.Category = id
+			if a.w.notice != nil {
+				a.w.notice.SetText(a.notice())
+			}
 			a.next()
 		})
 		if id == a.visit.Category {
@@ -479,8 +483,9 @@ func (a *App) buildContact() *screen {
 
 	next := a.button(a.t("button.next"), a.next)
 	back := a.button(a.t("button.back"), a.back)
+	a.w.notice = newText(a.notice())
 	body := tview.NewFlex().SetDirection(tview.FlexRow).
-		AddItem(newText(a.t("contact.notice")), 0, 2, false).
+		AddItem(a.w.notice, 0, 2, false).
 		AddItem(nameRow, 1, 0, true).
 		AddItem(emailRow, 1, 0, false).
 		AddItem(phoneRow, 1, 0, false).

@@ -33,6 +33,7 @@ import (
 	"ombud/kiosk/termapp/keys"
 	"ombud/kiosk/tui/flow"
 	"ombud/shared/complaint"
+	"ombud/shared/retention"
 )
 
 // Config is what the kiosk program gives the screens.
@@ -43,6 +44,9 @@ type Config struct {
 	Bundle          *i18n.Bundle
 	DefaultLanguage string // the welcome screen's language; Fallback when empty or unknown
 	Categories      []i18n.Category
+	// Retention is the server's retention policy (--retention-config);
+	// the zero value is its default, 12 months after closure.
+	Retention retention.Policy
 
 	BranchName string
 
@@ -181,6 +185,14 @@ func (a *App) Stop() {
 // t translates key into the visit's language.
 func (a *App) t(key string, args ...any) string {
 	return a.cfg.Bundle.T(a.visit.Lang, key, args...)
+}
+
+// notice is the privacy notice in the visit's language, stating the
+// retention period the server enforces for the chosen category: the
+// sentence is made from the same policy (Config.Retention), so the promise
+// cannot drift from the rule.
+func (a *App) notice() string {
+	return a.t("contact.notice", "months", a.cfg.Retention.Months(a.visit.Category))
 }
 
 // onKey sees every key first: it keeps the idle clock, dismisses the idle

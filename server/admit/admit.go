@@ -313,6 +313,11 @@ func (d *decider) decide(de *wire.DeviceEvent, ch check) Decision {
 	if d.v.Stored[e.ID] || d.stored[e.ID] {
 		return reject(wire.CloseConflict, "event id already stored under another device seq", true)
 	}
+	if e.Type == event.Redacted {
+		// Only the server redacts (retention, approved erasure): a device
+		// that could would erase a case's record at will.
+		return reject(wire.CloseForbiddenEvent, "only the server records a redaction", true)
+	}
 	if reason := d.roleForbidden(e); reason != "" {
 		return reject(wire.CloseForbiddenEvent, reason, true)
 	}

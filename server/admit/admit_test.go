@@ -150,6 +150,9 @@ func TestDecide(t *testing.T) {
 		{"a kiosk filing in a staff member's name", func(v *admit.View) { v.Device.Role = device.Kiosk },
 			with(filed(t, "north"), func(e *event.Event) { e.Actor = event.Actor{Kind: event.ActorStaff, ID: "ann"} }),
 			reject(wire.CloseForbiddenEvent, "a customer kiosk may only file complaints")},
+		{"a staff terminal recording a redaction", nil,
+			with(note(cid, "north", "ann"), func(e *event.Event) { e.Type, e.Data = event.Redacted, []byte(`{"reason":"erasure","policy":"x"}`) }),
+			reject(wire.CloseForbiddenEvent, "only the server records a redaction")},
 		{"a device with no role", func(v *admit.View) { v.Device.Role = "" }, filed(t, "north"),
 			reject(wire.CloseForbiddenEvent, "the device has no role")},
 		// A team terminal (at head office, branch hq) works the cases in

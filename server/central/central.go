@@ -45,6 +45,7 @@ import (
 	"ombud/server/notify"
 	"ombud/server/notify/email"
 	"ombud/server/notify/sms"
+	"ombud/server/privacy"
 	"ombud/server/slaapi"
 	"ombud/server/staffapi"
 	"ombud/server/storage"
@@ -54,6 +55,7 @@ import (
 	"ombud/server/tracking/i18n"
 	"ombud/server/webhook"
 	"ombud/shared/lifecycle"
+	"ombud/shared/retention"
 	"ombud/shared/sla"
 	"ombud/sync/hub"
 )
@@ -179,6 +181,14 @@ type Config struct {
 	EscalationQueue    string
 	EscalationInterval time.Duration
 
+	// Retention is the retention policy (shared/retention): the privacy
+	// service redacts closed cases past it on the case engine's schedule
+	// (EscalationInterval). The zero value is the default policy.
+	Retention retention.Policy
+	// Now is the privacy service's wall clock (retention); nil is
+	// time.Now. Tests move it to a year past closure.
+	Now func() time.Time
+
 	// Notify configures the customer notifications; with no channel,
 	// nothing is sent.
 	Notify NotifyConfig
@@ -238,6 +248,7 @@ type Server struct {
 	leader   atomic.Bool // running the once-only work
 	hub      *hub.Hub
 	engine   *cases.Engine
+	privacy  *privacy.Service
 	dispatch *dispatch.Watcher // nil without a dispatch config
 	notifier *notify.Notifier
 	webhooks *webhook.Dispatcher
@@ -378,6 +389,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	once := func(ctx context.Context) {
 		var wg sync.WaitGroup
 		wg.Go(func() { s.engine.Run(ctx) })
+		if s.privacy != nil {
+			wg.Go(func() { s.privacy.Run(ctx, s.cfg.EscalationInterval) })
+		}
 		wg.Go(func() { s.notifier.Run(ctx) })
 		wg.Go(func() { s.webhooks.Run(ctx) })
 		if s.kpi != nil {
@@ -454,6 +468,14 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		return nil, fmt.Errorf("case engine: %w", err)
 	}
 	s.engine = engine
+	// Retention and erasure (package privacy) need storage.Privacy, which
+	// only the SQLite store implements so far: on PostgreSQL the server
+	// says so and nothing is redacted.
+	if ps, ok := s.store.(privacy.Store); ok {
+		s.privacy = privacy.New(privacy.Config{Store: ps, Policy: s.cfg.Retention, Ledger: privacy.OpenLedger(s.cfg.Data), Now: s.cfg.Now, Logger: base})
+	} else {
+		s.log.Warn("retention, erasure and the audit chain are not implemented on this database yet: nothing is redacted (docs/SECURITY.md)")
+	}
 
 	secret, err := s.trackingSecret()
 	if err != nil {
@@ -762,3 +784,7 @@ func (d engineDeadlines) NextStep(ctx context.Context, c *lifecycle.Case) (track
 	}
 	return tracking.NextStep{Kind: tracking.StepKind(st.Name), Due: st.Due, Basis: tracking.BasisPolicy}, nil
 }
+
+// Privacy is the privacy service (retention, erasure, the ledger), for
+// tests and tools that drive it with their own clock.
+func (s *Server) Privacy() *privacy.Service { return s.privacy }

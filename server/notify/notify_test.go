@@ -46,7 +46,7 @@ func TestEmailInTheComplaintsLanguageWithoutItsText(t *testing.T) {
 	fr := v.File("fr", secretWords, deliverytest.Contact("ana@example.org", ""))
 	en := v.File("en", secretWords, deliverytest.Contact("bob@example.org", ""))
 	none := v.File("en", secretWords, nil) // no contact: nothing is sent
-	v.Act(fr.ID, append(deliverytest.ToAnswer(answer), deliverytest.Action{Type: event.Closed, Data: event.Closure{Text: "Closed: " + answer}})...)
+	v.Act(fr.ID, append(deliverytest.ToAnswer(answer), deliverytest.Action{Type: event.Closed, Data: event.Closure{CustomerAccepted: deliverytest.Accepted(), Text: "Closed: " + answer}})...)
 	v.Act(en.ID, deliverytest.Action{Type: event.Acknowledged})
 	v.Act(none.ID, deliverytest.ToAnswer(answer)...)
 	// Internal steps and the customer's own notify nobody.
@@ -159,7 +159,7 @@ func TestUnsubscribeStopsLaterNotifications(t *testing.T) {
 	}
 	// Later steps of this complaint, and another complaint by the same
 	// address spelt differently, send nothing.
-	v.Act(c.ID, deliverytest.Action{Type: event.Closed, Data: event.Closure{}})
+	v.Act(c.ID, deliverytest.Action{Type: event.Closed, Data: event.Closure{CustomerAccepted: deliverytest.Accepted()}})
 	other := v.File("en", "Another one.", deliverytest.Contact("ANA@Example.org", ""))
 	v.Act(other.ID, deliverytest.Action{Type: event.Acknowledged})
 	for _, id := range []string{c.ID, other.ID} {
@@ -265,7 +265,7 @@ func TestNoDuplicateAcrossRestartMidSend(t *testing.T) {
 	stop() // mid-send: the attempt is cut short and not recorded
 	close(release)
 	v.Reopen()
-	v.Act(c.ID, deliverytest.Action{Type: event.Closed, Data: event.Closure{}})
+	v.Act(c.ID, deliverytest.Action{Type: event.Closed, Data: event.Closure{CustomerAccepted: deliverytest.Accepted()}})
 	n = MustNotifier(t, v, channels{smsURL: gw.URL})
 	start(t, n)
 	deliverytest.WaitFor(t, "three messages sent", func() (bool, string) {

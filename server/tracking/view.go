@@ -157,6 +157,7 @@ type view struct {
 	ErrorFor                    string // the action whose form shows Error
 	CanInfo, CanAnswer, CanRate bool
 	Rated                       string
+	Redacted                    string // why the personal data is gone, once it is
 	ShowRecourse                bool
 	Forms                       map[string]form
 	Input                       map[string]string
@@ -251,6 +252,13 @@ func (h *Handler) caseView(lang, done string, l *loaded, now time.Time) *view {
 		v.Rated = T("rate.done", "stars", c.Rating.Stars)
 	}
 	v.ShowRecourse = c.State == lifecycle.Responded || c.State == lifecycle.Closed
+	if r := c.Redaction; r != nil {
+		if r.Reason == event.RedactRetention && r.Months > 0 {
+			v.Redacted = T("redacted.retention", "months", r.Months)
+		} else {
+			v.Redacted = T("redacted.erasure")
+		}
+	}
 	v.Forms = map[string]form{}
 	for _, a := range actions {
 		if a.name == done { // only our own words: nothing from the URL is echoed

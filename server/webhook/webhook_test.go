@@ -271,7 +271,7 @@ func TestRetriedAfter500sWithoutDuplicatesAcrossRestart(t *testing.T) {
 	stop()
 	close(release)
 	v.Reopen()
-	v.Act(c.ID, deliverytest.Action{Type: event.Closed, Data: event.Closure{}})
+	v.Act(c.ID, deliverytest.Action{Type: event.Closed, Data: event.Closure{CustomerAccepted: deliverytest.Accepted()}})
 	d = mustDispatcher(t, v, private())
 	run(t, d)
 	deliverytest.WaitFor(t, "five deliveries sent", func() (bool, string) {

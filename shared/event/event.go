@@ -32,6 +32,10 @@ const (
 	Reopened           Type = "reopened"            // Data: Text (reason)
 	SatisfactionRated  Type = "satisfaction_rated"  // Data: Rating (9.3)
 	RootCauseSet       Type = "root_cause_set"      // Data: Text (9.2)
+	// Redacted is the server's alone (devices cannot push it): the
+	// complaint's personal data was removed from every event before it, by
+	// the retention policy or an approved erasure request; Data: Redaction.
+	Redacted Type = "redacted"
 )
 
 // ActorKind says who acted.

@@ -124,3 +124,21 @@ type Decision struct {
 	// the customer lifecycle.DefaultAcceptWithin.
 	AnswerBy time.Time `json:"answer_by,omitzero"`
 }
+
+// Redaction reasons.
+const (
+	RedactRetention = "retention" // the retention period after closure ran out
+	RedactErasure   = "erasure"   // the customer asked, two supervisors agreed
+)
+
+// Redaction is the payload of an event.Redacted event. It names why, never
+// whom: no contact detail, no text.
+type Redaction struct {
+	Reason string `json:"reason"` // RedactRetention or RedactErasure
+	// Policy names the rule applied, e.g. "retention: 12 months after
+	// closure (category billing)", or the erasure request's id.
+	Policy string `json:"policy"`
+	// Months is the retention period applied (retention only), so the
+	// tracking page can say it in the customer's language.
+	Months int `json:"months,omitempty"`
+}

@@ -12,6 +12,7 @@ import (
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"
+	"ombud/shared/redact"
 )
 
 // Case is a complaint as it stands now: the fold of its events. It is the
@@ -67,6 +68,9 @@ type Case struct {
 
 	Rating    *event.Rating // the latest satisfaction rating; nil until rated
 	RootCause string        // the latest root cause (9.2)
+	// Redaction is why the complaint's personal data was removed (the
+	// first Redacted event); nil while it is held.
+	Redaction *event.Redaction
 
 	// LastEventAt and LastEventID identify the last event applied; Apply
 	// accepts only events that sort after it.
@@ -293,6 +297,17 @@ func Apply(c *Case, e event.Event) error {
 			return fail(InvalidData, "a root cause needs a description")
 		}
 		n.RootCause = t.Text
+	case event.Redacted:
+		var r event.Redaction
+		if err := decode(e.Data, &r, false); err != nil {
+			return fail(InvalidData, "the redaction could not be read")
+		}
+		if n.Redaction == nil {
+			n.Redaction = &r
+		}
+		// The copy the fold holds goes too: the case's folded complaint
+		// is what staff screens and the tracking page read.
+		n.Complaint = redact.Complaint(n.Complaint)
 	}
 	n.State = to
 	n.LastEventAt, n.LastEventID = e.At, e.ID

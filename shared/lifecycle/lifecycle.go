@@ -94,6 +94,9 @@ var table = []rule{
 	{event.SatisfactionRated, []State{Responded, Closed}, keep},
 	// Root cause analysis (9.2) often finishes after the case is closed.
 	{event.RootCauseSet, []State{Assessed, Investigating, Responded, Closed}, keep},
+	// The server removes personal data at any stage (an erasure request)
+	// or after closure (retention); the case's course is unchanged.
+	{event.Redacted, filed, keep},
 }
 
 // refusals say in plain words, for staff, why an event type was refused in a
@@ -115,6 +118,7 @@ var refusals = map[event.Type]string{
 	event.Reopened:           "only a closed case can be reopened",
 	event.SatisfactionRated:  "satisfaction can only be rated after a response has been recorded",
 	event.RootCauseSet:       "a root cause can only be set after the complaint has been assessed",
+	event.Redacted:           "only a filed complaint can be redacted",
 }
 
 // public lists the event types the customer may see on the tracking page.
@@ -202,11 +206,12 @@ func refusal(s State, t event.Type) string {
 
 // Actions lists the event types allowed in state s, in table order. Staff
 // screens offer only these; which of them a given person may do (a customer
-// rates, staff respond) is decided by the caller.
+// rates, staff respond) is decided by the caller. Redacted is the
+// server's own and never offered.
 func Actions(s State) []event.Type {
 	var out []event.Type
 	for _, r := range table {
-		if slices.Contains(r.from, s) && !slices.Contains(out, r.typ) {
+		if r.typ != event.Redacted && slices.Contains(r.from, s) && !slices.Contains(out, r.typ) {
 			out = append(out, r.typ)
 		}
 	}

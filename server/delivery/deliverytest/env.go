@@ -249,3 +249,8 @@ func WaitFor(tb testing.TB, what string, cond func() (bool, string)) {
 		<-tick.C
 	}
 }
+
+// Accepted records the customer's acceptance on a closure: staff may close
+// a decided case before the customer's answer period ends only with it
+// (lifecycle, ISO 10002 8.9).
+func Accepted() *bool { yes := true; return &yes }

@@ -230,3 +230,63 @@ func waitFor(tb testing.TB, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// When the database drops the replica's connections (a restart, a
+// failover), a push fails rather than being acknowledged, and the next one
+// goes through on fresh connections: nothing acknowledged is lost, and the
+// store recovers by itself.
+func TestPushAfterTheDatabaseDropsConnections(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.DSN(t) + "&application_name=ombud_drop_test_" + strings.ReplaceAll(t.Name(), "/", "_")
+	s := open(t, dsn, admitZero)
+	d := storetest.MustDevice(t, s, "A")
+	ctx := context.Background()
+	batch := storetest.BatchOf(t, d, 1, 2, 3, 4)
+	if _, err := s.Push(ctx, d.ID, batch[:2]); err != nil {
+		t.Fatal(err)
+	}
+	admin := pgtest.Connect(t)
+	var n int
+	if err := admin.QueryRow(ctx, `SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`,
+		"ombud_drop_test_"+strings.ReplaceAll(t.Name(), "/", "_")).Scan(&n); err != nil || n == 0 {
+		t.Fatalf("terminated %d connections: %v", n, err)
+	}
+	// The first push may meet a dead connection: then it must fail, not
+	// acknowledge.
+	res, err := s.Push(ctx, d.ID, batch[2:])
+	if err == nil && res.AckedSeq != 4 {
+		t.Fatalf("push after the drop = %+v, want acked 4 or an error", res)
+	}
+	waitFor(t, func() bool {
+		res, err = s.Push(ctx, d.ID, batch[2:])
+		return err == nil
+	})
+	if res.AckedSeq != 4 {
+		t.Fatalf("push after recovery = %+v, want acked 4", res)
+	}
+	if st, err := s.Stats(ctx); err != nil || st.Events != 4 {
+		t.Fatalf("stats = %+v, %v; want 4 events, each once", st, err)
+	}
+}
+
+// The tracking secret is made once and every replica reads the same.
+func TestSecretIsSharedByReplicas(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.DSN(t)
+	a, b := open(t, dsn, admitZero), open(t, dsn, admitZero)
+	ctx := context.Background()
+	sa, err := a.Secret(ctx, "tracking", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := b.Secret(ctx, "tracking", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sa) != 32 || string(sa) != string(sb) {
+		t.Fatalf("replicas got different secrets (%x, %x)", sa, sb)
+	}
+	if _, err := a.Secret(ctx, "tracking", 16); err == nil {
+		t.Fatal("a secret of another size was accepted")
+	}
+}

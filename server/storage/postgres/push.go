@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -115,7 +114,7 @@ func (g *pushGroup) submit(s *Store, r *pushReq) {
 // pushTimeout bounds one group's transaction, so a database that stops
 // answering fails the pushes (the devices back off and resend) instead of
 // holding them.
-const pushTimeout = 30 * time.Second
+const pushTimeout = 2 * time.Minute
 
 func (s *Store) commitGroup(group []*pushReq) {
 	finish := func(err error, reqs []*pushReq) {
@@ -139,31 +138,31 @@ func (s *Store) commitGroup(group []*pushReq) {
 		return
 	}
 	storedAt := nanos(time.Now())
+	// Under the log's lock nobody else draws global sequences, so the
+	// group numbers its events itself from where the sequence stood, and
+	// each push sets the sequence past what it stored.
+	lastSeq := mark.seq
 	ok := make([]*pushReq, 0, len(group))
 	for _, r := range group {
 		if err := r.ctx.Err(); err != nil {
 			r.err, r.done = err, true
 			continue
 		}
-		sp, err := tx.Begin(ctx)
-		if err != nil {
-			finish(fmt.Errorf("push from %s: savepoint: %w", r.device, err), group)
-			return
-		}
-		in := pushTx{ctx: ctx, tx: sp, device: r.device, storedAt: storedAt, policy: s.policy}
+		in := pushTx{ctx: ctx, tx: tx, device: r.device, storedAt: storedAt, policy: s.policy, lastSeq: lastSeq}
 		res, scopes, err := in.run(r.batch)
 		if err != nil {
-			if rerr := sp.Rollback(ctx); rerr != nil {
+			// This push alone is undone; the group goes on.
+			rb := &pgx.Batch{}
+			rb.Queue(`ROLLBACK TO SAVEPOINT push`)
+			rb.Queue(`RELEASE SAVEPOINT push`)
+			if rerr := tx.SendBatch(ctx, rb).Close(); rerr != nil {
 				finish(fmt.Errorf("push from %s: roll back to savepoint: %w", r.device, rerr), group)
 				return
 			}
 			r.err, r.done = err, true
 			continue
 		}
-		if err := sp.Commit(ctx); err != nil {
-			finish(fmt.Errorf("push from %s: release savepoint: %w", r.device, err), group)
-			return
-		}
+		lastSeq = in.lastSeq
 		r.res, r.scopes = res, scopes
 		ok = append(ok, r)
 	}
@@ -185,12 +184,17 @@ func (s *Store) commitGroup(group []*pushReq) {
 	}
 }
 
+// pushTx is one Push call's part of a group's transaction. It runs in
+// three round trips whatever the push's size: the savepoint with the
+// device's row, the admission lookups, then every write with the
+// savepoint's release.
 type pushTx struct {
 	ctx      context.Context
 	tx       pgx.Tx
 	device   string
 	storedAt int64
 	policy   admit.Policy
+	lastSeq  int64 // the global sequence last given; moved past what run stores
 }
 
 const (
@@ -205,22 +209,20 @@ const (
 		WHERE staff_id = ANY($1) AND device_id = $2 ORDER BY started_at`
 )
 
-// query runs one of the set lookups and calls row for each row.
-func (in *pushTx) query(query string, keys []string, row func(pgx.Rows) error, extra ...any) error {
+// lookup queues one of the set lookups on b, calling row for each row,
+// unless there are no keys.
+func lookup(b *pgx.Batch, query string, keys []string, row func(pgx.Rows) error, extra ...any) {
 	if len(keys) == 0 {
-		return nil
+		return
 	}
-	rows, err := in.tx.Query(in.ctx, query, append([]any{keys}, extra...)...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := row(rows); err != nil {
-			return err
+	b.Queue(query, append([]any{keys}, extra...)...).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			if err := row(rows); err != nil {
+				return err
+			}
 		}
-	}
-	return rows.Err()
+		return rows.Err()
+	})
 }
 
 func (in *pushTx) view(dev admit.Device, maxHeld *int64, k admit.Keys) (*admit.View, error) {
@@ -244,39 +246,33 @@ func (in *pushTx) view(dev admit.Device, maxHeld *int64, k admit.Keys) (*admit.V
 			return nil, err
 		}
 	}
+	// The lookups are independent: one pipelined round trip for all.
+	b := &pgx.Batch{}
 	var key string
-	if err := in.query(idsHeldSQL, k.EventIDs, func(r pgx.Rows) error {
+	lookup(b, idsHeldSQL, k.EventIDs, func(r pgx.Rows) error {
 		err := r.Scan(&key)
 		v.Stored[key] = true
 		return err
-	}); err != nil {
-		return nil, fmt.Errorf("push from %s: look up event ids: %w", in.device, err)
-	}
-	if err := in.query(branchesSQL, k.ComplaintIDs, func(r pgx.Rows) error {
+	})
+	lookup(b, branchesSQL, k.ComplaintIDs, func(r pgx.Rows) error {
 		var b *string
 		err := r.Scan(&key, &b)
 		if b != nil {
 			v.Branches[key] = *b
 		}
 		return err
-	}); err != nil {
-		return nil, fmt.Errorf("push from %s: look up complaints: %w", in.device, err)
-	}
-	if err := in.query(filedIDsSQL, k.FiledIDs, func(r pgx.Rows) error {
+	})
+	lookup(b, filedIDsSQL, k.FiledIDs, func(r pgx.Rows) error {
 		err := r.Scan(&key)
 		v.Filed[key] = true
 		return err
-	}); err != nil {
-		return nil, fmt.Errorf("push from %s: look up filed complaints: %w", in.device, err)
-	}
-	if err := in.query(filedCodesSQL, k.Codes, func(r pgx.Rows) error {
+	})
+	lookup(b, filedCodesSQL, k.Codes, func(r pgx.Rows) error {
 		err := r.Scan(&key)
 		v.Codes[key] = true
 		return err
-	}); err != nil {
-		return nil, fmt.Errorf("push from %s: look up tracking codes: %w", in.device, err)
-	}
-	if err := in.query(staffSQL, k.StaffIDs, func(r pgx.Rows) error {
+	})
+	lookup(b, staffSQL, k.StaffIDs, func(r pgx.Rows) error {
 		var (
 			a           admit.Account
 			role, teams string
@@ -286,18 +282,14 @@ func (in *pushTx) view(dev admit.Device, maxHeld *int64, k admit.Keys) (*admit.V
 		a.Role, a.RevokedAt, a.Teams = staff.Role(role), fromNanos(revoked), splitTeams(teams)
 		v.Staff[key] = a
 		return err
-	}); err != nil {
-		return nil, fmt.Errorf("push from %s: look up staff accounts: %w", in.device, err)
-	}
-	if err := in.query(prefixesSQL, k.Prefixes, func(r pgx.Rows) error {
+	})
+	lookup(b, prefixesSQL, k.Prefixes, func(r pgx.Rows) error {
 		var owner string
 		err := r.Scan(&key, &owner)
 		v.PrefixOwners[key] = owner
 		return err
-	}); err != nil {
-		return nil, fmt.Errorf("push from %s: look up prefixes: %w", in.device, err)
-	}
-	if err := in.query(queuesSQL, k.ComplaintIDs, func(r pgx.Rows) error {
+	})
+	lookup(b, queuesSQL, k.ComplaintIDs, func(r pgx.Rows) error {
 		var (
 			m  storage.QueueMark
 			at int64
@@ -306,10 +298,8 @@ func (in *pushTx) view(dev admit.Device, maxHeld *int64, k admit.Keys) (*admit.V
 		m.At = hlc.Timestamp(at)
 		v.Queues[key] = m
 		return err
-	}); err != nil {
-		return nil, fmt.Errorf("push from %s: look up queues: %w", in.device, err)
-	}
-	if err := in.query(sessionsSQL, k.StaffIDs, func(r pgx.Rows) error {
+	})
+	lookup(b, sessionsSQL, k.StaffIDs, func(r pgx.Rows) error {
 		var (
 			ss               storage.Session
 			started, expires int64
@@ -319,8 +309,11 @@ func (in *pushTx) view(dev admit.Device, maxHeld *int64, k admit.Keys) (*admit.V
 		ss.StartedAt, ss.ExpiresAt, ss.EndedAt = time.Unix(0, started), time.Unix(0, expires), fromNanos(ended)
 		v.Sessions[key] = append(v.Sessions[key], admit.Session{ID: ss.ID, Start: ss.StartedAt, End: ss.End(), SignedOut: ss.SignedOut()})
 		return err
-	}, in.device); err != nil {
-		return nil, fmt.Errorf("push from %s: look up sessions: %w", in.device, err)
+	}, in.device)
+	if b.Len() > 0 {
+		if err := in.tx.SendBatch(in.ctx, b).Close(); err != nil {
+			return nil, fmt.Errorf("push from %s: look up what the batch names: %w", in.device, err)
+		}
 	}
 	return v, nil
 }
@@ -391,15 +384,33 @@ func (in *pushTx) run(b *admit.Batch) (hub.PushResult, []string, error) {
 		res                         hub.PushResult
 		branch, role, prefix, teams string
 		enrolled                    int64
-		revoked                     *int64
+		revoked, maxHeld            *int64
+		found                       bool
 	)
-	err := in.tx.QueryRow(in.ctx, `SELECT branch_id, role, teams, prefix, enrolled_at, revoked_at, acked_seq FROM devices WHERE id = $1`,
-		in.device).Scan(&branch, &role, &teams, &prefix, &enrolled, &revoked, &res.AckedSeq)
+	first := &pgx.Batch{}
+	first.Queue(`SAVEPOINT push`)
+	// The device, and the highest seq it holds anywhere (slots above it
+	// are empty, so new events skip the slot lookups).
+	first.Queue(`SELECT branch_id, role, teams, prefix, enrolled_at, revoked_at, acked_seq,
+		(SELECT MAX(s) FROM (
+			SELECT MAX(device_seq) AS s FROM events WHERE device_id = $1
+			UNION ALL SELECT MAX(device_seq) FROM event_aliases WHERE device_id = $1
+			UNION ALL SELECT MAX(device_seq) FROM event_rejections WHERE device_id = $1) m)
+		FROM devices WHERE id = $1`, in.device).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			found = true
+			if err := rows.Scan(&branch, &role, &teams, &prefix, &enrolled, &revoked, &res.AckedSeq, &maxHeld); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+	err := in.tx.SendBatch(in.ctx, first).Close()
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return res, nil, &storage.Error{Code: storage.NotFound, Message: fmt.Sprintf("device %s not found", in.device), Err: hub.ErrDeviceRevoked}
 	case err != nil:
 		return res, nil, fmt.Errorf("push from %s: read device: %w", in.device, err)
+	case !found:
+		return res, nil, &storage.Error{Code: storage.NotFound, Message: fmt.Sprintf("device %s not found", in.device), Err: hub.ErrDeviceRevoked}
 	case revoked != nil:
 		return res, nil, &storage.Error{Code: storage.Revoked, Message: fmt.Sprintf("device %s is revoked", in.device), Err: hub.ErrDeviceRevoked}
 	}
@@ -409,13 +420,6 @@ func (in *pushTx) run(b *admit.Batch) (hub.PushResult, []string, error) {
 		return res, nil, &storage.Error{Code: storage.Invalid, Err: hub.ErrGap,
 			Message: fmt.Sprintf("push starts at device seq %d, but only %d are handled", first, acked)}
 	}
-	var maxHeld *int64
-	if err := in.tx.QueryRow(in.ctx, `SELECT MAX(s) FROM (
-			SELECT MAX(device_seq) AS s FROM events WHERE device_id = $1
-			UNION ALL SELECT MAX(device_seq) FROM event_aliases WHERE device_id = $1
-			UNION ALL SELECT MAX(device_seq) FROM event_rejections WHERE device_id = $1) m`, in.device).Scan(&maxHeld); err != nil {
-		return res, nil, fmt.Errorf("push from %s: read held seqs: %w", in.device, err)
-	}
 	dev := admit.Device{ID: in.device, Branch: branch, Role: device.Role(role), Teams: splitTeams(teams), Prefix: prefix, EnrolledAt: time.Unix(0, enrolled)}
 	v, err := in.view(dev, maxHeld, b.Keys())
 	if err != nil {
@@ -423,54 +427,124 @@ func (in *pushTx) run(b *admit.Batch) (hub.PushResult, []string, error) {
 	}
 	decisions := b.Decide(v)
 
-	store := make([]int, 0, len(events))
-	attest := make([]string, len(events))
-	var rejections [][]any
+	w := &pgx.Batch{}
+	var (
+		rej struct {
+			seqs  []int64
+			ids   []string
+			codes []int32
+			why   []string
+		}
+		inserted []stored
+		lastSeq  = in.lastSeq
+	)
+	ev := newEventArrays(len(events))
+	cp := &complaintColumns{}
 	for i, d := range decisions {
 		de := &events[i]
 		switch d.Verdict {
 		case admit.Store:
-			store = append(store, i)
-			attest[i] = d.Attest
+			lastSeq++
+			e := &de.Event
+			ev.add(lastSeq, de.Seq, e, d.Attest)
+			inserted = append(inserted, stored{seq: lastSeq, e: e})
+			if c := b.Filed(i); c != nil {
+				cp.add(c.ID, c.Code, c.Branch, c.Category, nanos(c.FiledAt), e.ID)
+			}
 		case admit.Duplicate:
 			res.Duplicates++
 		case admit.Reject:
 			res.Rejected = append(res.Rejected, wire.PushReject{Seq: de.Seq, EventID: de.Event.ID, Code: d.Code, Reason: d.Reason})
 			if d.Record {
-				rejections = append(rejections, []any{in.device, de.Seq, de.Event.ID, int32(d.Code), d.Reason, in.storedAt})
+				rej.seqs, rej.ids = append(rej.seqs, de.Seq), append(rej.ids, de.Event.ID)
+				rej.codes, rej.why = append(rej.codes, int32(d.Code)), append(rej.why, d.Reason)
 			}
 		}
 	}
-	if len(rejections) > 0 {
-		if _, err := in.tx.CopyFrom(in.ctx, pgx.Identifier{"event_rejections"},
-			[]string{"device_id", "device_seq", "event_id", "code", "reason", "rejected_at"}, pgx.CopyFromRows(rejections)); err != nil {
-			return res, nil, fmt.Errorf("push from %s: record rejections: %w", in.device, err)
+	if len(rej.seqs) > 0 {
+		w.Queue(`INSERT INTO event_rejections (device_id, device_seq, event_id, code, reason, rejected_at)
+			SELECT $1, s, e, c, r, $6 FROM unnest($2::bigint[], $3::text[], $4::int[], $5::text[]) AS t(s, e, c, r)`,
+			in.device, rej.seqs, rej.ids, rej.codes, rej.why, in.storedAt)
+	}
+	if len(inserted) > 0 {
+		// Multi-row inserts from arrays: one statement per table whatever
+		// the push's size. No ON CONFLICT: the keys were checked above
+		// under the log's lock, so a conflict is a bug and fails the push.
+		w.Queue(`INSERT INTO events (seq, id, device_id, device_seq, complaint_id, branch, type, actor_kind, actor_id, at, data, stored_at, attest)
+			SELECT q, i, $1, ds, c, b, ty, ak, ai, a, d, $2, att
+			FROM unnest($3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bytea[], $13::text[])
+				AS t(q, i, ds, c, b, ty, ak, ai, a, d, att)`,
+			in.device, in.storedAt, ev.seq, ev.id, ev.dseq, ev.complaint, ev.branch, ev.typ, ev.actorKind, ev.actorID, ev.at, ev.data, ev.attest)
+		if len(cp.id) > 0 {
+			w.Queue(`INSERT INTO complaints (id, code, branch, category, filed_at, filed_event_id)
+				SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[])`,
+				cp.id, cp.code, cp.branch, cp.category, cp.filedAt, cp.eventID)
 		}
 	}
-	inserted, err := in.insert(b, store, attest)
-	if err != nil {
-		return res, nil, err
+	joined := planRoutes(w, v.Queues, inserted)
+	if len(inserted) > 0 {
+		// Last: a failed statement above skips it, and the sequence
+		// (which a rollback does not undo) moves only for stored events.
+		w.Queue(`SELECT setval('events_seq', $1)`, lastSeq)
 	}
-	joined, err := routeTeams(in.ctx, in.tx, inserted)
-	if err != nil {
-		return res, nil, fmt.Errorf("push from %s: %w", in.device, err)
-	}
-	res.Stored = len(store)
+	res.Stored = len(inserted)
+
+	// Every seq of the batch is now handled and the batch starts at or
+	// below acked+1, so the ack covers it; then it may pass slots stored
+	// earlier beyond it (an older importer allowed gaps).
 	res.AckedSeq = max(res.AckedSeq, events[len(events)-1].Seq)
-	if err := in.advanceOverStored(&res.AckedSeq); err != nil {
-		return res, nil, err
+	if maxHeld != nil && *maxHeld > res.AckedSeq {
+		if err := in.advanceOverStored(&res.AckedSeq); err != nil {
+			return res, nil, err
+		}
 	}
 	if res.AckedSeq != acked {
-		if _, err := in.tx.Exec(in.ctx, `UPDATE devices SET acked_seq = $1 WHERE id = $2`, res.AckedSeq, in.device); err != nil {
-			return res, nil, fmt.Errorf("push from %s: record ack: %w", in.device, err)
-		}
+		w.Queue(`UPDATE devices SET acked_seq = $1 WHERE id = $2`, res.AckedSeq, in.device)
 	}
+	w.Queue(`RELEASE SAVEPOINT push`)
+	err = in.tx.SendBatch(in.ctx, w).Close()
+	switch {
+	case isUniqueViolation(err):
+		return res, nil, storage.Errorf(storage.Conflict, "push from %s: a complaint or tracking code is already filed", in.device)
+	case err != nil:
+		return res, nil, fmt.Errorf("push from %s: store: %w", in.device, err)
+	}
+	in.lastSeq = lastSeq
 	var scopes []string
 	for _, s := range inserted {
 		scopes = appendNew(scopes, wire.BranchScope(s.e.Branch))
 	}
 	scopes = append(scopes, joined...)
 	return res, scopes, nil
+}
+
+// eventArrays are the events of a push as one array per column.
+type eventArrays struct {
+	seq, dseq, at                                          []int64
+	id, complaint, branch, typ, actorKind, actorID, attest []string
+	data                                                   [][]byte
+}
+
+func newEventArrays(n int) *eventArrays {
+	return &eventArrays{seq: make([]int64, 0, n), dseq: make([]int64, 0, n), at: make([]int64, 0, n)}
+}
+
+func (c *eventArrays) add(seq, dseq int64, e *event.Event, attest string) {
+	c.seq, c.dseq, c.at = append(c.seq, seq), append(c.dseq, dseq), append(c.at, int64(e.At))
+	c.id, c.complaint, c.branch = append(c.id, e.ID), append(c.complaint, e.ComplaintID), append(c.branch, e.Branch)
+	c.typ, c.actorKind, c.actorID = append(c.typ, string(e.Type)), append(c.actorKind, string(e.Actor.Kind)), append(c.actorID, e.Actor.ID)
+	c.data, c.attest = append(c.data, nilIfEmpty(e.Data)), append(c.attest, attest)
+}
+
+// complaintColumns are the complaints a push files.
+type complaintColumns struct {
+	id, code, branch, category, eventID []string
+	filedAt                             []int64
+}
+
+func (c *complaintColumns) add(id, code, branch, category string, filedAt int64, eventID string) {
+	c.id, c.code, c.branch, c.category = append(c.id, id), append(c.code, code), append(c.branch, branch), append(c.category, category)
+	c.filedAt, c.eventID = append(c.filedAt, filedAt), append(c.eventID, eventID)
 }
 
 func (in *pushTx) advanceOverStored(acked *int64) error {
@@ -493,60 +567,6 @@ func (in *pushTx) advanceOverStored(acked *int64) error {
 		*acked = seq
 	}
 	return rows.Err()
-}
-
-var (
-	eventCopyCols     = []string{"seq", "id", "device_id", "device_seq", "complaint_id", "branch", "type", "actor_kind", "actor_id", "at", "data", "stored_at", "attest"}
-	complaintCopyCols = []string{"id", "code", "branch", "category", "filed_at", "filed_event_id"}
-)
-
-// takeSeqs draws n consecutive global sequences. The caller holds the log's
-// lock, so nobody else draws meanwhile and they come out consecutive.
-func takeSeqs(ctx context.Context, tx pgx.Tx, n int) (first int64, err error) {
-	var last int64
-	if err := tx.QueryRow(ctx, `SELECT setval('events_seq', nextval('events_seq') + $1 - 1)`, int64(n)).Scan(&last); err != nil {
-		return 0, fmt.Errorf("draw %d sequences: %w", n, err)
-	}
-	return last - int64(n) + 1, nil
-}
-
-// insert stores the events of b at the indexes in store, in that order
-// (their global sequences follow the batch), with COPY, and the complaints
-// their Filed events carry.
-func (in *pushTx) insert(b *admit.Batch, store []int, attest []string) ([]stored, error) {
-	if len(store) == 0 {
-		return nil, nil
-	}
-	first, err := takeSeqs(in.ctx, in.tx, len(store))
-	if err != nil {
-		return nil, fmt.Errorf("push from %s: %w", in.device, err)
-	}
-	rows := make([][]any, 0, len(store))
-	out := make([]stored, 0, len(store))
-	var filed [][]any
-	for k, i := range store {
-		e := &b.Events[i].Event
-		seq := first + int64(k)
-		rows = append(rows, []any{seq, e.ID, in.device, b.Events[i].Seq, e.ComplaintID, e.Branch, string(e.Type),
-			string(e.Actor.Kind), e.Actor.ID, int64(e.At), nilIfEmpty(e.Data), in.storedAt, attest[i]})
-		out = append(out, stored{seq: seq, e: e})
-		if c := b.Filed(i); c != nil {
-			filed = append(filed, []any{c.ID, c.Code, c.Branch, c.Category, nanos(c.FiledAt), e.ID})
-		}
-	}
-	if _, err := in.tx.CopyFrom(in.ctx, pgx.Identifier{"events"}, eventCopyCols, pgx.CopyFromRows(rows)); err != nil {
-		return nil, fmt.Errorf("push from %s: insert events: %w", in.device, err)
-	}
-	if len(filed) > 0 {
-		_, err := in.tx.CopyFrom(in.ctx, pgx.Identifier{"complaints"}, complaintCopyCols, pgx.CopyFromRows(filed))
-		switch {
-		case isUniqueViolation(err):
-			return nil, storage.Errorf(storage.Conflict, "push from %s: a complaint or tracking code is already filed", in.device)
-		case err != nil:
-			return nil, fmt.Errorf("push from %s: project complaints: %w", in.device, err)
-		}
-	}
-	return out, nil
 }
 
 func nilIfEmpty(b []byte) []byte {

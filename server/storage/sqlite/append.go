@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"ombud/server/audit"
 	"ombud/server/storage"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
@@ -37,6 +38,20 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 		return nil, fmt.Errorf("append: begin: %w", err)
 	}
 	defer tx.Rollback()
+	out, scopes, err := s.appendTx(ctx, tx, events)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("append: commit: %w", err)
+	}
+	s.feed.Publish(scopes)
+	return out, nil
+}
+
+// appendTx stores server events in tx (Append, and Redact's marker) and
+// returns them as stored and the scopes to publish once tx commits.
+func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, events []event.Event) ([]storage.StoredEvent, []string, error) {
 	var (
 		insert   = tx.StmtContext(ctx, s.write.insertServerEvent)
 		byID     = tx.StmtContext(ctx, s.write.eventByID)
@@ -46,6 +61,10 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 		out      = make([]storage.StoredEvent, len(events))
 		inserted []stored // new ones only, for the team streams
 	)
+	chain, err := readChain(ctx, tx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("append: %w", err)
+	}
 	for i := range events {
 		e := &events[i]
 		b, ok := branches[e.ComplaintID]
@@ -53,21 +72,29 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 			err := branchOf.QueryRowContext(ctx, e.ComplaintID).Scan(&b)
 			switch {
 			case errors.Is(err, sql.ErrNoRows):
-				return nil, &storage.Error{Code: storage.NotFound, Err: complaint.ErrNotFound,
+				return nil, nil, &storage.Error{Code: storage.NotFound, Err: complaint.ErrNotFound,
 					Message: fmt.Sprintf("event %s: complaint %s is not filed", e.ID, e.ComplaintID)}
 			case err != nil:
-				return nil, fmt.Errorf("append: look up complaint %s: %w", e.ComplaintID, err)
+				return nil, nil, fmt.Errorf("append: look up complaint %s: %w", e.ComplaintID, err)
 			}
 			branches[e.ComplaintID] = b
 		}
 		// The branch decides which devices receive the event: a wrong one
 		// would send it to another branch's terminals.
 		if e.Branch != b {
-			return nil, storage.Errorf(storage.Invalid, "event %s: branch %q is not the complaint's", e.ID, e.Branch)
+			return nil, nil, storage.Errorf(storage.Invalid, "event %s: branch %q is not the complaint's", e.ID, e.Branch)
 		}
+		// The link is computed for the next sequence; a repeat (DO
+		// NOTHING) takes neither, so the chain is only moved on success.
+		rec := audit.Record{Seq: chain.next, ID: e.ID, ComplaintID: e.ComplaintID, Branch: e.Branch, Type: string(e.Type),
+			ActorKind: string(e.Actor.Kind), ActorID: e.Actor.ID, At: int64(e.At), PayloadHash: audit.PayloadHash(e.Data)}
+		hash := audit.Link(chain.chain.Prev(), &rec)
 		var seq int64
-		err := insert.QueryRowContext(ctx, e.ID, e.ComplaintID, e.Branch, string(e.Type),
-			string(e.Actor.Kind), e.Actor.ID, int64(e.At), []byte(e.Data), storedAt).Scan(&seq)
+		err := insert.QueryRowContext(ctx, rec.Seq, e.ID, e.ComplaintID, e.Branch, string(e.Type),
+			string(e.Actor.Kind), e.Actor.ID, int64(e.At), []byte(e.Data), storedAt, hash[:], rec.PayloadHash[:]).Scan(&seq)
+		if err == nil {
+			chain.link(&rec)
+		}
 		switch {
 		case err == nil:
 			out[i] = storage.StoredEvent{Seq: seq, Event: *e}
@@ -76,21 +103,17 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 			// DO NOTHING: the id is stored already. Idempotent: hand back
 			// what is stored, which is what every reader sees.
 			if out[i], err = scanEvent(byID.QueryRowContext(ctx, e.ID)); err != nil {
-				return nil, fmt.Errorf("append: read stored event %s: %w", e.ID, err)
+				return nil, nil, fmt.Errorf("append: read stored event %s: %w", e.ID, err)
 			}
 		default:
-			return nil, fmt.Errorf("append: insert event %s: %w", e.ID, err)
+			return nil, nil, fmt.Errorf("append: insert event %s: %w", e.ID, err)
 		}
 	}
 	teams, err := routeTeams(ctx, tx, inserted)
 	if err != nil {
-		return nil, fmt.Errorf("append: %w", err)
+		return nil, nil, fmt.Errorf("append: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("append: commit: %w", err)
-	}
-	s.feed.Publish(append(scopesOf(branches), teams...))
-	return out, nil
+	return out, append(scopesOf(branches), teams...), nil
 }
 
 // checkAppended applies the rules that need no database.

@@ -136,3 +136,27 @@ func BenchmarkInsertFloor(b *testing.B) {
 	}
 	reportEventsPerSecond(b, b.N*benchBatch)
 }
+
+// BenchmarkCatchUp10000: one device that was offline catches up 10,000
+// events, in pushes of the protocol's largest batch, one after another (a
+// device waits for each ack). One op is the 10,000.
+func BenchmarkCatchUp10000(b *testing.B) {
+	const total, per = 10000, wire.MaxEventsPerBatch
+	s := MustOpen(b)
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		d := MustDevice(b, s, "A")
+		var batches [][]wire.DeviceEvent
+		for seq := int64(1); seq <= total; seq += per {
+			batches = append(batches, batchOf(b, d, seqRange(seq, seq+per-1)...))
+		}
+		b.StartTimer()
+		for _, batch := range batches {
+			if res, err := s.Push(ctx, d.ID, batch); err != nil || res.Stored != per {
+				b.Fatalf("push = %+v, %v", res, err)
+			}
+		}
+	}
+	reportEventsPerSecond(b, b.N*total)
+}

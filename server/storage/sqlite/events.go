@@ -49,8 +49,10 @@ func (st *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&st.insertRejection, `INSERT INTO event_rejections (device_id, device_seq, event_id, code, reason, rejected_at) VALUES (?, ?, ?, ?, ?, ?)`},
 		// Server events: no device, no device seq (migration 0003). DO
 		// NOTHING on the id, so a repeat is found by eventByID instead.
-		{&st.insertServerEvent, `INSERT INTO events (id, complaint_id, branch, type, actor_kind, actor_id, at, data, stored_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING seq`},
+		// The sequence is given (the chain's next), so its link can be
+		// computed first.
+		{&st.insertServerEvent, `INSERT INTO events (seq, id, complaint_id, branch, type, actor_kind, actor_id, at, data, stored_at, hash, payload_hash)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING RETURNING seq`},
 		{&st.eventByID, `SELECT ` + eventColumns + ` FROM events WHERE id = ?`},
 		{&st.filedBranch, `SELECT branch FROM complaints WHERE id = ?`},
 	} {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"ombud/server/admit"
+	"ombud/server/audit"
 	"ombud/server/storage"
 	"ombud/shared/device"
 	"ombud/shared/hlc"
@@ -42,7 +43,13 @@ func (s *Store) Push(ctx context.Context, deviceID string, events []wire.DeviceE
 	if err := ctx.Err(); err != nil {
 		return hub.PushResult{}, err
 	}
-	r := &pushReq{ctx: ctx, device: deviceID, batch: batch, wake: make(chan struct{}, 1)}
+	// The payloads' hashes too: the chain's links are computed under the
+	// writer, but they cover only these and a few short columns.
+	payloads := make([]audit.Hash, len(batch.Events))
+	for i := range batch.Events {
+		payloads[i] = audit.PayloadHash(batch.Events[i].Event.Data)
+	}
+	r := &pushReq{ctx: ctx, device: deviceID, batch: batch, payloads: payloads, wake: make(chan struct{}, 1)}
 	s.pushes.submit(s, r)
 	if r.err == nil && len(r.scopes) > 0 {
 		s.feed.Publish(r.scopes)
@@ -75,9 +82,10 @@ type pushGroup struct {
 
 // pushReq is one Push call waiting for its group.
 type pushReq struct {
-	ctx    context.Context
-	device string
-	batch  *admit.Batch
+	ctx      context.Context
+	device   string
+	batch    *admit.Batch
+	payloads []audit.Hash // of batch.Events' payloads, by index
 
 	// wake is signalled once done is set (the answer is in res and err) or
 	// when this request is asked to lead the next group.
@@ -162,10 +170,12 @@ func (s *Store) commitGroup(group []*pushReq) {
 			finish(fmt.Errorf("push from %s: savepoint: %w", r.device, err), group)
 			return
 		}
-		in := pushTx{ctx: ctx, tx: tx, st: &s.write, stmts: stmts, device: r.device, storedAt: storedAt, policy: s.policy}
+		in := pushTx{ctx: ctx, tx: tx, st: &s.write, stmts: stmts, device: r.device, storedAt: storedAt, policy: s.policy, payloads: r.payloads}
 		res, scopes, err := in.run(r.batch)
 		if err != nil {
 			// This push alone is undone; the group goes on.
+			// Its links are undone with it: read the head again.
+			stmts.chain = nil
 			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO push; RELEASE push"); rerr != nil {
 				finish(fmt.Errorf("push from %s: roll back to savepoint: %w", r.device, rerr), group)
 				return
@@ -201,6 +211,7 @@ type pushTx struct {
 	device   string
 	storedAt int64
 	policy   admit.Policy
+	payloads []audit.Hash
 }
 
 // groupStmts are the statements of one group's transaction, bound to it
@@ -209,6 +220,9 @@ type groupStmts struct {
 	tx     *sql.Tx
 	byStmt map[*sql.Stmt]*sql.Stmt
 	bySQL  map[string]*sql.Stmt
+	// chain is the audit chain's head as this transaction moved it; nil
+	// until the first insert reads it (and after a savepoint rollback).
+	chain *chainState
 }
 
 func (in *pushTx) stmt(s *sql.Stmt) *sql.Stmt {
@@ -538,8 +552,8 @@ func (in *pushTx) advanceOverStored(acked *int64) error {
 const insertChunk = 100
 
 const (
-	eventCols     = `INSERT INTO events (id, device_id, device_seq, complaint_id, branch, type, actor_kind, actor_id, at, data, stored_at, attest) VALUES `
-	eventRow      = `(?,?,?,?,?,?,?,?,?,?,?,?)`
+	eventCols     = `INSERT INTO events (seq, id, device_id, device_seq, complaint_id, branch, type, actor_kind, actor_id, at, data, stored_at, attest, hash, payload_hash) VALUES `
+	eventRow      = `(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 	complaintCols = `INSERT INTO complaints (id, code, branch, category, filed_at, filed_event_id) VALUES `
 	complaintRow  = `(?,?,?,?,?,?)`
 )
@@ -550,12 +564,24 @@ const (
 func (in *pushTx) insert(b *admit.Batch, store []int, attest []string) ([]stored, error) {
 	var filed []int
 	out := make([]stored, 0, len(store))
+	if len(store) > 0 && in.stmts.chain == nil {
+		c, err := readChain(in.ctx, in.tx)
+		if err != nil {
+			return nil, fmt.Errorf("push from %s: %w", in.device, err)
+		}
+		in.stmts.chain = c
+	}
 	for chunk := range slices.Chunk(store, insertChunk) {
-		args := make([]any, 0, len(chunk)*12)
+		args := make([]any, 0, len(chunk)*15)
 		for _, i := range chunk {
 			e := &b.Events[i].Event
-			args = append(args, e.ID, in.device, b.Events[i].Seq, e.ComplaintID, e.Branch, string(e.Type),
-				string(e.Actor.Kind), e.Actor.ID, int64(e.At), []byte(e.Data), in.storedAt, attest[i])
+			rec := audit.Record{ID: e.ID, DeviceID: in.device, DeviceSeq: b.Events[i].Seq, ComplaintID: e.ComplaintID,
+				Branch: e.Branch, Type: string(e.Type), ActorKind: string(e.Actor.Kind), ActorID: e.Actor.ID,
+				At: int64(e.At), PayloadHash: in.payloads[i]}
+			seq, hash := in.stmts.chain.link(&rec)
+			args = append(args, seq, e.ID, in.device, b.Events[i].Seq, e.ComplaintID, e.Branch, string(e.Type),
+				string(e.Actor.Kind), e.Actor.ID, int64(e.At), []byte(e.Data), in.storedAt, attest[i], hash[:], rec.PayloadHash[:])
+			out = append(out, stored{seq: seq, e: e})
 			if b.Filed(i) != nil {
 				filed = append(filed, i)
 			}
@@ -568,15 +594,6 @@ func (in *pushTx) insert(b *admit.Batch, store []int, attest []string) ([]stored
 		}
 		if n, err := r.RowsAffected(); err != nil || n != int64(len(chunk)) {
 			return nil, fmt.Errorf("push from %s: insert events: %d rows of %d, %v", in.device, n, len(chunk), err)
-		}
-		// One INSERT's rows take consecutive sequences in VALUES order
-		// (one writer, AUTOINCREMENT): the last is the last insert's.
-		last, err := r.LastInsertId()
-		if err != nil {
-			return nil, fmt.Errorf("push from %s: insert events: %w", in.device, err)
-		}
-		for k, i := range chunk {
-			out = append(out, stored{seq: last - int64(len(chunk)-1-k), e: &b.Events[i].Event})
 		}
 	}
 	for chunk := range slices.Chunk(filed, insertChunk) {

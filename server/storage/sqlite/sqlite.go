@@ -81,6 +81,9 @@ func DSN(path string, readOnly bool) string {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
+	// What a redaction replaces is overwritten in the file, not left in
+	// free space (Sweep clears the WAL).
+	q.Add("_pragma", "secure_delete(1)")
 	if readOnly {
 		q.Add("_query_only", "1")
 	} else {
@@ -130,6 +133,9 @@ func (s *Store) open(ctx context.Context) error {
 		return fmt.Errorf("open db %s: writer: %w", s.path, err)
 	}
 	if err := migrate(ctx, s.w); err != nil {
+		return fmt.Errorf("open db %s: %w", s.path, err)
+	}
+	if err := backfillChain(ctx, s.w); err != nil {
 		return fmt.Errorf("open db %s: %w", s.path, err)
 	}
 	var err error
@@ -190,6 +196,7 @@ func checkPragmas(ctx context.Context, db *sql.DB, readOnly bool) error {
 		{"synchronous", "2"}, // FULL
 		{"busy_timeout", strconv.FormatInt(busyTimeout.Milliseconds(), 10)},
 		{"foreign_keys", "1"},
+		{"secure_delete", "1"},
 	}
 	if readOnly {
 		want = append(want, struct{ pragma, value string }{"query_only", "1"})
