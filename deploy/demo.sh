@@ -35,9 +35,24 @@ if [ "${1:-}" = staff ]; then
 fi
 
 mkdir -p "$data/bin"
+# build NAME compiles one program, saying every few seconds that it is still
+# at it: the first build compiles SQLite and takes minutes.
+build() {
+  go build -o "$data/bin/$1" "./$1" &
+  local pid=$! waited=0
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    waited=$((waited + 1))
+    if [ $((waited % 5)) -eq 0 ]; then
+      printf '\r  still compiling the %s: %d s (the first build takes a few minutes)' "$1" "$waited"
+    fi
+  done
+  [ "$waited" -ge 5 ] && printf '\n'
+  wait "$pid"
+}
 echo "Building the server and the kiosk..."
-go build -o "$data/bin/server" ./server
-go build -o "$data/bin/kiosk" ./kiosk
+build server
+build kiosk
 
 "$data/bin/server" branch add --data "$data/server" --id "$branch" --name "$branch_name" >/dev/null 2>&1 || true
 
@@ -60,7 +75,10 @@ enrol() {
 if (exec 3<>"/dev/tcp/${listen%:*}/${listen##*:}") 2>/dev/null; then
   echo "Using the server already running at $url."
 else
-  : >"$data/server.log"
+  # The log is kept across runs; this run's lines start after the marker.
+  touch "$data/server.log"
+  from=$(($(wc -l <"$data/server.log") + 1))
+  echo "{\"msg\":\"demo.sh started the server\",\"time\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"}" >>"$data/server.log"
   "$data/bin/server" serve --data "$data/server" --listen "$listen" --public-url "$url" \
     --dispatch-config deploy/dispatch.example.json --sla-config deploy/sla.example.json \
     --escalation-queue team:escalations --timezone "$timezone" 2>>"$data/server.log" &
@@ -68,12 +86,13 @@ else
   trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
 
   # The server logs "listening" once its port is open.
+  this_run() { tail -n "+$from" "$data/server.log"; }
   for _ in $(seq 1 200); do
-    grep -q '"msg":"listening"' "$data/server.log" && break
-    kill -0 "$server_pid" 2>/dev/null || { echo "The server did not start:"; cat "$data/server.log"; exit 1; }
+    this_run | grep -q '"msg":"listening"' && break
+    kill -0 "$server_pid" 2>/dev/null || { echo "The server did not start:"; this_run; exit 1; }
     sleep 0.05
   done
-  grep -q '"msg":"listening"' "$data/server.log" || { echo "The server did not start in 10 s:"; cat "$data/server.log"; exit 1; }
+  this_run | grep -q '"msg":"listening"' || { echo "The server did not start in 10 s:"; this_run; exit 1; }
 fi
 
 if [ "$mode" = staff ]; then
@@ -86,7 +105,7 @@ if [ "$mode" = staff ]; then
   "$data/bin/kiosk" staff --data "$data/staff" --printer "file:$data/receipts" --public-url "$url" \
     --timezone "$timezone" --directory-interval 5s "$@" || true
   echo "Staff terminal stopped. Its sync state:"
-  "$data/bin/kiosk" status --data "$data/staff" || true
+  TZ="$timezone" "$data/bin/kiosk" status --data "$data/staff" || true
   exit 0
 fi
 
@@ -96,9 +115,9 @@ enrol "$data/kiosk" "demo kiosk" kiosk
   --timezone "$timezone" "$@" || true
 
 echo
-echo "Kiosk stopped. What the server holds:"
-"$data/bin/server" devices --data "$data/server" || true
-echo "Kiosk sync state:"
-"$data/bin/kiosk" status --data "$data/kiosk" || true
+echo "Kiosk stopped. The devices the server knows:"
+TZ="$timezone" "$data/bin/server" devices --data "$data/server" || true
+echo "Kiosk sync state (times in $timezone, as on the screens):"
+TZ="$timezone" "$data/bin/kiosk" status --data "$data/kiosk" || true
 echo "Receipts printed to $data/receipts; server log in $data/server.log."
 echo "Tracking pages were at $url/t/<code> (or $url/t to type a code); run this again to see them."

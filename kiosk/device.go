@@ -127,6 +127,8 @@ func openDevice(o deviceOptions, component, logName string) (_ *device, err erro
 			return nil, fmt.Errorf("--categories: %w", err)
 		}
 	}
+	// Languages added as catalogs label the categories too (topic.<id>).
+	d.categories = d.bundle.Labelled(d.categories)
 	// nil: printing disabled; the kiosk's receipt screen says to take a
 	// photo, the staff terminal to write the code down.
 	if d.printer, err = openPrinter(o.printerSpec, o.paper, o.qrMode, o.codePage); err != nil {

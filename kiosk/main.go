@@ -349,8 +349,13 @@ func statusCommand(ctx context.Context, args []string, getenv func(string) strin
 	} else {
 		fmt.Fprintf(stdout, "Enrolled as %s, branch %s, server %s\n", cred.DeviceID, cred.Branch, cred.ServerURL)
 		state := ss.State
-		if state == "" {
+		switch {
+		case state == "":
 			state = "not started yet"
+		case pending == 0 && !ss.LastSuccess.IsZero() && state != "online":
+			// The state saved when the program stopped: its link closed
+			// with it, which is no fault when everything had been sent.
+			state = "stopped, with everything sent (" + state + " since it stopped)"
 		}
 		fmt.Fprintf(stdout, "Sync: %s\n", state)
 		if ss.LastSuccess.IsZero() {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"ombud/server/central"
+	"ombud/server/privacy"
+	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
 	"ombud/server/tracking"
 )
@@ -53,6 +55,9 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	fmt.Fprintf(stdout, "Backup written to %s in %s and verified: %d events up to sequence %d, %d devices, schema version %d.\n",
 		*to, time.Since(start).Round(time.Millisecond), info.Events, info.MaxSeq, info.Devices, info.SchemaVersion)
+	if info.Chain.Seq > 0 {
+		fmt.Fprintf(stdout, "Its event log's hash chain verifies up to %s (compare with `server audit head` on the live server).\n", info.Chain)
+	}
 	fmt.Fprintln(stdout, "Keep it as private as the server: it holds complaints, contact details, credential hashes and the tracking page's secret.")
 	return nil
 }
@@ -119,8 +124,28 @@ func restore(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	fmt.Fprintf(stdout, "Restored %s (%s): %d events up to sequence %d, %d devices; %s.\n",
 		*from, taken, info.Events, info.MaxSeq, info.Devices, secretNote)
+	if info.Chain.Seq > 0 {
+		fmt.Fprintf(stdout, "The event log's hash chain verifies up to %s.\n", info.Chain)
+	}
 	if kept != "" {
 		fmt.Fprintf(stdout, "The previous database is kept as %s.\n", kept)
+	}
+	// Erasure survives the restore: the redaction ledger beside the
+	// database lists every case redacted since, and they are redacted
+	// again before any server starts (package privacy).
+	if _, err := os.Stat(filepath.Join(*data, privacy.LedgerFile)); err == nil {
+		err := withPrivacy(ctx, central.Database{Data: *data}, "", func(svc *privacy.Service, _ storage.Privacy) error {
+			res, err := svc.Reapply(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "Redaction ledger reapplied: %d complaint(s) redacted again (%d not in the backup, %d under a legal hold).\n",
+				res.Redacted, res.Missing, res.Held)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("restore: the backup is installed, but reapplying the redaction ledger failed: run `server erasure reapply --data %s` before starting the server: %w", *data, err)
+		}
 	}
 	fmt.Fprintln(stdout, "Start the server: devices resend what they still hold and the server did not have at the backup.")
 	return nil

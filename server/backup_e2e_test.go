@@ -8,6 +8,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -108,7 +109,7 @@ func TestE2EBackupWhileServingAndRestore(t *testing.T) {
 	if res.err != nil {
 		t.Fatalf("backup: %v\n%s", res.err, res.out)
 	}
-	if !strings.Contains(res.out, "verified") {
+	if !strings.Contains(res.out, "verified") || !strings.Contains(res.out, "hash chain verifies up to") {
 		t.Errorf("backup output: %s", res.out)
 	}
 	push(5) // after the backup: not in it
@@ -130,6 +131,21 @@ func TestE2EBackupWhileServingAndRestore(t *testing.T) {
 	os.WriteFile(junk, raw[:len(raw)/2], 0o600) // a copy cut short
 	if _, err := runErr("restore", "--data", fresh, "--from", junk); err == nil || !strings.Contains(err.Error(), "does not verify") {
 		t.Errorf("restore of a truncated file: %v", err)
+	}
+	// A copy whose file is sound but whose log was edited (one filing's
+	// text changed): the hash chain catches it.
+	tampered := filepath.Join(t.TempDir(), "tampered.backup")
+	os.WriteFile(tampered, raw, 0o600)
+	db, err := sql.Open("sqlite", "file:"+tampered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE events SET data = CAST(replace(CAST(data AS TEXT), 'kept my card', 'gave back my card') AS BLOB) WHERE seq = 7`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := runErr("restore", "--data", fresh, "--from", tampered); err == nil || !strings.Contains(err.Error(), "audit chain breaks at sequence 7") {
+		t.Errorf("restore of an edited log: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(fresh, "server.db")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a refused restore left a database: %v", err)

@@ -109,12 +109,6 @@ func TestE2ERetentionRedactsEverywhere(t *testing.T) {
 	waitUntil(t, "the branch device to receive the redaction", func() (bool, string) {
 		return len(ofType(k.events(t, f.Complaint.ID), event.Redacted)) == 1, ""
 	})
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(s.dir, "server.db"))
-			os.WriteFile("/tmp/privacy-debug.db", b, 0o600)
-		}
-	})
 	waitUntil(t, "the words to leave the server's and the device's files", func() (bool, string) {
 		found := append(filesHold(t, filepath.Join(s.dir, "server.db"), secrets...), filesHold(t, k.path, secrets...)...)
 		return len(found) == 0, strings.Join(found, "; ")
@@ -167,5 +161,43 @@ func TestE2ERetentionRedactsEverywhere(t *testing.T) {
 	}
 	if out := MustRun(t, "audit", "verify", "--data", s.dir); !strings.Contains(out, "OK:") {
 		t.Errorf("audit verify after redaction: %s", out)
+	}
+}
+
+// TestE2EErasureReachesDevicesAtOnce: an erasure approved with the
+// commands beside the running server (another process's store on the same
+// file) reaches the branch device, which forgets the words, without any
+// other event to wake the server.
+func TestE2EErasureReachesDevicesAtOnce(t *testing.T) {
+	s := MustE2EServer(t, "", "")
+	k := MustE2EKiosk(t, s, "Front desk")
+	ctx := context.Background()
+	const desc, mail = "ERASE-description lost luggage at the counter", "erase-e2e@example.org"
+	f, err := k.svc.File(ctx, filing.Draft{Category: "cards", Description: desc, Language: "en",
+		Contact: &complaint.Contact{Email: mail, ConsentAt: time.Now().UTC(), NoticeVersion: "kiosk-privacy-1/en"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.sync.Notify()
+	waitUntil(t, "the server to hold the complaint", func() (bool, string) {
+		return len(s.events(t, f.Complaint.ID)) > 0, ""
+	})
+	for _, id := range []string{"sup-a", "sup-b"} {
+		MustRunInput(t, "482913\n", "staff", "add", "--data", s.dir, "--branch", "main", "--id", id, "--name", id,
+			"--role", "supervisor", "--pin-memory", "64", "--pin-passes", "1")
+	}
+	out := MustRun(t, "erasure", "request", "--data", s.dir, "--by", "sup-a", "--code", f.Code.String(), "--reason", "asked by e-mail, code on the receipt")
+	id := strings.Fields(strings.TrimPrefix(out, "Erasure request "))[0]
+	MustRun(t, "erasure", "approve", "--data", s.dir, "--by", "sup-b", "--id", id)
+	waitUntil(t, "the branch device to receive the erasure", func() (bool, string) {
+		return len(ofType(k.events(t, f.Complaint.ID), event.Redacted)) == 1, ""
+	})
+	waitUntil(t, "the words to leave the device's files", func() (bool, string) {
+		found := filesHold(t, k.path, desc, mail)
+		return len(found) == 0, strings.Join(found, "; ")
+	})
+	code, body := httpGet(t, s.url+"/t/"+f.Code.String())
+	if code != 200 || !strings.Contains(body, "At your request, your contact details") || strings.Contains(body, desc) {
+		t.Errorf("tracking page (%d):\n%s", code, body)
 	}
 }

@@ -56,6 +56,9 @@ func TestErasureFourEyesHoldsAccessAndRestore(t *testing.T) {
 	// A plain file copy, as a backup tool that copies files would take.
 	backup := filepath.Join(t.TempDir(), "server.db")
 	copyTestFile(t, filepath.Join(dir, "server.db"), backup)
+	// And one by `server backup`.
+	backupFile := filepath.Join(t.TempDir(), "ombud.backup")
+	MustRun(t, "backup", "--data", dir, "--to", backupFile)
 
 	for _, a := range []struct{ id, role string }{{"sup-a", "supervisor"}, {"sup-b", "supervisor"}, {"agent-c", "agent"}} {
 		MustRunInput(t, "482913\n", "staff", "add", "--data", dir, "--branch", "main", "--id", a.id, "--name", a.id,
@@ -145,6 +148,18 @@ func TestErasureFourEyesHoldsAccessAndRestore(t *testing.T) {
 	}
 	if out := MustRun(t, "audit", "verify", "--data", dir); !strings.Contains(out, "OK:") {
 		t.Errorf("audit verify: %s", out)
+	}
+
+	// `server restore` of a backup taken before the erasure reapplies the
+	// ledger itself.
+	out = MustRun(t, "restore", "--data", dir, "--from", backupFile)
+	if !strings.Contains(out, "Redaction ledger reapplied: 2 complaint(s) redacted again") {
+		t.Fatalf("restore: %s", out)
+	}
+	for _, c := range mine {
+		if got, want := dbHolds(t, dir, c.Description), c.ID == held.ID; got != want {
+			t.Errorf("after the restore, the database holds %q: %v, want %v", c.Description, got, want)
+		}
 	}
 }
 

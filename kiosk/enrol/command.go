@@ -95,7 +95,7 @@ func Command(ctx context.Context, args []string, getenv func(string) string, std
 	if c.Role == device.Staff || c.Role == device.Team {
 		next = "kiosk staff --data " + *dataDir
 	}
-	fmt.Fprintf(stdout, "Enrolled: this %s is device %s of branch %s.\nTracking codes from it start with %s. Credential saved in %s.\nStart it with: %s\n",
-		what, c.DeviceID, branch, c.CodePrefix, *dataDir, next)
+	fmt.Fprintf(stdout, "Enrolled as a %s of branch %s (device id %s).\nTracking codes from it start with %s. Credential saved in %s.\nStart it with: %s\n",
+		what, branch, c.DeviceID, c.CodePrefix, *dataDir, next)
 	return nil
 }

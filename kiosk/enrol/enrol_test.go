@@ -278,6 +278,11 @@ func TestCommand(t *testing.T) {
 	if !strings.Contains(out.String(), "Tracking codes from it start with "+saved.CodePrefix) {
 		t.Errorf("output: %s", out.String())
 	}
+	// Says what the device is in words ("this kiosk is device …" read as
+	// if the kiosk were named "device").
+	if first := strings.SplitN(out.String(), "\n", 2)[0]; !strings.HasPrefix(first, "Enrolled as a ") || strings.Contains(first, "is device") {
+		t.Errorf("first line %q, want \"Enrolled as a <role> of branch …\"", first)
+	}
 
 	// Enrolled already: refused without --force, before spending the code.
 	code2 := s.code(t, time.Hour, time.Now())

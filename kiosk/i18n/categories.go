@@ -92,3 +92,31 @@ func checkCategories(cats []Category) error {
 	}
 	return nil
 }
+
+// TopicKey is the catalog key of a category's label ("topic.billing"): a
+// translator adding a language labels the categories in the same file.
+func TopicKey(id string) string { return "topic." + id }
+
+// Labelled returns cats with every label the catalogs give and the
+// category lacks: a category file (or DefaultCategories) that names no
+// label for a language added as a catalog gets the catalog's. Labels a
+// category file gives win.
+func (b *Bundle) Labelled(cats []Category) []Category {
+	out := make([]Category, len(cats))
+	for i, c := range cats {
+		labels := make(map[string]string, len(c.Labels))
+		for k, v := range c.Labels {
+			labels[k] = v
+		}
+		for _, tag := range b.Tags() {
+			if labels[tag] != "" {
+				continue
+			}
+			if l, ok := b.Raw(tag, TopicKey(c.ID)); ok && l != "" {
+				labels[tag] = l
+			}
+		}
+		out[i] = Category{ID: c.ID, Labels: labels}
+	}
+	return out
+}

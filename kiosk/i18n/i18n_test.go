@@ -60,7 +60,7 @@ func TestTranslatorAddsLanguage(t *testing.T) {
 	if !b.Has("de") || b.Name("de") != "Deutsch" {
 		t.Fatalf("de not loaded: Has %v, Name %q", b.Has("de"), b.Name("de"))
 	}
-	if got, want := b.Tags(), []string{"en", "de", "fr"}; !slices.Equal(got, want) {
+	if got, want := b.Tags(), []string{"en", "de", "es", "fr"}; !slices.Equal(got, want) {
 		t.Errorf("Tags() = %v, want %v", got, want)
 	}
 	if got, want := b.T("de", "welcome.start"), "Los"; got != want {
@@ -174,5 +174,32 @@ func writeFile(tb testing.TB, path, body string) {
 	tb.Helper()
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		tb.Fatal(err)
+	}
+}
+
+// TestSpanishIsCatalogsOnly: the third language came as a catalog file:
+// the bundle offers it, dates read in Spanish, and the default categories
+// are labelled in Spanish from the catalog (topic.<id>), not from code.
+func TestSpanishIsCatalogsOnly(t *testing.T) {
+	b := mustLoad(t, "")
+	if !b.Has("es") || b.Name("es") != "Español" {
+		t.Fatalf("es: Has %v, Name %q", b.Has("es"), b.Name("es"))
+	}
+	if got, want := b.Date("es", time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)), "jueves 3 de diciembre de 2026"; got != want {
+		t.Errorf("date %q, want %q", got, want)
+	}
+	for _, c := range i18n.DefaultCategories() {
+		if _, ok := c.Labels["es"]; ok {
+			t.Fatalf("category %s has a Spanish label in code: the catalog must give it", c.ID)
+		}
+	}
+	cats := b.Labelled(i18n.DefaultCategories())
+	if got := cats[2].Label("es"); got != "Facturación y comisiones" {
+		t.Errorf("billing in Spanish = %q", got)
+	}
+	for _, c := range cats {
+		if c.Label("es") == c.Label("en") {
+			t.Errorf("category %s not labelled in Spanish", c.ID)
+		}
 	}
 }

@@ -237,3 +237,26 @@ func TestReopenedCaseHasADueDate(t *testing.T) {
 	k.openCase(reopened.Code.String())
 	k.waitSaid("Next: respond (decision) by")
 }
+
+// TestQueueAt80x24Readable: at 80 columns the queue shows the category's
+// label (not its id) and the queue's name without "team:", both whole
+// enough to read, and leaves the summary room.
+func TestQueueAt80x24Readable(t *testing.T) {
+	e := newEnv(t)
+	f := e.file("waiting_time", "Waited forty minutes at the counter for a simple transfer.", time.Now().Add(-time.Hour))
+	e.remote(staffEvent(f.Complaint.ID, event.Assigned, "bob", e.clock.Now(), event.Assignment{Queue: "team:escalations"}))
+	k := start(t, e.config(), 80, 24)
+	k.signIn("ann", annPIN)
+	s := k.waitText(f.Code.String())
+	row, _ := line(s, f.Code.String())
+	for _, want := range []string{"Waiting time", "escalations", "Waited forty"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("row %q lacks %q", row, want)
+		}
+	}
+	for _, raw := range []string{"waiting_", "team:"} {
+		if strings.Contains(row, raw) {
+			t.Errorf("row %q shows the raw %q", row, raw)
+		}
+	}
+}

@@ -464,6 +464,7 @@ func (a *App) buildQueue() tview.Primitive {
 	w.legend = newBar(styleDim)
 	w.legend.set(sp(model.Legend, styleDim))
 	w.table = newCaseTable(&a.queue, a.cfg.Now, a.cfg.Location, a.openSelected)
+	w.table.label = a.categoryLabel
 	w.search = tview.NewInputField().SetLabel("Search (code or words): ").
 		SetFieldStyle(styleField).SetLabelStyle(styleBold)
 	w.search.SetAcceptanceFunc(acceptTyped)
@@ -603,4 +604,15 @@ func (a *App) showNotices(rs []cases.RefusedAction) {
 	d.line(sp("Open the case to see where it stands now. Enter or Esc closes this.", styleDim))
 	a.w.notice.SetDoc(d, false)
 	a.raise(model.Notice)
+}
+
+// categoryLabel is a category id's label in the terminal's language, as
+// the filter and the forms show it; an id no category lists is shown as is.
+func (a *App) categoryLabel(id string) string {
+	for _, c := range a.cfg.Categories {
+		if strings.EqualFold(c.ID, id) {
+			return c.Label(a.cfg.Language)
+		}
+	}
+	return id
 }

@@ -1,12 +1,14 @@
 package staffui
 
 import (
+	"strings"
 	"time"
 
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
 	"ombud/kiosk/staffui/model"
+	"ombud/shared/textsafe"
 )
 
 // caseTable draws the queue: one row per case, due first, the selected row
@@ -20,6 +22,9 @@ type caseTable struct {
 	open   func()
 	offset int
 	empty  string // shown when there are no rows
+	// label turns a category id into the label the filter and the forms
+	// show ("Billing and charges", not "billing"); nil shows the id.
+	label func(id string) string
 }
 
 // column is one column of the table. Widths are columns of the screen;
@@ -34,7 +39,7 @@ var columns = []column{
 	{"Due", 12, 12, func(v model.RowView) string { return v.Due }},
 	{"", 4, 4, func(v model.RowView) string { return v.Flags }},
 	{"Code", 14, 14, func(v model.RowView) string { return v.Code }},
-	{"State", 13, 13, func(v model.RowView) string { return v.State }},
+	{"State", 4, 13, func(v model.RowView) string { return v.State }},
 	{"P", 2, 2, func(v model.RowView) string { return v.Priority }},
 	{"Category", 8, 24, func(v model.RowView) string { return v.Category }},
 	{"Queue", 6, 16, func(v model.RowView) string { return v.Queue }},
@@ -51,16 +56,39 @@ func widths(width int) []int {
 		used += c.min
 	}
 	extra := max(0, width-used)
-	cat, queue, summary := 5, 6, 7
+	state, cat, queue, summary := 3, 5, 6, 7
 	grow := func(i, n int) {
 		n = min(n, columns[i].max-ws[i], extra)
 		ws[i] += n
 		extra -= n
 	}
-	grow(cat, extra/4)
-	grow(queue, extra/5)
+	// Up to 130 columns the state is its short form ("inv", as the counts
+	// line has it); the category and queue get enough to be read, then
+	// the summary most of what is left.
+	if width >= 130 {
+		grow(state, columns[state].max-columns[state].min)
+	}
+	grow(cat, 4)   // "Waiting time", most labels whole
+	grow(queue, 5) // "escalations", a branch id
+	grow(cat, extra/6)
+	grow(queue, extra/8)
 	grow(summary, extra)
 	return ws
+}
+
+// shortStates are the states in four columns, as the counts line has them.
+var shortStates = map[string]string{
+	"received": "rcv", "acknowledged": "ack", "assessed": "asd",
+	"investigating": "inv", "responded": "rsp", "closed": "cls",
+}
+
+// queueName drops the "team:" of a team queue: the column is narrow, and
+// the filter and the case screen say the rest.
+func queueName(q string) string {
+	if rest, ok := strings.CutPrefix(q, "team:"); ok && rest != "" {
+		return rest
+	}
+	return q
 }
 
 func newCaseTable(q *model.Cases, now func() time.Time, loc *time.Location, open func()) *caseTable {
@@ -76,6 +104,7 @@ func (t *caseTable) Draw(screen tcell.Screen) {
 		return
 	}
 	ws := widths(w)
+	shortState := ws[3] < len("investigating")
 	drawRow := func(y int, texts func(i int) []span, fill tcell.Style) {
 		cx := x
 		for i, cw := range ws {
@@ -121,6 +150,13 @@ func (t *caseTable) Draw(screen tcell.Screen) {
 			continue
 		}
 		v := model.ViewRow(rows[n], now, t.loc)
+		if t.label != nil && v.Category != "" {
+			v.Category = textsafe.Line(t.label(rows[n].Category))
+		}
+		v.Queue = queueName(v.Queue)
+		if s, ok := shortStates[v.State]; ok && shortState {
+			v.State = s
+		}
 		base, late := styleText, styleLate
 		if n == sel {
 			base, late = styleSelected, styleSelected.Foreground(tcell.ColorMaroon).Bold(true)

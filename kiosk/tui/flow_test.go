@@ -258,3 +258,87 @@ func TestCtrlCDoesNotQuit(t *testing.T) {
 	k.press(tcell.KeyEnter)
 	k.waitStep("category") // still running and answering keys
 }
+
+// TestTextScreenHintsAt80x24: on the text screens Enter is listed once
+// ("new line / press button"), and the French hint row fits one line at
+// 80 columns.
+func TestTextScreenHintsAt80x24(t *testing.T) {
+	for _, tc := range []struct{ lang, start, title, enter string }{
+		{"English", "Start", "What happened?", "Enter new line / press button"},
+		{"Français", "Commencer", "Que s'est-il passé ?", "Entrée à la ligne / valider"},
+		{"Español", "Empezar", "¿Qué ha pasado?", "Enter nueva línea / pulsar"},
+	} {
+		k := startKiosk(t, tui.Config{Filer: &fakeFiler{}}, 80, 24)
+		k.click(tc.lang)
+		k.click(tc.start)
+		k.press(tcell.KeyDown, tcell.KeyEnter)
+		s := k.waitText(tc.title)
+		lines := strings.Split(s, "\n")
+		last := strings.ReplaceAll(lines[len(lines)-1], "\u00a0", " ")
+		above := lines[len(lines)-2]
+		if !strings.Contains(last, tc.enter) || strings.Count(last, strings.Fields(tc.enter)[0]) != 1 {
+			t.Errorf("%s: hint row %q, want Enter once as %q", tc.lang, last, tc.enter)
+		}
+		if strings.Contains(above, "Tab") {
+			t.Errorf("%s: the hint row wraps:\n%s\n%s", tc.lang, above, last)
+		}
+	}
+}
+
+// TestCounterAtTheLimitIsWhole: at the limit the counter says so in full
+// at 80x24 ("limit reached", not "limit reach"), in English and French.
+func TestCounterAtTheLimitIsWhole(t *testing.T) {
+	for _, tc := range []struct{ lang, start, want string }{
+		{"English", "Start", "2000 / 2000: limit reached"},
+		{"Français", "Commencer", "2000 / 2000 : limite atteinte"},
+	} {
+		k := startKiosk(t, tui.Config{Filer: &fakeFiler{}}, 80, 24)
+		k.click(tc.lang)
+		k.click(tc.start)
+		k.press(tcell.KeyDown, tcell.KeyEnter)
+		k.waitText("0 / 2000")
+		k.typeText(strings.Repeat("a", 2000))
+		k.waitText(tc.want)
+	}
+}
+
+// TestEmailAndPhoneErrorsTogether: a mistyped e-mail and a mistyped phone
+// are both pointed out at once, the focus on the first.
+func TestEmailAndPhoneErrorsTogether(t *testing.T) {
+	k := startKiosk(t, tui.Config{Filer: &fakeFiler{}}, 80, 24)
+	toDescription(k)
+	k.typeText("x")
+	k.press(tcell.KeyTab, tcell.KeyEnter)
+	k.waitStep("outcome")
+	k.press(tcell.KeyTab, tcell.KeyEnter)
+	k.waitStep("contact")
+	k.press(tcell.KeyTab)
+	k.typeText("ann-at-example")
+	k.press(tcell.KeyTab)
+	k.typeText("12")
+	k.press(tcell.KeyTab)
+	k.typeText(" ") // consent
+	k.press(tcell.KeyTab, tcell.KeyEnter)
+	k.waitText("Please check this email address.", "Please check this phone number.")
+	if k.step() != "contact" {
+		t.Fatalf("moved on with an invalid email and phone")
+	}
+}
+
+// TestReviewMarksCutText: a description longer than the review has room
+// for ends its section with "…", so the customer knows there is more.
+func TestReviewMarksCutText(t *testing.T) {
+	k := startKiosk(t, tui.Config{Filer: &fakeFiler{}}, 80, 24)
+	toDescription(k)
+	long := strings.Repeat("The machine kept my card and nobody could help. ", 30)
+	k.typeText(long)
+	k.press(tcell.KeyTab, tcell.KeyEnter)
+	k.waitStep("outcome")
+	k.press(tcell.KeyTab, tcell.KeyEnter)
+	k.waitStep("contact")
+	k.press(tcell.KeyTab, tcell.KeyTab, tcell.KeyTab, tcell.KeyTab, tcell.KeyEnter)
+	s := k.waitText("Check your complaint")
+	if !strings.Contains(s, "…") {
+		t.Errorf("the cut description has no … mark:\n%s", s)
+	}
+}

@@ -25,15 +25,18 @@ func (a *App) keymaps() map[flow.Step][]keys.Binding {
 		press  = bind("key.enter", "hint.press", nil, keys.K(tcell.KeyEnter))
 		choose = bind("key.enter", "hint.choose", nil, keys.K(tcell.KeyEnter))
 		move   = bind("key.arrows", "hint.move", nil, keys.K(tcell.KeyUp), keys.K(tcell.KeyDown))
-		line   = bind("key.enter", "hint.newline", nil, keys.K(tcell.KeyEnter))
-		tick   = bind("key.space", "hint.tick", nil, keys.R(' '))
-		back   = bind("key.esc", "hint.back", a.back, keys.K(tcell.KeyEscape))
+		// In a text box Enter makes a new line, on a button it presses
+		// it: one key, listed once, so the row does not read "Enter new
+		// line   Enter press button".
+		line = bind("key.enter", "hint.newline_press", nil, keys.K(tcell.KeyEnter))
+		tick = bind("key.space", "hint.tick", nil, keys.R(' '))
+		back = bind("key.esc", "hint.back", a.back, keys.K(tcell.KeyEscape))
 	)
 	return map[flow.Step][]keys.Binding{
 		flow.Welcome:     {next, prev, press},
 		flow.Category:    {move, choose, next, prev, back},
-		flow.Description: {next, prev, line, press, back},
-		flow.Outcome:     {next, prev, line, press, back},
+		flow.Description: {next, prev, line, back},
+		flow.Outcome:     {next, prev, line, back},
 		flow.Contact:     {next, prev, tick, press, back},
 		flow.Review:      {next, prev, press, back},
 		flow.Receipt:     {next, prev, press},

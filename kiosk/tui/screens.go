@@ -415,9 +415,12 @@ func (a *App) buildText(step flow.Step) *screen {
 	})
 	next := a.button(a.t("button.next"), a.next)
 	back := a.button(a.t("button.back"), a.back)
+	// As wide as the counter's longest text in this language ("2000 /
+	// 2000: limit reached"), so it is never cut; the message gets the rest.
+	counterWidth := tview.TaggedStringWidth(a.t("counter.full", "count", limit, "limit", limit)) + 1
 	status := tview.NewFlex().
 		AddItem(msg, 0, 1, false).
-		AddItem(counter, 24, 0, false)
+		AddItem(counter, counterWidth, 0, false)
 	body := tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(newText(a.t(helpKey)), 2, 0, false).
 		AddItem(area, 0, 1, true).
@@ -531,6 +534,7 @@ func (a *App) buildReview() *screen {
 	catRow, catText, catEdit := section("review.category", flow.Category)
 	descRow, descText, descEdit := section("review.description", flow.Description)
 	outRow, outText, outEdit := section("review.outcome", flow.Outcome)
+	descBox, outBox := moreText{descText}, moreText{outText}
 	conRow, conText, conEdit := section("review.contact", flow.Contact)
 	a.w.reviewCategory, a.w.reviewDesc, a.w.reviewOutcome, a.w.reviewContact = catText, descText, outText, conText
 	a.w.reviewMsg = newText("")
@@ -541,15 +545,32 @@ func (a *App) buildReview() *screen {
 		AddItem(catRow, 1, 0, false).
 		AddItem(catText, 1, 0, false).
 		AddItem(descRow, 1, 0, false).
-		AddItem(descText, 0, 3, false).
+		AddItem(descBox, 0, 3, false).
 		AddItem(outRow, 1, 0, false).
-		AddItem(outText, 0, 2, false).
+		AddItem(outBox, 0, 2, false).
 		AddItem(conRow, 1, 0, false).
 		AddItem(conText, 2, 0, false).
 		AddItem(a.w.reviewMsg, 3, 0, false)
 	return a.frame(flow.Review, a.stepTitle(flow.Review, a.t("review.title")), body,
 		buttonRow([]*tview.Button{back}, []*tview.Button{a.w.submit}),
 		[]tview.Primitive{a.w.submit, catEdit, descEdit, outEdit, conEdit, back})
+}
+
+// moreText is a review section's text that says when it does not fit: the
+// last cell of its last row becomes "…" (Edit shows it all), so a long
+// complaint is never silently cut.
+type moreText struct{ *tview.TextView }
+
+func (m moreText) Draw(screen tcell.Screen) {
+	m.TextView.Draw(screen)
+	x, y, w, h := m.GetInnerRect()
+	if w <= 0 || h <= 0 {
+		return
+	}
+	if lines := tview.WordWrap(m.GetText(false), w); len(lines) > h {
+		_, _, style, _ := screen.GetContent(x+w-1, y+h-1)
+		screen.SetContent(x+w-1, y+h-1, '…', nil, style.Bold(true))
+	}
 }
 
 // safe makes customer text inert for a plain (non-markup) view: textsafe

@@ -264,9 +264,20 @@ func (a *App) next() {
 	from := a.visit.Step
 	if err := a.visit.Next(); err != nil {
 		var fe *complaint.FieldError
-		if errors.As(err, &fe) {
-			a.fieldError(fe)
+		if !errors.As(err, &fe) {
+			return
 		}
+		if from == flow.Contact {
+			// Every wrong contact field at once, the focus on the first.
+			if all := a.visit.ContactProblems(); len(all) > 0 {
+				a.clearErrors(flow.Contact)
+				for i := len(all) - 1; i >= 0; i-- {
+					a.fieldError(all[i])
+				}
+				return
+			}
+		}
+		a.fieldError(fe)
 		return
 	}
 	a.clearErrors(from)

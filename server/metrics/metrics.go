@@ -376,12 +376,13 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // Instrument counts and times the HTTP requests next answers, by route
-// kind; the sync endpoint (a websocket that lives for hours) passes through
-// uncounted (its own metrics are ombud_sync_*).
+// kind; the sync endpoint (a websocket that lives for hours, its own
+// metrics are ombud_sync_*) and the console's event stream pass through
+// uncounted.
 func (m *Metrics) Instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		route, tracking := routeOf(r.URL.Path)
-		if route == "sync" {
+		if route == "sync" || route == "stream" {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -405,6 +406,10 @@ func routeOf(path string) (route, tracking string) {
 		return "sync", ""
 	case path == "/healthz" || path == "/readyz":
 		return "health", ""
+	case path == "/console/events":
+		return "stream", ""
+	case path == "/console" || strings.HasPrefix(path, "/console/"):
+		return "console", ""
 	case path == "/api/v1/enrol":
 		return "enrol", ""
 	case strings.HasPrefix(path, "/api/v1/staff/"):
@@ -452,6 +457,12 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(p []byte) (int, error) {
 	w.wroteHeader = true
 	return w.ResponseWriter.Write(p)
+}
+
+// Flush passes a flush through (a handler asserting http.Flusher gets it).
+func (w *statusWriter) Flush() {
+	w.wroteHeader = true
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

@@ -176,7 +176,7 @@ func (h *Handler) action(a act) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		lang := h.lang(r)
+		lang := h.caseLang(r, &l.c)
 		refuse := func(rf *refusal) {
 			now := h.now()
 			v := h.caseView(lang, doneOf(r), l, now)

@@ -74,6 +74,7 @@ func (h *Handler) handleAPI(w http.ResponseWriter, r *http.Request) {
 		h.apiError(w, r, httpapi.CodeUnavailable, h.words.T(lang, "error.unavailable"))
 		return
 	}
+	lang = h.caseLang(r, &l.c)
 	v := h.caseView(lang, doneOf(r), l, h.now())
 	c := &l.c
 	out := apiStatus{

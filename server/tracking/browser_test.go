@@ -159,3 +159,29 @@ func TestBrowserClosureRespectsTheCustomer(t *testing.T) {
 		t.Errorf("newest timeline entry = %q", got)
 	}
 }
+
+// TestBrowserTypoKeepsTheCode: a code typed with one wrong symbol comes
+// back in the field on the "looks mistyped" page, to be corrected in place.
+func TestBrowserTypoKeepsTheCode(t *testing.T) {
+	phone := phonetest.Open(t, 30*time.Second, "")
+	e := newEnv(t, nil)
+	c := e.file(t)
+	typed := []byte(c.Code[:4] + "-" + c.Code[4:8] + "-" + c.Code[8:])
+	typed[6] = map[bool]byte{true: 'A', false: 'B'}[typed[6] != 'A'] // one symbol off
+	ctx := phone.Ctx()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(phonetest.Width, phonetest.Height),
+		chromedp.Navigate(e.srv.URL+"/t"),
+		chromedp.SendKeys(chromedp.CSS("#code"), string(typed)),
+		chromedp.Submit(chromedp.CSS("#code")),
+		chromedp.WaitVisible(chromedp.CSS("#message.error")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if got := phone.Text("#message"); !strings.Contains(got, "looks mistyped") {
+		t.Fatalf("message = %q", got)
+	}
+	if got, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#code"))); err != nil || got != string(typed) {
+		t.Errorf("the field holds %q (%v), want the code as typed %q", got, err, typed)
+	}
+	phone.Shot("typo-keeps-code")
+}

@@ -127,8 +127,15 @@ const (
 	secretPhone       = "+44 7700 900123"
 )
 
-// file pushes a Filed event as a kiosk would and returns the complaint.
+// file pushes a Filed event as a kiosk would and returns the complaint,
+// filed in English.
 func (e *env) file(tb testing.TB) complaint.Complaint {
+	tb.Helper()
+	return e.fileIn(tb, "en")
+}
+
+// fileIn is file in language lang.
+func (e *env) fileIn(tb testing.TB, lang string) complaint.Complaint {
 	tb.Helper()
 	code, err := trackcode.Generate(e.device.Prefix)
 	if err != nil {
@@ -137,7 +144,7 @@ func (e *env) file(tb testing.TB) complaint.Complaint {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	c := complaint.Complaint{
 		ID: uid.New(), Code: string(code), Branch: "main", Device: e.device.ID, Channel: complaint.ChannelKiosk,
-		Category: "billing", Description: secretDescription, DesiredOutcome: "a refund", Language: "en", FiledAt: now,
+		Category: "billing", Description: secretDescription, DesiredOutcome: "a refund", Language: lang, FiledAt: now,
 		Contact: &complaint.Contact{Name: secretName, Email: secretEmail, Phone: secretPhone, ConsentAt: now, NoticeVersion: "1"},
 	}
 	ev, err := event.NewFiled(c, event.Actor{Kind: event.ActorDevice, ID: e.device.ID}, e.clock.Now())

@@ -93,8 +93,10 @@ func TestStatusWordsPerState(t *testing.T) {
 		!strings.Contains(fr.body, `href="?lang=en"`) {
 		t.Errorf("?lang=fr page is not French or lacks the switch back")
 	}
-	if fr := e.get(t, "/t/"+c.Code, "Accept-Language", "fr-CA,fr;q=0.9,en;q=0.5"); !strings.Contains(fr.body, `<html lang="fr">`) {
-		t.Error("Accept-Language fr did not give French")
+	// The complaint was filed in English: that, not the browser's
+	// language, opens the page (the language links switch it).
+	if en := e.get(t, "/t/"+c.Code, "Accept-Language", "fr-CA,fr;q=0.9,en;q=0.5"); !strings.Contains(en.body, `<html lang="en">`) {
+		t.Error("Accept-Language fr overrode the complaint's English")
 	}
 	e.closeUnanswered(t, c)
 	if r := e.get(t, "/t/"+c.Code); !strings.Contains(r.body, "Your complaint is closed.") || strings.Contains(r.body, "I accept this answer") {
@@ -523,5 +525,23 @@ func TestNotSatisfiedShowsTheNextStep(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(e.get(t, "/api/v1/track/"+c.Code).body), &got); err != nil || got.NextStep == nil || got.NextStep.Kind != "respond" {
 		t.Errorf("API next step %+v, %v: want respond", got.NextStep, err)
+	}
+}
+
+// TestPageOpensInTheComplaintsLanguage: a complaint filed in French opens
+// in French on a phone set to English (the QR link names no language);
+// ?lang still switches it, and the API answers in it too.
+func TestPageOpensInTheComplaintsLanguage(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.fileIn(t, "fr")
+	if r := e.get(t, "/t/"+c.Code, "Accept-Language", "en-GB,en;q=0.9"); !strings.Contains(r.body, `<html lang="fr">`) ||
+		!strings.Contains(r.body, "Nous avons votre réclamation") {
+		t.Errorf("a French complaint on an English phone: not French:\n%s", r.body)
+	}
+	if r := e.get(t, "/t/"+c.Code+"?lang=en", "Accept-Language", "fr"); !strings.Contains(r.body, `<html lang="en">`) {
+		t.Error("?lang=en did not switch the page to English")
+	}
+	if r := e.get(t, "/api/v1/track/"+c.Code, "Accept-Language", "en"); !strings.Contains(r.body, `"language":"fr"`) {
+		t.Errorf("API: %s", r.body)
 	}
 }

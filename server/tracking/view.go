@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"ombud/server/storage"
@@ -145,8 +146,9 @@ type view struct {
 	Lang, Title, Message string
 	Langs                []langLink
 	CSS                  string
-	// Lookup form.
-	Typo bool
+	// Lookup form. Typed is the code as typed, given back on the typo page.
+	Typo  bool
+	Typed string
 
 	// Case page.
 	Code, CodeDisplay, Branch   string
@@ -194,6 +196,26 @@ func (h *Handler) lang(r *http.Request) string {
 	// The form's hidden lang, only once the handler has parsed the body
 	// (bounded): reading it here would read an unbounded one.
 	if l := r.PostForm.Get("lang"); l != "" && h.words.Has(l) {
+		return l
+	}
+	return h.words.Negotiate(r.Header.Get("Accept-Language"))
+}
+
+// caseLang is the language of a case's page: the one asked for (?lang, the
+// form's lang), else the one the complaint was filed in, else the
+// browser's. The complaint's language comes before Accept-Language: the
+// customer chose it at the kiosk, the phone's settings may well be
+// someone else's choice (a work phone, a child's), and the receipt's QR
+// link stays short (no ?lang, so its code fits an 80x24 kiosk screen).
+// The page's language links switch it.
+func (h *Handler) caseLang(r *http.Request, c *lifecycle.Case) string {
+	if l := r.URL.Query().Get("lang"); l != "" && h.words.Has(l) {
+		return l
+	}
+	if l := r.PostForm.Get("lang"); l != "" && h.words.Has(l) {
+		return l
+	}
+	if l := c.Complaint.Language; l != "" && h.words.Has(l) {
 		return l
 	}
 	return h.words.Negotiate(r.Header.Get("Accept-Language"))
@@ -402,10 +424,17 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 	h.render(w, http.StatusNotFound, "lookup", v)
 }
 
-func (h *Handler) typo(w http.ResponseWriter, r *http.Request) {
+// typo answers a code whose check character does not match, with the code
+// as typed back in the field: the customer corrects one symbol instead of
+// retyping twelve. Only a code of the right shape gets here, so echoing it
+// tells nothing about which codes exist (html/template escapes it).
+func (h *Handler) typo(w http.ResponseWriter, r *http.Request, typed string) {
 	lang := h.lang(r)
 	v := h.baseView(lang, h.words.T(lang, "lookup.title"), h.words.T(lang, "lookup.typo"))
 	v.Typo = true
+	if rs := []rune(strings.TrimSpace(typed)); len(rs) <= 40 {
+		v.Typed = string(rs)
+	}
 	h.render(w, http.StatusBadRequest, "lookup", v)
 }
 
@@ -428,7 +457,7 @@ func (h *Handler) handleLookup(w http.ResponseWriter, r *http.Request) {
 	}
 	code, err := parseCode(raw[0])
 	if errors.Is(err, trackcode.ErrTypo) {
-		h.typo(w, r)
+		h.typo(w, r, raw[0])
 		return
 	}
 	if err == nil {
@@ -456,7 +485,7 @@ func (h *Handler) handlePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := h.now()
-	k := shapeKey{lang: h.lang(r), done: doneOf(r), branch: l.branch, next: l.next,
+	k := shapeKey{lang: h.caseLang(r, &l.c), done: doneOf(r), branch: l.branch, next: l.next,
 		overdue: !l.next.Due.IsZero() && now.After(l.next.Due)}
 	s := l.f.shape(k, func() *shape { return h.pageShape(l, k, now) })
 	if s == nil {
@@ -488,7 +517,7 @@ func doneOf(r *http.Request) string {
 func (h *Handler) loadFromPath(w http.ResponseWriter, r *http.Request) (*loaded, bool) {
 	code, err := parseCode(r.PathValue("code"))
 	if errors.Is(err, trackcode.ErrTypo) {
-		h.typo(w, r)
+		h.typo(w, r, r.PathValue("code"))
 		return nil, false
 	}
 	var l *loaded

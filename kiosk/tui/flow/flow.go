@@ -6,6 +6,7 @@
 package flow
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -213,6 +214,41 @@ func (v *Visit) checkContact() error {
 	c := complaint.Complaint{ID: "-", Code: "-", Branch: "-", Category: "-", Description: "-", Contact: d.Contact}
 	c.Normalize()
 	return c.Validate()
+}
+
+// ContactProblems lists every contact field that is wrong (name, e-mail,
+// phone), in that order, not only the first: a customer whose e-mail and
+// phone are both mistyped is told of both at once.
+func (v *Visit) ContactProblems() []*complaint.FieldError {
+	d := v.Draft()
+	if d.Contact == nil {
+		return nil
+	}
+	ct := *d.Contact
+	var out []*complaint.FieldError
+	for range 3 {
+		c := complaint.Complaint{ID: "-", Code: "-", Branch: "-", Category: "-", Description: "-", Contact: &ct}
+		c.Normalize()
+		var fe *complaint.FieldError
+		if !errors.As(c.Validate(), &fe) {
+			break
+		}
+		switch fe.Field { // set the wrong one aside and look again
+		case complaint.FieldName:
+			ct.Name = ""
+		case complaint.FieldEmail:
+			ct.Email = ""
+		case complaint.FieldPhone:
+			ct.Phone = ""
+		default:
+			if len(out) == 0 {
+				out = append(out, fe)
+			}
+			return out
+		}
+		out = append(out, fe)
+	}
+	return out
 }
 
 // Draft is what would be filed now. Contact details are included only when

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"ombud/server/audit"
 )
 
 // Online backup and its verification (`server backup`, `server restore`).
@@ -35,6 +37,10 @@ type BackupInfo struct {
 	Devices       int
 	TakenAt       time.Time // zero for a database that is not a backup
 	Extras        map[string][]byte
+	// Chain is the event log's hash chain head (server/audit), verified
+	// link by link from the first event; zero on a schema before the
+	// chain.
+	Chain audit.Head
 }
 
 // Backup writes a consistent copy of the database at src to dst, which
@@ -203,6 +209,9 @@ func Verify(ctx context.Context, path string) (BackupInfo, error) {
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM devices`).Scan(&info.Devices); err != nil {
 		return info, fmt.Errorf("devices: %w", err)
 	}
+	if err := verifyChain(ctx, db, &info); err != nil {
+		return info, err
+	}
 	var hasMeta bool
 	if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?)`, backupMeta).Scan(&hasMeta); err != nil {
 		return info, err
@@ -231,6 +240,62 @@ func Verify(ctx context.Context, path string) (BackupInfo, error) {
 		}
 	}
 	return info, nil
+}
+
+// verifyChain walks the event log's hash chain (server/audit) from the
+// first event: a copy with an event changed, dropped or reordered fails
+// here even when SQLite finds the file sound.
+func verifyChain(ctx context.Context, db *sql.DB, info *BackupInfo) error {
+	var chained bool
+	if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pragma_table_info('events') WHERE name = 'hash')`).Scan(&chained); err != nil {
+		return fmt.Errorf("event log: %w", err)
+	}
+	if !chained {
+		return nil // a schema from before the chain
+	}
+	red := make(map[string]int64)
+	rr, err := db.QueryContext(ctx, `SELECT complaint_id, MAX(seq) FROM events WHERE type = 'redacted' GROUP BY complaint_id`)
+	if err != nil {
+		return fmt.Errorf("event log: %w", err)
+	}
+	for rr.Next() {
+		var (
+			c   string
+			seq int64
+		)
+		if err := rr.Scan(&c, &seq); err != nil {
+			rr.Close()
+			return fmt.Errorf("event log: %w", err)
+		}
+		red[c] = seq
+	}
+	if err := rr.Close(); err != nil {
+		return fmt.Errorf("event log: %w", err)
+	}
+	v := audit.NewVerifier(nil, red)
+	rows, err := db.QueryContext(ctx, `SELECT `+chainColumns+` FROM events ORDER BY seq`)
+	if err != nil {
+		return fmt.Errorf("event log: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanChainRow(rows)
+		if err != nil {
+			return fmt.Errorf("event log: %w", err)
+		}
+		if v.Add(r) != nil {
+			break
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("event log: %w", err)
+	}
+	rep := v.Report()
+	if rep.Break != nil {
+		return fmt.Errorf("event log: %w", rep.Break)
+	}
+	info.Chain = rep.Head
+	return nil
 }
 
 // Install copies the verified backup file src to dst (a database path

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -355,11 +356,13 @@ func (s *Store) ConsoleDevice(ctx context.Context, branch string) (storage.Devic
 	return s.Device(ctx, id)
 }
 
-// scopeSQL is the WHERE clause (and its arguments) of a scope over the
-// cases table.
-func scopeSQL(sc storage.Scope) (string, []any) {
+// scopeFrom is the row source (and its arguments) of a scope over the
+// cases table, aliased c: the whole table, or the cases of some branches
+// followed by those queued to some teams from other branches, each part
+// read through its own index (an OR of the two would scan the table).
+func scopeFrom(sc storage.Scope) (string, []any) {
 	if sc.All {
-		return "1", nil
+		return "cases c", nil
 	}
 	queues := make([]string, len(sc.Teams))
 	for i, t := range sc.Teams {
@@ -367,12 +370,25 @@ func scopeSQL(sc storage.Scope) (string, []any) {
 	}
 	b, _ := json.Marshal(append([]string{}, sc.Branches...))
 	q, _ := json.Marshal(queues)
-	return `(c.branch IN (SELECT value FROM json_each(?)) OR c.queue IN (SELECT value FROM json_each(?)))`, []any{string(b), string(q)}
+	if len(queues) == 0 {
+		// No teams: the branches alone (?2 stays, unused, so the
+		// numbering is the same either way).
+		return `(SELECT * FROM cases WHERE branch IN (SELECT value FROM json_each(?1)) AND ?2 IS NOT NULL) c`, []any{string(b), string(q)}
+	}
+	return `(SELECT * FROM cases WHERE branch IN (SELECT value FROM json_each(?1))
+		UNION ALL SELECT * FROM cases WHERE queue IN (SELECT value FROM json_each(?2)) AND branch NOT IN (SELECT value FROM json_each(?1))) c`,
+		[]any{string(b), string(q)}
 }
+
+// MaxCount bounds the count of a queue page's cases: beyond it the page
+// says "more than", so a page over a million cases does not count them all.
+const MaxCount = 10000
 
 // QueueCases implements storage.Console.
 func (s *Store) QueueCases(ctx context.Context, f storage.CaseFilter) ([]storage.CaseRow, int, error) {
-	where, args := scopeSQL(f.Scope)
+	from, args := scopeFrom(f.Scope)
+	scopeArgs := len(args)
+	where := "1"
 	add := func(cond string, a ...any) {
 		where += " AND " + cond
 		args = append(args, a...)
@@ -410,17 +426,47 @@ func (s *Store) QueueCases(ctx context.Context, f storage.CaseFilter) ([]storage
 	if limit <= 0 || limit > storage.MaxPage {
 		limit = 200
 	}
+	// Numbered arguments (?1, ?2 in the scope) and plain ones must not
+	// mix: make every later one numbered too.
+	where = numbered(where, scopeArgs)
 	var total int
-	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM cases c WHERE `+where, args...).Scan(&total); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM `+from+` WHERE `+where+` LIMIT `+strconv.Itoa(MaxCount+1)+`)`, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count queue cases: %w", err)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+prefixed("c.", caseColumns)+` FROM cases c WHERE `+where+`
-		ORDER BY c.next_due IS NULL, c.next_due, c.filed_at, c.complaint_id LIMIT ?`, append(args, limit)...)
+	// Deadlines first, soonest first (the partial index on next_due walks
+	// them in order and stops at the limit), then cases without one.
+	n := len(args)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+prefixed("c.", caseColumns)+` FROM `+from+` WHERE `+where+`
+		AND c.next_due IS NOT NULL ORDER BY c.next_due, c.complaint_id LIMIT ?`+strconv.Itoa(n+1), append(args, limit)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read queue cases: %w", err)
 	}
 	out, err := scanCases(rows)
-	return out, total, err
+	if err != nil || len(out) >= limit {
+		return out, total, err
+	}
+	rows, err = s.r.QueryContext(ctx, `SELECT `+prefixed("c.", caseColumns)+` FROM `+from+` WHERE `+where+`
+		AND c.next_due IS NULL ORDER BY c.filed_at, c.complaint_id LIMIT ?`+strconv.Itoa(n+1), append(args, limit-len(out))...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read queue cases: %w", err)
+	}
+	more, err := scanCases(rows)
+	return append(out, more...), total, err
+}
+
+// numbered rewrites the plain '?' parameters of cond as ?N, numbering from
+// after the first n.
+func numbered(cond string, n int) string {
+	var b strings.Builder
+	for _, r := range cond {
+		if r == '?' {
+			n++
+			b.WriteString("?" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // prefixed qualifies every column of a comma-separated list.
@@ -434,12 +480,13 @@ func prefixed(p, cols string) string {
 
 // QueueCounts implements storage.Console.
 func (s *Store) QueueCounts(ctx context.Context, sc storage.Scope, now, soon time.Time) ([]storage.QueueCount, error) {
-	where, args := scopeSQL(sc)
-	rows, err := s.r.QueryContext(ctx, `SELECT c.queue, COUNT(*),
-		COALESCE(SUM(c.next_due IS NOT NULL AND c.next_due < ?), 0),
-		COALESCE(SUM(c.next_due IS NOT NULL AND c.next_due >= ? AND c.next_due < ?), 0)
-		FROM cases c WHERE `+where+` AND c.state != 'closed' GROUP BY c.queue ORDER BY c.queue`,
-		append([]any{nanos(now), nanos(now), nanos(soon)}, args...)...)
+	from, args := scopeFrom(sc)
+	n := len(args)
+	rows, err := s.r.QueryContext(ctx, fmt.Sprintf(`SELECT c.queue, COUNT(*),
+		COALESCE(SUM(c.next_due IS NOT NULL AND c.next_due < ?%[1]d), 0),
+		COALESCE(SUM(c.next_due IS NOT NULL AND c.next_due >= ?%[1]d AND c.next_due < ?%[2]d), 0)
+		FROM `+from+` WHERE c.state != 'closed' GROUP BY c.queue ORDER BY c.queue`, n+1, n+2),
+		append(args, nanos(now), nanos(soon))...)
 	if err != nil {
 		return nil, fmt.Errorf("count queues: %w", err)
 	}
@@ -478,15 +525,16 @@ func (s *Store) SearchCases(ctx context.Context, sc storage.Scope, query string,
 	if limit <= 0 || limit > storage.MaxPage {
 		limit = 100
 	}
-	where, args := scopeSQL(sc)
+	from, args := scopeFrom(sc)
+	n := len(args)
 	code := strings.ToUpper(strings.TrimSpace(query))
 	match := ftsQuery(query)
 	if match == "" {
 		return nil, nil
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+prefixed("c.", caseColumns)+` FROM cases c WHERE (c.code = ?
-		OR c.complaint_id IN (SELECT complaint_id FROM case_text WHERE case_text MATCH ?)) AND `+where+`
-		ORDER BY c.filed_at DESC LIMIT ?`, append(append([]any{code, match}, args...), limit)...)
+	rows, err := s.r.QueryContext(ctx, fmt.Sprintf(`SELECT `+prefixed("c.", caseColumns)+` FROM `+from+` WHERE (c.code = ?%d
+		OR c.complaint_id IN (SELECT complaint_id FROM case_text WHERE case_text MATCH ?%d))
+		ORDER BY c.filed_at DESC LIMIT ?%d`, n+1, n+2, n+3), append(args, code, match, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("search cases: %w", err)
 	}

@@ -3,6 +3,8 @@ package sqlite_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,4 +109,69 @@ func FuzzSearchQuery(f *testing.F) {
 			t.Fatalf("search %q: %v", q, err)
 		}
 	})
+}
+
+// TestQueueCases: scope (branches, then team queues from other branches),
+// filters, soonest deadline first and cases without one after, counts per
+// queue with overdue and at-risk.
+func TestQueueCases(t *testing.T) {
+	ctx := context.Background()
+	s := MustOpen(t)
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	row := func(id, branch, queue string, state lifecycle.State, due time.Duration) storage.CaseRow {
+		r := storage.CaseRow{ComplaintID: id, Code: "C" + id, Branch: branch, State: state, Queue: queue, Category: "fees",
+			FiledAt: now.Add(-time.Hour), UpdatedAt: now}
+		if due != 0 {
+			r.NextDue = now.Add(due)
+		}
+		return r
+	}
+	rows := []storage.CaseRow{
+		row("a", "north", "branch:north", lifecycle.Received, 2*time.Hour),
+		row("b", "north", "branch:north", lifecycle.Acknowledged, -time.Hour),
+		row("c", "north", "branch:north", lifecycle.Closed, 0),
+		row("d", "south", "team:fraud", lifecycle.Received, time.Hour),
+		row("e", "south", "branch:south", lifecycle.Received, -2*time.Hour),
+		row("f", "north", "team:fraud", lifecycle.Received, 0),
+	}
+	if err := s.SaveCases(ctx, 0, 1, rows); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(f storage.CaseFilter) string {
+		t.Helper()
+		got, _, err := s.QueueCases(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range got {
+			out = append(out, r.ComplaintID)
+		}
+		return strings.Join(out, ",")
+	}
+	sc := storage.Scope{Branches: []string{"north"}, Teams: []string{"fraud"}}
+	for _, c := range []struct {
+		name string
+		f    storage.CaseFilter
+		want string
+	}{
+		{"open, in scope, by deadline", storage.CaseFilter{Scope: sc, Open: true}, "b,d,a,f"},
+		{"every state", storage.CaseFilter{Scope: sc}, "b,d,a,c,f"},
+		{"one queue", storage.CaseFilter{Scope: sc, Queue: "team:fraud"}, "d,f"},
+		{"one state", storage.CaseFilter{Scope: sc, States: []lifecycle.State{lifecycle.Acknowledged}}, "b"},
+		{"another branch's filter stays in scope", storage.CaseFilter{Scope: sc, Branch: "south"}, "d"},
+		{"everything", storage.CaseFilter{Scope: storage.Scope{All: true}, Open: true, Limit: 3}, "e,b,d"},
+	} {
+		if got := ids(c.f); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+	counts, err := s.QueueCounts(ctx, sc, now, now.Add(90*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []storage.QueueCount{{Queue: "branch:north", Open: 2, Overdue: 1}, {Queue: "team:fraud", Open: 2, AtRisk: 1}}
+	if !slices.Equal(counts, want) {
+		t.Errorf("counts = %+v, want %+v", counts, want)
+	}
 }

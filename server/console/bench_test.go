@@ -1,0 +1,303 @@
+package console_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"ombud/server/console"
+	"ombud/server/httpapi"
+	"ombud/server/storage"
+	"ombud/server/storage/sqlite"
+	"ombud/shared/complaint"
+	"ombud/shared/staff"
+	"ombud/shared/uid"
+)
+
+// The console's benchmarks run on a generated data set: OMBUD_BENCH_CASES
+// cases (default 20,000; BENCHMARKS.md quotes 1,000,000) across one branch
+// per 500 cases (at most 2,000), 5% in team:fraud, with descriptions of
+// words drawn from a French and English list (accents included), filed over
+// the last 90 days, a third acknowledged, 10% closed, deadlines from 3 days
+// ago to 20 days ahead. The generator writes the database directly, in
+// large transactions (the filing path would take hours for a million), and
+// the case-text trigger indexes every description as it is written.
+
+var benchWords = strings.Fields(`carte volée retrait distributeur frais prélèvement compte agence conseiller
+virement refusé erreur remboursement attente téléphone courrier crédit prêt taux découvert chèque
+opposition fraude paiement inconnu internet application mot de passe bloqué délai réponse accueil
+card stolen withdrawal fee charge account branch advisor transfer refused error refund waiting phone
+letter loan rate overdraft cheque fraud payment unknown online blocked delay answer service été déçu`)
+
+type benchSet struct {
+	dir      string
+	branches int
+	n        int
+	sample   []string // complaint ids to open
+}
+
+var benchCache = map[string]*benchSet{}
+
+func benchData(b *testing.B) *benchSet {
+	b.Helper()
+	n := 20000
+	if v, err := strconv.Atoi(os.Getenv("OMBUD_BENCH_CASES")); err == nil && v > 0 {
+		n = v
+	}
+	// OMBUD_BENCH_DIR keeps the data set between runs (a million cases
+	// take minutes to generate); without it, each benchmark makes its own.
+	dir := os.Getenv("OMBUD_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	key := fmt.Sprint(dir, n)
+	if s, ok := benchCache[key]; ok {
+		return s
+	}
+	s := &benchSet{dir: dir, n: n, branches: min(2000, max(1, n/500))}
+	// A data set left in OMBUD_BENCH_DIR by an earlier run is reused
+	// when it has as many cases.
+	meta := filepath.Join(dir, "bench.json")
+	var kept benchMeta
+	if raw, err := os.ReadFile(meta); err == nil && json.Unmarshal(raw, &kept) == nil && kept.N == n {
+		s.sample = kept.Sample
+	} else {
+		if err := generate(b, s); err != nil {
+			b.Fatal(err)
+		}
+		raw, _ := json.Marshal(benchMeta{N: n, Sample: s.sample})
+		if err := os.WriteFile(meta, raw, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if os.Getenv("OMBUD_BENCH_DIR") != "" {
+		benchCache[key] = s
+	}
+	return s
+}
+
+type benchMeta struct {
+	N      int
+	Sample []string
+}
+
+func branchID(i int) string { return fmt.Sprintf("b%04d", i) }
+
+// generate builds the data set in s.dir/server.db.
+func generate(b *testing.B, s *benchSet) error {
+	ctx := context.Background()
+	path := filepath.Join(s.dir, "server.db")
+	start := time.Now()
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return err
+	}
+	for i := range s.branches {
+		if err := st.CreateBranch(ctx, branchID(i), "Branch "+strconv.Itoa(i)); err != nil {
+			return err
+		}
+	}
+	st.Close()
+	db, err := sql.Open("sqlite", sqlite.DSN(path, false))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	rng := rand.New(rand.NewPCG(1, 2))
+	now := time.Now()
+	const batch = 20000
+	for done := 0; done < s.n; {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		ev, _ := tx.PrepareContext(ctx, `INSERT INTO events (id, complaint_id, branch, type, actor_kind, actor_id, at, data, stored_at) VALUES (?, ?, ?, 'filed', 'customer', '', ?, ?, ?)`)
+		co, _ := tx.PrepareContext(ctx, `INSERT INTO complaints (id, code, branch, category, filed_at, filed_event_id) VALUES (?, ?, ?, ?, ?, ?)`)
+		ca, _ := tx.PrepareContext(ctx, `INSERT INTO cases (complaint_id, code, branch, state, queue, severity, priority, category, escalation_level,
+			waiting_on_customer, filed_at, acknowledged_at, responded_at, closed_at, ack_due, respond_due, next_due, next_target, updated_at, seq)
+			VALUES (?, ?, ?, ?, ?, '', 0, ?, 0, 0, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)`)
+		for i := 0; i < batch && done < s.n; i, done = i+1, done+1 {
+			br := branchID(rng.IntN(s.branches))
+			id := uid.New()
+			code := fmt.Sprintf("Z%09X", done)
+			filed := now.Add(-time.Duration(rng.Int64N(int64(90 * 24 * time.Hour))))
+			words := make([]string, 8+rng.IntN(30))
+			for w := range words {
+				words[w] = benchWords[rng.IntN(len(benchWords))]
+			}
+			cat := []string{"cards", "fees", "loans", "service"}[rng.IntN(4)]
+			c := complaint.Complaint{ID: id, Code: code, Branch: br, Channel: complaint.ChannelKiosk, Category: cat,
+				Description: strings.Join(words, " "), Language: "fr", FiledAt: filed}
+			data, _ := json.Marshal(c)
+			evID := uid.NewAt(filed)
+			at := filed.UnixMilli() << 16
+			if _, err := ev.ExecContext(ctx, evID, id, br, at, data, filed.UnixNano()); err != nil {
+				return err
+			}
+			if _, err := co.ExecContext(ctx, id, code, br, cat, filed.UnixNano(), evID); err != nil {
+				return err
+			}
+			state, queue := "received", "branch:"+br
+			if rng.IntN(20) == 0 {
+				queue = "team:fraud"
+			}
+			var acked, closed, nextDue sql.NullInt64
+			target := "acknowledge"
+			due := now.Add(time.Duration(rng.Int64N(int64(23*24*time.Hour))) - 3*24*time.Hour)
+			switch r := rng.IntN(10); {
+			case r == 0:
+				state, target = "closed", ""
+				closed = sql.NullInt64{Int64: now.UnixNano(), Valid: true}
+				acked = sql.NullInt64{Int64: filed.UnixNano(), Valid: true}
+			case r < 4:
+				state, target = "acknowledged", "respond"
+				acked = sql.NullInt64{Int64: filed.UnixNano(), Valid: true}
+				nextDue = sql.NullInt64{Int64: due.UnixNano(), Valid: true}
+			default:
+				nextDue = sql.NullInt64{Int64: due.UnixNano(), Valid: true}
+			}
+			if _, err := ca.ExecContext(ctx, id, code, br, state, queue, cat, filed.UnixNano(), acked, closed,
+				due.UnixNano(), due.UnixNano(), nextDue, target, filed.UnixNano(), done+1); err != nil {
+				return err
+			}
+			if done%(s.n/50+1) == 0 {
+				s.sample = append(s.sample, id)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	if _, err := db.ExecContext(ctx, `ANALYZE`); err != nil {
+		return err
+	}
+	b.Logf("generated %d cases in %d branches in %s", s.n, s.branches, time.Since(start).Round(time.Second))
+	return nil
+}
+
+// benchServer serves the console on the data set (no case engine: the
+// rows are the generator's), with a signed-in session for who.
+func benchServer(b *testing.B, s *benchSet, who staff.Account, branches []string) (*httptest.Server, *http.Client) {
+	b.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(s.dir, "server.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	if _, err := st.StaffAccount(ctx, who.ID); err != nil {
+		who.PINHash, _ = staff.HashPINWith("482913", staff.TestCost)
+		if err := st.CreateStaff(ctx, who); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.SetConsoleBranches(ctx, who.ID, branches, time.Now()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	h, err := console.New(st, console.Options{Key: []byte("bench key"), PasswordCost: staff.TestCost})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tok := uid.New() + uid.New()
+	sum := hash(tok)
+	now := time.Now()
+	if err := st.CreateConsoleSession(ctx, storage.ConsoleSession{ID: uid.New(), TokenHash: sum, StaffID: who.ID, Stage: storage.StageFull,
+		StartedAt: now, SeenAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		b.Fatal(err)
+	}
+	mux := httpapi.New(st, httpapi.Options{})
+	h.Register(mux)
+	srv := httptest.NewServer(mux)
+	b.Cleanup(srv.Close)
+	jar := &oneCookie{c: &http.Cookie{Name: "ombud_console", Value: tok}}
+	return srv, &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+type oneCookie struct{ c *http.Cookie }
+
+func (o *oneCookie) SetCookies(*url.URL, []*http.Cookie) {}
+func (o *oneCookie) Cookies(*url.URL) []*http.Cookie     { return []*http.Cookie{o.c} }
+
+// measure GETs each path in turn b.N times and reports p50 and p99.
+func measure(b *testing.B, c *http.Client, base string, paths func(i int) string, want int) {
+	b.Helper()
+	times := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		t0 := time.Now()
+		res, err := c.Get(base + paths(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		res.Body.Close()
+		times = append(times, time.Since(t0))
+		if res.StatusCode != want {
+			b.Fatalf("%s: %d", paths(i), res.StatusCode)
+		}
+	}
+	b.StopTimer()
+	slices.Sort(times)
+	pct := func(p float64) float64 {
+		return float64(times[min(len(times)-1, int(float64(len(times))*p))].Microseconds()) / 1000
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+}
+
+// BenchmarkConsoleQueue: the queue page of one branch's agent, and of a
+// manager over every branch (counts of every queue and the 200 soonest).
+func BenchmarkConsoleQueue(b *testing.B) {
+	s := benchData(b)
+	b.Run("branch-agent", func(b *testing.B) {
+		srv, c := benchServer(b, s, staff.Account{ID: "agent1", Name: "Agent", Role: staff.Agent, Branch: branchID(1)}, nil)
+		measure(b, c, srv.URL, func(int) string { return "/console/" }, http.StatusOK)
+	})
+	b.Run("all-branches-manager", func(b *testing.B) {
+		srv, c := benchServer(b, s, staff.Account{ID: "manager1", Name: "Manager", Role: staff.Manager, Branch: branchID(0)}, []string{"*"})
+		measure(b, c, srv.URL, func(int) string { return "/console/" }, http.StatusOK)
+	})
+	b.Run("fraud-team", func(b *testing.B) {
+		srv, c := benchServer(b, s, staff.Account{ID: "fraud1", Name: "Fraud", Role: staff.Agent, Branch: branchID(2), Teams: []string{"fraud"}}, nil)
+		measure(b, c, srv.URL, func(int) string { return "/console/?queue=team:fraud" }, http.StatusOK)
+	})
+}
+
+// BenchmarkConsoleSearch: full-text searches of two words by a manager
+// over every branch, and by one branch's agent.
+func BenchmarkConsoleSearch(b *testing.B) {
+	s := benchData(b)
+	queries := []string{"carte volee", "remboursement attente", "fraud payment", "pret taux", "bloque application", "decu"}
+	for _, who := range []struct {
+		name     string
+		a        staff.Account
+		branches []string
+	}{
+		{"all-branches", staff.Account{ID: "manager2", Name: "Manager", Role: staff.Manager, Branch: branchID(0)}, []string{"*"}},
+		{"one-branch", staff.Account{ID: "agent2", Name: "Agent", Role: staff.Agent, Branch: branchID(3)}, nil},
+	} {
+		b.Run(who.name, func(b *testing.B) {
+			srv, c := benchServer(b, s, who.a, who.branches)
+			measure(b, c, srv.URL, func(i int) string { return "/console/search?q=" + url.QueryEscape(queries[i%len(queries)]) }, http.StatusOK)
+		})
+	}
+}
+
+// BenchmarkConsoleCase: the case page of cases across the data set.
+func BenchmarkConsoleCase(b *testing.B) {
+	s := benchData(b)
+	srv, c := benchServer(b, s, staff.Account{ID: "manager3", Name: "Manager", Role: staff.Manager, Branch: branchID(0)}, []string{"*"})
+	measure(b, c, srv.URL, func(i int) string { return "/console/case/" + s.sample[i%len(s.sample)] }, http.StatusOK)
+}
