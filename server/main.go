@@ -115,6 +115,8 @@ const usage = `usage:
   server backup  --data DIR --to FILE    (online: while the server runs)
   server restore --data DIR --from FILE  (with the server stopped)
   server migrate    --data DIR
+  server kpi rebuild --data DIR [--sla-config F | --ack-days N --respond-days N] [--timezone TZ]
+                    (recomputes the improvement figures from the event log; the server's own SLA and zone flags)
   Every command takes --db postgres://USER@HOST:5432/DB instead of --data DIR to use PostgreSQL
   (OMBUD_SERVER_DB); several servers may then serve one database.
   (staff add and staff pin read the PIN from the terminal, or one line of standard input)
@@ -178,6 +180,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return restore(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, rest, getenv, stdout, stderr)
+	case "kpi":
+		return kpiCommand(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

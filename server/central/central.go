@@ -40,6 +40,7 @@ import (
 	"ombud/server/dispatch"
 	"ombud/server/enrol"
 	"ombud/server/httpapi"
+	"ombud/server/kpi"
 	"ombud/server/metrics"
 	"ombud/server/notify"
 	"ombud/server/notify/email"
@@ -252,6 +253,7 @@ type Server struct {
 	notifier *notify.Notifier
 	webhooks *webhook.Dispatcher
 	desk     *console.Handler
+	kpi      *kpi.Follower // nil on a database without the figures' storage
 	http     *http.Server
 	ln       net.Listener
 
@@ -392,6 +394,9 @@ func (s *Server) Open(ctx context.Context) (err error) {
 		}
 		wg.Go(func() { s.notifier.Run(ctx) })
 		wg.Go(func() { s.webhooks.Run(ctx) })
+		if s.kpi != nil {
+			wg.Go(func() { s.kpi.Run(ctx) })
+		}
 		wg.Wait()
 	}
 	if l, ok := s.store.(leaser); ok {
@@ -541,6 +546,16 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	co.TrackingURL = s.cfg.PublicURL
 	if s.cfg.SLA != nil {
 		co.AcceptWithin = s.cfg.SLA.AcceptWithin()
+	}
+	co.Location = s.cfg.Location
+	// The improvement figures (server/kpi), kept by a follower of the
+	// log; like the console, SQLite only so far.
+	if ks, ok := s.store.(kpi.Store); ok {
+		if s.kpi, err = kpi.New(kpi.Config{Log: s.store, Store: ks, SLA: s.cfg.SLA, Location: s.cfg.Location, Logger: base}); err != nil {
+			return nil, err
+		}
+	} else {
+		base.Warn("the improvement figures are not available on this database yet: /console/improve is not served")
 	}
 	// The console's storage exists on SQLite only so far: on PostgreSQL
 	// /console/ is not served (and the server says so at start).

@@ -82,6 +82,9 @@ type Options struct {
 	// (staff.DefaultCost); tests use staff.TestCost.
 	PasswordCost staff.Cost
 	Now          func() time.Time
+	// Location dates the improvement figures' days and periods
+	// (time.Local when nil); the server's --timezone.
+	Location *time.Location
 	// Poll is how often the live feed checks the case projection after a
 	// commit (DefaultPoll).
 	Poll time.Duration
@@ -226,6 +229,8 @@ func Routes() []Route {
 		{"POST", Prefix + "case/{id}/{action}", staff.Agent, full, (*Handler).handleAction},
 		{"GET", Prefix + "events", staff.Agent, full, (*Handler).handleEvents},
 		{"GET", Prefix + "audit", staff.Administrator, full, (*Handler).handleAudit},
+		{"GET", Prefix + "improve", staff.Supervisor, full, (*Handler).handleImprove},
+		{"GET", Prefix + "improve/export", staff.Supervisor, full, (*Handler).handleImproveExport},
 		{"GET", Prefix + "admin/staff", staff.Administrator, full, (*Handler).handleStaffList},
 		{"POST", Prefix + "admin/staff", staff.Administrator, full, (*Handler).handleStaffAdd},
 		{"POST", Prefix + "admin/staff/{id}/{change}", staff.Administrator, full, (*Handler).handleStaffChange},
