@@ -576,6 +576,20 @@ func (h *Handler) push(r *http.Request, wh *who, l *loaded, typ event.Type, data
 	}
 	e := event.Event{ID: uid.NewAt(at.Time()), ComplaintID: l.c.ID, Type: typ, Actor: event.Actor{Kind: event.ActorStaff, ID: wh.acct.ID},
 		At: at, Branch: l.c.Branch, Data: raw}
+	// The whole lifecycle, not just the transition table: the case as
+	// folded from its log must take this event (e.g. no close before the
+	// customer's time to answer a decision has passed, unless they
+	// accepted), or the server would store an event every node refuses to
+	// apply and the person would be told it was done.
+	evs := make([]event.Event, 0, len(l.events))
+	for _, se := range l.events {
+		evs = append(evs, se.Event)
+	}
+	if c, err := lifecycle.Fold(evs); err == nil {
+		if err := lifecycle.Apply(&c, e); err != nil {
+			return &rejected{reason: lifecycleMessage(err)}
+		}
+	}
 	// One push at a time per device: its sequence is the next after the
 	// last it handled.
 	h.devMu.Lock()

@@ -465,3 +465,49 @@ func TestDecisionSaysUntilWhenTheCustomerMayAnswer(t *testing.T) {
 		t.Fatal("no decision in the log")
 	}
 }
+
+// TestCloseBeforeTheCustomersAnswerIsRefused: closing a decided case
+// before the customer's time to answer has passed, without their
+// acceptance, is refused with the reason, and nothing is stored; with
+// their acceptance it closes.
+func TestCloseBeforeTheCustomersAnswerIsRefused(t *testing.T) {
+	e := newEnv(t)
+	e.person(t, "ana", staff.Agent, "main")
+	cp := e.file(t, "main", "billing", "The machine kept my card.")
+	a := e.client(t)
+	a.signIn("ana")
+	post := func(action string, form url.Values) (int, string) {
+		a.get("/console/case/" + cp.ID)
+		st, body, _ := a.post("/console/case/"+cp.ID+"/"+action, form)
+		return st, body
+	}
+	for _, step := range []struct {
+		action string
+		form   url.Values
+	}{
+		{"acknowledge", url.Values{}},
+		{"assess", url.Values{"severity": {string(event.SeverityMedium)}, "priority": {"3"}}},
+		{"respond", url.Values{"text": {"We returned your card."}}},
+	} {
+		if st, body := post(step.action, step.form); st != http.StatusSeeOther {
+			t.Fatalf("%s: %d %s", step.action, st, body)
+		}
+	}
+	count := func() int {
+		evs, err := e.st.ComplaintEvents(context.Background(), cp.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(evs)
+	}
+	before := count()
+	if st, body := post("close", url.Values{"text": {"Closed."}}); st != http.StatusConflict || !strings.Contains(body, "The server refused this action") {
+		t.Errorf("close before the customer's answer: %d, want 409 with the reason", st)
+	}
+	if n := count(); n != before {
+		t.Errorf("the refused close stored %d events", n-before)
+	}
+	if st, body := post("close", url.Values{"text": {"Closed."}, "accepted": {"yes"}}); st != http.StatusSeeOther {
+		t.Errorf("close with the customer's acceptance: %d %s", st, body)
+	}
+}
