@@ -303,9 +303,6 @@ func wrap(s string, width int) []string {
 	return lines
 }
 
-// printable reduces s to printable ASCII (see printableIn).
-func printable(s string) string { return printableIn(s, codePages[ASCII]) }
-
 // printableIn reduces s to what prints in the code page: its letters stay
 // (é, ñ, ß in CP858 and WPC1252), others lose their accents (ő → o),
 // typographic punctuation missing from the table becomes its ASCII

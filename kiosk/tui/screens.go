@@ -568,7 +568,7 @@ func (m moreText) Draw(screen tcell.Screen) {
 		return
 	}
 	if lines := tview.WordWrap(m.GetText(false), w); len(lines) > h {
-		_, _, style, _ := screen.GetContent(x+w-1, y+h-1)
+		_, style, _ := screen.Get(x+w-1, y+h-1)
 		screen.SetContent(x+w-1, y+h-1, '…', nil, style.Bold(true))
 	}
 }

@@ -141,7 +141,7 @@ func (e *env) waitCase(t *testing.T, id string, ok func(storage.CaseRow) bool) s
 		if time.Now().After(deadline) {
 			t.Fatalf("case %s: not as expected in time (last %+v, %v)", id, r, err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		<-time.After(20 * time.Millisecond) // poll the condition again; the deadline above bounds the wait
 	}
 }
 

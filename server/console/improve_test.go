@@ -36,7 +36,7 @@ func (c *client) waitFigure(t *testing.T, path, id, want string) string {
 		if time.Now().After(deadline) {
 			t.Fatalf("figure %s: got %v, want %q", id, m, want)
 		}
-		time.Sleep(20 * time.Millisecond)
+		<-time.After(20 * time.Millisecond) // poll the condition again; the deadline above bounds the wait
 	}
 }
 

@@ -77,7 +77,7 @@ func TestInstrumentKeepsStreamingAndCounts(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("console 200s = %v (want 1), tracking not_found = %v (want 2)", console, notFound)
 		}
-		time.Sleep(5 * time.Millisecond)
+		<-time.After(5 * time.Millisecond) // poll the condition again; the deadline above bounds the wait
 	}
 	// The stream is not counted (it lasts as long as the page is open),
 	// and no path is a label.

@@ -227,7 +227,7 @@ func waitFor(tb testing.TB, cond func() bool) {
 		if time.Now().After(deadline) {
 			tb.Fatal(errors.New("condition not met in 15s"))
 		}
-		time.Sleep(10 * time.Millisecond)
+		<-time.After(10 * time.Millisecond) // poll the condition again; the deadline above bounds the wait
 	}
 }
 
