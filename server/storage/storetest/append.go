@@ -19,7 +19,7 @@ func customerEvent(filed event.Event, typ event.Type, text string) event.Event {
 	data, _ := json.Marshal(event.Text{Text: text})
 	return event.Event{
 		ID: uid.New(), ComplaintID: filed.ComplaintID, Type: typ,
-		Actor: event.Actor{Kind: event.ActorCustomer}, At: clock.Now(),
+		Actor: event.Actor{Kind: event.ActorCustomer}, At: Clock.Now(),
 		Branch: filed.Branch, Data: data,
 	}
 }
@@ -27,7 +27,7 @@ func customerEvent(filed event.Event, typ event.Type, text string) event.Event {
 // mustPushFiled files a complaint from d at device seq and returns its event.
 func mustPushFiled(tb testing.TB, s storage.Store, d storage.Device, seq int64) event.Event {
 	tb.Helper()
-	filed := filedEvent(tb, d)
+	filed := FiledEvent(tb, d)
 	res, err := s.Push(context.Background(), d.ID, []wire.DeviceEvent{{Seq: seq, Event: filed}})
 	if err != nil || res.Stored != 1 {
 		tb.Fatalf("push filed: %+v, %v", res, err)
@@ -52,14 +52,14 @@ func testAppendStreamsToTheComplaintsBranch(t *testing.T, h Harness) {
 	}
 
 	// Branch A's devices receive it after the Filed event, like any event.
-	evs := allEvents(t, s, wire.BranchScope("A"))
+	evs := AllEvents(t, s, wire.BranchScope("A"))
 	if n := len(evs); n != 2 || evs[1].Event.ID != info.ID || evs[1].Seq != got[0].Seq {
 		t.Fatalf("branch A events = %+v, want the filed event then %s", evs, info.ID)
 	}
 	if e := evs[1].Event; e.Actor.Kind != event.ActorCustomer || string(e.Data) != string(info.Data) || e.At != info.At {
 		t.Errorf("streamed event = %+v, want %+v", e, info)
 	}
-	for _, se := range allEvents(t, s, wire.BranchScope("B")) {
+	for _, se := range AllEvents(t, s, wire.BranchScope("B")) {
 		if se.Event.ID == info.ID {
 			t.Fatal("branch B received branch A's event")
 		}
@@ -88,7 +88,7 @@ func testAppendIsIdempotentByEventID(t *testing.T, h Harness) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := mustStats(t, s)
+	before := MustStats(t, s)
 
 	// A retry, and the same id twice in one batch beside a new event.
 	again := first
@@ -104,7 +104,7 @@ func testAppendIsIdempotentByEventID(t *testing.T, h Harness) {
 	if got[1].Seq == 0 || got[2].Seq != got[1].Seq {
 		t.Errorf("same id twice in a batch: seqs %d and %d, want one", got[1].Seq, got[2].Seq)
 	}
-	if after := mustStats(t, s); after.Events != before.Events+1 {
+	if after := MustStats(t, s); after.Events != before.Events+1 {
 		t.Errorf("events %d -> %d, want one more", before.Events, after.Events)
 	}
 }
@@ -116,7 +116,7 @@ func testAppendRefusalsStoreNothing(t *testing.T, h Harness) {
 	MustDevice(t, s, "B")
 	filed := mustPushFiled(t, s, d, 1)
 	good := customerEvent(filed, event.InfoProvided, "fine")
-	before := mustStats(t, s)
+	before := MustStats(t, s)
 
 	for _, tc := range []struct {
 		name   string
@@ -143,7 +143,7 @@ func testAppendRefusalsStoreNothing(t *testing.T, h Harness) {
 	}
 	_, err := s.Append(ctx, nil)
 	wantCode(t, err, storage.Invalid)
-	if after := mustStats(t, s); after.Events != before.Events {
+	if after := MustStats(t, s); after.Events != before.Events {
 		t.Errorf("events %d -> %d after refusals, want none stored", before.Events, after.Events)
 	}
 }
@@ -158,7 +158,7 @@ func testAppendLeavesDeviceNumberingAlone(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	// The device's next push continues at 2; the server event took no slot.
-	res, err := s.Push(ctx, d.ID, []wire.DeviceEvent{{Seq: 2, Event: noteEvent(d, filed.ComplaintID)}})
+	res, err := s.Push(ctx, d.ID, []wire.DeviceEvent{{Seq: 2, Event: NoteEvent(d, filed.ComplaintID)}})
 	if err != nil || res.Stored != 1 || res.AckedSeq != 2 {
 		t.Fatalf("push after append = %+v, %v", res, err)
 	}

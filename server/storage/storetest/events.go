@@ -22,7 +22,7 @@ func testPushRoundTripsEvents(t *testing.T, h Harness) {
 	d := MustDevice(t, s, "A")
 	batch := BatchOf(t, d, 1, 2)
 	mustPush(t, s, d, batch)
-	got := allEvents(t, s, wire.BranchScope("A"))
+	got := AllEvents(t, s, wire.BranchScope("A"))
 	if len(got) != 2 {
 		t.Fatalf("got %d events, want 2", len(got))
 	}
@@ -36,9 +36,9 @@ func testPushRoundTripsEvents(t *testing.T, h Harness) {
 func testEventsAfterKeepsBranchesApart(t *testing.T, h Harness) {
 	s := h.MustOpen(t)
 	a, b := MustDevice(t, s, "A"), MustDevice(t, s, "B")
-	mustPush(t, s, a, BatchOf(t, a, seqRange(1, 10)...))
-	mustPush(t, s, b, BatchOf(t, b, seqRange(1, 6)...))
-	mustPush(t, s, a, BatchOf(t, a, seqRange(11, 15)...))
+	mustPush(t, s, a, BatchOf(t, a, SeqRange(1, 10)...))
+	mustPush(t, s, b, BatchOf(t, b, SeqRange(1, 6)...))
+	mustPush(t, s, a, BatchOf(t, a, SeqRange(11, 15)...))
 
 	for _, tt := range []struct {
 		scope string
@@ -50,7 +50,7 @@ func testEventsAfterKeepsBranchesApart(t *testing.T, h Harness) {
 		{"", 21},
 	} {
 		t.Run(fmt.Sprintf("%q", tt.scope), func(t *testing.T) {
-			got := allEvents(t, s, tt.scope)
+			got := AllEvents(t, s, tt.scope)
 			if len(got) != tt.want {
 				t.Fatalf("got %d events, want %d", len(got), tt.want)
 			}
@@ -92,7 +92,7 @@ func testEventsAfterPagingWhilePushing(t *testing.T, h Harness) {
 	for _, d := range devs {
 		var all [][]wire.DeviceEvent
 		for i := range batches {
-			all = append(all, BatchOf(t, d, seqRange(int64(i*perBatch+1), int64((i+1)*perBatch))...))
+			all = append(all, BatchOf(t, d, SeqRange(int64(i*perBatch+1), int64((i+1)*perBatch))...))
 		}
 		wg.Add(1)
 		go func() {
@@ -166,7 +166,7 @@ func testEnrolmentIsOneTimeUnderConcurrency(t *testing.T, h Harness) {
 	if err := s.CreateBranch(ctx, "A", "Alpha"); err != nil {
 		t.Fatal(err)
 	}
-	code, now := hash("one-time"), time.Now()
+	code, now := Hash("one-time"), time.Now()
 	if err := s.CreateEnrolment(ctx, storage.Enrolment{Branch: "A", CodeHash: code, ExpiresAt: now.Add(time.Minute), Role: device.Staff}); err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func testEnrolmentIsOneTimeUnderConcurrency(t *testing.T, h Harness) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, errs[i] = s.RedeemEnrolment(ctx, code, now, fmt.Sprintf("racer-%d", i), hash("cred"))
+			_, errs[i] = s.RedeemEnrolment(ctx, code, now, fmt.Sprintf("racer-%d", i), Hash("cred"))
 		})
 	}
 	wg.Wait()
@@ -192,7 +192,7 @@ func testEnrolmentIsOneTimeUnderConcurrency(t *testing.T, h Harness) {
 	if wins != 1 {
 		t.Fatalf("%d redemptions won, want exactly 1", wins)
 	}
-	if st := mustStats(t, s); st.Devices != 1 {
+	if st := MustStats(t, s); st.Devices != 1 {
 		t.Fatalf("devices = %d, want 1", st.Devices)
 	}
 }
@@ -204,16 +204,16 @@ func testEnrolmentRefusals(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if err := s.CreateEnrolment(ctx, storage.Enrolment{Branch: "A", CodeHash: hash("expired"), ExpiresAt: now, Role: device.Staff}); err != nil {
+	if err := s.CreateEnrolment(ctx, storage.Enrolment{Branch: "A", CodeHash: Hash("expired"), ExpiresAt: now, Role: device.Staff}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateEnrolment(ctx, storage.Enrolment{Branch: "A", CodeHash: hash("good"), ExpiresAt: now.Add(time.Minute), Role: device.Staff}); err != nil {
+	if err := s.CreateEnrolment(ctx, storage.Enrolment{Branch: "A", CodeHash: Hash("good"), ExpiresAt: now.Add(time.Minute), Role: device.Staff}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RedeemEnrolment(ctx, hash("good"), now, "taken", hash("c")); err != nil {
+	if _, err := s.RedeemEnrolment(ctx, Hash("good"), now, "taken", Hash("c")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateEnrolment(ctx, storage.Enrolment{Branch: "A", CodeHash: hash("second"), ExpiresAt: now.Add(time.Minute), Role: device.Staff}); err != nil {
+	if err := s.CreateEnrolment(ctx, storage.Enrolment{Branch: "A", CodeHash: Hash("second"), ExpiresAt: now.Add(time.Minute), Role: device.Staff}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -230,16 +230,16 @@ func testEnrolmentRefusals(t *testing.T, h Harness) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := s.RedeemEnrolment(ctx, hash(tt.code), now, tt.device, hash("c"))
+			_, err := s.RedeemEnrolment(ctx, Hash(tt.code), now, tt.device, Hash("c"))
 			wantCode(t, err, tt.want)
 		})
 	}
 	// The failed redemption of "second" left it unspent.
-	if _, err := s.RedeemEnrolment(ctx, hash("second"), now, "d2", hash("c")); err != nil {
+	if _, err := s.RedeemEnrolment(ctx, Hash("second"), now, "d2", Hash("c")); err != nil {
 		t.Fatalf("redeem after a failed attempt: %v", err)
 	}
-	wantCode(t, s.CreateEnrolment(ctx, storage.Enrolment{Branch: "nowhere", CodeHash: hash("x"), ExpiresAt: now.Add(time.Minute), Role: device.Staff}), storage.NotFound)
-	wantCode(t, s.CreateEnrolment(ctx, storage.Enrolment{Branch: "A", CodeHash: hash("second"), ExpiresAt: now.Add(time.Minute), Role: device.Staff}), storage.Conflict)
+	wantCode(t, s.CreateEnrolment(ctx, storage.Enrolment{Branch: "nowhere", CodeHash: Hash("x"), ExpiresAt: now.Add(time.Minute), Role: device.Staff}), storage.NotFound)
+	wantCode(t, s.CreateEnrolment(ctx, storage.Enrolment{Branch: "A", CodeHash: Hash("second"), ExpiresAt: now.Add(time.Minute), Role: device.Staff}), storage.Conflict)
 	wantCode(t, s.CreateBranch(ctx, "A", "again"), storage.Conflict)
 }
 
@@ -295,12 +295,12 @@ func testPrefixesAreUniqueAcrossEnrolments(t *testing.T, h Harness) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < n; i += workers {
-				code := hash(fmt.Sprintf("prefix-code-%d", i))
+				code := Hash(fmt.Sprintf("prefix-code-%d", i))
 				if err := s.CreateEnrolment(ctx, storage.Enrolment{Branch: "A", CodeHash: code, ExpiresAt: now.Add(time.Hour), Role: device.Staff}); err != nil {
 					errs <- err
 					return
 				}
-				d, err := s.RedeemEnrolment(ctx, code, now, fmt.Sprintf("p-%d", i), hash("c"))
+				d, err := s.RedeemEnrolment(ctx, code, now, fmt.Sprintf("p-%d", i), Hash("c"))
 				if err != nil {
 					errs <- err
 					return
@@ -343,7 +343,7 @@ func testDataSurvivesReopen(t *testing.T, h Harness) {
 	if err != nil || got.AckedSeq != 4 || got.Prefix != d.Prefix {
 		t.Fatalf("device after reopen = %+v, %v", got, err)
 	}
-	if evs := allEvents(t, s, wire.BranchScope("A")); len(evs) != 3 {
+	if evs := AllEvents(t, s, wire.BranchScope("A")); len(evs) != 3 {
 		t.Fatalf("%d events after reopen, want 3", len(evs))
 	}
 	c, _ := batch[0].Event.Complaint()

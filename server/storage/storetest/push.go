@@ -27,15 +27,15 @@ func mustPush(tb testing.TB, s storage.Store, d storage.Device, batch []wire.Dev
 func testPushIsIdempotent(t *testing.T, h Harness) {
 	s := h.MustOpen(t)
 	d := MustDevice(t, s, "A")
-	batch := BatchOf(t, d, seqRange(1, 8)...)
+	batch := BatchOf(t, d, SeqRange(1, 8)...)
 	if got := mustPush(t, s, d, batch); got.AckedSeq != 8 || got.Stored != 8 || got.Duplicates != 0 || len(got.Rejected) != 0 {
 		t.Fatalf("first push = %+v, want acked 8, stored 8", got)
 	}
-	before := mustStats(t, s)
+	before := MustStats(t, s)
 	if got := mustPush(t, s, d, batch[2:]); got.AckedSeq != 8 || got.Stored != 0 || got.Duplicates != 6 {
 		t.Fatalf("resend = %+v, want acked 8, 6 duplicates", got)
 	}
-	if after := mustStats(t, s); after != before {
+	if after := MustStats(t, s); after != before {
 		t.Fatalf("stats after resend = %+v, want %+v", after, before)
 	}
 	if dev, _ := s.Device(context.Background(), d.ID); dev.AckedSeq != 8 {
@@ -57,7 +57,7 @@ func testPushIsIdempotent(t *testing.T, h Harness) {
 			t.Errorf("altered resend: seq %d refused with %v, want %v", r.Seq, r.Code, wire.CloseAltered)
 		}
 	}
-	if after := mustStats(t, s); after != before {
+	if after := MustStats(t, s); after != before {
 		t.Fatalf("stats after altered resend = %+v, want %+v", after, before)
 	}
 	for _, want := range batch[3:5] {
@@ -84,19 +84,19 @@ func testPushRejectsPerEvent(t *testing.T, h Harness) {
 	mustPush(t, s, b, bFiled)
 	bComplaint := bFiled[0].Event.ComplaintID
 
-	lyingBranch := noteEvent(a, bComplaint) // says branch A, names B's complaint
-	honestOther := noteEvent(b, bComplaint) // says branch B
-	reusedCode := filedEvent(t, a)
+	lyingBranch := NoteEvent(a, bComplaint) // says branch A, names B's complaint
+	honestOther := NoteEvent(b, bComplaint) // says branch B
+	reusedCode := FiledEvent(t, a)
 	{
 		c, _ := reusedCode.Complaint()
 		old, _ := aFiled[0].Event.Complaint()
 		c.Code = old.Code
 		reusedCode, _ = event.NewFiled(c, reusedCode.Actor, reusedCode.At)
 	}
-	badData := filedEvent(t, a)
+	badData := FiledEvent(t, a)
 	badData.Data = []byte(`{"id":1}`)
-	otherBranchFiled := filedEvent(t, b) // a Filed event for branch B pushed by A
-	good := func() event.Event { return noteEvent(a, aFiled[0].Event.ComplaintID) }
+	otherBranchFiled := FiledEvent(t, b) // a Filed event for branch B pushed by A
+	good := func() event.Event { return NoteEvent(a, aFiled[0].Event.ComplaintID) }
 
 	batch := []wire.DeviceEvent{
 		{Seq: 2, Event: good()},
@@ -116,13 +116,13 @@ func testPushRejectsPerEvent(t *testing.T, h Harness) {
 		{Seq: 7, EventID: badData.ID, Code: wire.CloseInvalidEvent},
 		{Seq: 8, EventID: otherBranchFiled.ID, Code: wire.CloseForbiddenEvent},
 	}
-	before := mustStats(t, s)
+	before := MustStats(t, s)
 	got := mustPush(t, s, a, batch)
 	if got.AckedSeq != 9 || got.Stored != 2 || got.Duplicates != 0 {
 		t.Fatalf("push = %+v, want acked 9, stored 2", got)
 	}
 	checkRejections(t, got.Rejected, want)
-	after := mustStats(t, s)
+	after := MustStats(t, s)
 	if after.Events != before.Events+2 || after.Complaints != before.Complaints {
 		t.Fatalf("stats = %+v, want 2 more events than %+v and no new complaint", after, before)
 	}
@@ -135,7 +135,7 @@ func testPushRejectsPerEvent(t *testing.T, h Harness) {
 	if !slices.Equal(again.Rejected, got.Rejected) {
 		t.Fatalf("resend rejections = %+v, want %+v", again.Rejected, got.Rejected)
 	}
-	if st := mustStats(t, s); st != after {
+	if st := MustStats(t, s); st != after {
 		t.Fatalf("stats after resend = %+v, want %+v", st, after)
 	}
 	// Another event at a rejected seq is a conflict, not a new answer.
@@ -143,7 +143,7 @@ func testPushRejectsPerEvent(t *testing.T, h Harness) {
 	checkRejections(t, mustPush(t, s, a, other).Rejected, []wire.PushReject{{Seq: 3, EventID: other[0].Event.ID, Code: wire.CloseConflict}})
 
 	// B's scope holds none of A's attempts on its complaint.
-	for _, e := range allEvents(t, s, wire.BranchScope("B")) {
+	for _, e := range AllEvents(t, s, wire.BranchScope("B")) {
 		if e.Event.ID != bFiled[0].Event.ID {
 			t.Fatalf("branch B holds event %s from device A", e.Event.ID)
 		}
@@ -175,7 +175,7 @@ func testPushRefusals(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	mustPush(t, s, d, BatchOf(t, d, 1, 2))
-	before := mustStats(t, s)
+	before := MustStats(t, s)
 
 	_, err := s.Push(ctx, d.ID, BatchOf(t, d, 4, 5))
 	wantCode(t, err, storage.Invalid)
@@ -199,7 +199,7 @@ func testPushRefusals(t *testing.T, h Harness) {
 			wantCode(t, err, tt.want)
 		})
 	}
-	if after := mustStats(t, s); after != before {
+	if after := MustStats(t, s); after != before {
 		t.Fatalf("stats = %+v after refused pushes, want %+v", after, before)
 	}
 }
@@ -241,7 +241,7 @@ func testConcurrentPushesShareCommits(t *testing.T, h Harness) {
 	// A note on a complaint no one filed yet: either device may send it
 	// first, and the other then meets a conflict (a filing would be refused
 	// for its prefix when the other device is judged first).
-	shared := noteEvent(devs[0], uid.New())
+	shared := NoteEvent(devs[0], uid.New())
 	gapped := devs[devices-1]
 	type answer struct {
 		res hub.PushResult
@@ -252,10 +252,10 @@ func testConcurrentPushesShareCommits(t *testing.T, h Harness) {
 	done := make(chan int)
 	for i, d := range devs {
 		go func() {
-			batch := BatchOf(t, d, seqRange(1, 20)...)
+			batch := BatchOf(t, d, SeqRange(1, 20)...)
 			switch {
 			case d.ID == gapped.ID:
-				batch = BatchOf(t, d, seqRange(5, 20)...)
+				batch = BatchOf(t, d, SeqRange(5, 20)...)
 			case i < 2:
 				batch[19].Event = shared // devices 0 and 1 both push it
 			}
@@ -297,7 +297,7 @@ func testConcurrentPushesShareCommits(t *testing.T, h Harness) {
 	if rejected != 1 {
 		t.Fatalf("rejections of the shared event = %d, want 1", rejected)
 	}
-	if got, want := len(allEvents(t, s, "")), (devices-1)*20-1; got != want {
+	if got, want := len(AllEvents(t, s, "")), (devices-1)*20-1; got != want {
 		t.Fatalf("stored events = %d, want %d", got, want)
 	}
 }

@@ -198,12 +198,12 @@ func testSetStaffPIN(t *testing.T, h Harness) {
 	ctx := context.Background()
 	MustBranch(t, s, "main")
 	old := MustCreateStaff(t, s, "alice", "main", staff.Agent)
-	hash, err := staff.HashPINWith("739164", staff.TestCost)
+	Hash, err := staff.HashPINWith("739164", staff.TestCost)
 	if err != nil {
 		t.Fatal(err)
 	}
 	at := old.UpdatedAt.Add(time.Hour)
-	if err := s.SetStaffPIN(ctx, "alice", hash, at); err != nil {
+	if err := s.SetStaffPIN(ctx, "alice", Hash, at); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.StaffAccount(ctx, "alice")
@@ -217,10 +217,10 @@ func testSetStaffPIN(t *testing.T, h Harness) {
 		t.Errorf("UpdatedAt = %v, want %v", got.UpdatedAt, at)
 	}
 
-	wantCode(t, s.SetStaffPIN(ctx, "ghost", hash, at), storage.NotFound)
+	wantCode(t, s.SetStaffPIN(ctx, "ghost", Hash, at), storage.NotFound)
 	wantCode(t, s.SetStaffPIN(ctx, "alice", "739164", at), storage.Invalid)
 	wantCode(t, s.SetStaffPIN(ctx, "alice", "pbkdf2-sha256$10$c2FsdA$a2V5", at), storage.Invalid)
-	wantCode(t, s.SetStaffPIN(ctx, "alice", hash, time.Time{}), storage.Invalid)
+	wantCode(t, s.SetStaffPIN(ctx, "alice", Hash, time.Time{}), storage.Invalid)
 
 	// A revoked account is not brought back by a new PIN.
 	if err := s.RevokeStaff(ctx, "alice", at); err != nil {
@@ -232,7 +232,7 @@ func testSetStaffPIN(t *testing.T, h Harness) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after.PINHash != hash || !after.Revoked() {
+	if after.PINHash != Hash || !after.Revoked() {
 		t.Errorf("after a refused reset: %+v, want the hash unchanged and still revoked", after)
 	}
 	if v := mustDirectory(t, s, "main").Version; v != before.Version {

@@ -56,14 +56,14 @@ func testPushChecksStaffActor(t *testing.T, h Harness) {
 	now := time.Now()
 
 	// Staff file a complaint for a walk-in customer.
-	byStaff := filedEvent(t, a)
+	byStaff := FiledEvent(t, a)
 	{
 		c, err := byStaff.Complaint()
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.Channel = complaint.ChannelStaff
-		if byStaff, err = event.NewFiled(c, event.Actor{Kind: event.ActorStaff, ID: StaffOf("A")}, clock.Now()); err != nil {
+		if byStaff, err = event.NewFiled(c, event.Actor{Kind: event.ActorStaff, ID: StaffOf("A")}, Clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -115,7 +115,7 @@ func testPushChecksStaffActor(t *testing.T, h Harness) {
 	if !slices.Equal(got.Rejected, want) {
 		t.Fatalf("rejections:\n got %+v\nwant %+v", got.Rejected, want)
 	}
-	for _, e := range allEvents(t, s, wire.BranchScope("A")) {
+	for _, e := range AllEvents(t, s, wire.BranchScope("A")) {
 		if e.Event.Actor.Kind == event.ActorStaff && !storeID[e.Event.ID] {
 			t.Errorf("stored refused event %s by %q", e.Event.ID, e.Event.Actor.ID)
 		}

@@ -103,7 +103,7 @@ func Run(t *testing.T, h Harness) {
 	}
 }
 
-func hash(s string) []byte {
+func Hash(s string) []byte {
 	h := sha256.Sum256([]byte(s))
 	return h[:]
 }
@@ -123,26 +123,28 @@ func MustDevice(tb testing.TB, s storage.Store, branch string) storage.Device {
 		tb.Fatalf("create staff %s: %v", a.ID, err)
 	}
 	n := counter.Add(1)
-	code := hash(fmt.Sprintf("code-%d", n))
+	code := Hash(fmt.Sprintf("code-%d", n))
 	now := time.Now()
 	if err := s.CreateEnrolment(ctx, storage.Enrolment{Branch: branch, CodeHash: code, ExpiresAt: now.Add(time.Hour), Role: device.Staff}); err != nil {
 		tb.Fatalf("create enrolment: %v", err)
 	}
-	d, err := s.RedeemEnrolment(ctx, code, now, fmt.Sprintf("dev-%d", n), hash(fmt.Sprintf("cred-%d", n)))
+	d, err := s.RedeemEnrolment(ctx, code, now, fmt.Sprintf("dev-%d", n), Hash(fmt.Sprintf("cred-%d", n)))
 	if err != nil {
 		tb.Fatalf("redeem enrolment: %v", err)
 	}
 	return d
 }
 
-// textOfSize makes a note roughly n bytes long, so events have a realistic
+// TextOfSize makes a note roughly n bytes long, so events have a realistic
 // size (about 500 bytes with ids and clock) without a fixture file.
-func textOfSize(n int) string {
+func TextOfSize(n int) string {
 	const words = "the queue ticket was not honoured and staff said to come back tomorrow "
 	return strings.Repeat(words, n/len(words)+1)[:n]
 }
 
-var clock = hlc.New(nil)
+// Clock stamps the events these helpers make (one clock, so they sort in
+// the order they were made).
+var Clock = hlc.New(nil)
 
 // StaffOf is the agent account MustDevice gives branch.
 func StaffOf(branch string) string { return "staff-" + strings.ToLower(branch) }
@@ -167,20 +169,20 @@ func MustAccount(tb testing.TB, id, branch string, role staff.Role) staff.Accoun
 	return a
 }
 
-// noteEvent makes a NoteAdded event of about 500 bytes on the wire, by
+// NoteEvent makes a NoteAdded event of about 500 bytes on the wire, by
 // the branch's agent (staffOf).
-func noteEvent(d storage.Device, complaintID string) event.Event {
-	data, _ := json.Marshal(event.Text{Text: textOfSize(300)})
+func NoteEvent(d storage.Device, complaintID string) event.Event {
+	data, _ := json.Marshal(event.Text{Text: TextOfSize(300)})
 	return event.Event{
 		ID: uid.New(), ComplaintID: complaintID, Type: event.NoteAdded,
-		Actor: event.Actor{Kind: event.ActorStaff, ID: StaffOf(d.Branch)}, At: clock.Now(),
+		Actor: event.Actor{Kind: event.ActorStaff, ID: StaffOf(d.Branch)}, At: Clock.Now(),
 		Branch: d.Branch, Data: data,
 	}
 }
 
-// filedEvent makes a Filed event for a new complaint with a real tracking
+// FiledEvent makes a Filed event for a new complaint with a real tracking
 // code from the device's prefix.
-func filedEvent(tb testing.TB, d storage.Device) event.Event {
+func FiledEvent(tb testing.TB, d storage.Device) event.Event {
 	tb.Helper()
 	code, err := trackcode.Generate(d.Prefix)
 	if err != nil {
@@ -188,10 +190,10 @@ func filedEvent(tb testing.TB, d storage.Device) event.Event {
 	}
 	c := complaint.Complaint{
 		ID: uid.New(), Code: string(code), Branch: d.Branch, Device: d.ID, Channel: complaint.ChannelKiosk,
-		Category: "billing", Description: textOfSize(200), Language: "en",
+		Category: "billing", Description: TextOfSize(200), Language: "en",
 		FiledAt: time.Now().UTC().Truncate(time.Millisecond),
 	}
-	e, err := event.NewFiled(c, event.Actor{Kind: event.ActorDevice, ID: d.ID}, clock.Now())
+	e, err := event.NewFiled(c, event.Actor{Kind: event.ActorDevice, ID: d.ID}, Clock.Now())
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -207,18 +209,18 @@ func BatchOf(tb testing.TB, d storage.Device, seqs ...int64) []wire.DeviceEvent 
 	for i, seq := range seqs {
 		var e event.Event
 		if i%4 == 0 {
-			e = filedEvent(tb, d)
+			e = FiledEvent(tb, d)
 			complaintID = e.ComplaintID
 		} else {
-			e = noteEvent(d, complaintID)
+			e = NoteEvent(d, complaintID)
 		}
 		out = append(out, wire.DeviceEvent{Seq: seq, Event: e})
 	}
 	return out
 }
 
-// seqRange returns from, from+1, ..., to.
-func seqRange(from, to int64) []int64 {
+// SeqRange returns from, from+1, ..., to.
+func SeqRange(from, to int64) []int64 {
 	var out []int64
 	for s := from; s <= to; s++ {
 		out = append(out, s)
@@ -226,7 +228,7 @@ func seqRange(from, to int64) []int64 {
 	return out
 }
 
-func mustStats(tb testing.TB, s storage.Store) storage.Stats {
+func MustStats(tb testing.TB, s storage.Store) storage.Stats {
 	tb.Helper()
 	st, err := s.Stats(context.Background())
 	if err != nil {
@@ -235,9 +237,9 @@ func mustStats(tb testing.TB, s storage.Store) storage.Stats {
 	return st
 }
 
-// allEvents pages through scope ("": every scope, AllEventsAfter) with a
+// AllEvents pages through scope ("": every scope, AllEventsAfter) with a
 // small page, to exercise the cursor.
-func allEvents(tb testing.TB, s storage.Store, scope string) []storage.StoredEvent {
+func AllEvents(tb testing.TB, s storage.Store, scope string) []storage.StoredEvent {
 	tb.Helper()
 	var out []storage.StoredEvent
 	var after int64
