@@ -38,6 +38,7 @@ type Store interface {
 	storage.Cases
 	storage.Tracking
 	storage.Audit
+	storage.Privacy
 }
 
 // Stmt is one SQL statement for a Tamper hook, its parameters written $1,
@@ -114,6 +115,11 @@ func Run(t *testing.T, h Harness) {
 		{"AuditChainAcrossGroupsAndRollbacks", testAuditChainAcrossGroupsAndRollbacks},
 		{"AuditBackfill", testAuditBackfill},
 		{"AuditEmptyLog", testAuditEmptyLog},
+		{"PrivacyRedactKeepsTheChain", testPrivacyRedactKeepsTheChain},
+		{"PrivacyHoldBlocksRedaction", testPrivacyHoldBlocksRedaction},
+		{"PrivacyErasureClosesOnce", testPrivacyErasureClosesOnce},
+		{"PrivacyLogNewestFirst", testPrivacyLogNewestFirst},
+		{"PrivacyClosedCases", testPrivacyClosedCases},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -14,3 +14,50 @@ ALTER TABLE events ADD COLUMN payload_hash BYTEA;
 ALTER TABLE events ADD COLUMN redacted_at BIGINT;
 CREATE INDEX events_unchained ON events (seq) WHERE hash IS NULL;
 CREATE INDEX events_redacted ON events (complaint_id, seq) WHERE type = 'redacted';
+
+-- The console's full-text search (SQLite 0012's case_text): the folded
+-- words (lower case, no diacritics: postgres/text.go) of what customers and
+-- staff wrote, one row per event, written with the event. Events stored
+-- before this migration are indexed when the store opens (backfillText).
+CREATE TABLE case_text (
+	complaint_id TEXT COLLATE "C" NOT NULL,
+	seq          BIGINT NOT NULL,
+	body         TSVECTOR NOT NULL
+);
+CREATE INDEX case_text_body ON case_text USING GIN (body);
+CREATE INDEX case_text_complaint ON case_text (complaint_id);
+
+-- Privacy (package server/privacy; SQLite 0014): legal holds, erasure
+-- requests with four eyes, and the privacy log. None of these tables holds
+-- a contact detail or complaint text: a contact is named by its hash.
+CREATE TABLE legal_holds (
+	complaint_id TEXT COLLATE "C" PRIMARY KEY,
+	reason       TEXT COLLATE "C" NOT NULL,
+	set_by       TEXT COLLATE "C" NOT NULL,
+	set_at       BIGINT NOT NULL
+);
+
+CREATE TABLE erasure_requests (
+	id           TEXT COLLATE "C" PRIMARY KEY,
+	subject      TEXT COLLATE "C" NOT NULL, -- 'code:<code>', 'email:<hash>' or 'phone:<hash>'
+	complaints   TEXT COLLATE "C" NOT NULL, -- JSON array of the complaint ids it covers
+	reason       TEXT COLLATE "C" NOT NULL,
+	requested_by TEXT COLLATE "C" NOT NULL,
+	requested_at BIGINT NOT NULL,
+	state        TEXT COLLATE "C" NOT NULL CHECK (state IN ('pending', 'done', 'cancelled')),
+	approved_by  TEXT COLLATE "C",
+	approved_at  BIGINT,
+	outcome      TEXT COLLATE "C" NOT NULL DEFAULT ''
+);
+
+CREATE TABLE privacy_log (
+	id      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	at      BIGINT NOT NULL,
+	actor   TEXT COLLATE "C" NOT NULL,
+	action  TEXT COLLATE "C" NOT NULL,
+	subject TEXT COLLATE "C" NOT NULL,
+	detail  TEXT COLLATE "C" NOT NULL
+);
+
+-- Redaction clears the outbound jobs of a complaint.
+CREATE INDEX delivery_jobs_complaint ON delivery_jobs (complaint_id);
