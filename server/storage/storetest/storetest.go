@@ -39,6 +39,7 @@ type Store interface {
 	storage.Tracking
 	storage.Audit
 	storage.Privacy
+	storage.Console
 }
 
 // Stmt is one SQL statement for a Tamper hook, its parameters written $1,
@@ -120,6 +121,9 @@ func Run(t *testing.T, h Harness) {
 		{"PrivacyErasureClosesOnce", testPrivacyErasureClosesOnce},
 		{"PrivacyLogNewestFirst", testPrivacyLogNewestFirst},
 		{"PrivacyClosedCases", testPrivacyClosedCases},
+		{"ConsoleSearchCases", testConsoleSearchCases},
+		{"ConsoleQueueCases", testConsoleQueueCases},
+		{"ConsoleSignInState", testConsoleSignInState},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

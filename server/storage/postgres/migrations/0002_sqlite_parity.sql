@@ -61,3 +61,55 @@ CREATE TABLE privacy_log (
 
 -- Redaction clears the outbound jobs of a complaint.
 CREATE INDEX delivery_jobs_complaint ON delivery_jobs (complaint_id);
+
+-- The web console (server/console, storage.Console; SQLite 0012). Secrets
+-- only as hashes, except the TOTP secret the server must compute codes
+-- with; see the SQLite migration for each column.
+CREATE TABLE console_accounts (
+	staff_id      TEXT COLLATE "C" PRIMARY KEY REFERENCES staff (id),
+	password_hash TEXT COLLATE "C" NOT NULL DEFAULT '',
+	totp_secret   TEXT COLLATE "C" NOT NULL DEFAULT '',
+	totp_on       BOOLEAN NOT NULL DEFAULT false,
+	totp_step     BIGINT NOT NULL DEFAULT 0,
+	branches      TEXT COLLATE "C" NOT NULL DEFAULT '',
+	updated_at    BIGINT NOT NULL
+);
+
+CREATE TABLE console_recovery_codes (
+	staff_id  TEXT COLLATE "C" NOT NULL REFERENCES staff (id),
+	code_hash BYTEA NOT NULL,
+	used_at   BIGINT,
+	PRIMARY KEY (staff_id, code_hash)
+);
+
+CREATE TABLE console_sessions (
+	token_hash BYTEA PRIMARY KEY,
+	id         TEXT COLLATE "C" NOT NULL UNIQUE,
+	staff_id   TEXT COLLATE "C" NOT NULL REFERENCES staff (id),
+	stage      TEXT COLLATE "C" NOT NULL,
+	started_at BIGINT NOT NULL,
+	seen_at    BIGINT NOT NULL,
+	expires_at BIGINT NOT NULL,
+	ended_at   BIGINT
+);
+CREATE INDEX console_sessions_staff ON console_sessions (staff_id);
+
+CREATE TABLE console_failures (
+	staff_id TEXT COLLATE "C" PRIMARY KEY REFERENCES staff (id),
+	failures INTEGER NOT NULL,
+	last_at  BIGINT NOT NULL
+);
+
+CREATE TABLE console_audit (
+	seq      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	at       BIGINT NOT NULL,
+	staff_id TEXT COLLATE "C" NOT NULL,
+	action   TEXT COLLATE "C" NOT NULL,
+	detail   TEXT COLLATE "C" NOT NULL,
+	client   TEXT COLLATE "C" NOT NULL
+);
+
+-- The queue page: cases of some branches, or in some queues, by deadline.
+CREATE INDEX cases_branch_due ON cases (branch, next_due);
+CREATE INDEX cases_queue_due ON cases (queue, next_due);
+CREATE INDEX cases_code ON cases (code);
