@@ -113,3 +113,67 @@ CREATE TABLE console_audit (
 CREATE INDEX cases_branch_due ON cases (branch, next_due);
 CREATE INDEX cases_queue_due ON cases (queue, next_due);
 CREATE INDEX cases_code ON cases (code);
+
+-- The improvement loop's figures (server/kpi; SQLite 0015): one fact per
+-- filed complaint and per-day aggregates kept equal to the sum of the facts
+-- in the transaction that moves the follower's cursor (a compare-and-set,
+-- so a follower on a replica that lost its lease writes nothing). Derived
+-- from the log: `server kpi rebuild` throws it away and folds again. Times
+-- are unix nanoseconds, 0 for not yet.
+CREATE TABLE kpi_cursor (
+	id     INTEGER PRIMARY KEY CHECK (id = 1),
+	seq    BIGINT NOT NULL,
+	config TEXT COLLATE "C" NOT NULL
+);
+INSERT INTO kpi_cursor (id, seq, config) VALUES (1, 0, '');
+
+CREATE TABLE kpi_facts (
+	complaint_id    TEXT COLLATE "C" PRIMARY KEY,
+	code            TEXT COLLATE "C" NOT NULL,
+	day             TEXT COLLATE "C" NOT NULL,
+	branch          TEXT COLLATE "C" NOT NULL,
+	category        TEXT COLLATE "C" NOT NULL,
+	channel         TEXT COLLATE "C" NOT NULL,
+	state           TEXT COLLATE "C" NOT NULL,
+	filed_at        BIGINT NOT NULL,
+	acknowledged_at BIGINT NOT NULL,
+	responded_at    BIGINT NOT NULL,
+	closed_at       BIGINT NOT NULL,
+	ack_sla         INTEGER NOT NULL,
+	respond_sla     INTEGER NOT NULL,
+	ack_due         BIGINT NOT NULL,
+	respond_due     BIGINT NOT NULL,
+	escalated       BOOLEAN NOT NULL,
+	reopened        BOOLEAN NOT NULL,
+	not_satisfied   BOOLEAN NOT NULL,
+	stars           INTEGER NOT NULL,
+	seq             BIGINT NOT NULL
+);
+CREATE INDEX kpi_facts_day ON kpi_facts (day, branch);
+CREATE INDEX kpi_facts_open ON kpi_facts (branch, closed_at, filed_at);
+
+CREATE TABLE kpi_daily (
+	day           TEXT COLLATE "C" NOT NULL,
+	branch        TEXT COLLATE "C" NOT NULL,
+	category      TEXT COLLATE "C" NOT NULL,
+	channel       TEXT COLLATE "C" NOT NULL,
+	received      BIGINT NOT NULL,
+	acked         BIGINT NOT NULL,
+	ack_on_time   BIGINT NOT NULL,
+	ack_late      BIGINT NOT NULL,
+	responded     BIGINT NOT NULL,
+	resp_on_time  BIGINT NOT NULL,
+	resp_late     BIGINT NOT NULL,
+	escalated     BIGINT NOT NULL,
+	reopened      BIGINT NOT NULL,
+	closed        BIGINT NOT NULL,
+	not_satisfied BIGINT NOT NULL,
+	rated         BIGINT NOT NULL,
+	stars_sum     BIGINT NOT NULL,
+	stars1        BIGINT NOT NULL,
+	stars2        BIGINT NOT NULL,
+	stars3        BIGINT NOT NULL,
+	stars4        BIGINT NOT NULL,
+	stars5        BIGINT NOT NULL,
+	PRIMARY KEY (day, branch, category, channel)
+);
