@@ -49,3 +49,10 @@ func TestStorageConformance(t *testing.T) {
 		},
 	})
 }
+
+// TestDeskConformance runs the console's saved views and configuration
+// versions suite on SQLite files.
+func TestDeskConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunDesk(t, func(tb testing.TB) storetest.DeskStore { return MustOpen(tb) })
+}
