@@ -11,6 +11,7 @@ import (
 	"ombud/kiosk/store/cases"
 	"ombud/shared/event"
 	"ombud/shared/lifecycle"
+	"ombud/shared/rootcause"
 	"ombud/shared/staff"
 	"ombud/shared/textsafe"
 )
@@ -196,7 +197,7 @@ func (a *App) openActionForm(act model.CaseAction, c lifecycle.Case) {
 	fv := a.newFormView(title, intro)
 	f := fv.form
 
-	var sevIdx, prioIdx, catIdx, acceptIdx *int
+	var sevIdx, prioIdx, catIdx, acceptIdx, causeIdx *int
 	var catIDs []string
 	for _, field := range act.Input {
 		switch field {
@@ -236,6 +237,12 @@ func (a *App) openActionForm(act model.CaseAction, c lifecycle.Case) {
 				opts = append(opts, a.tr(ac.String()))
 			}
 			acceptIdx = a.addDropDown(f, a.tr("Customer accepted?"), opts, 0)
+		case model.FieldRootCause:
+			opts := []string{a.tr("not recorded")}
+			for _, rc := range rootcause.All() {
+				opts = append(opts, a.tr(rc.Label))
+			}
+			causeIdx = a.addDropDown(f, a.tr("Root cause"), opts, 0)
 		case model.FieldText:
 			f.AddTextArea(inert(textLabel), "", 0, 6, 0, nil)
 		}
@@ -256,6 +263,9 @@ func (a *App) openActionForm(act model.CaseAction, c lifecycle.Case) {
 		}
 		if acceptIdx != nil && *acceptIdx >= 0 {
 			in.Accepted = model.Acceptances()[*acceptIdx]
+		}
+		if causeIdx != nil && *causeIdx > 0 && *causeIdx <= len(rootcause.All()) {
+			in.RootCause = rootcause.All()[*causeIdx-1].Code
 		}
 		if i := f.GetFormItemIndex(inert(a.tr("Queue"))); i >= 0 {
 			in.Queue = f.GetFormItem(i).(interface{ GetText() string }).GetText()

@@ -16,6 +16,7 @@ import (
 	"ombud/kiosk/store/signin"
 	"ombud/shared/catalog"
 	"ombud/shared/lifecycle"
+	"ombud/shared/rootcause"
 	"ombud/shared/staff"
 )
 
@@ -148,6 +149,9 @@ func messagesOfData() []string {
 		}
 	}
 	out = append(out, msgNotListed)
+	for _, rc := range rootcause.All() {
+		out = append(out, rc.Label)
+	}
 	for _, err := range []error{staff.ErrWrongCredentials, staff.ErrRevoked, staff.ErrOtherBranch, signin.ErrNeverReached} {
 		out = append(out, err.Error())
 	}
@@ -202,6 +206,13 @@ func TestStaffCatalogsComplete(t *testing.T) {
 			}
 			if got, want := catalog.Placeholders(msg), catalog.Placeholders(key); !slices.Equal(got, want) {
 				t.Errorf("%s.json: %q has placeholders %v, English %v", lang, key, got, want)
+			}
+		}
+		if lang == "fr" { // the taxonomy's own French labels, as the console shows them
+			for _, rc := range rootcause.All() {
+				if got, _ := set.Raw(lang, rc.Label); got != rc.LabelFR {
+					t.Errorf("fr.json: root cause %q is %q, the taxonomy says %q", rc.Label, got, rc.LabelFR)
+				}
 			}
 		}
 		for _, key := range set.Keys(lang) {

@@ -520,6 +520,10 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		overdue = s.store
 	}
 	s.metrics.AddStore(s.store, overdue, time.Now)
+	// The audit chain's head, for the scraper to record (server/audit).
+	if a, ok := s.store.(metrics.AuditHead); ok {
+		s.metrics.AddAudit(a)
+	}
 
 	if err := s.buildOutbound(secret); err != nil {
 		return nil, err

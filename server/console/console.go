@@ -237,6 +237,8 @@ func Routes() []Route {
 		{"GET", Prefix + "admin/devices", staff.Administrator, full, (*Handler).handleDevices},
 		{"POST", Prefix + "admin/devices/enrol", staff.Administrator, full, (*Handler).handleEnrolCode},
 		{"POST", Prefix + "admin/devices/{id}/revoke", staff.Administrator, full, (*Handler).handleDeviceRevoke},
+		{"GET", Prefix + "admin/audit/head", staff.Administrator, full, (*Handler).handleAuditHead},
+		{"GET", Prefix + "admin/audit/verify", staff.Administrator, full, (*Handler).handleAuditVerify},
 		{"GET", Prefix + "admin/branches", staff.Administrator, full, (*Handler).handleBranches},
 		{"POST", Prefix + "admin/branches", staff.Administrator, full, (*Handler).handleBranchAdd},
 	}
