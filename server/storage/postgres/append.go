@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"ombud/server/audit"
 	"ombud/server/storage"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
@@ -41,6 +42,8 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 		storedAt = nanos(time.Now())
 		out      = make([]storage.StoredEvent, len(events))
 		inserted []stored
+		next     = mark.seq + 1
+		chain    = audit.From(mark.prev)
 	)
 	for i := range events {
 		e := &events[i]
@@ -59,12 +62,20 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 		if e.Branch != b {
 			return nil, storage.Errorf(storage.Invalid, "event %s: branch %q is not the complaint's", e.ID, e.Branch)
 		}
+		// Numbered here, under the log's lock, so the link can be
+		// computed first; a repeat (DO NOTHING) takes neither the number
+		// nor the link.
+		rec := record(next, "", 0, e.ID, e.ComplaintID, e.Branch, string(e.Type), string(e.Actor.Kind), e.Actor.ID, int64(e.At), e.Data)
+		hash := audit.Link(chain.Prev(), &rec)
 		var seq int64
-		err := tx.QueryRow(ctx, `INSERT INTO events (id, complaint_id, branch, type, actor_kind, actor_id, at, data, stored_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING RETURNING seq`,
-			e.ID, e.ComplaintID, e.Branch, string(e.Type), string(e.Actor.Kind), e.Actor.ID, int64(e.At), nilIfEmpty(e.Data), storedAt).Scan(&seq)
+		err := tx.QueryRow(ctx, `INSERT INTO events (seq, id, complaint_id, branch, type, actor_kind, actor_id, at, data, stored_at, hash, payload_hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING RETURNING seq`,
+			next, e.ID, e.ComplaintID, e.Branch, string(e.Type), string(e.Actor.Kind), e.Actor.ID, int64(e.At), nilIfEmpty(e.Data), storedAt,
+			hash[:], rec.PayloadHash[:]).Scan(&seq)
 		switch {
 		case err == nil:
+			chain.Next(&rec)
+			next++
 			out[i] = storage.StoredEvent{Seq: seq, Event: *e}
 			inserted = append(inserted, stored{seq: seq, e: e})
 		case errors.Is(err, pgx.ErrNoRows):
@@ -73,6 +84,11 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 			}
 		default:
 			return nil, fmt.Errorf("append: insert event %s: %w", e.ID, err)
+		}
+	}
+	if len(inserted) > 0 {
+		if _, err := tx.Exec(ctx, `SELECT setval('events_seq', $1)`, next-1); err != nil {
+			return nil, fmt.Errorf("append: %w", err)
 		}
 	}
 	teams, err := routeTeams(ctx, tx, inserted)

@@ -37,6 +37,14 @@ type Store interface {
 	storage.Store
 	storage.Cases
 	storage.Tracking
+	storage.Audit
+}
+
+// Stmt is one SQL statement for a Tamper hook, its parameters written $1,
+// $2, ... (a backend's hook rewrites them to its driver's form).
+type Stmt struct {
+	SQL  string
+	Args []any
 }
 
 // Harness makes databases for the suite.
@@ -51,7 +59,14 @@ type Harness struct {
 	// on it is a second server on the same database (a restart, or a
 	// replica).
 	Open func(tb testing.TB, loc string, policy admit.Policy) Store
+	// Tamper runs stmts, in order, on the database at loc while no store
+	// is open on it, as an intruder with SQL access would: constraints
+	// other than the table's keys (foreign keys) not enforced. The audit
+	// tests skip without it.
+	Tamper func(tb testing.TB, loc string, stmts []Stmt)
 }
+
+var admitDefault = admit.Policy{}
 
 // MustOpen opens a store on a fresh database.
 func (h Harness) MustOpen(tb testing.TB) Store {
@@ -95,6 +110,10 @@ func Run(t *testing.T, h Harness) {
 		{"PushChecksStaffActor", testPushChecksStaffActor},
 		{"PushAttributesStaffActions", testPushAttributesStaffActions},
 		{"SignInFailures", testSignInFailures},
+		{"AuditVerifyFindsEachBreak", testAuditVerifyFindsEachBreak},
+		{"AuditChainAcrossGroupsAndRollbacks", testAuditChainAcrossGroupsAndRollbacks},
+		{"AuditBackfill", testAuditBackfill},
+		{"AuditEmptyLog", testAuditEmptyLog},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
