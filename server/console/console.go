@@ -40,6 +40,7 @@ type Store interface {
 	storage.Events
 	storage.Cases
 	storage.Console
+	storage.Desk
 	storage.Staff
 	storage.Devices
 	StartSession(ctx context.Context, s storage.Session) error
@@ -232,9 +233,16 @@ func Routes() []Route {
 		{"GET", Prefix + "case/{id}", staff.Agent, full, (*Handler).handleCase},
 		{"POST", Prefix + "case/{id}/{action}", staff.Agent, full, (*Handler).handleAction},
 		{"GET", Prefix + "events", staff.Agent, full, (*Handler).handleEvents},
+		{"POST", Prefix + "views", staff.Agent, full, (*Handler).handleViewSave},
+		{"GET", Prefix + "views/{view}", staff.Agent, full, (*Handler).handleViewOpen},
+		{"POST", Prefix + "views/{view}/delete", staff.Agent, full, (*Handler).handleViewDelete},
 		{"GET", Prefix + "audit", staff.Administrator, full, (*Handler).handleAudit},
 		{"GET", Prefix + "improve", staff.Supervisor, full, (*Handler).handleImprove},
 		{"GET", Prefix + "improve/export", staff.Supervisor, full, (*Handler).handleImproveExport},
+		{"GET", Prefix + "actions", staff.Supervisor, full, (*Handler).handleActions},
+		{"POST", Prefix + "actions", staff.Supervisor, full, (*Handler).handleActionOpen},
+		{"GET", Prefix + "actions/{id}", staff.Supervisor, full, (*Handler).handleActionPage},
+		{"POST", Prefix + "actions/{id}/{step}", staff.Supervisor, full, (*Handler).handleActionStep},
 		{"GET", Prefix + "admin/staff", staff.Administrator, full, (*Handler).handleStaffList},
 		{"POST", Prefix + "admin/staff", staff.Administrator, full, (*Handler).handleStaffAdd},
 		{"POST", Prefix + "admin/staff/{id}/{change}", staff.Administrator, full, (*Handler).handleStaffChange},
