@@ -533,6 +533,10 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		overdue = s.store
 	}
 	s.metrics.AddStore(s.store, overdue, time.Now)
+	// The audit chain's head, for the scraper to record (server/audit).
+	if a, ok := s.store.(metrics.AuditHead); ok {
+		s.metrics.AddAudit(a)
+	}
 
 	if err := s.buildOutbound(secret); err != nil {
 		return nil, err
@@ -546,6 +550,8 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	staffapi.NewWith(s.store, staffapi.Options{Logger: base, SessionTTL: s.cfg.SessionTTL, MaxOffline: s.cfg.MaxOffline}).Register(router)
 	// The SLA rules every device dates receipts and queues by.
 	slaapi.New(s.store, s.cfg.SLA, base).Register(router)
+	// The retention policy every kiosk states in its privacy notice.
+	slaapi.NewDocument(s.store, slaapi.PathRetention, "retention policy", s.cfg.Retention.Digest(), s.cfg.Retention.JSON(), base).Register(router)
 	track.Register(router)
 	s.notifier.Register(router)
 
@@ -561,6 +567,7 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		co.AcceptWithin = s.cfg.SLA.AcceptWithin()
 	}
 	co.Location = s.cfg.Location
+	co.Privacy = s.privacy
 	// The improvement figures (server/kpi), kept by a follower of the
 	// log (once-only work, under the lease).
 	if s.kpi, err = kpi.New(kpi.Config{Log: s.store, Store: s.store, SLA: s.cfg.SLA, Location: s.cfg.Location, Logger: base}); err != nil {
