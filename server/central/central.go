@@ -76,6 +76,7 @@ type Store interface {
 	kpi.Store
 	privacy.Store
 	storage.Audit
+	storage.Improve
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 }
