@@ -40,6 +40,7 @@ type Store interface {
 	storage.Events
 	storage.Cases
 	storage.Console
+	storage.Desk
 	storage.Staff
 	storage.Devices
 	StartSession(ctx context.Context, s storage.Session) error
@@ -232,6 +233,9 @@ func Routes() []Route {
 		{"GET", Prefix + "case/{id}", staff.Agent, full, (*Handler).handleCase},
 		{"POST", Prefix + "case/{id}/{action}", staff.Agent, full, (*Handler).handleAction},
 		{"GET", Prefix + "events", staff.Agent, full, (*Handler).handleEvents},
+		{"POST", Prefix + "views", staff.Agent, full, (*Handler).handleViewSave},
+		{"GET", Prefix + "views/{view}", staff.Agent, full, (*Handler).handleViewOpen},
+		{"POST", Prefix + "views/{view}/delete", staff.Agent, full, (*Handler).handleViewDelete},
 		{"GET", Prefix + "audit", staff.Administrator, full, (*Handler).handleAudit},
 		{"GET", Prefix + "improve", staff.Supervisor, full, (*Handler).handleImprove},
 		{"GET", Prefix + "improve/export", staff.Supervisor, full, (*Handler).handleImproveExport},
