@@ -1,5 +1,5 @@
 -- What SQLite gained after its migration 0011 (see
--- server/storage/sqlite/migrations 0012-0015 and 0017), in one step.
+-- server/storage/sqlite/migrations 0012-0017), in one step.
 
 -- Tamper evidence (package server/audit; SQLite 0013): every event carries
 -- the SHA-256 of its payload as first stored and a hash chained to the
@@ -192,3 +192,28 @@ CREATE TABLE action_events (
 	data      BYTEA NOT NULL
 );
 CREATE INDEX action_events_action ON action_events (action_id, seq);
+
+-- The console's saved views and configuration versions (storage.Desk;
+-- SQLite 0016).
+CREATE TABLE console_views (
+	id         TEXT COLLATE "C" PRIMARY KEY,
+	staff_id   TEXT COLLATE "C" NOT NULL REFERENCES staff (id),
+	name       TEXT COLLATE "C" NOT NULL,
+	query      TEXT COLLATE "C" NOT NULL,
+	team       TEXT COLLATE "C" NOT NULL DEFAULT '',
+	created_at BIGINT,
+	UNIQUE (staff_id, name)
+);
+CREATE INDEX console_views_team ON console_views (team) WHERE team != '';
+
+CREATE TABLE config_versions (
+	kind     TEXT COLLATE "C" NOT NULL,
+	version  BIGINT NOT NULL,
+	body     BYTEA NOT NULL,
+	digest   TEXT COLLATE "C" NOT NULL,
+	source   TEXT COLLATE "C" NOT NULL,
+	staff_id TEXT COLLATE "C" NOT NULL,
+	note     TEXT COLLATE "C" NOT NULL,
+	at       BIGINT,
+	PRIMARY KEY (kind, version)
+);
