@@ -106,3 +106,10 @@ func FuzzSearchQuery(f *testing.F) {
 		}
 	})
 }
+
+// TestDeskConformance runs storage.Desk's suite (saved views,
+// configuration versions) on PostgreSQL.
+func TestDeskConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunDesk(t, func(tb testing.TB) storetest.DeskStore { return harness.MustOpen(tb).(*postgres.Store) })
+}
