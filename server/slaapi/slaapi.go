@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"ombud/server/enrol"
@@ -29,7 +30,7 @@ const Path = "/api/v1/sla"
 // Handler serves Path.
 type Handler struct {
 	devices storage.Devices
-	cfg     *sla.Config
+	cfg     atomic.Pointer[sla.Config]
 	log     *slog.Logger
 }
 
@@ -38,8 +39,14 @@ func New(devices storage.Devices, cfg *sla.Config, logger *slog.Logger) *Handler
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{devices: devices, cfg: cfg, log: logger.With("component", "sla-api")}
+	h := &Handler{devices: devices, log: logger.With("component", "sla-api")}
+	h.cfg.Store(cfg)
+	return h
 }
+
+// Set serves cfg from now on (an administrator's edit at the console): the
+// devices' next fetch gets it, its new digest as the ETag.
+func (h *Handler) Set(cfg *sla.Config) { h.cfg.Store(cfg) }
 
 // Register mounts the handler on the server's router.
 func (h *Handler) Register(mux interface{ Handle(string, http.Handler) }) {
@@ -73,13 +80,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Message: "The server could not check this device; try again later."})
 		return
 	}
-	etag := `"` + h.cfg.Digest() + `"`
+	cfg := h.cfg.Load()
+	etag := `"` + cfg.Digest() + `"`
 	w.Header().Set("ETag", etag)
 	if matches(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	body := h.cfg.JSON()
+	body := cfg.JSON()
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
