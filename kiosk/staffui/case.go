@@ -11,6 +11,7 @@ import (
 	"ombud/kiosk/store/cases"
 	"ombud/shared/event"
 	"ombud/shared/lifecycle"
+	"ombud/shared/rootcause"
 	"ombud/shared/staff"
 	"ombud/shared/textsafe"
 )
@@ -187,7 +188,7 @@ func (a *App) openActionForm(act model.CaseAction, c lifecycle.Case) {
 	fv := a.newFormView(title, intro)
 	f := fv.form
 
-	var sevIdx, prioIdx, catIdx, acceptIdx *int
+	var sevIdx, prioIdx, catIdx, acceptIdx, causeIdx *int
 	var catIDs []string
 	for _, field := range act.Input {
 		switch field {
@@ -227,6 +228,12 @@ func (a *App) openActionForm(act model.CaseAction, c lifecycle.Case) {
 				opts = append(opts, ac.String())
 			}
 			acceptIdx = addDropDown(f, "Customer accepted?", opts, 0)
+		case model.FieldRootCause:
+			opts := []string{"not recorded"}
+			for _, rc := range rootcause.All() {
+				opts = append(opts, rc.Label)
+			}
+			causeIdx = addDropDown(f, "Root cause", opts, 0)
 		case model.FieldText:
 			f.AddTextArea(act.TextLabel, "", 0, 6, 0, nil)
 		}
@@ -247,6 +254,9 @@ func (a *App) openActionForm(act model.CaseAction, c lifecycle.Case) {
 		}
 		if acceptIdx != nil && *acceptIdx >= 0 {
 			in.Accepted = model.Acceptances()[*acceptIdx]
+		}
+		if causeIdx != nil && *causeIdx > 0 && *causeIdx <= len(rootcause.All()) {
+			in.RootCause = rootcause.All()[*causeIdx-1].Code
 		}
 		if i := f.GetFormItemIndex("Queue"); i >= 0 {
 			in.Queue = f.GetFormItem(i).(interface{ GetText() string }).GetText()

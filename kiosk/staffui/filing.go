@@ -15,6 +15,7 @@ import (
 	"ombud/kiosk/store"
 	"ombud/kiosk/tui/flow"
 	"ombud/shared/complaint"
+	"ombud/shared/retention"
 	"ombud/shared/textsafe"
 	"ombud/shared/trackcode"
 )
@@ -54,7 +55,7 @@ func (a *App) openFilingForm() {
 	f.AddInputField(labelName, "", 40, acceptTyped, nil)
 	f.AddInputField(labelEmail, "", 40, acceptTyped, nil)
 	f.AddInputField(labelPhone, "", 24, acceptTyped, nil)
-	f.AddTextView(labelNotice, "Read it to the customer: "+textsafe.Clean(a.cfg.Bundle.T(a.cfg.Language, "contact.notice", "months", a.cfg.Retention.Months(""))),
+	f.AddTextView(labelNotice, "Read it to the customer: "+textsafe.Clean(a.cfg.Bundle.T(a.cfg.Language, "contact.notice", "months", a.retentionPolicy().Months(""))),
 		0, 2, false, true)
 	f.AddCheckbox(labelConsent, false, nil)
 	f.AddButton("File", func() { fv.submit() })
@@ -300,4 +301,12 @@ func (a *App) paperReceipt(c complaint.Complaint, url string, ack, respond time.
 		URL:       url,
 		Footer:    append(dates, b.T(lang, "receipt.follow")),
 	}
+}
+
+// retentionPolicy is the retention policy in force.
+func (a *App) retentionPolicy() retention.Policy {
+	if a.cfg.RetentionNow != nil {
+		return a.cfg.RetentionNow()
+	}
+	return a.cfg.Retention
 }

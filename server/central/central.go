@@ -530,6 +530,10 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		overdue = s.store
 	}
 	s.metrics.AddStore(s.store, overdue, time.Now)
+	// The audit chain's head, for the scraper to record (server/audit).
+	if a, ok := s.store.(metrics.AuditHead); ok {
+		s.metrics.AddAudit(a)
+	}
 
 	if err := s.buildOutbound(secret); err != nil {
 		return nil, err
@@ -546,6 +550,8 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	slaAPI.Register(router)
 	s.liveSLA = &liveSLA{s: s, api: slaAPI}
 	s.liveSLA.cur.Store(s.cfg.SLA)
+	// The retention policy every kiosk states in its privacy notice.
+	slaapi.NewDocument(s.store, slaapi.PathRetention, "retention policy", s.cfg.Retention.Digest(), s.cfg.Retention.JSON(), base).Register(router)
 	track.Register(router)
 	s.notifier.Register(router)
 
@@ -562,6 +568,7 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	}
 	co.Location = s.cfg.Location
 	co.SLA, co.Dispatch = s.liveSLA, s.liveDispatch
+	co.Privacy = s.privacy
 	// The improvement figures (server/kpi), kept by a follower of the
 	// log; like the console, SQLite only so far.
 	if ks, ok := s.store.(kpi.Store); ok {

@@ -14,6 +14,7 @@ import (
 	"ombud/server/storage"
 	"ombud/shared/event"
 	"ombud/shared/lifecycle"
+	"ombud/shared/rootcause"
 	"ombud/shared/staff"
 	"ombud/shared/textsafe"
 	"ombud/shared/trackcode"
@@ -225,6 +226,7 @@ type caseView struct {
 	Paused   bool
 	Tracking string
 	Input    map[string]string
+	Causes   []rootcause.Cause // the root-cause taxonomy, for the close form
 }
 
 // Actions the console offers, each an event type with its form.
@@ -289,7 +291,8 @@ func (h *Handler) caseView(r *http.Request, wh *who, l *loaded) (*caseView, erro
 	}
 	now := h.opts.Now()
 	v := &caseView{baseView: h.baseFor(r, wh, "Case "+l.c.Code), Case: l.c, Item: h.items([]storage.CaseRow{l.row}, now)[0],
-		Seq: l.seq, Actions: map[string]bool{}, Paused: l.c.WaitingOnCustomer, Input: map[string]string{}}
+		Seq: l.seq, Actions: map[string]bool{}, Paused: l.c.WaitingOnCustomer, Input: map[string]string{},
+		Causes: rootcause.All()}
 	v.Live = "banner"
 	rejected := map[string]string{}
 	for _, rj := range l.c.Rejected {
@@ -382,6 +385,12 @@ func describe(e event.Event) (text, extra string) {
 			default:
 				extra = "The customer did not accept"
 			}
+			if c.RootCause != "" {
+				if extra != "" {
+					extra += "; "
+				}
+				extra += "root cause: " + rootcause.Label(c.RootCause)
+			}
 			return c.Text, extra
 		}
 	case event.SatisfactionRated:
@@ -435,7 +444,14 @@ func build(typ event.Type, f func(string) string) (any, string) {
 		}
 		return event.Escalation{Text: text}, ""
 	case event.Closed:
-		c := event.Closure{Text: text}
+		// Staff closing a case say why it happened (ISO 10002 9.7).
+		c := event.Closure{Text: text, RootCause: f("cause")}
+		if c.RootCause == "other" {
+			c.RootCause = rootcause.Other(f("cause_other"))
+		}
+		if c.RootCause == "" || rootcause.Validate(c.RootCause) != nil {
+			return nil, "Choose the root cause (or \"other\" and describe it)."
+		}
 		switch f("accepted") {
 		case "yes":
 			t := true
@@ -478,7 +494,7 @@ func (h *Handler) handleAction(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		v.Error = msg
-		for _, k := range []string{"text", "queue"} {
+		for _, k := range []string{"text", "queue", "cause", "cause_other"} {
 			v.Input[name+"."+k] = r.PostForm.Get(k)
 		}
 		h.render(w, r, status, "case", v)

@@ -501,13 +501,13 @@ func TestCloseBeforeTheCustomersAnswerIsRefused(t *testing.T) {
 		return len(evs)
 	}
 	before := count()
-	if st, body := post("close", url.Values{"text": {"Closed."}}); st != http.StatusConflict || !strings.Contains(body, "The server refused this action") {
+	if st, body := post("close", url.Values{"text": {"Closed."}, "cause": {"process"}}); st != http.StatusConflict || !strings.Contains(body, "The server refused this action") {
 		t.Errorf("close before the customer's answer: %d, want 409 with the reason", st)
 	}
 	if n := count(); n != before {
 		t.Errorf("the refused close stored %d events", n-before)
 	}
-	if st, body := post("close", url.Values{"text": {"Closed."}, "accepted": {"yes"}}); st != http.StatusSeeOther {
+	if st, body := post("close", url.Values{"text": {"Closed."}, "accepted": {"yes"}, "cause": {"process"}}); st != http.StatusSeeOther {
 		t.Errorf("close with the customer's acceptance: %d %s", st, body)
 	}
 }

@@ -42,7 +42,7 @@ func TestBrowserImprove(t *testing.T) {
 		if i < 2 {
 			// (Closing over the customer's refusal before their time to
 			// answer is up is refused by the lifecycle.)
-			act(cp.ID, "close", url.Values{"accepted": {"yes"}, "text": {"Closed."}})
+			act(cp.ID, "close", url.Values{"accepted": {"yes"}, "text": {"Closed."}, "cause": {"equipment"}})
 		}
 	}
 	c.waitFigure(t, "/console/improve?period=week", "received", "8")

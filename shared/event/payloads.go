@@ -89,6 +89,10 @@ type Closure struct {
 	// not say; false records a refusal (and that recourse was offered).
 	CustomerAccepted *bool  `json:"customer_accepted,omitempty"`
 	Text             string `json:"text,omitempty"`
+	// RootCause is the cause staff found (ISO 10002 9.7): a code of the
+	// taxonomy (package rootcause) or "other: <text>". Empty on closures
+	// by the customer or the server, and on older events.
+	RootCause string `json:"root_cause,omitempty"`
 }
 
 // Rating bounds.

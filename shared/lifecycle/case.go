@@ -13,6 +13,7 @@ import (
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/redact"
+	"ombud/shared/rootcause"
 )
 
 // Case is a complaint as it stands now: the fold of its events. It is the
@@ -267,6 +268,12 @@ func Apply(c *Case, e event.Event) error {
 			// closes the case before.
 			return fail(NotAllowed, "the customer has until "+c.AnswerBy.UTC().Format("2 Jan 2006 15:04 MST")+
 				" to accept the decision or say they are not satisfied; close it before only with their acceptance")
+		}
+		if cl.RootCause != "" {
+			if err := rootcause.Validate(cl.RootCause); err != nil {
+				return fail(InvalidData, err.Error())
+			}
+			n.RootCause = cl.RootCause
 		}
 		n.ClosedAt, n.AnswerBy = e.At, time.Time{}
 		n.CustomerAccepted = nil

@@ -12,6 +12,7 @@ import (
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/lifecycle"
+	"ombud/shared/rootcause"
 	"ombud/shared/staff"
 	"ombud/shared/textsafe"
 	"ombud/shared/uid"
@@ -21,12 +22,13 @@ import (
 type Field int
 
 const (
-	FieldText     Field = iota // the note, message, reason, decision...
-	FieldSeverity              // assessment
-	FieldPriority              // assessment, 1-4
-	FieldCategory              // assessment: corrects the customer's choice
-	FieldQueue                 // reassignment
-	FieldAccepted              // closure: did the customer accept
+	FieldText      Field = iota // the note, message, reason, decision...
+	FieldSeverity               // assessment
+	FieldPriority               // assessment, 1-4
+	FieldCategory               // assessment: corrects the customer's choice
+	FieldQueue                  // reassignment
+	FieldAccepted               // closure: did the customer accept
+	FieldRootCause              // closure: the root cause (package rootcause)
 )
 
 // CaseAction is something staff can record on a case: one event type, its
@@ -68,7 +70,7 @@ var caseActions = []CaseAction{
 	{Type: event.Responded, Key: 'd', Name: "decision", Desc: "Record the decision and remedy",
 		Input: []Field{FieldText}, TextLabel: "Decision", TextRequired: true},
 	{Type: event.Closed, Key: 'c', Name: "close", Desc: "Close the case",
-		Input: []Field{FieldAccepted, FieldText}, TextLabel: "Closing note"},
+		Input: []Field{FieldAccepted, FieldText, FieldRootCause}, TextLabel: "Closing note"},
 	{Type: event.Reopened, Key: 'o', Name: "reopen", Desc: "Reopen the closed case",
 		Input: []Field{FieldText}, TextLabel: "Reason", TextRequired: true},
 	{Type: event.RootCauseSet, Key: 'r', Name: "root cause", Desc: "Record the root cause",
@@ -165,6 +167,8 @@ type Input struct {
 	Category string
 	Queue    string
 	Accepted Acceptance
+	// RootCause is a code of the taxonomy; "" when not recorded.
+	RootCause string
 }
 
 // InputError says which input is wrong, in words for the form.
@@ -214,7 +218,10 @@ func (a CaseAction) Payload(in Input) (json.RawMessage, error) {
 	case event.Escalated:
 		v = event.Escalation{Text: text}
 	case event.Closed:
-		cl := event.Closure{Text: text}
+		cl := event.Closure{Text: text, RootCause: in.RootCause}
+		if cl.RootCause != "" && rootcause.Validate(cl.RootCause) != nil {
+			return nil, &InputError{FieldRootCause, "Root cause: choose one from the list"}
+		}
 		switch in.Accepted {
 		case Accepted:
 			cl.CustomerAccepted = new(true)

@@ -180,6 +180,8 @@ func TestPayloads(t *testing.T) {
 		{typ: event.Closed, in: model.Input{Accepted: model.Accepted}, want: `{"customer_accepted":true}`},
 		{typ: event.Closed, in: model.Input{Accepted: model.Declined, Text: "ombudsman"}, want: `{"customer_accepted":false,"text":"ombudsman"}`},
 		{typ: event.Closed, want: `{}`},
+		{typ: event.Closed, in: model.Input{Accepted: model.Accepted, RootCause: "equipment"}, want: `{"customer_accepted":true,"root_cause":"equipment"}`},
+		{typ: event.Closed, in: model.Input{RootCause: "gremlins"}, wantErr: model.FieldRootCause},
 		{typ: event.RootCauseSet, in: model.Input{Text: strings.Repeat("x", model.MaxText+1)}, wantErr: model.FieldText},
 	} {
 		t.Run(string(tc.typ), func(t *testing.T) {

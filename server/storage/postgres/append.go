@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"ombud/server/audit"
 	"ombud/server/storage"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
@@ -36,11 +37,28 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 	if err != nil {
 		return nil, fmt.Errorf("append: %w", err)
 	}
+	out, scopes, err := appendTx(ctx, tx, mark, events)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.commitLog(ctx, tx, mark, scopes); err != nil {
+		return nil, fmt.Errorf("append: %w", err)
+	}
+	s.feed.Publish(scopes)
+	return out, nil
+}
+
+// appendTx stores events (checked by checkAppended) in tx, which holds the
+// log's lock taken at mark and stores nothing else after them. scopes is
+// nil when every event was stored already (nobody to wake).
+func appendTx(ctx context.Context, tx pgx.Tx, mark logMark, events []event.Event) ([]storage.StoredEvent, []string, error) {
 	var (
 		branches = make(map[string]string)
 		storedAt = nanos(time.Now())
 		out      = make([]storage.StoredEvent, len(events))
 		inserted []stored
+		next     = mark.seq + 1
+		chain    = audit.From(mark.prev)
 	)
 	for i := range events {
 		e := &events[i]
@@ -49,46 +67,54 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 			err := tx.QueryRow(ctx, `SELECT branch FROM complaints WHERE id = $1`, e.ComplaintID).Scan(&b)
 			switch {
 			case errors.Is(err, pgx.ErrNoRows):
-				return nil, &storage.Error{Code: storage.NotFound, Err: complaint.ErrNotFound,
+				return nil, nil, &storage.Error{Code: storage.NotFound, Err: complaint.ErrNotFound,
 					Message: fmt.Sprintf("event %s: complaint %s is not filed", e.ID, e.ComplaintID)}
 			case err != nil:
-				return nil, fmt.Errorf("append: look up complaint %s: %w", e.ComplaintID, err)
+				return nil, nil, fmt.Errorf("append: look up complaint %s: %w", e.ComplaintID, err)
 			}
 			branches[e.ComplaintID] = b
 		}
 		if e.Branch != b {
-			return nil, storage.Errorf(storage.Invalid, "event %s: branch %q is not the complaint's", e.ID, e.Branch)
+			return nil, nil, storage.Errorf(storage.Invalid, "event %s: branch %q is not the complaint's", e.ID, e.Branch)
 		}
+		// Numbered here, under the log's lock, so the link can be
+		// computed first; a repeat (DO NOTHING) takes neither the number
+		// nor the link.
+		rec := record(next, "", 0, e.ID, e.ComplaintID, e.Branch, string(e.Type), string(e.Actor.Kind), e.Actor.ID, int64(e.At), e.Data)
+		hash := audit.Link(chain.Prev(), &rec)
 		var seq int64
-		err := tx.QueryRow(ctx, `INSERT INTO events (id, complaint_id, branch, type, actor_kind, actor_id, at, data, stored_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING RETURNING seq`,
-			e.ID, e.ComplaintID, e.Branch, string(e.Type), string(e.Actor.Kind), e.Actor.ID, int64(e.At), nilIfEmpty(e.Data), storedAt).Scan(&seq)
+		err := tx.QueryRow(ctx, `INSERT INTO events (seq, id, complaint_id, branch, type, actor_kind, actor_id, at, data, stored_at, hash, payload_hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING RETURNING seq`,
+			next, e.ID, e.ComplaintID, e.Branch, string(e.Type), string(e.Actor.Kind), e.Actor.ID, int64(e.At), nilIfEmpty(e.Data), storedAt,
+			hash[:], rec.PayloadHash[:]).Scan(&seq)
 		switch {
 		case err == nil:
+			chain.Next(&rec)
+			next++
 			out[i] = storage.StoredEvent{Seq: seq, Event: *e}
 			inserted = append(inserted, stored{seq: seq, e: e})
 		case errors.Is(err, pgx.ErrNoRows):
 			if out[i], err = scanEvent(tx.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, e.ID)); err != nil {
-				return nil, fmt.Errorf("append: read stored event %s: %w", e.ID, err)
+				return nil, nil, fmt.Errorf("append: read stored event %s: %w", e.ID, err)
 			}
 		default:
-			return nil, fmt.Errorf("append: insert event %s: %w", e.ID, err)
+			return nil, nil, fmt.Errorf("append: insert event %s: %w", e.ID, err)
 		}
+	}
+	if len(inserted) == 0 {
+		return out, nil, nil
+	}
+	if _, err := tx.Exec(ctx, `SELECT setval('events_seq', $1)`, next-1); err != nil {
+		return nil, nil, fmt.Errorf("append: %w", err)
+	}
+	if err := indexText(ctx, tx, inserted); err != nil {
+		return nil, nil, fmt.Errorf("append: %w", err)
 	}
 	teams, err := routeTeams(ctx, tx, inserted)
 	if err != nil {
-		return nil, fmt.Errorf("append: %w", err)
+		return nil, nil, fmt.Errorf("append: %w", err)
 	}
-	scopes := append(scopesOf(branches), teams...)
-	wake := scopes
-	if len(inserted) == 0 {
-		wake = nil
-	}
-	if err := s.commitLog(ctx, tx, mark, wake); err != nil {
-		return nil, fmt.Errorf("append: %w", err)
-	}
-	s.feed.Publish(scopes)
-	return out, nil
+	return out, append(scopesOf(branches), teams...), nil
 }
 
 func checkAppended(e *event.Event) error {

@@ -42,6 +42,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"ombud/server/admit"
+	"ombud/server/audit"
 	"ombud/server/delivery"
 	"ombud/server/notify"
 	"ombud/server/storage"
@@ -140,6 +141,14 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	if err := Migrate(ctx, s.pool); err != nil {
+		s.pool.Close()
+		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
+	}
+	if err := s.backfillChain(ctx); err != nil {
+		s.pool.Close()
+		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
+	}
+	if err := s.backfillText(ctx); err != nil {
 		s.pool.Close()
 		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 	}
@@ -249,8 +258,11 @@ func isUniqueViolation(err error) bool     { return pgCode(err) == "23505" }
 func isForeignKeyViolation(err error) bool { return pgCode(err) == "23503" }
 
 // logMark is where the log's sequences stood when a transaction took the
-// log's lock.
-type logMark struct{ seq, pos int64 }
+// log's lock, and the last event's link of the audit chain.
+type logMark struct {
+	seq, pos int64
+	prev     audit.Hash
+}
 
 // seqsNow reads the highest global sequence and team-stream position drawn.
 const seqsNow = `(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_seq),
@@ -265,6 +277,12 @@ func lockLog(ctx context.Context, tx pgx.Tx) (logMark, error) {
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock(`+lockKey(1)+`)`, logLock)
 	b.Queue(`SELECT ` + seqsNow).QueryRow(func(row pgx.Row) error { return row.Scan(&m.seq, &m.pos) })
+	b.Queue(lastHashSQL).QueryRow(func(row pgx.Row) error {
+		var h []byte
+		err := row.Scan(&h)
+		m.prev = prevHash(h)
+		return err
+	})
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return m, fmt.Errorf("lock the log: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"ombud/server/admit"
+	"ombud/server/audit"
 	"ombud/server/storage"
 	"ombud/shared/device"
 	"ombud/shared/event"
@@ -141,14 +142,14 @@ func (s *Store) commitGroup(group []*pushReq) {
 	// Under the log's lock nobody else draws global sequences, so the
 	// group numbers its events itself from where the sequence stood, and
 	// each push sets the sequence past what it stored.
-	lastSeq := mark.seq
+	lastSeq, prev := mark.seq, mark.prev
 	ok := make([]*pushReq, 0, len(group))
 	for _, r := range group {
 		if err := r.ctx.Err(); err != nil {
 			r.err, r.done = err, true
 			continue
 		}
-		in := pushTx{ctx: ctx, tx: tx, device: r.device, storedAt: storedAt, policy: s.policy, lastSeq: lastSeq}
+		in := pushTx{ctx: ctx, tx: tx, device: r.device, storedAt: storedAt, policy: s.policy, lastSeq: lastSeq, prev: prev}
 		res, scopes, err := in.run(r.batch)
 		if err != nil {
 			// This push alone is undone; the group goes on.
@@ -162,7 +163,7 @@ func (s *Store) commitGroup(group []*pushReq) {
 			r.err, r.done = err, true
 			continue
 		}
-		lastSeq = in.lastSeq
+		lastSeq, prev = in.lastSeq, in.prev
 		r.res, r.scopes = res, scopes
 		ok = append(ok, r)
 	}
@@ -194,7 +195,8 @@ type pushTx struct {
 	device   string
 	storedAt int64
 	policy   admit.Policy
-	lastSeq  int64 // the global sequence last given; moved past what run stores
+	lastSeq  int64      // the global sequence last given; moved past what run stores
+	prev     audit.Hash // the audit chain's last link; moved likewise
 }
 
 const (
@@ -437,6 +439,7 @@ func (in *pushTx) run(b *admit.Batch) (hub.PushResult, []string, error) {
 		}
 		inserted []stored
 		lastSeq  = in.lastSeq
+		chain    = audit.From(in.prev)
 	)
 	ev := newEventArrays(len(events))
 	cp := &complaintColumns{}
@@ -446,7 +449,8 @@ func (in *pushTx) run(b *admit.Batch) (hub.PushResult, []string, error) {
 		case admit.Store:
 			lastSeq++
 			e := &de.Event
-			ev.add(lastSeq, de.Seq, e, d.Attest)
+			rec := record(lastSeq, in.device, de.Seq, e.ID, e.ComplaintID, e.Branch, string(e.Type), string(e.Actor.Kind), e.Actor.ID, int64(e.At), e.Data)
+			ev.add(lastSeq, de.Seq, e, d.Attest, chain.Next(&rec), rec.PayloadHash)
 			inserted = append(inserted, stored{seq: lastSeq, e: e})
 			if c := b.Filed(i); c != nil {
 				cp.add(c.ID, c.Code, c.Branch, c.Category, nanos(c.FiledAt), e.ID)
@@ -470,17 +474,18 @@ func (in *pushTx) run(b *admit.Batch) (hub.PushResult, []string, error) {
 		// Multi-row inserts from arrays: one statement per table whatever
 		// the push's size. No ON CONFLICT: the keys were checked above
 		// under the log's lock, so a conflict is a bug and fails the push.
-		w.Queue(`INSERT INTO events (seq, id, device_id, device_seq, complaint_id, branch, type, actor_kind, actor_id, at, data, stored_at, attest)
-			SELECT q, i, $1, ds, c, b, ty, ak, ai, a, d, $2, att
-			FROM unnest($3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bytea[], $13::text[])
-				AS t(q, i, ds, c, b, ty, ak, ai, a, d, att)`,
-			in.device, in.storedAt, ev.seq, ev.id, ev.dseq, ev.complaint, ev.branch, ev.typ, ev.actorKind, ev.actorID, ev.at, ev.data, ev.attest)
+		w.Queue(`INSERT INTO events (seq, id, device_id, device_seq, complaint_id, branch, type, actor_kind, actor_id, at, data, stored_at, attest, hash, payload_hash)
+			SELECT q, i, $1, ds, c, b, ty, ak, ai, a, d, $2, att, h, ph
+			FROM unnest($3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bytea[], $13::text[], $14::bytea[], $15::bytea[])
+				AS t(q, i, ds, c, b, ty, ak, ai, a, d, att, h, ph)`,
+			in.device, in.storedAt, ev.seq, ev.id, ev.dseq, ev.complaint, ev.branch, ev.typ, ev.actorKind, ev.actorID, ev.at, ev.data, ev.attest, ev.hash, ev.payloadHash)
 		if len(cp.id) > 0 {
 			w.Queue(`INSERT INTO complaints (id, code, branch, category, filed_at, filed_event_id)
 				SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[])`,
 				cp.id, cp.code, cp.branch, cp.category, cp.filedAt, cp.eventID)
 		}
 	}
+	queueText(w, inserted)
 	joined := planRoutes(w, v.Queues, inserted)
 	if len(inserted) > 0 {
 		// Last: a failed statement above skips it, and the sequence
@@ -509,7 +514,7 @@ func (in *pushTx) run(b *admit.Batch) (hub.PushResult, []string, error) {
 	case err != nil:
 		return res, nil, fmt.Errorf("push from %s: store: %w", in.device, err)
 	}
-	in.lastSeq = lastSeq
+	in.lastSeq, in.prev = lastSeq, chain.Prev()
 	var scopes []string
 	for _, s := range inserted {
 		scopes = appendNew(scopes, wire.BranchScope(s.e.Branch))
@@ -522,14 +527,15 @@ func (in *pushTx) run(b *admit.Batch) (hub.PushResult, []string, error) {
 type eventArrays struct {
 	seq, dseq, at                                          []int64
 	id, complaint, branch, typ, actorKind, actorID, attest []string
-	data                                                   [][]byte
+	data, hash, payloadHash                                [][]byte
 }
 
 func newEventArrays(n int) *eventArrays {
 	return &eventArrays{seq: make([]int64, 0, n), dseq: make([]int64, 0, n), at: make([]int64, 0, n)}
 }
 
-func (c *eventArrays) add(seq, dseq int64, e *event.Event, attest string) {
+func (c *eventArrays) add(seq, dseq int64, e *event.Event, attest string, hash, payloadHash audit.Hash) {
+	c.hash, c.payloadHash = append(c.hash, hash[:]), append(c.payloadHash, payloadHash[:])
 	c.seq, c.dseq, c.at = append(c.seq, seq), append(c.dseq, dseq), append(c.at, int64(e.At))
 	c.id, c.complaint, c.branch = append(c.id, e.ID), append(c.complaint, e.ComplaintID), append(c.branch, e.Branch)
 	c.typ, c.actorKind, c.actorID = append(c.typ, string(e.Type)), append(c.actorKind, string(e.Actor.Kind)), append(c.actorID, e.Actor.ID)

@@ -2,7 +2,9 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -47,7 +49,27 @@ func TestStorageConformance(t *testing.T) {
 			tb.Cleanup(func() { s.Close() })
 			return s
 		},
+		Tamper: tamperFile,
 	})
+}
+
+// dollarParam is a $N parameter, which SQLite writes ?N.
+var dollarParam = regexp.MustCompile(`\$([0-9]+)`)
+
+// tamperFile runs stmts on the database file at path through a plain
+// connection (foreign keys off, as an intruder's sqlite3 shell).
+func tamperFile(tb testing.TB, path string, stmts []storetest.Stmt) {
+	tb.Helper()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	for _, st := range stmts {
+		if _, err := db.Exec(dollarParam.ReplaceAllString(st.SQL, "?$1"), st.Args...); err != nil {
+			tb.Fatalf("%s: %v", st.SQL, err)
+		}
+	}
 }
 
 // TestDeskConformance runs the console's saved views and configuration
