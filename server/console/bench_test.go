@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -60,6 +61,13 @@ func benchData(b *testing.B) *benchSet {
 	var kept benchMeta
 	if raw, err := os.ReadFile(meta); err == nil && json.Unmarshal(raw, &kept) == nil && kept.N == n {
 		s.sample = kept.Sample
+	} else if sample := madeBy(b, dir, n); sample != nil {
+		// Made by `server gen --data DIR --cases N` beforehand.
+		s.sample = sample
+		raw, _ := json.Marshal(benchMeta{N: n, Sample: s.sample})
+		if err := os.WriteFile(meta, raw, 0o644); err != nil {
+			b.Fatal(err)
+		}
 	} else {
 		if err := generate(b, s); err != nil {
 			b.Fatal(err)
@@ -73,6 +81,38 @@ func benchData(b *testing.B) *benchSet {
 		benchCache[key] = s
 	}
 	return s
+}
+
+// madeBy returns ids across the data set in dir/server.db if it holds
+// exactly n cases (as `server gen` makes it), else nil.
+func madeBy(b *testing.B, dir string, n int) []string {
+	path := filepath.Join(dir, "server.db")
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	db, err := sql.Open("sqlite", sqlite.DSN(path, true))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var count int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM cases`).Scan(&count); err != nil || count != n {
+		return nil
+	}
+	rows, err := db.Query(`SELECT complaint_id FROM cases WHERE seq % ? = 1`, n/50+1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 type benchMeta struct {
