@@ -120,6 +120,8 @@ const usage = `usage:
   server migrate    --data DIR
   server kpi rebuild --data DIR [--sla-config F | --ack-days N --respond-days N] [--timezone TZ]
                     (recomputes the improvement figures from the event log; the server's own SLA and zone flags)
+  server gen --data DIR --cases N --branches M [--seed 1]
+                    (a synthetic data set for benchmarks and trials, into a new SQLite database; never production)
   Every command takes --db postgres://USER@HOST:5432/DB instead of --data DIR to use PostgreSQL
   (OMBUD_SERVER_DB); several servers may then serve one database.
   (staff add and staff pin read the PIN from the terminal, or one line of standard input)
@@ -187,6 +189,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return migrate(ctx, rest, getenv, stdout, stderr)
 	case "kpi":
 		return kpiCommand(ctx, rest, getenv, stdout, stderr)
+	case "gen":
+		return genCommand(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

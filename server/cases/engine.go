@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"ombud/server/dispatch"
@@ -116,6 +117,8 @@ type Engine struct {
 	// stored rows are known to match it.
 	fingerprint   string
 	configChecked bool
+	// sla is the SLA config in force: cfg.SLA until SetSLA replaces it.
+	sla atomic.Pointer[sla.Config]
 
 	warnMu     sync.Mutex
 	warnedTeam string // the undeclared escalation team last warned about
@@ -150,13 +153,32 @@ func New(cfg Config) (*Engine, error) {
 	if err := checkQueue(cfg.EscalationQueue, cfg.Dispatch()); err != nil {
 		return nil, fmt.Errorf("cases: escalation queue: %w", err)
 	}
-	return &Engine{
+	e := &Engine{
 		cfg:         cfg,
 		log:         cfg.Logger.With("component", "cases"),
 		clock:       hlc.New(cfg.Now),
 		wake:        make(chan struct{}, 1),
 		fingerprint: projectionFingerprint(cfg.SLA),
-	}, nil
+	}
+	e.sla.Store(cfg.SLA)
+	return e, nil
+}
+
+// SLA returns the SLA config in force (nil: none).
+func (e *Engine) SLA() *sla.Config { return e.sla.Load() }
+
+// SetSLA puts a new SLA config in force without a restart (an
+// administrator's edit at the console): the next deadlines are computed
+// under it, and every row of the projection is refolded under it at the
+// follower's next pass, as after an edit and a restart.
+func (e *Engine) SetSLA(cfg *sla.Config) {
+	e.mu.Lock()
+	e.sla.Store(cfg)
+	if fp := projectionFingerprint(cfg); fp != e.fingerprint {
+		e.fingerprint, e.configChecked = fp, false
+	}
+	e.mu.Unlock()
+	e.Notify()
 }
 
 // checkQueue accepts "", "branch", "branch:<id>" and a declared "team:<id>".
@@ -236,7 +258,7 @@ func (e *Engine) follow(ctx context.Context) {
 }
 
 func (e *Engine) escalate(ctx context.Context) {
-	if e.cfg.SLA == nil {
+	if e.sla.Load() == nil {
 		return
 	}
 	tick := time.NewTicker(e.cfg.Interval)

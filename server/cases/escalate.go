@@ -40,7 +40,7 @@ const scanPage = 200
 // 9.4 figures) against a target nobody set for it. The escalation level and
 // the escalation queue are what make the case urgent.
 func (e *Engine) Tick(ctx context.Context, now time.Time) error {
-	if e.cfg.SLA == nil {
+	if e.sla.Load() == nil {
 		return nil
 	}
 	e.mu.Lock()
@@ -194,8 +194,8 @@ func (e *Engine) escalationQueue(cs lifecycle.Case) string {
 }
 
 func (e *Engine) calendarOf(cs lifecycle.Case) *sla.Calendar {
-	p := e.cfg.SLA.Policy(cs.Category, cs.Priority)
-	return e.cfg.SLA.CalendarFor(p, cs.Branch)
+	p := e.sla.Load().Policy(cs.Category, cs.Priority)
+	return e.sla.Load().CalendarFor(p, cs.Branch)
 }
 
 // overdueText says, for staff, which target was missed and since when, in

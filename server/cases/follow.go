@@ -296,10 +296,10 @@ func (e *Engine) row(cs lifecycle.Case, events []event.Event, seq int64) storage
 // status is the case's SLA standing at now; ok is false without an SLA
 // config or when the deadline cannot be computed (logged).
 func (e *Engine) status(cs lifecycle.Case, events []event.Event, now time.Time) (sla.Status, bool) {
-	if e.cfg.SLA == nil {
+	if e.sla.Load() == nil {
 		return sla.Status{}, false
 	}
-	k, err := e.cfg.SLA.Clock(cs, events)
+	k, err := e.sla.Load().Clock(cs, events)
 	if err == nil {
 		var st sla.Status
 		if st, err = k.Status(now); err == nil {

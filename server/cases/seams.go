@@ -44,10 +44,10 @@ func (e *Engine) Deadlines(ctx context.Context, complaintID string) (next Step, 
 	if !cs.State.Open() {
 		return Step{}, false, nil
 	}
-	if e.cfg.SLA == nil {
+	if e.sla.Load() == nil {
 		return Step{}, false, nil
 	}
-	step, due, err := e.cfg.SLA.Next(&cs, events, e.now(cs.LastEventAt))
+	step, due, err := e.sla.Load().Next(&cs, events, e.now(cs.LastEventAt))
 	if err != nil {
 		e.log.Error("sla: no deadlines for case", logComplaint, cs.ID, logErr, err)
 		return Step{}, false, nil

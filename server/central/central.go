@@ -266,6 +266,12 @@ type Server struct {
 	http     *http.Server
 	ln       net.Listener
 
+	// The SLA and dispatch configurations in force (configs.go);
+	// slaFile is set when the SLA config came from a file.
+	liveSLA      *liveSLA
+	liveDispatch *liveDispatch
+	slaFile      bool
+
 	metrics     *metrics.Metrics // the server's own registry
 	metricsHTTP *http.Server     // nil without Config.MetricsAddr
 	metricsLn   net.Listener
@@ -309,6 +315,7 @@ func (s *Server) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	s.slaFile = s.cfg.SLA != nil
 	if s.cfg.SLA == nil {
 		// One source of dates even without a file: the receipts, the
 		// page, the staff screens and the engine all use this config.
@@ -460,16 +467,19 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 // build makes every part on the open store and mounts them on one router.
 func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	base := s.cfg.Logger
-	rules := dispatch.Default
+	s.liveDispatch = &liveDispatch{path: s.cfg.DispatchConfig}
 	if s.cfg.DispatchConfig != "" {
 		w, err := dispatch.NewWatcher(s.cfg.DispatchConfig, 0, base)
 		if err != nil {
 			return nil, fmt.Errorf("dispatch config: %w", err)
 		}
-		s.dispatch, rules = w, w.Rules
+		s.dispatch, s.liveDispatch.w = w, w
+	}
+	if err := s.resolveConfigs(); err != nil {
+		return nil, err
 	}
 	engine, err := cases.New(cases.Config{
-		Store: s.store, Dispatch: rules, SLA: s.cfg.SLA,
+		Store: s.store, Dispatch: s.liveDispatch.Rules, SLA: s.cfg.SLA,
 		EscalationQueue: s.cfg.EscalationQueue, Interval: s.cfg.EscalationInterval,
 		Logger: base, Observer: s.metrics,
 	})
@@ -550,7 +560,10 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	// the same device credentials as sync.
 	staffapi.NewWith(s.store, staffapi.Options{Logger: base, SessionTTL: s.cfg.SessionTTL, MaxOffline: s.cfg.MaxOffline}).Register(router)
 	// The SLA rules every device dates receipts and queues by.
-	slaapi.New(s.store, s.cfg.SLA, base).Register(router)
+	slaAPI := slaapi.New(s.store, s.cfg.SLA, base)
+	slaAPI.Register(router)
+	s.liveSLA = &liveSLA{s: s, api: slaAPI}
+	s.liveSLA.cur.Store(s.cfg.SLA)
 	// The retention policy every kiosk states in its privacy notice.
 	slaapi.NewDocument(s.store, slaapi.PathRetention, "retention policy", s.cfg.Retention.Digest(), s.cfg.Retention.JSON(), base).Register(router)
 	track.Register(router)
@@ -568,6 +581,7 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		co.AcceptWithin = s.cfg.SLA.AcceptWithin()
 	}
 	co.Location = s.cfg.Location
+	co.SLA, co.Dispatch = s.liveSLA, s.liveDispatch
 	co.Privacy = s.privacy
 	// The improvement figures (server/kpi), kept by a follower of the
 	// log (once-only work, under the lease).

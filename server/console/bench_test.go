@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,33 +12,22 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"ombud/server/console"
+	"ombud/server/gen"
 	"ombud/server/httpapi"
 	"ombud/server/storage"
 	"ombud/server/storage/sqlite"
-	"ombud/shared/complaint"
 	"ombud/shared/staff"
 	"ombud/shared/uid"
 )
 
-// The console's benchmarks run on a generated data set: OMBUD_BENCH_CASES
-// cases (default 20,000; BENCHMARKS.md quotes 1,000,000) across one branch
-// per 500 cases (at most 2,000), 5% in team:fraud, with descriptions of
-// words drawn from a French and English list (accents included), filed over
-// the last 90 days, a third acknowledged, 10% closed, deadlines from 3 days
-// ago to 20 days ahead. The generator writes the database directly, in
-// large transactions (the filing path would take hours for a million), and
-// the case-text trigger indexes every description as it is written.
-
-var benchWords = strings.Fields(`carte volée retrait distributeur frais prélèvement compte agence conseiller
-virement refusé erreur remboursement attente téléphone courrier crédit prêt taux découvert chèque
-opposition fraude paiement inconnu internet application mot de passe bloqué délai réponse accueil
-card stolen withdrawal fee charge account branch advisor transfer refused error refund waiting phone
-letter loan rate overdraft cheque fraud payment unknown online blocked delay answer service été déçu`)
+// The console's benchmarks run on a data set from package server/gen
+// (also `server gen`): OMBUD_BENCH_CASES cases (default 20,000;
+// BENCHMARKS.md quotes the largest run) across one branch per 500 cases (at
+// most 2,000). OMBUD_BENCH_DIR keeps it between runs.
 
 type benchSet struct {
 	dir      string
@@ -73,6 +61,13 @@ func benchData(b *testing.B) *benchSet {
 	var kept benchMeta
 	if raw, err := os.ReadFile(meta); err == nil && json.Unmarshal(raw, &kept) == nil && kept.N == n {
 		s.sample = kept.Sample
+	} else if sample := madeBy(b, dir, n); sample != nil {
+		// Made by `server gen --data DIR --cases N` beforehand.
+		s.sample = sample
+		raw, _ := json.Marshal(benchMeta{N: n, Sample: s.sample})
+		if err := os.WriteFile(meta, raw, 0o644); err != nil {
+			b.Fatal(err)
+		}
 	} else {
 		if err := generate(b, s); err != nil {
 			b.Fatal(err)
@@ -88,103 +83,53 @@ func benchData(b *testing.B) *benchSet {
 	return s
 }
 
+// madeBy returns ids across the data set in dir/server.db if it holds
+// exactly n cases (as `server gen` makes it), else nil.
+func madeBy(b *testing.B, dir string, n int) []string {
+	path := filepath.Join(dir, "server.db")
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	db, err := sql.Open("sqlite", sqlite.DSN(path, true))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var count int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM cases`).Scan(&count); err != nil || count != n {
+		return nil
+	}
+	rows, err := db.Query(`SELECT complaint_id FROM cases WHERE seq % ? = 1`, n/50+1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 type benchMeta struct {
 	N      int
 	Sample []string
 }
 
-func branchID(i int) string { return fmt.Sprintf("b%04d", i) }
+func branchID(i int) string { return gen.BranchID(i) }
 
 // generate builds the data set in s.dir/server.db.
 func generate(b *testing.B, s *benchSet) error {
-	ctx := context.Background()
-	path := filepath.Join(s.dir, "server.db")
-	start := time.Now()
-	st, err := sqlite.Open(ctx, path)
+	res, err := gen.Generate(context.Background(), filepath.Join(s.dir, "server.db"), gen.Options{Cases: s.n, Branches: s.branches, Seed: 1})
 	if err != nil {
 		return err
 	}
-	for i := range s.branches {
-		if err := st.CreateBranch(ctx, branchID(i), "Branch "+strconv.Itoa(i)); err != nil {
-			return err
-		}
-	}
-	st.Close()
-	db, err := sql.Open("sqlite", sqlite.DSN(path, false))
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	rng := rand.New(rand.NewPCG(1, 2))
-	now := time.Now()
-	const batch = 20000
-	for done := 0; done < s.n; {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		ev, _ := tx.PrepareContext(ctx, `INSERT INTO events (id, complaint_id, branch, type, actor_kind, actor_id, at, data, stored_at) VALUES (?, ?, ?, 'filed', 'customer', '', ?, ?, ?)`)
-		co, _ := tx.PrepareContext(ctx, `INSERT INTO complaints (id, code, branch, category, filed_at, filed_event_id) VALUES (?, ?, ?, ?, ?, ?)`)
-		ca, _ := tx.PrepareContext(ctx, `INSERT INTO cases (complaint_id, code, branch, state, queue, severity, priority, category, escalation_level,
-			waiting_on_customer, filed_at, acknowledged_at, responded_at, closed_at, ack_due, respond_due, next_due, next_target, updated_at, seq)
-			VALUES (?, ?, ?, ?, ?, '', 0, ?, 0, 0, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)`)
-		for i := 0; i < batch && done < s.n; i, done = i+1, done+1 {
-			br := branchID(rng.IntN(s.branches))
-			id := uid.New()
-			code := fmt.Sprintf("Z%09X", done)
-			filed := now.Add(-time.Duration(rng.Int64N(int64(90 * 24 * time.Hour))))
-			words := make([]string, 8+rng.IntN(30))
-			for w := range words {
-				words[w] = benchWords[rng.IntN(len(benchWords))]
-			}
-			cat := []string{"cards", "fees", "loans", "service"}[rng.IntN(4)]
-			c := complaint.Complaint{ID: id, Code: code, Branch: br, Channel: complaint.ChannelKiosk, Category: cat,
-				Description: strings.Join(words, " "), Language: "fr", FiledAt: filed}
-			data, _ := json.Marshal(c)
-			evID := uid.NewAt(filed)
-			at := filed.UnixMilli() << 16
-			if _, err := ev.ExecContext(ctx, evID, id, br, at, data, filed.UnixNano()); err != nil {
-				return err
-			}
-			if _, err := co.ExecContext(ctx, id, code, br, cat, filed.UnixNano(), evID); err != nil {
-				return err
-			}
-			state, queue := "received", "branch:"+br
-			if rng.IntN(20) == 0 {
-				queue = "team:fraud"
-			}
-			var acked, closed, nextDue sql.NullInt64
-			target := "acknowledge"
-			due := now.Add(time.Duration(rng.Int64N(int64(23*24*time.Hour))) - 3*24*time.Hour)
-			switch r := rng.IntN(10); {
-			case r == 0:
-				state, target = "closed", ""
-				closed = sql.NullInt64{Int64: now.UnixNano(), Valid: true}
-				acked = sql.NullInt64{Int64: filed.UnixNano(), Valid: true}
-			case r < 4:
-				state, target = "acknowledged", "respond"
-				acked = sql.NullInt64{Int64: filed.UnixNano(), Valid: true}
-				nextDue = sql.NullInt64{Int64: due.UnixNano(), Valid: true}
-			default:
-				nextDue = sql.NullInt64{Int64: due.UnixNano(), Valid: true}
-			}
-			if _, err := ca.ExecContext(ctx, id, code, br, state, queue, cat, filed.UnixNano(), acked, closed,
-				due.UnixNano(), due.UnixNano(), nextDue, target, filed.UnixNano(), done+1); err != nil {
-				return err
-			}
-			if done%(s.n/50+1) == 0 {
-				s.sample = append(s.sample, id)
-			}
-		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-	}
-	if _, err := db.ExecContext(ctx, `ANALYZE`); err != nil {
-		return err
-	}
-	b.Logf("generated %d cases in %d branches in %s", s.n, s.branches, time.Since(start).Round(time.Second))
+	s.sample = res.Sample
+	b.Logf("generated %d cases in %d branches in %s", s.n, s.branches, res.Elapsed.Round(time.Second))
 	return nil
 }
 

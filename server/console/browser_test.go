@@ -25,6 +25,7 @@ func TestBrowserDesk(t *testing.T) {
 	e.person(t, "sam", staff.Supervisor, "main")
 	e.person(t, "nina", staff.Agent, "north")
 	e.person(t, "fred", staff.Agent, "north", "fraud")
+	e.person(t, "ada", staff.Administrator, "main")
 	e.file(t, "main", "billing", "Frais de tenue de compte prélevés deux fois.")
 	cp := e.file(t, "main", "cards", "Ma carte a été volée et quelqu'un a retiré 300 €.")
 	ctx := b.Ctx()
@@ -134,4 +135,24 @@ func TestBrowserDesk(t *testing.T) {
 		t.Errorf("the view opened with queue filter %q (%v)", q, err)
 	}
 	b.Do(chromedp.Click(chromedp.CSS(`#view-list form button`)), chromedp.WaitVisible(chromedp.CSS(`#view-list li.empty`)))
+
+	// An administrator adds a holiday to the SLA calendars: listed, in
+	// the history with who made it.
+	signOut()
+	signIn("ada")
+	desk(e.base + "/console/admin/sla")
+	b.Do(chromedp.WaitVisible(chromedp.CSS("#add-holiday")),
+		chromedp.SendKeys(chromedp.CSS(`#add-holiday input[name="list"]`), "fr"),
+		chromedp.SetValue(chromedp.CSS(`#add-holiday input[name="date"]`), "2026-12-25"),
+		chromedp.SendKeys(chromedp.CSS(`#add-holiday input[name="name"]`), "Noël"),
+		chromedp.Click(chromedp.CSS("#add-holiday-button")), chromedp.WaitVisible(chromedp.CSS("#holidays-fr")))
+	if got := b.Text("#holidays-fr"); !strings.Contains(got, "2026-12-25") || !strings.Contains(got, "Noël") {
+		t.Errorf("holiday list = %q", got)
+	}
+	if got := b.Text("#version-1"); !strings.Contains(got, "ada") || !strings.Contains(got, "2026-12-25") {
+		t.Errorf("history = %q", got)
+	}
+	b.Shot("10-admin-sla")
+	b.Do(chromedp.EmulateViewport(phonetest.Width, phonetest.Height), chromedp.Navigate(e.base+"/console/admin/sla"), chromedp.WaitVisible(chromedp.CSS("#holidays-fr")))
+	b.Shot("11-admin-sla-phone")
 }

@@ -87,6 +87,9 @@ type Options struct {
 	// Location dates the improvement figures' days and periods
 	// (time.Local when nil); the server's --timezone.
 	Location *time.Location
+	// SLA and Dispatch are the SLA calendars and the dispatch rules the
+	// administration pages edit (configs.go); nil: not administered here.
+	SLA, Dispatch Configurable
 	// Poll is how often the live feed checks the case projection after a
 	// commit (DefaultPoll).
 	Poll time.Duration
@@ -257,6 +260,14 @@ func Routes() []Route {
 		{"GET", Prefix + "admin/audit/verify", staff.Administrator, full, (*Handler).handleAuditVerify},
 		{"GET", Prefix + "admin/branches", staff.Administrator, full, (*Handler).handleBranches},
 		{"POST", Prefix + "admin/branches", staff.Administrator, full, (*Handler).handleBranchAdd},
+		{"GET", Prefix + "admin/sla", staff.Administrator, full, (*Handler).handleSLAPage},
+		{"POST", Prefix + "admin/sla", staff.Administrator, full, (*Handler).handleSLAPost},
+		{"POST", Prefix + "admin/sla/hours", staff.Administrator, full, (*Handler).handleSLAHours},
+		{"POST", Prefix + "admin/sla/holidays", staff.Administrator, full, (*Handler).handleSLAHoliday},
+		{"POST", Prefix + "admin/sla/rollback", staff.Administrator, full, (*Handler).handleSLARollback},
+		{"GET", Prefix + "admin/dispatch", staff.Administrator, full, (*Handler).handleDispatchPage},
+		{"POST", Prefix + "admin/dispatch", staff.Administrator, full, (*Handler).handleDispatchPost},
+		{"POST", Prefix + "admin/dispatch/rollback", staff.Administrator, full, (*Handler).handleDispatchRollback},
 	}
 }
 

@@ -68,6 +68,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 var funcs = template.FuncMap{
+	"minus1": func(n int64) int64 { return n - 1 },
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"

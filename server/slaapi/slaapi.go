@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"ombud/server/enrol"
@@ -31,9 +32,14 @@ type Handler struct {
 	devices storage.Devices
 	path    string
 	what    string // for the log
-	digest  string
-	body    []byte
+	doc     atomic.Pointer[document]
 	log     *slog.Logger
+}
+
+// document is what is served, replaced whole by Set.
+type document struct {
+	digest string
+	body   []byte
 }
 
 // New returns the handler for cfg; devices authenticate the callers.
@@ -48,7 +54,16 @@ func NewDocument(devices storage.Devices, path, what, digest string, body []byte
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{devices: devices, path: path, what: what, digest: digest, body: body, log: logger.With("component", "sla-api")}
+	h := &Handler{devices: devices, path: path, what: what, log: logger.With("component", "sla-api")}
+	h.doc.Store(&document{digest: digest, body: body})
+	return h
+}
+
+// Set serves cfg from now on (an administrator's edit of the SLA rules at
+// the console): the devices' next fetch gets it, its new digest as the
+// ETag.
+func (h *Handler) Set(cfg *sla.Config) {
+	h.doc.Store(&document{digest: cfg.Digest(), body: cfg.JSON()})
 }
 
 // PathRetention is where the retention policy (shared/retention) is
@@ -87,13 +102,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Message: "The server could not check this device; try again later."})
 		return
 	}
-	etag := `"` + h.digest + `"`
+	doc := h.doc.Load()
+	etag := `"` + doc.digest + `"`
 	w.Header().Set("ETag", etag)
 	if matches(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	body := h.body
+	body := doc.body
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)

@@ -15,7 +15,7 @@ CREATE INDEX console_views_team ON console_views (team) WHERE team != '';
 
 -- Versions of the configurations an administrator edits at the console
 -- (kind 'sla', 'dispatch'), and those read from the files, newest highest;
--- the newest is the one in force (docs/CONSOLE.md).
+-- the newest is the one in force (README, "The web console").
 CREATE TABLE config_versions (
 	kind     TEXT NOT NULL,
 	version  INTEGER NOT NULL,
