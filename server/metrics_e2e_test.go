@@ -8,6 +8,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -306,6 +307,18 @@ func TestE2EMetrics(t *testing.T) {
 	waitUntil(t, "kiosk disconnected", func() (bool, string) {
 		v := mustScrape(t, murl, token).value("ombud_sync_connected_devices", "role", "kiosk")
 		return v == 0, fmt.Sprint(v)
+	})
+
+	// The audit chain's head, as `server audit head` reads it from the
+	// database (the log may grow between two reads: wait for a match).
+	waitUntil(t, "the scrape to show the audit chain's head", func() (bool, string) {
+		h, err := s.db.AuditHead(context.Background())
+		if err != nil || h.Seq == 0 {
+			return false, fmt.Sprint(h, err)
+		}
+		got := mustScrape(t, murl, token)
+		seq, info := got.value("ombud_audit_head_sequence"), got.value("ombud_audit_head_info", "hash", h.Hash.String())
+		return seq == float64(h.Seq) && info == 1, fmt.Sprintf("database head %s; scraped sequence %v, info for its hash %v", h, seq, info)
 	})
 
 	// Every metric the deploy/ rules and dashboard use is one the server

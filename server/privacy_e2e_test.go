@@ -3,14 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"ombud/kiosk/filing"
+	"ombud/server/kpi"
 	"ombud/server/storage"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
@@ -49,10 +52,12 @@ func filesHold(t *testing.T, db string, secrets ...string) []string {
 // TestE2ERetentionRedactsEverywhere is the clock-controlled end-to-end
 // test of the retention policy: a complaint filed with contact details at a
 // branch device, handled and closed by staff; the server's clock moves 13
-// months on; the server's database, the branch device's database (read as
-// bytes, WAL included) and the tracking page no longer hold the words or
-// the contact, the case's figures are unchanged, and the log still
-// verifies.
+// months on; the server's database, the branch device's database (a staff
+// terminal's: enrolled with the staff role, the store `kiosk staff` opens;
+// read as bytes, WAL included) and the tracking page no longer hold the
+// words or the contact, the case's row and the improvement figures
+// (server/kpi, what /console/improve shows) are unchanged, and the log
+// still verifies.
 func TestE2ERetentionRedactsEverywhere(t *testing.T) {
 	offset := moveServeClock(t)
 	s := MustE2EServer(t, "", "", "--escalation-interval", "50ms")
@@ -95,6 +100,38 @@ func TestE2ERetentionRedactsEverywhere(t *testing.T) {
 		before, err = s.db.Case(ctx, f.Complaint.ID)
 		return err == nil && before.State == "closed", string(before.State)
 	})
+	// The improvement figures (server/kpi) of the filing's month, as the
+	// console's /console/improve shows them, once the KPI follower has
+	// folded every event of the case; taken at a fixed instant so the
+	// redaction is the only thing that could move them.
+	asOf := time.Now()
+	loc, err := time.LoadLocation("Europe/Paris") // the server's --timezone
+	if err != nil {
+		t.Fatal(err)
+	}
+	month := kpi.PeriodOf("month", f.Complaint.FiledAt.In(loc))
+	figures := func(what string) kpi.Figures {
+		t.Helper()
+		evs, err := s.db.ComplaintEvents(ctx, f.Complaint.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := evs[len(evs)-1].Seq
+		waitUntil(t, "the KPI follower to fold the case "+what, func() (bool, string) {
+			cur, _, err := s.db.KPICursor(ctx)
+			return err == nil && cur >= last, fmt.Sprintf("cursor %d, want %d (%v)", cur, last, err)
+		})
+		k, err := kpi.Compute(ctx, s.db, kpi.Query{All: true}, month, asOf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	kpiBefore := figures("before the redaction")
+	if kpiBefore.Received != 1 || kpiBefore.Closed != 1 {
+		t.Fatalf("figures before the redaction: %+v, want the case received and closed", kpiBefore)
+	}
+
 	// The words are there to begin with, or the checks below prove nothing.
 	if found := filesHold(t, k.path, secrets...); len(found) == 0 {
 		t.Fatal("the branch device's files never held the complaint's words")
@@ -126,6 +163,9 @@ func TestE2ERetentionRedactsEverywhere(t *testing.T) {
 	before.UpdatedAt, before.Seq, after.UpdatedAt, after.Seq = time.Time{}, 0, time.Time{}, 0
 	if before != after {
 		t.Errorf("case row changed:\nbefore %+v\n after %+v", before, after)
+	}
+	if kpiAfter := figures("after the redaction"); !reflect.DeepEqual(kpiBefore, kpiAfter) {
+		t.Errorf("improvement figures changed by the redaction:\nbefore %+v\n after %+v", kpiBefore, kpiAfter)
 	}
 	// The device's events hold what the server's do, byte for byte.
 	srvEvents, devEvents := s.events(t, f.Complaint.ID), k.events(t, f.Complaint.ID)

@@ -520,6 +520,10 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		overdue = s.store
 	}
 	s.metrics.AddStore(s.store, overdue, time.Now)
+	// The audit chain's head, for the scraper to record (server/audit).
+	if a, ok := s.store.(metrics.AuditHead); ok {
+		s.metrics.AddAudit(a)
+	}
 
 	if err := s.buildOutbound(secret); err != nil {
 		return nil, err
@@ -533,6 +537,8 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	staffapi.NewWith(s.store, staffapi.Options{Logger: base, SessionTTL: s.cfg.SessionTTL, MaxOffline: s.cfg.MaxOffline}).Register(router)
 	// The SLA rules every device dates receipts and queues by.
 	slaapi.New(s.store, s.cfg.SLA, base).Register(router)
+	// The retention policy every kiosk states in its privacy notice.
+	slaapi.NewDocument(s.store, slaapi.PathRetention, "retention policy", s.cfg.Retention.Digest(), s.cfg.Retention.JSON(), base).Register(router)
 	track.Register(router)
 	s.notifier.Register(router)
 
@@ -548,6 +554,7 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		co.AcceptWithin = s.cfg.SLA.AcceptWithin()
 	}
 	co.Location = s.cfg.Location
+	co.Privacy = s.privacy
 	// The improvement figures (server/kpi), kept by a follower of the
 	// log; like the console, SQLite only so far.
 	if ks, ok := s.store.(kpi.Store); ok {

@@ -87,6 +87,8 @@ var Names = []string{
 	"ombud_http_request_duration_seconds",
 	"ombud_tracking_requests_total",
 	"ombud_metrics_scrape_errors_total",
+	"ombud_audit_head_sequence",
+	"ombud_audit_head_info",
 	"ombud_pg_pool_max_conns",
 	"ombud_pg_pool_conns",
 	"ombud_pg_pool_acquires_total",

@@ -36,6 +36,21 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 	if err != nil {
 		return nil, fmt.Errorf("append: %w", err)
 	}
+	out, scopes, err := appendTx(ctx, tx, mark, events)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.commitLog(ctx, tx, mark, scopes); err != nil {
+		return nil, fmt.Errorf("append: %w", err)
+	}
+	s.feed.Publish(scopes)
+	return out, nil
+}
+
+// appendTx stores events (checked by checkAppended) in tx, which holds the
+// log's lock taken at mark and stores nothing else after them. scopes is
+// nil when every event was stored already (nobody to wake).
+func appendTx(ctx context.Context, tx pgx.Tx, mark logMark, events []event.Event) ([]storage.StoredEvent, []string, error) {
 	var (
 		storedAt = nanos(time.Now())
 		out      = make([]storage.StoredEvent, len(events))
@@ -49,18 +64,18 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 	// nobody stores one meanwhile, then every insert pipelined.
 	branches, already, err := appendLookups(ctx, tx, events)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b := &pgx.Batch{}
 	for i := range events {
 		e := &events[i]
 		br, ok := branches[e.ComplaintID]
 		if !ok {
-			return nil, &storage.Error{Code: storage.NotFound, Err: complaint.ErrNotFound,
+			return nil, nil, &storage.Error{Code: storage.NotFound, Err: complaint.ErrNotFound,
 				Message: fmt.Sprintf("event %s: complaint %s is not filed", e.ID, e.ComplaintID)}
 		}
 		if e.Branch != br {
-			return nil, storage.Errorf(storage.Invalid, "event %s: branch %q is not the complaint's", e.ID, e.Branch)
+			return nil, nil, storage.Errorf(storage.Invalid, "event %s: branch %q is not the complaint's", e.ID, e.Branch)
 		}
 		if already[e.ID] {
 			// Stored already (by anyone, or earlier in this batch):
@@ -83,7 +98,7 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 	}
 	if b.Len() > 0 {
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return nil, fmt.Errorf("append: insert events: %w", err)
+			return nil, nil, fmt.Errorf("append: insert events: %w", err)
 		}
 	}
 	for i := range events {
@@ -91,28 +106,23 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 			continue
 		}
 		if out[i], err = scanEvent(tx.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, events[i].ID)); err != nil {
-			return nil, fmt.Errorf("append: read stored event %s: %w", events[i].ID, err)
+			return nil, nil, fmt.Errorf("append: read stored event %s: %w", events[i].ID, err)
 		}
 	}
-	if len(inserted) > 0 {
-		if _, err := tx.Exec(ctx, `SELECT setval('events_seq', $1)`, next-1); err != nil {
-			return nil, fmt.Errorf("append: %w", err)
-		}
+	if len(inserted) == 0 {
+		return out, nil, nil
+	}
+	if _, err := tx.Exec(ctx, `SELECT setval('events_seq', $1)`, next-1); err != nil {
+		return nil, nil, fmt.Errorf("append: %w", err)
+	}
+	if err := indexText(ctx, tx, inserted); err != nil {
+		return nil, nil, fmt.Errorf("append: %w", err)
 	}
 	teams, err := routeTeams(ctx, tx, inserted)
 	if err != nil {
-		return nil, fmt.Errorf("append: %w", err)
+		return nil, nil, fmt.Errorf("append: %w", err)
 	}
-	scopes := append(scopesOf(branches), teams...)
-	wake := scopes
-	if len(inserted) == 0 {
-		wake = nil
-	}
-	if err := s.commitLog(ctx, tx, mark, wake); err != nil {
-		return nil, fmt.Errorf("append: %w", err)
-	}
-	s.feed.Publish(scopes)
-	return out, nil
+	return out, append(scopesOf(branches), teams...), nil
 }
 
 // appendLookups reads, for an Append, the filed branch of each complaint
