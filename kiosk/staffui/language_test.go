@@ -13,7 +13,8 @@ import (
 // englishOnScreen are words of the English screens that a translated
 // screen must not show.
 var englishOnScreen = []string{"Showing", "sign out", "open cases", "OVERDUE", "Summary", "Category", "What happened",
-	"Timeline", "Next:", "Actions:", "Keys on", "Recorded:", "Sync:", "help"}
+	"Timeline", "Next:", "Actions:", "Keys on", "Recorded:", "Sync:", "help",
+	"Desired outcome", "Privacy notice", "Customer agrees", "Read it to the customer"}
 
 func noEnglish(t *testing.T, where, screen string) {
 	t.Helper()
@@ -91,6 +92,14 @@ func TestStaffTerminalInFrench80x24(t *testing.T) {
 	k.press(tcell.KeyEscape)
 	k.waitTop("queue")
 	_ = fresh
+
+	k.typeText("n") // a complaint for a walk-in customer
+	s = k.waitText("Nouvelle réclamation pour un client au guichet", "Résultat souhaité", "Notice de confidentialité",
+		"Le client accepte", "À lire au client")
+	noEnglish(t, "filing form", s)
+	if strings.Contains(s, "…") {
+		t.Errorf("the filing form cuts a line:\n%s", s)
+	}
 }
 
 // TestStaffLanguagePerPerson: the terminal starts in its language; F2 at
