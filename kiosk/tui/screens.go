@@ -31,8 +31,8 @@ type screen struct {
 	// fit; tightWidth its width.
 	hintText, tight string
 	tightWidth      int
-	focus     []tview.Primitive
-	first     tview.Primitive
+	focus           []tview.Primitive
+	first           tview.Primitive
 }
 
 // widgets is one complete set of screens. A new set is built for every new
