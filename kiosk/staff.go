@@ -62,7 +62,7 @@ func parseStaffOptions(args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&o.publicURL, "public-url", "", "base of the tracking URL printed on receipts (default: the address the server announced at enrolment, else the server this terminal is enrolled with)")
 	fs.StringVar(&o.timezone, "timezone", "Local", "the branch's time zone (IANA name) for deadlines and dates")
 	fs.StringVar(&o.categoriesFile, "categories", "", "JSON file with the complaint categories (as for the kiosk); built-in list when empty")
-	fs.StringVar(&o.retentionFile, "retention-config", "", "the server's retention policy file, so the privacy notice read to customers states the period the server enforces; without it, 12 months")
+	fs.StringVar(&o.retentionFile, "retention-config", "", "a retention policy file the privacy notice read to customers states until the server's policy is received (the terminal fetches and keeps it); without it, 12 months")
 	fs.StringVar(&o.logFile, "log", "", "log file (default: staff.log in the data directory); never holds customers' text")
 	fs.IntVar(&o.ackDays, "ack-days", 2, "business days (Monday to Friday, 09:00-17:00 in --timezone) to acknowledge, until the server's SLA rules are received (then the server's)")
 	fs.IntVar(&o.respondDays, "respond-days", 15, "business days to answer, as --ack-days")
@@ -188,6 +188,10 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	rules.Store(r)
+	policy, err := dev.retentionRules(ctx, st, cred, true)
+	if err != nil {
+		return err
+	}
 
 	publicURL := trackingBase(o.publicURL, cred, true)
 	clock := hlc.New(nil)
@@ -223,23 +227,24 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		filer = nil // `n` says filing is not available here
 	}
 	app := staffui.New(staffui.Config{
-		Store:      terminalStore{queue, accounts},
-		Clock:      clock,
-		Branch:     cred.Branch,
-		BranchName: header,
-		Teams:      cred.Teams,
-		Filer:      filer,
-		Printer:    dev.printer,
-		PublicURL:  publicURL,
-		Categories: dev.categories,
-		Retention:  dev.retention,
-		Bundle:     dev.bundle,
-		Language:   o.language,
-		Words:      words,
-		UILanguage: o.language,
-		Location:   loc,
-		SLA:        r.Current,
-		Sessions:   sessions,
+		Store:        terminalStore{queue, accounts},
+		Clock:        clock,
+		Branch:       cred.Branch,
+		BranchName:   header,
+		Teams:        cred.Teams,
+		Filer:        filer,
+		Printer:      dev.printer,
+		PublicURL:    publicURL,
+		Categories:   dev.categories,
+		Retention:    dev.retention,
+		Bundle:       dev.bundle,
+		Language:     o.language,
+		Words:        words,
+		UILanguage:   o.language,
+		Location:     loc,
+		SLA:          r.Current,
+		Sessions:     sessions,
+		RetentionNow: policy.Current,
 		RefreshDirectory: func(ctx context.Context) error {
 			_, err := dir.Fetch(ctx)
 			return err
@@ -253,7 +258,7 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 	})
 	logger.Info("staff terminal started", "branch", cred.Branch, "device", cred.DeviceID, "data", o.dataDir,
 		"purge_closed_after", o.purgeClosedAfter.String())
-	tasks := []func(context.Context){dev.syncTask(syncer), dir.Run, rebuild, r.Run}
+	tasks := []func(context.Context){dev.syncTask(syncer), dir.Run, rebuild, r.Run, policy.Run}
 	if o.purgeClosedAfter > 0 {
 		tasks = append(tasks, purgeTask(queue, o.purgeClosedAfter, logger))
 	}

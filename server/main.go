@@ -265,7 +265,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&cfg.EscalationQueue, "escalation-queue", "", "queue an overdue case moves to: team:<id> (declared in the dispatch config), branch, or empty to leave it in its queue")
 	fs.DurationVar(&cfg.EscalationInterval, "escalation-interval", time.Minute, "how often overdue cases are looked for")
 	fs.DurationVar(&cfg.LeaseRetry, "lease-retry", 2*time.Second, "with --db: how often a replica that does not run the case engine and the outbound queues tries to take them over (when the replica running them has died)")
-	fs.StringVar(&retentionConfig, "retention-config", "", "retention policy (JSON: default_months, categories; see shared/retention): personal data of a closed case is redacted once its period runs out; without it, 12 months after closure, as the kiosks say (give the kiosks the same file)")
+	fs.StringVar(&retentionConfig, "retention-config", "", "retention policy (JSON: default_months, categories; see shared/retention): personal data of a closed case is redacted once its period runs out; without it, 12 months after closure, as the kiosks say (they receive the policy from the server: GET /api/v1/retention)")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "address of a separate listener serving /metrics (Prometheus), e.g. 127.0.0.1:9464; keep it off the public network; empty: no metrics")
 	fs.StringVar(&metricsTokenFile, "metrics-token-file", "", "file holding a bearer token that scrapes of /metrics must present (Authorization: Bearer ...)")
 	outbound := outboundFlags(fs, &cfg)

@@ -14,6 +14,7 @@ import (
 	"ombud/kiosk/store"
 	"ombud/kiosk/tui/flow"
 	"ombud/shared/complaint"
+	"ombud/shared/retention"
 	"ombud/shared/textsafe"
 	"ombud/shared/trackcode"
 )
@@ -57,7 +58,7 @@ func (a *App) openFilingForm() {
 	f.AddInputField(label(labelPhone), "", 24, acceptTyped, nil)
 	// The notice in the customer's language (the complaint's), which the
 	// person reads out.
-	f.AddTextView(label(labelNotice), a.tr("Read it to the customer:")+" "+textsafe.Clean(a.cfg.Bundle.T(a.cfg.Language, "contact.notice", "months", a.cfg.Retention.Months(""))),
+	f.AddTextView(label(labelNotice), a.tr("Read it to the customer:")+" "+textsafe.Clean(a.cfg.Bundle.T(a.cfg.Language, "contact.notice", "months", a.retentionPolicy().Months(""))),
 		0, 2, false, true)
 	f.AddCheckbox(label(labelConsent), false, nil)
 	f.AddButton(inert(a.tr("File")), func() { fv.submit() })
@@ -305,4 +306,12 @@ func (a *App) paperReceipt(c complaint.Complaint, url string, ack, respond time.
 		URL:       url,
 		Footer:    append(dates, b.T(lang, "receipt.follow")),
 	}
+}
+
+// retentionPolicy is the retention policy in force.
+func (a *App) retentionPolicy() retention.Policy {
+	if a.cfg.RetentionNow != nil {
+		return a.cfg.RetentionNow()
+	}
+	return a.cfg.Retention
 }

@@ -82,8 +82,10 @@ type Config struct {
 	// when empty).
 	Categories []i18n.Category
 	// Retention is the server's retention policy, whose period the
-	// privacy notice states (the zero value: its default).
-	Retention retention.Policy
+	// privacy notice states (the zero value: its default), until
+	// RetentionNow (the server's as last received) is set.
+	Retention    retention.Policy
+	RetentionNow func() retention.Policy
 	// Language is the language of complaints filed here for walk-in
 	// customers (i18n.Fallback when empty or unknown).
 	Language string

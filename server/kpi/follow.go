@@ -39,7 +39,7 @@ type Config struct {
 const (
 	DefaultPageSize = 500
 	DefaultPoll     = 5 * time.Second
-	version         = "kpi/v1"
+	version         = "kpi/v2" // v2: facts carry the root cause
 )
 
 // Follower keeps the facts and day rows up to date with the log.

@@ -25,6 +25,7 @@ import (
 	"ombud/shared/event"
 	"ombud/shared/hlc"
 	"ombud/shared/lifecycle"
+	"ombud/shared/rootcause"
 	"ombud/shared/sla"
 )
 
@@ -62,6 +63,9 @@ type Fact struct {
 	Reopened     bool
 	NotSatisfied bool // closed with the customer's refusal, or rated 1 or 2 stars
 	Stars        int  // the latest rating; 0 when not rated
+	// RootCause is the cause staff recorded (shared/rootcause), from the
+	// latest closure or root_cause_set event; "" when none.
+	RootCause string
 
 	Seq int64 // the highest global sequence among the events folded
 }
@@ -86,6 +90,9 @@ func FactOf(cs lifecycle.Case, events []event.Event, seq int64, cfg *sla.Config,
 	f.Day = f.FiledAt.In(loc).Format(DayLayout)
 	if cs.Rating != nil {
 		f.Stars = cs.Rating.Stars
+	}
+	if rootcause.Validate(cs.RootCause) == nil {
+		f.RootCause = cs.RootCause
 	}
 	refused := !f.ClosedAt.IsZero() && cs.CustomerAccepted != nil && !*cs.CustomerAccepted
 	f.NotSatisfied = refused || (f.Stars > 0 && f.Stars <= 2)
