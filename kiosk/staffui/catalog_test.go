@@ -148,7 +148,7 @@ func messagesOfData() []string {
 			}
 		}
 	}
-	out = append(out, msgNotListed)
+	out = append(out, msgNotListed, labelCategory, labelDesc, labelOutcome, labelName, labelEmail, labelPhone, labelNotice, labelConsent)
 	for _, rc := range rootcause.All() {
 		out = append(out, rc.Label)
 	}

@@ -1,19 +1,23 @@
 package staffui_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gdamore/tcell/v2"
 
+	"ombud/kiosk/staffui"
 	"ombud/shared/event"
 )
 
 // englishOnScreen are words of the English screens that a translated
 // screen must not show.
 var englishOnScreen = []string{"Showing", "sign out", "open cases", "OVERDUE", "Summary", "Category", "What happened",
-	"Timeline", "Next:", "Actions:", "Keys on", "Recorded:", "Sync:", "help"}
+	"Timeline", "Next:", "Actions:", "Keys on", "Recorded:", "Sync:", "help",
+	"Desired outcome", "Privacy notice", "Customer agrees", "Read it to the customer"}
 
 func noEnglish(t *testing.T, where, screen string) {
 	t.Helper()
@@ -91,6 +95,14 @@ func TestStaffTerminalInFrench80x24(t *testing.T) {
 	k.press(tcell.KeyEscape)
 	k.waitTop("queue")
 	_ = fresh
+
+	k.typeText("n") // a complaint for a walk-in customer
+	s = k.waitText("Nouvelle réclamation pour un client au guichet", "Résultat souhaité", "Notice de confidentialité",
+		"Le client accepte", "À lire au client")
+	noEnglish(t, "filing form", s)
+	if strings.Contains(s, "…") {
+		t.Errorf("the filing form cuts a line:\n%s", s)
+	}
 }
 
 // TestStaffLanguagePerPerson: the terminal starts in its language; F2 at
@@ -116,4 +128,28 @@ func TestStaffLanguagePerPerson(t *testing.T) {
 	// The person who signed out reads why in their language; the
 	// screens are the terminal's again for the next person.
 	k.waitText("Staff sign-in", "Sesión cerrada.", "F2 language: Español")
+}
+
+// TestTranslatorCatalogCannotSteerTheTerminal: a catalog dropped into the
+// translators' directory is text, not markup: a tview style tag in it is
+// shown as written and an escape sequence (here one that clears the
+// screen) reaches the terminal as nothing.
+func TestTranslatorCatalogCannotSteerTheTerminal(t *testing.T) {
+	dir := t.TempDir()
+	hostile := `{"_language_name": "Deutsch", "Staff sign-in": "[red]Anmeldung\u001b[2J", "Sign in": "[::b]Anmelden[-]", "Branch {branch}": "Filiale {branch} [\"link\"]"}`
+	if err := os.WriteFile(filepath.Join(dir, "de.json"), []byte(hostile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	words, err := staffui.LoadCatalogs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	cfg := e.config()
+	cfg.Words, cfg.UILanguage = words, "de"
+	k := start(t, cfg, 80, 24)
+	s := k.waitText("[red]Anmeldung ═", "[::b]Anmelden[-]", `Filiale Main Street ["link"]`)
+	if strings.ContainsRune(s, '\x1b') {
+		t.Errorf("an escape reached the screen:\n%q", s)
+	}
 }

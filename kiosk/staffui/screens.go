@@ -127,8 +127,12 @@ func (a *App) layout(width int) {
 // drawHeader writes the header: the program, the branch and who is signed
 // in (the sync status is on its right, see updateSyncText).
 func (a *App) drawHeader() {
-	left := []span{sp(" "+a.tr("Ombud staff"), styleBarBold), sp(" · "+a.cfg.BranchName, styleBar)}
-	short := []span{sp(" "+a.cfg.BranchName, styleBarBold)}
+	place := a.cfg.BranchName
+	if len(a.cfg.Teams) > 0 { // a team terminal: its teams, in the person's words
+		place = a.tr("Team {teams}", "teams", strings.Join(a.cfg.Teams, ", "))
+	}
+	left := []span{sp(" "+a.tr("Ombud staff"), styleBarBold), sp(" · "+place, styleBar)}
+	short := []span{sp(" "+place, styleBarBold)}
 	if a.acct != nil {
 		mode := ""
 		if a.offline {

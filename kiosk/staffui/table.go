@@ -95,11 +95,13 @@ var shortStates = map[string]string{
 	"investigating": "inv", "responded": "rsp", "closed": "cls",
 }
 
-// queueName drops the "team:" of a team queue: the column is narrow, and
-// the filter and the case screen say the rest.
+// queueName drops the "team:" of a team queue and the "branch:" of a
+// branch's own: the column is narrow, and the case screen says the rest.
 func queueName(q string) string {
-	if rest, ok := strings.CutPrefix(q, "team:"); ok && rest != "" {
-		return rest
+	for _, kind := range []string{"team:", "branch:"} {
+		if rest, ok := strings.CutPrefix(q, kind); ok && rest != "" {
+			return rest
+		}
 	}
 	return q
 }
