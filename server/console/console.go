@@ -231,6 +231,8 @@ func Routes() []Route {
 		{"GET", Prefix + "audit", staff.Administrator, full, (*Handler).handleAudit},
 		{"GET", Prefix + "improve", staff.Supervisor, full, (*Handler).handleImprove},
 		{"GET", Prefix + "improve/export", staff.Supervisor, full, (*Handler).handleImproveExport},
+		{"GET", Prefix + "recurring", staff.Supervisor, full, (*Handler).handleRecurring},
+		{"POST", Prefix + "recurring/{kind}", staff.Supervisor, full, (*Handler).handleRecurringDecide},
 		{"GET", Prefix + "actions", staff.Supervisor, full, (*Handler).handleActions},
 		{"POST", Prefix + "actions", staff.Supervisor, full, (*Handler).handleActionOpen},
 		{"GET", Prefix + "actions/{id}", staff.Supervisor, full, (*Handler).handleActionPage},

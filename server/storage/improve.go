@@ -28,6 +28,22 @@ type Improve interface {
 	// taxonomy code, or "other" for every "other: ..." cause), as the
 	// improvement figures (server/kpi) last folded them.
 	CauseCounts(ctx context.Context, scope Scope, cause string, from, to time.Time) (int64, error)
+	// AddRecurringDecision remembers a supervisor's choice about a
+	// recurring group; RecurringDecisions returns them all in order.
+	AddRecurringDecision(ctx context.Context, d RecurringDecision) error
+	RecurringDecisions(ctx context.Context) ([]RecurringDecision, error)
+}
+
+// RecurringDecision is a choice about recurring groups (server/recurring):
+// Kind "dismiss" (the group holding Complaint), "merge" (it into the
+// group holding Into) or "split" (Complaint out of its group).
+type RecurringDecision struct {
+	Seq       int64
+	Kind      string
+	Complaint string
+	Into      string
+	ActorID   string
+	At        time.Time
 }
 
 // ActionEvent is one change to a corrective action.

@@ -105,3 +105,38 @@ func (s *Store) CauseCounts(ctx context.Context, sc storage.Scope, cause string,
 	}
 	return n, nil
 }
+
+// AddRecurringDecision implements storage.Improve.
+func (s *Store) AddRecurringDecision(ctx context.Context, d storage.RecurringDecision) error {
+	switch {
+	case d.Kind != "dismiss" && d.Kind != "merge" && d.Kind != "split":
+		return storage.Errorf(storage.Invalid, "unknown decision %q", d.Kind)
+	case d.Complaint == "" || d.ActorID == "" || (d.Kind == "merge") != (d.Into != ""):
+		return storage.Errorf(storage.Invalid, "a decision needs a complaint and an actor, and a merge its target")
+	}
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO recurring_decisions (kind, complaint, merge_into, actor_id, at) VALUES (?, ?, ?, ?, ?)`,
+		d.Kind, d.Complaint, d.Into, d.ActorID, d.At.UnixNano()); err != nil {
+		return fmt.Errorf("add recurring decision: %w", err)
+	}
+	return nil
+}
+
+// RecurringDecisions implements storage.Improve.
+func (s *Store) RecurringDecisions(ctx context.Context) ([]storage.RecurringDecision, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, kind, complaint, merge_into, actor_id, at FROM recurring_decisions ORDER BY seq`)
+	if err != nil {
+		return nil, fmt.Errorf("read recurring decisions: %w", err)
+	}
+	defer rows.Close()
+	var out []storage.RecurringDecision
+	for rows.Next() {
+		var d storage.RecurringDecision
+		var at int64
+		if err := rows.Scan(&d.Seq, &d.Kind, &d.Complaint, &d.Into, &d.ActorID, &at); err != nil {
+			return nil, fmt.Errorf("read recurring decisions: %w", err)
+		}
+		d.At = time.Unix(0, at).UTC()
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
