@@ -85,6 +85,19 @@ func TestActionLifecycle(t *testing.T) {
 	if a, err = s.MoveTo(ctx, got, "lea", improve.InProgress, "second attempt"); err != nil || a.Verdict != nil {
 		t.Errorf("again: %+v %v", a, err)
 	}
+	// The recurring groups' decisions share the table, not the list.
+	if err := st.AddRecurringDecision(ctx, storage.RecurringDecision{Kind: "dismiss", Complaint: "c1", ActorID: "sue", At: clock}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddRecurringDecision(ctx, storage.RecurringDecision{Kind: "merge", Complaint: "c1", ActorID: "sue", At: clock}); storage.ErrorCode(err) != storage.Invalid {
+		t.Errorf("a merge without its target: %v", err)
+	}
+	if ds, err := st.RecurringDecisions(ctx); err != nil || len(ds) != 1 || ds[0].Kind != "dismiss" || ds[0].Complaint != "c1" || ds[0].ActorID != "sue" || !ds[0].At.Equal(clock) {
+		t.Errorf("decisions: %+v %v", ds, err)
+	}
+	if _, err := s.Get(ctx, storage.RecurringStream); !errors.Is(err, improve.ErrNotFound) {
+		t.Errorf("the decisions' stream read as an action: %v", err)
+	}
 	list, err := s.List(ctx)
 	if err != nil || len(list) != 1 || list[0].State != improve.InProgress {
 		t.Errorf("list: %+v %v", list, err)

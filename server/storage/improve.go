@@ -20,8 +20,8 @@ type Improve interface {
 	// ActionEvents returns one action's events in order; none for an
 	// unknown action.
 	ActionEvents(ctx context.Context, actionID string) ([]ActionEvent, error)
-	// ActionEventsAfter pages through every action's events in sequence
-	// order: up to limit (capped at MaxPage) after the sequence after.
+	// ActionEventsAfter pages through every action's events (and the
+	// RecurringStream's) in sequence order: up to limit (capped at MaxPage) after the sequence after.
 	ActionEventsAfter(ctx context.Context, after int64, limit int) ([]ActionEvent, error)
 	// CauseCounts counts the complaints within scope filed from from
 	// (inclusive) to to (exclusive) whose root cause is cause (a
@@ -33,6 +33,10 @@ type Improve interface {
 	AddRecurringDecision(ctx context.Context, d RecurringDecision) error
 	RecurringDecisions(ctx context.Context) ([]RecurringDecision, error)
 }
+
+// RecurringStream is the action id under which the recurring groups'
+// decisions are kept beside the actions' events; no action has it.
+const RecurringStream = "recurring-decisions"
 
 // RecurringDecision is a choice about recurring groups (server/recurring):
 // Kind "dismiss" (the group holding Complaint), "merge" (it into the

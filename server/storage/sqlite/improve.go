@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"ombud/server/kpi"
 	"ombud/server/storage"
+	"ombud/shared/uid"
 )
 
 var _ storage.Improve = (*Store)(nil)
@@ -106,37 +108,45 @@ func (s *Store) CauseCounts(ctx context.Context, sc storage.Scope, cause string,
 	return n, nil
 }
 
-// AddRecurringDecision implements storage.Improve.
+// AddRecurringDecision implements storage.Improve. Decisions are kept
+// as events of their own stream in action_events (storage.RecurringStream),
+// append-only with their actor and time like the actions' events.
 func (s *Store) AddRecurringDecision(ctx context.Context, d storage.RecurringDecision) error {
 	switch {
 	case d.Kind != "dismiss" && d.Kind != "merge" && d.Kind != "split":
 		return storage.Errorf(storage.Invalid, "unknown decision %q", d.Kind)
-	case d.Complaint == "" || d.ActorID == "" || (d.Kind == "merge") != (d.Into != ""):
-		return storage.Errorf(storage.Invalid, "a decision needs a complaint and an actor, and a merge its target")
+	case d.Complaint == "" || d.ActorID == "" || d.At.IsZero() || (d.Kind == "merge") != (d.Into != ""):
+		return storage.Errorf(storage.Invalid, "a decision needs a complaint, an actor and a time, and a merge its target")
 	}
-	if _, err := s.w.ExecContext(ctx, `INSERT INTO recurring_decisions (kind, complaint, merge_into, actor_id, at) VALUES (?, ?, ?, ?, ?)`,
-		d.Kind, d.Complaint, d.Into, d.ActorID, d.At.UnixNano()); err != nil {
+	data, err := json.Marshal(decisionData{Complaint: d.Complaint, Into: d.Into})
+	if err != nil {
+		return err
+	}
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO action_events (id, action_id, type, actor_id, at, data) VALUES (?, ?, ?, ?, ?, ?)`,
+		uid.NewAt(d.At), storage.RecurringStream, d.Kind, d.ActorID, d.At.UnixNano(), data); err != nil {
 		return fmt.Errorf("add recurring decision: %w", err)
 	}
 	return nil
 }
 
+type decisionData struct {
+	Complaint string `json:"complaint"`
+	Into      string `json:"into,omitempty"`
+}
+
 // RecurringDecisions implements storage.Improve.
 func (s *Store) RecurringDecisions(ctx context.Context) ([]storage.RecurringDecision, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, kind, complaint, merge_into, actor_id, at FROM recurring_decisions ORDER BY seq`)
+	evs, err := s.ActionEvents(ctx, storage.RecurringStream)
 	if err != nil {
-		return nil, fmt.Errorf("read recurring decisions: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []storage.RecurringDecision
-	for rows.Next() {
-		var d storage.RecurringDecision
-		var at int64
-		if err := rows.Scan(&d.Seq, &d.Kind, &d.Complaint, &d.Into, &d.ActorID, &at); err != nil {
-			return nil, fmt.Errorf("read recurring decisions: %w", err)
+	out := make([]storage.RecurringDecision, 0, len(evs))
+	for _, e := range evs {
+		var d decisionData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			return nil, fmt.Errorf("read recurring decision %d: %w", e.Seq, err)
 		}
-		d.At = time.Unix(0, at).UTC()
-		out = append(out, d)
+		out = append(out, storage.RecurringDecision{Seq: e.Seq, Kind: e.Type, Complaint: d.Complaint, Into: d.Into, ActorID: e.ActorID, At: e.At})
 	}
-	return out, rows.Err()
+	return out, nil
 }

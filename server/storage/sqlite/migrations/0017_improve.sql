@@ -19,16 +19,3 @@ CREATE TABLE action_events (
 	data      BLOB NOT NULL
 ) STRICT;
 CREATE INDEX action_events_action ON action_events (action_id, seq);
-
--- A supervisor's choices about recurring groups (server/recurring):
--- dismiss the group holding a complaint, merge it into the group holding
--- another, or split a complaint out of its group. Remembered and applied
--- every time the groups are computed again; append-only.
-CREATE TABLE recurring_decisions (
-	seq       INTEGER PRIMARY KEY AUTOINCREMENT,
-	kind      TEXT NOT NULL CHECK (kind IN ('dismiss', 'merge', 'split')),
-	complaint TEXT NOT NULL, -- the group holding it (split: it alone)
-	merge_into TEXT NOT NULL, -- merge: the group holding this one; else ''
-	actor_id  TEXT NOT NULL,
-	at        INTEGER NOT NULL
-) STRICT;
