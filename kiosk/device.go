@@ -19,6 +19,7 @@ import (
 
 	"ombud/kiosk/i18n"
 	"ombud/kiosk/printer"
+	"ombud/kiosk/retentionrules"
 	"ombud/kiosk/store"
 	"ombud/shared/envflag"
 	"ombud/shared/retention"
@@ -151,6 +152,18 @@ func (d *device) slaRules(ctx context.Context, o deviceOptions, st *store.Store,
 		cfg.ServerURL, cfg.Authorization = cred.ServerURL, cred.AuthorizationHeader()
 	}
 	return slarules.New(ctx, cfg)
+}
+
+// retentionRules loads the retention policy this device's privacy notice
+// states: the server's as last received (kiosk/retentionrules), else its
+// --retention-config (or the default) until the server first answers. A
+// device that is not enrolled keeps that fallback.
+func (d *device) retentionRules(ctx context.Context, st *store.Store, cred enrol.Credential, enrolled bool) (*retentionrules.Rules, error) {
+	cfg := retentionrules.Config{Store: st, Fallback: d.retention, Logger: d.base}
+	if enrolled {
+		cfg.ServerURL, cfg.Authorization = cred.ServerURL, cred.AuthorizationHeader()
+	}
+	return retentionrules.New(ctx, cfg)
 }
 
 // Close closes the log.

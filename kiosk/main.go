@@ -78,7 +78,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.language, "lang", "en", "language the welcome screen starts in (en, fr, or one added with --catalogs)")
 	fs.StringVar(&o.timezone, "timezone", "Local", "the branch's time zone (IANA name such as Europe/Paris) for dates on receipts")
 	fs.StringVar(&o.categoriesFile, "categories", "", "JSON file with the complaint categories offered (id and a label per language); built-in list when empty")
-	fs.StringVar(&o.retentionFile, "retention-config", "", "the server's retention policy file (shared/retention), so the privacy notice states the period the server enforces; without it, 12 months after closure, the server's default")
+	fs.StringVar(&o.retentionFile, "retention-config", "", "a retention policy file (shared/retention) the privacy notice states until the server's policy is received (an enrolled kiosk fetches and keeps it); without it, 12 months after closure, the server's default")
 	fs.StringVar(&o.catalogsDir, "catalogs", "", "directory of extra or corrected message catalogs (xx.json) for translators; built-in English and French when empty")
 	fs.StringVar(&o.logFile, "log", "", "log file for staff (default: kiosk.log in the data directory); never holds customers' text or contact details")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "with no key or touch for this long, warn and then clear everything for the next customer")
@@ -186,6 +186,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	policy, err := dev.retentionRules(ctx, st, cred, enrolled)
+	if err != nil {
+		return err
+	}
 	svc, err := filing.New(st, clock, filing.Config{
 		Branch:    branchID,
 		PublicURL: publicURL,
@@ -206,6 +210,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		DefaultLanguage: o.language,
 		Categories:      dev.categories,
 		Retention:       dev.retention,
+		RetentionNow:    policy.Current,
 		BranchName:      branchName,
 		IdleTimeout:     o.idleTimeout,
 		IdleWarning:     o.idleWarning,
@@ -223,7 +228,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		"redacts_sent", redact)
 	var tasks []func(context.Context)
 	if syncer != nil {
-		tasks = append(tasks, dev.syncTask(syncer), rules.Run)
+		tasks = append(tasks, dev.syncTask(syncer), rules.Run, policy.Run)
 	}
 	if redact {
 		// What was sent before this kiosk redacted on acknowledgement.

@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"ombud/kiosk/slarules"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -18,11 +19,13 @@ import (
 	"ombud/kiosk/enrol"
 	"ombud/kiosk/filing"
 	"ombud/kiosk/session"
+	"ombud/kiosk/slarules"
 	"ombud/kiosk/staffui"
 	"ombud/kiosk/store"
 	"ombud/kiosk/store/cases"
 	"ombud/kiosk/store/signin"
 	"ombud/kiosk/termapp"
+	"ombud/shared/catalog"
 	devicerole "ombud/shared/device"
 	"ombud/shared/hlc"
 	"ombud/shared/sla"
@@ -59,7 +62,7 @@ func parseStaffOptions(args []string, getenv func(string) string, stderr io.Writ
 	fs.StringVar(&o.publicURL, "public-url", "", "base of the tracking URL printed on receipts (default: the address the server announced at enrolment, else the server this terminal is enrolled with)")
 	fs.StringVar(&o.timezone, "timezone", "Local", "the branch's time zone (IANA name) for deadlines and dates")
 	fs.StringVar(&o.categoriesFile, "categories", "", "JSON file with the complaint categories (as for the kiosk); built-in list when empty")
-	fs.StringVar(&o.retentionFile, "retention-config", "", "the server's retention policy file, so the privacy notice read to customers states the period the server enforces; without it, 12 months")
+	fs.StringVar(&o.retentionFile, "retention-config", "", "a retention policy file the privacy notice read to customers states until the server's policy is received (the terminal fetches and keeps it); without it, 12 months")
 	fs.StringVar(&o.logFile, "log", "", "log file (default: staff.log in the data directory); never holds customers' text")
 	fs.IntVar(&o.ackDays, "ack-days", 2, "business days (Monday to Friday, 09:00-17:00 in --timezone) to acknowledge, until the server's SLA rules are received (then the server's)")
 	fs.IntVar(&o.respondDays, "respond-days", 15, "business days to answer, as --ack-days")
@@ -70,6 +73,8 @@ func parseStaffOptions(args []string, getenv func(string) string, stderr io.Writ
 	fs.DurationVar(&o.signInTimeout, "sign-in-timeout", session.DefaultTimeout, "how long sign-in waits for the server to check a PIN; past it, or when the server cannot be reached, staff are signed in offline against this terminal's copy of the staff accounts")
 	fs.DurationVar(&o.purgeClosedAfter, "purge-closed-after", DefaultPurgeClosedAfter, "delete from this terminal the cases closed this long ago with nothing recorded since (the server keeps them); 0 keeps them for ever")
 	fs.BoolVar(&o.allowQuit, "allow-quit", true, "let Ctrl-Q stop the terminal")
+	fs.StringVar(&o.language, "lang", "en", "the branch's working language: the staff screens start in it (each person may switch with F2 at sign-in, for their session) and complaints filed here for walk-in customers are in it (en, fr, es, or one added with --catalogs)")
+	fs.StringVar(&o.catalogsDir, "catalogs", "", "directory of extra or corrected catalogs for translators: xx.json for receipts and notices (as the kiosk's), staff/xx.json for the staff screens")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: kiosk staff [flags]\n\nRuns the staff terminal: sign in, work the branch's queue of cases, file a complaint for a walk-in customer.\nThe terminal must be enrolled first (kiosk enrol --data DIR --server URL --code CODE) and staff accounts made on the server (server staff add).\nEvery flag can also be set as %sSTAFF_<FLAG>.\n\nFlags:\n", envPrefix)
 		fs.PrintDefaults()
@@ -129,6 +134,10 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		}
 		header = "Team " + strings.Join(cred.Teams, ", ")
 	}
+	words, err := staffWords(o.catalogsDir, o.language)
+	if err != nil {
+		return err
+	}
 	dev, err := openDevice(o.deviceOptions, "staff", "staff.log")
 	if err != nil {
 		return err
@@ -179,6 +188,10 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	rules.Store(r)
+	policy, err := dev.retentionRules(ctx, st, cred, true)
+	if err != nil {
+		return err
+	}
 
 	publicURL := trackingBase(o.publicURL, cred, true)
 	clock := hlc.New(nil)
@@ -214,20 +227,24 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		filer = nil // `n` says filing is not available here
 	}
 	app := staffui.New(staffui.Config{
-		Store:      terminalStore{queue, accounts},
-		Clock:      clock,
-		Branch:     cred.Branch,
-		BranchName: header,
-		Teams:      cred.Teams,
-		Filer:      filer,
-		Printer:    dev.printer,
-		PublicURL:  publicURL,
-		Categories: dev.categories,
-		Retention:  dev.retention,
-		Bundle:     dev.bundle,
-		Location:   loc,
-		SLA:        r.Current,
-		Sessions:   sessions,
+		Store:        terminalStore{queue, accounts},
+		Clock:        clock,
+		Branch:       cred.Branch,
+		BranchName:   header,
+		Teams:        cred.Teams,
+		Filer:        filer,
+		Printer:      dev.printer,
+		PublicURL:    publicURL,
+		Categories:   dev.categories,
+		Retention:    dev.retention,
+		Bundle:       dev.bundle,
+		Language:     o.language,
+		Words:        words,
+		UILanguage:   o.language,
+		Location:     loc,
+		SLA:          r.Current,
+		Sessions:     sessions,
+		RetentionNow: policy.Current,
 		RefreshDirectory: func(ctx context.Context) error {
 			_, err := dir.Fetch(ctx)
 			return err
@@ -237,11 +254,11 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		Logger:       base,
 		OperatorQuit: o.allowQuit,
 		OnAct:        syncer.Notify,
-		SyncStatus:   func() string { return staffSyncLine(syncer, dir) },
+		SyncStatusIn: func(tr func(string, ...any) string) string { return staffSyncLine(tr, syncer, dir) },
 	})
 	logger.Info("staff terminal started", "branch", cred.Branch, "device", cred.DeviceID, "data", o.dataDir,
 		"purge_closed_after", o.purgeClosedAfter.String())
-	tasks := []func(context.Context){dev.syncTask(syncer), dir.Run, rebuild, r.Run}
+	tasks := []func(context.Context){dev.syncTask(syncer), dir.Run, rebuild, r.Run, policy.Run}
 	if o.purgeClosedAfter > 0 {
 		tasks = append(tasks, purgeTask(queue, o.purgeClosedAfter, logger))
 	}
@@ -285,17 +302,36 @@ type terminalStore struct {
 }
 
 // staffSyncLine is the status bar's summary of sync and the directory.
-func staffSyncLine(syncer *client.Client, dir *directory.Fetcher) string {
+func staffSyncLine(tr func(string, ...any) string, syncer *client.Client, dir *directory.Fetcher) string {
 	st := syncer.Status()
-	line := fmt.Sprintf("Sync: %s", st.State)
+	line := tr("Sync: {state}", "state", tr(st.State.String()))
 	switch now := time.Now(); {
 	case st.Unstable(now):
-		line = "Sync: " + st.Summary(now)
+		line = tr("Sync: {state}", "state", st.Summary(now))
 	case st.Pending > 0:
-		line += fmt.Sprintf(", %d not sent yet", st.Pending)
+		line += ", " + tr("{count} not sent yet", "count", st.Pending)
 	}
 	if ds := dir.Status(); ds.Err != "" {
-		line += " · staff list not refreshed"
+		line += " · " + tr("staff list not refreshed")
 	}
 	return line
+}
+
+// staffWords loads the staff screens' catalogs (built in, then
+// catalogsDir/staff when there is one) and checks lang has one.
+func staffWords(catalogsDir, lang string) (*catalog.Set, error) {
+	extra := ""
+	if catalogsDir != "" {
+		if fi, err := os.Stat(filepath.Join(catalogsDir, "staff")); err == nil && fi.IsDir() {
+			extra = filepath.Join(catalogsDir, "staff")
+		}
+	}
+	words, err := staffui.LoadCatalogs(extra)
+	if err != nil {
+		return nil, fmt.Errorf("staff screens' catalogs: %w", err)
+	}
+	if !words.Has(lang) {
+		return nil, fmt.Errorf("--lang %q: the staff screens have no catalog for it (have %s)", lang, strings.Join(words.Tags(), ", "))
+	}
+	return words, nil
 }

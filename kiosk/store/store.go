@@ -670,3 +670,27 @@ func (s *Store) SaveSLARules(ctx context.Context, body []byte, at time.Time) err
 	}
 	return nil
 }
+
+// RetentionPolicy returns the retention policy last saved (as the server
+// sent it), or nil when none has been received yet.
+func (s *Store) RetentionPolicy(ctx context.Context) ([]byte, error) {
+	var body []byte
+	err := s.r.QueryRowContext(ctx, `SELECT body FROM retention_policy WHERE singleton = 1`).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load retention policy: %w", err)
+	}
+	return body, nil
+}
+
+// SaveRetentionPolicy replaces the saved retention policy with body,
+// received at at.
+func (s *Store) SaveRetentionPolicy(ctx context.Context, body []byte, at time.Time) error {
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO retention_policy (singleton, body, received_at) VALUES (1, ?, ?)
+		ON CONFLICT (singleton) DO UPDATE SET body = excluded.body, received_at = excluded.received_at`, body, at.UnixMilli()); err != nil {
+		return fmt.Errorf("save retention policy: %w", err)
+	}
+	return nil
+}

@@ -44,9 +44,13 @@ type Config struct {
 	Bundle          *i18n.Bundle
 	DefaultLanguage string // the welcome screen's language; Fallback when empty or unknown
 	Categories      []i18n.Category
-	// Retention is the server's retention policy (--retention-config);
-	// the zero value is its default, 12 months after closure.
+	// Retention is the retention policy until the server's is received
+	// (--retention-config); the zero value is its default, 12 months
+	// after closure.
 	Retention retention.Policy
+	// RetentionNow, when set, is the policy in force (the server's as last
+	// received, kiosk/retentionrules): it replaces Retention.
+	RetentionNow func() retention.Policy
 
 	BranchName string
 
@@ -192,7 +196,15 @@ func (a *App) t(key string, args ...any) string {
 // sentence is made from the same policy (Config.Retention), so the promise
 // cannot drift from the rule.
 func (a *App) notice() string {
-	return a.t("contact.notice", "months", a.cfg.Retention.Months(a.visit.Category))
+	return a.t("contact.notice", "months", a.retention().Months(a.visit.Category))
+}
+
+// retention is the policy in force.
+func (a *App) retention() retention.Policy {
+	if a.cfg.RetentionNow != nil {
+		return a.cfg.RetentionNow()
+	}
+	return a.cfg.Retention
 }
 
 // onKey sees every key first: it keeps the idle clock, dismisses the idle

@@ -53,67 +53,122 @@ func (e *Engine) catchUp(ctx context.Context) error {
 }
 
 // fold refreshes every complaint that page touches, in the order they first
-// appear.
+// appear. The routing decisions the page calls for are stored together, in
+// one Append (one commit) per storage.MaxBatch cases, not one per case: at
+// ingest rates a commit per decision is what held dispatch back (issue 12).
 func (e *Engine) fold(ctx context.Context, page []storage.StoredEvent) ([]storage.CaseRow, error) {
 	seen := make(map[string]bool)
 	inPage := make(map[string]bool, len(page))
+	var ids []string
 	for _, se := range page {
 		inPage[se.Event.ID] = true
-	}
-	var rows []storage.CaseRow
-	for _, se := range page {
-		id := se.Event.ComplaintID
-		if seen[id] {
-			continue
+		if id := se.Event.ComplaintID; !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
 		}
-		seen[id] = true
-		row, ok, err := e.refresh(ctx, id, inPage)
+	}
+	return e.foldCases(ctx, ids, inPage)
+}
+
+// foldCases refreshes the given complaints (see refresh), stores the
+// routing decisions they call for in batches, and returns their rows.
+func (e *Engine) foldCases(ctx context.Context, ids []string, inPage map[string]bool) ([]storage.CaseRow, error) {
+	var (
+		folded  []folded
+		pending []int // indexes into folded of the cases with a decision
+	)
+	for _, id := range ids {
+		f, ok, err := e.refresh(ctx, id, inPage)
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			rows = append(rows, row)
+		if !ok {
+			continue
 		}
+		folded = append(folded, f)
+		if f.decided {
+			pending = append(pending, len(folded)-1)
+		}
+	}
+	for len(pending) > 0 {
+		n := min(len(pending), storage.MaxBatch)
+		if err := e.storeDecisions(ctx, folded, pending[:n]); err != nil {
+			return nil, err
+		}
+		pending = pending[n:]
+	}
+	rows := make([]storage.CaseRow, len(folded))
+	for i, f := range folded {
+		rows[i] = e.row(f.cs, f.events, maxSeq(f.stored))
 	}
 	return rows, nil
 }
 
+// folded is one complaint of a page, folded, with the routing decision it
+// calls for, if any, not yet stored.
+type folded struct {
+	cs       lifecycle.Case
+	stored   []storage.StoredEvent
+	events   []event.Event
+	decided  bool
+	decision event.Event
+	d        dispatch.Decision
+}
+
+// storeDecisions appends the decisions of folded[which...] in one Append,
+// then refolds each of those cases with its decision.
+func (e *Engine) storeDecisions(ctx context.Context, folded []folded, which []int) error {
+	batch := make([]event.Event, len(which))
+	for i, j := range which {
+		batch[i] = folded[j].decision
+	}
+	got, err := e.cfg.Store.Append(ctx, batch)
+	if err != nil {
+		return fmt.Errorf("append %d assignments: %w", len(batch), err)
+	}
+	if len(got) != len(batch) {
+		return fmt.Errorf("append %d assignments: %d stored", len(batch), len(got))
+	}
+	for i, j := range which {
+		f := &folded[j]
+		// One line per case is DEBUG: at ingest rates it would be most of
+		// the log. ombud_dispatch_cases_assigned_total counts them.
+		e.log.Debug("dispatch: case assigned", logComplaint, f.cs.ID, logQueue, f.d.Queue, logRule, f.d.Rule)
+		e.cfg.Observer.Assigned(f.d.Rule)
+		f.stored = append(f.stored, got[i])
+		f.events = eventsOf(f.stored)
+		cs, err := lifecycle.Fold(f.events)
+		if err != nil {
+			return fmt.Errorf("fold case %s: %w", f.cs.ID, err)
+		}
+		f.cs, f.decided = cs, false
+	}
+	return nil
+}
+
 // refresh folds one complaint from all its stored events (not only those up
 // to the page: the row is then the freshest the log allows, and a later page
-// refolds it anyway), routes it if it needs routing, and returns its row.
-// ok is false when the complaint has no Filed event yet: events may arrive
-// before it, and its arrival will refresh the case. inPage holds the ids of
-// the events the follower is folding now: the ones it sees for the first
-// time (or again, after a crash or in a Rebuild).
-func (e *Engine) refresh(ctx context.Context, id string, inPage map[string]bool) (storage.CaseRow, bool, error) {
+// refolds it anyway) and decides whether it needs routing; the caller
+// stores the decision. ok is false when the complaint has no Filed event
+// yet: events may arrive before it, and its arrival will refresh the case.
+// inPage holds the ids of the events the follower is folding now: the ones
+// it sees for the first time (or again, after a crash or in a Rebuild).
+func (e *Engine) refresh(ctx context.Context, id string, inPage map[string]bool) (folded, bool, error) {
 	stored, err := e.cfg.Store.ComplaintEvents(ctx, id)
 	if err != nil {
-		return storage.CaseRow{}, false, err
+		return folded{}, false, err
 	}
 	events := eventsOf(stored)
 	cs, err := lifecycle.Fold(events)
 	if errors.Is(err, lifecycle.ErrNotFiled) {
-		return storage.CaseRow{}, false, nil
+		return folded{}, false, nil
 	}
 	if err != nil {
-		return storage.CaseRow{}, false, fmt.Errorf("fold case %s: %w", id, err)
+		return folded{}, false, fmt.Errorf("fold case %s: %w", id, err)
 	}
-	if ev, d, ok := e.route(cs, events, inPage); ok {
-		got, err := e.cfg.Store.Append(ctx, []event.Event{ev})
-		if err != nil {
-			return storage.CaseRow{}, false, fmt.Errorf("case %s: append assignment: %w", id, err)
-		}
-		// One line per case is DEBUG: at ingest rates it would be most of
-		// the log. ombud_dispatch_cases_assigned_total counts them.
-		e.log.Debug("dispatch: case assigned", logComplaint, cs.ID, logQueue, d.Queue, logRule, d.Rule)
-		e.cfg.Observer.Assigned(d.Rule)
-		stored = append(stored, got...)
-		events = eventsOf(stored)
-		if cs, err = lifecycle.Fold(events); err != nil {
-			return storage.CaseRow{}, false, fmt.Errorf("fold case %s: %w", id, err)
-		}
-	}
-	return e.row(cs, events, maxSeq(stored)), true, nil
+	f := folded{cs: cs, stored: stored, events: events}
+	f.decision, f.d, f.decided = e.route(cs, events, inPage)
+	return f, true, nil
 }
 
 // route decides whether the case needs an Assigned event from dispatch, and

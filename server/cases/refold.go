@@ -97,17 +97,11 @@ func (e *Engine) refoldInPlace(ctx context.Context, ids []string) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		rows := make([]storage.CaseRow, 0, len(ids))
-		for _, id := range ids {
-			// No event is in a page here: only a case never assigned can be
-			// routed, as the follower would route it.
-			row, ok, err := e.refresh(ctx, id, nil)
-			if err != nil {
-				return 0, err
-			}
-			if ok {
-				rows = append(rows, row)
-			}
+		// No event is in a page here: only a case never assigned can be
+		// routed, as the follower would route it.
+		rows, err := e.foldCases(ctx, ids, nil)
+		if err != nil {
+			return 0, err
 		}
 		err = st.SaveCases(ctx, cursor, cursor, rows)
 		if storage.ErrorCode(err) == storage.Conflict {

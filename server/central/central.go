@@ -537,6 +537,8 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	staffapi.NewWith(s.store, staffapi.Options{Logger: base, SessionTTL: s.cfg.SessionTTL, MaxOffline: s.cfg.MaxOffline}).Register(router)
 	// The SLA rules every device dates receipts and queues by.
 	slaapi.New(s.store, s.cfg.SLA, base).Register(router)
+	// The retention policy every kiosk states in its privacy notice.
+	slaapi.NewDocument(s.store, slaapi.PathRetention, "retention policy", s.cfg.Retention.Digest(), s.cfg.Retention.JSON(), base).Register(router)
 	track.Register(router)
 	s.notifier.Register(router)
 
@@ -552,6 +554,7 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		co.AcceptWithin = s.cfg.SLA.AcceptWithin()
 	}
 	co.Location = s.cfg.Location
+	co.Privacy = s.privacy
 	// The improvement figures (server/kpi), kept by a follower of the
 	// log; like the console, SQLite only so far.
 	if ks, ok := s.store.(kpi.Store); ok {

@@ -19,7 +19,7 @@ import (
 // customer's tracking page; then the queue at a phone's size (390x844).
 // Screenshots go to $OMBUD_ARTIFACTS (or a temp dir).
 func TestBrowserDesk(t *testing.T) {
-	b := phonetest.Open(t, 3*time.Minute, "console-") // the whole test on a loaded machine; not a speed goal
+	b := phonetest.Open(t, 5*time.Minute, "console-") // the whole test on a loaded machine; not a speed goal
 	e := newEnv(t)
 	e.person(t, "olga", staff.Manager, "main")
 	e.person(t, "sam", staff.Supervisor, "main")
@@ -113,5 +113,22 @@ func TestBrowserDesk(t *testing.T) {
 		t.Errorf("fraud team's queue = %q, want %s", got, cp.Code)
 	}
 	b.Shot("8-fraud-queue")
-	_ = ctx
+
+	// Saved views: filter the queue, save the filters under a name, open
+	// the view from a plain queue page, delete it.
+	desk(e.base + "/console/?queue=team%3Afraud&state=all")
+	b.Do(chromedp.WaitVisible(chromedp.CSS("#save-view")), chromedp.SendKeys(chromedp.CSS(`#save-view input[name="name"]`), "Fraud, all states"),
+		chromedp.Click(chromedp.CSS("#save-view-button")), chromedp.WaitVisible(chromedp.CSS(`#view-list a`)))
+	desk(e.base + "/console/")
+	b.Do(chromedp.WaitVisible(chromedp.CSS(`#view-list a`)))
+	b.Shot("9-saved-view")
+	if got := b.Text("#view-list"); !strings.Contains(got, "Fraud, all states") {
+		t.Errorf("saved views = %q", got)
+	}
+	b.Do(chromedp.Click(chromedp.CSS(`#view-list a`)), chromedp.WaitVisible(chromedp.CSS(`input[name="queue"][value="team:fraud"]`)))
+	q, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`input[name="queue"]`)))
+	if err != nil || q != "team:fraud" {
+		t.Errorf("the view opened with queue filter %q (%v)", q, err)
+	}
+	b.Do(chromedp.Click(chromedp.CSS(`#view-list form button`)), chromedp.WaitVisible(chromedp.CSS(`#view-list li.empty`)))
 }

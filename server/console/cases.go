@@ -15,6 +15,7 @@ import (
 	"ombud/shared/event"
 	"ombud/shared/lifecycle"
 	"ombud/shared/rootcause"
+	"ombud/shared/staff"
 	"ombud/shared/textsafe"
 	"ombud/shared/trackcode"
 	"ombud/shared/uid"
@@ -59,6 +60,9 @@ type queuesView struct {
 	F        map[string]string
 	States   []lifecycle.State
 	Branches []string
+	Views    []viewItem
+	Query    string   // the filters shown, for saving as a view
+	Share    []string // teams the person may share a view with
 }
 
 // filterOf reads the queue page's filters from the query string; invalid
@@ -115,6 +119,14 @@ func (h *Handler) handleQueues(w http.ResponseWriter, r *http.Request) {
 		States: lifecycle.States()}
 	v.Live = "reload"
 	v.Branches = wh.scope.Branches
+	if v.Views, err = h.views(r, wh); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	v.Query = viewQuery(shown)
+	if wh.acct.Role.AtLeast(staff.Supervisor) {
+		v.Share = wh.acct.Teams
+	}
 	h.render(w, r, http.StatusOK, "queues", v)
 }
 

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"ombud/server/admit"
+	"ombud/server/privacy"
 	"ombud/server/ratelimit"
 	"ombud/server/storage"
 	"ombud/shared/hlc"
@@ -39,6 +40,7 @@ type Store interface {
 	storage.Events
 	storage.Cases
 	storage.Console
+	storage.Desk
 	storage.Staff
 	storage.Devices
 	StartSession(ctx context.Context, s storage.Session) error
@@ -88,6 +90,9 @@ type Options struct {
 	// Poll is how often the live feed checks the case projection after a
 	// commit (DefaultPoll).
 	Poll time.Duration
+	// Privacy runs erasure and subject access (the privacy page); nil on
+	// a database without the privacy storage.
+	Privacy *privacy.Service
 }
 
 // Defaults.
@@ -228,6 +233,9 @@ func Routes() []Route {
 		{"GET", Prefix + "case/{id}", staff.Agent, full, (*Handler).handleCase},
 		{"POST", Prefix + "case/{id}/{action}", staff.Agent, full, (*Handler).handleAction},
 		{"GET", Prefix + "events", staff.Agent, full, (*Handler).handleEvents},
+		{"POST", Prefix + "views", staff.Agent, full, (*Handler).handleViewSave},
+		{"GET", Prefix + "views/{view}", staff.Agent, full, (*Handler).handleViewOpen},
+		{"POST", Prefix + "views/{view}/delete", staff.Agent, full, (*Handler).handleViewDelete},
 		{"GET", Prefix + "audit", staff.Administrator, full, (*Handler).handleAudit},
 		{"GET", Prefix + "improve", staff.Supervisor, full, (*Handler).handleImprove},
 		{"GET", Prefix + "improve/export", staff.Supervisor, full, (*Handler).handleImproveExport},
@@ -243,6 +251,10 @@ func Routes() []Route {
 		{"GET", Prefix + "admin/devices", staff.Administrator, full, (*Handler).handleDevices},
 		{"POST", Prefix + "admin/devices/enrol", staff.Administrator, full, (*Handler).handleEnrolCode},
 		{"POST", Prefix + "admin/devices/{id}/revoke", staff.Administrator, full, (*Handler).handleDeviceRevoke},
+		{"GET", Prefix + "privacy", staff.Supervisor, full, (*Handler).handlePrivacy},
+		{"POST", Prefix + "privacy/erasure", staff.Supervisor, full, (*Handler).handleErasureRequest},
+		{"POST", Prefix + "privacy/erasure/{id}/approve", staff.Supervisor, full, (*Handler).handleErasureApprove},
+		{"POST", Prefix + "privacy/access", staff.Supervisor, full, (*Handler).handleSubjectAccess},
 		{"GET", Prefix + "admin/audit/head", staff.Administrator, full, (*Handler).handleAuditHead},
 		{"GET", Prefix + "admin/audit/verify", staff.Administrator, full, (*Handler).handleAuditVerify},
 		{"GET", Prefix + "admin/branches", staff.Administrator, full, (*Handler).handleBranches},

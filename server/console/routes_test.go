@@ -1,12 +1,15 @@
 package console_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"ombud/server/console"
+	"ombud/server/storage"
 	"ombud/shared/staff"
 )
 
@@ -25,11 +28,17 @@ func TestEveryRouteEveryRole(t *testing.T) {
 	}
 	e.person(t, "half", staff.Administrator, "north")
 	cp := e.file(t, "main", "billing", "Frais inconnus.")
+	// A saved view of someone else's: {view} names it, and no one else
+	// opens or deletes it.
+	if err := e.st.SaveView(context.Background(), storage.SavedView{ID: "someone-elses", StaffID: "half", Name: "mine", Query: "state=open", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	path := func(p string) string {
 		p = strings.ReplaceAll(p, "{$}", "")
 		p = strings.ReplaceAll(p, "{id}", cp.ID)
 		p = strings.ReplaceAll(p, "{action}", "note")
 		p = strings.ReplaceAll(p, "{change}", "signout")
+		p = strings.ReplaceAll(p, "{view}", "someone-elses")
 		return strings.ReplaceAll(p, "{name}", "console.css")
 	}
 	type who struct {
@@ -77,9 +86,9 @@ func TestEveryRouteEveryRole(t *testing.T) {
 					if st != http.StatusForbidden {
 						t.Errorf("role %s below %s: %d, want 403", p.role, rt.Need, st)
 					}
-				case full && strings.Contains(rt.Path, "{id}"):
+				case full && (strings.Contains(rt.Path, "{id}") || strings.Contains(rt.Path, "{view}")):
 					if st != http.StatusNotFound {
-						t.Errorf("case of another branch: %d, want 404", st)
+						t.Errorf("case of another branch or another's view: %d, want 404", st)
 					}
 				case full && rt.Method == "GET" && rt.Stage == "full":
 					if st != http.StatusOK {

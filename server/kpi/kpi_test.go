@@ -12,6 +12,8 @@ import (
 	"ombud/server/admit"
 	"ombud/server/kpi"
 	"ombud/server/storage"
+	"ombud/server/storage/postgres"
+	"ombud/server/storage/postgres/pgtest"
 	"ombud/server/storage/sqlite"
 	"ombud/shared/complaint"
 	"ombud/shared/device"
@@ -48,7 +50,7 @@ func at(day, hour, minute int) time.Time { return time.Date(2026, 3, day, hour, 
 
 type env struct {
 	t     testing.TB
-	store *sqlite.Store
+	store envStore
 	dev   storage.Device
 	seq   int64
 	sla   *sla.Config
@@ -56,18 +58,62 @@ type env struct {
 	after func()
 }
 
+// envStore is what the tests use of a store: every backend's.
+type envStore interface {
+	storage.Store
+	kpi.Store
+}
+
+// admitOld accepts the tests' events of March 2026.
+var admitOld = admit.Policy{MaxOffline: 100 * 365 * 24 * time.Hour}
+
+// backends runs test on each storage backend, as a subtest; newEnv makes
+// an env on that backend.
+func backends(t *testing.T, test func(t *testing.T, newEnv func(testing.TB) *env)) {
+	for _, b := range []struct {
+		name string
+		open func(testing.TB) envStore
+	}{
+		{"sqlite", func(tb testing.TB) envStore {
+			s, err := sqlite.OpenWith(context.Background(), filepath.Join(tb.TempDir(), "ombud.db"), sqlite.Options{Admission: admitOld})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			tb.Cleanup(func() { s.Close() })
+			return s
+		}},
+		{"postgres", func(tb testing.TB) envStore {
+			s, err := postgres.OpenWith(context.Background(), pgtest.DSN(tb), postgres.Options{Admission: admitOld})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			tb.Cleanup(func() { s.Close() })
+			return s
+		}},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			test(t, func(tb testing.TB) *env { return newEnvOn(tb, b.open(tb)) })
+		})
+	}
+}
+
+// newEnv is an env on SQLite.
 func newEnv(t testing.TB) *env {
+	t.Helper()
+	s, err := sqlite.OpenWith(context.Background(), filepath.Join(t.TempDir(), "ombud.db"), sqlite.Options{Admission: admitOld})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return newEnvOn(t, s)
+}
+
+func newEnvOn(t testing.TB, s envStore) *env {
 	t.Helper()
 	cfg, err := sla.Parse([]byte(slaConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := sqlite.OpenWith(context.Background(), filepath.Join(t.TempDir(), "ombud.db"),
-		sqlite.Options{Admission: admit.Policy{MaxOffline: 100 * 365 * 24 * time.Hour}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
 	v := &env{t: t, store: s, sla: cfg}
 	ctx := context.Background()
 	if err := s.CreateBranch(ctx, "north", "North"); err != nil {
@@ -212,7 +258,9 @@ func mustCompute(tb testing.TB, r kpi.Reader, q kpi.Query, p kpi.Period, now tim
 	return f
 }
 
-func TestFiguresByHand(t *testing.T) {
+func TestFiguresByHand(t *testing.T) { backends(t, testFiguresByHand) }
+
+func testFiguresByHand(t *testing.T, newEnv func(testing.TB) *env) {
 	v := newEnv(t)
 	v.seed()
 	if err := v.follower().CatchUp(context.Background()); err != nil {
@@ -282,7 +330,9 @@ func TestFiguresByHand(t *testing.T) {
 
 // TestLiveEqualsRebuild: figures kept up after every event equal the
 // figures of a rebuild from the log, and so do the stored rows.
-func TestLiveEqualsRebuild(t *testing.T) {
+func TestLiveEqualsRebuild(t *testing.T) { backends(t, testLiveEqualsRebuild) }
+
+func testLiveEqualsRebuild(t *testing.T, newEnv func(testing.TB) *env) {
 	v := newEnv(t)
 	fl := v.follower()
 	v.after = func() {
@@ -318,7 +368,9 @@ func TestLiveEqualsRebuild(t *testing.T) {
 
 // TestRunFollowsCommits: the running follower picks up a commit through
 // the feed.
-func TestRunFollowsCommits(t *testing.T) {
+func TestRunFollowsCommits(t *testing.T) { backends(t, testRunFollowsCommits) }
+
+func testRunFollowsCommits(t *testing.T, newEnv func(testing.TB) *env) {
 	v := newEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

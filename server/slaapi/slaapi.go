@@ -26,24 +26,38 @@ import (
 // Path is where the rules are served.
 const Path = "/api/v1/sla"
 
-// Handler serves Path.
+// Handler serves Path (or another fleet document: NewDocument).
 type Handler struct {
 	devices storage.Devices
-	cfg     *sla.Config
+	path    string
+	what    string // for the log
+	digest  string
+	body    []byte
 	log     *slog.Logger
 }
 
 // New returns the handler for cfg; devices authenticate the callers.
 func New(devices storage.Devices, cfg *sla.Config, logger *slog.Logger) *Handler {
+	return NewDocument(devices, Path, "sla rules", cfg.Digest(), cfg.JSON(), logger)
+}
+
+// NewDocument serves body (JSON, whose digest is digest) at path to the
+// enrolled devices, as the SLA rules are: the retention policy the kiosks
+// state to customers is served this way (PathRetention).
+func NewDocument(devices storage.Devices, path, what, digest string, body []byte, logger *slog.Logger) *Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{devices: devices, cfg: cfg, log: logger.With("component", "sla-api")}
+	return &Handler{devices: devices, path: path, what: what, digest: digest, body: body, log: logger.With("component", "sla-api")}
 }
+
+// PathRetention is where the retention policy (shared/retention) is
+// served: the kiosks' privacy notice states its periods.
+const PathRetention = "/api/v1/retention"
 
 // Register mounts the handler on the server's router.
 func (h *Handler) Register(mux interface{ Handle(string, http.Handler) }) {
-	mux.Handle(Path, h)
+	mux.Handle(h.path, h)
 }
 
 // ServeHTTP implements http.Handler.
@@ -68,25 +82,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, httpapi.CodeUnauthenticated, "Device credential not accepted: enrol this device.", err)
 		return
 	default:
-		h.log.Error("sla api: authenticate failed", "err", err)
+		h.log.Error(h.what+": authenticate failed", "err", err)
 		httpapi.WriteError(w, r, nil, &httpapi.Error{Code: httpapi.CodeUnavailable, RetryAfter: 5 * time.Second, Err: err,
 			Message: "The server could not check this device; try again later."})
 		return
 	}
-	etag := `"` + h.cfg.Digest() + `"`
+	etag := `"` + h.digest + `"`
 	w.Header().Set("ETag", etag)
 	if matches(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	body := h.cfg.JSON()
+	body := h.body
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
-	h.log.Debug("sla rules sent", "device", dev.ID)
+	h.log.Debug(h.what+" sent", "device", dev.ID)
 }
 
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, code httpapi.Code, msg string, err error) {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"ombud/server/slaapi"
 	"ombud/server/storage/sqlite"
 	"ombud/shared/device"
+	"ombud/shared/retention"
 	"ombud/shared/sla"
 )
 
@@ -98,5 +100,44 @@ func TestRulesForEnrolledDevicesOnly(t *testing.T) {
 	}
 	if resp, _ := get(t, srv.URL, auth, ""); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("revoked: %d, want 401", resp.StatusCode)
+	}
+}
+
+// The retention policy is served the same way at PathRetention: enrolled
+// devices only, the body parses back to the policy, 304 when unchanged.
+func TestRetentionPolicyForEnrolledDevicesOnly(t *testing.T) {
+	_, _, st := setup(t)
+	pol := retention.Policy{DefaultMonths: 18, Categories: map[string]int{"billing": 30}}
+	mux := http.NewServeMux()
+	slaapi.NewDocument(st, slaapi.PathRetention, "retention policy", pol.Digest(), pol.JSON(), nil).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	fetch := func(auth, etag string) (int, string, string) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+slaapi.PathRetention, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header.Get("ETag")
+	}
+	if st, _, _ := fetch("", ""); st != http.StatusUnauthorized {
+		t.Errorf("no credential: %d, want 401", st)
+	}
+	_, auth := enrolAs(t, st, device.Kiosk)
+	code, body, etag := fetch(auth, "")
+	got, err := retention.Parse(strings.NewReader(body))
+	if code != http.StatusOK || err != nil || got.Months("billing") != 30 || got.Months("cards") != 18 {
+		t.Fatalf("kiosk: %d %q %v", code, body, err)
+	}
+	if code, _, _ := fetch(auth, etag); code != http.StatusNotModified {
+		t.Errorf("with its ETag: %d, want 304", code)
 	}
 }

@@ -9,6 +9,8 @@ package retention
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -134,4 +136,22 @@ func (p Policy) String() string {
 		s += fmt.Sprintf("; %s: %d months", c, p.Categories[c])
 	}
 	return s
+}
+
+// JSON is the policy as the server serves it to devices
+// (GET /api/v1/retention): what Parse reads back, the default filled in.
+// encoding/json writes map keys sorted, so equal policies give equal bytes.
+func (p Policy) JSON() []byte {
+	if p.DefaultMonths == 0 {
+		p.DefaultMonths = DefaultMonths
+	}
+	b, _ := json.Marshal(p)
+	return b
+}
+
+// Digest names the policy's content (the served ETag; a device compares
+// it to tell a changed policy).
+func (p Policy) Digest() string {
+	sum := sha256.Sum256(p.JSON())
+	return hex.EncodeToString(sum[:16])
 }

@@ -37,6 +37,21 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 	if err != nil {
 		return nil, fmt.Errorf("append: %w", err)
 	}
+	out, scopes, err := appendTx(ctx, tx, mark, events)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.commitLog(ctx, tx, mark, scopes); err != nil {
+		return nil, fmt.Errorf("append: %w", err)
+	}
+	s.feed.Publish(scopes)
+	return out, nil
+}
+
+// appendTx stores events (checked by checkAppended) in tx, which holds the
+// log's lock taken at mark and stores nothing else after them. scopes is
+// nil when every event was stored already (nobody to wake).
+func appendTx(ctx context.Context, tx pgx.Tx, mark logMark, events []event.Event) ([]storage.StoredEvent, []string, error) {
 	var (
 		branches = make(map[string]string)
 		storedAt = nanos(time.Now())
@@ -52,15 +67,15 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 			err := tx.QueryRow(ctx, `SELECT branch FROM complaints WHERE id = $1`, e.ComplaintID).Scan(&b)
 			switch {
 			case errors.Is(err, pgx.ErrNoRows):
-				return nil, &storage.Error{Code: storage.NotFound, Err: complaint.ErrNotFound,
+				return nil, nil, &storage.Error{Code: storage.NotFound, Err: complaint.ErrNotFound,
 					Message: fmt.Sprintf("event %s: complaint %s is not filed", e.ID, e.ComplaintID)}
 			case err != nil:
-				return nil, fmt.Errorf("append: look up complaint %s: %w", e.ComplaintID, err)
+				return nil, nil, fmt.Errorf("append: look up complaint %s: %w", e.ComplaintID, err)
 			}
 			branches[e.ComplaintID] = b
 		}
 		if e.Branch != b {
-			return nil, storage.Errorf(storage.Invalid, "event %s: branch %q is not the complaint's", e.ID, e.Branch)
+			return nil, nil, storage.Errorf(storage.Invalid, "event %s: branch %q is not the complaint's", e.ID, e.Branch)
 		}
 		// Numbered here, under the log's lock, so the link can be
 		// computed first; a repeat (DO NOTHING) takes neither the number
@@ -80,31 +95,26 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 			inserted = append(inserted, stored{seq: seq, e: e})
 		case errors.Is(err, pgx.ErrNoRows):
 			if out[i], err = scanEvent(tx.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, e.ID)); err != nil {
-				return nil, fmt.Errorf("append: read stored event %s: %w", e.ID, err)
+				return nil, nil, fmt.Errorf("append: read stored event %s: %w", e.ID, err)
 			}
 		default:
-			return nil, fmt.Errorf("append: insert event %s: %w", e.ID, err)
+			return nil, nil, fmt.Errorf("append: insert event %s: %w", e.ID, err)
 		}
 	}
-	if len(inserted) > 0 {
-		if _, err := tx.Exec(ctx, `SELECT setval('events_seq', $1)`, next-1); err != nil {
-			return nil, fmt.Errorf("append: %w", err)
-		}
+	if len(inserted) == 0 {
+		return out, nil, nil
+	}
+	if _, err := tx.Exec(ctx, `SELECT setval('events_seq', $1)`, next-1); err != nil {
+		return nil, nil, fmt.Errorf("append: %w", err)
+	}
+	if err := indexText(ctx, tx, inserted); err != nil {
+		return nil, nil, fmt.Errorf("append: %w", err)
 	}
 	teams, err := routeTeams(ctx, tx, inserted)
 	if err != nil {
-		return nil, fmt.Errorf("append: %w", err)
+		return nil, nil, fmt.Errorf("append: %w", err)
 	}
-	scopes := append(scopesOf(branches), teams...)
-	wake := scopes
-	if len(inserted) == 0 {
-		wake = nil
-	}
-	if err := s.commitLog(ctx, tx, mark, wake); err != nil {
-		return nil, fmt.Errorf("append: %w", err)
-	}
-	s.feed.Publish(scopes)
-	return out, nil
+	return out, append(scopesOf(branches), teams...), nil
 }
 
 func checkAppended(e *event.Event) error {

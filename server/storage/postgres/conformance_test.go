@@ -89,3 +89,20 @@ func TestLogConformance(t *testing.T) {
 		},
 	})
 }
+
+// FuzzSearchQuery: whatever a person types, the search answers without an
+// error (only folded letters and digits reach the tsquery).
+func FuzzSearchQuery(f *testing.F) {
+	s := harness.MustOpen(f)
+	storetest.Searchable(f, s, "north", "branch:north", "Frais prélevés deux fois")
+	for _, q := range []string{"frais", `"`, "a & b", "a | !b", "*", "-x", "col:val", "^début", "été*", "\x00", "(((", "a:* <-> b", "'"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := s.SearchCases(ctx, storage.Scope{All: true}, q, 10); err != nil {
+			t.Fatalf("search %q: %v", q, err)
+		}
+	})
+}

@@ -148,6 +148,10 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		s.pool.Close()
 		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 	}
+	if err := s.backfillText(ctx); err != nil {
+		s.pool.Close()
+		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
+	}
 	s.startHellos()
 	s.startWatch(ctx, opts.PollInterval)
 	return s, nil

@@ -485,6 +485,7 @@ func (in *pushTx) run(b *admit.Batch) (hub.PushResult, []string, error) {
 				cp.id, cp.code, cp.branch, cp.category, cp.filedAt, cp.eventID)
 		}
 	}
+	queueText(w, inserted)
 	joined := planRoutes(w, v.Queues, inserted)
 	if len(inserted) > 0 {
 		// Last: a failed statement above skips it, and the sequence

@@ -71,3 +71,10 @@ func tamperFile(tb testing.TB, path string, stmts []storetest.Stmt) {
 		}
 	}
 }
+
+// TestDeskConformance runs the console's saved views and configuration
+// versions suite on SQLite files.
+func TestDeskConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunDesk(t, func(tb testing.TB) storetest.DeskStore { return MustOpen(tb) })
+}

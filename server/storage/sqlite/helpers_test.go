@@ -41,7 +41,6 @@ var (
 	MustDevice  = storetest.MustDevice
 	staffOf     = storetest.StaffOf
 	MustAccount = storetest.MustAccount
-	filedEvent  = storetest.FiledEvent
 	batchOf     = storetest.BatchOf
 	seqRange    = storetest.SeqRange
 	mustStats   = storetest.MustStats

@@ -38,6 +38,8 @@ type Store interface {
 	storage.Cases
 	storage.Tracking
 	storage.Audit
+	storage.Privacy
+	storage.Console
 }
 
 // Stmt is one SQL statement for a Tamper hook, its parameters written $1,
@@ -114,6 +116,14 @@ func Run(t *testing.T, h Harness) {
 		{"AuditChainAcrossGroupsAndRollbacks", testAuditChainAcrossGroupsAndRollbacks},
 		{"AuditBackfill", testAuditBackfill},
 		{"AuditEmptyLog", testAuditEmptyLog},
+		{"PrivacyRedactKeepsTheChain", testPrivacyRedactKeepsTheChain},
+		{"PrivacyHoldBlocksRedaction", testPrivacyHoldBlocksRedaction},
+		{"PrivacyErasureClosesOnce", testPrivacyErasureClosesOnce},
+		{"PrivacyLogNewestFirst", testPrivacyLogNewestFirst},
+		{"PrivacyClosedCases", testPrivacyClosedCases},
+		{"ConsoleSearchCases", testConsoleSearchCases},
+		{"ConsoleQueueCases", testConsoleQueueCases},
+		{"ConsoleSignInState", testConsoleSignInState},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
