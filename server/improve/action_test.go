@@ -10,17 +10,35 @@ import (
 	"ombud/server/improve"
 	"ombud/server/kpi"
 	"ombud/server/storage"
+	"ombud/server/storage/postgres"
+	"ombud/server/storage/postgres/pgtest"
 	"ombud/server/storage/sqlite"
 )
 
-func openStore(t *testing.T) *sqlite.Store {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ombud.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+// store is what the tests need: the improve storage and the figures'.
+type store interface {
+	storage.Improve
+	kpi.Store
+}
+
+// stores runs f on SQLite and on PostgreSQL (a fresh schema).
+func stores(t *testing.T, f func(t *testing.T, st store)) {
+	t.Run("sqlite", func(t *testing.T) {
+		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ombud.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		f(t, st)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		st, err := postgres.Open(context.Background(), pgtest.DSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		f(t, st)
+	})
 }
 
 func opening() improve.Opening {
@@ -31,9 +49,10 @@ func opening() improve.Opening {
 // TestActionLifecycle: an action is opened, moved and judged by events
 // with their actors; moves the state does not allow and verdicts before
 // done are refused and store nothing; a stale copy conflicts.
-func TestActionLifecycle(t *testing.T) {
+func TestActionLifecycle(t *testing.T) { stores(t, testActionLifecycle) }
+
+func testActionLifecycle(t *testing.T, st store) {
 	ctx := context.Background()
-	st := openStore(t)
 	clock := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
 	s := improve.Actions{Store: st, Now: func() time.Time { return clock }}
 	a, err := s.Open(ctx, "sue", opening())
@@ -143,9 +162,10 @@ func TestOpeningChecks(t *testing.T) {
 // TestEffectivenessCheck: complaints of the action's cause filed in the
 // check period before it was done against the same period after, within
 // the scope; "other" counts every other cause.
-func TestEffectivenessCheck(t *testing.T) {
+func TestEffectivenessCheck(t *testing.T) { stores(t, testEffectivenessCheck) }
+
+func testEffectivenessCheck(t *testing.T, st store) {
 	ctx := context.Background()
-	st := openStore(t)
 	done := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
 	var facts []kpi.Fact
 	add := func(id, branch, cause string, filed time.Time) {
