@@ -243,6 +243,7 @@ func Routes() []Route {
 		{"POST", Prefix + "recurring/{kind}", staff.Supervisor, full, (*Handler).handleRecurringDecide},
 		{"GET", Prefix + "actions", staff.Supervisor, full, (*Handler).handleActions},
 		{"POST", Prefix + "actions", staff.Supervisor, full, (*Handler).handleActionOpen},
+		{"GET", Prefix + "actions/export", staff.Supervisor, full, (*Handler).handleActionsExport},
 		{"GET", Prefix + "actions/{id}", staff.Supervisor, full, (*Handler).handleActionPage},
 		{"POST", Prefix + "actions/{id}/{step}", staff.Supervisor, full, (*Handler).handleActionStep},
 		{"GET", Prefix + "admin/staff", staff.Administrator, full, (*Handler).handleStaffList},
