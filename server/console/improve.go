@@ -127,6 +127,8 @@ type improveView struct {
 	BacklogTotal         int64
 	Volume, SLA, Ageing  kpi.Chart
 	VolumeText, SLAText  string
+	Sat                  kpi.Chart
+	SatText              string
 	AgeingText           string
 	ExportCSV, ExportFig string
 	ExportJSON           string
@@ -251,6 +253,17 @@ func (h *Handler) improveCharts(r *http.Request, kr kpi.Reader, f improveFilter,
 	if lo, ok := lowest(trend); ok {
 		v.SLAText += fmt.Sprintf(" Lowest over the 12 %ss: %s in %s.", f.Period.Kind, lo.RespondOnTime(), lo.Period.Label())
 	}
+
+	sats := make([]kpi.Ratio, len(trend))
+	var rated int64
+	for i, t := range trend {
+		sats[i] = t.Satisfied()
+		rated += t.Rated
+	}
+	v.Sat = kpi.Percent(labels, sats)
+	v.SatText = fmt.Sprintf("Ratings of 4 or 5 stars: %s in %s (mean %s of %d ratings), %s in %s; %d ratings over the 12 %ss.",
+		last.Satisfied(), last.Period.Label(), last.MeanStars(), last.Rated,
+		trend[len(trend)-2].Satisfied(), trend[len(trend)-2].Period.Label(), rated, f.Period.Kind)
 
 	end := f.Period.To
 	if now := h.opts.Now(); now.Before(end) {
