@@ -66,7 +66,8 @@ func TestImprovePage(t *testing.T) {
 		t.Error("the category a kiosk sent is not escaped on the page")
 	}
 	for _, want := range []string{`id="volume-summary"`, "<svg", "<rect", "Backlog by age", "branch main",
-		"Satisfaction over the last 12 periods", "Ratings of 4 or 5 stars: — in", `id="link-recurring"`} {
+		"Satisfaction over the last 12 periods", "Ratings of 4 or 5 stars: — in", `id="link-recurring"`,
+		"Complaints by branch and category", "the most complaints were at main"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -23,3 +23,34 @@ func TestSatisfactionOfAPeriod(t *testing.T) {
 		t.Errorf("an undefined share is drawn: %+v", c.Dots)
 	}
 }
+
+// TestHeatOf: counts summed by branch and category, busiest first, the
+// rest of the categories beyond the limit summed into "(other)".
+func TestHeatOf(t *testing.T) {
+	row := func(b, c string, n int64) DayRow {
+		return DayRow{Day: "2026-05-01", Branch: b, Category: c, DayCounts: DayCounts{Received: n}}
+	}
+	rows := []DayRow{row("main", "cards", 3), row("north", "cards", 1), row("main", "fees", 1), row("main", "cards", 2)}
+	for i := range MaxHeatCols + 1 {
+		rows = append(rows, row("north", string(rune('a'+i)), 1))
+	}
+	h := HeatOf(rows)
+	if len(h.Branches) != 2 || h.Branches[0] != "north" || h.Categories[0] != "cards" || len(h.Categories) != MaxHeatCols ||
+		h.Categories[MaxHeatCols-1] != "(other)" {
+		t.Fatalf("%+v", h)
+	}
+	// north: 9 single ones + 1 card = 10; main: 6.
+	if h.Counts[1][0] != 5 || h.Counts[0][0] != 1 || h.Max != 5 {
+		t.Errorf("counts %v max %d", h.Counts, h.Max)
+	}
+	var other int64
+	for _, n := range h.Counts[0][1:] {
+		other += n
+	}
+	if other != 9 {
+		t.Errorf("north's other categories sum to %d, want 9", other)
+	}
+	if c := h.Chart(); len(c.Rects) != 2*MaxHeatCols || c.Rects[MaxHeatCols].Fill != heatPalette[4] {
+		t.Errorf("chart %d rects, busiest %+v", len(c.Rects), c.Rects[MaxHeatCols])
+	}
+}
