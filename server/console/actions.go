@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -339,4 +340,78 @@ func (h *Handler) handleActionStep(w http.ResponseWriter, r *http.Request) {
 	}
 	h.audit(r, wh.acct.ID, "action_"+step, "corrective action "+a.ID)
 	http.Redirect(w, r, Prefix+"actions/"+a.ID+"?done="+step, http.StatusSeeOther)
+}
+
+// actionColumns are the corrective actions export's columns (documented
+// in docs/API.md).
+var actionColumns = []string{"id", "problem", "cause", "cause_label", "group", "cases", "action", "owner", "due",
+	"state", "opened_at", "opened_by", "done_at", "check_days", "verdict", "verdict_by", "verdict_before", "verdict_after", "verdict_note"}
+
+// handleActionsExport writes every corrective action as CSV or NDJSON
+// (one JSON object a line, streamed), and records the export in the
+// audit trail.
+func (h *Handler) handleActionsExport(w http.ResponseWriter, r *http.Request) {
+	wh := whoOf(r)
+	s, ok := h.actions()
+	if !ok {
+		h.render(w, r, http.StatusNotFound, "error", h.errView(r, "This server's storage does not keep corrective actions yet."))
+		return
+	}
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = "csv"
+	}
+	if format != "csv" && format != "ndjson" {
+		h.render(w, r, http.StatusBadRequest, "error", h.errView(r, "Choose the format: csv or ndjson."))
+		return
+	}
+	list, err := s.List(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.audit(r, wh.acct.ID, "export", fmt.Sprintf("corrective actions, %d, %s", len(list), format))
+	stamp := h.opts.Now().UTC().Format("20060102")
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="corrective-actions-`+stamp+`.csv"`)
+	} else {
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.Header().Set("Content-Disposition", `attachment; filename="corrective-actions-`+stamp+`.ndjson"`)
+	}
+	cw := csv.NewWriter(w)
+	if format == "csv" {
+		cw.Write(actionColumns)
+	}
+	enc := json.NewEncoder(w)
+	for _, a := range list {
+		rec := []string{a.ID, a.Problem, a.Cause, rootcause.Label(a.Cause), a.Group, strconv.Itoa(len(a.Cases)), a.Action, a.Owner, a.Due,
+			a.State, iso(a.OpenedAt), a.OpenedBy, iso(a.DoneAt), strconv.Itoa(a.CheckDays), "", "", "", "", ""}
+		if j := a.Verdict; j != nil {
+			rec[14], rec[15] = map[bool]string{true: "effective", false: "not_effective"}[j.Effective], a.VerdictBy
+			rec[16], rec[17], rec[18] = strconv.FormatInt(j.Before, 10), strconv.FormatInt(j.After, 10), j.Note
+		}
+		if format == "csv" {
+			for i := range rec {
+				rec[i] = csvCell(rec[i])
+			}
+			cw.Write(rec)
+			continue
+		}
+		obj := make(map[string]string, len(rec))
+		for i, c := range actionColumns {
+			obj[c] = rec[i]
+		}
+		if err := enc.Encode(obj); err != nil {
+			return // the client went away
+		}
+	}
+	cw.Flush()
+}
+
+func iso(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }

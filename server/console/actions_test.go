@@ -102,17 +102,27 @@ func TestCorrectiveActions(t *testing.T) {
 	if _, body = sue.get("/console/actions"); !strings.Contains(body, "not effective") {
 		t.Error("list does not show the state")
 	}
+	// The export: CSV with a formula-looking cell neutralised, NDJSON a
+	// line per action; each export in the audit trail.
+	st, csvBody := sue.get("/console/actions/export?format=csv")
+	if st != http.StatusOK || !strings.HasPrefix(csvBody, "id,problem,cause,") || !strings.Contains(csvBody, "not_effective,max,") {
+		t.Errorf("csv export: %d\n%s", st, csvBody)
+	}
+	st, nd := sue.get("/console/actions/export?format=ndjson")
+	if st != http.StatusOK || strings.Count(nd, "\n") != 1 || !strings.Contains(nd, `"verdict_note":"still declined"`) {
+		t.Errorf("ndjson export: %d\n%s", st, nd)
+	}
 	es, err := e.st.ConsoleAudit(context.Background(), 50)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var trail []string
 	for _, a := range es {
-		if strings.HasPrefix(a.Action, "action_") {
+		if strings.HasPrefix(a.Action, "action_") || a.Action == "export" {
 			trail = append(trail, a.StaffID+":"+a.Action)
 		}
 	}
-	if got := strings.Join(trail, " "); got != "max:action_verdict sue:action_move sue:action_opened" {
+	if got := strings.Join(trail, " "); got != "sue:export sue:export max:action_verdict sue:action_move sue:action_opened" {
 		t.Errorf("audit trail: %s", got)
 	}
 }

@@ -127,6 +127,11 @@ type improveView struct {
 	BacklogTotal         int64
 	Volume, SLA, Ageing  kpi.Chart
 	VolumeText, SLAText  string
+	Sat                  kpi.Chart
+	SatText              string
+	Heat                 kpi.Heat
+	HeatChart            kpi.Chart
+	HeatText             string
 	AgeingText           string
 	ExportCSV, ExportFig string
 	ExportJSON           string
@@ -250,6 +255,37 @@ func (h *Handler) improveCharts(r *http.Request, kr kpi.Reader, f improveFilter,
 		trend[len(trend)-2].RespondOnTime(), trend[len(trend)-2].Period.Label())
 	if lo, ok := lowest(trend); ok {
 		v.SLAText += fmt.Sprintf(" Lowest over the 12 %ss: %s in %s.", f.Period.Kind, lo.RespondOnTime(), lo.Period.Label())
+	}
+
+	sats := make([]kpi.Ratio, len(trend))
+	var rated int64
+	for i, t := range trend {
+		sats[i] = t.Satisfied()
+		rated += t.Rated
+	}
+	v.Sat = kpi.Percent(labels, sats)
+	v.SatText = fmt.Sprintf("Ratings of 4 or 5 stars: %s in %s (mean %s of %d ratings), %s in %s; %d ratings over the 12 %ss.",
+		last.Satisfied(), last.Period.Label(), last.MeanStars(), last.Rated,
+		trend[len(trend)-2].Satisfied(), trend[len(trend)-2].Period.Label(), rated, f.Period.Kind)
+
+	rows, err := kr.DayRows(ctx, f.Query.In(f.Period))
+	if err != nil {
+		return err
+	}
+	v.Heat = kpi.HeatOf(rows)
+	v.HeatChart = v.Heat.Chart()
+	v.HeatText = "No complaint in this period."
+	if v.Heat.Max > 0 {
+		hb, hc := 0, 0
+		for bi := range v.Heat.Counts {
+			for ci, n := range v.Heat.Counts[bi] {
+				if n > v.Heat.Counts[hb][hc] {
+					hb, hc = bi, ci
+				}
+			}
+		}
+		v.HeatText = fmt.Sprintf("%d branches and %d categories; the most complaints were at %s about %s (%d).",
+			len(v.Heat.Branches), len(v.Heat.Categories), v.Heat.Branches[hb], v.Heat.Categories[hc], v.Heat.Counts[hb][hc])
 	}
 
 	end := f.Period.To

@@ -73,5 +73,15 @@ func TestBrowserImprove(t *testing.T) {
 	if got := b.Text("#volume-summary"); !strings.Contains(got, "Most were about cards (4)") {
 		t.Errorf("volume summary = %q", got)
 	}
+	if got := b.Text("#heat-summary"); !strings.Contains(got, "most complaints were at main about cards (4)") {
+		t.Errorf("heat summary = %q", got)
+	}
 	b.Shot("1-week")
+	b.Do(chromedp.Click(chromedp.CSS("#link-recurring")), chromedp.WaitVisible(chromedp.CSS("#groups")))
+	if got := b.Text("#recurring-summary"); !strings.Contains(got, "growing faster than before") {
+		t.Errorf("recurring summary = %q", got)
+	}
+	b.Shot("2-recurring")
+	b.Do(chromedp.Navigate(e.base+"/console/actions"), chromedp.WaitVisible(chromedp.CSS("#open-action")))
+	b.Shot("3-actions")
 }

@@ -65,7 +65,9 @@ func TestImprovePage(t *testing.T) {
 	if strings.Contains(body, "<b>x</b>") || !strings.Contains(body, "&lt;b&gt;x&lt;/b&gt;") {
 		t.Error("the category a kiosk sent is not escaped on the page")
 	}
-	for _, want := range []string{`id="volume-summary"`, "<svg", "<rect", "Backlog by age", "branch main"} {
+	for _, want := range []string{`id="volume-summary"`, "<svg", "<rect", "Backlog by age", "branch main",
+		"Satisfaction over the last 12 periods", "Ratings of 4 or 5 stars: — in", `id="link-recurring"`,
+		"Complaints by branch and category", "the most complaints were at main"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}

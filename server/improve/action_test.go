@@ -10,17 +10,35 @@ import (
 	"ombud/server/improve"
 	"ombud/server/kpi"
 	"ombud/server/storage"
+	"ombud/server/storage/postgres"
+	"ombud/server/storage/postgres/pgtest"
 	"ombud/server/storage/sqlite"
 )
 
-func openStore(t *testing.T) *sqlite.Store {
-	t.Helper()
-	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ombud.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+// store is what the tests need: the improve storage and the figures'.
+type store interface {
+	storage.Improve
+	kpi.Store
+}
+
+// stores runs f on SQLite and on PostgreSQL (a fresh schema).
+func stores(t *testing.T, f func(t *testing.T, st store)) {
+	t.Run("sqlite", func(t *testing.T) {
+		st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ombud.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		f(t, st)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		st, err := postgres.Open(context.Background(), pgtest.DSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		f(t, st)
+	})
 }
 
 func opening() improve.Opening {
@@ -31,9 +49,10 @@ func opening() improve.Opening {
 // TestActionLifecycle: an action is opened, moved and judged by events
 // with their actors; moves the state does not allow and verdicts before
 // done are refused and store nothing; a stale copy conflicts.
-func TestActionLifecycle(t *testing.T) {
+func TestActionLifecycle(t *testing.T) { stores(t, testActionLifecycle) }
+
+func testActionLifecycle(t *testing.T, st store) {
 	ctx := context.Background()
-	st := openStore(t)
 	clock := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
 	s := improve.Actions{Store: st, Now: func() time.Time { return clock }}
 	a, err := s.Open(ctx, "sue", opening())
@@ -85,6 +104,19 @@ func TestActionLifecycle(t *testing.T) {
 	if a, err = s.MoveTo(ctx, got, "lea", improve.InProgress, "second attempt"); err != nil || a.Verdict != nil {
 		t.Errorf("again: %+v %v", a, err)
 	}
+	// The recurring groups' decisions share the table, not the list.
+	if err := st.AddRecurringDecision(ctx, storage.RecurringDecision{Kind: "dismiss", Complaint: "c1", ActorID: "sue", At: clock}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddRecurringDecision(ctx, storage.RecurringDecision{Kind: "merge", Complaint: "c1", ActorID: "sue", At: clock}); storage.ErrorCode(err) != storage.Invalid {
+		t.Errorf("a merge without its target: %v", err)
+	}
+	if ds, err := st.RecurringDecisions(ctx); err != nil || len(ds) != 1 || ds[0].Kind != "dismiss" || ds[0].Complaint != "c1" || ds[0].ActorID != "sue" || !ds[0].At.Equal(clock) {
+		t.Errorf("decisions: %+v %v", ds, err)
+	}
+	if _, err := s.Get(ctx, storage.RecurringStream); !errors.Is(err, improve.ErrNotFound) {
+		t.Errorf("the decisions' stream read as an action: %v", err)
+	}
 	list, err := s.List(ctx)
 	if err != nil || len(list) != 1 || list[0].State != improve.InProgress {
 		t.Errorf("list: %+v %v", list, err)
@@ -130,9 +162,10 @@ func TestOpeningChecks(t *testing.T) {
 // TestEffectivenessCheck: complaints of the action's cause filed in the
 // check period before it was done against the same period after, within
 // the scope; "other" counts every other cause.
-func TestEffectivenessCheck(t *testing.T) {
+func TestEffectivenessCheck(t *testing.T) { stores(t, testEffectivenessCheck) }
+
+func testEffectivenessCheck(t *testing.T, st store) {
 	ctx := context.Background()
-	st := openStore(t)
 	done := time.Date(2026, 5, 10, 12, 0, 0, 0, time.UTC)
 	var facts []kpi.Fact
 	add := func(id, branch, cause string, filed time.Time) {

@@ -29,6 +29,9 @@ var ErrNotFound = errors.New("improve: no such action")
 
 // Get reads one action.
 func (s Actions) Get(ctx context.Context, id string) (Action, error) {
+	if id == storage.RecurringStream {
+		return Action{}, ErrNotFound
+	}
 	evs, err := s.Store.ActionEvents(ctx, id)
 	if err != nil {
 		return Action{}, err
@@ -49,6 +52,9 @@ func (s Actions) List(ctx context.Context) ([]Action, error) {
 			return nil, err
 		}
 		for _, e := range page {
+			if e.ActionID == storage.RecurringStream {
+				continue
+			}
 			by[e.ActionID] = append(by[e.ActionID], e)
 		}
 		if len(page) < storage.MaxPage {

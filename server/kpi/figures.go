@@ -247,6 +247,19 @@ type TrendPoint struct {
 	DayCounts
 }
 
+// Satisfied is the share of the period's ratings with 4 or 5 stars.
+func (t TrendPoint) Satisfied() Ratio {
+	return Ratio{t.Stars[3] + t.Stars[4], t.Rated}
+}
+
+// MeanStars is the mean rating, "—" without ratings.
+func (t TrendPoint) MeanStars() string {
+	if t.Rated == 0 {
+		return "—"
+	}
+	return strconv.FormatFloat(float64(t.StarsSum)/float64(t.Rated), 'f', 1, 64)
+}
+
 // RespondOnTime is the share of the period's responses given on time.
 func (t TrendPoint) RespondOnTime() Ratio {
 	return Ratio{t.RespOnTime, t.RespOnTime + t.RespLate}

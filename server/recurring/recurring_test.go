@@ -3,6 +3,7 @@ package recurring
 import (
 	"bufio"
 	"flag"
+	"ombud/server/storage"
 	"os"
 	"strings"
 	"testing"
@@ -95,5 +96,31 @@ func BenchmarkCluster(b *testing.B) {
 	docs, _ := labelled(b)
 	for b.Loop() {
 		Cluster(docs, DefaultThreshold)
+	}
+}
+
+func TestApplyDecisions(t *testing.T) {
+	gs := []Group{
+		{Language: "en", Members: []string{"a", "b", "c"}},
+		{Language: "en", Members: []string{"d"}},
+		{Language: "fr", Members: []string{"e"}},
+		{Language: "en", Members: []string{"f", "g"}},
+	}
+	got := Apply(gs, []storage.RecurringDecision{
+		{Kind: "split", Complaint: "c"},
+		{Kind: "merge", Complaint: "d", Into: "a"},
+		{Kind: "merge", Complaint: "e", Into: "a"}, // another language: ignored
+		{Kind: "dismiss", Complaint: "g"},
+		{Kind: "dismiss", Complaint: "zz"}, // out of the period
+	})
+	var shape []string
+	for _, g := range got.Groups {
+		shape = append(shape, strings.Join(g.Members, ""))
+	}
+	if strings.Join(shape, " ") != "abd e c" || len(got.Dismissed) != 1 || got.Dismissed[0].Members[0] != "f" {
+		t.Errorf("groups %v, dismissed %+v", shape, got.Dismissed)
+	}
+	if len(gs[0].Members) != 3 {
+		t.Error("Apply changed its input")
 	}
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"ombud/server/kpi"
 	"ombud/server/storage"
+	"ombud/shared/uid"
 )
 
 var _ storage.Improve = (*Store)(nil)
@@ -112,4 +114,45 @@ func (s *Store) CauseCounts(ctx context.Context, sc storage.Scope, cause string,
 		return 0, fmt.Errorf("count complaints of cause %s: %w", cause, err)
 	}
 	return count, nil
+}
+
+type decisionData struct {
+	Complaint string `json:"complaint"`
+	Into      string `json:"into,omitempty"`
+}
+
+// AddRecurringDecision implements storage.Improve.
+func (s *Store) AddRecurringDecision(ctx context.Context, d storage.RecurringDecision) error {
+	switch {
+	case d.Kind != "dismiss" && d.Kind != "merge" && d.Kind != "split":
+		return storage.Errorf(storage.Invalid, "unknown decision %q", d.Kind)
+	case d.Complaint == "" || d.ActorID == "" || d.At.IsZero() || (d.Kind == "merge") != (d.Into != ""):
+		return storage.Errorf(storage.Invalid, "a decision needs a complaint, an actor and a time, and a merge its target")
+	}
+	data, err := json.Marshal(decisionData{Complaint: d.Complaint, Into: d.Into})
+	if err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO action_events (id, action_id, type, actor_id, at, data) VALUES ($1, $2, $3, $4, $5, $6)`,
+		uid.NewAt(d.At), storage.RecurringStream, d.Kind, d.ActorID, d.At.UnixNano(), data); err != nil {
+		return fmt.Errorf("add recurring decision: %w", err)
+	}
+	return nil
+}
+
+// RecurringDecisions implements storage.Improve.
+func (s *Store) RecurringDecisions(ctx context.Context) ([]storage.RecurringDecision, error) {
+	evs, err := s.ActionEvents(ctx, storage.RecurringStream)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]storage.RecurringDecision, 0, len(evs))
+	for _, e := range evs {
+		var d decisionData
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			return nil, fmt.Errorf("read recurring decision %d: %w", e.Seq, err)
+		}
+		out = append(out, storage.RecurringDecision{Seq: e.Seq, Kind: e.Type, Complaint: d.Complaint, Into: d.Into, ActorID: e.ActorID, At: e.At})
+	}
+	return out, nil
 }
