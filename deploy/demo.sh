@@ -106,6 +106,8 @@ if [ "$mode" = staff ]; then
     --timezone "$timezone" --directory-interval 5s "$@" || true
   echo "Staff terminal stopped. Its sync state:"
   TZ="$timezone" "$data/bin/kiosk" status --data "$data/staff" || true
+  echo "What the server holds (times in $timezone):"
+  TZ="$timezone" "$data/bin/server" cases --data "$data/server" --branch "$branch" || true
   exit 0
 fi
 
@@ -115,8 +117,11 @@ enrol "$data/kiosk" "demo kiosk" kiosk
   --timezone "$timezone" "$@" || true
 
 echo
-echo "Kiosk stopped. The devices the server knows:"
+echo "Kiosk stopped. What the server holds (times in $timezone, as on the screens):"
+echo "Devices:"
 TZ="$timezone" "$data/bin/server" devices --data "$data/server" || true
+echo "Cases:"
+TZ="$timezone" "$data/bin/server" cases --data "$data/server" || true
 echo "Kiosk sync state (times in $timezone, as on the screens):"
 TZ="$timezone" "$data/bin/kiosk" status --data "$data/kiosk" || true
 echo "Receipts printed to $data/receipts; server log in $data/server.log."

@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"ombud/kiosk/slarules"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -18,11 +19,13 @@ import (
 	"ombud/kiosk/enrol"
 	"ombud/kiosk/filing"
 	"ombud/kiosk/session"
+	"ombud/kiosk/slarules"
 	"ombud/kiosk/staffui"
 	"ombud/kiosk/store"
 	"ombud/kiosk/store/cases"
 	"ombud/kiosk/store/signin"
 	"ombud/kiosk/termapp"
+	"ombud/shared/catalog"
 	devicerole "ombud/shared/device"
 	"ombud/shared/hlc"
 	"ombud/shared/sla"
@@ -70,6 +73,8 @@ func parseStaffOptions(args []string, getenv func(string) string, stderr io.Writ
 	fs.DurationVar(&o.signInTimeout, "sign-in-timeout", session.DefaultTimeout, "how long sign-in waits for the server to check a PIN; past it, or when the server cannot be reached, staff are signed in offline against this terminal's copy of the staff accounts")
 	fs.DurationVar(&o.purgeClosedAfter, "purge-closed-after", DefaultPurgeClosedAfter, "delete from this terminal the cases closed this long ago with nothing recorded since (the server keeps them); 0 keeps them for ever")
 	fs.BoolVar(&o.allowQuit, "allow-quit", true, "let Ctrl-Q stop the terminal")
+	fs.StringVar(&o.language, "lang", "en", "the branch's working language: the staff screens start in it (each person may switch with F2 at sign-in, for their session) and complaints filed here for walk-in customers are in it (en, fr, es, or one added with --catalogs)")
+	fs.StringVar(&o.catalogsDir, "catalogs", "", "directory of extra or corrected catalogs for translators: xx.json for receipts and notices (as the kiosk's), staff/xx.json for the staff screens")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: kiosk staff [flags]\n\nRuns the staff terminal: sign in, work the branch's queue of cases, file a complaint for a walk-in customer.\nThe terminal must be enrolled first (kiosk enrol --data DIR --server URL --code CODE) and staff accounts made on the server (server staff add).\nEvery flag can also be set as %sSTAFF_<FLAG>.\n\nFlags:\n", envPrefix)
 		fs.PrintDefaults()
@@ -128,6 +133,10 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 			scopes = append(scopes, "team:"+t)
 		}
 		header = "Team " + strings.Join(cred.Teams, ", ")
+	}
+	words, err := staffWords(o.catalogsDir, o.language)
+	if err != nil {
+		return err
 	}
 	dev, err := openDevice(o.deviceOptions, "staff", "staff.log")
 	if err != nil {
@@ -228,11 +237,14 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		PublicURL:    publicURL,
 		Categories:   dev.categories,
 		Retention:    dev.retention,
-		RetentionNow: policy.Current,
 		Bundle:       dev.bundle,
+		Language:     o.language,
+		Words:        words,
+		UILanguage:   o.language,
 		Location:     loc,
 		SLA:          r.Current,
 		Sessions:     sessions,
+		RetentionNow: policy.Current,
 		RefreshDirectory: func(ctx context.Context) error {
 			_, err := dir.Fetch(ctx)
 			return err
@@ -242,7 +254,7 @@ func staffCommand(ctx context.Context, args []string, getenv func(string) string
 		Logger:       base,
 		OperatorQuit: o.allowQuit,
 		OnAct:        syncer.Notify,
-		SyncStatus:   func() string { return staffSyncLine(syncer, dir) },
+		SyncStatusIn: func(tr func(string, ...any) string) string { return staffSyncLine(tr, syncer, dir) },
 	})
 	logger.Info("staff terminal started", "branch", cred.Branch, "device", cred.DeviceID, "data", o.dataDir,
 		"purge_closed_after", o.purgeClosedAfter.String())
@@ -290,17 +302,36 @@ type terminalStore struct {
 }
 
 // staffSyncLine is the status bar's summary of sync and the directory.
-func staffSyncLine(syncer *client.Client, dir *directory.Fetcher) string {
+func staffSyncLine(tr func(string, ...any) string, syncer *client.Client, dir *directory.Fetcher) string {
 	st := syncer.Status()
-	line := fmt.Sprintf("Sync: %s", st.State)
+	line := tr("Sync: {state}", "state", tr(st.State.String()))
 	switch now := time.Now(); {
 	case st.Unstable(now):
-		line = "Sync: " + st.Summary(now)
+		line = tr("Sync: {state}", "state", st.Summary(now))
 	case st.Pending > 0:
-		line += fmt.Sprintf(", %d not sent yet", st.Pending)
+		line += ", " + tr("{count} not sent yet", "count", st.Pending)
 	}
 	if ds := dir.Status(); ds.Err != "" {
-		line += " · staff list not refreshed"
+		line += " · " + tr("staff list not refreshed")
 	}
 	return line
+}
+
+// staffWords loads the staff screens' catalogs (built in, then
+// catalogsDir/staff when there is one) and checks lang has one.
+func staffWords(catalogsDir, lang string) (*catalog.Set, error) {
+	extra := ""
+	if catalogsDir != "" {
+		if fi, err := os.Stat(filepath.Join(catalogsDir, "staff")); err == nil && fi.IsDir() {
+			extra = filepath.Join(catalogsDir, "staff")
+		}
+	}
+	words, err := staffui.LoadCatalogs(extra)
+	if err != nil {
+		return nil, fmt.Errorf("staff screens' catalogs: %w", err)
+	}
+	if !words.Has(lang) {
+		return nil, fmt.Errorf("--lang %q: the staff screens have no catalog for it (have %s)", lang, strings.Join(words.Tags(), ", "))
+	}
+	return words, nil
 }

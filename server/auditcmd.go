@@ -10,16 +10,9 @@ import (
 	"ombud/server/storage"
 )
 
-// withAudit runs fn on the store's audit chain; a backend without one says
-// so.
+// withAudit runs fn on the store's audit chain (every backend keeps one).
 func withAudit(ctx context.Context, d central.Database, fn func(storage.Audit) error) error {
-	return withStore(ctx, d, func(cs central.Store) error {
-		st, ok := cs.(storage.Audit)
-		if !ok {
-			return fmt.Errorf("this database (%s) does not keep the audit chain yet: SQLite does", d)
-		}
-		return fn(st)
-	})
+	return withStore(ctx, d, func(cs central.Store) error { return fn(cs) })
 }
 
 // The audit commands: the event log's tamper evidence (package

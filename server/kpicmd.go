@@ -42,10 +42,7 @@ func kpiCommand(ctx context.Context, args []string, getenv func(string) string, 
 		return usageError{fmt.Sprintf("--ack-days/--respond-days: %v", err)}
 	}
 	return withStore(ctx, *data, func(st central.Store) error {
-		ks, ok := st.(kpi.Store)
-		if !ok {
-			return fmt.Errorf("%s: the improvement figures are not available on this database yet", cmd)
-		}
+		ks := st
 		f, err := kpi.New(kpi.Config{Log: st, Store: ks, SLA: cfg, Location: loc})
 		if err != nil {
 			return err

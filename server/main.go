@@ -7,6 +7,7 @@
 //	server enrol-code --data DIR --branch ID [--role kiosk|staff|team] [--teams T,...] [--ttl 24h] [--public-url URL]
 //	server revoke     --data DIR --device ID
 //	server devices    --data DIR
+//	server cases      --data DIR [--branch ID]
 //	server device role --data DIR --device ID --role kiosk|staff|team [--teams T,...]
 //	server device show --data DIR --device ID [--limit 20]
 //	server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor|manager|administrator [--teams T,...]  (PIN on stdin)
@@ -56,6 +57,7 @@ import (
 	"ombud/shared/envflag"
 	"ombud/shared/retention"
 	"ombud/shared/sla"
+	"ombud/shared/textsafe"
 	"ombud/sync/hub"
 )
 
@@ -85,6 +87,7 @@ const usage = `usage:
   server enrol-code --data DIR --branch ID [--role kiosk|staff|team] [--teams T,...] [--ttl 24h] [--public-url URL]
   server revoke     --data DIR --device ID
   server devices    --data DIR
+  server cases      --data DIR [--branch ID]   every case: state, category, queue, dates (no codes, no text)
   server device role --data DIR --device ID --role kiosk|staff|team [--teams T,...]
   server device show --data DIR --device ID [--limit 20]
   server staff add    --data DIR --branch ID --id STAFF --name NAME --role agent|supervisor|manager|administrator [--teams T,...]
@@ -156,6 +159,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return revoke(ctx, rest, getenv, stdout, stderr)
 	case "devices":
 		return devices(ctx, rest, getenv, stdout, stderr)
+	case "cases":
+		return casesCommand(ctx, rest, getenv, stdout, stderr)
 	case "device":
 		return deviceCommand(ctx, rest, getenv, stdout, stderr)
 	case "staff":
@@ -607,6 +612,62 @@ func devices(ctx context.Context, args []string, getenv func(string) string, std
 				d.EnrolledAt.Local().Format(time.DateTime), seen, max(0, d.LastDeviceSeq-d.AckedSeq), revoked)
 		}
 		return tw.Flush()
+	})
+}
+
+// casesCommand lists the cases the server holds, oldest first: id,
+// branch, state, category, queue, when filed and what is due next, in the
+// machine's local time zone (TZ). Never a tracking code (enough to act on a
+// case on its public page) nor the customer's words: an operator's
+// terminal and its scroll-back are no place for them.
+func casesCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("cases", stderr)
+	data := databaseFlags(fs)
+	branch := fs.String("branch", "", "only this branch's cases")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	return withStore(ctx, *data, func(st central.Store) error {
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "COMPLAINT\tBRANCH\tSTATE\tCATEGORY\tQUEUE\tFILED\tNEXT DUE")
+		when := func(t time.Time) string {
+			if t.IsZero() {
+				return "-"
+			}
+			return t.Local().Format("2006-01-02 15:04")
+		}
+		n, after := 0, ""
+		for {
+			rows, err := st.CasesAfter(ctx, after, storage.MaxPage)
+			if err != nil {
+				return err
+			}
+			for _, r := range rows {
+				if *branch != "" && r.Branch != *branch {
+					continue
+				}
+				next := "-"
+				if !r.NextDue.IsZero() {
+					next = r.NextTarget + " by " + when(r.NextDue)
+				}
+				queue := r.Queue
+				if queue == "" {
+					queue = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ComplaintID, textsafe.Line(r.Branch), r.State,
+					textsafe.Line(r.Category), textsafe.Line(queue), when(r.FiledAt), next)
+				n++
+			}
+			if len(rows) < storage.MaxPage {
+				break
+			}
+			after = rows[len(rows)-1].ComplaintID
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d case(s).\n", n)
+		return nil
 	})
 }
 

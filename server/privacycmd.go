@@ -34,11 +34,7 @@ func withPrivacy(ctx context.Context, d central.Database, policyFile string, fn 
 	if err != nil {
 		return usageError{"--retention-config: " + err.Error()}
 	}
-	return withStore(ctx, d, func(cs central.Store) error {
-		ps, ok := cs.(privacy.Store)
-		if !ok {
-			return fmt.Errorf("this database (%s) does not support erasure and retention yet: SQLite does", d)
-		}
+	return withStore(ctx, d, func(ps central.Store) error {
 		var ledger *privacy.Ledger
 		if d.Data != "" {
 			ledger = privacy.OpenLedger(d.Data)

@@ -2,7 +2,7 @@ package staffui
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"slices"
 	"strings"
 
@@ -33,8 +33,8 @@ func (a *App) caseDoc(d cases.Detail) doc {
 	c, loc, now := d.Case, a.cfg.Location, a.cfg.Now()
 	var out doc
 
-	out.line(sp(model.DisplayCode(c.Code), styleHeading), sp("  "+strings.ToUpper(string(c.State)), styleBold))
-	deadline, overdue := model.Deadline(d.NextStep, d.DueAt, c.WaitingOnCustomer, now, loc)
+	out.line(sp(model.DisplayCode(c.Code), styleHeading), sp("  "+strings.ToUpper(a.tr(string(c.State))), styleBold))
+	deadline, overdue := model.Deadline(a.tr, d.NextStep, d.DueAt, c.WaitingOnCustomer, now, loc)
 	if overdue {
 		out.line(sp("! "+deadline, styleLate))
 	} else {
@@ -42,82 +42,82 @@ func (a *App) caseDoc(d cases.Detail) doc {
 	}
 	var facts []string
 	if c.Priority > 0 {
-		facts = append(facts, fmt.Sprintf("priority %d", c.Priority))
+		facts = append(facts, a.tr("priority {priority}", "priority", c.Priority))
 	} else {
-		facts = append(facts, "not assessed")
+		facts = append(facts, a.tr("not assessed"))
 	}
 	if c.Severity != "" {
-		facts = append(facts, "severity "+string(c.Severity))
+		facts = append(facts, a.tr("severity {severity}", "severity", a.tr(string(c.Severity))))
 	}
 	if c.Queue != "" {
-		facts = append(facts, "queue "+c.Queue)
+		facts = append(facts, a.tr("queue {queue}", "queue", c.Queue))
 	} else {
-		facts = append(facts, "no queue")
+		facts = append(facts, a.tr("no queue"))
 	}
 	if c.Escalated {
-		facts = append(facts, fmt.Sprintf("ESCALATED (level %d)", c.EscalationLevel))
+		facts = append(facts, a.tr("ESCALATED (level {level})", "level", c.EscalationLevel))
 	}
 	if c.WaitingOnCustomer {
-		facts = append(facts, "waiting on the customer since "+c.WaitingSince.Time().In(loc).Format("02 Jan 15:04"))
+		facts = append(facts, a.tr("waiting on the customer since {date}", "date", model.Date(a.tr, c.WaitingSince.Time().In(loc), "02 Jan 15:04")))
 	}
 	if c.ReopenCount > 0 {
-		facts = append(facts, fmt.Sprintf("reopened %d×", c.ReopenCount))
+		facts = append(facts, a.tr("reopened {count}×", "count", c.ReopenCount))
 	}
 	out.indented(2, sp(strings.Join(facts, " · "), styleText))
-	out.indented(2, sp("Category: "+a.categoryName(c.Category), styleText))
+	out.indented(2, sp(a.tr("Category: {category}", "category", a.categoryName(c.Category)), styleText))
 	cp := d.Complaint
-	out.indented(2, sp(fmt.Sprintf("Filed %s via %s · language %s", cp.FiledAt.In(loc).Format("Mon 02 Jan 2006 15:04"),
-		cp.Channel, cp.Language), styleText))
+	out.indented(2, sp(a.tr("Filed {date} via {channel} · language {language}", "date", model.Date(a.tr, cp.FiledAt.In(loc), "Mon 02 Jan 2006 15:04"),
+		"channel", a.tr(string(cp.Channel)), "language", cp.Language), styleText))
 	if n := len(d.Unsynced); n > 0 {
-		out.line(sp(fmt.Sprintf("%s %d of this case's events not sent to the server yet", model.MarkUnsynced, n), styleBold))
+		out.line(sp(model.MarkUnsynced+" "+a.tr("{count} of this case's events not sent to the server yet", "count", n), styleBold))
 	}
 	if n := len(c.Rejected); n > 0 {
-		out.line(sp(fmt.Sprintf("%s %d event(s) not applied: see the timeline", model.MarkRefused, n), styleError))
+		out.line(sp(model.MarkRefused+" "+a.tr("{count} event(s) not applied: see the timeline", "count", n), styleError))
 	}
 
 	// What the person may do now, with the keys: the hint row has no room.
 	if a.acct != nil {
 		offered := model.Offered(c.State, a.acct.Role)
-		spans := []span{sp("Actions: ", styleBold)}
+		spans := []span{sp(a.tr("Actions:")+" ", styleBold)}
 		for i, act := range offered {
 			if i > 0 {
 				spans = append(spans, sp("  ", styleText))
 			}
-			spans = append(spans, sp(string(act.Key), styleHeading), sp(" "+act.Name, styleText))
+			spans = append(spans, sp(string(act.Key), styleHeading), sp(" "+a.tr(act.Name), styleText))
 		}
-		spans = append(spans, sp("  p", styleHeading), sp(" reprint", styleText))
+		spans = append(spans, sp("  p", styleHeading), sp(" "+a.tr("reprint"), styleText))
 		out.indented(9, spans...)
 	}
 
 	out.blank()
-	out.line(sp("What happened", styleHeading))
+	out.line(sp(a.tr("What happened"), styleHeading))
 	out.text("  ", cp.Description, styleText)
-	out.line(sp("What the customer wants", styleHeading))
+	out.line(sp(a.tr("What the customer wants"), styleHeading))
 	if strings.TrimSpace(cp.DesiredOutcome) == "" {
-		out.line(sp("  (not said)", styleDim))
+		out.line(sp("  "+a.tr("(not said)"), styleDim))
 	} else {
 		out.text("  ", cp.DesiredOutcome, styleText)
 	}
 	if ct := cp.Contact; ct != nil {
-		out.line(sp("Contact", styleHeading), sp(fmt.Sprintf("  (the customer agreed to notice %s on %s)",
-			ct.NoticeVersion, ct.ConsentAt.In(loc).Format("02 Jan 2006 15:04")), styleDim))
-		for _, f := range [][2]string{{"Name", ct.Name}, {"Email", ct.Email}, {"Phone", ct.Phone}} {
+		out.line(sp(a.tr("Contact"), styleHeading), sp("  "+a.tr("(the customer agreed to notice {notice} on {date})",
+			"notice", ct.NoticeVersion, "date", model.Date(a.tr, ct.ConsentAt.In(loc), "02 Jan 2006 15:04")), styleDim))
+		for _, f := range [][2]string{{a.tr("Name"), ct.Name}, {a.tr("Email"), ct.Email}, {a.tr("Phone"), ct.Phone}} {
 			if f[1] != "" {
 				out.line(sp("  "+f[0]+": ", styleBold), sp(f[1], styleText))
 			}
 		}
 	} else {
-		out.line(sp("Contact", styleHeading), sp("  none kept: the customer gave no details or did not agree to the privacy notice", styleDim))
+		out.line(sp(a.tr("Contact"), styleHeading), sp("  "+a.tr("none kept: the customer gave no details or did not agree to the privacy notice"), styleDim))
 	}
 	if c.RootCause != "" {
-		out.line(sp("Root cause", styleHeading))
+		out.line(sp(a.tr("Root cause"), styleHeading))
 		out.text("  ", c.RootCause, styleText)
 	}
 
 	out.blank()
-	out.line(sp("Timeline", styleHeading), sp("  oldest first · public: the customer sees it · internal: staff only", styleDim))
+	out.line(sp(a.tr("Timeline"), styleHeading), sp("  "+a.tr("oldest first · public: the customer sees it · internal: staff only"), styleDim))
 	pad := strings.Repeat(" ", timelineIndent)
-	for _, e := range model.Timeline(d) {
+	for _, e := range model.Timeline(a.tr, d) {
 		vis := styleDim
 		if e.Public {
 			vis = stylePublic
@@ -127,25 +127,33 @@ func (a *App) caseDoc(d cases.Detail) doc {
 			what = styleDim.StrikeThrough(true)
 		}
 		head := []span{
-			sp(e.At.In(loc).Format("02 Jan 15:04")+"  ", styleText),
-			sp(fmt.Sprintf("%-8s  ", e.Visibility()), vis),
+			sp(model.Date(a.tr, e.At.In(loc), "02 Jan 15:04")+"  ", styleText),
+			sp(a.padTo(a.tr(e.Visibility()), 8)+"  ", vis),
 			sp(e.What, what), sp(" — "+e.Actor, styleDim),
 		}
 		if e.Unsynced {
-			head = append(head, sp("  "+model.MarkUnsynced+" not sent", styleBold))
+			head = append(head, sp("  "+model.MarkUnsynced+" "+a.tr("not sent"), styleBold))
 		}
 		out.indented(timelineIndent, head...)
 		if e.Text != "" {
 			out.text(pad, e.Text, styleText)
 		}
 		if e.Quarantined != "" {
-			out.indented(timelineIndent, sp(pad+model.MarkRefused+" refused by the server: ", styleError), sp(e.Quarantined, styleText))
+			out.indented(timelineIndent, sp(pad+model.MarkRefused+" "+a.tr("refused by the server:")+" ", styleError), sp(e.Quarantined, styleText))
 		}
 		if e.NotApplied != "" {
-			out.indented(timelineIndent, sp(pad+"not applied: ", styleError), sp(e.NotApplied, styleText))
+			out.indented(timelineIndent, sp(pad+a.tr("not applied:")+" ", styleError), sp(e.NotApplied, styleText))
 		}
 	}
 	return out
+}
+
+// padTo pads s with spaces to width columns.
+func (a *App) padTo(s string, width int) string {
+	if w := textWidth(s); w < width {
+		return s + strings.Repeat(" ", width-w)
+	}
+	return s
 }
 
 // categoryName is a category id with its label, when configured.
@@ -153,7 +161,7 @@ func (a *App) categoryName(id string) string {
 	id = textsafe.Line(id)
 	for _, c := range a.cfg.Categories {
 		if c.ID == id {
-			if l := c.Label(a.cfg.Language); l != id {
+			if l := c.Label(a.lang); l != id {
 				return id + " (" + l + ")"
 			}
 		}
@@ -169,8 +177,8 @@ func (a *App) startAction(t event.Type) {
 		return
 	}
 	act, _ := model.ActionFor(t)
-	if why := model.Refusal(d.Case.State, a.acct.Role, t); why != "" {
-		a.say(fmt.Sprintf("%s: not now, %s.", act.Desc, why), styleError)
+	if why := model.Refusal(a.tr, d.Case.State, a.acct.Role, t); why != "" {
+		a.say(a.tr("{action}: not now, {reason}.", "action", a.tr(act.Desc), "reason", why), styleError)
 		return
 	}
 	a.openActionForm(act, d.Case)
@@ -178,13 +186,14 @@ func (a *App) startAction(t event.Type) {
 
 // openActionForm builds the form for act on case c.
 func (a *App) openActionForm(act model.CaseAction, c lifecycle.Case) {
-	title := fmt.Sprintf("%s · case %s", act.Desc, model.DisplayCode(c.Code))
+	title := a.tr("{action} · case {code}", "action", a.tr(act.Desc), "code", model.DisplayCode(c.Code))
 	var intro []span
 	if act.Public {
-		intro = []span{sp("Public: ", styleBold), sp("the customer sees this on the tracking page.", stylePublic)}
+		intro = []span{sp(a.tr("Public:")+" ", styleBold), sp(a.tr("the customer sees this on the tracking page."), stylePublic)}
 	} else {
-		intro = []span{sp("Internal: ", styleBold), sp("only staff see this.", styleText)}
+		intro = []span{sp(a.tr("Internal:")+" ", styleBold), sp(a.tr("only staff see this."), styleText)}
 	}
+	textLabel := a.tr(act.TextLabel)
 	fv := a.newFormView(title, intro)
 	f := fv.form
 
@@ -196,50 +205,50 @@ func (a *App) openActionForm(act model.CaseAction, c lifecycle.Case) {
 			opts := make([]string, 0, 4)
 			initial := -1
 			for i, s := range model.Severities() {
-				opts = append(opts, string(s))
+				opts = append(opts, a.tr(string(s)))
 				if s == c.Severity {
 					initial = i
 				}
 			}
-			sevIdx = addDropDown(f, "Severity", opts, initial)
+			sevIdx = a.addDropDown(f, a.tr("Severity"), opts, initial)
 		case model.FieldPriority:
-			opts := []string{"1 (most urgent)", "2", "3", "4 (least urgent)"}
-			prioIdx = addDropDown(f, "Priority", opts, c.Priority-1)
+			opts := []string{a.tr("1 (most urgent)"), "2", "3", a.tr("4 (least urgent)")}
+			prioIdx = a.addDropDown(f, a.tr("Priority"), opts, c.Priority-1)
 		case model.FieldCategory:
 			var opts []string
 			initial := 0
 			if !slices.ContainsFunc(a.cfg.Categories, func(cat i18n.Category) bool { return cat.ID == c.Category }) {
 				catIDs = append(catIDs, c.Category)
-				opts = append(opts, textsafe.Line(c.Category)+" (as filed)")
+				opts = append(opts, textsafe.Line(c.Category)+" "+a.tr("(as filed)"))
 			}
 			for _, cat := range a.cfg.Categories {
 				if cat.ID == c.Category {
 					initial = len(catIDs)
 				}
 				catIDs = append(catIDs, cat.ID)
-				opts = append(opts, cat.Label(a.cfg.Language))
+				opts = append(opts, cat.Label(a.lang))
 			}
-			catIdx = addDropDown(f, "Category", opts, initial)
+			catIdx = a.addDropDown(f, a.tr("Category"), opts, initial)
 		case model.FieldQueue:
-			f.AddInputField("Queue", "", 32, acceptTyped, nil)
+			f.AddInputField(inert(a.tr("Queue")), "", 32, acceptTyped, nil)
 		case model.FieldAccepted:
 			var opts []string
 			for _, ac := range model.Acceptances() {
-				opts = append(opts, ac.String())
+				opts = append(opts, a.tr(ac.String()))
 			}
-			acceptIdx = addDropDown(f, "Customer accepted?", opts, 0)
+			acceptIdx = a.addDropDown(f, a.tr("Customer accepted?"), opts, 0)
 		case model.FieldRootCause:
-			opts := []string{"not recorded"}
+			opts := []string{a.tr("not recorded")}
 			for _, rc := range rootcause.All() {
-				opts = append(opts, rc.Label)
+				opts = append(opts, a.tr(rc.Label))
 			}
-			causeIdx = addDropDown(f, "Root cause", opts, 0)
+			causeIdx = a.addDropDown(f, a.tr("Root cause"), opts, 0)
 		case model.FieldText:
-			f.AddTextArea(act.TextLabel, "", 0, 6, 0, nil)
+			f.AddTextArea(inert(textLabel), "", 0, 6, 0, nil)
 		}
 	}
-	f.AddButton("Save", func() { fv.submit() })
-	f.AddButton("Cancel", a.closeForm)
+	f.AddButton(inert(a.tr("Save")), func() { fv.submit() })
+	f.AddButton(inert(a.tr("Cancel")), a.closeForm)
 
 	read := func() model.Input {
 		in := model.Input{}
@@ -258,11 +267,11 @@ func (a *App) openActionForm(act model.CaseAction, c lifecycle.Case) {
 		if causeIdx != nil && *causeIdx > 0 && *causeIdx <= len(rootcause.All()) {
 			in.RootCause = rootcause.All()[*causeIdx-1].Code
 		}
-		if i := f.GetFormItemIndex("Queue"); i >= 0 {
+		if i := f.GetFormItemIndex(inert(a.tr("Queue"))); i >= 0 {
 			in.Queue = f.GetFormItem(i).(interface{ GetText() string }).GetText()
 		}
 		if act.TextLabel != "" {
-			if i := f.GetFormItemIndex(act.TextLabel); i >= 0 {
+			if i := f.GetFormItemIndex(inert(textLabel)); i >= 0 {
 				in.Text = f.GetFormItem(i).(interface{ GetText() string }).GetText()
 			}
 		}
@@ -280,7 +289,7 @@ func (a *App) submitAction(act model.CaseAction, c lifecycle.Case, fv *formView,
 	}
 	// The role may have changed (a directory update) while the form was open.
 	if why := staff.Why(a.acct.Role, act.Type); why != "" {
-		fv.say("Not recorded: "+why+".", styleError)
+		fv.say(a.tr("Not recorded: {reason}.", "reason", a.tr(why)), styleError)
 		return
 	}
 	branch := c.Branch
@@ -290,11 +299,15 @@ func (a *App) submitAction(act model.CaseAction, c lifecycle.Case, fv *formView,
 	e, err := model.NewEvent(act, in, model.Meta{ComplaintID: c.ID, Branch: branch, Actor: a.acct.ID, At: a.cfg.Clock.Now(),
 		AcceptWithin: a.cfg.SLA().AcceptWithin()})
 	if err != nil {
-		fv.say(err.Error(), styleError)
+		if ie, ok := errors.AsType[*model.InputError](err); ok {
+			fv.say(ie.Text(a.tr), styleError)
+		} else {
+			fv.say(err.Error(), styleError)
+		}
 		return
 	}
 	a.busy = true
-	fv.say("Saving…", styleText)
+	fv.say(a.tr("Saving…"), styleText)
 	gen, code := a.gen, c.Code
 	a.tv.Go(func() {
 		ctx, cancel := context.WithTimeout(a.tv.Context(), writeTimeout)
@@ -313,7 +326,7 @@ func (a *App) submitAction(act model.CaseAction, c lifecycle.Case, fv *formView,
 			a.busy = false
 			if err != nil {
 				a.log.Warn("action not recorded", logKeyComplaint, e.ComplaintID, logKeyType, string(e.Type), logKeyErr, err)
-				msg := "Not recorded: " + plainError(err) + ". What you typed is kept."
+				msg := a.tr("Not recorded: {error}. What you typed is kept.", "error", a.plainError(err))
 				fv.say(msg, styleError)
 				a.say(msg, styleError)
 				a.refresh() // show the case as it now stands
@@ -325,7 +338,7 @@ func (a *App) submitAction(act model.CaseAction, c lifecycle.Case, fv *formView,
 				a.closeOverlay(model.Form)
 			}
 			a.refresh()
-			a.say(fmt.Sprintf("Recorded: %s on case %s.", act.Name, model.DisplayCode(code)), styleGood)
+			a.say(a.tr("Recorded: {action} on case {code}.", "action", a.tr(act.Name), "code", model.DisplayCode(code)), styleGood)
 		})
 	})
 }

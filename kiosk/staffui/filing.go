@@ -3,7 +3,6 @@ package staffui
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -36,33 +35,37 @@ const (
 // signed-in person's id (channel "staff").
 func (a *App) openFilingForm() {
 	if a.cfg.Filer == nil {
-		a.say("Filing is not available on this terminal.", styleError)
+		a.say(a.tr("Filing is not available on this terminal."), styleError)
 		return
 	}
-	fv := a.newFormView("New complaint for a walk-in customer",
-		[]span{sp("Type what the customer says. Contact details are kept only with consent.", styleDim)})
+	fv := a.newFormView(a.tr("New complaint for a walk-in customer"),
+		[]span{sp(a.tr("Type what the customer says. Contact details are kept only with consent."), styleDim)})
 	f := fv.form
 	labels := make([]string, len(a.cfg.Categories))
 	for i, c := range a.cfg.Categories {
-		labels[i] = c.Label(a.cfg.Language)
+		labels[i] = c.Label(a.lang)
 	}
-	category := addDropDown(f, labelCategory, labels, -1)
+	// The labels in the person's language name the form's items.
+	label := func(l string) string { return inert(a.tr(l)) }
+	category := a.addDropDown(f, a.tr(labelCategory), labels, -1)
 	// No tview limit: it counts bytes and silently refuses what would pass
 	// it (a paste, or about 1,000 letters of Greek), while the complaint's
 	// limits count characters; Validate says "too long" and keeps the text.
-	f.AddTextArea(labelDesc, "", 0, 4, 0, nil)
-	f.AddTextArea(labelOutcome, "", 0, 2, 0, nil)
-	f.AddInputField(labelName, "", 40, acceptTyped, nil)
-	f.AddInputField(labelEmail, "", 40, acceptTyped, nil)
-	f.AddInputField(labelPhone, "", 24, acceptTyped, nil)
-	f.AddTextView(labelNotice, "Read it to the customer: "+textsafe.Clean(a.cfg.Bundle.T(a.cfg.Language, "contact.notice", "months", a.retentionPolicy().Months(""))),
+	f.AddTextArea(label(labelDesc), "", 0, 4, 0, nil)
+	f.AddTextArea(label(labelOutcome), "", 0, 2, 0, nil)
+	f.AddInputField(label(labelName), "", 40, acceptTyped, nil)
+	f.AddInputField(label(labelEmail), "", 40, acceptTyped, nil)
+	f.AddInputField(label(labelPhone), "", 24, acceptTyped, nil)
+	// The notice in the customer's language (the complaint's), which the
+	// person reads out.
+	f.AddTextView(label(labelNotice), a.tr("Read it to the customer:")+" "+textsafe.Clean(a.cfg.Bundle.T(a.cfg.Language, "contact.notice", "months", a.retentionPolicy().Months(""))),
 		0, 2, false, true)
-	f.AddCheckbox(labelConsent, false, nil)
-	f.AddButton("File", func() { fv.submit() })
-	f.AddButton("Cancel", a.closeForm)
+	f.AddCheckbox(label(labelConsent), false, nil)
+	f.AddButton(inert(a.tr("File")), func() { fv.submit() })
+	f.AddButton(inert(a.tr("Cancel")), a.closeForm)
 
-	text := func(label string) string {
-		return f.GetFormItemByLabel(label).(interface{ GetText() string }).GetText()
+	text := func(l string) string {
+		return f.GetFormItemByLabel(label(l)).(interface{ GetText() string }).GetText()
 	}
 	fv.submit = func() {
 		if a.busy || a.acct == nil {
@@ -78,7 +81,7 @@ func (a *App) openFilingForm() {
 			d.Category = a.cfg.Categories[*category].ID
 		}
 		ct := &complaint.Contact{Name: text(labelName), Email: text(labelEmail), Phone: text(labelPhone)}
-		consent := f.GetFormItemByLabel(labelConsent).(*tview.Checkbox).IsChecked()
+		consent := f.GetFormItemByLabel(label(labelConsent)).(*tview.Checkbox).IsChecked()
 		dropped := false
 		switch {
 		case ct.Empty():
@@ -97,7 +100,7 @@ func (a *App) openFilingForm() {
 // until the complaint is stored.
 func (a *App) submitFiling(fv *formView, d filing.Draft, contactDropped bool) {
 	a.busy = true
-	fv.say("Saving…", styleText)
+	fv.say(a.tr("Saving…"), styleText)
 	gen := a.gen
 	a.tv.Go(func() {
 		ctx, cancel := context.WithTimeout(a.tv.Context(), writeTimeout)
@@ -115,7 +118,7 @@ func (a *App) submitFiling(fv *formView, d filing.Draft, contactDropped bool) {
 			}
 			a.busy = false
 			if err != nil {
-				msg := filingError(err)
+				msg := a.filingError(err)
 				a.log.Warn("complaint not filed", logKeyErr, err)
 				fv.say(msg, styleError)
 				a.say(msg, styleError)
@@ -131,7 +134,7 @@ func (a *App) submitFiling(fv *formView, d filing.Draft, contactDropped bool) {
 }
 
 // filingError says why a filing was refused, plainly.
-func filingError(err error) string {
+func (a *App) filingError(err error) string {
 	if fe, ok := errors.AsType[*complaint.FieldError](err); ok {
 		name := map[string]string{
 			complaint.FieldCategory: labelCategory, complaint.FieldDescription: labelDesc,
@@ -141,19 +144,21 @@ func filingError(err error) string {
 		}[fe.Field]
 		if name == "" {
 			name = fe.Field
+		} else {
+			name = a.tr(name)
 		}
 		switch fe.Problem {
 		case complaint.ProblemRequired:
-			return fmt.Sprintf("Not filed: %s is needed.", name)
+			return a.tr("Not filed: {field} is needed.", "field", name)
 		case complaint.ProblemTooLong:
-			return fmt.Sprintf("Not filed: %s is longer than %d characters.", name, fe.Limit)
+			return a.tr("Not filed: {field} is longer than {max} characters.", "field", name, "max", fe.Limit)
 		}
-		return fmt.Sprintf("Not filed: %s is not valid.", name)
+		return a.tr("Not filed: {field} is not valid.", "field", name)
 	}
 	if errors.Is(err, filing.ErrUnavailable) || store.Unavailable(err) {
-		return "Not filed: the local database is unavailable. Nothing typed is lost: try again."
+		return a.tr("Not filed: the local database is unavailable. Nothing typed is lost: try again.")
 	}
-	return "Not filed: " + textsafe.Line(err.Error()) + ". Nothing typed is lost."
+	return a.tr("Not filed: {error}. Nothing typed is lost.", "error", textsafe.Line(err.Error()))
 }
 
 // result is what the filing result screen shows.
@@ -168,18 +173,18 @@ func (a *App) showResult(f filing.Filed, contactDropped bool) {
 	r := &result{filed: f, contactDropped: contactDropped}
 	a.w.resultState = r
 	if a.cfg.Printer == nil {
-		r.print = sp("No receipt printer here: write the code down for the customer, or let them photograph it.", styleBold)
+		r.print = sp(a.tr("No receipt printer here: write the code down for the customer, or let them photograph it."), styleBold)
 	} else {
-		r.print = sp("Printing the receipt…", styleText)
+		r.print = sp(a.tr("Printing the receipt…"), styleText)
 		gen := a.gen
 		a.printReceipt(f.Complaint.ID, a.paperReceipt(f.Complaint, f.URL, f.AcknowledgeBy, f.RespondBy), func(err error) {
 			if gen != a.gen || a.w.resultState != r {
 				return
 			}
 			if err != nil {
-				r.print = sp("The receipt was not printed ("+textsafe.Line(err.Error())+"). The complaint is saved: give the customer the code above.", styleError)
+				r.print = sp(a.tr("The receipt was not printed ({error}). The complaint is saved: give the customer the code above.", "error", textsafe.Line(err.Error())), styleError)
 			} else {
-				r.print = sp("Receipt printed: give it to the customer.", styleGood)
+				r.print = sp(a.tr("Receipt printed: give it to the customer."), styleGood)
 			}
 			a.drawResult()
 		})
@@ -195,22 +200,22 @@ func (a *App) drawResult() {
 	}
 	f, loc := r.filed, a.cfg.Location
 	var d doc
-	d.line(sp("Filed and saved. The customer's tracking code:", styleBold))
+	d.line(sp(a.tr("Filed and saved. The customer's tracking code:"), styleBold))
 	d.blank()
 	d.line(sp("    "+f.Code.String(), styleHeading))
 	d.blank()
 	if f.URL != "" {
-		d.line(sp("Tracking page: ", styleText), sp(f.URL, styleBold))
+		d.line(sp(a.tr("Tracking page:")+" ", styleText), sp(f.URL, styleBold))
 	}
-	d.line(sp(fmt.Sprintf("Promised: acknowledged by %s, answered by %s.",
-		f.AcknowledgeBy.In(loc).Format("Mon 02 Jan"), f.RespondBy.In(loc).Format("Mon 02 Jan")), styleText))
+	d.line(sp(a.tr("Promised: acknowledged by {ack}, answered by {respond}.",
+		"ack", model.Date(a.tr, f.AcknowledgeBy.In(loc), "Mon 02 Jan"), "respond", model.Date(a.tr, f.RespondBy.In(loc), "Mon 02 Jan")), styleText))
 	if r.contactDropped {
-		d.line(sp("The contact details were NOT kept: the box saying the customer agrees was not ticked.", styleError))
+		d.line(sp(a.tr("The contact details were NOT kept: the box saying the customer agrees was not ticked."), styleError))
 	}
 	d.blank()
 	d.line(r.print)
 	d.blank()
-	d.line(sp("Enter or Esc: back to the queue, where the new case is selected.", styleDim))
+	d.line(sp(a.tr("Enter or Esc: back to the queue, where the new case is selected."), styleDim))
 	a.w.result.SetDoc(d, false)
 }
 
@@ -222,7 +227,7 @@ func (a *App) reprint() {
 		return
 	}
 	if a.cfg.Printer == nil {
-		a.say("No receipt printer is configured on this terminal.", styleError)
+		a.say(a.tr("No receipt printer is configured on this terminal."), styleError)
 		return
 	}
 	c := d.Complaint
@@ -244,17 +249,17 @@ func (a *App) reprint() {
 	}
 	r := a.paperReceipt(c, url, ack, respond)
 	code := model.DisplayCode(c.Code)
-	a.say("Printing the receipt of "+code+"…", styleText)
+	a.say(a.tr("Printing the receipt of {code}…", "code", code), styleText)
 	gen := a.gen
 	a.printReceipt(c.ID, r, func(err error) {
 		if gen != a.gen {
 			return
 		}
 		if err != nil {
-			a.say("The receipt of "+code+" was not printed: "+textsafe.Line(err.Error()), styleError)
+			a.say(a.tr("The receipt of {code} was not printed: {error}", "code", code, "error", textsafe.Line(err.Error())), styleError)
 			return
 		}
-		a.say("Receipt printed for "+code+".", styleGood)
+		a.say(a.tr("Receipt printed for {code}.", "code", code), styleGood)
 	})
 }
 

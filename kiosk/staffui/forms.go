@@ -1,7 +1,6 @@
 package staffui
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 
@@ -40,7 +39,7 @@ func styledForm() *tview.Form {
 
 func (a *App) newFormView(title string, intro []span) *formView {
 	fv := &formView{form: styledForm().SetItemPadding(0), msg: newDocView(),
-		cancelled: "Cancelled: nothing was recorded."}
+		cancelled: a.tr("Cancelled: nothing was recorded.")}
 	fv.root = tview.NewFlex().SetDirection(tview.FlexRow)
 	if len(intro) > 0 {
 		line := newBar(styleText)
@@ -76,10 +75,10 @@ func (a *App) openForm(fv *formView) {
 // written would then arrive with no form to report to.
 func (a *App) closeForm() {
 	if a.busy {
-		a.say("Saving… please wait.", styleText)
+		a.say(a.tr("Saving… please wait."), styleText)
 		return
 	}
-	msg := "Cancelled."
+	msg := a.tr("Cancelled.")
 	if a.w.form != nil {
 		msg = a.w.form.cancelled
 	}
@@ -96,7 +95,7 @@ func (a *App) dropDownOpen() bool {
 
 // addDropDown adds a drop-down of trusted options; the returned index
 // follows the choice (-1: none yet).
-func addDropDown(f *tview.Form, label string, opts []string, initial int) *int {
+func (a *App) addDropDown(f *tview.Form, label string, opts []string, initial int) *int {
 	idx := new(int)
 	*idx = -1
 	safe := make([]string, len(opts))
@@ -108,9 +107,9 @@ func addDropDown(f *tview.Form, label string, opts []string, initial int) *int {
 	} else {
 		initial = -1
 	}
-	f.AddDropDown(label, safe, initial, func(_ string, i int) { *idx = i })
+	f.AddDropDown(inert(label), safe, initial, func(_ string, i int) { *idx = i })
 	d := f.GetFormItem(f.GetFormItemCount() - 1).(*tview.DropDown)
-	d.SetTextOptions(" ", " ", "", "", "(choose: Enter)")
+	d.SetTextOptions(" ", " ", "", "", inert(a.tr("(choose: Enter)")))
 	d.SetListStyles(styleField, styleFocus)
 	return idx
 }
@@ -120,19 +119,19 @@ func acceptTyped(_ string, r rune) bool { return !termapp.ControlRune(r) }
 
 // openFilterForm asks which cases the queue shows.
 func (a *App) openFilterForm() {
-	fv := a.newFormView("Filter the queue", []span{sp("Search with / ; x clears everything.", styleDim)})
-	fv.cancelled = "The filter is unchanged."
+	fv := a.newFormView(a.tr("Filter the queue"), []span{sp(a.tr("Search with / ; x clears everything."), styleDim)})
+	fv.cancelled = a.tr("The filter is unchanged.")
 	f := fv.form.SetItemPadding(1)
 	cur := a.queue.Filter
 
 	statuses := model.StatusFilters()
 	opts := make([]string, len(statuses))
 	for i, s := range statuses {
-		opts[i] = string(s)
+		opts[i] = a.tr(string(s) + " cases")
 	}
-	status := addDropDown(f, "Status", opts, slices.Index(statuses, cur.Status))
+	status := a.addDropDown(f, a.tr("Status"), opts, slices.Index(statuses, cur.Status))
 
-	catOpts := []string{"any"}
+	catOpts := []string{a.tr("any")}
 	catIDs := []string{""}
 	catInitial := 0
 	for _, c := range a.cfg.Categories {
@@ -140,17 +139,17 @@ func (a *App) openFilterForm() {
 			catInitial = len(catIDs)
 		}
 		catIDs = append(catIDs, c.ID)
-		catOpts = append(catOpts, c.Label(a.cfg.Language))
+		catOpts = append(catOpts, c.Label(a.lang))
 	}
 	if cur.Category != "" && catInitial == 0 { // a category from elsewhere, set before
 		catInitial = len(catIDs)
 		catIDs = append(catIDs, cur.Category)
 		catOpts = append(catOpts, cur.Category)
 	}
-	category := addDropDown(f, "Category", catOpts, catInitial)
+	category := a.addDropDown(f, a.tr("Category"), catOpts, catInitial)
 
-	prioOpts := []string{"any", "1", "2", "3", "4"}
-	priority := addDropDown(f, "Priority", prioOpts, cur.Priority)
+	prioOpts := []string{a.tr("any"), "1", "2", "3", "4"}
+	priority := a.addDropDown(f, a.tr("Priority"), prioOpts, cur.Priority)
 
 	apply := func() {
 		nf := a.queue.Filter
@@ -161,19 +160,19 @@ func (a *App) openFilterForm() {
 			nf.Category = catIDs[*category]
 		}
 		if *priority >= 0 {
-			nf.Priority, _ = strconv.Atoi(prioOpts[*priority])
+			nf.Priority, _ = strconv.Atoi(prioOpts[*priority]) // "any" (in any language) is 0
 		}
 		a.queue.Filter = nf
 		a.closeOverlay(model.Form)
 		a.refresh()
-		a.say(fmt.Sprintf("Showing %s.", nf.Describe()), styleText)
+		a.say(a.tr("Showing {filter}.", "filter", nf.Describe(a.tr)), styleText)
 	}
-	f.AddButton("Apply", apply)
-	f.AddButton("Clear", func() {
+	f.AddButton(inert(a.tr("Apply")), apply)
+	f.AddButton(inert(a.tr("Clear")), func() {
 		a.closeOverlay(model.Form)
 		a.perform(model.Queue, model.Command{Action: model.ActClear})
 	})
-	f.AddButton("Cancel", a.closeForm)
+	f.AddButton(inert(a.tr("Cancel")), a.closeForm)
 	fv.submit = apply
 	a.openForm(fv)
 }

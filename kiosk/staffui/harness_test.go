@@ -253,7 +253,7 @@ func start(t *testing.T, cfg staffui.Config, w, h int) *term {
 		_, cw, ch := k.sim.GetContents()
 		return cw == 80 && ch == 25
 	})
-	k.waitText("Staff sign-in")
+	k.waitText("PIN") // the sign-in form, in any language
 	k.sim.SetSize(w, h)
 	if err := k.sim.PostEvent(tcell.NewEventResize(w, h)); err != nil {
 		t.Fatal(err)

@@ -245,11 +245,15 @@ func TestQueueAt80x24Readable(t *testing.T) {
 	e := newEnv(t)
 	f := e.file("waiting_time", "Waited forty minutes at the counter for a simple transfer.", time.Now().Add(-time.Hour))
 	e.remote(staffEvent(f.Complaint.ID, event.Assigned, "bob", e.clock.Now(), event.Assignment{Queue: "team:escalations"}))
+	g := e.file("billing", "Charged twice for one transfer.", time.Now().Add(-2*time.Hour))
+	e.remote(staffEvent(g.Complaint.ID, event.Assigned, "bob", e.clock.Now(), event.Assignment{Queue: "branch:main"}))
 	k := start(t, e.config(), 80, 24)
 	k.signIn("ann", annPIN)
-	s := k.waitText(f.Code.String())
+	s := k.waitText(f.Code.String(), g.Code.String())
 	row, _ := line(s, f.Code.String())
-	for _, want := range []string{"Waiting time", "escalations", "Waited forty"} {
+	// The due column says the time of what is due today (the day
+	// otherwise), so the summary has about 20 columns.
+	for _, want := range []string{"Waiting time", "escalations", "Waited forty minute"} {
 		if !strings.Contains(row, want) {
 			t.Errorf("row %q lacks %q", row, want)
 		}
@@ -258,5 +262,9 @@ func TestQueueAt80x24Readable(t *testing.T) {
 		if strings.Contains(row, raw) {
 			t.Errorf("row %q shows the raw %q", row, raw)
 		}
+	}
+	// A branch's own queue is named without "branch:" too.
+	if row, _ := line(s, g.Code.String()); !strings.Contains(row, " main ") || strings.Contains(row, "branch:") {
+		t.Errorf("row %q: want the branch queue as \"main\"", row)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -77,9 +78,9 @@ func (a *App) build() {
 	w.caseDoc = newDocView()
 	w.caseDoc.focusable = true
 	w.pages.AddPage(pageCase, w.caseDoc, true, false)
-	w.help = newOverlayDoc("Keys")
-	w.notice = newOverlayDoc("Not applied")
-	w.result = newOverlayDoc("Complaint filed")
+	w.help = newOverlayDoc(a.tr("Keys"))
+	w.notice = newOverlayDoc(a.tr("Not applied"))
+	w.result = newOverlayDoc(a.tr("Complaint filed"))
 	w.notice.SetBorderColor(tcell.ColorRed).SetTitleColor(tcell.ColorRed)
 	w.pages.AddPage(pageHelp, modal{w.help}, true, false)
 	w.pages.AddPage(pageNotice, modal{w.notice}, true, false)
@@ -120,20 +121,24 @@ func (a *App) layout(width int) {
 		a.w.counts.set()
 		return
 	}
-	a.w.counts.set(sp(model.CountsLine(a.counts, width), styleText))
+	a.w.counts.set(sp(model.CountsLine(a.tr, a.counts, width), styleText))
 }
 
 // drawHeader writes the header: the program, the branch and who is signed
 // in (the sync status is on its right, see updateSyncText).
 func (a *App) drawHeader() {
-	left := []span{sp(" Ombud staff", styleBarBold), sp(" · "+a.cfg.BranchName, styleBar)}
-	short := []span{sp(" "+a.cfg.BranchName, styleBarBold)}
+	place := a.cfg.BranchName
+	if len(a.cfg.Teams) > 0 { // a team terminal: its teams, in the person's words
+		place = a.tr("Team {teams}", "teams", strings.Join(a.cfg.Teams, ", "))
+	}
+	left := []span{sp(" "+a.tr("Ombud staff"), styleBarBold), sp(" · "+place, styleBar)}
+	short := []span{sp(" "+place, styleBarBold)}
 	if a.acct != nil {
 		mode := ""
 		if a.offline {
-			mode = ", offline"
+			mode = ", " + a.tr("offline")
 		}
-		who := sp(fmt.Sprintf(" · %s (%s%s)", a.acct.Name, a.acct.Role, mode), styleBar)
+		who := sp(fmt.Sprintf(" · %s (%s%s)", a.acct.Name, a.tr(string(a.acct.Role)), mode), styleBar)
 		left, short = append(left, who), append(short, who)
 	}
 	a.w.header.set(left...)
@@ -251,7 +256,11 @@ func (a *App) focusTop() {
 	if p != nil {
 		a.tv.SetFocus(p)
 	}
-	a.w.hints.set(sp(" "+model.Hints(a.keymap(top)), styleDim))
+	hints := model.Hints(a.keymap(top))
+	if top == model.SignIn && len(a.cfg.Words.Tags()) > 1 {
+		hints += " · F2 " + a.tr("language: {name}", "name", a.nextLanguageName())
+	}
+	a.w.hints.set(sp(" "+hints, styleDim))
 }
 
 // --- sign-in ---
@@ -259,27 +268,28 @@ func (a *App) focusTop() {
 func (a *App) buildSignIn() tview.Primitive {
 	w := a.w
 	f := styledForm()
-	f.AddInputField("Staff id", "", 24, acceptTyped, nil)
-	f.AddPasswordField("PIN", "", 24, '*', nil)
-	f.AddButton("Sign in", a.submitSignIn)
+	f.AddInputField(inert(a.tr("Staff id")), "", 24, acceptTyped, nil)
+	f.AddPasswordField(inert(a.tr("PIN")), "", 24, '*', nil)
+	f.AddButton(inert(a.tr("Sign in")), a.submitSignIn)
 	w.signin = f
 	w.id = f.GetFormItem(0).(*tview.InputField)
 	w.pin = f.GetFormItem(1).(*tview.InputField)
 	w.pin.SetAcceptanceFunc(acceptTyped)
-	f.SetBorder(true).SetTitle(" Staff sign-in ").SetTitleColor(tcell.ColorYellow).SetBorderColor(tcell.ColorYellow)
+	f.SetBorder(true).SetTitle(" " + inert(a.tr("Staff sign-in")) + " ").SetTitleColor(tcell.ColorYellow).SetBorderColor(tcell.ColorYellow)
 
 	intro := newDocView()
 	var d doc
-	place := "Branch " + a.cfg.BranchName
+	place := a.tr("Branch {branch}", "branch", a.cfg.BranchName)
 	if len(a.cfg.Teams) > 0 {
-		place = "Team terminal: " + strings.Join(a.cfg.Teams, ", ")
+		place = a.tr("Team terminal: {teams}", "teams", strings.Join(a.cfg.Teams, ", "))
 	}
 	d.line(sp(place, styleBold))
-	d.line(sp("Sign in with your staff id and PIN. Your actions are recorded under your id.", styleText))
+	d.line(sp(a.tr("Sign in with your staff id and PIN. Your actions are recorded under your id."), styleText))
 	intro.SetDoc(d, false)
 	col := tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(nil, 0, 1, false).
-		AddItem(intro, 3, 0, false).
+		AddItem(intro, intro.rowsAt(44), 0, false). // as long as the language's words need
+
 		AddItem(f, 9, 0, true).
 		AddItem(nil, 0, 1, false)
 	return tview.NewFlex().
@@ -292,15 +302,17 @@ func (a *App) buildSignIn() tview.Primitive {
 // signed in offline: the server will not attribute their actions to a
 // confirmed sign-in, and refuses them once older than its bound.
 const (
-	offlineNotice = " Signed in offline: the server is out of reach; your actions will be marked as offline."
+	offlineNotice = "Signed in offline: the server is out of reach; your actions will be marked as offline."
 	// offlineShort is the notice on an 80-column screen.
-	offlineShort = " Signed in offline: the server is out of reach; actions will be marked offline."
+	offlineShort = "Signed in offline: the server is out of reach; actions will be marked offline."
 )
 
 // errNotListed refuses a sign-in the server confirmed for an account the
 // terminal's directory does not hold yet: the screens need the person's
 // name and role.
-var errNotListed = errors.New("your account is not on this terminal yet: wait a minute and sign in again")
+var errNotListed = errors.New(msgNotListed)
+
+const msgNotListed = "your account is not on this terminal yet: wait a minute and sign in again"
 
 // signInResult is what checking a sign-in ends in.
 type signInResult struct {
@@ -326,13 +338,13 @@ func (a *App) submitSignIn() {
 	}
 	id, pin := a.w.id.GetText(), a.w.pin.GetText()
 	if strings.TrimSpace(id) == "" {
-		a.say("Type your staff id first.", styleError)
+		a.say(a.tr("Type your staff id first."), styleError)
 		a.tv.SetFocus(a.w.id)
 		return
 	}
 	a.w.pin.SetText("")
 	a.busy = true
-	a.say("Checking…", styleText)
+	a.say(a.tr("Checking…"), styleText)
 	gen, now := a.gen, a.cfg.Now()
 	a.tv.Go(func() {
 		ctx, cancel := context.WithTimeout(a.tv.Context(), writeTimeout)
@@ -432,24 +444,24 @@ func (a *App) signInFailed(id string, res signInResult) {
 	_, outOfReach := errors.AsType[*signin.OutOfReachError](err)
 	switch {
 	case isLocked && res.server:
-		msg = "Too many wrong PINs: this id is locked until " +
-			locked.Until.In(a.cfg.Location).Format("15:04:05") + "."
+		msg = a.tr("Too many wrong PINs: this id is locked until {time}.", "time",
+			locked.Until.In(a.cfg.Location).Format("15:04:05"))
 	case isLocked:
-		msg = "Too many wrong PINs: this id is locked on this terminal until " +
-			locked.Until.In(a.cfg.Location).Format("15:04:05") + "."
+		msg = a.tr("Too many wrong PINs: this id is locked on this terminal until {time}.", "time",
+			locked.Until.In(a.cfg.Location).Format("15:04:05"))
 	case isRefused:
 		// The server's words, for staff; nothing of the customer's.
-		msg = "The server refused the sign-in: " + textsafe.Line(refused.Error())
+		msg = a.tr("The server refused the sign-in: {reason}", "reason", textsafe.Line(refused.Error()))
 		if r := []rune(msg); len(r) > 200 {
 			msg = string(r[:199]) + "…"
 		}
 	case errors.Is(err, staff.ErrWrongCredentials), errors.Is(err, staff.ErrRevoked), errors.Is(err, staff.ErrOtherBranch),
 		errors.Is(err, signin.ErrNeverReached), outOfReach, errors.Is(err, errNotListed):
-		msg = err.Error()
-		msg = strings.ToUpper(msg[:1]) + msg[1:] + "."
+		// The errors' English sentences are the catalogs' keys.
+		msg = upperFirst(a.tr(err.Error())) + "."
 	default:
 		a.log.Error("sign-in failed", logKeyErr, err)
-		msg = "Sign-in is not possible just now: " + plainError(err)
+		msg = a.tr("Sign-in is not possible just now: {error}", "error", a.plainError(err))
 	}
 	a.log.Info("sign-in refused", logKeyStaff, staff.NormalizeID(textsafe.Line(id)), logKeyReason, msg)
 	a.say(msg, styleError)
@@ -462,10 +474,11 @@ func (a *App) buildQueue() tview.Primitive {
 	w := a.w
 	w.filterLine = newBar(styleText)
 	w.legend = newBar(styleDim)
-	w.legend.set(sp(model.Legend, styleDim))
+	w.legend.set(sp(model.Legend(a.tr), styleDim))
 	w.table = newCaseTable(&a.queue, a.cfg.Now, a.cfg.Location, a.openSelected)
+	w.table.tr = a.tr
 	w.table.label = a.categoryLabel
-	w.search = tview.NewInputField().SetLabel("Search (code or words): ").
+	w.search = tview.NewInputField().SetLabel(inert(a.tr("Search (code or words):")) + " ").
 		SetFieldStyle(styleField).SetLabelStyle(styleBold)
 	w.search.SetAcceptanceFunc(acceptTyped)
 	w.search.SetChangedFunc(func(text string) {
@@ -495,18 +508,18 @@ func (a *App) drawQueueChrome() {
 	}
 	count := fmt.Sprint(len(rows))
 	if len(rows) >= model.MaxRows {
-		count = fmt.Sprintf("the first %d (narrow with / or f)", model.MaxRows)
+		count = a.tr("the first {count} (narrow with / or f)", "count", model.MaxRows)
 	}
-	line := []span{sp(fmt.Sprintf(" Showing %s: %s", a.queue.Filter.Describe(), count), styleBold)}
+	line := []span{sp(" "+a.tr("Showing {filter}: {count}", "filter", a.queue.Filter.Describe(a.tr), "count", count), styleBold)}
 	if overdue > 0 {
-		line = append(line, sp(fmt.Sprintf(" · %d OVERDUE", overdue), styleLate))
+		line = append(line, sp(" · "+a.tr("{count} OVERDUE", "count", overdue), styleLate))
 	}
-	line = append(line, sp(" · due first", styleDim))
+	line = append(line, sp(" · "+a.tr("due first"), styleDim))
 	a.w.filterLine.set(line...)
 	if a.queue.Filter == model.DefaultFilter() {
-		a.w.table.empty = "No open cases."
+		a.w.table.empty = a.tr("No open cases.")
 	} else {
-		a.w.table.empty = "No cases match: press x to clear the filter and search."
+		a.w.table.empty = a.tr("No cases match: press x to clear the filter and search.")
 	}
 }
 
@@ -530,7 +543,7 @@ func (a *App) endSearch(keep bool) {
 func (a *App) openSelected() {
 	r, ok := a.queue.Selected()
 	if !ok {
-		a.say("There is no case to open.", styleDim)
+		a.say(a.tr("There is no case to open."), styleDim)
 		return
 	}
 	a.openCase(r.ComplaintID)
@@ -542,7 +555,7 @@ func (a *App) openCase(id string) {
 	d, err := a.cfg.Store.CaseDetail(ctx, id)
 	if err != nil {
 		a.log.Error("case not read", logKeyComplaint, id, logKeyErr, err)
-		a.say("Could not open the case: "+plainError(err), styleError)
+		a.say(a.tr("Could not open the case: {error}", "error", a.plainError(err)), styleError)
 		return
 	}
 	a.detail = nil
@@ -568,23 +581,40 @@ func (a *App) closeCase() {
 func (a *App) showHelp() {
 	under := a.top()
 	var d doc
-	d.line(sp("Keys on the "+under.String()+" screen", styleHeading))
+	d.line(sp(a.helpTitle(under), styleHeading))
 	d.blank()
 	for _, l := range keys.Help(a.keymap(under), 24) {
 		spans := []span{sp(l.Keys, styleBold), sp(l.Desc, styleText)}
 		if act, ok := model.CaseActionOf(under, l.Binding); ok && a.detail != nil && a.acct != nil {
-			if why := model.Refusal(a.detail.Case.State, a.acct.Role, act.Type); why != "" {
-				spans = append(spans, sp(" (not now: "+why+")", styleDim))
+			if why := model.Refusal(a.tr, a.detail.Case.State, a.acct.Role, act.Type); why != "" {
+				spans = append(spans, sp(" ("+a.tr("not now: {reason}", "reason", why)+")", styleDim))
 			}
 		}
 		d.indented(l.Indent, spans...)
 	}
 	if under == model.Queue {
 		d.blank()
-		d.line(sp("In the table: ", styleBold), sp(model.Legend, styleText))
+		d.line(sp(a.tr("In the table:")+" ", styleBold), sp(model.Legend(a.tr), styleText))
 	}
 	a.w.help.SetDoc(d, false)
 	a.openOverlay(model.Help)
+}
+
+// helpTitle names the screen whose keys the help lists.
+func (a *App) helpTitle(s model.Screen) string {
+	switch s {
+	case model.SignIn:
+		return a.tr("Keys on the sign-in screen")
+	case model.Queue:
+		return a.tr("Keys on the queue screen")
+	case model.Case:
+		return a.tr("Keys on the case screen")
+	case model.Form:
+		return a.tr("Keys on the form screen")
+	case model.Search:
+		return a.tr("Keys on the search screen")
+	}
+	return a.tr("Keys")
 }
 
 // showNotices tells the signed-in person which of their actions were not
@@ -592,16 +622,16 @@ func (a *App) showHelp() {
 func (a *App) showNotices(rs []cases.RefusedAction) {
 	for _, r := range rs {
 		a.log.Info("refused action shown", logKeyStaff, a.acct.ID, logKeyEvent, r.Rejection.EventID, logKeyComplaint, r.ComplaintID)
-		a.w.noticeLines = append(a.w.noticeLines, model.NoticeText(r))
+		a.w.noticeLines = append(a.w.noticeLines, model.NoticeText(a.tr, r))
 	}
 	var d doc
-	d.line(sp("Another change won, so these actions of yours were not applied:", styleBold))
+	d.line(sp(a.tr("Another change won, so these actions of yours were not applied:"), styleBold))
 	for _, l := range a.w.noticeLines {
 		d.blank()
 		d.indented(2, sp("• ", styleError), sp(l, styleText))
 	}
 	d.blank()
-	d.line(sp("Open the case to see where it stands now. Enter or Esc closes this.", styleDim))
+	d.line(sp(a.tr("Open the case to see where it stands now. Enter or Esc closes this."), styleDim))
 	a.w.notice.SetDoc(d, false)
 	a.raise(model.Notice)
 }
@@ -611,8 +641,29 @@ func (a *App) showNotices(rs []cases.RefusedAction) {
 func (a *App) categoryLabel(id string) string {
 	for _, c := range a.cfg.Categories {
 		if strings.EqualFold(c.ID, id) {
-			return c.Label(a.cfg.Language)
+			return c.Label(a.lang)
 		}
 	}
 	return id
 }
+
+// switchLanguage shows the staff screens in the next language (F2 on the
+// sign-in screen), keeping the staff id typed; the person works in it
+// until they sign out.
+func (a *App) switchLanguage() {
+	a.lang = a.nextLanguage()
+	id := a.w.id.GetText()
+	a.build()
+	a.show(model.SignIn)
+	a.w.id.SetText(id)
+	a.say(a.tr("Screens in {language} until you sign out.", "language", a.cfg.Words.Name(a.lang)), styleText)
+}
+
+// nextLanguage is the language F2 switches to.
+func (a *App) nextLanguage() string {
+	tags := a.cfg.Words.Tags()
+	i := slices.Index(tags, a.lang)
+	return tags[(i+1)%len(tags)]
+}
+
+func (a *App) nextLanguageName() string { return a.cfg.Words.Name(a.nextLanguage()) }

@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +46,7 @@ import (
 	"ombud/kiosk/store/cases"
 	"ombud/kiosk/termapp"
 	"ombud/kiosk/termapp/keys"
+	"ombud/shared/catalog"
 	"ombud/shared/hlc"
 	"ombud/shared/lifecycle"
 	"ombud/shared/retention"
@@ -125,6 +127,16 @@ type Config struct {
 	// wait to be sent. It is called on the UI goroutine about once a
 	// second, so it must not block.
 	SyncStatus func() string
+	// SyncStatusIn is SyncStatus in the person's words (tr gives a staff
+	// catalog's message); used instead of SyncStatus when set.
+	SyncStatusIn func(tr func(string, ...any) string) string
+	// Words are the staff screens' catalogs (LoadCatalogs("") when nil).
+	Words *catalog.Set
+	// UILanguage is the language the staff screens start in (English when
+	// empty or not in Words): the branch's working language. A person
+	// may switch on the sign-in screen for their session.
+	UILanguage string
+
 	// OperatorQuit lets Ctrl-Q stop the program (off at a branch, where a
 	// signal stops it; on for demos and trials).
 	OperatorQuit bool
@@ -163,9 +175,10 @@ const (
 
 // App is the staff terminal.
 type App struct {
-	cfg Config
-	tv  *termapp.App // its Context ends store calls, filing and printing
-	log *slog.Logger
+	cfg  Config
+	lang string       // the staff screens' language now (UI goroutine)
+	tv   *termapp.App // its Context ends store calls, filing and printing
+	log  *slog.Logger
 
 	// Everything below belongs to the UI goroutine.
 	w         *widgets
@@ -197,6 +210,16 @@ func New(cfg Config) *App {
 			panic(fmt.Sprintf("staffui: embedded catalogs: %v", err)) // a build defect, caught by i18n's tests
 		}
 		cfg.Bundle = b
+	}
+	if cfg.Words == nil {
+		w, err := LoadCatalogs("")
+		if err != nil {
+			panic(fmt.Sprintf("staffui: embedded catalogs: %v", err)) // a build defect, caught by the catalog tests
+		}
+		cfg.Words = w
+	}
+	if cfg.UILanguage == "" || !cfg.Words.Has(cfg.UILanguage) {
+		cfg.UILanguage = catalog.Fallback
 	}
 	if len(cfg.Categories) == 0 {
 		cfg.Categories = i18n.DefaultCategories()
@@ -231,6 +254,7 @@ func New(cfg Config) *App {
 	}
 	a := &App{
 		cfg:       cfg,
+		lang:      cfg.UILanguage,
 		tv:        termapp.New(),
 		log:       cfg.Logger.With(logKeyComponent, "staffui"),
 		lastInput: time.Now(),
@@ -276,13 +300,13 @@ func (a *App) idleClock() func() {
 // changed.
 func (a *App) tick(now time.Time) (changed bool) {
 	if a.acct != nil && !a.busy && now.Sub(a.lastInput) >= a.cfg.IdleSignOut {
-		a.signOut(fmt.Sprintf("Signed out after %s without input.", roundDuration(a.cfg.IdleSignOut)))
+		a.signOut(a.tr("Signed out after {duration} without input.", "duration", a.roundDuration(a.cfg.IdleSignOut)))
 		return true
 	}
 	if a.online != nil && !a.busy && !now.Before(a.online.ExpiresAt) {
 		// The server attributes nothing to a session past its end: sign
 		// in again rather than go on as if confirmed.
-		a.signOut("Your sign-in has expired: sign in again.")
+		a.signOut(a.tr("Your sign-in has expired: sign in again."))
 		return true
 	}
 	if a.updateSyncText() {
@@ -295,13 +319,13 @@ func (a *App) tick(now time.Time) (changed bool) {
 	return changed
 }
 
-func roundDuration(d time.Duration) string {
+func (a *App) roundDuration(d time.Duration) string {
 	switch {
 	case d >= time.Minute && d%time.Minute == 0:
 		if d == time.Minute {
-			return "1 minute"
+			return a.tr("1 minute")
 		}
-		return fmt.Sprintf("%d minutes", d/time.Minute)
+		return a.tr("{count} minutes", "count", int64(d/time.Minute))
 	case d >= time.Second:
 		return d.Round(time.Second).String()
 	}
@@ -372,13 +396,17 @@ func (a *App) onKey(ev *tcell.EventKey) *tcell.EventKey {
 		return nil
 	}
 	if a.acct != nil && a.revoked {
-		a.signOut(revokedMessage)
+		a.signOut(a.tr(revokedMessage))
 		return nil
 	}
 	if ev.Key() == tcell.KeyRune && termapp.ControlRune(ev.Rune()) {
 		return nil
 	}
 	top := a.top()
+	if top == model.SignIn && ev.Key() == tcell.KeyF2 && len(a.cfg.Words.Tags()) > 1 {
+		a.switchLanguage()
+		return nil
+	}
 	if top == model.Form && a.dropDownOpen() {
 		return ev // Enter chooses, Esc closes the list
 	}
@@ -391,7 +419,7 @@ func (a *App) onKey(ev *tcell.EventKey) *tcell.EventKey {
 		// typed at a notice must not act on the screen underneath.
 		if own, ok := navRunes[top]; ok && !strings.ContainsRune(own, ev.Rune()) {
 			if top == model.Queue || top == model.Case {
-				a.say(fmt.Sprintf("The key %q does nothing here: press ? for the keys.", ev.Rune()), styleDim)
+				a.say(a.tr("The key {key} does nothing here: press ? for the keys.", "key", strconv.QuoteRune(ev.Rune())), styleDim)
 			}
 			return nil
 		}
@@ -410,7 +438,7 @@ func (a *App) onMouse(ev *tcell.EventMouse, action tview.MouseAction) (*tcell.Ev
 	}
 	a.lastInput = time.Now()
 	if a.acct != nil && a.revoked && (action == tview.MouseLeftDown || action == tview.MouseLeftClick) {
-		a.signOut(revokedMessage)
+		a.signOut(a.tr(revokedMessage))
 		return nil, action
 	}
 	if a.top() == model.Search && action == tview.MouseLeftDown && !a.w.search.InRect(ev.Position()) {
@@ -429,7 +457,14 @@ func (a *App) top() model.Screen {
 
 // keymap is the bindings of screen s, their actions performed on s.
 func (a *App) keymap(s model.Screen) []keys.Binding {
-	return model.Keymap(s, a.cfg.OperatorQuit, func(c model.Command) { a.perform(s, c) })
+	bs := model.Keymap(s, a.cfg.OperatorQuit, func(c model.Command) { a.perform(s, c) })
+	for i := range bs { // the words of the hint row and the help, not the keys
+		bs[i].Desc = a.tr(bs[i].Desc)
+		if bs[i].Short != "" {
+			bs[i].Short = a.tr(bs[i].Short)
+		}
+	}
+	return bs
 }
 
 // perform runs command c of screen s.
@@ -440,7 +475,7 @@ func (a *App) perform(s model.Screen, c model.Command) {
 	case model.ActSignIn:
 		a.submitSignIn()
 	case model.ActSignOut:
-		a.signOut("Signed out.")
+		a.signOut(a.tr("Signed out."))
 	case model.ActHelp:
 		a.showHelp()
 	case model.ActDismiss:
@@ -456,7 +491,7 @@ func (a *App) perform(s model.Screen, c model.Command) {
 	case model.ActClear:
 		a.queue.Filter = model.DefaultFilter()
 		a.refresh()
-		a.say("Filter and search cleared: "+a.queue.Filter.Describe()+".", styleText)
+		a.say(a.tr("Filter and search cleared: {filter}.", "filter", a.queue.Filter.Describe(a.tr)), styleText)
 	case model.ActNew:
 		a.openFilingForm()
 	case model.ActReprint:
@@ -489,10 +524,15 @@ func (a *App) say(text string, style tcell.Style) {
 
 // updateSyncText reads the sync status and reports whether it changed.
 func (a *App) updateSyncText() bool {
-	if a.cfg.SyncStatus == nil {
+	var t string
+	switch {
+	case a.cfg.SyncStatusIn != nil:
+		t = a.cfg.SyncStatusIn(a.tr)
+	case a.cfg.SyncStatus != nil:
+		t = a.cfg.SyncStatus()
+	default:
 		return false
 	}
-	t := a.cfg.SyncStatus()
 	if t == a.syncText {
 		return false
 	}
@@ -513,6 +553,7 @@ func (a *App) signOut(reason string) {
 		a.tv.Go(func() { a.endSession(id) })
 	}
 	a.gen++
+	a.lang = a.cfg.UILanguage // the next person starts in the terminal's language
 	a.acct, a.online, a.offline, a.detail, a.counts = nil, nil, false, nil, nil
 	a.queue = model.Cases{}
 	a.revoked, a.busy = false, false
@@ -549,13 +590,13 @@ func (a *App) signedIn(acct staff.Account, s *session.Session) {
 	a.queue = model.Cases{Filter: model.DefaultFilter()}
 	a.build() // the sign-in form's PIN is dropped with its widget
 	if a.offline {
-		a.w.offline.set(sp(offlineNotice, styleHeading))
-		a.w.offline.short = []span{sp(offlineShort, styleHeading)}
+		a.w.offline.set(sp(" "+a.tr(offlineNotice), styleHeading))
+		a.w.offline.short = []span{sp(" "+a.tr(offlineShort), styleHeading)}
 	}
 	a.show(model.Queue)
 	a.refresh()
 	if a.top() != model.Notice {
-		a.say(fmt.Sprintf("Welcome, %s. %s", acct.Name, "Press ? for the keys."), styleText)
+		a.say(a.tr("Welcome, {name}. Press ? for the keys.", "name", acct.Name), styleText)
 	}
 }
 
@@ -570,7 +611,7 @@ func (a *App) refresh() {
 	st := a.cfg.Store
 	if rows, err := st.Cases(ctx, a.queue.Filter.Store()); err != nil {
 		a.log.Error("queue not read", logKeyErr, err)
-		a.say("Could not read the queue: "+plainError(err), styleError)
+		a.say(a.tr("Could not read the queue: {error}", "error", a.plainError(err)), styleError)
 	} else {
 		a.queue.SetRows(rows)
 	}
@@ -581,7 +622,7 @@ func (a *App) refresh() {
 		d, err := st.CaseDetail(ctx, a.detail.Case.ID)
 		if err != nil {
 			a.log.Error("case not read", logKeyComplaint, a.detail.Case.ID, logKeyErr, err)
-			a.say("Could not read the case again: "+plainError(err), styleError)
+			a.say(a.tr("Could not read the case again: {error}", "error", a.plainError(err)), styleError)
 		} else {
 			a.setDetail(d, true)
 		}
@@ -601,17 +642,17 @@ func (a *App) refresh() {
 // plainError is an error for the status line: the store's and the
 // lifecycle's messages are plain words already; others are shown as they
 // are, cleaned.
-func plainError(err error) string {
+func (a *App) plainError(err error) string {
 	if le, ok := errors.AsType[*lifecycle.Error](err); ok {
-		return le.Message
+		return a.tr(le.Message)
 	}
 	switch {
 	case errors.Is(err, cases.ErrNoCase):
-		return "this case is not in this terminal's store"
+		return a.tr("this case is not in this terminal's store")
 	case errors.Is(err, store.ErrUnavailable) || store.Unavailable(err):
-		return "the local database is busy or unavailable; nothing was saved, try again"
+		return a.tr("the local database is busy or unavailable; nothing was saved, try again")
 	case errors.Is(err, context.DeadlineExceeded):
-		return "the local database did not answer in time; try again"
+		return a.tr("the local database did not answer in time; try again")
 	}
 	return err.Error()
 }

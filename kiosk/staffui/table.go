@@ -25,6 +25,8 @@ type caseTable struct {
 	// label turns a category id into the label the filter and the forms
 	// show ("Billing and charges", not "billing"); nil shows the id.
 	label func(id string) string
+	// tr words the titles, states and dates (English when nil).
+	tr model.Tr
 }
 
 // column is one column of the table. Widths are columns of the screen;
@@ -55,6 +57,13 @@ func widths(width int) []int {
 		ws[i] = c.min
 		used += c.min
 	}
+	// Below 100 columns the due column is the day ("23 Nov"), or the
+	// time for what is due today: the queue is sorted by it and "!" marks
+	// what is late, so the summary gets the six columns (about 20 at 80).
+	if width < 100 {
+		ws[0] = shortDue
+		used -= columns[0].min - shortDue
+	}
 	extra := max(0, width-used)
 	state, cat, queue, summary := 3, 5, 6, 7
 	grow := func(i, n int) {
@@ -70,11 +79,15 @@ func widths(width int) []int {
 	}
 	grow(cat, 4)   // "Waiting time", most labels whole
 	grow(queue, 5) // "escalations", a branch id
+	grow(summary, 20-ws[summary])
 	grow(cat, extra/6)
 	grow(queue, extra/8)
 	grow(summary, extra)
 	return ws
 }
+
+// shortDue is the due column's width below 100 columns.
+const shortDue = 6
 
 // shortStates are the states in four columns, as the counts line has them.
 var shortStates = map[string]string{
@@ -82,19 +95,42 @@ var shortStates = map[string]string{
 	"investigating": "inv", "responded": "rsp", "closed": "cls",
 }
 
-// queueName drops the "team:" of a team queue: the column is narrow, and
-// the filter and the case screen say the rest.
+// queueName drops the "team:" of a team queue and the "branch:" of a
+// branch's own: the column is narrow, and the case screen says the rest.
 func queueName(q string) string {
-	if rest, ok := strings.CutPrefix(q, "team:"); ok && rest != "" {
-		return rest
+	for _, kind := range []string{"team:", "branch:"} {
+		if rest, ok := strings.CutPrefix(q, kind); ok && rest != "" {
+			return rest
+		}
 	}
 	return q
 }
 
 func newCaseTable(q *model.Cases, now func() time.Time, loc *time.Location, open func()) *caseTable {
-	t := &caseTable{Box: tview.NewBox(), q: q, now: now, loc: loc, open: open, empty: "No cases."}
+	t := &caseTable{Box: tview.NewBox(), q: q, now: now, loc: loc, open: open, empty: "No cases.", tr: model.English}
 	t.SetBackgroundColor(tcell.ColorBlack)
 	return t
+}
+
+// title is column i's title in the terminal's language.
+func (t *caseTable) title(i int) string {
+	switch columns[i].title {
+	case "Due":
+		return t.tr("Due")
+	case "Code":
+		return t.tr("Code")
+	case "State":
+		return t.tr("State")
+	case "P":
+		return t.tr("P")
+	case "Category":
+		return t.tr("Category")
+	case "Queue":
+		return t.tr("Queue")
+	case "Summary":
+		return t.tr("Summary")
+	}
+	return columns[i].title
 }
 
 func (t *caseTable) Draw(screen tcell.Screen) {
@@ -123,7 +159,7 @@ func (t *caseTable) Draw(screen tcell.Screen) {
 			screen.SetContent(cx, y, ' ', nil, fill)
 		}
 	}
-	drawRow(y, func(i int) []span { return []span{{columns[i].title, styleBarBold}} }, styleBar)
+	drawRow(y, func(i int) []span { return []span{sp(t.title(i), styleBarBold)} }, styleBar)
 
 	rows := t.q.Rows()
 	body := h - 1
@@ -149,13 +185,23 @@ func (t *caseTable) Draw(screen tcell.Screen) {
 			putText(screen, x, y+1+i, w, nil, styleText)
 			continue
 		}
-		v := model.ViewRow(rows[n], now, t.loc)
+		v := model.ViewRow(t.tr, rows[n], now, t.loc)
 		if t.label != nil && v.Category != "" {
 			v.Category = textsafe.Line(t.label(rows[n].Category))
 		}
 		v.Queue = queueName(v.Queue)
+		if due := rows[n].DueAt; ws[0] < columns[0].min && !due.IsZero() {
+			due = due.In(t.loc)
+			if y1, m1, d1 := due.Date(); now.In(t.loc).Year() == y1 && now.In(t.loc).Month() == m1 && now.In(t.loc).Day() == d1 {
+				v.Due = due.Format("15:04")
+			} else {
+				v.Due = model.Date(t.tr, due, "02 Jan")
+			}
+		}
 		if s, ok := shortStates[v.State]; ok && shortState {
-			v.State = s
+			v.State = t.tr(s)
+		} else {
+			v.State = t.tr(v.State)
 		}
 		base, late := styleText, styleLate
 		if n == sel {

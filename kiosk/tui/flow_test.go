@@ -101,7 +101,8 @@ func TestFrenchByTouch200x60(t *testing.T) {
 	k.click("Suivant")
 	k.waitText("Vérifiez votre réclamation", "Débité deux fois.", "Facturation et frais")
 	k.click("Envoyer")
-	k.waitText("Votre code de suivi", "DWSR-S7EZ-TW89", "mardi 12 mai 2026 à 14:05", "jeudi 14 mai 2026", "Terminer")
+	// French puts a (no-break) space before the colon.
+	k.waitText("Votre code de suivi\u00a0: DWSR-S7EZ-TW89", "mardi 12 mai 2026 à 14:05", "jeudi 14 mai 2026", "Terminer")
 	got := filer.calls()
 	if len(got) != 1 || got[0].Language != "fr" || got[0].Category != "billing" || got[0].Description != "Débité deux fois." {
 		t.Fatalf("filer got %+v", got)
@@ -340,5 +341,47 @@ func TestReviewMarksCutText(t *testing.T) {
 	s := k.waitText("Check your complaint")
 	if !strings.Contains(s, "…") {
 		t.Errorf("the cut description has no … mark:\n%s", s)
+	}
+}
+
+// TestContactHintsOnOneLineAt80x24: the category and contact steps' five
+// keys fit one hint row at 80 columns in French and Spanish (the keys set
+// closer when three spaces apart would wrap "Échap retour" onto a second
+// row).
+func TestContactHintsOnOneLineAt80x24(t *testing.T) {
+	for _, tc := range []struct{ lang, start, title, esc string }{
+		{"English", "Start", "Your contact details", "Esc back"},
+		{"Français", "Commencer", "Vos coordonnées", "Échap retour"},
+		{"Español", "Empezar", "Sus datos de contacto", "Esc atrás"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			k := startKiosk(t, tui.Config{Filer: &fakeFiler{}}, 80, 24)
+			k.click(tc.lang)
+			k.click(tc.start)
+			k.waitStep("category")
+			oneLine := func(step string) {
+				t.Helper()
+				k.waitFor(step+"'s hint row on one line", func(s string) bool {
+					lines := strings.Split(s, "\n")
+					last := strings.ReplaceAll(lines[len(lines)-1], "\u00a0", " ")
+					return strings.Contains(last, "Tab") && strings.Contains(last, tc.esc) && !strings.Contains(lines[len(lines)-2], "Tab")
+				})
+			}
+			oneLine("category")
+			k.press(tcell.KeyDown, tcell.KeyEnter)
+			k.waitStep("description")
+			k.typeText("x")
+			k.press(tcell.KeyTab, tcell.KeyEnter)
+			k.waitStep("outcome")
+			k.press(tcell.KeyTab, tcell.KeyEnter)
+			k.waitStep("contact")
+			s := k.waitText(tc.title)
+			lines := strings.Split(s, "\n")
+			last := strings.ReplaceAll(lines[len(lines)-1], "\u00a0", " ")
+			above := lines[len(lines)-2]
+			if !strings.Contains(last, "Tab") || !strings.Contains(last, tc.esc) || strings.Contains(above, "Tab") {
+				t.Errorf("%s: the hint row is not one line:\n%s\n%s", tc.lang, above, last)
+			}
+		})
 	}
 }

@@ -53,7 +53,10 @@ func (a *App) checkIdle(now time.Time) (changed bool) {
 }
 
 func (a *App) showWarning(secondsLeft int) {
-	a.w.idleBody.SetText(a.t("idle.body", "seconds", secondsLeft))
+	// The countdown has a line of its own: in the sentence it broke
+	// wherever the width fell ("Clearing" at the end of one line, "in 38 s"
+	// alone on the next), and it changes every second.
+	a.w.idleBody.SetText(a.t("idle.body") + "\n\n" + a.t("idle.countdown", "seconds", secondsLeft))
 	if !a.warning {
 		if a.staffShown {
 			// One overlay at a time, so that dismissing the warning puts

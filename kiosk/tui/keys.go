@@ -49,9 +49,16 @@ var hintLayout = keys.HintLayout{Join: "\u00a0", Sep: "   "}
 
 // hintText renders a screen's keys for its hint row, the keys in bold, e.g.
 // "Tab next   Shift-Tab previous   Enter press button   Esc back".
-func hintText(bs []keys.Binding) string {
+func hintText(bs []keys.Binding) string { return hintTextIn(bs, hintLayout) }
+
+// tightHintLayout sets the keys two spaces apart: the hint row's second
+// try before it takes two lines (French and Spanish rows of five keys are
+// a column or two too wide at 80 with three).
+var tightHintLayout = keys.HintLayout{Join: "\u00a0", Sep: "  "}
+
+func hintTextIn(bs []keys.Binding, layout keys.HintLayout) string {
 	var b strings.Builder
-	for _, s := range keys.HintBar(bs, hintLayout) {
+	for _, s := range keys.HintBar(bs, layout) {
 		if s.Key {
 			b.WriteString("[::b]" + escapeMarkup(s.Text) + "[::-]")
 		} else {

@@ -1,6 +1,7 @@
 package tui_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -57,6 +58,42 @@ func TestStaffPanelClosedByReset(t *testing.T) {
 			k.waitGone(staffStatus)
 			k.press(tcell.KeyEnter) // the next customer presses Start
 			k.waitStep("category")
+		})
+	}
+}
+
+// TestIdleWarningLines: at 80x24 the idle pop-up keeps its sentence whole
+// (wrapped at spaces only) and gives the countdown a line of its own, in
+// every language: it used to break as "... Clearing" / "in 38 s".
+func TestIdleWarningLines(t *testing.T) {
+	for _, tc := range []struct{ lang, start, body, countdown string }{
+		{"English", "Start", "Touch the screen or press any key to continue.", "Clearing in 38 s"},
+		{"Français", "Commencer", "Touchez l'écran ou appuyez sur une touche pour continuer.", "Effacement dans 38 s"},
+		{"Español", "Empezar", "Toque la pantalla o pulse una tecla para continuar.", "Se borrará en 38 s"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			k := startKiosk(t, tui.Config{Filer: &fakeFiler{}, IdleTimeout: 40 * time.Second, IdleWarning: 39 * time.Second}, 80, 24)
+			k.click(tc.lang)
+			k.click(tc.start)
+			k.press(tcell.KeyDown, tcell.KeyEnter)
+			s := k.waitText("38 s")
+			var body, countdown string
+			for _, line := range strings.Split(s, "\n") {
+				inner := strings.TrimSpace(strings.Trim(strings.TrimSpace(line), "│║"))
+				inner = strings.TrimSpace(strings.Trim(inner, "║"))
+				switch {
+				case strings.Contains(inner, "38 s"):
+					countdown = inner
+				case inner != "" && strings.Contains(tc.body, inner):
+					body += inner + " "
+				}
+			}
+			if countdown != tc.countdown {
+				t.Errorf("countdown row %q, want %q alone on its row:\n%s", countdown, tc.countdown, s)
+			}
+			if strings.TrimSpace(body) != tc.body {
+				t.Errorf("sentence read back as %q, want %q whole:\n%s", body, tc.body, s)
+			}
 		})
 	}
 }

@@ -58,7 +58,7 @@ func (a *App) buildReceipt(f filing.Filed, symbol *qr.Matrix) *receiptView {
 	loc := f.AcknowledgeBy.Location()
 	var info strings.Builder
 	line := func(s string) { info.WriteString(escapeMarkup(textsafe.Line(s)) + "\n") }
-	info.WriteString("[::b]" + escapeMarkup(a.t("receipt.code_label")) + ": " + r.codeText + "[::-]\n")
+	info.WriteString("[::b]" + escapeMarkup(a.t("receipt.code_line", "label", a.t("receipt.code_label"), "code", r.codeText)) + "[::-]\n")
 	line(a.t("receipt.scan"))
 	info.WriteString("[::u]" + escapeMarkup(f.URL) + "[::-]\n\n")
 	line(a.t("receipt.branch", "branch", a.cfg.BranchName))

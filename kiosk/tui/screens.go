@@ -27,8 +27,12 @@ type screen struct {
 	col       *tview.Flex // the content column
 	hint      *tview.TextView
 	hintWidth int // the hint's width on one line
-	focus     []tview.Primitive
-	first     tview.Primitive
+	// tight is the hint with the keys closer, for when hintWidth does not
+	// fit; tightWidth its width.
+	hintText, tight string
+	tightWidth      int
+	focus           []tview.Primitive
+	first           tview.Primitive
 }
 
 // widgets is one complete set of screens. A new set is built for every new
@@ -137,9 +141,16 @@ func (a *App) layout(width, height int) {
 // fitHint gives the hint row a second line when the keys do not fit in one
 // (long translations on a narrow screen): a cut-off hint is no hint.
 func (s *screen) fitHint(width int) int {
-	rows := 1
-	if s.hintWidth > width {
+	rows, text := 1, s.hintText
+	switch {
+	case s.hintWidth <= width:
+	case s.tight != "" && s.tightWidth <= width:
+		text = s.tight // one line, the keys closer
+	default:
 		rows = 2
+	}
+	if text != "" && s.hint.GetText(false) != text {
+		s.hint.SetText(text)
 	}
 	s.col.ResizeItem(s.hint, rows, 0)
 	return rows
@@ -262,6 +273,7 @@ func (a *App) stepTitle(step flow.Step, title string) string {
 // side margins that layout adjusts.
 func (a *App) frame(step flow.Step, title string, body tview.Primitive, buttons *tview.Flex, focus []tview.Primitive) *screen {
 	hint, hintWidth := a.hintView(step)
+	tight, tightWidth := a.measureHint(hintTextIn(a.w.keys[step], tightHintLayout))
 	col := tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(a.header(title), 1, 0, false).
 		AddItem(body, 0, 1, true)
@@ -273,7 +285,8 @@ func (a *App) frame(step flow.Step, title string, body tview.Primitive, buttons 
 		AddItem(spacer(), 1, 0, false).
 		AddItem(col, 0, 1, true).
 		AddItem(spacer(), 1, 0, false)
-	return &screen{root: root, col: col, hint: hint, hintWidth: hintWidth, focus: focus, first: focus[0]}
+	return &screen{root: root, col: col, hint: hint, hintWidth: hintWidth, hintText: hintText(a.w.keys[step]),
+		tight: tight, tightWidth: tightWidth, focus: focus, first: focus[0]}
 }
 
 // hintView is step's hint row and the width of its text on one line.
@@ -281,14 +294,20 @@ func (a *App) hintView(step flow.Step) (*tview.TextView, int) {
 	text := hintText(a.w.keys[step])
 	hint := newMarkup(text)
 	hint.SetTextStyle(styleHint)
-	// Measuring goes through uniseg and every visit rebuilds the screens
-	// with the same few texts: measure each text once.
+	_, width := a.measureHint(text)
+	return hint, width
+}
+
+// measureHint is text and its width on one line. Measuring goes through
+// uniseg and every visit rebuilds the screens with the same few texts:
+// each text is measured once.
+func (a *App) measureHint(text string) (string, int) {
 	width, ok := a.hintWidths[text]
 	if !ok {
 		width = tview.TaggedStringWidth(text)
 		a.hintWidths[text] = width
 	}
-	return hint, width
+	return text, width
 }
 
 // setMessage shows msg (plain text) in an inline message view.

@@ -76,9 +76,16 @@ func (e *Engine) foldCases(ctx context.Context, ids []string, inPage map[string]
 	var (
 		folded  []folded
 		pending []int // indexes into folded of the cases with a decision
+		read    map[string][]storage.StoredEvent
 	)
+	if br, ok := e.cfg.Store.(batchReader); ok && len(ids) > 1 {
+		var err error
+		if read, err = br.ComplaintsEvents(ctx, ids); err != nil {
+			return nil, err
+		}
+	}
 	for _, id := range ids {
-		f, ok, err := e.refresh(ctx, id, inPage)
+		f, ok, err := e.refresh(ctx, id, inPage, read)
 		if err != nil {
 			return nil, err
 		}
@@ -102,6 +109,14 @@ func (e *Engine) foldCases(ctx context.Context, ids []string, inPage map[string]
 		rows[i] = e.row(f.cs, f.events, maxSeq(f.stored))
 	}
 	return rows, nil
+}
+
+// batchReader is a store that reads many complaints' events at once: one
+// round trip for a page on PostgreSQL, where one per case is most of the
+// cost. Each complaint's events come in global sequence order, as
+// ComplaintEvents gives them; a complaint with none may be absent.
+type batchReader interface {
+	ComplaintsEvents(ctx context.Context, ids []string) (map[string][]storage.StoredEvent, error)
 }
 
 // folded is one complaint of a page, folded, with the routing decision it
@@ -146,17 +161,21 @@ func (e *Engine) storeDecisions(ctx context.Context, folded []folded, which []in
 	return nil
 }
 
-// refresh folds one complaint from all its stored events (not only those up
+// refresh folds one complaint from all its stored events (taken from read
+// when the caller read them in a batch, else read here; not only those up
 // to the page: the row is then the freshest the log allows, and a later page
 // refolds it anyway) and decides whether it needs routing; the caller
 // stores the decision. ok is false when the complaint has no Filed event
 // yet: events may arrive before it, and its arrival will refresh the case.
 // inPage holds the ids of the events the follower is folding now: the ones
 // it sees for the first time (or again, after a crash or in a Rebuild).
-func (e *Engine) refresh(ctx context.Context, id string, inPage map[string]bool) (folded, bool, error) {
-	stored, err := e.cfg.Store.ComplaintEvents(ctx, id)
-	if err != nil {
-		return folded{}, false, err
+func (e *Engine) refresh(ctx context.Context, id string, inPage map[string]bool, read map[string][]storage.StoredEvent) (folded, bool, error) {
+	stored := read[id]
+	if read == nil {
+		var err error
+		if stored, err = e.cfg.Store.ComplaintEvents(ctx, id); err != nil {
+			return folded{}, false, err
+		}
 	}
 	events := eventsOf(stored)
 	cs, err := lifecycle.Fold(events)

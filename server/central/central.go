@@ -70,10 +70,19 @@ type Store interface {
 	storage.Tracking
 	notify.Store
 	webhook.Store
+	// The web console, the improvement figures, retention and erasure,
+	// and the audit chain: every backend keeps them all.
+	console.Store
+	kpi.Store
+	privacy.Store
+	storage.Audit
+	storage.Improve
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 }
 
+// Both backends serve everything: a store that lacked a part would not
+// compile here, instead of a server that starts without it.
 var (
 	_ Store = (*sqlite.Store)(nil)
 	_ Store = (*postgres.Store)(nil)
@@ -478,14 +487,19 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		return nil, fmt.Errorf("case engine: %w", err)
 	}
 	s.engine = engine
-	// Retention and erasure (package privacy) need storage.Privacy, which
-	// only the SQLite store implements so far: on PostgreSQL the server
-	// says so and nothing is redacted.
-	if ps, ok := s.store.(privacy.Store); ok {
-		s.privacy = privacy.New(privacy.Config{Store: ps, Policy: s.cfg.Retention, Ledger: privacy.OpenLedger(s.cfg.Data), Now: s.cfg.Now, Logger: base})
+	// Retention and erasure (package privacy): once-only work, run under
+	// the lease with the case engine. The redaction ledger is a file in
+	// the data directory, apart from the database so a restored older
+	// database is redacted again; a PostgreSQL server keeps it only when
+	// given --data too (a directory its operators back up apart from the
+	// database).
+	var ledger *privacy.Ledger
+	if s.cfg.Data != "" {
+		ledger = privacy.OpenLedger(s.cfg.Data)
 	} else {
-		s.log.Warn("retention, erasure and the audit chain are not implemented on this database yet: nothing is redacted (docs/SECURITY.md)")
+		s.log.Warn("no --data directory: the redaction ledger is not kept, so a restored older database is not redacted again by `server erasure reapply` (give --data DIR beside --db to keep it)")
 	}
+	s.privacy = privacy.New(privacy.Config{Store: s.store, Policy: s.cfg.Retention, Ledger: ledger, Now: s.cfg.Now, Logger: base})
 
 	secret, err := s.trackingSecret()
 	if err != nil {
@@ -570,26 +584,16 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 	co.SLA, co.Dispatch = s.liveSLA, s.liveDispatch
 	co.Privacy = s.privacy
 	// The improvement figures (server/kpi), kept by a follower of the
-	// log; like the console, SQLite only so far.
-	if ks, ok := s.store.(kpi.Store); ok {
-		if s.kpi, err = kpi.New(kpi.Config{Log: s.store, Store: ks, SLA: s.cfg.SLA, Location: s.cfg.Location, Logger: base}); err != nil {
-			return nil, err
-		}
-	} else {
-		base.Warn("the improvement figures are not available on this database yet: /console/improve is not served")
+	// log (once-only work, under the lease).
+	if s.kpi, err = kpi.New(kpi.Config{Log: s.store, Store: s.store, SLA: s.cfg.SLA, Location: s.cfg.Location, Logger: base}); err != nil {
+		return nil, err
 	}
-	// The console's storage exists on SQLite only so far: on PostgreSQL
-	// /console/ is not served (and the server says so at start).
-	if cs, ok := s.store.(console.Store); ok {
-		desk, err := console.New(cs, co)
-		if err != nil {
-			return nil, fmt.Errorf("console: %w", err)
-		}
-		desk.Register(router)
-		s.desk = desk
-	} else {
-		base.Warn("the web console is not available on this database yet: /console/ is not served")
+	desk, err := console.New(s.store, co)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
 	}
+	desk.Register(router)
+	s.desk = desk
 	router.Handle(PathReady, http.HandlerFunc(s.readyz))
 	return router, nil
 }

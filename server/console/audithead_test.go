@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"ombud/server/storage/sqlite"
 	"ombud/shared/staff"
 )
 
@@ -97,7 +98,7 @@ func TestAuditHeadAPI(t *testing.T) {
 		t.Errorf("malformed head: %d, want 400", st)
 	}
 
-	w, _ := e.st.Pools()
+	w, _ := e.st.(*sqlite.Store).Pools() // this test's env is SQLite's (newEnv)
 	if _, err := w.Exec(`UPDATE events SET data = CAST('{"text":"forged"}' AS BLOB) WHERE seq = 1`); err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"ombud/server/central"
 	"ombud/server/console"
 	"ombud/server/storage"
-	"ombud/server/storage/sqlite"
+	"ombud/server/storage/postgres/pgtest"
 	"ombud/shared/complaint"
 	"ombud/shared/device"
 	"ombud/shared/event"
@@ -31,10 +31,11 @@ import (
 )
 
 // env is the real server program's Server in-process: SQLite in a temp
-// dir, the case engine, the tracking page and the console on one router.
+// dir (or PostgreSQL, newPGEnv), the case engine, the tracking page and
+// the console on one router.
 type env struct {
 	srv   *central.Server
-	st    *sqlite.Store
+	st    central.Store
 	base  string
 	clock *hlc.Clock
 	kiosk map[string]storage.Device
@@ -47,17 +48,30 @@ const password = "correct horse battery staple"
 
 func newEnv(t *testing.T, change ...func(*console.Options)) *env {
 	t.Helper()
+	return newEnvOn(t, central.Config{Data: t.TempDir()}, change...)
+}
+
+// newPGEnv is newEnv on a fresh PostgreSQL schema (pgtest), with no data
+// directory.
+func newPGEnv(t *testing.T, change ...func(*console.Options)) *env {
+	t.Helper()
+	return newEnvOn(t, central.Config{DB: pgtest.DSN(t), LeaseRetry: 100 * time.Millisecond}, change...)
+}
+
+func newEnvOn(t *testing.T, cfg central.Config, change ...func(*console.Options)) *env {
+	t.Helper()
 	ctx := context.Background()
 	opts := console.Options{PasswordCost: staff.TestCost, SignInBurst: 1000}
 	for _, f := range change {
 		f(&opts)
 	}
-	srv := central.New(central.Config{Data: t.TempDir(), Listen: "127.0.0.1:0", Console: opts})
+	cfg.Listen, cfg.Console = "127.0.0.1:0", opts
+	srv := central.New(cfg)
 	if err := srv.Open(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close(context.Background()) })
-	e := &env{srv: srv, st: srv.Store().(*sqlite.Store), base: "http://" + srv.Addr().String(), clock: hlc.New(nil),
+	e := &env{srv: srv, st: srv.Store(), base: "http://" + srv.Addr().String(), clock: hlc.New(nil),
 		kiosk: map[string]storage.Device{}, seq: map[string]*atomic.Int64{}, secrets: map[string]string{}}
 	for _, b := range []string{"main", "north"} {
 		if err := e.st.CreateBranch(ctx, b, strings.ToUpper(b[:1])+b[1:]+" branch"); err != nil {

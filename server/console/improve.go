@@ -132,7 +132,7 @@ type improveView struct {
 	ExportJSON           string
 }
 
-// improveReader is the figures' storage: the SQLite store has it.
+// improveReader is the figures' storage: both backends have it.
 func (h *Handler) improveReader() (kpi.Reader, bool) {
 	r, ok := h.store.(kpi.Reader)
 	return r, ok

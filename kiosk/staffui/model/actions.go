@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -112,17 +113,23 @@ func Offered(s lifecycle.State, role staff.Role) []CaseAction {
 // on a case in state s, or "" when they may. The case's state is given
 // first: when neither allows it, "the case is closed" is the more useful
 // answer than "only a supervisor may".
-func Refusal(s lifecycle.State, role staff.Role, t event.Type) string {
+//
+// The lifecycle's and the roles' reasons are English sentences of their
+// packages: tr gives a catalog's translation of them where it has one.
+func Refusal(tr Tr, s lifecycle.State, role staff.Role, t event.Type) string {
 	if _, ok := ActionFor(t); !ok {
-		return fmt.Sprintf("%q is recorded by the customer, not by staff", t)
+		return tr("{type} is recorded by the customer, not by staff", "type", strconv.Quote(string(t)))
 	}
 	if err := lifecycle.Allowed(s, t); err != nil {
 		if le, ok := errors.AsType[*lifecycle.Error](err); ok {
-			return le.Message
+			return tr(le.Message)
 		}
 		return err.Error()
 	}
-	return staff.Why(role, t)
+	if why := staff.Why(role, t); why != "" {
+		return tr(why)
+	}
+	return ""
 }
 
 // Acceptance is the closure's record of the customer's answer (8.9).
@@ -174,7 +181,29 @@ type Input struct {
 // InputError says which input is wrong, in words for the form.
 type InputError struct {
 	Field   Field
-	Message string
+	Message string // in English
+	// Key and Args are the message for a Tr, so the form says it in the
+	// staff member's language.
+	Key  string
+	Args []any
+}
+
+func inputError(f Field, key string, args ...any) *InputError {
+	return &InputError{Field: f, Message: Fill(key, args...), Key: key, Args: args}
+}
+
+// Text is the error in tr's language.
+func (e *InputError) Text(tr Tr) string {
+	if e.Key == "" {
+		return e.Message
+	}
+	args := slices.Clone(e.Args)
+	for i := 1; i < len(args); i += 2 {
+		if s, ok := args[i].(string); ok && args[i-1] == "label" {
+			args[i] = tr(s) // a field's label, a message of its own
+		}
+	}
+	return tr(e.Key, args...)
 }
 
 func (e *InputError) Error() string { return e.Message }
@@ -186,10 +215,10 @@ func (a CaseAction) Payload(in Input) (json.RawMessage, error) {
 	text := strings.TrimSpace(textsafe.Clean(in.Text))
 	if slices.Contains(a.Input, FieldText) {
 		if a.TextRequired && text == "" {
-			return nil, &InputError{FieldText, fmt.Sprintf("%s: please write something", a.TextLabel)}
+			return nil, inputError(FieldText, "{label}: please write something", "label", a.TextLabel)
 		}
 		if n := utf8.RuneCountInString(text); n > MaxText {
-			return nil, &InputError{FieldText, fmt.Sprintf("%s: at most %d characters (now %d)", a.TextLabel, MaxText, n)}
+			return nil, inputError(FieldText, "{label}: at most {max} characters (now {count})", "label", a.TextLabel, "max", MaxText, "count", n)
 		}
 	}
 	var v any
@@ -200,19 +229,19 @@ func (a CaseAction) Payload(in Input) (json.RawMessage, error) {
 		as := event.Assessment{Severity: in.Severity, Priority: in.Priority,
 			Category: strings.TrimSpace(textsafe.Line(in.Category))}
 		if !slices.Contains(Severities(), as.Severity) {
-			return nil, &InputError{FieldSeverity, "Severity: choose low, medium, high or critical"}
+			return nil, inputError(FieldSeverity, "Severity: choose low, medium, high or critical")
 		}
 		if as.Priority < event.PriorityHighest || as.Priority > event.PriorityLowest {
-			return nil, &InputError{FieldPriority, fmt.Sprintf("Priority: choose %d (most urgent) to %d", event.PriorityHighest, event.PriorityLowest)}
+			return nil, inputError(FieldPriority, "Priority: choose {first} (most urgent) to {last}", "first", event.PriorityHighest, "last", event.PriorityLowest)
 		}
 		v = as
 	case event.Assigned:
 		q := strings.TrimSpace(textsafe.Line(in.Queue))
 		switch {
 		case q == "":
-			return nil, &InputError{FieldQueue, "Queue: name the queue to transfer the case to"}
+			return nil, inputError(FieldQueue, "Queue: name the queue to transfer the case to")
 		case utf8.RuneCountInString(q) > MaxQueue:
-			return nil, &InputError{FieldQueue, fmt.Sprintf("Queue: at most %d characters", MaxQueue)}
+			return nil, inputError(FieldQueue, "Queue: at most {max} characters", "max", MaxQueue)
 		}
 		v = event.Assignment{Queue: q}
 	case event.Escalated:
@@ -220,7 +249,7 @@ func (a CaseAction) Payload(in Input) (json.RawMessage, error) {
 	case event.Closed:
 		cl := event.Closure{Text: text, RootCause: in.RootCause}
 		if cl.RootCause != "" && rootcause.Validate(cl.RootCause) != nil {
-			return nil, &InputError{FieldRootCause, "Root cause: choose one from the list"}
+			return nil, inputError(FieldRootCause, "Root cause: choose one from the list")
 		}
 		switch in.Accepted {
 		case Accepted:

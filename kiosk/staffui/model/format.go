@@ -26,8 +26,10 @@ const (
 )
 
 // Legend explains the flag column.
-const Legend = MarkOverdue + " overdue  " + MarkEscalated + " escalated  " +
-	MarkUnsynced + " not sent yet  " + MarkRefused + " an action was not applied"
+func Legend(tr Tr) string {
+	return MarkOverdue + " " + tr("overdue") + "  " + MarkEscalated + " " + tr("escalated") + "  " +
+		MarkUnsynced + " " + tr("not sent yet") + "  " + MarkRefused + " " + tr("an action was not applied")
+}
 
 // NoDate is shown where nothing is due.
 const NoDate = "—"
@@ -51,7 +53,7 @@ type RowView struct {
 const DueLayout = "02 Jan 15:04"
 
 // ViewRow formats a queue row at now; dates in loc.
-func ViewRow(r cases.Row, now time.Time, loc *time.Location) RowView {
+func ViewRow(tr Tr, r cases.Row, now time.Time, loc *time.Location) RowView {
 	v := RowView{
 		Due:      NoDate,
 		Overdue:  r.Overdue(now),
@@ -63,9 +65,9 @@ func ViewRow(r cases.Row, now time.Time, loc *time.Location) RowView {
 	}
 	switch {
 	case !r.DueAt.IsZero():
-		v.Due = r.DueAt.In(loc).Format(DueLayout)
+		v.Due = Date(tr, r.DueAt.In(loc), DueLayout)
 	case r.Waiting:
-		v.Due = "waiting"
+		v.Due = tr("waiting")
 	}
 	if r.Priority > 0 {
 		v.Priority = "P" + strconv.Itoa(r.Priority)
@@ -96,15 +98,15 @@ func DisplayCode(code string) string { return displayCode(code) }
 
 // CountsLine is the per-state counts, shortened to fit width columns:
 // "received 3  acknowledged 1 ..." or "rcv 3  ack 1 ...".
-func CountsLine(counts map[lifecycle.State]int, width int) string {
+func CountsLine(tr Tr, counts map[lifecycle.State]int, width int) string {
 	short := map[lifecycle.State]string{
-		lifecycle.Received: "rcv", lifecycle.Acknowledged: "ack", lifecycle.Assessed: "asd",
-		lifecycle.Investigating: "inv", lifecycle.Responded: "rsp", lifecycle.Closed: "cls",
+		lifecycle.Received: tr("rcv"), lifecycle.Acknowledged: tr("ack"), lifecycle.Assessed: tr("asd"),
+		lifecycle.Investigating: tr("inv"), lifecycle.Responded: tr("rsp"), lifecycle.Closed: tr("cls"),
 	}
 	build := func(long bool) string {
 		parts := make([]string, 0, len(lifecycle.States()))
 		for _, s := range lifecycle.States() {
-			name := string(s)
+			name := tr(string(s))
 			if !long {
 				name = short[s]
 			}
@@ -119,33 +121,33 @@ func CountsLine(counts map[lifecycle.State]int, width int) string {
 }
 
 // StepName is what a deadline is for.
-func StepName(s sla.Step) string {
+func StepName(tr Tr, s sla.Step) string {
 	switch s {
 	case sla.StepAcknowledge:
-		return "acknowledge"
+		return tr("acknowledge")
 	case sla.StepRespond:
-		return "respond (decision)"
+		return tr("respond (decision)")
 	}
 	return string(s)
 }
 
 // Deadline is the case screen's deadline line, e.g.
 // "Next: acknowledge by Tue 12 May 23:59 — OVERDUE".
-func Deadline(step sla.Step, due time.Time, waiting bool, now time.Time, loc *time.Location) (text string, overdue bool) {
+func Deadline(tr Tr, step sla.Step, due time.Time, waiting bool, now time.Time, loc *time.Location) (text string, overdue bool) {
 	switch {
 	case waiting && due.IsZero():
-		return "Next: nothing due: waiting on the customer (the deadline is paused)", false
+		return tr("Next: nothing due: waiting on the customer (the deadline is paused)"), false
 	case step == sla.StepNone || due.IsZero():
-		return "Next: nothing due", false
+		return tr("Next: nothing due"), false
 	case step == sla.StepClose:
 		// Not a deadline of ours: the customer's time to answer. Closing
 		// before it takes their acceptance (the lifecycle refuses else).
-		return "Next: the customer may accept or say not satisfied until " + due.In(loc).Format("Mon 02 Jan 2006 15:04") +
-			"; then the case closes by itself", false
+		return tr("Next: the customer may accept or say not satisfied until {date}; then the case closes by itself",
+			"date", Date(tr, due.In(loc), "Mon 02 Jan 2006 15:04")), false
 	}
-	text = "Next: " + StepName(step) + " by " + due.In(loc).Format("Mon 02 Jan 2006 15:04")
+	text = tr("Next: {step} by {date}", "step", StepName(tr, step), "date", Date(tr, due.In(loc), "Mon 02 Jan 2006 15:04"))
 	if now.After(due) {
-		return text + " — OVERDUE", true
+		return text + " — " + tr("OVERDUE"), true
 	}
 	return text, false
 }
@@ -178,21 +180,21 @@ func (e Entry) Visibility() string {
 // Timeline lists a case's events oldest first, as the case screen shows
 // them. Every text is cleaned: events arrive from other devices and the
 // server, and a staff terminal must not be steered by what they carry.
-func Timeline(d cases.Detail) []Entry {
+func Timeline(tr Tr, d cases.Detail) []Entry {
 	notApplied := make(map[string]string, len(d.Case.Rejected))
 	for _, r := range d.Case.Rejected {
 		notApplied[r.EventID] = textsafe.Line(r.Reason)
 	}
 	out := make([]Entry, 0, len(d.Events))
 	for _, e := range d.Events {
-		what, text := describe(e)
+		what, text := describe(tr, e)
 		out = append(out, Entry{
 			EventID:     e.ID,
 			At:          e.At.Time(),
 			Type:        e.Type,
 			What:        what,
 			Public:      lifecycle.Public(e.Type),
-			Actor:       ActorName(e.Actor),
+			Actor:       ActorName(tr, e.Actor),
 			Text:        text,
 			Unsynced:    d.Unsynced[e.ID],
 			Quarantined: textsafe.Line(d.Quarantined[e.ID]),
@@ -203,77 +205,77 @@ func Timeline(d cases.Detail) []Entry {
 }
 
 // ActorName says who acted, in a few words.
-func ActorName(a event.Actor) string {
+func ActorName(tr Tr, a event.Actor) string {
 	id := textsafe.Line(a.ID)
 	switch a.Kind {
 	case event.ActorCustomer:
-		return "customer"
+		return tr("customer")
 	case event.ActorSystem:
 		if id != "" {
-			return "system " + id
+			return tr("system") + " " + id
 		}
-		return "system"
+		return tr("system")
 	case "":
-		return "unknown"
+		return tr("unknown")
 	}
 	if id == "" {
-		return textsafe.Line(string(a.Kind))
+		return tr(textsafe.Line(string(a.Kind)))
 	}
 	if a.Kind == event.ActorDevice && len([]rune(id)) > 13 {
 		id = string([]rune(id)[:8]) + "…" // a device's UUID: the start tells devices apart
 	}
-	return textsafe.Line(string(a.Kind)) + " " + id
+	return tr(textsafe.Line(string(a.Kind))) + " " + id
 }
 
 // TypeName is an event type in words.
-func TypeName(t event.Type) string {
+func TypeName(tr Tr, t event.Type) string {
 	switch t {
 	case event.Filed:
-		return "Filed"
+		return tr("Filed")
 	case event.Acknowledged:
-		return "Acknowledged"
+		return tr("Acknowledged")
 	case event.Assessed:
-		return "Assessed"
+		return tr("Assessed")
 	case event.Assigned:
-		return "Assigned"
+		return tr("Assigned")
 	case event.InvestigationBegan:
-		return "Investigation began"
+		return tr("Investigation began")
 	case event.NoteAdded:
-		return "Note"
+		return tr("Note")
 	case event.MessageSent:
-		return "Message to the customer"
+		return tr("Message to the customer")
 	case event.InfoRequested:
-		return "Information requested"
+		return tr("Information requested")
 	case event.InfoProvided:
-		return "Information from the customer"
+		return tr("Information from the customer")
 	case event.Escalated:
-		return "Escalated"
+		return tr("Escalated")
 	case event.Responded:
-		return "Decision and remedy"
+		return tr("Decision and remedy")
 	case event.Closed:
-		return "Closed"
+		return tr("Closed")
 	case event.Reopened:
-		return "Reopened"
+		return tr("Reopened")
 	case event.SatisfactionRated:
-		return "Satisfaction rated"
+		return tr("Satisfaction rated")
 	case event.RootCauseSet:
-		return "Root cause"
+		return tr("Root cause")
 	}
 	return textsafe.Line(string(t))
 }
 
 // describe is an event's one-line summary and its text, from its payload.
 // A payload that does not decode is said to be unreadable, not hidden.
-func describe(e event.Event) (what, text string) {
-	what = TypeName(e.Type)
-	bad := func() (string, string) { return what + " (the details could not be read)", "" }
+func describe(tr Tr, e event.Event) (what, text string) {
+	what = TypeName(tr, e.Type)
+	bad := func() (string, string) { return what + " " + tr("(the details could not be read)"), "" }
 	switch e.Type {
 	case event.Filed:
 		c, err := e.Complaint()
 		if err != nil {
 			return bad()
 		}
-		return what + " via " + textsafe.Line(string(c.Channel)), ""
+		return tr("{what} via {channel}", "what", what, "channel", tr(textsafe.Line(string(c.Channel)))), ""
 	case event.Acknowledged, event.InvestigationBegan:
 		return what, ""
 	case event.Assessed:
@@ -281,9 +283,10 @@ func describe(e event.Event) (what, text string) {
 		if json.Unmarshal(e.Data, &a) != nil {
 			return bad()
 		}
-		what = fmt.Sprintf("%s: severity %s, priority %d", what, textsafe.Line(string(a.Severity)), a.Priority)
+		what = tr("{what}: severity {severity}, priority {priority}", "what", what,
+			"severity", tr(textsafe.Line(string(a.Severity))), "priority", a.Priority)
 		if a.Category != "" {
-			what += ", category " + textsafe.Line(a.Category)
+			what += ", " + tr("category {category}", "category", textsafe.Line(a.Category))
 		}
 		return what, ""
 	case event.Assigned:
@@ -291,9 +294,9 @@ func describe(e event.Event) (what, text string) {
 		if json.Unmarshal(e.Data, &a) != nil {
 			return bad()
 		}
-		what += " to queue " + textsafe.Line(a.Queue)
+		what += " " + tr("to queue {queue}", "queue", textsafe.Line(a.Queue))
 		if a.Rule != "" {
-			what += " (rule " + textsafe.Line(a.Rule) + ")"
+			what += " " + tr("(rule {rule})", "rule", textsafe.Line(a.Rule))
 		}
 		return what, ""
 	case event.Escalated:
@@ -302,7 +305,7 @@ func describe(e event.Event) (what, text string) {
 			return bad()
 		}
 		if x.Level > 0 {
-			what += fmt.Sprintf(" to level %d", x.Level)
+			what += " " + tr("to level {level}", "level", x.Level)
 		}
 		return what, clean(x.Text)
 	case event.Closed:
@@ -312,11 +315,11 @@ func describe(e event.Event) (what, text string) {
 		}
 		switch {
 		case c.CustomerAccepted == nil:
-			what += ": customer's acceptance not recorded"
+			what += ": " + tr("customer's acceptance not recorded")
 		case *c.CustomerAccepted:
-			what += ": the customer accepted"
+			what += ": " + tr("the customer accepted")
 		default:
-			what += ": the customer did not accept"
+			what += ": " + tr("the customer did not accept")
 		}
 		return what, clean(c.Text)
 	case event.SatisfactionRated:
@@ -324,7 +327,7 @@ func describe(e event.Event) (what, text string) {
 		if json.Unmarshal(e.Data, &r) != nil {
 			return bad()
 		}
-		return fmt.Sprintf("%s: %d of %d stars", what, r.Stars, event.MaxStars), clean(r.Comment)
+		return tr("{what}: {stars} of {max} stars", "what", what, "stars", r.Stars, "max", event.MaxStars), clean(r.Comment)
 	}
 	if len(e.Data) == 0 {
 		return what, ""
@@ -367,11 +370,11 @@ func (n *Notices) Unseen(actor string, rs []cases.RefusedAction) []cases.Refused
 }
 
 // NoticeText tells a person that their action was not applied.
-func NoticeText(r cases.RefusedAction) string {
+func NoticeText(tr Tr, r cases.RefusedAction) string {
 	name := string(r.Rejection.Type)
 	if a, ok := ActionFor(r.Rejection.Type); ok {
-		name = a.Name
+		name = tr(a.Name)
 	}
-	return fmt.Sprintf("Your action %q on case %s was not applied: %s", textsafe.Line(name),
-		displayCode(r.Code), textsafe.Line(r.Rejection.Reason))
+	return tr("Your action \"{action}\" on case {code} was not applied: {reason}", "action", textsafe.Line(name),
+		"code", displayCode(r.Code), "reason", textsafe.Line(r.Rejection.Reason))
 }

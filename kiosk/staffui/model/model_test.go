@@ -51,7 +51,7 @@ func TestOfferedFollowsLifecycleAndRole(t *testing.T) {
 				if lifecycle.Allowed(tc.state, typ) != nil || !staff.Can(tc.role, typ) {
 					t.Errorf("%s offered but not allowed", typ)
 				}
-				if why := model.Refusal(tc.state, tc.role, typ); why != "" {
+				if why := model.Refusal(model.English, tc.state, tc.role, typ); why != "" {
 					t.Errorf("%s offered, yet refused: %s", typ, why)
 				}
 			}
@@ -66,20 +66,20 @@ func TestNoCustomerActions(t *testing.T) {
 			t.Errorf("%s is the customer's, but staff are offered it", a.Type)
 		}
 	}
-	if why := model.Refusal(lifecycle.Responded, staff.Supervisor, event.SatisfactionRated); !strings.Contains(why, "customer") {
+	if why := model.Refusal(model.English, lifecycle.Responded, staff.Supervisor, event.SatisfactionRated); !strings.Contains(why, "customer") {
 		t.Errorf("rating refusal %q", why)
 	}
 }
 
 func TestRefusalSaysWhy(t *testing.T) {
-	if got, want := model.Refusal(lifecycle.Closed, staff.Agent, event.Reopened), "only a supervisor may do this"; got != want {
+	if got, want := model.Refusal(model.English, lifecycle.Closed, staff.Agent, event.Reopened), "only a supervisor may do this"; got != want {
 		t.Errorf("agent reopen: got %q, want %q", got, want)
 	}
-	if got := model.Refusal(lifecycle.Received, staff.Supervisor, event.Responded); !strings.Contains(got, "after assessment") {
+	if got := model.Refusal(model.English, lifecycle.Received, staff.Supervisor, event.Responded); !strings.Contains(got, "after assessment") {
 		t.Errorf("respond on receipt: got %q", got)
 	}
 	// The state answers first when neither allows it.
-	if got := model.Refusal(lifecycle.Investigating, staff.Agent, event.Reopened); got != "only a closed case can be reopened" {
+	if got := model.Refusal(model.English, lifecycle.Investigating, staff.Agent, event.Reopened); got != "only a closed case can be reopened" {
 		t.Errorf("agent reopen of open case: got %q", got)
 	}
 }
@@ -284,14 +284,14 @@ func TestFilter(t *testing.T) {
 		lifecycle.Investigating, lifecycle.Responded}) || sf.Category != "billing" || sf.Priority != 2 || sf.Search != "refund" || sf.Limit != model.MaxRows {
 		t.Errorf("store filter %+v", sf)
 	}
-	if got, want := f.Describe(), `open cases · category billing · priority 2 · search "refund"`; got != want {
+	if got, want := f.Describe(model.English), `open cases · category billing · priority 2 · search "refund"`; got != want {
 		t.Errorf("describe: got %q, want %q", got, want)
 	}
 	code := model.Filter{Status: model.OpenStatus, Search: "dwsr-s7ez-tw89"}
 	if got := code.Store(); got.States != nil || got.Search != "dwsr-s7ez-tw89" {
 		t.Errorf("a whole code searches every status: %+v", got)
 	}
-	if got, want := code.Describe(), `all cases · search "dwsr-s7ez-tw89"`; got != want {
+	if got, want := code.Describe(model.English), `all cases · search "dwsr-s7ez-tw89"`; got != want {
 		t.Errorf("describe: got %q, want %q", got, want)
 	}
 	if got := (model.Filter{Status: model.AllStatuses}).Store().States; got != nil {
@@ -306,12 +306,12 @@ func TestViewRow(t *testing.T) {
 	now := time.Date(2026, 5, 20, 9, 0, 0, 0, time.UTC)
 	r := cases.Row{Code: "DWSRS7EZTW89", State: lifecycle.Received, Category: "bill\x1b[31ming",
 		Summary: "a\x1b]8;;http://x\x07b [red]c", DueAt: now.Add(-time.Hour), Unsynced: 1, Priority: 3}
-	v := model.ViewRow(r, now, time.UTC)
+	v := model.ViewRow(model.English, r, now, time.UTC)
 	if !v.Overdue || v.Flags != "! ↑ " || v.Due != "20 May 08:00" || v.Priority != "P3" ||
 		v.Code != "DWSR-S7EZ-TW89" || v.Category != "billing" || v.Summary != "ab [red]c" {
 		t.Errorf("view %+v", v)
 	}
-	v = model.ViewRow(cases.Row{Waiting: true, Refused: 2, Escalated: true}, now, time.UTC)
+	v = model.ViewRow(model.English, cases.Row{Waiting: true, Refused: 2, Escalated: true}, now, time.UTC)
 	if v.Overdue || v.Due != "waiting" || v.Flags != " E ✗" || v.Priority != "" {
 		t.Errorf("waiting view %+v", v)
 	}
@@ -319,11 +319,11 @@ func TestViewRow(t *testing.T) {
 
 func TestCountsLineFits(t *testing.T) {
 	counts := map[lifecycle.State]int{lifecycle.Received: 3, lifecycle.Closed: 12}
-	long := model.CountsLine(counts, 200)
+	long := model.CountsLine(model.English, counts, 200)
 	if !strings.HasPrefix(long, "received 3  acknowledged 0") || !strings.HasSuffix(long, "closed 12") {
 		t.Errorf("long: %q", long)
 	}
-	if short := model.CountsLine(counts, 60); len([]rune(short)) > 60 || !strings.HasPrefix(short, "rcv 3") {
+	if short := model.CountsLine(model.English, counts, 60); len([]rune(short)) > 60 || !strings.HasPrefix(short, "rcv 3") {
 		t.Errorf("short: %q", short)
 	}
 }
@@ -341,7 +341,7 @@ func TestTimeline(t *testing.T) {
 		Unsynced:    map[string]bool{"n1": true},
 		Quarantined: map[string]string{"r1": "forbidden\x1b[0m"},
 	}
-	es := model.Timeline(d)
+	es := model.Timeline(model.English, d)
 	if len(es) != 3 {
 		t.Fatalf("%d entries", len(es))
 	}
@@ -369,7 +369,7 @@ func TestNoticesOncePerPerson(t *testing.T) {
 	if got := n.Unseen("bob", rs); len(got) != 1 {
 		t.Errorf("someone else: %v", got)
 	}
-	if got, want := model.NoticeText(rs[0]), `Your action "acknowledge" on case DWSR-S7EZ-TW89 was not applied: a complaint can only be acknowledged once`; got != want {
+	if got, want := model.NoticeText(model.English, rs[0]), `Your action "acknowledge" on case DWSR-S7EZ-TW89 was not applied: a complaint can only be acknowledged once`; got != want {
 		t.Errorf("text: got %q, want %q", got, want)
 	}
 }
@@ -377,11 +377,11 @@ func TestNoticesOncePerPerson(t *testing.T) {
 func TestDeadline(t *testing.T) {
 	now := time.Date(2026, 5, 20, 9, 0, 0, 0, time.UTC)
 	due := time.Date(2026, 5, 19, 23, 59, 59, 0, time.UTC)
-	text, over := model.Deadline("acknowledge", due, false, now, time.UTC)
+	text, over := model.Deadline(model.English, "acknowledge", due, false, now, time.UTC)
 	if !over || text != "Next: acknowledge by Tue 19 May 2026 23:59 — OVERDUE" {
 		t.Errorf("got %q %v", text, over)
 	}
-	if text, over := model.Deadline("", time.Time{}, true, now, time.UTC); over || !strings.Contains(text, "waiting on the customer") {
+	if text, over := model.Deadline(model.English, "", time.Time{}, true, now, time.UTC); over || !strings.Contains(text, "waiting on the customer") {
 		t.Errorf("waiting: %q", text)
 	}
 }

@@ -1,8 +1,8 @@
 package model
 
 import (
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"ombud/kiosk/store/cases"
@@ -81,22 +81,22 @@ func (f Filter) wholeCode() bool {
 
 // Describe says in a line what the filter shows, e.g.
 // `open cases · category billing · search "refund"`.
-func (f Filter) Describe() string {
+func (f Filter) Describe(tr Tr) string {
 	var parts []string
 	switch {
 	case f.Status == AllStatuses || f.Status == "" || f.wholeCode():
-		parts = append(parts, "all cases")
+		parts = append(parts, tr("all cases"))
 	default:
-		parts = append(parts, string(f.Status)+" cases")
+		parts = append(parts, tr(string(f.Status)+" cases"))
 	}
 	if f.Category != "" {
-		parts = append(parts, "category "+textsafe.Line(f.Category))
+		parts = append(parts, tr("category {category}", "category", textsafe.Line(f.Category)))
 	}
 	if f.Priority != 0 {
-		parts = append(parts, fmt.Sprintf("priority %d", f.Priority))
+		parts = append(parts, tr("priority {priority}", "priority", f.Priority))
 	}
 	if s := strings.TrimSpace(f.Search); s != "" {
-		parts = append(parts, fmt.Sprintf("search %q", textsafe.Line(s)))
+		parts = append(parts, tr("search {text}", "text", strconv.Quote(textsafe.Line(s))))
 	}
 	return strings.Join(parts, " · ")
 }

@@ -164,7 +164,7 @@ func TestUpgradeTakesTheLastDirectoryAsContact(t *testing.T) {
 	}
 	// (and before every later migration: the migrator resumes after the
 	// highest version recorded).
-	for _, q := range []string{`DROP TABLE server_contact`, `DROP TABLE IF EXISTS sla_rules`, `DELETE FROM schema_migrations WHERE version >= 4`} {
+	for _, q := range []string{`DROP TABLE server_contact`, `DROP TABLE IF EXISTS sla_rules`, `DROP TABLE IF EXISTS retention_policy`, `DELETE FROM schema_migrations WHERE version >= 4`} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}

@@ -107,9 +107,9 @@ func FuzzSearchQuery(f *testing.F) {
 	})
 }
 
-// TestDeskConformance runs the console's saved views and configuration
-// versions suite on PostgreSQL.
+// TestDeskConformance runs storage.Desk's suite (saved views,
+// configuration versions) on PostgreSQL.
 func TestDeskConformance(t *testing.T) {
 	t.Parallel()
-	storetest.RunDesk(t, func(tb testing.TB) storetest.DeskStore { return open(tb, pgtest.DSN(tb), admitZero) })
+	storetest.RunDesk(t, func(tb testing.TB) storetest.DeskStore { return harness.MustOpen(tb).(*postgres.Store) })
 }

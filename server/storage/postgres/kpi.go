@@ -19,7 +19,7 @@ var _ kpi.Store = (*Store)(nil)
 
 const factColumns = `complaint_id, code, day, branch, category, channel, state, filed_at,
 	acknowledged_at, responded_at, closed_at, ack_sla, respond_sla, ack_due, respond_due,
-	escalated, reopened, not_satisfied, stars, seq`
+	escalated, reopened, not_satisfied, stars, seq, root_cause`
 
 const dayCountColumns = `received, acked, ack_on_time, ack_late, responded, resp_on_time, resp_late,
 	escalated, reopened, closed, not_satisfied, rated, stars_sum, stars1, stars2, stars3, stars4, stars5`
@@ -86,7 +86,7 @@ func (s *Store) SaveFacts(ctx context.Context, from, to int64, facts []kpi.Fact)
 			}
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO kpi_facts (`+factColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 			ON CONFLICT (complaint_id) DO UPDATE SET
 				code = excluded.code, day = excluded.day, branch = excluded.branch,
 				category = excluded.category, channel = excluded.channel, state = excluded.state,
@@ -95,11 +95,12 @@ func (s *Store) SaveFacts(ctx context.Context, from, to int64, facts []kpi.Fact)
 				ack_sla = excluded.ack_sla, respond_sla = excluded.respond_sla,
 				ack_due = excluded.ack_due, respond_due = excluded.respond_due,
 				escalated = excluded.escalated, reopened = excluded.reopened,
-				not_satisfied = excluded.not_satisfied, stars = excluded.stars, seq = excluded.seq`,
+				not_satisfied = excluded.not_satisfied, stars = excluded.stars, seq = excluded.seq,
+				root_cause = excluded.root_cause`,
 			f.ComplaintID, f.Code, f.Day, f.Branch, f.Category, f.Channel, string(f.State),
 			zeroNanos(f.FiledAt), zeroNanos(f.AcknowledgedAt), zeroNanos(f.RespondedAt), zeroNanos(f.ClosedAt),
 			f.AckSLA, f.RespondSLA, zeroNanos(f.AckDue), zeroNanos(f.RespondDue),
-			f.Escalated, f.Reopened, f.NotSatisfied, f.Stars, f.Seq); err != nil {
+			f.Escalated, f.Reopened, f.NotSatisfied, f.Stars, f.Seq, f.RootCause); err != nil {
 			return fmt.Errorf("save kpi: fact %s: %w", f.ComplaintID, err)
 		}
 		if err := addDay(ctx, tx, *f, 1); err != nil {
@@ -248,7 +249,7 @@ func scanFact(row pgx.Row) (kpi.Fact, error) {
 	)
 	err := row.Scan(&f.ComplaintID, &f.Code, &f.Day, &f.Branch, &f.Category, &f.Channel, &state, &filed,
 		&ack, &resp, &closed, &f.AckSLA, &f.RespondSLA, &ackDue, &respDue,
-		&f.Escalated, &f.Reopened, &f.NotSatisfied, &f.Stars, &f.Seq)
+		&f.Escalated, &f.Reopened, &f.NotSatisfied, &f.Stars, &f.Seq, &f.RootCause)
 	if err != nil {
 		return f, err
 	}

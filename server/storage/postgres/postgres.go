@@ -24,6 +24,13 @@
 //     replica at a time under a lease (lease.go).
 //   - Migrations are taken under an advisory lock, so replicas starting at
 //     once apply each exactly once (migrate.go).
+//   - The audit chain's links are computed in Go under the log's lock from
+//     the last stored hash (audit.go), so replicas cannot fork it.
+//   - Console search folds accents and case in Go into a 'simple' tsvector
+//     written with each event (text.go): no unaccent extension needed.
+//   - Compare-and-sets that SQLite gets from its single writer (erasure
+//     approvals, TOTP steps, corrective actions, configuration versions,
+//     the kpi cursor) are conditional UPDATEs or take an advisory lock.
 package postgres
 
 import (

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"ombud/server/admit"
+	"ombud/server/kpi"
 	"ombud/server/storage"
 	"ombud/shared/complaint"
 	"ombud/shared/device"
@@ -40,6 +41,8 @@ type Store interface {
 	storage.Audit
 	storage.Privacy
 	storage.Console
+	storage.Improve
+	kpi.Store
 }
 
 // Stmt is one SQL statement for a Tamper hook, its parameters written $1,
@@ -124,6 +127,8 @@ func Run(t *testing.T, h Harness) {
 		{"ConsoleSearchCases", testConsoleSearchCases},
 		{"ConsoleQueueCases", testConsoleQueueCases},
 		{"ConsoleSignInState", testConsoleSignInState},
+		{"ImproveActionEvents", testImproveActionEvents},
+		{"ImproveCauseCounts", testImproveCauseCounts},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

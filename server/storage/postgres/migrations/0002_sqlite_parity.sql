@@ -1,5 +1,5 @@
 -- What SQLite gained after its migration 0011 (see
--- server/storage/sqlite/migrations 0012-0015), in one step.
+-- server/storage/sqlite/migrations 0012-0017), in one step.
 
 -- Tamper evidence (package server/audit; SQLite 0013): every event carries
 -- the SHA-256 of its payload as first stored and a hash chained to the
@@ -147,10 +147,12 @@ CREATE TABLE kpi_facts (
 	reopened        BOOLEAN NOT NULL,
 	not_satisfied   BOOLEAN NOT NULL,
 	stars           INTEGER NOT NULL,
-	seq             BIGINT NOT NULL
+	seq             BIGINT NOT NULL,
+	root_cause      TEXT COLLATE "C" NOT NULL DEFAULT '' -- SQLite 0017
 );
 CREATE INDEX kpi_facts_day ON kpi_facts (day, branch);
 CREATE INDEX kpi_facts_open ON kpi_facts (branch, closed_at, filed_at);
+CREATE INDEX kpi_facts_cause ON kpi_facts (root_cause, filed_at);
 
 CREATE TABLE kpi_daily (
 	day           TEXT COLLATE "C" NOT NULL,
@@ -176,4 +178,42 @@ CREATE TABLE kpi_daily (
 	stars4        BIGINT NOT NULL,
 	stars5        BIGINT NOT NULL,
 	PRIMARY KEY (day, branch, category, channel)
+);
+
+-- Corrective actions (server/improve, storage.Improve; SQLite 0017): each
+-- an append-only series of events, never updated or deleted.
+CREATE TABLE action_events (
+	seq       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	id        TEXT COLLATE "C" NOT NULL UNIQUE,
+	action_id TEXT COLLATE "C" NOT NULL,
+	type      TEXT COLLATE "C" NOT NULL,
+	actor_id  TEXT COLLATE "C" NOT NULL,
+	at        BIGINT NOT NULL,
+	data      BYTEA NOT NULL
+);
+CREATE INDEX action_events_action ON action_events (action_id, seq);
+
+-- The console's saved views and configuration versions (storage.Desk;
+-- SQLite 0016).
+CREATE TABLE console_views (
+	id         TEXT COLLATE "C" PRIMARY KEY,
+	staff_id   TEXT COLLATE "C" NOT NULL REFERENCES staff (id),
+	name       TEXT COLLATE "C" NOT NULL,
+	query      TEXT COLLATE "C" NOT NULL,
+	team       TEXT COLLATE "C" NOT NULL DEFAULT '',
+	created_at BIGINT,
+	UNIQUE (staff_id, name)
+);
+CREATE INDEX console_views_team ON console_views (team) WHERE team != '';
+
+CREATE TABLE config_versions (
+	kind     TEXT COLLATE "C" NOT NULL,
+	version  BIGINT NOT NULL,
+	body     BYTEA NOT NULL,
+	digest   TEXT COLLATE "C" NOT NULL,
+	source   TEXT COLLATE "C" NOT NULL,
+	staff_id TEXT COLLATE "C" NOT NULL,
+	note     TEXT COLLATE "C" NOT NULL,
+	at       BIGINT,
+	PRIMARY KEY (kind, version)
 );
