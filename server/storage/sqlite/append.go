@@ -38,11 +38,19 @@ func (s *Store) Append(ctx context.Context, events []event.Event) ([]storage.Sto
 		return nil, fmt.Errorf("append: begin: %w", err)
 	}
 	defer tx.Rollback()
+	before, err := ends(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("append: %w", err)
+	}
 	out, scopes, err := s.appendTx(ctx, tx, events)
 	if err != nil {
 		return nil, err
 	}
-	if err := tx.Commit(); err != nil {
+	after, err := ends(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("append: %w", err)
+	}
+	if err := s.local.commit(tx, before, after); err != nil {
 		return nil, fmt.Errorf("append: commit: %w", err)
 	}
 	s.feed.Publish(scopes)

@@ -28,6 +28,10 @@ func (s *Store) Redact(ctx context.Context, complaintID string, marker event.Eve
 		return false, fmt.Errorf("redact: begin: %w", err)
 	}
 	defer tx.Rollback()
+	before, err := ends(ctx, tx)
+	if err != nil {
+		return false, fmt.Errorf("redact: %w", err)
+	}
 	var (
 		filed, already bool
 		reason         sql.NullString
@@ -95,7 +99,11 @@ func (s *Store) Redact(ctx context.Context, complaintID string, marker event.Eve
 			return false, fmt.Errorf("redact %s: %w", complaintID, err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	after, err := ends(ctx, tx)
+	if err != nil {
+		return false, fmt.Errorf("redact %s: %w", complaintID, err)
+	}
+	if err := s.local.commit(tx, before, after); err != nil {
 		return false, fmt.Errorf("redact %s: commit: %w", complaintID, err)
 	}
 	s.feed.Publish(scopes)

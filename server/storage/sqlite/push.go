@@ -158,6 +158,11 @@ func (s *Store) commitGroup(group []*pushReq) {
 		return
 	}
 	defer tx.Rollback()
+	before, err := ends(ctx, tx)
+	if err != nil {
+		finish(fmt.Errorf("push: %w", err), group)
+		return
+	}
 	stmts := &groupStmts{tx: tx, byStmt: make(map[*sql.Stmt]*sql.Stmt), bySQL: make(map[string]*sql.Stmt)}
 	storedAt := nanos(time.Now())
 	ok := make([]*pushReq, 0, len(group))
@@ -193,7 +198,12 @@ func (s *Store) commitGroup(group []*pushReq) {
 	if len(ok) == 0 {
 		return
 	}
-	if err := tx.Commit(); err != nil {
+	after, err := ends(ctx, tx)
+	if err != nil {
+		finish(fmt.Errorf("push: %w", err), ok)
+		return
+	}
+	if err := s.local.commit(tx, before, after); err != nil {
 		finish(fmt.Errorf("push: commit: %w", err), ok)
 		return
 	}

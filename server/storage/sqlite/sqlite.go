@@ -62,6 +62,7 @@ type Store struct {
 	policy admit.Policy
 	hellos hellos                             // devices' last hellos, written every few seconds (hellos.go)
 	watch  struct{ stop, done chan struct{} } // other processes' events (watch.go)
+	local  localCommits                       // this process's own commits, which the watch skips
 }
 
 // Options tune Open. The zero value is the production setting.
