@@ -29,7 +29,7 @@ var kept = map[event.Type][]string{
 	event.Assessed:          all,
 	event.Assigned:          all,
 	event.Escalated:         {"level"},
-	event.Closed:            {"customer_accepted"},
+	event.Closed:            {"customer_accepted", "root_cause"}, // the cause is the organisation's finding (9.7), kept like RootCauseSet
 	event.SatisfactionRated: {"stars"},
 	event.RootCauseSet:      all, // the organisation's finding (9.2), not the customer's words
 	event.Redacted:          all,

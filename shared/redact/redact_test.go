@@ -51,7 +51,7 @@ func lifeOf(t *testing.T) []event.Event {
 		mk(event.InvestigationBegan, nil),
 		mk(event.MessageSent, event.Text{Text: secret + " message"}),
 		mk(event.Responded, event.Text{Text: secret + " decision"}),
-		mk(event.Closed, event.Closure{CustomerAccepted: &yes, Text: secret + " closing"}),
+		mk(event.Closed, event.Closure{CustomerAccepted: &yes, Text: secret + " closing", RootCause: "process"}),
 		mk(event.SatisfactionRated, event.Rating{Stars: 4, Comment: secret + " comment"}),
 		mk(event.RootCauseSet, event.Text{Text: "double billing run"}),
 	}
@@ -105,5 +105,23 @@ func TestUnknownAndMalformedPayloadsGoWhole(t *testing.T) {
 		if got, changed := redact.Payload(tc.typ, []byte(tc.data)); !changed || len(got) != 0 {
 			t.Errorf("Payload(%s, %s) = %s, %v; want nothing", tc.typ, tc.data, got, changed)
 		}
+	}
+}
+
+// The root cause recorded at closure (ISO 10002 9.7) is the organisation's
+// finding, not the customer's words: it outlives the retention period, so
+// the corrective actions' effectiveness checks still count it.
+func TestClosureKeepsItsRootCause(t *testing.T) {
+	events := lifeOf(t)
+	events = events[:len(events)-1] // no later RootCauseSet to hide the closure's
+	for i := range events {
+		redact.Event(&events[i])
+	}
+	c, err := lifecycle.Fold(events)
+	if err != nil || len(c.Rejected) > 0 {
+		t.Fatalf("fold: %v %+v", err, c.Rejected)
+	}
+	if c.RootCause != "process" {
+		t.Fatalf("root cause after redaction = %q, want the closure's %q", c.RootCause, "process")
 	}
 }
