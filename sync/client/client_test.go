@@ -56,6 +56,7 @@ func waitFor(tb testing.TB, what string, cond func() bool) {
 // endpoint, on a listener the test can cut.
 type server struct {
 	st   *sqlite.Store
+	path string                  // the SQLite file, for tests that tamper with it
 	hub  atomic.Pointer[hub.Hub] // swapped by restartHub
 	http *httptest.Server
 	ln   *cuttingListener
@@ -65,12 +66,13 @@ type server struct {
 func MustServer(tb testing.TB) *server {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "server.db"))
+	path := filepath.Join(tb.TempDir(), "server.db")
+	st, err := sqlite.Open(ctx, path)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
-	s := &server{st: st}
+	s := &server{st: st, path: path}
 	s.hub.Store(s.newHub())
 	s.http = httptest.NewUnstartedServer(nil)
 	s.ln = &cuttingListener{Listener: s.http.Listener}

@@ -340,6 +340,13 @@ func (s *session) apply(ctx context.Context, m *wire.Events) error {
 	if m.From != cur {
 		return outOfStep("events for %.48q from %d, cursor is %d: a batch was lost", m.Scope, m.From, cur)
 	}
+	// A batch whose chain does not check is refused whole: not stored,
+	// cursor not moved. The session ends and the client reconnects with
+	// backoff; the server resends from the same cursor.
+	if err := verifyChain(m.Events); err != nil {
+		s.c.log.Error("audit chain check failed: batch refused", logKeyScope, m.Scope, logKeyFrom, m.From, "err", err)
+		return chainError("scope %.48q: %v", m.Scope, err)
+	}
 	evs := make([]event.Event, len(m.Events))
 	for i, se := range m.Events {
 		evs[i] = se.Event

@@ -177,3 +177,10 @@ func outOfStep(format string, args ...any) error {
 func storageError(err error) error {
 	return &localClose{Code: wire.CloseInternal, Reason: "device storage failed", Err: err}
 }
+
+// chainError is a batch whose audit chain does not check (verifyChain):
+// the server would resend the same events, so the client gives up rather
+// than reconnect, and staff see why (Status.LastError, State GaveUp).
+func chainError(format string, args ...any) error {
+	return protocolError("audit chain check failed: "+format, args...)
+}

@@ -153,6 +153,23 @@ type PushReject struct {
 type ScopedEvent struct {
 	Seq   int64       `json:"seq"` // global sequence; a scope sees a subsequence, so gaps are normal
 	Event event.Event `json:"event"`
+	// Chain is the event's link in the server's audit chain (server/audit),
+	// so the device can check it (docs/SYNC.md, "Chain"). Optional: older
+	// servers, and scopes whose reads do not fill it, send none.
+	Chain *Chain `json:"chain,omitempty"`
+}
+
+// Chain is what a device needs to recompute one link of the audit chain:
+// hash = SHA-256("ombud-audit-v1\x00" || prev || canonical(event fields,
+// Seq, DeviceID, DeviceSeq, PayloadHash)). Hashes are lower-case hex.
+type Chain struct {
+	Seq         int64  `json:"seq"`                  // global sequence the link covers
+	DeviceID    string `json:"device_id,omitempty"`  // "" for server events
+	DeviceSeq   int64  `json:"device_seq,omitempty"` // 0 for server events
+	PayloadHash string `json:"payload_hash"`         // SHA-256 of the payload as first stored
+	Prev        string `json:"prev"`                 // the link of the event at Seq-1
+	Hash        string `json:"hash"`                 // this event's link
+	Redacted    bool   `json:"redacted,omitempty"`   // the payload was replaced; PayloadHash is the original's
 }
 
 // Events carries stored events downstream for one scope: every event of the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"ombud/server/audit"
 	"ombud/server/storage"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
@@ -76,6 +77,12 @@ type readStmts struct {
 	device, eventsAfterBranch, eventsAfterTeam, eventsAfterAll, complaintByCode, complaintEvents, complaintHead *sql.Stmt
 }
 
+// scopeChainColumns follow eventColumns in the scope reads: the event's link in
+// the audit chain, sent to devices (wire.Chain). The previous link is the
+// row at seq-1's hash (NULL for the first event: audit.Genesis).
+const scopeChainColumns = `e.seq, COALESCE(e.device_id, ''), COALESCE(e.device_seq, 0), e.hash, e.payload_hash,
+	e.redacted_at IS NOT NULL, (SELECT p.hash FROM events p WHERE p.seq = e.seq - 1)`
+
 const eventColumns = `seq, id, complaint_id, branch, type, actor_kind, actor_id, at, data`
 
 func (st *readStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -84,10 +91,11 @@ func (st *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		sql string
 	}{
 		{&st.device, `SELECT ` + deviceColumns + ` FROM devices WHERE id = ?`},
-		{&st.eventsAfterBranch, `SELECT ` + eventColumns + ` FROM events WHERE branch = ? AND seq > ? ORDER BY seq LIMIT ?`},
+		{&st.eventsAfterBranch, `SELECT e.seq, e.id, e.complaint_id, e.branch, e.type, e.actor_kind, e.actor_id, e.at, e.data, ` + scopeChainColumns + `
+			FROM events e WHERE e.branch = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`},
 		{&st.eventsAfterAll, `SELECT ` + eventColumns + ` FROM events WHERE seq > ? ORDER BY seq LIMIT ?`},
 		// A team's stream: its positions, not the events' sequences.
-		{&st.eventsAfterTeam, `SELECT l.pos, e.id, e.complaint_id, e.branch, e.type, e.actor_kind, e.actor_id, e.at, e.data
+		{&st.eventsAfterTeam, `SELECT l.pos, e.id, e.complaint_id, e.branch, e.type, e.actor_kind, e.actor_id, e.at, e.data, ` + scopeChainColumns + `
 			FROM scope_log l JOIN events e ON e.seq = l.event_seq WHERE l.scope = ? AND l.pos > ? ORDER BY l.pos LIMIT ?`},
 		{&st.complaintByCode, `SELECT id, code, branch, category, filed_at, filed_event_id FROM complaints WHERE code = ?`},
 		{&st.complaintEvents, `SELECT ` + eventColumns + ` FROM events WHERE complaint_id = ? ORDER BY seq`},
@@ -144,21 +152,21 @@ func (s *Store) EventsAfter(ctx context.Context, scope string, after int64, limi
 	kind, id, ok := wire.ParseScope(scope)
 	switch {
 	case ok && kind == wire.ScopeBranch:
-		return s.eventsAfter(ctx, s.read.eventsAfterBranch, after, limit, id)
+		return s.eventsAfter(ctx, s.read.eventsAfterBranch, true, after, limit, id)
 	case ok && kind == wire.ScopeTeam:
-		return s.eventsAfter(ctx, s.read.eventsAfterTeam, after, limit, scope)
+		return s.eventsAfter(ctx, s.read.eventsAfterTeam, true, after, limit, scope)
 	}
 	return nil, storage.Errorf(storage.Invalid, "unknown scope %q", scope)
 }
 
 // AllEventsAfter implements storage.Events.
 func (s *Store) AllEventsAfter(ctx context.Context, after int64, limit int) ([]storage.StoredEvent, error) {
-	return s.eventsAfter(ctx, s.read.eventsAfterAll, after, limit)
+	return s.eventsAfter(ctx, s.read.eventsAfterAll, false, after, limit)
 }
 
 // eventsAfter runs one of the paging statements: its leading arguments,
-// then the cursor and the limit.
-func (s *Store) eventsAfter(ctx context.Context, stmt *sql.Stmt, after int64, limit int, leading ...any) ([]storage.StoredEvent, error) {
+// then the cursor and the limit. chain: stmt selects scopeChainColumns too.
+func (s *Store) eventsAfter(ctx context.Context, stmt *sql.Stmt, chain bool, after int64, limit int, leading ...any) ([]storage.StoredEvent, error) {
 	if limit < 1 {
 		return nil, storage.Errorf(storage.Invalid, "limit %d is below 1", limit)
 	}
@@ -167,7 +175,12 @@ func (s *Store) eventsAfter(ctx context.Context, stmt *sql.Stmt, after int64, li
 	if err != nil {
 		return nil, fmt.Errorf("read events after %d: %w", after, err)
 	}
-	out, err := scanEvents(rows, min(limit, 256))
+	var out []storage.StoredEvent
+	if chain {
+		out, err = scanChainEvents(rows, min(limit, 256))
+	} else {
+		out, err = scanEvents(rows, min(limit, 256))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read events after %d: %w", after, err)
 	}
@@ -194,6 +207,48 @@ func scanEvent(row eventScanner) (storage.StoredEvent, error) {
 		e.Data = data
 	}
 	return se, nil
+}
+
+// scanChainEvents reads every row of eventColumns then scopeChainColumns and
+// closes rows. A row without a stored link (not yet chained) goes without.
+func scanChainEvents(rows *sql.Rows, capacity int) ([]storage.StoredEvent, error) {
+	defer rows.Close()
+	out := make([]storage.StoredEvent, 0, capacity)
+	for rows.Next() {
+		var (
+			se             storage.StoredEvent
+			e              = &se.Event
+			typ, kind      string
+			at             int64
+			data           []byte
+			c              wire.Chain
+			hash, ph, prev []byte
+			redacted       bool
+		)
+		if err := rows.Scan(&se.Seq, &e.ID, &e.ComplaintID, &e.Branch, &typ, &kind, &e.Actor.ID, &at, &data,
+			&c.Seq, &c.DeviceID, &c.DeviceSeq, &hash, &ph, &redacted, &prev); err != nil {
+			return nil, err
+		}
+		e.Type, e.Actor.Kind, e.At = event.Type(typ), event.ActorKind(kind), hlc.Timestamp(at)
+		if len(data) > 0 {
+			e.Data = data
+		}
+		h, okH := audit.HashOf(hash)
+		p, okP := audit.HashOf(ph)
+		pv, okV := audit.HashOf(prev)
+		if prev == nil && c.Seq == 1 {
+			pv, okV = audit.Genesis, true
+		}
+		if okH && okP && okV {
+			c.Hash, c.PayloadHash, c.Prev, c.Redacted = h.String(), p.String(), pv.String(), redacted
+			se.Chain = &c
+		}
+		out = append(out, se)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // scanEvents reads every row of eventColumns and closes rows.
