@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"ombud/server/audit"
+	"ombud/shared/audit"
 	"ombud/server/central"
 	"ombud/server/storage"
 )
@@ -16,7 +16,7 @@ func withAudit(ctx context.Context, d central.Database, fn func(storage.Audit) e
 }
 
 // The audit commands: the event log's tamper evidence (package
-// server/audit). `server audit head` prints the chain's head for the
+// shared/audit). `server audit head` prints the chain's head for the
 // operator to record somewhere the server cannot write (a ticket, a
 // notebook, another machine); `server audit verify` walks the whole log
 // and names the first break, checked against a recorded head if given.

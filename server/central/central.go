@@ -544,7 +544,7 @@ func (s *Server) build(clients *httpapi.Clients) (http.Handler, error) {
 		overdue = s.store
 	}
 	s.metrics.AddStore(s.store, overdue, time.Now)
-	// The audit chain's head, for the scraper to record (server/audit).
+	// The audit chain's head, for the scraper to record (shared/audit).
 	if a, ok := s.store.(metrics.AuditHead); ok {
 		s.metrics.AddAudit(a)
 	}

@@ -5,11 +5,11 @@ import (
 	"net/http"
 	"strconv"
 
-	"ombud/server/audit"
+	"ombud/shared/audit"
 	"ombud/server/storage"
 )
 
-// The audit chain's head over the console (package server/audit): an
+// The audit chain's head over the console (package shared/audit): an
 // administrator's script reads it, with the console's session, to record it
 // somewhere the server cannot write, and later asks the server to verify
 // its log against that recorded head. `server audit head|verify` do the

@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"ombud/server/audit"
+	"ombud/shared/audit"
 )
 
 // AuditHead reads the audit chain's head (storage.Audit's AuditHead).
@@ -15,7 +15,7 @@ type AuditHead interface {
 
 var (
 	auditSeqDesc = prometheus.NewDesc("ombud_audit_head_sequence",
-		"Sequence of the last event in the tamper-evident log (server/audit): record it with ombud_audit_head_info's hash.", nil, nil)
+		"Sequence of the last event in the tamper-evident log (shared/audit): record it with ombud_audit_head_info's hash.", nil, nil)
 	auditInfoDesc = prometheus.NewDesc("ombud_audit_head_info",
 		"Always 1; the hash label is the audit chain's head hash at ombud_audit_head_sequence (one series at a time): `server audit verify --head SEQ:HASH` checks the log still holds it.",
 		[]string{"hash"}, nil)

@@ -3,10 +3,10 @@ package storage
 import (
 	"context"
 
-	"ombud/server/audit"
+	"ombud/shared/audit"
 )
 
-// Audit is the event log's tamper evidence (package server/audit). Every
+// Audit is the event log's tamper evidence (package shared/audit). Every
 // implementation stores, inside the transaction that stores an event, its
 // payload hash and its link (audit.Chain), in global sequence order.
 type Audit interface {

@@ -4,7 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 
-	"ombud/server/audit"
+	"ombud/shared/audit"
 	"ombud/sync/wire"
 )
 

@@ -153,7 +153,7 @@ type PushReject struct {
 type ScopedEvent struct {
 	Seq   int64       `json:"seq"` // global sequence; a scope sees a subsequence, so gaps are normal
 	Event event.Event `json:"event"`
-	// Chain is the event's link in the server's audit chain (server/audit),
+	// Chain is the event's link in the server's audit chain (shared/audit),
 	// so the device can check it (docs/SYNC.md, "Chain"). Optional: older
 	// servers, and scopes whose reads do not fill it, send none.
 	Chain *Chain `json:"chain,omitempty"`

@@ -7,13 +7,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"ombud/server/audit"
+	"ombud/shared/audit"
 	"ombud/server/storage"
 )
 
 var _ storage.Audit = (*Store)(nil)
 
-// The audit chain (package server/audit) on PostgreSQL. Every transaction
+// The audit chain (package shared/audit) on PostgreSQL. Every transaction
 // that stores events holds the log's advisory lock and reads the last
 // event's hash under it (lockLog), so the links are computed in Go in
 // sequence order by one transaction at a time across every replica: two

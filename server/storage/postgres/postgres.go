@@ -49,7 +49,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"ombud/server/admit"
-	"ombud/server/audit"
+	"ombud/shared/audit"
 	"ombud/server/delivery"
 	"ombud/server/notify"
 	"ombud/server/storage"

@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"ombud/server/admit"
-	"ombud/server/audit"
+	"ombud/shared/audit"
 	"ombud/server/storage"
 	"ombud/shared/device"
 	"ombud/shared/event"

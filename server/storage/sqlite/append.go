@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"ombud/server/audit"
+	"ombud/shared/audit"
 	"ombud/server/storage"
 	"ombud/shared/complaint"
 	"ombud/shared/event"

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
-	"ombud/server/audit"
+	"ombud/shared/audit"
 	"ombud/server/storage"
 )
 

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"ombud/server/audit"
+	"ombud/shared/audit"
 )
 
 // Online backup and its verification (`server backup`, `server restore`).
@@ -37,7 +37,7 @@ type BackupInfo struct {
 	Devices       int
 	TakenAt       time.Time // zero for a database that is not a backup
 	Extras        map[string][]byte
-	// Chain is the event log's hash chain head (server/audit), verified
+	// Chain is the event log's hash chain head (shared/audit), verified
 	// link by link from the first event; zero on a schema before the
 	// chain.
 	Chain audit.Head
@@ -242,7 +242,7 @@ func Verify(ctx context.Context, path string) (BackupInfo, error) {
 	return info, nil
 }
 
-// verifyChain walks the event log's hash chain (server/audit) from the
+// verifyChain walks the event log's hash chain (shared/audit) from the
 // first event: a copy with an event changed, dropped or reordered fails
 // here even when SQLite finds the file sound.
 func verifyChain(ctx context.Context, db *sql.DB, info *BackupInfo) error {

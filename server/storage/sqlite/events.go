@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"ombud/server/audit"
+	"ombud/shared/audit"
 	"ombud/server/storage"
 	"ombud/shared/complaint"
 	"ombud/shared/event"

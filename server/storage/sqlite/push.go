@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"ombud/server/admit"
-	"ombud/server/audit"
+	"ombud/shared/audit"
 	"ombud/server/storage"
 	"ombud/shared/device"
 	"ombud/shared/hlc"

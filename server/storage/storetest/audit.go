@@ -5,12 +5,12 @@ import (
 	"sync"
 	"testing"
 
-	"ombud/server/audit"
+	"ombud/shared/audit"
 	"ombud/shared/event"
 	"ombud/sync/wire"
 )
 
-// The audit chain (package server/audit): the same log, tampered with the
+// The audit chain (package shared/audit): the same log, tampered with the
 // same statements, breaks at the same sequence on every backend.
 
 // auditLog makes a database holding 20 pushed events (seqs 1-20: filed at

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"ombud/server/audit"
+	"ombud/shared/audit"
 )
 
 // chain builds n rows linked from Genesis, seqs 1..n.

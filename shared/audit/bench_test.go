@@ -3,7 +3,7 @@ package audit_test
 import (
 	"testing"
 
-	"ombud/server/audit"
+	"ombud/shared/audit"
 )
 
 // BenchmarkLink is the chain's cost per event under the writer: one
