@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 
-	"ombud/shared/audit"
 	"ombud/server/central"
 	"ombud/server/storage"
+	"ombud/shared/audit"
 )
 
 // withAudit runs fn on the store's audit chain (every backend keeps one).

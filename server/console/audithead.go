@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"strconv"
 
-	"ombud/shared/audit"
 	"ombud/server/storage"
+	"ombud/shared/audit"
 )
 
 // The audit chain's head over the console (package shared/audit): an

@@ -7,8 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"ombud/shared/audit"
 	"ombud/server/storage"
+	"ombud/shared/audit"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/sync/wire"

@@ -7,8 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"ombud/shared/audit"
 	"ombud/server/storage"
+	"ombud/shared/audit"
 )
 
 var _ storage.Audit = (*Store)(nil)

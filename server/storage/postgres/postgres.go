@@ -49,11 +49,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"ombud/server/admit"
-	"ombud/shared/audit"
 	"ombud/server/delivery"
 	"ombud/server/notify"
 	"ombud/server/storage"
 	"ombud/server/webhook"
+	"ombud/shared/audit"
 	"ombud/sync/hub"
 )
 

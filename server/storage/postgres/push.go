@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"ombud/server/admit"
-	"ombud/shared/audit"
 	"ombud/server/storage"
+	"ombud/shared/audit"
 	"ombud/shared/device"
 	"ombud/shared/event"
 	"ombud/shared/hlc"

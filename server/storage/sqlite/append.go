@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	"ombud/shared/audit"
 	"ombud/server/storage"
+	"ombud/shared/audit"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/sync/wire"

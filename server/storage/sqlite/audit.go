@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 
-	"ombud/shared/audit"
 	"ombud/server/storage"
+	"ombud/shared/audit"
 )
 
 var _ storage.Audit = (*Store)(nil)

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 
-	"ombud/shared/audit"
 	"ombud/server/storage"
+	"ombud/shared/audit"
 	"ombud/shared/complaint"
 	"ombud/shared/event"
 	"ombud/shared/hlc"

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"ombud/server/admit"
-	"ombud/shared/audit"
 	"ombud/server/storage"
+	"ombud/shared/audit"
 	"ombud/shared/device"
 	"ombud/shared/hlc"
 	"ombud/shared/staff"
