@@ -72,6 +72,9 @@ type specEvent struct {
 type specEntry struct {
 	Seq   int64     `json:"seq"`
 	Event specEvent `json:"event"`
+	// Chain is optional (SYNC.md, "Chain"): this device stores events
+	// without checking their links, which the spec allows.
+	Chain json.RawMessage `json:"chain,omitempty"`
 }
 
 type specClientHello struct {
