@@ -116,7 +116,10 @@ func TestWatcherLifecycle(t *testing.T) {
 
 	// An invalid one is refused: the old rules stay, and LastError says why.
 	writeAtomic(t, path, "{\"queues\": [{\"id\": \"billing\"}],\n\"rules\": [\n{\"name\": \"fees\", \"queue\": \"team:nobody\"}]}")
-	waitFor(t, "the bad file to be refused", func() bool { return w.LastError() != nil })
+	// LastError is set just before the refusal is logged: wait for both.
+	waitFor(t, "the bad file to be refused and logged", func() bool {
+		return w.LastError() != nil && strings.Contains(logs.String(), "team:nobody")
+	})
 	ce, ok := errors.AsType[*dispatch.ConfigError](w.LastError())
 	if !ok || ce.Line() != 3 || ce.File != path || !strings.Contains(ce.Error(), `unknown queue "team:nobody"`) {
 		t.Errorf("LastError = %v, want a ConfigError for %s line 3 about team:nobody", w.LastError(), path)
